@@ -1,0 +1,11 @@
+//! endure: a terminal workbench for supervising long-horizon coding agents.
+//!
+//! The runtime (`agent`, `model`, `tools`, `session`, ...) never depends on the UI; frontends
+//! consume [`protocol::Event`]s and send [`protocol::Command`]s.
+
+pub mod config;
+pub mod feedback;
+pub mod model;
+pub mod protocol;
+pub mod tools;
+pub mod workspace;

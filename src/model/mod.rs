@@ -1,0 +1,312 @@
+//! Model clients: one trait, three providers (OpenAI-compatible, Anthropic, scripted).
+//!
+//! A provider only turns a [`ModelRequest`] into a stream of [`StreamEvent`]s. Everything above
+//! that — assembly of tool calls, idle timeouts, retries with backoff, usage — lives in
+//! [`complete`], so the scripted provider exercises exactly the same path as a real one.
+
+pub mod anthropic;
+pub mod openai;
+pub mod retry;
+pub mod scripted;
+pub mod sse;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::protocol::{Role, ToolCallRequest};
+
+pub use retry::{complete, Progress, RetryPolicy};
+
+/// One message of the conversation as the runtime keeps it. Providers translate it to their
+/// own wire shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Message {
+    User { text: String },
+    Assistant { text: String, tool_calls: Vec<ToolCallRequest> },
+    Tool { call_id: String, name: String, content: String },
+}
+
+impl Message {
+    /// Characters of content, used by the token estimate.
+    pub fn content_len(&self) -> usize {
+        match self {
+            Message::User { text } => text.len(),
+            Message::Assistant { text, tool_calls } => {
+                text.len() + tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>()
+            }
+            Message::Tool { content, .. } => content.len(),
+        }
+    }
+}
+
+/// A tool as described to the model: name, description and a JSON schema for its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRequest {
+    pub role: Role,
+    pub model: String,
+    pub system: String,
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+    pub temperature: Option<f32>,
+    pub max_tokens: u32,
+}
+
+/// Token counts for one completed request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// What a provider's stream yields, already translated from its wire format.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    TextDelta(String),
+    /// A new tool call at position `index` of this answer.
+    ToolCallStart { index: usize, id: String, name: String },
+    /// More argument text for the tool call at `index`.
+    ToolCallDelta { index: usize, arguments: String },
+    Usage(TokenUsage),
+    /// The provider said the answer is complete. A stream that ends without this was cut.
+    Finished { stop_reason: Option<String> },
+}
+
+/// A fully assembled answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Completion {
+    pub text: String,
+    pub tool_calls: Vec<ToolCallRequest>,
+    /// As reported by the provider, when it reported anything.
+    pub usage: Option<TokenUsage>,
+    pub stop_reason: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The provider answered with an HTTP error status.
+    #[error("{provider} returned HTTP {status}: {message}")]
+    Http { provider: String, status: u16, message: String, retry_after: Option<Duration> },
+    /// Connecting or reading failed below HTTP.
+    #[error("{provider}: connection failed: {message}")]
+    Transport { provider: String, message: String },
+    /// The stream ended before the provider said the answer was complete.
+    #[error("{provider}: stream ended before the answer was complete")]
+    StreamCut { provider: String },
+    #[error("{provider}: no data for {}s, treating the stream as disconnected", .after.as_secs_f32())]
+    IdleTimeout { provider: String, after: Duration },
+    /// The provider said something that is not its wire format.
+    #[error("{provider}: malformed stream: {message}")]
+    Protocol { provider: String, message: String },
+    #[error("{provider}: the model returned an empty answer")]
+    Empty { provider: String },
+    /// Bad setup: missing key, bad base URL, a scripted scenario that ran out.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl ModelError {
+    /// Transient failures are retried; the rest stop the run with their message.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ModelError::Http { status, .. } => *status == 408 || *status == 409 || *status == 429 || *status >= 500,
+            ModelError::Transport { .. }
+            | ModelError::StreamCut { .. }
+            | ModelError::IdleTimeout { .. }
+            | ModelError::Protocol { .. }
+            | ModelError::Empty { .. } => true,
+            ModelError::Config(_) => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ModelError::Http { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+pub type EventStream<'a> = Pin<Box<dyn Stream<Item = Result<StreamEvent, ModelError>> + Send + 'a>>;
+pub type OpenFuture<'a> = Pin<Box<dyn Future<Output = Result<EventStream<'a>, ModelError>> + Send + 'a>>;
+
+/// A model backend. `open` makes one attempt: it sends the request and returns the stream of
+/// events once the response headers say it succeeded. Retrying is the caller's job.
+pub trait Provider: Send + Sync {
+    /// A short name for messages, e.g. `openai`.
+    fn name(&self) -> &str;
+    fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a>;
+}
+
+/// An API key that cannot be printed by accident.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Removes the secret from text that came from elsewhere (a provider's error body may
+    /// echo the key back).
+    pub fn redact(&self, text: &str) -> String {
+        if self.0.len() < 4 {
+            return text.to_string();
+        }
+        text.replace(&self.0, "[redacted]")
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    Scripted,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Scripted => "scripted",
+        }
+    }
+
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("https://api.openai.com/v1"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Scripted => None,
+        }
+    }
+
+    pub fn default_key_env(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Openai => Some("OPENAI_API_KEY"),
+            ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
+            ProviderKind::Scripted => None,
+        }
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "openai" => Ok(ProviderKind::Openai),
+            "anthropic" => Ok(ProviderKind::Anthropic),
+            "scripted" => Ok(ProviderKind::Scripted),
+            other => Err(format!("unknown provider `{other}` (expected openai, anthropic or scripted)")),
+        }
+    }
+}
+
+/// Everything needed to build a provider.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub kind: ProviderKind,
+    pub base_url: Option<String>,
+    pub api_key: Option<Secret>,
+    /// Scripted provider: the scenario.
+    pub script: Option<Arc<scripted::Scenario>>,
+    /// Scripted provider: 1 = human pace, 0 = no delay.
+    pub speed: f64,
+    pub connect_timeout: Duration,
+}
+
+/// True for base URLs that point at this machine, where a key is optional.
+pub fn is_loopback(base_url: &str) -> bool {
+    let rest = base_url.split_once("://").map(|(_, r)| r).unwrap_or(base_url);
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = if let Some(h) = host.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+pub fn build(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ModelError> {
+    let base = || {
+        settings
+            .base_url
+            .clone()
+            .or_else(|| settings.kind.default_base_url().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let key = || -> Result<Option<Secret>, ModelError> {
+        match &settings.api_key {
+            Some(k) if !k.is_empty() => Ok(Some(k.clone())),
+            _ if is_loopback(&base()) => Ok(None),
+            _ => Err(ModelError::Config(format!(
+                "no API key for {}: set the environment variable named by --api-key-env (default {})",
+                settings.kind.as_str(),
+                settings.kind.default_key_env().unwrap_or("-")
+            ))),
+        }
+    };
+    match settings.kind {
+        ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(&base(), key()?, settings.connect_timeout)?)),
+        ProviderKind::Anthropic => {
+            Ok(Arc::new(anthropic::AnthropicProvider::new(&base(), key()?, settings.connect_timeout)?))
+        }
+        ProviderKind::Scripted => {
+            let scenario = settings
+                .script
+                .clone()
+                .ok_or_else(|| ModelError::Config("--provider scripted needs --script FILE".into()))?;
+            Ok(Arc::new(scripted::ScriptedProvider::new(scenario, settings.speed)))
+        }
+    }
+}
+
+/// Installs the TLS crypto provider once per process; safe to call repeatedly.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback("http://localhost:11434/v1"));
+        assert!(is_loopback("http://[::1]:9000"));
+        assert!(!is_loopback("https://api.openai.com/v1"));
+        assert!(!is_loopback("https://localhost.evil.com/v1"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("sk-verysecret");
+        assert!(!format!("{s:?}").contains("verysecret"));
+        assert_eq!(s.redact("bad key sk-verysecret given"), "bad key [redacted] given");
+    }
+}

@@ -1,0 +1,428 @@
+//! The only types the runtime and its frontends share.
+//!
+//! The runtime publishes [`Event`]s and consumes [`Command`]s. Headless mode, replay and the
+//! workbench are all projections of the same event stream, so everything a frontend needs to
+//! show must be in an event, and everything a supervisor can do must be a command.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One line of `events.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log, starting at 0. Live-only events carry the sequence number of the
+    /// last persisted event so that consumers can order them.
+    pub seq: u64,
+    pub ts: DateTime<Utc>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// Which model role a request or a usage figure belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Agent,
+    Writer,
+    Verifier,
+    Judge,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Agent, Role::Writer, Role::Verifier, Role::Judge];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Writer => "writer",
+            Role::Verifier => "verifier",
+            Role::Judge => "judge",
+        }
+    }
+}
+
+/// What the session was started with; recorded so that replay and resume need nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub endure_version: String,
+    pub workspace: String,
+    pub task: String,
+    pub provider: String,
+    /// The base URL of the provider, if it has one. Never contains credentials.
+    pub base_url: Option<String>,
+    pub models: RoleModels,
+    /// The full system prompt given to the agent, so that replay rebuilds the conversation.
+    pub system_prompt: String,
+    /// The effective settings (budgets and the like) as a JSON object, with secrets removed.
+    pub config: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleModels {
+    pub agent: String,
+    pub writer: String,
+    pub verifier: String,
+    pub judge: String,
+}
+
+impl RoleModels {
+    pub fn get(&self, role: Role) -> &str {
+        match role {
+            Role::Agent => &self.agent,
+            Role::Writer => &self.writer,
+            Role::Verifier => &self.verifier,
+            Role::Judge => &self.judge,
+        }
+    }
+}
+
+/// A tool call as the model asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRequest {
+    pub id: String,
+    pub name: String,
+    /// The raw argument text the model produced. It may not be valid JSON; the runtime reports
+    /// that back to the model as the call's result rather than failing.
+    pub arguments: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    InProgress,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub title: String,
+    pub status: TaskStatus,
+}
+
+/// Pass and fail counts parsed from a test runner's output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCounts {
+    pub passed: u32,
+    pub failed: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skipped: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// One structured problem found in command output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// e.g. `rustc error`, `python traceback`, `test failure`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub col: Option<u32>,
+    pub message: String,
+}
+
+/// What the feedback parsers found in a `run` result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Feedback {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_tests: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestCounts>,
+}
+
+impl Feedback {
+    pub fn is_empty(&self) -> bool {
+        self.diagnostics.is_empty() && self.failing_tests.is_empty() && self.tests.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetKind {
+    Steps,
+    Tokens,
+    Cost,
+    Time,
+}
+
+impl BudgetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BudgetKind::Steps => "steps",
+            BudgetKind::Tokens => "tokens",
+            BudgetKind::Cost => "cost",
+            BudgetKind::Time => "time",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The agent declared completion.
+    Done,
+    /// A budget ran out.
+    Budget,
+    /// The stall detector fired and nobody was there to decide.
+    Stalled,
+    /// The supervisor stopped the run.
+    Stopped,
+    /// Anything else: provider errors, bad configuration, internal failures.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Budget => "budget",
+            Outcome::Stalled => "stalled",
+            Outcome::Stopped => "stopped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// Why the runtime paused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum PauseReason {
+    Supervisor,
+    Budget { budget: BudgetKind },
+    Stall,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    SessionStarted {
+        #[serde(flatten)]
+        info: Box<SessionInfo>,
+    },
+    UserMessage {
+        text: String,
+    },
+    /// Live only: a piece of assistant text as it streams. Never written to the log.
+    AssistantDelta {
+        role: Role,
+        text: String,
+    },
+    /// Live only: the runtime is waiting for a model answer.
+    ModelRequest {
+        role: Role,
+        step: u64,
+        attempt: u32,
+    },
+    /// A transient provider failure that will be retried.
+    ModelRetry {
+        role: Role,
+        attempt: u32,
+        delay_ms: u64,
+        reason: String,
+    },
+    AssistantMessage {
+        step: u64,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCallRequest>,
+    },
+    ToolCall {
+        step: u64,
+        call_id: String,
+        name: String,
+        /// The parsed arguments, or the raw text as a string when it is not valid JSON.
+        args: Value,
+    },
+    ToolResult {
+        step: u64,
+        call_id: String,
+        name: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        duration_ms: u64,
+        /// Exactly what the model was given as the result (already capped).
+        output: String,
+        #[serde(default, skip_serializing_if = "Feedback::is_empty")]
+        feedback: Feedback,
+    },
+    FileChanged {
+        step: u64,
+        path: String,
+        /// SHA-256 of the content before, absent when the file was created.
+        before: Option<String>,
+        /// SHA-256 of the content after, absent when the file was deleted.
+        after: Option<String>,
+        diff: String,
+    },
+    TaskList {
+        tasks: Vec<Task>,
+    },
+    Usage {
+        role: Role,
+        prompt_tokens: u64,
+        completion_tokens: u64,
+        cost_usd: f64,
+        /// True when the provider reported nothing and the figures are estimates.
+        estimated: bool,
+        /// Whether the model has a known price; unknown models cost 0.
+        priced: bool,
+    },
+    StepStarted {
+        step: u64,
+    },
+    StepFinished {
+        step: u64,
+    },
+    Paused {
+        reason: PauseReason,
+    },
+    Resumed,
+    CorrectionQueued {
+        id: u64,
+        text: String,
+    },
+    CorrectionDelivered {
+        id: u64,
+        step: u64,
+    },
+    BudgetWarning {
+        budget: BudgetKind,
+        used: f64,
+        limit: f64,
+    },
+    BudgetStop {
+        budget: BudgetKind,
+        used: f64,
+        limit: f64,
+    },
+    Stall {
+        tool_calls: u32,
+    },
+    /// Something that went wrong without ending the session (a torn log line, a retried
+    /// parse, a fallback).
+    Warning {
+        message: String,
+    },
+    SessionFinished {
+        outcome: Outcome,
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// Live-only events are broadcast to frontends but never written to the log, because
+    /// they are either reconstructible (deltas are folded into the assistant message) or
+    /// only meaningful while the process runs.
+    pub fn is_live_only(&self) -> bool {
+        matches!(self, EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionStarted { .. } => "session_started",
+            EventKind::UserMessage { .. } => "user_message",
+            EventKind::AssistantDelta { .. } => "assistant_delta",
+            EventKind::ModelRequest { .. } => "model_request",
+            EventKind::ModelRetry { .. } => "model_retry",
+            EventKind::AssistantMessage { .. } => "assistant_message",
+            EventKind::ToolCall { .. } => "tool_call",
+            EventKind::ToolResult { .. } => "tool_result",
+            EventKind::FileChanged { .. } => "file_changed",
+            EventKind::TaskList { .. } => "task_list",
+            EventKind::Usage { .. } => "usage",
+            EventKind::StepStarted { .. } => "step_started",
+            EventKind::StepFinished { .. } => "step_finished",
+            EventKind::Paused { .. } => "paused",
+            EventKind::Resumed => "resumed",
+            EventKind::CorrectionQueued { .. } => "correction_queued",
+            EventKind::CorrectionDelivered { .. } => "correction_delivered",
+            EventKind::BudgetWarning { .. } => "budget_warning",
+            EventKind::BudgetStop { .. } => "budget_stop",
+            EventKind::Stall { .. } => "stall",
+            EventKind::Warning { .. } => "warning",
+            EventKind::SessionFinished { .. } => "session_finished",
+        }
+    }
+}
+
+/// What a frontend may ask of the runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Command {
+    /// Pause at the next step boundary.
+    Pause,
+    Resume,
+    /// Deliver a supervisor correction at the next step boundary.
+    Inject(String),
+    /// Cancel the step in flight and finish the session.
+    Stop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_internally_tagged_one_object_per_line() {
+        let ev = Event {
+            seq: 3,
+            ts: DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
+                .map(|t| t.with_timezone(&Utc))
+                .expect("valid time"),
+            kind: EventKind::CorrectionDelivered { id: 1, step: 4 },
+        };
+        let line = serde_json::to_string(&ev).expect("serialize");
+        assert!(!line.contains('\n'));
+        let v: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["type"], "correction_delivered");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["step"], 4);
+        let back: Event = serde_json::from_str(&line).expect("deserialize");
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn session_started_flattens_its_info() {
+        let info = SessionInfo {
+            session_id: "s".into(),
+            endure_version: "0".into(),
+            workspace: "/w".into(),
+            task: "t".into(),
+            provider: "scripted".into(),
+            base_url: None,
+            models: RoleModels {
+                agent: "a".into(),
+                writer: "a".into(),
+                verifier: "a".into(),
+                judge: "a".into(),
+            },
+            system_prompt: "sys".into(),
+            config: serde_json::json!({"max_steps": 5}),
+        };
+        let ev = Event { seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
+        let v: Value = serde_json::to_value(&ev).expect("serialize");
+        assert_eq!(v["type"], "session_started");
+        assert_eq!(v["task"], "t");
+        let back: Event = serde_json::from_value(v).expect("deserialize");
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        for c in [Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+            let s = serde_json::to_string(&c).expect("serialize");
+            assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
+        }
+    }
+}
