@@ -9,3 +9,5 @@ pub mod model;
 pub mod protocol;
 pub mod tools;
 pub mod workspace;
+pub mod session;
+pub mod tui;

@@ -360,6 +360,8 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Command {
+    /// Give the task to a runtime started without one (the workbench's task editor).
+    Start(String),
     /// Pause at the next step boundary.
     Pause,
     Resume,
@@ -420,7 +422,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }

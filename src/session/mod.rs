@@ -1,0 +1,2 @@
+//! Sessions: the append-only event log, replay and listing (skeleton).
+pub mod log;

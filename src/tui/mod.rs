@@ -1,0 +1,2 @@
+//! The workbench: a full-screen view of a session's events (skeleton).
+pub mod widgets;
