@@ -3,8 +3,13 @@
 //! The runtime (`agent`, `model`, `tools`, `session`, ...) never depends on the UI; frontends
 //! consume [`protocol::Event`]s and send [`protocol::Command`]s.
 
+pub mod agent;
+pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod feedback;
+pub mod headless;
+pub mod launch;
 pub mod model;
 pub mod protocol;
 pub mod tools;

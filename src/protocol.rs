@@ -428,3 +428,32 @@ mod tests {
         }
     }
 }
+
+/// The short target of a tool call for one-line displays: the path, command or pattern.
+pub fn tool_target(name: &str, args: &Value) -> String {
+    let field = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
+    let target = match name {
+        "read_file" | "write_file" | "edit_file" => field("path"),
+        "list_files" => field("path").or_else(|| Some(".".into())),
+        "search" => field("pattern").map(|p| match field("path") {
+            Some(path) => format!("/{p}/ in {path}"),
+            None => format!("/{p}/"),
+        }),
+        "run" => field("command"),
+        "todo" => args.get("tasks").and_then(Value::as_array).map(|t| format!("{} tasks", t.len())),
+        "done" => field("summary"),
+        _ => None,
+    };
+    let target = target.unwrap_or_else(|| match args {
+        Value::String(raw) => raw.clone(),
+        other => other.to_string(),
+    });
+    let one_line = target.lines().next().unwrap_or("").to_string();
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(79).collect::<String>())
+    } else if target.contains('\n') {
+        format!("{one_line} …")
+    } else {
+        one_line
+    }
+}

@@ -1,11 +1,21 @@
-//! The event log (skeleton of the contract).
-use std::path::Path;
+//! The append-only event log: `<workspace>/.endure/sessions/<id>/events.jsonl`.
+//!
+//! Each event is one JSON line written with a single `write` on a file opened for appending,
+//! so a `kill -9` can lose at most the line being written. Reading tolerates exactly that: a
+//! torn or unparsable line is skipped with a warning.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use crate::protocol::Event;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("cannot read {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("cannot write the event log {path}: {source}")]
+    Write { path: String, source: std::io::Error },
 }
 
 /// What reading a log produced: the events, and a warning per line that was skipped.
@@ -17,13 +27,106 @@ pub struct LogRead {
 
 /// Reads `events.jsonl`. A torn or unparsable line is skipped with a warning, never an error.
 pub fn read_log(path: &Path) -> Result<LogRead, LogError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LogError::Io { path: path.display().to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| LogError::Io { path: path.display().to_string(), source })?;
+    Ok(parse_log(&bytes, &path.display().to_string()))
+}
+
+/// Parses log bytes; `name` is used in warnings.
+pub fn parse_log(bytes: &[u8], name: &str) -> LogRead {
     let mut out = LogRead::default();
-    for (i, line) in text.lines().enumerate() {
-        match serde_json::from_str(line) {
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(line) {
             Ok(ev) => out.events.push(ev),
-            Err(e) => out.warnings.push(format!("{}:{}: skipped: {e}", path.display(), i + 1)),
+            Err(e) => out.warnings.push(format!("{name}:{}: skipped an unreadable event line ({e})", i + 1)),
         }
     }
-    Ok(out)
+    out
+}
+
+/// The writer side of a session's log.
+pub struct EventLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl EventLog {
+    /// Opens (creating if needed) the log for appending.
+    pub fn open(path: &Path) -> Result<EventLog, LogError> {
+        let err = |source| LogError::Write { path: path.display().to_string(), source };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+        let mut log = EventLog { path: path.to_path_buf(), file };
+        log.heal_torn_tail().map_err(err)?;
+        Ok(log)
+    }
+
+    /// A process killed mid-write leaves a last line without its newline; terminate it so the
+    /// next event starts on a line of its own (the torn line is then skipped on read).
+    fn heal_torn_tail(&mut self) -> std::io::Result<()> {
+        let len = self.file.metadata()?.len();
+        if len == 0 {
+            return Ok(());
+        }
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = File::open(&self.path)?;
+        f.seek(SeekFrom::Start(len - 1))?;
+        let mut last = [0u8; 1];
+        f.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            self.file.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn append(&mut self, event: &Event) -> Result<(), LogError> {
+        let mut line = serde_json::to_vec(event)
+            .map_err(|e| LogError::Write { path: self.path.display().to_string(), source: std::io::Error::other(e) })?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|source| LogError::Write { path: self.path.display().to_string(), source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::EventKind;
+    use chrono::Utc;
+
+    fn ev(seq: u64) -> Event {
+        Event { seq, ts: Utc::now(), kind: EventKind::StepStarted { step: seq } }
+    }
+
+    #[test]
+    fn torn_last_line_is_skipped_and_healed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s/events.jsonl");
+        let mut log = EventLog::open(&path).unwrap();
+        log.append(&ev(0)).unwrap();
+        log.append(&ev(1)).unwrap();
+        drop(log);
+        // Simulate a kill mid-write: half a line, cut inside a multi-byte character.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all("{\"seq\":2,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"warning\",\"message\":\"é".as_bytes().split_at(70).0).unwrap();
+        drop(f);
+        let read = read_log(&path).unwrap();
+        assert_eq!(read.events.len(), 2);
+        assert_eq!(read.warnings.len(), 1, "{:?}", read.warnings);
+
+        let mut log = EventLog::open(&path).unwrap();
+        log.append(&ev(2)).unwrap();
+        let read = read_log(&path).unwrap();
+        assert_eq!(read.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(read.warnings.len(), 1);
+    }
 }

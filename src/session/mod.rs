@@ -1,2 +1,10 @@
-//! Sessions: the append-only event log, replay and listing (skeleton).
+//! Sessions: the append-only event log, the state it folds into, and finding past sessions.
+
+pub mod id;
+pub mod list;
 pub mod log;
+pub mod state;
+
+pub use list::{SessionSummary, find_session, list_sessions, log_path, sessions_dir};
+pub use log::{EventLog, LogError, LogRead, read_log};
+pub use state::SessionState;

@@ -49,3 +49,9 @@ pub fn specs() -> Vec<ToolSpec> {
 pub async fn execute(_ctx: &mut ToolContext, name: &str, _args: &Value) -> ToolOutcome {
     ToolOutcome { ok: false, output: format!("unknown tool {name}"), ..Default::default() }
 }
+
+/// Caps text to `cap` bytes keeping head and tail (skeleton).
+pub fn cap_output(text: &str, cap: usize) -> String {
+    let _ = cap;
+    text.to_string()
+}

@@ -1,0 +1,161 @@
+//! Runtime benchmarks: `cargo bench --bench harness`.
+//!
+//! - harness overhead per step (scripted model at zero delay, so model time is ~0): median of
+//!   step durations over a 1,000-step session;
+//! - replay of a 10,000-event log (read + fold), median of 20 runs;
+//! - peak RSS of a 1,000-step headless session of the real binary (`getrusage` of the child).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use endure::agent::{self, Supervision};
+use endure::config::settings::RunOptions;
+use endure::protocol::EventKind;
+use endure::session::{SessionState, read_log};
+
+const STEPS: usize = 1000;
+
+/// A long session: mostly reads, a task-list update every 10 steps and an edit every 25, the
+/// mix of a real refactor's tool calls.
+fn scenario(steps: usize) -> String {
+    let mut s = String::new();
+    for i in 0..steps {
+        let _ = write!(s, "[[agent]]\ntext = \"Step {i}: checking the next function before changing it.\"\n");
+        if i % 25 == 24 {
+            let _ = write!(
+                s,
+                "[[agent.tool_calls]]\nname = \"edit_file\"\narguments = {{ path = \"src/lib.rs\", old = \"// marker {}\", new = \"// marker {}\" }}\n",
+                i / 25,
+                i / 25 + 1
+            );
+        } else if i % 10 == 9 {
+            let _ = write!(
+                s,
+                "[[agent.tool_calls]]\nname = \"todo\"\narguments = {{ tasks = [{{ title = \"refactor part {i}\", status = \"in_progress\" }}] }}\n"
+            );
+        } else {
+            let _ = write!(s, "[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"src/lib.rs\", limit = 40 }}\n");
+        }
+    }
+    s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
+    s
+}
+
+fn setup(dir: &Path, steps: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ws = dir.join("ws");
+    std::fs::create_dir_all(ws.join("src")).expect("mkdir");
+    let mut lib = String::from("// marker 0\n");
+    for i in 0..200 {
+        let _ = writeln!(lib, "pub fn f{i}(x: u64) -> u64 {{ x + {i} }}");
+    }
+    std::fs::write(ws.join("src/lib.rs"), lib).expect("write");
+    let script = dir.join("scenario.toml");
+    std::fs::write(&script, scenario(steps)).expect("write");
+    (ws, script)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn opts(script: &Path) -> RunOptions {
+    RunOptions {
+        provider: Some("scripted".into()),
+        script: Some(script.to_path_buf()),
+        speed: Some(0.0),
+        stall_after: Some(0),
+        ..Default::default()
+    }
+}
+
+fn step_overhead() -> (Duration, Duration, std::path::PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ws, script) = setup(dir.path(), STEPS);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let cfg = endure::launch::agent_config(&ws, &opts(&script), Some("refactor".into()), Supervision::Headless, 0.0)
+        .expect("config");
+    let started = Instant::now();
+    let (result, log) = rt.block_on(async {
+        let handle = agent::spawn(cfg).expect("spawn");
+        let log = handle.log_path.clone();
+        (handle.join.await.expect("join"), log)
+    });
+    let total = started.elapsed();
+    assert_eq!(result.outcome, endure::protocol::Outcome::Done, "{}", result.reason);
+    let events = read_log(&log).expect("log").events;
+    let mut starts = std::collections::HashMap::new();
+    let mut per_step = Vec::new();
+    for e in &events {
+        match e.kind {
+            EventKind::StepStarted { step } => {
+                starts.insert(step, e.ts);
+            }
+            EventKind::StepFinished { step } => {
+                if let Some(s) = starts.get(&step) {
+                    per_step.push((e.ts - *s).to_std().unwrap_or_default());
+                }
+            }
+            _ => {}
+        }
+    }
+    (median(per_step), total / (STEPS as u32 + 1), log, dir)
+}
+
+fn replay(log: &Path) -> (usize, Duration) {
+    // Grow the 1,000-step log to at least 10,000 events by repeating its body.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("events.jsonl");
+    let body = std::fs::read_to_string(log).expect("read");
+    let mut text = String::new();
+    while text.lines().count() < 10_000 {
+        text.push_str(&body);
+    }
+    std::fs::write(&big, &text).expect("write");
+    let n = text.lines().count();
+    let runs: Vec<Duration> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            let read = read_log(&big).expect("read");
+            let state = SessionState::from_events(&read.events);
+            std::hint::black_box(state);
+            t.elapsed()
+        })
+        .collect();
+    (n, median(runs))
+}
+
+fn peak_rss_kib() -> Option<i64> {
+    let dir = tempfile::tempdir().ok()?;
+    let (ws, script) = setup(dir.path(), STEPS);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_endure"))
+        .args(["exec", "--provider", "scripted", "--speed", "0", "--stall-after", "0", "--script"])
+        .arg(&script)
+        .arg("-C")
+        .arg(&ws)
+        .arg("refactor")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    assert!(status.success(), "the 1,000-step session failed: {status}");
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    (rc == 0).then_some(usage.ru_maxrss)
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing: run either way.
+    let (median_step, mean_step, log, _dir) = step_overhead();
+    let (events, replay_time) = replay(&log);
+    let rss = peak_rss_kib();
+    println!("endure runtime benchmarks ({STEPS}-step scripted session, model delay 0)");
+    println!("  harness time per step, median  {:>10.3} ms   (target < 2 ms)", median_step.as_secs_f64() * 1e3);
+    println!("  wall time per step, mean       {:>10.3} ms", mean_step.as_secs_f64() * 1e3);
+    println!("  replay of {events} events, median {:>8.1} ms   (target < 100 ms)", replay_time.as_secs_f64() * 1e3);
+    match rss {
+        Some(kib) => println!("  peak RSS, {STEPS}-step session    {:>10.1} MB   (target < 50 MB)", kib as f64 / 1024.0),
+        None => println!("  peak RSS: unavailable"),
+    }
+}

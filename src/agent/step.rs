@@ -1,0 +1,266 @@
+//! One step: ask the model, then run the tools it asked for.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::recorder::SharedRecorder;
+use super::AgentConfig;
+use crate::config::prices::ModelTable;
+use crate::model::{self, Message, ModelRequest, Progress, Provider, RetryPolicy, TokenUsage, ToolSpec};
+use crate::protocol::{EventKind, Role, RoleModels, ToolCallRequest};
+use crate::session::LogError;
+use crate::tools::{self, ToolContext};
+use crate::workspace::Workspace;
+
+pub(super) enum StepEnd {
+    Continue,
+    Done(String),
+    Stalled(String),
+    Failed(String),
+}
+
+/// After this many answers in a row without a tool call, the model is not making progress.
+const MAX_IDLE_ANSWERS: u32 = 3;
+
+pub(super) struct StepRunner {
+    rec: SharedRecorder,
+    provider: Arc<dyn Provider>,
+    models: RoleModels,
+    retry: RetryPolicy,
+    tools: ToolContext,
+    specs: Vec<ToolSpec>,
+    prices: ModelTable,
+    temperature: Option<f32>,
+    max_output_tokens: u32,
+    stall_after: u32,
+    idle_answers: u32,
+}
+
+impl StepRunner {
+    pub(super) fn new(cfg: &AgentConfig, rec: SharedRecorder) -> Result<StepRunner, String> {
+        let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
+        Ok(StepRunner {
+            rec,
+            provider: cfg.provider.clone(),
+            models: cfg.models.clone(),
+            retry: cfg.retry.clone(),
+            tools: ToolContext { workspace, limits: cfg.tool_limits.clone() },
+            specs: tools::specs(),
+            prices: cfg.prices.clone(),
+            temperature: cfg.temperature,
+            max_output_tokens: cfg.max_output_tokens,
+            stall_after: cfg.stall_after,
+            idle_answers: 0,
+        })
+    }
+
+    fn request(&self) -> ModelRequest {
+        let (system, messages) = self.rec.with_state(|s| {
+            (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone())
+        });
+        ModelRequest {
+            role: Role::Agent,
+            model: self.models.agent.clone(),
+            system,
+            messages,
+            tools: self.specs.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_output_tokens,
+        }
+    }
+
+    pub(super) async fn step(&mut self, step: u64) -> Result<StepEnd, LogError> {
+        let req = self.request();
+        let rec = self.rec.clone();
+        let mut log_err: Option<LogError> = None;
+        let mut on_progress = |p: Progress<'_>| {
+            let kind = match p {
+                Progress::Attempt(attempt) => EventKind::ModelRequest { role: Role::Agent, step, attempt },
+                Progress::Delta(t) => EventKind::AssistantDelta { role: Role::Agent, text: t.to_string() },
+                Progress::Retry { attempt, delay, reason } => {
+                    EventKind::ModelRetry { role: Role::Agent, attempt, delay_ms: delay.as_millis() as u64, reason }
+                }
+            };
+            if let Err(e) = rec.emit(kind) {
+                log_err.get_or_insert(e);
+            }
+        };
+        let result = model::complete(self.provider.as_ref(), &req, &self.retry, &mut on_progress).await;
+        if let Some(e) = log_err {
+            return Err(e);
+        }
+        let completion = match result {
+            Ok(c) => c,
+            Err(e) => return Ok(StepEnd::Failed(e.to_string())),
+        };
+
+        self.rec.emit(EventKind::AssistantMessage {
+            step,
+            text: completion.text.clone(),
+            tool_calls: completion.tool_calls.clone(),
+        })?;
+        let (usage, estimated) = match completion.usage {
+            Some(u) => (u, false),
+            None => (estimate_usage(&req, &completion.text, &completion.tool_calls), true),
+        };
+        let (cost_usd, priced) = self.prices.cost(&req.model, usage.prompt_tokens, usage.completion_tokens);
+        self.rec.emit(EventKind::Usage {
+            role: Role::Agent,
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            cost_usd,
+            estimated,
+            priced,
+        })?;
+
+        if completion.tool_calls.is_empty() {
+            self.idle_answers += 1;
+            if self.idle_answers >= MAX_IDLE_ANSWERS {
+                return Ok(StepEnd::Stalled(format!("the model answered {MAX_IDLE_ANSWERS} times in a row without calling a tool")));
+            }
+            self.rec.emit(EventKind::UserMessage { text: super::prompt::NUDGE.trim().to_string() })?;
+            return Ok(StepEnd::Continue);
+        }
+        self.idle_answers = 0;
+
+        let mut done = None;
+        for call in &completion.tool_calls {
+            if let Some(summary) = self.run_tool(step, call).await? {
+                done = Some(summary);
+            }
+        }
+        if let Some(summary) = done {
+            return Ok(StepEnd::Done(summary));
+        }
+        let since = self.rec.with_state(|s| s.calls_since_progress);
+        if self.stall_after > 0 && since >= self.stall_after {
+            self.rec.emit(EventKind::Stall { tool_calls: since })?;
+            return Ok(StepEnd::Stalled(format!("{since} tool calls in a row changed no file and no test outcome")));
+        }
+        Ok(StepEnd::Continue)
+    }
+
+    /// Runs one tool call and records it; returns the summary when it was `done`.
+    async fn run_tool(&mut self, step: u64, call: &ToolCallRequest) -> Result<Option<String>, LogError> {
+        let parsed = if call.arguments.trim().is_empty() {
+            Ok(Value::Object(Default::default()))
+        } else {
+            serde_json::from_str::<Value>(&call.arguments)
+        };
+        let args = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                self.rec.emit(EventKind::ToolCall {
+                    step,
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    args: Value::String(call.arguments.clone()),
+                })?;
+                self.rec.emit(EventKind::ToolResult {
+                    step,
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    ok: false,
+                    exit_code: None,
+                    duration_ms: 0,
+                    output: format!(
+                        "error: the arguments of this `{}` call are not valid JSON ({e}); nothing was run. \
+                         Call the tool again with a JSON object as arguments.",
+                        call.name
+                    ),
+                    feedback: Default::default(),
+                })?;
+                return Ok(None);
+            }
+        };
+        self.rec.emit(EventKind::ToolCall { step, call_id: call.id.clone(), name: call.name.clone(), args: args.clone() })?;
+        let started = std::time::Instant::now();
+        let outcome = tools::execute(&mut self.tools, &call.name, &args).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        for change in outcome.changes {
+            self.rec.emit(EventKind::FileChanged {
+                step,
+                path: change.path,
+                before: change.before,
+                after: change.after,
+                diff: change.diff,
+            })?;
+        }
+        if let Some(tasks) = outcome.tasks {
+            self.rec.emit(EventKind::TaskList { tasks })?;
+        }
+        self.rec.emit(EventKind::ToolResult {
+            step,
+            call_id: call.id.clone(),
+            name: call.name.clone(),
+            ok: outcome.ok,
+            exit_code: outcome.exit_code,
+            duration_ms,
+            output: outcome.output,
+            feedback: outcome.feedback,
+        })?;
+        Ok(outcome.done)
+    }
+
+    /// Gives every tool call of the last answer that has no result yet a result saying why, so
+    /// the conversation stays valid for any later request (providers reject unanswered calls).
+    pub(super) fn close_open_calls(&mut self, why: &str) -> Result<(), LogError> {
+        let open = self.rec.with_state(open_calls);
+        let step = self.rec.with_state(|s| s.step);
+        for call in open {
+            self.rec.emit(EventKind::ToolResult {
+                step,
+                call_id: call.id,
+                name: call.name,
+                ok: false,
+                exit_code: None,
+                duration_ms: 0,
+                output: format!("interrupted: {why}"),
+                feedback: Default::default(),
+            })?;
+        }
+        // Files the interrupted call changed are still changes the session made.
+        for change in self.tools.workspace.rescan() {
+            self.rec.emit(EventKind::FileChanged {
+                step,
+                path: change.path,
+                before: change.before,
+                after: change.after,
+                diff: change.diff,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Tool calls of the last assistant message that have no result.
+pub(crate) fn open_calls(s: &crate::session::SessionState) -> Vec<ToolCallRequest> {
+    let Some(pos) = s.messages.iter().rposition(|m| matches!(m, Message::Assistant { .. })) else {
+        return Vec::new();
+    };
+    let Message::Assistant { tool_calls, .. } = &s.messages[pos] else {
+        return Vec::new();
+    };
+    let answered: Vec<&str> = s.messages[pos + 1..]
+        .iter()
+        .filter_map(|m| match m {
+            Message::Tool { call_id, .. } => Some(call_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    tool_calls.iter().filter(|c| !answered.contains(&c.id.as_str())).cloned().collect()
+}
+
+/// About four characters per token for English and code; used only when the provider
+/// reports no usage.
+pub(crate) fn estimate_tokens(chars: usize) -> u64 {
+    chars.div_ceil(4) as u64
+}
+
+fn estimate_usage(req: &ModelRequest, text: &str, calls: &[ToolCallRequest]) -> TokenUsage {
+    let tools: usize = req.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len()).sum();
+    let prompt = req.system.len() + tools + req.messages.iter().map(Message::content_len).sum::<usize>();
+    let completion = text.len() + calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
+    TokenUsage { prompt_tokens: estimate_tokens(prompt), completion_tokens: estimate_tokens(completion) }
+}

@@ -1,0 +1,76 @@
+//! Command-line interface definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::settings::RunOptions;
+
+#[derive(Debug, Parser)]
+#[command(name = "endure", version, about = "A terminal workbench for supervising long-horizon coding agents")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent headless until it finishes: progress on stderr, events as JSONL with --json.
+    Exec(ExecArgs),
+    /// List the sessions of the workspace.
+    Sessions(SessionsArgs),
+    /// Run the bundled demo: a scripted session that fixes a small Python project, in a fresh
+    /// copy under a temporary directory. No API key needed.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Run without the workbench, printing progress like `endure exec`.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: print every event as a JSON line on stdout.
+    #[arg(long, requires = "headless")]
+    pub json: bool,
+    /// Pace of the scripted answers: 1 = human pace, 0 = no delay.
+    #[arg(long, value_name = "FACTOR")]
+    pub speed: Option<f64>,
+    /// Where to put the demo copy (default: a new temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkspaceArg {
+    /// The workspace the agent works in (default: the current directory).
+    #[arg(long, short = 'C', value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Print every event as a JSON line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+    /// What the agent should do.
+    pub task: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl WorkspaceArg {
+    pub fn dir(&self) -> PathBuf {
+        self.workspace.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+}

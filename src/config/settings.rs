@@ -1,0 +1,247 @@
+//! Run settings: the same struct is the command-line flags and the config files' schema, so
+//! every flag is settable in `~/.config/endure/config.toml` and `<workspace>/.endure/config.toml`.
+//! The project file overrides the user file, and flags override both.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::prices::ModelInfo;
+use super::{describe_toml_error, line_col};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunOptions {
+    /// Model API: openai (any OpenAI-compatible server), anthropic, or scripted.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Base URL of the API (openai: including /v1; anthropic: without it).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// The agent's model.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Model for the checkpoint writer (defaults to --model).
+    #[arg(long)]
+    pub writer_model: Option<String>,
+    /// Model for the goal verifier (defaults to --model).
+    #[arg(long)]
+    pub verifier_model: Option<String>,
+    /// Model for the Max Mode judge (defaults to --model).
+    #[arg(long)]
+    pub judge_model: Option<String>,
+    /// Environment variable that holds the API key (default OPENAI_API_KEY or ANTHROPIC_API_KEY).
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Scenario file for --provider scripted (JSON or TOML).
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Pace of scripted answers: 1 = human pace, 0 = no delay.
+    #[arg(long, value_name = "FACTOR")]
+    pub speed: Option<f64>,
+    /// Stop after this many steps.
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<u64>,
+    /// Stop after this many tokens in all (prompt and completion, every role).
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<u64>,
+    /// Stop after this cost in USD (from the price table; unknown models cost 0).
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
+    /// Stop after this much wall time, e.g. 90s, 30m, 2h, 1h30m.
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
+    /// Pause (workbench) or stop (headless) after N tool calls that changed no file and no test outcome.
+    #[arg(long, value_name = "N")]
+    pub stall_after: Option<u32>,
+    /// Context window budget in tokens (default from the model table, else 128000).
+    #[arg(long, value_name = "N")]
+    pub context_budget: Option<u64>,
+    /// Sampling temperature for the agent.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Most tokens a single answer may have.
+    #[arg(long, value_name = "N")]
+    pub max_output_tokens: Option<u32>,
+    /// Attempts per model request before giving up on transient failures.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// First retry delay in milliseconds (doubles each attempt, with jitter).
+    #[arg(long, value_name = "MS")]
+    pub retry_base_ms: Option<u64>,
+    /// Seconds a stream may stay silent before it counts as disconnected.
+    #[arg(long, value_name = "SECS")]
+    pub stream_idle_timeout: Option<f64>,
+    /// Default timeout of the `run` tool, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub run_timeout: Option<u64>,
+    /// UI theme (workbench).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim or emacs (workbench).
+    #[arg(long)]
+    pub keymap: Option<String>,
+    /// Extra or overriding model prices and context sizes (config files only).
+    #[arg(skip)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, ModelInfo>,
+}
+
+macro_rules! overlay {
+    ($base:ident, $over:ident; $($f:ident),*) => {
+        $( if $over.$f.is_some() { $base.$f = $over.$f; } )*
+    };
+}
+
+impl RunOptions {
+    /// Fields set in `over` replace those in `self`.
+    pub fn overlay(mut self, over: RunOptions) -> RunOptions {
+        overlay!(self, over; provider, base_url, model, writer_model, verifier_model, judge_model,
+            api_key_env, script, speed, max_steps, max_tokens, max_cost, max_time, stall_after,
+            context_budget, temperature, max_output_tokens, max_attempts, retry_base_ms,
+            stream_idle_timeout, run_timeout, theme, keymap);
+        self.models.extend(over.models);
+        self
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{file}:{line}:{col}: {message}")]
+pub struct ConfigFileError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// Reads one config file; a missing file is an empty one.
+pub fn read_config_file(path: &Path) -> Result<RunOptions, ConfigFileError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RunOptions::default()),
+        Err(e) => {
+            return Err(ConfigFileError { file: path.display().to_string(), line: 0, col: 0, message: e.to_string() });
+        }
+    };
+    parse_config(&text, path)
+}
+
+pub fn parse_config(text: &str, path: &Path) -> Result<RunOptions, ConfigFileError> {
+    let mut opts: RunOptions = toml::from_str(text).map_err(|e| {
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        let key = key_on_line(text, line);
+        let described = describe_toml_error(text, &e);
+        let msg = described.split_once(": ").map(|(_, m)| m.to_string()).unwrap_or(described);
+        let message = match key {
+            Some(k) if !msg.contains(&format!("`{k}`")) => format!("key `{k}`: {msg}"),
+            _ => msg,
+        };
+        ConfigFileError { file: path.display().to_string(), line, col, message }
+    })?;
+    // A relative script path in a config file means relative to that file's folder.
+    if let (Some(script), Some(dir)) = (&opts.script, path.parent())
+        && script.is_relative()
+    {
+        let base = if dir.file_name().is_some_and(|n| n == ".endure") { dir.parent().unwrap_or(dir) } else { dir };
+        opts.script = Some(base.join(script));
+    }
+    Ok(opts)
+}
+
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (k, _) = l.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+}
+
+/// The user's and the project's config files, in the order they apply.
+pub fn config_files(workspace: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Some(dir) = super::paths::user_config_dir() {
+        files.push(dir.join("config.toml"));
+    }
+    files.push(workspace.join(".endure").join("config.toml"));
+    files
+}
+
+/// user file, then project file, then flags.
+pub fn load_layered(workspace: &Path, flags: RunOptions) -> Result<RunOptions, ConfigFileError> {
+    let mut opts = RunOptions::default();
+    for f in config_files(workspace) {
+        opts = opts.overlay(read_config_file(&f)?);
+    }
+    Ok(opts.overlay(flags))
+}
+
+/// Parses `90`, `90s`, `30m`, `2h`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return if secs.is_finite() && secs >= 0.0 { Ok(Duration::from_secs_f64(secs)) } else { Err(format!("bad duration `{s}`")) };
+    }
+    let mut total = 0u64;
+    let mut num = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            num.push(ch);
+            continue;
+        }
+        let n: u64 = num.parse().map_err(|_| format!("bad duration `{s}` (use e.g. 90s, 30m, 2h, 1h30m)"))?;
+        num.clear();
+        total += n * match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(format!("bad duration `{s}`: unknown unit `{ch}` (use s, m, h or d)")),
+        };
+    }
+    if !num.is_empty() {
+        return Err(format!("bad duration `{s}`: a number needs a unit (s, m, h or d)"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "provider = \"openai\"\nmax-stepz = 4\n";
+        let err = parse_config(text, Path::new("/p/config.toml")).expect_err("must fail");
+        assert_eq!((err.line, err.col), (2, 1), "{err}");
+        assert!(err.message.contains("max-stepz"), "{err}");
+        assert!(err.to_string().starts_with("/p/config.toml:2:1: "), "{err}");
+    }
+
+    #[test]
+    fn bad_type_names_the_key() {
+        let text = "max-steps = \"many\"\n";
+        let err = parse_config(text, Path::new("c.toml")).expect_err("must fail");
+        assert_eq!(err.line, 1);
+        assert!(err.message.contains("max-steps"), "{err}");
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let user = parse_config("model = \"a\"\nmax-steps = 10\n", Path::new("u")).unwrap();
+        let project = parse_config("model = \"b\"\n", Path::new("p")).unwrap();
+        let flags = RunOptions { max_steps: Some(3), ..Default::default() };
+        let merged = RunOptions::default().overlay(user).overlay(project).overlay(flags);
+        assert_eq!(merged.model.as_deref(), Some("b"));
+        assert_eq!(merged.max_steps, Some(3));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("1h30").is_err());
+    }
+}

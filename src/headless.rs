@@ -1,0 +1,140 @@
+//! Headless frontend for `endure exec`: a readable progress log on stderr, and the events as
+//! JSONL on stdout with `--json`. It is just another consumer of the event stream.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::protocol::{Event, EventKind, tool_target};
+
+pub struct Headless {
+    json: bool,
+    /// Last persisted event printed to stdout, so a lagging receiver can catch up from the log.
+    last_seq: Option<u64>,
+    /// Tool call targets by call id, for the result line.
+    calls: HashMap<String, (String, String)>,
+}
+
+impl Headless {
+    pub fn new(json: bool) -> Self {
+        Headless { json, last_seq: None, calls: HashMap::new() }
+    }
+
+    /// Consumes events until the channel closes (the runtime finished).
+    pub async fn consume(&mut self, mut rx: broadcast::Receiver<Event>, log_path: &Path) {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => self.on_event(&ev),
+                Err(RecvError::Lagged(_)) => self.catch_up(log_path),
+                Err(RecvError::Closed) => break,
+            }
+        }
+        // Events sent just before the channel closed are all delivered, but a lag at the very
+        // end would leave a gap; the log has everything.
+        self.catch_up(log_path);
+    }
+
+    fn catch_up(&mut self, log_path: &Path) {
+        if let Ok(read) = crate::session::read_log(log_path) {
+            // on_event skips what was already printed.
+            for ev in &read.events {
+                self.on_event(ev);
+            }
+        }
+    }
+
+    pub fn on_event(&mut self, ev: &Event) {
+        if ev.kind.is_live_only() {
+            return;
+        }
+        if self.last_seq.is_some_and(|s| ev.seq <= s) {
+            return;
+        }
+        self.last_seq = Some(ev.seq);
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (piped into `head`) must not kill the run.
+            if let Ok(line) = serde_json::to_string(ev) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        if let Some(line) = self.progress_line(ev) {
+            eprintln!("{line}");
+        }
+    }
+
+    fn progress_line(&mut self, ev: &Event) -> Option<String> {
+        match &ev.kind {
+            EventKind::SessionStarted { info } => Some(format!(
+                "endure {}  session {}\n  workspace {}\n  provider {} · model {}",
+                info.endure_version, info.session_id, info.workspace, info.provider, info.models.agent
+            )),
+            EventKind::ToolCall { call_id, name, args, .. } => {
+                self.calls.insert(call_id.clone(), (name.clone(), tool_target(name, args)));
+                None
+            }
+            EventKind::ToolResult { step, call_id, name, ok, exit_code, duration_ms, feedback, output } => {
+                let (_, target) = self.calls.remove(call_id).unwrap_or_else(|| (name.clone(), String::new()));
+                let mark = if *ok { "ok" } else { "FAILED" };
+                let mut line = format!("step {step:>3}  {name:<10} {target}  {mark}");
+                if let Some(code) = exit_code.filter(|c| *c != 0) {
+                    line.push_str(&format!(" (exit {code})"));
+                }
+                if let Some(t) = feedback.tests {
+                    line.push_str(&format!("  tests: {} passed, {} failed", t.passed, t.failed));
+                }
+                line.push_str(&format!("  {}", fmt_ms(*duration_ms)));
+                if !*ok && exit_code.is_none() {
+                    let first = output.lines().next().unwrap_or("");
+                    line.push_str(&format!("\n           {}", truncate(first, 160)));
+                }
+                Some(line)
+            }
+            EventKind::FileChanged { path, before, after, .. } => Some(format!(
+                "           {} {path}",
+                match (before, after) {
+                    (None, _) => "created",
+                    (_, None) => "deleted",
+                    _ => "modified",
+                }
+            )),
+            EventKind::TaskList { tasks } => {
+                let done = tasks.iter().filter(|t| t.status == crate::protocol::TaskStatus::Done).count();
+                Some(format!("           tasks: {done}/{} done", tasks.len()))
+            }
+            EventKind::ModelRetry { attempt, delay_ms, reason, .. } => {
+                Some(format!("           retry {attempt} in {}: {reason}", fmt_ms(*delay_ms)))
+            }
+            EventKind::CorrectionQueued { text, .. } => Some(format!("           correction queued: {}", truncate(text, 120))),
+            EventKind::CorrectionDelivered { step, .. } => Some(format!("           correction delivered at step {step}")),
+            EventKind::BudgetWarning { budget, used, limit } => {
+                Some(format!("warning: {} budget at {:.0}% ({used:.2} of {limit:.2})", budget.as_str(), used / limit * 100.0))
+            }
+            EventKind::BudgetStop { budget, .. } => Some(format!("{} budget reached", budget.as_str())),
+            EventKind::Stall { tool_calls } => {
+                Some(format!("stall: {tool_calls} tool calls in a row changed no file and no test outcome"))
+            }
+            EventKind::Warning { message } => Some(format!("warning: {message}")),
+            EventKind::Paused { .. } => Some("paused".into()),
+            EventKind::Resumed => Some("resumed".into()),
+            EventKind::SessionFinished { outcome, reason } => {
+                Some(format!("finished: {} — {}", outcome.as_str(), truncate(reason, 400)))
+            }
+            EventKind::AssistantMessage { text, tool_calls, .. } if tool_calls.is_empty() && !text.is_empty() => {
+                Some(format!("           said: {}", truncate(text.lines().next().unwrap_or(""), 160)))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
+}
+
+fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 { format!("{ms}ms") } else { format!("{:.1}s", ms as f64 / 1000.0) }
+}
+

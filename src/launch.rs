@@ -1,0 +1,126 @@
+//! Turning layered options into a runtime configuration: provider, key, models, budgets.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::agent::{AgentConfig, Budgets, Supervision};
+use crate::config::prices::ModelTable;
+use crate::config::settings::{RunOptions, parse_duration};
+use crate::model::scripted::Scenario;
+use crate::model::{self, ProviderKind, ProviderSettings, RetryPolicy, Secret};
+use crate::protocol::RoleModels;
+use crate::tools::ToolLimits;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Scenario(#[from] crate::model::scripted::ScenarioError),
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+}
+
+/// Default stall threshold: tool calls in a row without a file or test change.
+pub const DEFAULT_STALL_AFTER: u32 = 50;
+
+fn default_model(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Openai => "gpt-4.1",
+        ProviderKind::Anthropic => "claude-sonnet-4-5",
+        ProviderKind::Scripted => "scripted",
+    }
+}
+
+pub fn provider_kind(opts: &RunOptions) -> Result<ProviderKind, LaunchError> {
+    match opts.provider.as_deref() {
+        Some(p) => p.parse().map_err(LaunchError::Invalid),
+        // With a script and no provider, the script is what the user wants to run.
+        None if opts.script.is_some() => Ok(ProviderKind::Scripted),
+        None => Ok(ProviderKind::Openai),
+    }
+}
+
+pub fn role_models(opts: &RunOptions, kind: ProviderKind) -> RoleModels {
+    let agent = opts.model.clone().unwrap_or_else(|| default_model(kind).to_string());
+    RoleModels {
+        writer: opts.writer_model.clone().unwrap_or_else(|| agent.clone()),
+        verifier: opts.verifier_model.clone().unwrap_or_else(|| agent.clone()),
+        judge: opts.judge_model.clone().unwrap_or_else(|| agent.clone()),
+        agent,
+    }
+}
+
+/// Builds the runtime configuration. `default_speed` is the scripted pace when `--speed` is
+/// not given (the workbench defaults to human pace, headless to none).
+pub fn agent_config(
+    workspace: &Path,
+    opts: &RunOptions,
+    task: Option<String>,
+    supervision: Supervision,
+    default_speed: f64,
+) -> Result<AgentConfig, LaunchError> {
+    let kind = provider_kind(opts)?;
+    let key_env = opts.api_key_env.clone().or_else(|| kind.default_key_env().map(str::to_string));
+    let api_key = key_env.as_deref().and_then(|v| std::env::var(v).ok()).filter(|k| !k.is_empty()).map(Secret::new);
+    let script = match (kind, &opts.script) {
+        (ProviderKind::Scripted, Some(p)) => Some(Arc::new(Scenario::load(p)?)),
+        (ProviderKind::Scripted, None) => {
+            return Err(LaunchError::Invalid("--provider scripted needs --script FILE".into()));
+        }
+        _ => None,
+    };
+    let speed = opts.speed.unwrap_or(default_speed);
+    if !(speed.is_finite() && speed >= 0.0) {
+        return Err(LaunchError::Invalid(format!("--speed must be 0 or more, not {speed}")));
+    }
+    let base_url = opts.base_url.clone().or_else(|| kind.default_base_url().map(str::to_string));
+    let provider = model::build(&ProviderSettings {
+        kind,
+        base_url: base_url.clone(),
+        api_key,
+        script,
+        speed,
+        connect_timeout: Duration::from_secs(30),
+    })?;
+    let models = role_models(opts, kind);
+    let prices = ModelTable::with_overrides(&opts.models);
+    let max_time = opts.max_time.as_deref().map(parse_duration).transpose().map_err(LaunchError::Invalid)?;
+    let mut retry = RetryPolicy::default();
+    if let Some(n) = opts.max_attempts {
+        retry.max_attempts = n.max(1);
+    }
+    if let Some(ms) = opts.retry_base_ms {
+        retry.base_delay = Duration::from_millis(ms);
+    }
+    if let Some(s) = opts.stream_idle_timeout {
+        if !(s.is_finite() && s > 0.0) {
+            return Err(LaunchError::Invalid(format!("--stream-idle-timeout must be positive, not {s}")));
+        }
+        retry.idle_timeout = Duration::from_secs_f64(s);
+    }
+    let mut tool_limits = ToolLimits::default();
+    if let Some(t) = opts.run_timeout {
+        tool_limits.default_timeout = Duration::from_secs(t.max(1));
+    }
+    Ok(AgentConfig {
+        workspace: workspace.to_path_buf(),
+        task,
+        provider,
+        provider_name: kind.as_str().to_string(),
+        base_url: base_url.filter(|_| kind != ProviderKind::Scripted),
+        context_budget: opts.context_budget.unwrap_or_else(|| prices.context(&models.agent)),
+        models,
+        budgets: Budgets { max_steps: opts.max_steps, max_tokens: opts.max_tokens, max_cost: opts.max_cost, max_time },
+        stall_after: opts.stall_after.unwrap_or(DEFAULT_STALL_AFTER),
+        supervision,
+        retry,
+        tool_limits,
+        temperature: opts.temperature,
+        max_output_tokens: opts.max_output_tokens.unwrap_or(8192),
+        prices,
+        recorded_config: serde_json::to_value(opts).unwrap_or_default(),
+        session_id: None,
+    })
+}

@@ -1,0 +1,160 @@
+//! The state of a session as a fold over its events.
+//!
+//! The runtime keeps its own state only by applying the events it emits, so replaying the
+//! log rebuilds exactly what the runtime had: the conversation, the task list, usage, and the
+//! counters behind budgets and stall detection.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Message;
+use crate::protocol::{Event, EventKind, Outcome, Role, SessionInfo, Task, TestCounts};
+
+/// The text the model sees for a supervisor correction.
+pub fn correction_message(text: &str) -> String {
+    format!("[Supervisor correction] The human supervising this session says:\n{text}")
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+    /// True when some figures were estimated rather than reported.
+    pub estimated: bool,
+    /// True when some model had no known price (counted as 0).
+    pub unpriced: bool,
+}
+
+impl UsageTotals {
+    pub fn tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionState {
+    pub info: Option<SessionInfo>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// Sequence number the next persisted event gets.
+    pub next_seq: u64,
+    pub messages: Vec<Message>,
+    pub tasks: Vec<Task>,
+    /// The last step that started (0 before the first).
+    pub step: u64,
+    /// Steps that finished.
+    pub steps_finished: u64,
+    pub usage: UsageTotals,
+    pub usage_by_role: BTreeMap<String, UsageTotals>,
+    /// Tokens in the agent's current context window: the last agent request's prompt plus its
+    /// answer.
+    pub window_tokens: u64,
+    /// Corrections queued and not yet delivered, in order.
+    pub pending_corrections: Vec<(u64, String)>,
+    pub corrections_delivered: u64,
+    pub next_correction_id: u64,
+    pub paused: bool,
+    pub tool_calls: u64,
+    /// Tool calls since the last one that changed a file or a test outcome.
+    pub calls_since_progress: u32,
+    pub last_tests: Option<TestCounts>,
+    #[serde(skip)]
+    progress_in_call: bool,
+    /// Tool calls that started and have no result yet.
+    pub calls_in_flight: Vec<String>,
+    pub files_changed: u64,
+    pub outcome: Option<(Outcome, String)>,
+}
+
+impl SessionState {
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> SessionState {
+        let mut s = SessionState::default();
+        for e in events {
+            s.apply(e);
+        }
+        s
+    }
+
+    pub fn task(&self) -> &str {
+        self.info.as_ref().map(|i| i.task.as_str()).unwrap_or("")
+    }
+
+    pub fn apply(&mut self, event: &Event) {
+        if event.kind.is_live_only() {
+            return;
+        }
+        self.next_seq = event.seq + 1;
+        self.last_event_at = Some(event.ts);
+        match &event.kind {
+            EventKind::SessionStarted { info } => {
+                self.info = Some((**info).clone());
+                self.started_at = Some(event.ts);
+            }
+            EventKind::UserMessage { text } => self.messages.push(Message::User { text: text.clone() }),
+            EventKind::AssistantMessage { text, tool_calls, .. } => {
+                self.messages.push(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone() })
+            }
+            EventKind::ToolCall { call_id, .. } => {
+                self.tool_calls += 1;
+                self.calls_in_flight.push(call_id.clone());
+                self.progress_in_call = false;
+            }
+            EventKind::ToolResult { call_id, name, output, feedback, .. } => {
+                self.calls_in_flight.retain(|c| c != call_id);
+                self.messages.push(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone() });
+                let tests_changed = feedback.tests.is_some() && feedback.tests != self.last_tests;
+                if feedback.tests.is_some() {
+                    self.last_tests = feedback.tests;
+                }
+                if self.progress_in_call || tests_changed {
+                    self.calls_since_progress = 0;
+                } else {
+                    self.calls_since_progress += 1;
+                }
+                self.progress_in_call = false;
+            }
+            EventKind::FileChanged { .. } => {
+                self.files_changed += 1;
+                self.progress_in_call = true;
+            }
+            EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
+            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, priced } => {
+                for t in [&mut self.usage, self.usage_by_role.entry(role.as_str().to_string()).or_default()] {
+                    t.prompt_tokens += prompt_tokens;
+                    t.completion_tokens += completion_tokens;
+                    t.cost_usd += cost_usd;
+                    t.estimated |= *estimated;
+                    t.unpriced |= !*priced;
+                }
+                if *role == Role::Agent {
+                    self.window_tokens = prompt_tokens + completion_tokens;
+                }
+            }
+            EventKind::StepStarted { step } => self.step = *step,
+            EventKind::StepFinished { .. } => self.steps_finished += 1,
+            EventKind::Paused { .. } => self.paused = true,
+            EventKind::Resumed => self.paused = false,
+            EventKind::CorrectionQueued { id, text } => {
+                self.pending_corrections.push((*id, text.clone()));
+                self.next_correction_id = self.next_correction_id.max(id + 1);
+            }
+            EventKind::CorrectionDelivered { id, .. } => {
+                if let Some(pos) = self.pending_corrections.iter().position(|(i, _)| i == id) {
+                    let (_, text) = self.pending_corrections.remove(pos);
+                    self.messages.push(Message::User { text: correction_message(&text) });
+                    self.corrections_delivered += 1;
+                }
+            }
+            EventKind::Stall { .. } => self.calls_since_progress = 0,
+            EventKind::SessionFinished { outcome, reason } => self.outcome = Some((*outcome, reason.clone())),
+            EventKind::ModelRetry { .. }
+            | EventKind::BudgetWarning { .. }
+            | EventKind::BudgetStop { .. }
+            | EventKind::Warning { .. } => {}
+            EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } => {}
+        }
+    }
+}

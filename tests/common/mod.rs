@@ -1,0 +1,99 @@
+//! Helpers for runtime tests: scripted sessions in temporary workspaces.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use endure::agent::{self, AgentConfig, AgentHandle, RunResult, Supervision};
+use endure::config::settings::RunOptions;
+use endure::protocol::{Event, EventKind};
+use tokio::sync::broadcast;
+
+pub struct Scripted {
+    pub dir: tempfile::TempDir,
+    pub workspace: PathBuf,
+    pub opts: RunOptions,
+}
+
+impl Scripted {
+    /// A workspace with `files`, and a scenario (TOML text).
+    pub fn new(files: &[(&str, &str)], scenario: &str) -> Scripted {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let workspace = dir.path().join("ws");
+        for (rel, content) in files {
+            let p = workspace.join(rel);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, content).expect("write");
+        }
+        std::fs::create_dir_all(&workspace).expect("mkdir ws");
+        let script = dir.path().join("scenario.toml");
+        std::fs::write(&script, scenario).expect("write scenario");
+        let opts = RunOptions {
+            provider: Some("scripted".into()),
+            script: Some(script),
+            speed: Some(0.0),
+            ..Default::default()
+        };
+        Scripted { dir, workspace, opts }
+    }
+
+    /// The bundled demo workspace and scenario.
+    pub fn demo() -> Scripted {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (workspace, script) = endure::demo::materialize(dir.path()).expect("demo");
+        let opts = RunOptions {
+            provider: Some("scripted".into()),
+            script: Some(script),
+            speed: Some(0.0),
+            ..Default::default()
+        };
+        Scripted { dir, workspace, opts }
+    }
+
+    pub fn config(&self, task: &str, supervision: Supervision) -> AgentConfig {
+        endure::launch::agent_config(&self.workspace, &self.opts, Some(task.to_string()), supervision, 0.0)
+            .expect("config")
+    }
+
+    pub fn spawn(&self, task: &str, supervision: Supervision) -> AgentHandle {
+        agent::spawn(self.config(task, supervision)).expect("spawn")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.workspace.join(rel)
+    }
+}
+
+/// Waits for the run to finish, with a deadline so a hung runtime fails the test.
+pub async fn finish(handle: AgentHandle) -> RunResult {
+    tokio::time::timeout(Duration::from_secs(60), handle.join).await.expect("run finished in time").expect("join")
+}
+
+/// Receives events until one matches, with a deadline.
+pub async fn wait_for(rx: &mut broadcast::Receiver<Event>, what: &str, pred: impl Fn(&EventKind) -> bool) -> Event {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|e| panic!("channel closed waiting for {what}: {e}"));
+        if pred(&ev.kind) {
+            return ev;
+        }
+    }
+}
+
+pub fn logged_events(log: &Path) -> Vec<Event> {
+    let read = endure::session::read_log(log).expect("read log");
+    assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    read.events
+}
+
+pub fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(|e| e.kind.name()).collect()
+}
+
+/// Position of the first event matching `pred`, panicking with `what` if none does.
+pub fn pos(events: &[Event], what: &str, pred: impl Fn(&EventKind) -> bool) -> usize {
+    events.iter().position(|e| pred(&e.kind)).unwrap_or_else(|| panic!("no {what} in {:?}", kinds(events)))
+}
