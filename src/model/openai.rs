@@ -161,7 +161,8 @@ impl Decoder for OpenAiDecoder {
                     self.tool_call(tc, out);
                 }
             }
-            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            // Some compatible servers send "" rather than null on chunks that do not finish.
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
                 self.finished = true;
                 out.push(StreamEvent::Finished { stop_reason: Some(reason.to_string()) });
             }
@@ -275,8 +276,8 @@ mod tests {
 
     #[test]
     fn done_without_finish_reason_still_finishes() {
-        let (ev, _) = run(&[r#"{"choices":[{"delta":{"content":"x"}}]}"#, "[DONE]"]).unwrap();
-        assert_eq!(ev.last(), Some(&StreamEvent::Finished { stop_reason: None }));
+        let (ev, _) = run(&[r#"{"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#, "[DONE]"]).unwrap();
+        assert_eq!(ev, vec![StreamEvent::TextDelta("x".into()), StreamEvent::Finished { stop_reason: None }]);
     }
 
     #[test]

@@ -214,10 +214,11 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// `retry-after-ms` (sent by OpenAI) when present, else `Retry-After` as seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
-        if let Ok(d) = Duration::try_from_secs_f64(ms / 1000.0) {
-            return Some(d);
-        }
+    if let Some(d) = get("retry-after-ms")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+    {
+        return Some(d);
     }
     get("retry-after").and_then(|v| parse_retry_after(v, now))
 }
