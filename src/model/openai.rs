@@ -1,23 +1,308 @@
-//! OpenAI-compatible Chat Completions (skeleton: the model helper replaces this file).
+//! OpenAI-compatible Chat Completions (`POST {base}/chat/completions`, streamed).
+//!
+//! "Compatible" servers (vLLM, llama.cpp, Ollama, OpenRouter, ...) differ in the details, so the
+//! decoder reads only the fields it needs and ignores everything else.
+
 use std::time::Duration;
-use super::{ModelError, ModelRequest, OpenFuture, Provider, Secret};
+
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde_json::{Map, Value, json};
+
+use super::sse::{self, Decoder, Flow, SseClient, SseEvent};
+use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, Secret, StreamEvent, TokenUsage};
 
 pub struct OpenAiProvider {
-    #[allow(dead_code)]
-    base_url: String,
-    #[allow(dead_code)]
-    key: Option<Secret>,
+    http: SseClient,
+    url: Url,
+    headers: HeaderMap,
 }
 
 impl OpenAiProvider {
-    pub fn new(base_url: &str, key: Option<Secret>, _connect_timeout: Duration) -> Result<Self, ModelError> {
-        Ok(OpenAiProvider { base_url: base_url.to_string(), key })
+    /// `base_url` includes the version segment, e.g. `https://api.openai.com/v1`.
+    pub fn new(base_url: &str, key: Option<Secret>, connect_timeout: Duration) -> Result<Self, ModelError> {
+        let url = sse::endpoint("openai", base_url, "/chat/completions")?;
+        let http = SseClient::new("openai", key, connect_timeout)?;
+        let mut headers = HeaderMap::new();
+        if let Some(v) = http.key_header("Bearer ")? {
+            headers.insert(AUTHORIZATION, v);
+        }
+        Ok(OpenAiProvider { http, url, headers })
     }
 }
 
 impl Provider for OpenAiProvider {
-    fn name(&self) -> &str { "openai" }
-    fn open<'a>(&'a self, _req: &'a ModelRequest) -> OpenFuture<'a> {
-        Box::pin(async move { Err(ModelError::Config("openai skeleton".into())) })
+    fn name(&self) -> &str {
+        self.http.provider()
+    }
+
+    fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a> {
+        Box::pin(async move {
+            let body = request_body(req);
+            self.http.open(&self.url, &self.headers, &body, OpenAiDecoder::default()).await
+        })
+    }
+}
+
+/// f32 → JSON goes through its shortest decimal form, so 0.2 is sent as 0.2 and not
+/// 0.20000000298023224.
+pub(crate) fn temperature_json(t: f32) -> Value {
+    t.to_string().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
+}
+
+pub fn request_body(req: &ModelRequest) -> Value {
+    let mut messages = Vec::with_capacity(req.messages.len() + 1);
+    if !req.system.is_empty() {
+        messages.push(json!({"role": "system", "content": req.system}));
+    }
+    for m in &req.messages {
+        messages.push(match m {
+            Message::User { text } => json!({"role": "user", "content": text}),
+            Message::Assistant { text, tool_calls } => {
+                let mut o = Map::new();
+                o.insert("role".into(), "assistant".into());
+                let content = if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { text.as_str().into() };
+                o.insert("content".into(), content);
+                if !tool_calls.is_empty() {
+                    let calls = tool_calls
+                        .iter()
+                        .map(|c| {
+                            json!({"id": c.id, "type": "function",
+                                   "function": {"name": c.name, "arguments": c.arguments}})
+                        })
+                        .collect();
+                    o.insert("tool_calls".into(), Value::Array(calls));
+                }
+                Value::Object(o)
+            }
+            Message::Tool { call_id, content, .. } => {
+                json!({"role": "tool", "tool_call_id": call_id, "content": content})
+            }
+        });
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), req.model.as_str().into());
+    body.insert("messages".into(), Value::Array(messages));
+    if !req.tools.is_empty() {
+        let tools = req
+            .tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function",
+                       "function": {"name": t.name, "description": t.description, "parameters": t.parameters}})
+            })
+            .collect();
+        body.insert("tools".into(), Value::Array(tools));
+    }
+    body.insert("stream".into(), true.into());
+    body.insert("stream_options".into(), json!({"include_usage": true}));
+    if let Some(t) = req.temperature {
+        body.insert("temperature".into(), temperature_json(t));
+    }
+    body.insert("max_tokens".into(), req.max_tokens.into());
+    Value::Object(body)
+}
+
+/// Decodes `chat.completion.chunk` objects.
+#[derive(Debug, Default)]
+pub struct OpenAiDecoder {
+    finished: bool,
+    /// Tool calls seen so far, for servers that leave out `index`.
+    calls: usize,
+    last_index: Option<usize>,
+}
+
+impl OpenAiDecoder {
+    fn tool_call(&mut self, tc: &Value, out: &mut Vec<StreamEvent>) {
+        let id = tc.get("id").and_then(Value::as_str).unwrap_or_default();
+        let name = tc.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
+        let index = match tc.get("index").and_then(Value::as_u64) {
+            Some(i) => usize::try_from(i).unwrap_or(usize::MAX),
+            // Without an index, an id starts a new call and anything else continues the last.
+            None if !id.is_empty() || self.last_index.is_none() => self.calls,
+            None => self.last_index.unwrap_or_default(),
+        };
+        if index == usize::MAX {
+            return;
+        }
+        self.calls = self.calls.max(index + 1);
+        self.last_index = Some(index);
+        if !id.is_empty() || !name.is_empty() {
+            out.push(StreamEvent::ToolCallStart { index, id: id.to_string(), name: name.to_string() });
+        }
+        let args = tc.pointer("/function/arguments").and_then(Value::as_str).unwrap_or_default();
+        if !args.is_empty() {
+            out.push(StreamEvent::ToolCallDelta { index, arguments: args.to_string() });
+        }
+    }
+}
+
+impl Decoder for OpenAiDecoder {
+    fn decode(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Flow, String> {
+        let data = ev.data.trim();
+        if data == "[DONE]" {
+            if !self.finished {
+                out.push(StreamEvent::Finished { stop_reason: None });
+            }
+            return Ok(Flow::Done);
+        }
+        let v: Value = serde_json::from_str(data)
+            .map_err(|e| format!("unreadable chunk ({e}): {}", sse::truncate(data, 200)))?;
+        if ev.event == "error" || v.get("error").is_some_and(|e| !e.is_null()) {
+            return Err(sse::json_error_message(&v).unwrap_or_else(|| sse::truncate(data, 500)));
+        }
+        // Only the first choice is used: the request never asks for more than one.
+        if let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| c.first()) {
+            if let Some(delta) = choice.get("delta") {
+                if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::TextDelta(text.to_string()));
+                }
+                for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                    self.tool_call(tc, out);
+                }
+            }
+            // Some compatible servers send "" rather than null on chunks that do not finish.
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+                self.finished = true;
+                out.push(StreamEvent::Finished { stop_reason: Some(reason.to_string()) });
+            }
+        }
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            out.push(StreamEvent::Usage(TokenUsage {
+                prompt_tokens: n("prompt_tokens"),
+                completion_tokens: n("completion_tokens"),
+            }));
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ToolSpec;
+    use crate::protocol::{Role, ToolCallRequest};
+
+    fn req(messages: Vec<Message>) -> ModelRequest {
+        ModelRequest {
+            role: Role::Agent,
+            model: "gpt-test".into(),
+            system: "be brief".into(),
+            messages,
+            tools: vec![],
+            temperature: None,
+            max_tokens: 1000,
+        }
+    }
+
+    #[test]
+    fn body_encodes_the_conversation() {
+        let mut r = req(vec![
+            Message::User { text: "fix it".into() },
+            Message::Assistant {
+                text: String::new(),
+                tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"cmd\":\"ls\"}".into() }],
+            },
+            Message::Tool { call_id: "c1".into(), name: "run".into(), content: "a.py".into() },
+            Message::Assistant { text: "done".into(), tool_calls: vec![] },
+        ]);
+        r.tools = vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }];
+        r.temperature = Some(0.2);
+        let b = request_body(&r);
+        assert_eq!(
+            b["messages"],
+            json!([
+                {"role":"system","content":"be brief"},
+                {"role":"user","content":"fix it"},
+                {"role":"assistant","content":null,"tool_calls":[
+                    {"id":"c1","type":"function","function":{"name":"run","arguments":"{\"cmd\":\"ls\"}"}}]},
+                {"role":"tool","tool_call_id":"c1","content":"a.py"},
+                {"role":"assistant","content":"done"},
+            ])
+        );
+        assert_eq!(b["tools"], json!([{"type":"function","function":{"name":"run","description":"runs","parameters":{"type":"object"}}}]));
+        assert_eq!(b["stream"], json!(true));
+        assert_eq!(b["stream_options"], json!({"include_usage": true}));
+        assert_eq!(b["temperature"], json!(0.2));
+        assert_eq!(b["max_tokens"], json!(1000));
+        assert_eq!(b["model"], json!("gpt-test"));
+    }
+
+    #[test]
+    fn body_omits_optional_fields() {
+        let b = request_body(&req(vec![Message::User { text: "hi".into() }]));
+        assert!(b.get("tools").is_none());
+        assert!(b.get("temperature").is_none());
+    }
+
+    fn run(chunks: &[&str]) -> Result<(Vec<StreamEvent>, Flow), String> {
+        let mut d = OpenAiDecoder::default();
+        let mut out = Vec::new();
+        let mut flow = Flow::Continue;
+        for c in chunks {
+            flow = d.decode(&SseEvent::new("message", *c), &mut out)?;
+        }
+        Ok((out, flow))
+    }
+
+    #[test]
+    fn parses_text_tools_finish_and_usage() {
+        let (ev, flow) = run(&[
+            r#"{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi","reasoning_content":"hmm"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"run","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"read","arguments":"{\"p"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}],"usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17}}"#,
+            "[DONE]",
+        ])
+        .unwrap();
+        assert_eq!(flow, Flow::Done);
+        assert_eq!(
+            ev,
+            vec![
+                StreamEvent::TextDelta("Hi".into()),
+                StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "run".into() },
+                StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "read".into() },
+                StreamEvent::ToolCallDelta { index: 1, arguments: "{\"p".into() },
+                StreamEvent::ToolCallDelta { index: 0, arguments: "{}".into() },
+                StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
+                StreamEvent::Usage(TokenUsage { prompt_tokens: 12, completion_tokens: 5 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn done_without_finish_reason_still_finishes() {
+        let (ev, _) = run(&[r#"{"choices":[{"delta":{"content":"x"},"finish_reason":""}]}"#, "[DONE]"]).unwrap();
+        assert_eq!(ev, vec![StreamEvent::TextDelta("x".into()), StreamEvent::Finished { stop_reason: None }]);
+    }
+
+    #[test]
+    fn missing_indices_follow_ids() {
+        let (ev, _) = run(&[
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"a","function":{"name":"x","arguments":"1"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"2"}}]}}]}"#,
+            r#"{"choices":[{"delta":{"tool_calls":[{"id":"b","function":{"name":"y","arguments":"3"}}]}}]}"#,
+        ])
+        .unwrap();
+        let deltas: Vec<_> = ev
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::ToolCallDelta { index, arguments } => Some((*index, arguments.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(deltas, vec![(0, "1"), (0, "2"), (1, "3")]);
+    }
+
+    #[test]
+    fn errors_in_the_stream_and_bad_json_are_protocol_errors() {
+        let err = run(&[r#"{"error":{"message":"model overloaded","type":"server_error"}}"#]).unwrap_err();
+        assert_eq!(err, "model overloaded");
+        let err = run(&["{not json"]).unwrap_err();
+        assert!(err.contains("{not json"), "{err}");
     }
 }

@@ -1,0 +1,445 @@
+//! A loopback model server for integration tests, speaking the OpenAI Chat Completions and
+//! Anthropic Messages streaming wire formats.
+//!
+//! Replies come from a queue of programmed [`Reply`]s (fault injection) and, when the queue is
+//! empty, from a [`Scenario`]. Scenario answers are chosen statelessly from the request, so a
+//! retried request gets the same answer as the attempt it repeats.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use endure::model::scripted::{Answer, Scenario, chunk_words};
+use endure::protocol::Role;
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// One programmed response.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A complete streamed answer, in the wire format of the requested path.
+    Answer(Answer),
+    /// A plain HTTP response, e.g. an error status with a JSON error body.
+    Status { code: u16, body: String, retry_after: Option<String> },
+    /// The first `events` SSE events of the answer, then the connection is dropped.
+    CutAfter { answer: Answer, events: usize },
+    /// The first `events` SSE events of the answer, then silence with the connection open.
+    StallAfter { answer: Answer, events: usize },
+    /// A well-formed stream with no content.
+    Empty,
+    /// This exact text as the `text/event-stream` body.
+    Raw(String),
+}
+
+impl Reply {
+    pub fn text(text: &str) -> Reply {
+        Reply::Answer(Answer { text: text.into(), ..Default::default() })
+    }
+
+    /// An error status with the provider-style body `{"error":{"message":..}}`.
+    pub fn error(code: u16, message: &str) -> Reply {
+        Reply::Status { code, body: json!({"error": {"message": message}}).to_string(), retry_after: None }
+    }
+
+    pub fn retry_after(code: u16, seconds: &str) -> Reply {
+        Reply::Status {
+            code,
+            body: json!({"error": {"message": "slow down"}}).to_string(),
+            retry_after: Some(seconds.into()),
+        }
+    }
+}
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: BTreeMap<String, String>,
+    /// `Value::Null` when the body was not JSON.
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+
+    /// Assistant messages in the request: how many answers the client has already accepted.
+    pub fn assistant_turns(&self) -> usize {
+        self.body["messages"]
+            .as_array()
+            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count())
+    }
+
+    pub fn model(&self) -> &str {
+        self.body["model"].as_str().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    OpenAi,
+    Anthropic,
+}
+
+impl Wire {
+    fn for_path(path: &str) -> Option<Wire> {
+        match path {
+            "/v1/chat/completions" => Some(Wire::OpenAi),
+            "/v1/messages" => Some(Wire::Anthropic),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<VecDeque<Reply>>,
+    recorded: Mutex<Vec<Recorded>>,
+    arrived: Notify,
+    scenario: Option<Scenario>,
+    /// Requests whose `model` is one of these names are answered from that role's list.
+    role_models: Mutex<HashMap<String, Role>>,
+    role_counters: Mutex<HashMap<Role, usize>>,
+}
+
+/// A poisoned lock only means another test thread panicked; the data is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Default)]
+pub struct TestServerBuilder {
+    scenario: Option<Scenario>,
+    role_models: HashMap<String, Role>,
+}
+
+impl TestServerBuilder {
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.scenario = Some(scenario);
+        self
+    }
+
+    /// Requests for `model` are answered from `role`'s answers in the scenario, in order.
+    pub fn role_model(mut self, role: Role, model: &str) -> Self {
+        self.role_models.insert(model.to_string(), role);
+        self
+    }
+
+    pub async fn start(self) -> TestServer {
+        let shared = Arc::new(Shared {
+            scenario: self.scenario,
+            role_models: Mutex::new(self.role_models),
+            ..Default::default()
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        TestServer { addr, shared, task }
+    }
+}
+
+pub struct TestServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestServer {
+    /// A server with only programmed replies.
+    pub async fn start() -> TestServer {
+        Self::builder().start().await
+    }
+
+    pub async fn with_scenario(scenario: Scenario) -> TestServer {
+        Self::builder().scenario(scenario).start().await
+    }
+
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    pub fn base_url_openai(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn base_url_anthropic(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn base_url(&self, wire: Wire) -> String {
+        match wire {
+            Wire::OpenAi => self.base_url_openai(),
+            Wire::Anthropic => self.base_url_anthropic(),
+        }
+    }
+
+    /// Queues a reply; queued replies are used first, in order, before any scenario answer.
+    pub fn push(&self, reply: Reply) {
+        lock(&self.shared.queue).push_back(reply);
+    }
+
+    pub fn push_all(&self, replies: impl IntoIterator<Item = Reply>) {
+        lock(&self.shared.queue).extend(replies);
+    }
+
+    pub fn route_model(&self, role: Role, model: &str) {
+        lock(&self.shared.role_models).insert(model.to_string(), role);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared.recorded).clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.recorded).len()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_for_requests(&self, n: usize) {
+        loop {
+            let notified = self.shared.arrived.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so an arrival between check and await is not lost.
+            notified.as_mut().enable();
+            if self.request_count() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let rec = Recorded {
+        path: uri.path().to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
+    lock(&shared.recorded).push(rec.clone());
+    shared.arrived.notify_waiters();
+
+    let Some(wire) = Wire::for_path(&rec.path) else {
+        return status(404, &format!("test server: no endpoint {}", rec.path));
+    };
+    let queued = lock(&shared.queue).pop_front();
+    match queued {
+        Some(reply) => respond(wire, &rec, reply, rec.assistant_turns()),
+        None => match scenario_answer(&shared, &rec) {
+            Ok((index, answer)) => respond(wire, &rec, Reply::Answer(answer), index),
+            // 400 is not retried, so a test that runs past its scenario fails at once.
+            Err(message) => status(400, &message),
+        },
+    }
+}
+
+fn scenario_answer(shared: &Shared, rec: &Recorded) -> Result<(usize, Answer), String> {
+    let scenario = shared.scenario.as_ref().ok_or("test server: no programmed reply left and no scenario")?;
+    let role = lock(&shared.role_models).get(rec.model()).copied().unwrap_or(Role::Agent);
+    let index = match role {
+        // Counted from the request itself, so a retry is answered like the attempt it repeats.
+        Role::Agent => rec.assistant_turns(),
+        _ => {
+            let mut counters = lock(&shared.role_counters);
+            let c = counters.entry(role).or_insert(0);
+            *c += 1;
+            *c - 1
+        }
+    };
+    let answer = scenario.answers(role).get(index).cloned().ok_or_else(|| {
+        format!("test server: the scenario has no {} answer {index}", role.as_str())
+    })?;
+    Ok((index, answer))
+}
+
+fn status(code: u16, message: &str) -> Response {
+    respond_status(code, json!({"error": {"message": message}}).to_string(), None)
+}
+
+fn respond_status(code: u16, body: String, retry_after: Option<String>) -> Response {
+    let is_json = serde_json::from_str::<Value>(&body).is_ok();
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", if is_json { "application/json" } else { "text/plain" });
+    if let Some(ra) = retry_after {
+        b = b.header("retry-after", ra);
+    }
+    b.body(Body::from(body)).expect("response")
+}
+
+fn respond(wire: Wire, rec: &Recorded, reply: Reply, index: usize) -> Response {
+    let frames = |a: &Answer| render(wire, rec, a, index);
+    let ok = |s: BoxStream<'static, Result<String, std::io::Error>>| {
+        Response::builder()
+            .status(200)
+            .header("content-type", "text/event-stream")
+            .header("cache-control", "no-cache")
+            .body(Body::from_stream(s))
+            .expect("response")
+    };
+    match reply {
+        Reply::Status { code, body, retry_after } => respond_status(code, body, retry_after),
+        Reply::Answer(a) => ok(all(frames(&a))),
+        Reply::Empty => ok(all(frames(&Answer::default()))),
+        Reply::Raw(text) => ok(all(vec![text])),
+        Reply::CutAfter { answer, events } => {
+            let head = first(frames(&answer), events);
+            ok(head
+                .chain(stream::once(async {
+                    // Lets the frames already handed to hyper reach the socket before the abort.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Err(std::io::Error::other("test server: connection cut"))
+                }))
+                .boxed())
+        }
+        Reply::StallAfter { answer, events } => ok(first(frames(&answer), events).chain(stream::pending()).boxed()),
+    }
+}
+
+fn all(frames: Vec<String>) -> BoxStream<'static, Result<String, std::io::Error>> {
+    stream::iter(frames.into_iter().map(Ok)).boxed()
+}
+
+fn first(frames: Vec<String>, n: usize) -> BoxStream<'static, Result<String, std::io::Error>> {
+    stream::iter(frames.into_iter().take(n).map(Ok)).boxed()
+}
+
+/// Splits argument text into two or more pieces, as providers stream it.
+fn split_arguments(args: &str) -> Vec<String> {
+    let chars: Vec<char> = args.chars().collect();
+    if chars.len() < 2 {
+        return if args.is_empty() { vec![] } else { vec![args.to_string()] };
+    }
+    let step = chars.len().div_ceil(3).max(1);
+    chars.chunks(step).map(|c| c.iter().collect()).collect()
+}
+
+/// The SSE frames of `answer`, each a complete event including its blank line.
+pub fn render(wire: Wire, rec: &Recorded, answer: &Answer, index: usize) -> Vec<String> {
+    match wire {
+        Wire::OpenAi => render_openai(rec, answer, index),
+        Wire::Anthropic => render_anthropic(rec, answer, index),
+    }
+}
+
+fn render_openai(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String> {
+    let model = rec.model().to_string();
+    let chunk = |choices: Value, usage: Option<Value>| {
+        let mut c = json!({
+            "id": format!("chatcmpl-test{index}"),
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+            "system_fingerprint": "fp_test",
+            "choices": choices,
+        });
+        if let Some(u) = usage {
+            c["usage"] = u;
+        }
+        format!("data: {c}\n\n")
+    };
+    let delta = |d: Value, finish: Option<&str>| chunk(json!([{"index": 0, "delta": d, "logprobs": null, "finish_reason": finish}]), None);
+
+    let mut frames = vec![delta(json!({"role": "assistant", "content": ""}), None)];
+    for word in chunk_words(&answer.text) {
+        frames.push(delta(json!({"content": word}), None));
+    }
+    for (i, call) in answer.tool_requests(index).into_iter().enumerate() {
+        frames.push(delta(
+            json!({"tool_calls": [{"index": i, "id": call.id, "type": "function",
+                                   "function": {"name": call.name, "arguments": ""}}]}),
+            None,
+        ));
+        for piece in split_arguments(&call.arguments) {
+            frames.push(delta(json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]}), None));
+        }
+    }
+    let finish = if answer.tool_calls.is_empty() { "stop" } else { "tool_calls" };
+    frames.push(delta(json!({}), Some(finish)));
+    // Usage only when the answer has it, so the scripted and HTTP paths report the same.
+    let wants_usage = rec.body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
+    if let (true, Some(u)) = (wants_usage, answer.usage) {
+        frames.push(chunk(
+            json!([]),
+            Some(json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                        "total_tokens": u.prompt_tokens + u.completion_tokens})),
+        ));
+    }
+    frames.push("data: [DONE]\n\n".to_string());
+    frames
+}
+
+fn render_anthropic(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String> {
+    let ev = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let mut message = json!({
+        "id": format!("msg_test{index}"), "type": "message", "role": "assistant",
+        "model": rec.model(), "content": [], "stop_reason": null, "stop_sequence": null,
+    });
+    if let Some(u) = answer.usage {
+        message["usage"] = json!({"input_tokens": u.prompt_tokens, "output_tokens": 1});
+    }
+    let mut frames = vec![ev("message_start", json!({"type": "message_start", "message": message}))];
+    frames.push(ev("ping", json!({"type": "ping"})));
+    let mut block = 0;
+    if !answer.text.is_empty() {
+        frames.push(ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": block, "content_block": {"type": "text", "text": ""}}),
+        ));
+        for word in chunk_words(&answer.text) {
+            frames.push(ev(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": block, "delta": {"type": "text_delta", "text": word}}),
+            ));
+        }
+        frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": block})));
+        block += 1;
+    }
+    for call in answer.tool_requests(index) {
+        frames.push(ev(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": block,
+                   "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}}),
+        ));
+        for piece in split_arguments(&call.arguments) {
+            frames.push(ev(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": block,
+                       "delta": {"type": "input_json_delta", "partial_json": piece}}),
+            ));
+        }
+        frames.push(ev("content_block_stop", json!({"type": "content_block_stop", "index": block})));
+        block += 1;
+    }
+    let stop = if answer.tool_calls.is_empty() { "end_turn" } else { "tool_use" };
+    let mut delta = json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}});
+    if let Some(u) = answer.usage {
+        delta["usage"] = json!({"output_tokens": u.completion_tokens});
+    }
+    frames.push(ev("message_delta", delta));
+    frames.push(ev("message_stop", json!({"type": "message_stop"})));
+    frames
+}
+
