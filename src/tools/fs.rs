@@ -85,7 +85,8 @@ pub(super) fn read_file(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     }
     let remaining = total + 1 - next;
     if remaining > 0 {
-        out.push_str(&format!("… {} more; use offset={next} to read on\n", plural(remaining as usize, "line")));
+        let unit = if remaining == 1 { "line" } else { "lines" };
+        out.push_str(&format!("… {remaining} more {unit}; use offset={next} to read on\n"));
     }
     Ok(ToolOutcome::success(out))
 }

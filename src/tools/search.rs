@@ -104,9 +104,6 @@ fn search_blocking(root: &Path, start: &Path, re: &Regex, pattern: &str) -> Stri
             continue;
         }
         let text = String::from_utf8_lossy(&bytes);
-        if !re.is_match(&text) {
-            continue;
-        }
         let rel = rel_of(root, entry.path());
         for (i, line) in text.lines().enumerate() {
             if !re.is_match(line) {
