@@ -228,3 +228,29 @@ fn rescan_detects_same_size_rewrite_with_preserved_mtime() {
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].after.as_deref(), Some(sha256_hex(b"bbbb").as_str()));
 }
+
+/// Timing check for the rescan after every `run`: `cargo test --release --lib
+/// workspace::tests::rescan_of_10k_files -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn rescan_of_10k_unchanged_files_is_fast() {
+    let dir = tempfile::tempdir().unwrap();
+    for d in 0..100 {
+        let sub = dir.path().join(format!("dir{d:03}"));
+        fs::create_dir(&sub).unwrap();
+        for f in 0..100 {
+            fs::write(sub.join(format!("file{f:03}.rs")), format!("// {d} {f}\nfn f() {{}}\n")).unwrap();
+        }
+    }
+    let t = std::time::Instant::now();
+    let mut w = ws(dir.path());
+    println!("open: {:?}", t.elapsed());
+    // Past the recency window, so that the rescans measured are stat-only.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert!(w.rescan().is_empty());
+    let t = std::time::Instant::now();
+    assert!(w.rescan().is_empty());
+    let took = t.elapsed();
+    println!("rescan: {took:?}");
+    assert_eq!(w.tracked_files(), 10_000);
+}
