@@ -196,6 +196,7 @@ pub(super) fn edit_file(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
             updated.push_str(&text[..at]);
             updated.push_str(&new);
             updated.push_str(&text[at + old.len()..]);
+            ctx.workspace.note_before_write(&rel);
             std::fs::write(&abs, &updated).map_err(|e| ToolError(format!("cannot write {path}: {e}")))?;
             let change = ctx.workspace.record_write(&rel, updated.as_bytes());
             let line = text[..at].matches('\n').count() + 1;

@@ -27,13 +27,18 @@ const DRAIN_AFTER_KILL: Duration = Duration::from_millis(300);
 /// the future running the command is dropped because the supervisor stopped the step.
 struct GroupGuard {
     pgid: libc::pid_t,
+    armed: bool,
 }
 
 impl GroupGuard {
-    fn kill(&self) {
-        // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH.
-        unsafe {
-            libc::killpg(self.pgid, libc::SIGKILL);
+    fn kill(&mut self) {
+        // Once signalled, the group is not signalled again: after its members are gone the id
+        // could in principle be reused by an unrelated group.
+        if std::mem::replace(&mut self.armed, false) {
+            // SAFETY: killpg only sends a signal; a group that no longer exists yields ESRCH.
+            unsafe {
+                libc::killpg(self.pgid, libc::SIGKILL);
+            }
         }
     }
 }
@@ -150,7 +155,7 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     let Some(pid) = child.id() else {
         return Err(ToolError("run: the command exited before it could be tracked".into()));
     };
-    let guard = GroupGuard { pgid: pid as libc::pid_t };
+    let mut guard = GroupGuard { pgid: pid as libc::pid_t, armed: true };
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();

@@ -334,3 +334,16 @@ async fn every_result_is_capped() {
     assert!(o.output.chars().count() <= 500);
     assert!(o.output.starts_with("file_with_a_rather_long_name_0000.txt") && o.output.contains("characters omitted"));
 }
+
+#[tokio::test]
+async fn writes_to_ignored_files_show_their_previous_content_and_are_not_reported_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".gitignore"), "*.env\n").unwrap();
+    fs::write(dir.path().join("local.env"), "A=1\n").unwrap();
+    let mut c = ctx(dir.path());
+    let o = call(&mut c, "edit_file", json!({"path": "local.env", "old": "A=1", "new": "A=2"})).await;
+    assert!(o.ok, "{}", o.output);
+    assert_eq!(o.changes[0].before.as_deref(), Some(sha256_hex(b"A=1\n").as_str()));
+    assert_eq!(o.changes[0].diff, "--- a/local.env\n+++ b/local.env\n@@ -1 +1 @@\n-A=1\n+A=2\n");
+    assert!(c.workspace.rescan().is_empty(), "the ignored file still exists; it was not deleted");
+}
