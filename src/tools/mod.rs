@@ -1,4 +1,20 @@
-//! The tools offered to the model (skeleton; the tools helper fills it).
+//! The tools offered to the model.
+//!
+//! [`specs`] describes them to the model and [`execute`] runs one call. A call never fails
+//! outright: bad arguments, refused paths and failing commands all become a [`ToolOutcome`]
+//! with `ok = false` and a message written for the model to act on.
+
+mod args;
+mod fs;
+mod run;
+mod search;
+mod specs;
+mod tasks;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_run;
 
 use std::time::Duration;
 
@@ -7,6 +23,8 @@ use serde_json::Value;
 use crate::model::ToolSpec;
 use crate::protocol::{Feedback, Task};
 use crate::workspace::{FileChange, Workspace};
+
+pub use specs::TOOL_NAMES;
 
 #[derive(Debug, Clone)]
 pub struct ToolLimits {
@@ -42,12 +60,78 @@ pub struct ToolOutcome {
     pub done: Option<String>,
 }
 
-pub fn specs() -> Vec<ToolSpec> {
-    Vec::new()
+impl ToolOutcome {
+    fn success(output: impl Into<String>) -> ToolOutcome {
+        ToolOutcome { ok: true, output: output.into(), ..Default::default() }
+    }
 }
 
-pub async fn execute(_ctx: &mut ToolContext, name: &str, _args: &Value) -> ToolOutcome {
-    ToolOutcome { ok: false, output: format!("unknown tool {name}"), ..Default::default() }
+/// Why a call could not do its work; the message is what the model is told.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+impl From<crate::workspace::WorkspaceError> for ToolError {
+    fn from(e: crate::workspace::WorkspaceError) -> Self {
+        ToolError(e.to_string())
+    }
+}
+
+pub fn specs() -> Vec<ToolSpec> {
+    specs::all()
+}
+
+pub async fn execute(ctx: &mut ToolContext, name: &str, args: &Value) -> ToolOutcome {
+    let result = dispatch(ctx, name, args).await;
+    let mut outcome = result.unwrap_or_else(|e| ToolOutcome { ok: false, output: e.0, ..Default::default() });
+    outcome.output = cap_output(&outcome.output, ctx.limits.output_cap);
+    outcome
+}
+
+async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<ToolOutcome, ToolError> {
+    if !TOOL_NAMES.contains(&name) {
+        return Err(ToolError(format!("unknown tool `{name}`; the available tools are: {}", TOOL_NAMES.join(", "))));
+    }
+    let a = args::Args::new(name, raw)?;
+    match name {
+        "read_file" => fs::read_file(ctx, &a),
+        "write_file" => fs::write_file(ctx, &a),
+        "edit_file" => fs::edit_file(ctx, &a),
+        "list_files" => search::list_files(ctx, &a).await,
+        "search" => search::search(ctx, &a).await,
+        "run" => run::run(ctx, &a).await,
+        "todo" => tasks::todo(&a),
+        "done" => tasks::done(&a),
+        _ => Err(ToolError(format!("unknown tool `{name}`"))),
+    }
+}
+
+/// Caps `text` to at most `cap` characters, keeping its head and its tail around a
+/// `[... N characters omitted ...]` marker. Cuts fall on character boundaries.
+pub fn cap_output(text: &str, cap: usize) -> String {
+    let total = text.chars().count();
+    if total <= cap {
+        return text.to_string();
+    }
+    // Sized for the largest possible omitted count so that the result never exceeds `cap`.
+    let marker_max = format!("\n[... {total} characters omitted ...]\n").chars().count();
+    let keep = cap.saturating_sub(marker_max);
+    let head = keep / 2;
+    let tail = keep - head;
+    let omitted = total - head - tail;
+    let byte_at = |n: usize| text.char_indices().nth(n).map_or(text.len(), |(i, _)| i);
+    let head_end = byte_at(head);
+    let tail_start = byte_at(total - tail);
+    let marker = format!("\n[... {omitted} characters omitted ...]\n");
+    if keep == 0 && marker.chars().count() > cap {
+        // Too small a cap to say anything useful; the head alone at least shows the start.
+        return text.chars().take(cap).collect();
+    }
+    let mut out = String::with_capacity(head_end + marker.len() + text.len() - tail_start);
+    out.push_str(&text[..head_end]);
+    out.push_str(&marker);
+    out.push_str(&text[tail_start..]);
+    out
 }
 
 /// Caps text to `cap` bytes keeping head and tail (skeleton).
