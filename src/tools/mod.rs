@@ -134,8 +134,3 @@ pub fn cap_output(text: &str, cap: usize) -> String {
     out
 }
 
-/// Caps text to `cap` bytes keeping head and tail (skeleton).
-pub fn cap_output(text: &str, cap: usize) -> String {
-    let _ = cap;
-    text.to_string()
-}
