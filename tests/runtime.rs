@@ -224,16 +224,19 @@ fn reads(n: usize) -> String {
 #[tokio::test]
 async fn a_step_budget_stops_a_headless_run() {
     let mut s = Scripted::new(&[("a.txt", "x\n")], &reads(10));
-    s.opts.max_steps = Some(3);
+    s.opts.max_steps = Some(5);
     let handle = s.spawn("look", Supervision::Headless);
     let log = handle.log_path.clone();
     let result = finish(handle).await;
     assert_eq!(result.outcome, Outcome::Budget, "{}", result.reason);
-    assert!(result.reason.contains("steps budget reached: 3 of 3"), "{}", result.reason);
+    assert!(result.reason.contains("steps budget reached: 5 of 5"), "{}", result.reason);
     let events = logged_events(&log);
-    pos(&events, "budget warning", |k| matches!(k, EventKind::BudgetWarning { .. }));
+    // The warning comes at 80%: before step 5 starts (4 of 5 used).
+    let warning = pos(&events, "budget warning", |k| matches!(k, EventKind::BudgetWarning { .. }));
+    let step5 = pos(&events, "step 5", |k| matches!(k, EventKind::StepStarted { step: 5 }));
+    assert!(warning < step5);
     pos(&events, "budget stop", |k| matches!(k, EventKind::BudgetStop { .. }));
-    assert_eq!(result.state.step, 3);
+    assert_eq!(result.state.step, 5);
 }
 
 #[tokio::test]
