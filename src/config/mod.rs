@@ -23,3 +23,6 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 pub mod keymap;
 pub mod theme;
+pub mod paths;
+pub mod problem;
+pub mod ui_check;
