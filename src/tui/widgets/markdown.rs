@@ -82,11 +82,9 @@ impl<'a> Renderer<'a> {
     }
 
     fn text(&mut self, t: &str, style: Style) {
-        if let Some(table) = self.table.as_mut() {
-            if let Some(cell) = table.rows.last_mut().and_then(|r| r.last_mut()) {
-                cell.push((t.to_string(), style));
-                return;
-            }
+        if let Some(cell) = self.table.as_mut().and_then(|t| t.rows.last_mut()).and_then(|r| r.last_mut()) {
+            cell.push((t.to_string(), style));
+            return;
         }
         self.inline.push((t.to_string(), style));
     }
