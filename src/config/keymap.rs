@@ -1,7 +1,37 @@
 //! Keymaps as data: `keymaps/*.toml`, one section per context, each an ordered list of
-//! `{ on, run, desc }` (skeleton of the contract; the theme/keymap helper fills the loader).
+//! `{ on, run, desc }`.
+//!
+//! File format:
+//!
+//! ```toml
+//! [global]
+//! keys = [
+//!   { on = "p", run = "pause_resume", desc = "Pause or resume the agent" },
+//!   { on = "<C-c>", run = "quit", desc = "Quit" },
+//!   { on = ["g", "g"], run = "top", desc = "Go to the top" },   # a key sequence
+//! ]
+//! ```
+//!
+//! Sections: `global`, `transcript`, `tasks`, `diff`, `checkpoints`, `verifier`, `editor`. A
+//! user keymap `<user config dir>/keymaps/NAME.toml` applies over the bundled keymap NAME (or
+//! over the bundled keymap named by its top-level `inherits`, or the bundled default when NAME
+//! is not bundled). Per section it may use `keys = [...]` to replace the section, and
+//! `prepend = [...]` / `append = [...]` to add bindings before or after it; earlier bindings
+//! win, so `prepend` can rebind a key.
+//!
+//! Key notation: one character (`p`, `?`, `N`, `<`), or a named key in angle brackets with
+//! optional modifiers `C-` (Ctrl), `A-`/`M-` (Alt), `S-` (Shift): `<C-s>`, `<A-v>`, `<S-Tab>`,
+//! `<Tab>`, `<Enter>`, `<Esc>`, `<Space>`, `<Backspace>`, `<Up>`, `<Down>`, `<Left>`,
+//! `<Right>`, `<PageUp>`, `<PageDown>`, `<Home>`, `<End>`, `<Delete>`, `<Insert>`,
+//! `<F1>`..`<F12>`, `<lt>`, `<gt>`.
 
-use crossterm::event::KeyEvent;
+use std::path::{Path, PathBuf};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::problem::{BUNDLED_PREFIX, ConfigProblem, Source, type_name};
 
 /// The focus context a binding belongs to; `Global` bindings apply everywhere but the editor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -152,8 +182,379 @@ impl Keymap {
 
     /// The first binding in `ctx` whose single key matches, then the global section's (except
     /// in the editor, where typed keys belong to the text).
+    ///
+    /// Keys are compared the way terminals report them: SHIFT is ignored for characters (a
+    /// typed `N` is `Char('N')` with SHIFT), and Shift+Tab matches `<S-Tab>` whether it
+    /// arrives as `BackTab` or as `Tab` with SHIFT.
     pub fn lookup(&self, ctx: KeyContext, key: &KeyEvent) -> Option<&Binding> {
-        let hit = |c: KeyContext| self.bindings(c).iter().find(|b| b.keys.len() == 1 && b.keys[0].code == key.code && b.keys[0].modifiers == key.modifiers);
+        let key = normalize(key);
+        let hit = |c: KeyContext| self.bindings(c).iter().find(|b| b.keys.len() == 1 && normalize(&b.keys[0]) == key);
         hit(ctx).or_else(|| if ctx == KeyContext::Editor { None } else { hit(KeyContext::Global) })
     }
+
+    /// Like [`Keymap::lookup`] for the keys typed so far, for multi-key bindings: an exact
+    /// binding wins, else `Prefix` says to wait for another key.
+    pub fn lookup_sequence(&self, ctx: KeyContext, keys: &[KeyEvent]) -> SeqMatch<'_> {
+        if keys.is_empty() {
+            return SeqMatch::None;
+        }
+        let typed: Vec<_> = keys.iter().map(normalize).collect();
+        let mut contexts = vec![ctx];
+        if ctx != KeyContext::Editor && ctx != KeyContext::Global {
+            contexts.push(KeyContext::Global);
+        }
+        for c in contexts {
+            let mut prefix = false;
+            for b in self.bindings(c) {
+                let bound: Vec<_> = b.keys.iter().map(normalize).collect();
+                if bound == typed {
+                    return SeqMatch::Exact(b);
+                }
+                prefix |= bound.len() > typed.len() && bound[..typed.len()] == typed[..];
+            }
+            if prefix {
+                return SeqMatch::Prefix;
+            }
+        }
+        SeqMatch::None
+    }
+
+    /// The first binding for `action` usable in `ctx` (the section, then global), for hints
+    /// such as "press ? for help".
+    pub fn binding_for(&self, ctx: KeyContext, action: Action) -> Option<&Binding> {
+        let find = |c: KeyContext| self.bindings(c).iter().find(|b| b.action == action);
+        find(ctx).or_else(|| if ctx == KeyContext::Editor { None } else { find(KeyContext::Global) })
+    }
+}
+
+/// The result of [`Keymap::lookup_sequence`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeqMatch<'a> {
+    Exact(&'a Binding),
+    /// The keys start a longer binding: wait for the next key.
+    Prefix,
+    None,
+}
+
+/// A key reduced to what bindings compare: see [`Keymap::lookup`].
+fn normalize(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
+    let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+    let mods = key.modifiers - KeyModifiers::SHIFT;
+    match key.code {
+        KeyCode::Char(c) if shift && c.is_lowercase() => (KeyCode::Char(c.to_uppercase().next().unwrap_or(c)), mods),
+        KeyCode::Char(c) => (KeyCode::Char(c), mods),
+        KeyCode::BackTab => (KeyCode::BackTab, mods),
+        KeyCode::Tab if shift => (KeyCode::BackTab, mods),
+        code => (code, key.modifiers),
+    }
+}
+
+/// Parses one key in the notation described in the module docs.
+pub fn parse_key(notation: &str) -> Result<KeyEvent, String> {
+    let bad = || {
+        format!("bad key notation `{notation}`: write one character, or a named key in angle brackets such as <Tab>, <C-s>, <S-Tab>, <F1>")
+    };
+    let mut chars = notation.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        return Ok(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let mut inner = notation.strip_prefix('<').and_then(|s| s.strip_suffix('>')).filter(|s| !s.is_empty()).ok_or_else(bad)?;
+    let mut mods = KeyModifiers::NONE;
+    while inner.len() > 2 && inner.as_bytes()[1] == b'-' {
+        mods |= match inner.as_bytes()[0].to_ascii_uppercase() {
+            b'C' => KeyModifiers::CONTROL,
+            b'A' | b'M' => KeyModifiers::ALT,
+            b'S' => KeyModifiers::SHIFT,
+            _ => return Err(format!("bad key notation `{notation}`: unknown modifier `{}-` (use C-, A- or S-)", &inner[..1])),
+        };
+        inner = &inner[2..];
+    }
+    let mut chars = inner.chars();
+    if let (Some(c), None) = (chars.next(), chars.next()) {
+        // Terminals report Shift+letter as the capital letter, so store it that way.
+        let c = if mods.contains(KeyModifiers::SHIFT) { c.to_uppercase().next().unwrap_or(c) } else { c };
+        return Ok(KeyEvent::new(KeyCode::Char(c), mods - KeyModifiers::SHIFT));
+    }
+    let code = match inner.to_ascii_lowercase().as_str() {
+        "tab" if mods.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+        "tab" => KeyCode::Tab,
+        "backtab" => {
+            mods |= KeyModifiers::SHIFT;
+            KeyCode::BackTab
+        }
+        "enter" | "cr" | "return" => KeyCode::Enter,
+        "esc" | "escape" => KeyCode::Esc,
+        "space" => KeyCode::Char(' '),
+        "backspace" | "bs" => KeyCode::Backspace,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "pageup" | "pgup" => KeyCode::PageUp,
+        "pagedown" | "pgdn" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        "delete" | "del" => KeyCode::Delete,
+        "insert" | "ins" => KeyCode::Insert,
+        "lt" => KeyCode::Char('<'),
+        "gt" => KeyCode::Char('>'),
+        f if f.starts_with('f') => match f[1..].parse::<u8>() {
+            Ok(n @ 1..=12) => KeyCode::F(n),
+            _ => return Err(bad()),
+        },
+        _ => return Err(bad()),
+    };
+    if let KeyCode::Char(_) = code {
+        mods -= KeyModifiers::SHIFT;
+    }
+    Ok(KeyEvent::new(code, mods))
+}
+
+const BUNDLED: &[(&str, &str)] = &[
+    ("default", include_str!("../../keymaps/default.toml")),
+    ("vim", include_str!("../../keymaps/vim.toml")),
+    ("emacs", include_str!("../../keymaps/emacs.toml")),
+];
+
+pub fn bundled_keymap_names() -> &'static [&'static str] {
+    &["default", "vim", "emacs"]
+}
+
+/// The embedded text of `keymaps/NAME.toml`, for snippets in problem reports.
+pub(crate) fn bundled_source(rel: &str) -> Option<&'static str> {
+    let name = rel.strip_prefix("keymaps/")?.strip_suffix(".toml")?;
+    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// Names of the user's keymaps (`keymaps/*.toml` in `user_dir`), sorted.
+pub fn user_keymap_names(user_dir: Option<&Path>) -> Vec<String> {
+    toml_stems(user_dir.map(|d| d.join("keymaps")).as_deref())
+}
+
+/// The stems of `*.toml` files in `dir`, sorted; nothing when it is missing or unreadable.
+pub(crate) fn toml_stems(dir: Option<&Path>) -> Vec<String> {
+    let Some(Ok(entries)) = dir.map(std::fs::read_dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Loads keymap `name`, always returning a usable keymap. On any problem, every problem found
+/// is returned with a fallback: the bundled keymap of that name when there is one, else the
+/// bundled default.
+pub fn load_keymap(name: &str, user_dir: Option<&Path>) -> (Keymap, Vec<ConfigProblem>) {
+    let mut problems = Vec::new();
+    let keymap = try_load(name, user_dir, &mut problems).filter(|_| problems.is_empty());
+    match keymap {
+        Some(k) => (k, problems),
+        None => {
+            let fallback = if bundled_text(name).is_some() { name } else { "default" };
+            let mut ignored = Vec::new();
+            let k = try_load(fallback, None, &mut ignored).filter(|_| ignored.is_empty()).unwrap_or_default();
+            (k, problems)
+        }
+    }
+}
+
+fn bundled_text(name: &str) -> Option<&'static str> {
+    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+fn try_load(name: &str, user_dir: Option<&Path>, problems: &mut Vec<ConfigProblem>) -> Option<Keymap> {
+    let user_path: Option<PathBuf> = user_dir.map(|d| d.join("keymaps").join(format!("{name}.toml")));
+    let label = || user_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("keymap `{name}`"));
+    if !super::theme::valid_name(name) {
+        problems.push(ConfigProblem::file(label(), format!("invalid keymap name `{name}` (use letters, digits, `-`, `_`, `.`)")));
+        return None;
+    }
+    let user = user_path.as_ref().filter(|p| p.is_file());
+    let Some(user) = user else {
+        let Some(text) = bundled_text(name) else {
+            let names = bundled_keymap_names().join(", ");
+            problems.push(ConfigProblem::file(label(), format!("unknown keymap `{name}` (bundled keymaps: {names})")));
+            return None;
+        };
+        let src = Source { file: format!("{BUNDLED_PREFIX}keymaps/{name}.toml"), text: text.to_string() };
+        let (_, edits) = parse_file(&src, problems)?;
+        let mut km = Keymap::default();
+        edits.apply(&mut km);
+        return Some(km);
+    };
+    let text = match std::fs::read_to_string(user) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(ConfigProblem::file(user.display().to_string(), format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    let src = Source { file: user.display().to_string(), text };
+    let (inherits, edits) = parse_file(&src, problems)?;
+    let base_name = match inherits {
+        Some(spanned) => {
+            let (span, base) = (spanned.span(), spanned.into_inner());
+            if bundled_text(&base).is_none() {
+                let names = bundled_keymap_names().join(", ");
+                problems.push(src.problem(span, format!("unknown bundled keymap `{base}` (bundled keymaps: {names})")));
+                return None;
+            }
+            base
+        }
+        None if bundled_text(name).is_some() => name.to_string(),
+        None => "default".to_string(),
+    };
+    let mut km = try_load(&base_name, None, problems)?;
+    edits.apply(&mut km);
+    Some(km)
+}
+
+/// One file's changes per section, applied over a base keymap.
+#[derive(Default)]
+struct Edits {
+    sections: Vec<(KeyContext, SectionEdit)>,
+}
+
+#[derive(Default)]
+struct SectionEdit {
+    keys: Option<Vec<Binding>>,
+    prepend: Vec<Binding>,
+    append: Vec<Binding>,
+}
+
+impl Edits {
+    fn apply(self, km: &mut Keymap) {
+        for (ctx, edit) in self.sections {
+            let base = km.sections.remove(&ctx).unwrap_or_default();
+            let middle = edit.keys.unwrap_or(base);
+            let merged: Vec<Binding> = edit.prepend.into_iter().chain(middle).chain(edit.append).collect();
+            km.sections.insert(ctx, merged);
+        }
+    }
+}
+
+/// Parses a keymap file into its `inherits` and edits; None when it has any problem.
+fn parse_file(src: &Source, problems: &mut Vec<ConfigProblem>) -> Option<(Option<Spanned<String>>, Edits)> {
+    let root = match DeTable::parse(&src.text) {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(ConfigProblem::toml(src.file.clone(), &src.text, &e));
+            return None;
+        }
+    };
+    let before = problems.len();
+    let mut inherits = None;
+    let mut edits = Edits::default();
+    for (key, value) in root.get_ref() {
+        let name = key.get_ref().as_ref();
+        if name == "inherits" {
+            match value.get_ref() {
+                DeValue::String(s) => inherits = Some(Spanned::new(value.span(), s.to_string())),
+                other => problems.push(src.problem(value.span(), format!("`inherits` must be a string, not {}", type_name(other)))),
+            }
+            continue;
+        }
+        let Some(ctx) = KeyContext::ALL.into_iter().find(|c| c.as_str() == name) else {
+            let names: Vec<&str> = KeyContext::ALL.iter().map(|c| c.as_str()).collect();
+            problems.push(src.problem(key.span(), format!("unknown section `{name}` (expected inherits or one of: {})", names.join(", "))));
+            continue;
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            problems.push(src.problem(value.span(), format!("[{name}] must be a table with `keys`, `prepend` or `append`, not {}", type_name(value.get_ref()))));
+            continue;
+        };
+        let mut edit = SectionEdit::default();
+        for (field, list) in table {
+            let bindings = parse_list(src, name, field.get_ref(), list, problems);
+            match field.get_ref().as_ref() {
+                "keys" => edit.keys = Some(bindings),
+                "prepend" => edit.prepend = bindings,
+                "append" => edit.append = bindings,
+                other => problems.push(src.problem(field.span(), format!("unknown field `{other}` in [{name}] (expected keys, prepend, append)"))),
+            }
+        }
+        edits.sections.push((ctx, edit));
+    }
+    (problems.len() == before).then_some((inherits, edits))
+}
+
+fn parse_list(src: &Source, section: &str, field: &str, list: &Spanned<DeValue<'_>>, problems: &mut Vec<ConfigProblem>) -> Vec<Binding> {
+    let DeValue::Array(items) = list.get_ref() else {
+        problems.push(src.problem(list.span(), format!("`{field}` must be an array of {{ on, run, desc }}, not {}", type_name(list.get_ref()))));
+        return Vec::new();
+    };
+    // Remembers where each key sequence was first bound, to name it in duplicate errors.
+    let mut seen: Vec<(Vec<(KeyCode, KeyModifiers)>, usize)> = Vec::new();
+    let mut out = Vec::new();
+    for item in items.iter() {
+        let Some((binding, on_span)) = parse_binding(src, item, problems) else { continue };
+        let norm: Vec<_> = binding.keys.iter().map(normalize).collect();
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == norm) {
+            let line = super::line_col(&src.text, *first).0;
+            problems.push(src.problem(on_span, format!("duplicate key `{}` in [{section}] (already bound on line {line})", binding.notation)));
+            continue;
+        }
+        seen.push((norm, on_span.start));
+        out.push(binding);
+    }
+    out
+}
+
+fn parse_binding(src: &Source, item: &Spanned<DeValue<'_>>, problems: &mut Vec<ConfigProblem>) -> Option<(Binding, std::ops::Range<usize>)> {
+    let DeValue::Table(t) = item.get_ref() else {
+        problems.push(src.problem(item.span(), format!("a binding must be a table {{ on, run, desc }}, not {}", type_name(item.get_ref()))));
+        return None;
+    };
+    let before = problems.len();
+    let (mut keys, mut notation, mut action, mut desc, mut on_span) = (Vec::new(), Vec::new(), None, None, None);
+    for (k, v) in t {
+        match (k.get_ref().as_ref(), v.get_ref()) {
+            ("on", DeValue::String(s)) => {
+                on_span = Some(v.span());
+                match parse_key(s) {
+                    Ok(key) => {
+                        keys.push(key);
+                        notation.push(s.to_string());
+                    }
+                    Err(e) => problems.push(src.problem(v.span(), e)),
+                }
+            }
+            ("on", DeValue::Array(seq)) if !seq.is_empty() => {
+                on_span = Some(v.span());
+                for part in seq.iter() {
+                    match part.get_ref().as_str().map(|s| (s, parse_key(s))) {
+                        Some((s, Ok(key))) => {
+                            keys.push(key);
+                            notation.push(s.to_string());
+                        }
+                        Some((_, Err(e))) => problems.push(src.problem(part.span(), e)),
+                        None => problems.push(src.problem(part.span(), "a key in a sequence must be a string")),
+                    }
+                }
+            }
+            ("on", _) => problems.push(src.problem(v.span(), "`on` must be a key (\"p\", \"<C-s>\") or a non-empty list of keys")),
+            ("run", DeValue::String(s)) => match Action::parse(s) {
+                Ok(a) => action = Some(a),
+                Err(e) => problems.push(src.problem(v.span(), e)),
+            },
+            ("desc", DeValue::String(s)) => desc = Some(s.to_string()),
+            (f @ ("run" | "desc"), other) => problems.push(src.problem(v.span(), format!("`{f}` must be a string, not {}", type_name(other)))),
+            (other, _) => problems.push(src.problem(k.span(), format!("unknown field `{other}` in a binding (expected on, run, desc)"))),
+        }
+    }
+    if on_span.is_none() {
+        problems.push(src.problem(item.span(), "binding has no `on` key"));
+    }
+    if action.is_none() && !t.keys().any(|k| k.get_ref() == "run") {
+        problems.push(src.problem(item.span(), "binding has no `run` action"));
+    }
+    if problems.len() > before {
+        return None;
+    }
+    let action = action?;
+    let desc = desc.unwrap_or_else(|| Action::NAMED.iter().find(|(_, a)| *a == action).map(|(n, _)| n.replace('_', " ")).unwrap_or_default());
+    Some((Binding { keys, action, desc, notation: notation.join(" ") }, on_span?))
 }

@@ -26,3 +26,5 @@ pub mod theme;
 pub mod paths;
 pub mod prices;
 pub mod settings;
+pub mod problem;
+pub mod ui_check;

@@ -1,4 +1,5 @@
-//! Pure rendering helpers: text in, styled lines out (skeleton of the contract).
+//! Pure rendering helpers: text in, styled lines out.
 pub mod diffview;
 pub mod highlight;
 pub mod markdown;
+pub mod text;
