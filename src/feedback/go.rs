@@ -87,9 +87,16 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
             let get = |k: usize| c.get(k).map_or("", |m| m.as_str());
             sink.error(i, "go build", Loc::new(get(1), get(2), Some(get(3))), get(4));
         } else if let Some(c) = PANIC_RE.captures(line) {
-            let frame = lines.iter().skip(i + 1).take(PANIC_SCAN_LINES).find_map(|l| {
-                STACK_FRAME_RE.captures(l).filter(|f| f.get(1).is_some_and(|p| !is_go_internal(p.as_str())))
-            });
+            // The dump ends where go test reports the package or the next panic starts.
+            let frame = lines
+                .iter()
+                .skip(i + 1)
+                .take(PANIC_SCAN_LINES)
+                .take_while(|l| !(l.starts_with("panic: ") || l.starts_with("FAIL") || l.starts_with("exit status")))
+                .filter(|l| l.starts_with('\t'))
+                .find_map(|l| {
+                    STACK_FRAME_RE.captures(l).filter(|f| f.get(1).is_some_and(|p| !is_go_internal(p.as_str())))
+                });
             let loc = frame.as_ref().map_or_else(Loc::default, |f| {
                 Loc::new(f.get(1).map_or("", |m| m.as_str()), f.get(2).map_or("", |m| m.as_str()), None)
             });

@@ -111,8 +111,9 @@ fn parse_runners(lines: &[&str], sink: &mut Sink) {
                 b.finish(sink);
             }
             let name = c.get(1).map_or("", |m| m.as_str());
-            // `● Validation Warning:` and friends are configuration notices, not tests.
-            if name.ends_with("Warning:") {
+            // `● Validation Warning:` and friends are configuration notices, not tests; bullets
+            // before any jest badge belong to other tools (`systemctl status` prints them).
+            if name.ends_with("Warning:") || file.is_none() {
                 continue;
             }
             if name == "Test suite failed to run" {

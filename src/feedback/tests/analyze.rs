@@ -164,3 +164,15 @@ fn large_outputs_are_fast() {
     // Generous for an unoptimised build on a shared machine; quadratic behaviour takes minutes.
     assert!(took.as_secs() < 5, "analyze took {took:?}");
 }
+
+#[test]
+fn headers_without_bodies_do_not_make_scans_quadratic() {
+    let chunk = "panic: boom\nTypeError: x is not a function\nTraceback (most recent call last):\n  File \"a.py\", line 1, in f\nerror[E0308]: mismatched types\n";
+    let out = chunk.repeat(1_000_000 / chunk.len());
+    let start = Instant::now();
+    let fb = analyze(&out);
+    let took = start.elapsed();
+    assert!(!fb.diagnostics.is_empty());
+    assert!(fb.diagnostics.len() <= MAX_DIAGNOSTICS);
+    assert!(took.as_secs() < 5, "analyze took {took:?}");
+}

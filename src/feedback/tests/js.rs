@@ -210,3 +210,9 @@ fn node_error_with_only_internal_frames_has_no_location() {
     assert_eq!(d.file, None);
     assert_eq!(d.message, "Cannot find module '/home/dev/proj/src/mian.js'");
 }
+
+#[test]
+fn bullets_from_other_tools_are_not_jest_failures() {
+    let out = "● nginx.service - A high performance web server and a reverse proxy server\n     Loaded: loaded (/lib/systemd/system/nginx.service; enabled; preset: enabled)\n     Active: failed (Result: exit-code) since Sat 2026-11-21 08:00:00 UTC; 3s ago\n    Process: 4121 ExecStartPre=/usr/sbin/nginx -t -q -g daemon on; master_process on; (code=exited, status=1/FAILURE)\n";
+    assert!(analyze(out).is_empty());
+}

@@ -159,3 +159,46 @@ fn panics_in_old_and_new_formats() {
     assert_eq!(at(&d), (Some("src/main.rs"), Some(9), Some(33)));
     assert!(d.message.starts_with("called `Result::unwrap()` on an `Err` value: Os"), "{}", d.message);
 }
+
+const NEXTEST: &str = r#"    Finished `test` profile [unoptimized + debuginfo] target(s) in 0.05s
+------------
+ Nextest run ID 6f1e2a40-3c1d-4b8e-9a57-0d2c8e1f9b3a with nextest profile: default
+    Starting 3 tests across 1 binary
+        PASS [   0.003s] textstats tests::mean_of_four
+        FAIL [   0.004s] textstats tests::median_even
+
+--- STDOUT:              textstats tests::median_even ---
+
+running 1 test
+test tests::median_even ... FAILED
+
+failures:
+
+failures:
+    tests::median_even
+
+test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 2 filtered out; finished in 0.00s
+
+--- STDERR:              textstats tests::median_even ---
+thread 'tests::median_even' panicked at src/lib.rs:41:9:
+assertion `left == right` failed
+  left: 3.0
+ right: 2.5
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+        PASS [   0.002s] textstats tests::mean_of_empty_is_none
+------------
+     Summary [   0.006s] 3 tests run: 2 passed, 1 failed, 0 skipped
+        FAIL [   0.004s] textstats tests::median_even
+error: test run failed
+"#;
+
+#[test]
+fn nextest_summary_and_failures_win_over_the_echoed_libtest_lines() {
+    let fb = analyze(NEXTEST);
+    assert_eq!(fb.failing_tests, ["textstats tests::median_even"]);
+    assert_eq!(fb.tests, counts(2, 1, 0));
+    let d = only(&fb);
+    assert_eq!(d.kind, "rust panic");
+    assert_eq!(at(d), (Some("src/lib.rs"), Some(41), Some(9)));
+}
