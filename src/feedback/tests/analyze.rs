@@ -1,0 +1,178 @@
+//! Behaviour of the whole pipeline: merging, ordering, capping and rendering.
+
+use std::time::Instant;
+
+use super::*;
+
+const LS: &str = "Cargo.lock\nCargo.toml\nREADME.md\nsrc\ntarget\ntests\n";
+
+const LS_LONG: &str = "total 24\n-rw-r--r-- 1 dev dev  812 Nov 21 08:00 Cargo.toml\ndrwxr-xr-x 3 dev dev 4096 Nov 21 08:00 src\n-rw-r--r-- 1 dev dev 1290 Nov 21 08:00 main.py\n";
+
+const CARGO_BUILD_THEN_NOTHING: &str = r#"$ cargo build && ./target/debug/textstats data.txt
+   Compiling textstats v0.1.0 (/home/dev/proj)
+error[E0599]: no method named `lenght` found for struct `Vec<f64>` in the current scope
+  --> src/stats.rs:9:19
+   |
+9  |     let n = xs.lenght() as f64;
+   |                ^^^^^^
+   |
+help: there is a method `len` with a similar name
+   |
+9  |     let n = xs.len() as f64;
+   |                ~~~
+
+For more information about this error, try `rustc --explain E0599`.
+error: could not compile `textstats` (lib) due to 1 previous error
+"#;
+
+const PYTEST_THEN_TRACEBACK: &str = r#"FAILED tests/test_stats.py::test_mean - assert 2.0 == 2.5
+==================== 1 failed, 4 passed in 0.12s ====================
+running 2 tests
+test tests::a ... ok
+test tests::b ... ok
+
+test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s
+"#;
+
+#[test]
+fn empty_output_gives_empty_feedback() {
+    assert!(analyze("").is_empty());
+    assert_eq!(render(&analyze("")), "");
+    assert!(analyze("\n\n   \n").is_empty());
+}
+
+#[test]
+fn plain_listings_give_nothing() {
+    assert!(analyze(LS).is_empty());
+    assert!(analyze(LS_LONG).is_empty());
+}
+
+#[test]
+fn a_failed_build_alone() {
+    let fb = analyze(CARGO_BUILD_THEN_NOTHING);
+    assert!(fb.tests.is_none() && fb.failing_tests.is_empty());
+    let d = only(&fb);
+    assert_eq!(d.kind, "rustc E0599");
+    assert_eq!(at(d), (Some("src/stats.rs"), Some(9), Some(19)));
+    assert_eq!(render(&fb), "[feedback] 1 error\nerror (rustc E0599) src/stats.rs:9:19: no method named `lenght` found for struct `Vec<f64>` in the current scope\n");
+}
+
+#[test]
+fn counts_from_several_frameworks_add_up() {
+    let fb = analyze(PYTEST_THEN_TRACEBACK);
+    assert_eq!(fb.tests, counts(6, 1, 0));
+    assert_eq!(fb.failing_tests, ["tests/test_stats.py::test_mean"]);
+}
+
+#[test]
+fn diagnostics_follow_the_output_order_across_parsers_and_are_deduplicated() {
+    let out = "src/a.ts(3,5): error TS2322: Type 'string' is not assignable to type 'number'.\nsrc/b.c:1:1: error: expected ';'\nsrc/a.ts(3,5): error TS2322: Type 'string' is not assignable to type 'number'.\nerror[E0308]: mismatched types\n --> src/main.rs:4:5\n";
+    let fb = analyze(out);
+    let files: Vec<_> = fb.diagnostics.iter().map(|d| d.file.as_deref().unwrap_or("")).collect();
+    assert_eq!(files, ["src/a.ts", "src/b.c", "src/main.rs"]);
+}
+
+#[test]
+fn diagnostics_are_capped() {
+    let out: String = (1..=500).map(|i| format!("src/gen.c:{i}:1: error: unknown type name 'uint'\n")).collect();
+    let fb = analyze(&out);
+    assert_eq!(fb.diagnostics.len(), MAX_DIAGNOSTICS);
+    assert_eq!(fb.diagnostics[0].line, Some(1));
+    let text = render(&fb);
+    assert_eq!(text.lines().count(), 1 + RENDER_DIAGNOSTICS + 1, "{text}");
+    assert!(text.ends_with(&format!("… and {} more diagnostics\n", MAX_DIAGNOSTICS - RENDER_DIAGNOSTICS)));
+}
+
+#[test]
+fn colour_codes_and_carriage_returns_do_not_hide_results() {
+    let out = "\x1b[1m\x1b[31merror[E0308]\x1b[0m\x1b[1m: mismatched types\x1b[0m\n \x1b[1m\x1b[94m--> \x1b[0msrc/main.rs:4:5\nDownloading 10%\rDownloading 100%\r\x1b[32m==== 3 passed in 0.10s ====\x1b[0m\r\n";
+    let fb = analyze(out);
+    assert_eq!(fb.tests, counts(3, 0, 0));
+    assert_eq!(only(&fb).message, "mismatched types");
+}
+
+#[test]
+fn render_matches_the_documented_shape() {
+    let fb = Feedback {
+        diagnostics: vec![
+            Diagnostic {
+                kind: "python ZeroDivisionError".into(),
+                file: Some("textstats/core.py".into()),
+                line: Some(12),
+                col: None,
+                message: "division by zero".into(),
+            },
+            Diagnostic {
+                kind: "rustc E0308".into(),
+                file: Some("src/main.rs".into()),
+                line: Some(4),
+                col: Some(5),
+                message: "mismatched types".into(),
+            },
+            Diagnostic { kind: "node Error".into(), file: None, line: None, col: None, message: "Cannot find module 'x'".into() },
+            Diagnostic { kind: "rustc warning".into(), file: Some("src/lib.rs".into()), line: Some(3), col: Some(9), message: "unused variable: `x`".into() },
+        ],
+        failing_tests: vec!["tests/test_stats.py::test_mean".into(), "tests/test_stats.py::test_median".into()],
+        tests: counts(5, 2, 0),
+    };
+    assert_eq!(
+        render(&fb),
+        "[feedback] tests: 5 passed, 2 failed\n\
+         failing: tests/test_stats.py::test_mean, tests/test_stats.py::test_median\n\
+         error (python ZeroDivisionError) textstats/core.py:12: division by zero\n\
+         error (rustc E0308) src/main.rs:4:5: mismatched types\n\
+         error (node Error): Cannot find module 'x'\n\
+         warning (rustc) src/lib.rs:3:9: unused variable: `x`\n"
+    );
+}
+
+#[test]
+fn render_truncates_long_lists_and_messages() {
+    let fb = Feedback {
+        diagnostics: vec![Diagnostic {
+            kind: "jest".into(),
+            file: None,
+            line: None,
+            col: None,
+            message: format!("{}\nsecond line", "x".repeat(500)),
+        }],
+        failing_tests: (0..25).map(|i| format!("suite › case {i}")).collect(),
+        tests: counts(0, 25, 3),
+    };
+    let text = render(&fb);
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines[0], "[feedback] tests: 0 passed, 25 failed, 3 skipped");
+    assert!(lines[1].starts_with("failing: suite › case 0, "));
+    assert!(lines[1].ends_with("suite › case 9 … and 15 more"), "{}", lines[1]);
+    assert!(lines[2].chars().count() < 200 && lines[2].ends_with('…'));
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn large_outputs_are_fast() {
+    let mut out = String::new();
+    while out.len() < 1_000_000 {
+        out.push_str("   Compiling some-crate v1.2.3\nsrc/x.c:1: not really an error line with Traceback (most recent call last): inside\n    at something (weird place)\n");
+        out.push_str(&"a".repeat(9000));
+        out.push('\n');
+    }
+    out.push_str("test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n");
+    let start = Instant::now();
+    let fb = analyze(&out);
+    let took = start.elapsed();
+    assert_eq!(fb.tests, counts(1, 1, 0));
+    // Generous for an unoptimised build on a shared machine; quadratic behaviour takes minutes.
+    assert!(took.as_secs() < 5, "analyze took {took:?}");
+}
+
+#[test]
+fn headers_without_bodies_do_not_make_scans_quadratic() {
+    let chunk = "panic: boom\nTypeError: x is not a function\nTraceback (most recent call last):\n  File \"a.py\", line 1, in f\nerror[E0308]: mismatched types\n";
+    let out = chunk.repeat(1_000_000 / chunk.len());
+    let start = Instant::now();
+    let fb = analyze(&out);
+    let took = start.elapsed();
+    assert!(!fb.diagnostics.is_empty());
+    assert!(fb.diagnostics.len() <= MAX_DIAGNOSTICS);
+    assert!(took.as_secs() < 5, "analyze took {took:?}");
+}
