@@ -117,7 +117,9 @@ mod tests {
         drop(log);
         // Simulate a kill mid-write: half a line, cut inside a multi-byte character.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all("{\"seq\":2,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"warning\",\"message\":\"é".as_bytes().split_at(70).0).unwrap();
+        let partial = "{\"seq\":2,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"warning\",\"message\":\"é";
+        let cut = partial.len() - 1; // inside the two bytes of `é`
+        f.write_all(&partial.as_bytes()[..cut]).unwrap();
         drop(f);
         let read = read_log(&path).unwrap();
         assert_eq!(read.events.len(), 2);
