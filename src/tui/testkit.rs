@@ -266,6 +266,11 @@ pub fn finished_session() -> Vec<Event> {
 
 /// A long session for the render benchmark: `n` events, about ten lines of output each.
 pub fn long_session(n: usize) -> Vec<Event> {
+    long_session_with(n, 10)
+}
+
+/// `n` events whose assistant messages have `lines` lines each.
+pub fn long_session_with(n: usize, lines: usize) -> Vec<Event> {
     let mut s = EventSeq::new();
     s.push(EventKind::SessionStarted { info: Box::new(session_info("long")) });
     let mut step = 0;
@@ -275,7 +280,7 @@ pub fn long_session(n: usize) -> Vec<Event> {
         s.push(EventKind::StepStarted { step });
         s.push(EventKind::AssistantMessage {
             step,
-            text: (0..10).map(|i| format!("Step {step}, thought {i}: keep going with the plan and check the output.")).collect::<Vec<_>>().join("\n"),
+            text: (0..lines).map(|i| format!("Step {step}, thought {i}: keep going with the plan and check the output.")).collect::<Vec<_>>().join("\n"),
             tool_calls: vec![],
         });
         s.push(EventKind::ToolCall { step, call_id: id.clone(), name: "run".into(), args: json!({"command": "cargo test"}) });
