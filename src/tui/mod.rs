@@ -145,11 +145,10 @@ fn follow_log(mut tail: replay::LogTail) -> Result<(mpsc::UnboundedReceiver<Batc
     let path = tail.path().to_path_buf();
     let file_name = path.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res {
-            if ev.paths.is_empty() || ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == file_name) {
+        if let Ok(ev) = res
+            && (ev.paths.is_empty() || ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == file_name)) {
                 let _ = ping_tx.send(());
             }
-        }
     })?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."));
     watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;

@@ -59,11 +59,10 @@ impl Search {
                 self.hits.push(Hit { cell: i, nth });
             }
         }
-        if let Some(c) = self.current {
-            if c >= self.hits.len() {
+        if let Some(c) = self.current
+            && c >= self.hits.len() {
                 self.current = self.hits.len().checked_sub(1);
             }
-        }
     }
 
     /// Moves to the next (or previous) hit, wrapping around; the first `n` goes to the first

@@ -101,14 +101,12 @@ impl TranscriptView {
         let width = self.width;
         // Tool lines show a live duration while running, so they are not cached then.
         let live = matches!(&e, Entry::Cell(Cell { kind: CellKind::Tool(t), .. }) if t.status == ToolStatus::Running);
-        if !live {
-            if let Some(c) = self.cache.map.get(&id) {
-                if c.width == width && c.revision == revision {
+        if !live
+            && let Some(c) = self.cache.map.get(&id)
+                && c.width == width && c.revision == revision {
                     self.cache.hits += 1;
                     return c.lines.clone();
                 }
-            }
-        }
         self.cache.misses += 1;
         let expanded = matches!(&e, Entry::Cell(c) if self.expanded.contains(&c.id));
         let lines = Rc::new(layout_entry(ctx, &e, usize::from(width), expanded));
@@ -230,11 +228,10 @@ impl TranscriptView {
         let match_style = ctx.theme.style("ui.search.match");
         let needle = search.needle();
         for (row, owner) in rows.iter_mut().zip(owners.iter()) {
-            if let Some(c) = ctx.state.cells.get(*owner) {
-                if Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
+            if let Some(c) = ctx.state.cells.get(*owner)
+                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
                     *row = row.clone().patch_style(sel_style);
                 }
-            }
             if let Some(n) = &needle {
                 *row = highlight(row, n, match_style);
             }
