@@ -1,2 +1,265 @@
-//! The workbench: a full-screen view of a session's events (skeleton).
+//! The workbench: a full-screen projection of a session's events.
+//!
+//! # Launching
+//!
+//! ```ignore
+//! use endure::tui::{run_live, run_replay, WorkbenchOptions};
+//! let opts = WorkbenchOptions {
+//!     theme, keymap,                  // from crate::config::{theme, keymap}
+//!     banner: config_problems,        // e.g. "config: ~/.config/endure/themes/x.toml:3:7: unknown colour \"blu\" — using defaults"
+//!     context_budget: 128_000,        // tokens; the context gauge's 100%
+//!     title: "endure — demo".into(),
+//! };
+//! // Live: subscribe first, then pass what was emitted before subscribing as `history`.
+//! let exit = run_live(opts, history, runtime.subscribe(), command_tx, task.is_none()).await?;
+//! // Replay (`endure replay SESSION`): read-only; `follow` tails a log that is still growing.
+//! let exit = run_replay(opts, session_dir.join("events.jsonl"), true).await?;
+//! ```
+//!
+//! Both own the terminal for their duration and restore it on every way out (quit, error,
+//! panic, SIGTERM, SIGHUP). The workbench never blocks the runtime: it reads a broadcast
+//! receiver (a lagging workbench drops events and says so; the log has them) and sends
+//! commands on an unbounded channel.
+//!
+//! # Structure
+//!
+//! - [`state`]: `WorkbenchState::apply(&Event)`, the pure projection every panel draws from.
+//! - [`app`]: keys (through the keymap) to actions, actions to commands and view changes.
+//! - [`view`], [`layout`], [`panels`]: drawing. [`search`]: transcript search.
+//! - [`replay`]: the step timeline and the log tail reader. [`session_diff`]: the
+//!   whole-session diff composed from per-step diffs.
+//! - [`scheduler`]: coalesced frame requests. [`terminal`]: setup, teardown, panic hook.
+//!
+//! Theme scopes used: `ui.{title,title.focused,banner,border,border.focused,tab,tab.active,
+//! status,dim,selection,marker,flash,replay,timeline,confirm,search.match,search.input,
+//! hint.key,hint.desc,help.section,gauge.fill,gauge.high,gauge.empty,gauge.mark}`,
+//! `ui.state.{idle,running,waiting,paused,stalled,done,failed}`,
+//! `transcript.{user,user.header,assistant.header,tool.name,tool.target,tool.args,tool.output,
+//! tool.running,tool.ok,tool.failed,correction,correction.pending,correction.queued,
+//! correction.delivered,notice.info,notice.warning,notice.error}`,
+//! `tasks.{done,active,pending}`, `diff.{file,plus,minus}`.
+
+pub mod app;
+pub mod layout;
+pub mod panels;
+pub mod replay;
+pub mod scheduler;
+pub mod search;
+pub mod session_diff;
+pub mod state;
+pub mod terminal;
+#[doc(hidden)]
+pub mod testkit;
+pub mod text;
+pub mod view;
 pub mod widgets;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::keymap::Keymap;
+use crate::config::theme::Theme;
+use crate::protocol::{Command, Event};
+use crate::session::log::LogError;
+
+pub use app::App;
+
+pub struct WorkbenchOptions {
+    pub theme: Theme,
+    pub keymap: Keymap,
+    /// Config problems, one persistent line each at the top of the screen.
+    pub banner: Vec<String>,
+    /// Tokens of context the gauge counts as full.
+    pub context_budget: u64,
+    pub title: String,
+}
+
+impl Default for WorkbenchOptions {
+    fn default() -> Self {
+        WorkbenchOptions { theme: Theme::default(), keymap: Keymap::default(), banner: Vec::new(), context_budget: 128_000, title: "endure".into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkbenchExit {
+    /// The user quit.
+    Quit,
+    /// SIGTERM or SIGHUP; the terminal was restored first.
+    Signal(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("terminal: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error("cannot follow the session log: {0}")]
+    Watch(#[from] notify::Error),
+}
+
+/// Supervises a running session. `history` = events emitted before `events` subscribed;
+/// `task_pending` = started without a task, so the task editor opens focused.
+pub async fn run_live(
+    opts: WorkbenchOptions,
+    history: Vec<Event>,
+    events: broadcast::Receiver<Event>,
+    commands: mpsc::UnboundedSender<Command>,
+    task_pending: bool,
+) -> Result<WorkbenchExit, TuiError> {
+    let app = App::live(opts, &history, commands, task_pending);
+    run_loop(app, Some(events), None).await
+}
+
+/// Opens a session log read-only. With `follow`, events appended later are shown as they
+/// arrive (a torn last line waits for its rest).
+pub async fn run_replay(opts: WorkbenchOptions, log_path: PathBuf, follow: bool) -> Result<WorkbenchExit, TuiError> {
+    if !follow {
+        let read = crate::session::log::read_log(&log_path)?;
+        let mut app = App::replay(opts, read.events);
+        for w in read.warnings {
+            app.note(state::NoticeLevel::Warning, w);
+        }
+        return run_loop(app, None, None).await;
+    }
+    let mut tail = replay::LogTail::new(&log_path);
+    let (events, warnings) = tail.read_new().map_err(|source| LogError::Io { path: log_path.display().to_string(), source })?;
+    let mut app = App::replay(opts, events);
+    for w in warnings {
+        app.note(state::NoticeLevel::Warning, w);
+    }
+    let (rx, _watcher) = follow_log(tail)?;
+    run_loop(app, None, Some(rx)).await
+}
+
+type Batch = (Vec<Event>, Vec<String>);
+
+/// Watches the log's directory (the file may not be flushed or even exist for a moment) and
+/// sends what was appended each time it changes.
+fn follow_log(mut tail: replay::LogTail) -> Result<(mpsc::UnboundedReceiver<Batch>, notify::RecommendedWatcher), TuiError> {
+    use notify::Watcher;
+    let (ping_tx, mut ping_rx) = mpsc::unbounded_channel::<()>();
+    let path = tail.path().to_path_buf();
+    let file_name = path.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && (ev.paths.is_empty() || ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == file_name)) {
+                let _ = ping_tx.send(());
+            }
+    })?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."));
+    watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while ping_rx.recv().await.is_some() {
+            while ping_rx.try_recv().is_ok() {}
+            match tail.read_new() {
+                Ok((events, warnings)) if events.is_empty() && warnings.is_empty() => {}
+                Ok(batch) => {
+                    if tx.send(batch).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    if tx.send((Vec::new(), vec![format!("reading {}: {e}", tail.path().display())])).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    Ok((rx, watcher))
+}
+
+async fn recv_live(rx: &mut Option<broadcast::Receiver<Event>>) -> Result<Event, broadcast::error::RecvError> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn recv_batch(rx: &mut Option<mpsc::UnboundedReceiver<Batch>>) -> Option<Batch> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Longest burst of queued runtime events folded before drawing, so keys stay responsive.
+const MAX_DRAIN: usize = 4096;
+
+async fn run_loop(
+    mut app: App,
+    mut live: Option<broadcast::Receiver<Event>>,
+    mut follow: Option<mpsc::UnboundedReceiver<Batch>>,
+) -> Result<WorkbenchExit, TuiError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut guard = terminal::TerminalGuard::enter()?;
+    let (frames, mut draws) = scheduler::spawn();
+    let mut input = crossterm::event::EventStream::new();
+    frames.schedule();
+    loop {
+        tokio::select! {
+            Some(()) = draws.recv() => {
+                guard.terminal.draw(|f| app.render(f))?;
+                if app.is_animating() {
+                    frames.schedule_in(Duration::from_millis(100));
+                }
+            }
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => {
+                    app.handle_event(ev);
+                    frames.schedule();
+                }
+                Some(Err(e)) => return Err(TuiError::Io(e)),
+                None => return Ok(WorkbenchExit::Quit),
+            },
+            r = recv_live(&mut live) => {
+                let mut next = Some(r);
+                let mut n = 0;
+                // Fold everything already queued, then draw once.
+                while let Some(r) = next.take() {
+                    match r {
+                        Ok(ev) => app.apply_event(&ev),
+                        Err(broadcast::error::RecvError::Lagged(k)) => app.note_lagged(k),
+                        Err(broadcast::error::RecvError::Closed) => {
+                            live = None;
+                            app.note(state::NoticeLevel::Info, "the runtime has exited; the workbench stays open until you quit".into());
+                            break;
+                        }
+                    }
+                    n += 1;
+                    if n < MAX_DRAIN {
+                        next = live.as_mut().and_then(|rx| match rx.try_recv() {
+                            Ok(ev) => Some(Ok(ev)),
+                            Err(broadcast::error::TryRecvError::Lagged(k)) => Some(Err(broadcast::error::RecvError::Lagged(k))),
+                            Err(broadcast::error::TryRecvError::Closed) => Some(Err(broadcast::error::RecvError::Closed)),
+                            Err(broadcast::error::TryRecvError::Empty) => None,
+                        });
+                    }
+                }
+                frames.schedule();
+            }
+            b = recv_batch(&mut follow) => match b {
+                Some((events, warnings)) => {
+                    app.append_replay(events);
+                    for w in warnings {
+                        app.note(state::NoticeLevel::Warning, w);
+                    }
+                    frames.schedule();
+                }
+                None => follow = None,
+            },
+            _ = sigterm.recv() => return Ok(WorkbenchExit::Signal("SIGTERM")),
+            _ = sighup.recv() => return Ok(WorkbenchExit::Signal("SIGHUP")),
+        }
+        if app.should_quit {
+            return Ok(WorkbenchExit::Quit);
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! Input to actions, actions to commands and view changes. No terminal in here: tests drive
+//! `handle_key`/`handle_event` and draw with `render` on a `TestBackend`.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
+use ratatui::Frame;
+use ratatui_textarea::TextArea;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::WorkbenchOptions;
+use super::layout::{PanelId, Screen};
+use super::panels::diff::{DiffMode, DiffScope, DiffView};
+use super::panels::transcript::{Anchor, TranscriptView};
+use super::panels::{RenderCtx, TasksView};
+use super::replay::Timeline;
+use super::search::Search;
+use super::state::{NoticeLevel, WorkbenchState};
+use super::text::find_all;
+use super::widgets::highlight::Highlighter;
+use crate::config::keymap::{Action, KeyContext};
+use crate::protocol::{Command, Event, EventKind};
+
+/// Where "now" comes from: the wall clock, or a fixed instant so tests are deterministic.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Fixed(DateTime<Utc>),
+}
+
+pub enum Mode {
+    Live { task_pending: bool },
+    Replay(Timeline),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmKind {
+    Quit,
+    Stop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EditorKind {
+    Task,
+    Inject,
+}
+
+pub enum Overlay {
+    None,
+    Help { scroll: usize },
+    Confirm(ConfirmKind),
+    Editor(EditorKind, Box<TextArea<'static>>),
+}
+
+pub struct App {
+    pub opts: WorkbenchOptions,
+    pub(super) hl: Highlighter,
+    pub state: WorkbenchState,
+    pub mode: Mode,
+    commands: Option<UnboundedSender<Command>>,
+    pub focus: PanelId,
+    pub hidden: HashSet<PanelId>,
+    pub maximized: bool,
+    pub(super) last_side: PanelId,
+    pub transcript: TranscriptView,
+    pub tasks: TasksView,
+    pub diff: DiffView,
+    pub search: Search,
+    pub overlay: Overlay,
+    /// Corrections sent but not yet acknowledged by a `CorrectionQueued`.
+    pub pending: Vec<String>,
+    pub flash: Option<String>,
+    pub should_quit: bool,
+    pub clock: Clock,
+    pub(super) screen: Screen,
+    /// Events lost to a lagging broadcast receiver.
+    pub lagged: u64,
+}
+
+impl App {
+    pub fn new(opts: WorkbenchOptions, mode: Mode, commands: Option<UnboundedSender<Command>>) -> App {
+        let hl = Highlighter::new(&opts.theme);
+        let mut app = App {
+            opts,
+            hl,
+            state: WorkbenchState::default(),
+            mode,
+            commands,
+            focus: PanelId::Transcript,
+            hidden: HashSet::new(),
+            maximized: false,
+            last_side: PanelId::Tasks,
+            transcript: TranscriptView::default(),
+            tasks: TasksView::default(),
+            diff: DiffView::default(),
+            search: Search::default(),
+            overlay: Overlay::None,
+            pending: Vec::new(),
+            flash: None,
+            should_quit: false,
+            clock: Clock::System,
+            screen: Screen::default(),
+            lagged: 0,
+        };
+        if let Mode::Replay(tl) = &mut app.mode {
+            tl.seek(tl.steps(), &mut app.state);
+        }
+        if matches!(app.mode, Mode::Live { task_pending: true }) {
+            app.open_editor(EditorKind::Task);
+        }
+        app
+    }
+
+    pub fn live(opts: WorkbenchOptions, history: &[Event], commands: UnboundedSender<Command>, task_pending: bool) -> App {
+        let mut app = App::new(opts, Mode::Live { task_pending }, Some(commands));
+        for e in history {
+            app.apply_event(e);
+        }
+        app
+    }
+
+    pub fn replay(opts: WorkbenchOptions, events: Vec<Event>) -> App {
+        App::new(opts, Mode::Replay(Timeline::new(events)), None)
+    }
+
+    pub fn is_replay(&self) -> bool {
+        matches!(self.mode, Mode::Replay(_))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match (self.clock, &self.mode) {
+            (Clock::Fixed(t), _) => t,
+            // A replay's "now" is the moment of the step shown.
+            (Clock::System, Mode::Replay(_)) => self.state.last_ts.unwrap_or_else(Utc::now),
+            (Clock::System, Mode::Live { .. }) => Utc::now(),
+        }
+    }
+
+    pub fn spinner_frame(&self) -> usize {
+        (self.now().timestamp_millis() / 100).rem_euclid(8) as usize
+    }
+
+    /// True while something on screen moves by itself, which is the only time the loop
+    /// schedules frames without an input.
+    pub fn is_animating(&self) -> bool {
+        !self.is_replay() && self.state.run.is_active() && (self.state.run == super::state::RunState::WaitingForModel || self.state.running_tools > 0)
+    }
+
+    /// Folds a live event into the projection.
+    pub fn apply_event(&mut self, e: &Event) {
+        if let EventKind::CorrectionQueued { text, .. } = &e.kind {
+            // Acknowledged corrections leave the pending list, oldest first if texts differ.
+            let i = self.pending.iter().position(|p| p.trim() == text.trim()).unwrap_or(0);
+            if i < self.pending.len() {
+                self.pending.remove(i);
+            }
+        }
+        if let (EventKind::SessionStarted { .. }, Mode::Live { task_pending }) = (&e.kind, &mut self.mode) {
+            *task_pending = false;
+        }
+        self.state.apply(e);
+    }
+
+    /// Appends events read from a followed log.
+    pub fn append_replay(&mut self, events: Vec<Event>) {
+        if let Mode::Replay(tl) = &mut self.mode {
+            tl.append_following(events, &mut self.state);
+        }
+    }
+
+    pub fn note(&mut self, level: NoticeLevel, text: String) {
+        self.state.push_local_notice(level, text);
+    }
+
+    pub fn note_lagged(&mut self, n: u64) {
+        self.lagged += n;
+        self.note(NoticeLevel::Warning, format!("the workbench fell behind and missed {n} events; the session log has them all"));
+    }
+
+    pub fn visible_panels(&self) -> Vec<PanelId> {
+        PanelId::ALL.iter().copied().filter(|p| !self.hidden.contains(p)).collect()
+    }
+
+    fn context(&self) -> KeyContext {
+        match self.overlay {
+            Overlay::Editor(..) => KeyContext::Editor,
+            _ => self.focus.context(),
+        }
+    }
+
+    /// The binding for a key: as sent, then with the shift state that terminals disagree on
+    /// (`?` with or without SHIFT, `N` with or without it).
+    pub fn lookup(&self, ctx: KeyContext, key: &KeyEvent) -> Option<Action> {
+        if let Some(b) = self.opts.keymap.lookup(ctx, key) {
+            return Some(b.action);
+        }
+        if let KeyCode::Char(c) = key.code {
+            let mut alt = *key;
+            if c.is_ascii_uppercase() {
+                alt.modifiers ^= KeyModifiers::SHIFT;
+            } else if key.modifiers.contains(KeyModifiers::SHIFT) {
+                alt.modifiers.remove(KeyModifiers::SHIFT);
+            } else {
+                return None;
+            }
+            return self.opts.keymap.lookup(ctx, &alt).map(|b| b.action);
+        }
+        None
+    }
+
+    pub fn handle_event(&mut self, ev: TermEvent) {
+        match ev {
+            TermEvent::Key(k) => self.handle_key(k),
+            TermEvent::Paste(text) => self.paste(&text),
+            TermEvent::Mouse(m) => match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => {
+                    if let Some((shown, tab)) = self.screen.panel_at(m.column, m.row) {
+                        self.set_focus(tab.unwrap_or(shown));
+                    }
+                }
+                MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                    let up = matches!(m.kind, MouseEventKind::ScrollUp);
+                    if let Some((p, _)) = self.screen.panel_at(m.column, m.row) {
+                        self.scroll_panel(p, if up { -3 } else { 3 });
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn paste(&mut self, text: &str) {
+        if let Overlay::Editor(_, ta) = &mut self.overlay {
+            ta.insert_str(text);
+        } else if let Some(input) = &mut self.search.input {
+            input.push_str(&text.replace(['\n', '\r'], " "));
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        self.flash = None;
+        let ctx = self.context();
+        let action = self.lookup(ctx, &key);
+        match &mut self.overlay {
+            Overlay::Confirm(kind) => {
+                let kind = *kind;
+                self.overlay = Overlay::None;
+                if action == Some(Action::Confirm) {
+                    match kind {
+                        ConfirmKind::Quit => self.should_quit = true,
+                        ConfirmKind::Stop => self.send(Command::Stop),
+                    }
+                }
+            }
+            Overlay::Editor(kind, ta) => match action {
+                Some(Action::EditorSend) => {
+                    let kind = *kind;
+                    let text = ta.lines().join("\n");
+                    if text.trim().is_empty() {
+                        self.flash = Some("nothing to send".into());
+                        return;
+                    }
+                    self.overlay = Overlay::None;
+                    match kind {
+                        EditorKind::Task => {
+                            self.send(Command::Start(text));
+                            if let Mode::Live { task_pending } = &mut self.mode {
+                                *task_pending = false;
+                            }
+                        }
+                        EditorKind::Inject => {
+                            self.send(Command::Inject(text.clone()));
+                            self.pending.push(text);
+                        }
+                    }
+                }
+                Some(Action::EditorCancel) => self.overlay = Overlay::None,
+                _ => {
+                    ta.input(key);
+                }
+            },
+            Overlay::Help { scroll } => match action {
+                Some(Action::Help | Action::Cancel | Action::Quit) => self.overlay = Overlay::None,
+                Some(Action::ScrollDown) => *scroll += 1,
+                Some(Action::ScrollUp) => *scroll = scroll.saturating_sub(1),
+                Some(Action::PageDown) => *scroll += 10,
+                Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
+                Some(Action::Top) => *scroll = 0,
+                _ => {}
+            },
+            Overlay::None => {
+                if self.search.input.is_some() {
+                    self.search_input(key);
+                } else if let Some(a) = action {
+                    self.act(a);
+                }
+            }
+        }
+    }
+
+    /// The search line is a modal text input, so its keys are fixed: typing, backspace,
+    /// enter to search, esc to cancel.
+    fn search_input(&mut self, key: KeyEvent) {
+        let Some(input) = &mut self.search.input else { return };
+        match key.code {
+            KeyCode::Enter => {
+                self.search.commit(&self.state);
+                if self.search.hits.is_empty() {
+                    self.flash = Some(format!("no matches for {:?}", self.search.query));
+                } else {
+                    self.search_step(true);
+                }
+            }
+            KeyCode::Esc => self.search.input = None,
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => input.push(c),
+            _ => {}
+        }
+    }
+
+    fn read_only(&mut self) -> bool {
+        if self.is_replay() {
+            self.flash = Some("read-only replay".into());
+            true
+        } else {
+            false
+        }
+    }
+
+    fn send(&mut self, cmd: Command) {
+        if self.read_only() {
+            return;
+        }
+        let ok = self.commands.as_ref().is_some_and(|tx| tx.send(cmd).is_ok());
+        if !ok {
+            self.flash = Some("the runtime is not listening any more".into());
+        }
+    }
+
+    fn open_editor(&mut self, kind: EditorKind) {
+        let mut ta = TextArea::default();
+        ta.set_cursor_line_style(ratatui::style::Style::default());
+        ta.set_placeholder_text(match kind {
+            EditorKind::Task => "Describe the task for the agent…",
+            EditorKind::Inject => "A correction for the agent, delivered at the next step…",
+        });
+        self.overlay = Overlay::Editor(kind, Box::new(ta));
+    }
+
+    pub fn set_focus(&mut self, p: PanelId) {
+        self.hidden.remove(&p);
+        self.focus = p;
+        if p != PanelId::Transcript {
+            self.last_side = p;
+        }
+    }
+
+    fn cycle_focus(&mut self, forward: bool) {
+        let vis = self.visible_panels();
+        if vis.is_empty() {
+            return;
+        }
+        let i = vis.iter().position(|p| *p == self.focus).unwrap_or(0);
+        let n = vis.len();
+        let next = if forward { (i + 1) % n } else { (i + n - 1) % n };
+        self.set_focus(vis[next]);
+    }
+
+    pub fn act(&mut self, a: Action) {
+        use super::state::RunState;
+        match a {
+            Action::Quit => {
+                if !self.is_replay() && self.state.run.is_active() {
+                    self.overlay = Overlay::Confirm(ConfirmKind::Quit);
+                } else {
+                    self.should_quit = true;
+                }
+            }
+            Action::Confirm => {}
+            Action::Cancel => {
+                self.search.clear();
+                self.maximized = false;
+            }
+            Action::PauseResume => {
+                if self.read_only() {
+                    return;
+                }
+                match self.state.run {
+                    RunState::Paused(_) => self.send(Command::Resume),
+                    RunState::Running | RunState::WaitingForModel | RunState::Stalled => self.send(Command::Pause),
+                    _ => self.flash = Some(format!("nothing to pause: the session is {}", self.state.run.label())),
+                }
+            }
+            Action::Inject => {
+                if self.read_only() {
+                    return;
+                }
+                if matches!(self.mode, Mode::Live { task_pending: true }) {
+                    self.open_editor(EditorKind::Task);
+                } else if matches!(self.state.run, RunState::Finished { .. }) {
+                    self.flash = Some("the session has finished".into());
+                } else {
+                    self.open_editor(EditorKind::Inject);
+                }
+            }
+            Action::Stop => {
+                if self.read_only() {
+                    return;
+                }
+                if self.state.run.is_active() {
+                    self.overlay = Overlay::Confirm(ConfirmKind::Stop);
+                } else {
+                    self.flash = Some("nothing to stop".into());
+                }
+            }
+            Action::FocusNext => self.cycle_focus(true),
+            Action::FocusPrev => self.cycle_focus(false),
+            Action::Focus(n) => {
+                if let Some(p) = PanelId::from_number(n) {
+                    self.set_focus(p);
+                }
+            }
+            Action::Maximize => self.maximized = !self.maximized,
+            Action::HidePanel => {
+                if self.visible_panels().len() <= 1 {
+                    self.flash = Some("the last visible panel cannot be hidden".into());
+                } else {
+                    let hide = self.focus;
+                    self.cycle_focus(true);
+                    self.hidden.insert(hide);
+                    self.maximized = false;
+                }
+            }
+            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Action::Search => {
+                if self.focus == PanelId::Transcript {
+                    self.search.open();
+                } else {
+                    self.flash = Some("search works in the transcript (focus it first)".into());
+                }
+            }
+            Action::SearchNext => self.search_step(true),
+            Action::SearchPrev => self.search_step(false),
+            Action::ScrollUp => self.scroll_panel(self.focus, -1),
+            Action::ScrollDown => self.scroll_panel(self.focus, 1),
+            Action::PageUp | Action::PageDown => {
+                let up = a == Action::PageUp;
+                match self.focus {
+                    PanelId::Diff => {
+                        let p = self.diff.page();
+                        self.diff.scroll_detail(if up { -p } else { p });
+                    }
+                    p => {
+                        let page = self.transcript.height.saturating_sub(1).max(1) as isize;
+                        self.scroll_panel(p, if up { -page } else { page });
+                    }
+                }
+            }
+            Action::Top | Action::Bottom => self.top_bottom(a == Action::Top),
+            Action::Expand => match self.focus {
+                PanelId::Transcript => {
+                    if let Some(id) = self.transcript.selected {
+                        if !self.transcript.expanded.remove(&id) {
+                            self.transcript.expanded.insert(id);
+                        }
+                    } else {
+                        self.flash = Some("no tool call on screen to expand".into());
+                    }
+                }
+                PanelId::Diff => self.diff.expanded = !self.diff.expanded,
+                _ => {}
+            },
+            Action::ToggleDiffMode => {
+                self.diff.mode = match self.diff.mode {
+                    DiffMode::Unified => DiffMode::SideBySide,
+                    DiffMode::SideBySide => DiffMode::Unified,
+                }
+            }
+            Action::ToggleDiffScope => {
+                self.diff.scope = match self.diff.scope {
+                    DiffScope::Step => DiffScope::Session,
+                    DiffScope::Session => DiffScope::Step,
+                };
+                self.diff.selected = 0;
+                self.diff.detail_scroll = 0;
+            }
+            Action::TimelinePrev | Action::TimelineNext => {
+                let Mode::Replay(tl) = &mut self.mode else {
+                    self.flash = Some("the timeline is for replays (endure replay SESSION)".into());
+                    return;
+                };
+                let k = if a == Action::TimelineNext { tl.position() + 1 } else { tl.position().saturating_sub(1) };
+                tl.seek(k, &mut self.state);
+            }
+            Action::EditorSend | Action::EditorCancel => {}
+        }
+    }
+
+    fn top_bottom(&mut self, top: bool) {
+        match self.focus {
+            PanelId::Transcript => {
+                if top {
+                    let now = self.now();
+                    let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
+                    self.transcript.top(&ctx, &self.pending);
+                } else {
+                    self.transcript.bottom();
+                }
+            }
+            PanelId::Tasks => self.tasks.scroll = if top { 0 } else { self.state.tasks.len() },
+            PanelId::Diff => self.diff.move_selection(if top { isize::MIN / 2 } else { isize::MAX / 2 }),
+            _ => {}
+        }
+    }
+
+    fn scroll_panel(&mut self, p: PanelId, delta: isize) {
+        match p {
+            PanelId::Transcript => {
+                let now = self.now();
+                let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
+                if delta < 0 {
+                    self.transcript.scroll_up(&ctx, &self.pending, delta.unsigned_abs());
+                } else {
+                    self.transcript.scroll_down(&ctx, &self.pending, delta.unsigned_abs());
+                }
+            }
+            PanelId::Tasks => self.tasks.scroll_by(delta, self.state.tasks.len()),
+            PanelId::Diff => self.diff.move_selection(delta.signum()),
+            _ => {}
+        }
+    }
+
+    fn search_step(&mut self, forward: bool) {
+        if self.search.query.is_empty() {
+            self.flash = Some("no search yet: press the search key first".into());
+            return;
+        }
+        let Some(hit) = self.search.step(&self.state, forward) else {
+            self.flash = Some(format!("no matches for {:?}", self.search.query));
+            return;
+        };
+        let now = self.now();
+        let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
+        let needle = self.search.query.to_ascii_lowercase();
+        let rows = self.transcript.rows(&ctx, &self.pending, hit.cell);
+        // The row holding the nth occurrence; the cell's first row when markup moved it.
+        let mut seen = 0;
+        let mut row = 0;
+        for (i, l) in rows.iter().enumerate() {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            let n = find_all(&text, &needle).len();
+            if seen + n > hit.nth {
+                row = i;
+                break;
+            }
+            seen += n;
+        }
+        self.transcript.jump_to(&ctx, &self.pending, Anchor { entry: hit.cell, row });
+    }
+
+    /// Bindings to show in the status bar for what has the keyboard now.
+    pub fn hints(&self) -> Vec<(String, String)> {
+        let km = &self.opts.keymap;
+        let pick = |ctx: KeyContext, actions: &[Action]| -> Vec<(String, String)> {
+            km.bindings(ctx)
+                .iter()
+                .filter(|b| actions.is_empty() || actions.contains(&b.action))
+                .map(|b| (b.notation.clone(), b.desc.clone()))
+                .collect()
+        };
+        match &self.overlay {
+            Overlay::Editor(..) => pick(KeyContext::Editor, &[]),
+            Overlay::Confirm(_) => pick(KeyContext::Global, &[Action::Confirm]),
+            Overlay::Help { .. } => pick(KeyContext::Global, &[Action::Help, Action::Cancel]),
+            Overlay::None => {
+                let mut seen = HashSet::new();
+                let mut out: Vec<(String, String)> =
+                    pick(self.focus.context(), &[]).into_iter().filter(|(_, d)| seen.insert(d.clone())).collect();
+                let mut global = vec![Action::Help, Action::FocusNext, Action::Maximize, Action::Quit];
+                if self.is_replay() {
+                    global.extend([Action::TimelinePrev, Action::TimelineNext]);
+                } else {
+                    global.extend([Action::PauseResume, Action::Inject, Action::Stop]);
+                }
+                out.extend(pick(KeyContext::Global, &global));
+                out
+            }
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame) {
+        super::view::render(self, f);
+    }
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

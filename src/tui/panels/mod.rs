@@ -1,0 +1,81 @@
+//! The panels, each drawing one concern of the projection.
+
+pub mod diff;
+pub mod status;
+pub mod transcript;
+
+use chrono::{DateTime, Utc};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::state::WorkbenchState;
+use super::text::wrap;
+use super::widgets::highlight::Highlighter;
+use crate::config::theme::Theme;
+use crate::protocol::TaskStatus;
+
+/// What every panel may read while drawing.
+pub struct RenderCtx<'a> {
+    pub theme: &'a Theme,
+    pub hl: &'a Highlighter,
+    pub state: &'a WorkbenchState,
+    pub now: DateTime<Utc>,
+    /// Spinner frame; only advances while something animates.
+    pub spinner: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct TasksView {
+    pub scroll: usize,
+}
+
+impl TasksView {
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx) {
+        let th = ctx.theme;
+        let tasks = &ctx.state.tasks;
+        if tasks.is_empty() {
+            empty_state(f, area, ctx, "The agent's task list appears here once it writes one.");
+            return;
+        }
+        let h = usize::from(area.height);
+        self.scroll = self.scroll.min(tasks.len().saturating_sub(h));
+        // Keep the task in progress on screen unless the user scrolled on purpose.
+        let lines: Vec<Line> = tasks
+            .iter()
+            .skip(self.scroll)
+            .take(h)
+            .map(|t| {
+                let (icon, scope) = match t.status {
+                    TaskStatus::Done => ("✓", "tasks.done"),
+                    TaskStatus::InProgress => ("▶", "tasks.active"),
+                    TaskStatus::Pending => ("○", "tasks.pending"),
+                };
+                let st = th.style(scope);
+                let line = Line::from(vec![Span::styled(format!("{icon} "), st), Span::styled(t.title.clone(), st)]);
+                if t.status == TaskStatus::InProgress { line.patch_style(th.style("ui.selection")) } else { line }
+            })
+            .collect();
+        f.render_widget(Paragraph::new(lines), area);
+    }
+
+    pub fn scroll_by(&mut self, delta: isize, len: usize) {
+        self.scroll = self.scroll.saturating_add_signed(delta).min(len.saturating_sub(1));
+    }
+}
+
+/// Centered, wrapped text for a panel with nothing to show yet.
+pub fn empty_state(f: &mut Frame, area: Rect, ctx: &RenderCtx, text: &str) {
+    let lines: Vec<Line> = wrap(text, usize::from(area.width.saturating_sub(2)).max(1))
+        .into_iter()
+        .map(|l| Line::styled(l, ctx.theme.style("ui.dim")))
+        .collect();
+    let top = area.height.saturating_sub(lines.len() as u16) / 2;
+    let r = Rect { y: area.y + top, height: area.height - top, ..area };
+    f.render_widget(Paragraph::new(lines).alignment(ratatui::layout::Alignment::Center), r);
+}
+
+pub const CHECKPOINTS_EMPTY: &str =
+    "Checkpoints appear here when the background writer saves one, at 20%, 45% and 70% of the context budget.";
+pub const VERIFIER_EMPTY: &str = "Goal-verifier verdicts appear here when the agent calls done.";

@@ -1,0 +1,352 @@
+//! The transcript: messages, one-line tool calls, corrections and notices.
+//!
+//! Only what is on screen is laid out. Scrolling is an anchor (entry, row within it) rather
+//! than a row number, so neither rendering nor scrolling needs the height of the whole
+//! session; laid-out entries are cached by id, width and revision.
+
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::RenderCtx;
+use crate::tui::search::Search;
+use crate::tui::state::{Cell, CellKind, NoticeLevel, ToolCell, ToolStatus, WorkbenchState};
+use crate::tui::text::{hard_wrap, highlight, str_width, truncate, wrap};
+use crate::tui::widgets::markdown;
+
+pub const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
+
+/// One transcript row source: a projected cell, the streaming text, or a correction the
+/// supervisor sent that the runtime has not acknowledged yet.
+pub enum Entry<'a> {
+    Cell(&'a Cell),
+    Streaming,
+    Pending(&'a str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Anchor {
+    pub entry: usize,
+    pub row: usize,
+}
+
+struct Cached {
+    width: u16,
+    revision: u64,
+    lines: Rc<Vec<Line<'static>>>,
+}
+
+#[derive(Default)]
+pub struct WrapCache {
+    map: HashMap<u64, Cached>,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+#[derive(Default)]
+pub struct TranscriptView {
+    /// `None` follows the tail.
+    pub anchor: Option<Anchor>,
+    /// How many entries existed when the user scrolled away from the tail.
+    pub seen: usize,
+    pub expanded: HashSet<u64>,
+    /// The tool call `expand` acts on: the lowest one on screen.
+    pub selected: Option<u64>,
+    pub cache: WrapCache,
+    pub height: u16,
+    pub width: u16,
+}
+
+pub fn entry_count(state: &WorkbenchState, pending: &[String]) -> usize {
+    state.cells.len() + usize::from(!state.streaming.text.is_empty()) + pending.len()
+}
+
+pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [String], i: usize) -> Option<Entry<'a>> {
+    let n = state.cells.len();
+    if i < n {
+        return state.cells.get(i).map(Entry::Cell);
+    }
+    let streaming = usize::from(!state.streaming.text.is_empty());
+    if i < n + streaming {
+        return Some(Entry::Streaming);
+    }
+    pending.get(i - n - streaming).map(|s| Entry::Pending(s.as_str()))
+}
+
+impl TranscriptView {
+    pub fn following(&self) -> bool {
+        self.anchor.is_none()
+    }
+
+    pub fn new_since_scroll(&self, state: &WorkbenchState, pending: &[String]) -> usize {
+        if self.following() { 0 } else { entry_count(state, pending).saturating_sub(self.seen) }
+    }
+
+    fn key(&self, state: &WorkbenchState, e: &Entry, i: usize) -> (u64, u64) {
+        match e {
+            Entry::Cell(c) => (c.id, c.revision * 2 + u64::from(self.expanded.contains(&c.id))),
+            Entry::Streaming => (u64::MAX - 1, state.streaming.revision ^ (state.streaming.attempt_id << 32)),
+            Entry::Pending(_) => (u64::MAX - 2 - i as u64, 0),
+        }
+    }
+
+    /// The rows of entry `i` at the current width, from the cache when it is still valid.
+    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> Rc<Vec<Line<'static>>> {
+        let Some(e) = entry(ctx.state, pending, i) else { return Rc::new(Vec::new()) };
+        let (id, revision) = self.key(ctx.state, &e, i);
+        let width = self.width;
+        // Tool lines show a live duration while running, so they are not cached then.
+        let live = matches!(&e, Entry::Cell(Cell { kind: CellKind::Tool(t), .. }) if t.status == ToolStatus::Running);
+        if !live
+            && let Some(c) = self.cache.map.get(&id)
+                && c.width == width && c.revision == revision {
+                    self.cache.hits += 1;
+                    return c.lines.clone();
+                }
+        self.cache.misses += 1;
+        let expanded = matches!(&e, Entry::Cell(c) if self.expanded.contains(&c.id));
+        let lines = Rc::new(layout_entry(ctx, &e, usize::from(width), expanded));
+        if !live {
+            self.cache.map.insert(id, Cached { width, revision, lines: lines.clone() });
+        }
+        lines
+    }
+
+    fn len(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> usize {
+        self.rows(ctx, pending, i).len()
+    }
+
+    /// The anchor of the top row when the view shows the tail.
+    fn tail_anchor(&mut self, ctx: &RenderCtx, pending: &[String]) -> Anchor {
+        let count = entry_count(ctx.state, pending);
+        self.back(ctx, pending, Anchor { entry: count, row: 0 }, usize::from(self.height))
+    }
+
+    fn back(&mut self, ctx: &RenderCtx, pending: &[String], mut a: Anchor, mut n: usize) -> Anchor {
+        while n > 0 {
+            if a.row > 0 {
+                let d = a.row.min(n);
+                a.row -= d;
+                n -= d;
+            } else if a.entry > 0 {
+                a.entry -= 1;
+                a.row = self.len(ctx, pending, a.entry).max(1) - 1;
+                n -= 1;
+            } else {
+                break;
+            }
+        }
+        a
+    }
+
+    pub fn scroll_up(&mut self, ctx: &RenderCtx, pending: &[String], n: usize) {
+        let from = match self.anchor {
+            Some(a) => a,
+            None => {
+                self.seen = entry_count(ctx.state, pending);
+                self.tail_anchor(ctx, pending)
+            }
+        };
+        self.anchor = Some(self.back(ctx, pending, from, n));
+    }
+
+    pub fn scroll_down(&mut self, ctx: &RenderCtx, pending: &[String], n: usize) {
+        let Some(a) = self.anchor else { return };
+        let tail = self.tail_anchor(ctx, pending);
+        let mut a = a;
+        let mut n = n;
+        let count = entry_count(ctx.state, pending);
+        while n > 0 && a.entry < count {
+            let len = self.len(ctx, pending, a.entry);
+            if a.row + n < len {
+                a.row += n;
+                n = 0;
+            } else {
+                n -= len - a.row;
+                a.entry += 1;
+                a.row = 0;
+            }
+        }
+        // Reaching the tail resumes following it.
+        self.anchor = if (a.entry, a.row) >= (tail.entry, tail.row) { None } else { Some(a) };
+    }
+
+    pub fn top(&mut self, ctx: &RenderCtx, pending: &[String]) {
+        if self.anchor.is_none() {
+            self.seen = entry_count(ctx.state, pending);
+        }
+        self.anchor = Some(Anchor::default());
+    }
+
+    pub fn bottom(&mut self) {
+        self.anchor = None;
+    }
+
+    pub fn jump_to(&mut self, ctx: &RenderCtx, pending: &[String], a: Anchor) {
+        if self.anchor.is_none() {
+            self.seen = entry_count(ctx.state, pending);
+        }
+        let tail = self.tail_anchor(ctx, pending);
+        self.anchor = if (a.entry, a.row) >= (tail.entry, tail.row) { None } else { Some(a) };
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, pending: &[String], search: &Search) {
+        self.width = area.width;
+        self.height = area.height;
+        if area.height == 0 || area.width == 0 {
+            return;
+        }
+        let count = entry_count(ctx.state, pending);
+        let start = match self.anchor {
+            Some(a) => a,
+            None => self.tail_anchor(ctx, pending),
+        };
+        let mut rows: Vec<Line<'static>> = Vec::with_capacity(usize::from(area.height));
+        let mut owners: Vec<usize> = Vec::with_capacity(usize::from(area.height));
+        let (mut i, mut skip) = (start.entry, start.row);
+        while rows.len() < usize::from(area.height) && i < count {
+            let lines = self.rows(ctx, pending, i);
+            for l in lines.iter().skip(skip).take(usize::from(area.height) - rows.len()) {
+                rows.push(l.clone());
+                owners.push(i);
+            }
+            skip = 0;
+            i += 1;
+        }
+        if rows.is_empty() && count == 0 {
+            rows.push(Line::styled("Waiting for the session to start…", ctx.theme.style("ui.dim")));
+        }
+        self.selected = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
+            Some(Cell { id, kind: CellKind::Tool(_), .. }) => Some(*id),
+            _ => None,
+        });
+        let sel_style = ctx.theme.style("ui.selection");
+        let match_style = ctx.theme.style("ui.search.match");
+        let needle = search.needle();
+        for (row, owner) in rows.iter_mut().zip(owners.iter()) {
+            if let Some(c) = ctx.state.cells.get(*owner)
+                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
+                    *row = row.clone().patch_style(sel_style);
+                }
+            if let Some(n) = &needle {
+                *row = highlight(row, n, match_style);
+            }
+        }
+        f.render_widget(Paragraph::new(rows), area);
+        let fresh = self.new_since_scroll(ctx.state, pending);
+        if fresh > 0 {
+            let label = format!(" ↓ {fresh} new ");
+            let w = (str_width(&label) as u16).min(area.width);
+            let r = Rect { x: area.right().saturating_sub(w), y: area.bottom().saturating_sub(1), width: w, height: 1 };
+            f.render_widget(Paragraph::new(Line::styled(label, ctx.theme.style("ui.marker"))), r);
+        }
+    }
+}
+
+fn styled_wrap(text: &str, width: usize, indent: &str, style: ratatui::style::Style) -> Vec<Line<'static>> {
+    let w = width.saturating_sub(str_width(indent)).max(1);
+    wrap(text, w).into_iter().map(|l| Line::from(vec![Span::raw(indent.to_string()), Span::styled(l, style)])).collect()
+}
+
+fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec<Line<'static>> {
+    let th = ctx.theme;
+    let mut out = Vec::new();
+    match e {
+        Entry::Streaming => {
+            out.push(Line::default());
+            out.push(Line::styled(format!("● assistant {} ", SPINNER[ctx.spinner % SPINNER.len()]), th.style("transcript.assistant.header")));
+            out.extend(markdown::render(&ctx.state.streaming.text, width as u16, th, ctx.hl));
+        }
+        Entry::Pending(text) => {
+            out.push(Line::styled("✎ correction · sending…", th.style("transcript.correction.pending")));
+            out.extend(styled_wrap(text, width, "  ", th.style("transcript.correction")));
+        }
+        Entry::Cell(c) => match &c.kind {
+            CellKind::User(text) => {
+                out.push(Line::default());
+                out.push(Line::styled("▌ user", th.style("transcript.user.header")));
+                out.extend(styled_wrap(text, width, "  ", th.style("transcript.user")));
+            }
+            CellKind::Assistant { step, text } => {
+                out.push(Line::default());
+                out.push(Line::styled(format!("● assistant · step {step}"), th.style("transcript.assistant.header")));
+                out.extend(markdown::render(text, width as u16, th, ctx.hl));
+            }
+            CellKind::Tool(t) => {
+                out.push(tool_line(ctx, t, width, expanded));
+                if expanded {
+                    let dim = th.style("ui.dim");
+                    out.push(Line::styled("  arguments:", dim));
+                    let args = serde_json::to_string_pretty(&t.args).unwrap_or_else(|_| t.args.to_string());
+                    out.extend(styled_wrap(&args, width, "    ", th.style("transcript.tool.args")));
+                    let exit = t.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default();
+                    out.push(Line::styled(format!("  output{exit}:"), dim));
+                    let output = if t.output.is_empty() { "(none yet)" } else { t.output.as_str() };
+                    out.extend(styled_wrap(output, width, "    ", th.style("transcript.tool.output")));
+                }
+            }
+            CellKind::Correction { text, delivered_at, .. } => {
+                let head = match delivered_at {
+                    Some(s) => format!("✎ correction · delivered at step {s}"),
+                    None => "✎ correction · queued".to_string(),
+                };
+                let scope = if delivered_at.is_some() { "transcript.correction.delivered" } else { "transcript.correction.queued" };
+                out.push(Line::styled(head, th.style(scope)));
+                out.extend(styled_wrap(text, width, "  ", th.style("transcript.correction")));
+            }
+            CellKind::Notice { level, text } => {
+                let (icon, scope) = match level {
+                    NoticeLevel::Info => ("ℹ", "transcript.notice.info"),
+                    NoticeLevel::Warning => ("⚠", "transcript.notice.warning"),
+                    NoticeLevel::Error => ("✗", "transcript.notice.error"),
+                };
+                out.extend(styled_wrap(&format!("{icon} {text}"), width, "", th.style(scope)));
+            }
+        },
+    }
+    out.into_iter().flat_map(|l| hard_wrap(l, width)).collect()
+}
+
+fn tool_line(ctx: &RenderCtx, t: &ToolCell, width: usize, expanded: bool) -> Line<'static> {
+    let th = ctx.theme;
+    let (icon, scope) = match t.status {
+        ToolStatus::Running => (SPINNER[ctx.spinner % SPINNER.len()], "transcript.tool.running"),
+        ToolStatus::Ok => ("✓", "transcript.tool.ok"),
+        ToolStatus::Failed => ("✗", "transcript.tool.failed"),
+    };
+    let duration = match t.duration_ms {
+        Some(ms) => crate::tui::state::fmt_ms(ms),
+        None => {
+            let ms = (ctx.now - t.started).num_milliseconds().max(0) as u64;
+            crate::tui::state::fmt_ms(ms)
+        }
+    };
+    let mut right = vec![Span::styled(format!(" {duration}"), th.style("ui.dim"))];
+    if let Some(tc) = t.tests {
+        right.push(Span::styled(format!(" {}✓", tc.passed), th.style("transcript.tool.ok")));
+        let fail_scope = if tc.failed > 0 { "transcript.tool.failed" } else { "ui.dim" };
+        right.push(Span::styled(format!(" {}✗", tc.failed), th.style(fail_scope)));
+        if tc.skipped > 0 {
+            right.push(Span::styled(format!(" {}⊘", tc.skipped), th.style("ui.dim")));
+        }
+    }
+    let right_w: usize = right.iter().map(|s| s.width()).sum();
+    let marker = if expanded { "▾ " } else { "▸ " };
+    let head = format!("{marker}{icon} {} ", t.name);
+    let target_w = width.saturating_sub(str_width(&head) + right_w);
+    let target = truncate(&t.target().replace('\n', " "), target_w);
+    let pad = target_w.saturating_sub(str_width(&target));
+    let mut spans = vec![
+        Span::styled(marker.to_string(), th.style("ui.dim")),
+        Span::styled(icon.to_string(), th.style(scope)),
+        Span::styled(format!(" {} ", t.name), th.style("transcript.tool.name")),
+        Span::styled(target, th.style("transcript.tool.target")),
+        Span::raw(" ".repeat(pad)),
+    ];
+    spans.extend(right);
+    Line::from(spans)
+}

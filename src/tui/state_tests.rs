@@ -1,0 +1,141 @@
+use super::*;
+use crate::protocol::{Feedback, RoleModels};
+use crate::tui::testkit::{demo_session, finished_session, session_info, t0, EventSeq};
+use serde_json::json;
+
+fn ev(kind: EventKind) -> Event {
+    Event { seq: 0, ts: t0(), kind }
+}
+
+fn state_of(kinds: Vec<EventKind>) -> WorkbenchState {
+    let mut s = EventSeq::new();
+    for k in kinds {
+        s.push(k);
+    }
+    WorkbenchState::from_events(&s.events)
+}
+
+#[test]
+fn session_started_sets_running_and_clock() {
+    let s = state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }]);
+    assert_eq!(s.run, RunState::Running);
+    assert_eq!(s.started_at, Some(t0()));
+    assert_eq!(s.session.as_ref().map(|i| i.task.as_str()), Some("t"));
+    let _ = RoleModels { agent: String::new(), writer: String::new(), verifier: String::new(), judge: String::new() };
+}
+
+#[test]
+fn deltas_stream_and_a_new_attempt_resets_them() {
+    let mut s = state_of(vec![
+        EventKind::SessionStarted { info: Box::new(session_info("t")) },
+        EventKind::ModelRequest { role: Role::Agent, step: 1, attempt: 1 },
+        EventKind::AssistantDelta { role: Role::Agent, text: "Hel".into() },
+        EventKind::AssistantDelta { role: Role::Agent, text: "lo".into() },
+        EventKind::AssistantDelta { role: Role::Writer, text: "not mine".into() },
+    ]);
+    assert_eq!(s.streaming.text, "Hello");
+    assert_eq!(s.run, RunState::WaitingForModel);
+    s.apply(&ev(EventKind::ModelRequest { role: Role::Agent, step: 1, attempt: 2 }));
+    assert_eq!(s.streaming.text, "");
+    s.apply(&ev(EventKind::AssistantDelta { role: Role::Agent, text: "Again".into() }));
+    s.apply(&ev(EventKind::AssistantMessage { step: 1, text: "Again, done".into(), tool_calls: vec![] }));
+    assert_eq!(s.streaming.text, "");
+    assert_eq!(s.run, RunState::Running);
+    assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Assistant { text, step: 1 }) if text == "Again, done"));
+}
+
+#[test]
+fn tool_call_then_result_updates_one_cell() {
+    let mut s = state_of(vec![EventKind::ToolCall { step: 1, call_id: "a".into(), name: "run".into(), args: json!({"command": "make"}) }]);
+    assert_eq!(s.cells.len(), 1);
+    assert_eq!(s.running_tools, 1);
+    s.apply(&ev(EventKind::ToolResult {
+        step: 1,
+        call_id: "a".into(),
+        name: "run".into(),
+        ok: false,
+        exit_code: Some(2),
+        duration_ms: 1500,
+        output: "boom".into(),
+        feedback: Feedback { tests: Some(TestCounts { passed: 3, failed: 1, skipped: 0 }), ..Feedback::default() },
+    }));
+    assert_eq!(s.cells.len(), 1);
+    assert_eq!(s.running_tools, 0);
+    let CellKind::Tool(t) = &s.cells[0].kind else { panic!("tool cell expected") };
+    assert_eq!(t.status, ToolStatus::Failed);
+    assert_eq!(t.target(), "make");
+    assert_eq!(t.tests.map(|c| (c.passed, c.failed)), Some((3, 1)));
+    assert_eq!(s.cells[0].revision, 1);
+}
+
+#[test]
+fn correction_is_queued_then_delivered() {
+    let mut s = state_of(vec![EventKind::CorrectionQueued { id: 7, text: "use v2".into() }]);
+    assert!(matches!(s.cells[0].kind, CellKind::Correction { delivered_at: None, .. }));
+    s.apply(&ev(EventKind::CorrectionDelivered { id: 7, step: 4 }));
+    assert!(matches!(s.cells[0].kind, CellKind::Correction { delivered_at: Some(4), .. }));
+}
+
+#[test]
+fn usage_accumulates_and_context_follows_the_agent() {
+    let s = state_of(vec![
+        EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cost_usd: 0.5, estimated: false, priced: true },
+        EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cost_usd: 0.25, estimated: true, priced: true },
+    ]);
+    assert_eq!((s.totals.tokens_in, s.totals.tokens_out), (1000, 30));
+    assert!((s.totals.cost_usd - 0.75).abs() < 1e-9);
+    assert!(s.totals.estimated);
+    assert_eq!(s.context_tokens, 100);
+}
+
+#[test]
+fn pause_resume_stall_and_finish_drive_the_run_state() {
+    let mut s = state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }]);
+    s.apply(&ev(EventKind::Paused { reason: PauseReason::Supervisor }));
+    assert_eq!(s.run.label(), "paused");
+    s.apply(&ev(EventKind::Resumed));
+    assert_eq!(s.run, RunState::Running);
+    s.apply(&ev(EventKind::Stall { tool_calls: 12 }));
+    assert_eq!(s.run, RunState::Stalled);
+    s.apply(&ev(EventKind::StepStarted { step: 5 }));
+    assert_eq!(s.run, RunState::Running);
+    assert_eq!(s.step, 5);
+    s.apply(&ev(EventKind::SessionFinished { outcome: Outcome::Failed, reason: "provider down".into() }));
+    assert_eq!(s.run.label(), "failed");
+    assert!(!s.run.is_active());
+    s.apply(&ev(EventKind::Resumed));
+    assert_eq!(s.run.label(), "failed", "nothing revives a finished session");
+}
+
+#[test]
+fn warnings_budget_and_retries_become_notices() {
+    let s = state_of(vec![
+        EventKind::Warning { message: "torn line".into() },
+        EventKind::ModelRetry { role: Role::Agent, attempt: 2, delay_ms: 1500, reason: "429".into() },
+        EventKind::BudgetWarning { budget: BudgetKind::Steps, used: 80.0, limit: 100.0 },
+        EventKind::BudgetStop { budget: BudgetKind::Cost, used: 1.0, limit: 1.0 },
+    ]);
+    let texts: Vec<String> = s.cells.iter().map(Cell::search_text).collect();
+    assert_eq!(texts[0], "torn line");
+    assert!(texts[1].contains("attempt 2 in 1.5s: 429"), "{}", texts[1]);
+    assert!(texts[2].contains("80 of 100 (80%)"), "{}", texts[2]);
+    assert!(matches!(s.cells[3].kind, CellKind::Notice { level: NoticeLevel::Error, .. }));
+}
+
+#[test]
+fn tasks_files_and_elapsed() {
+    let s = WorkbenchState::from_events(&demo_session());
+    assert_eq!(s.in_progress_task(), Some(2));
+    assert_eq!(s.changes.len(), 2);
+    assert_eq!((s.changes[0].plus, s.changes[0].minus), (1, 1));
+    assert_eq!(s.session_diff.files().len(), 2);
+    let f = WorkbenchState::from_events(&finished_session());
+    let later = t0() + chrono::Duration::hours(5);
+    assert_eq!(f.elapsed(later), f.finished_at.unwrap_or(later) - t0(), "a finished session's clock stops");
+    assert!(f.elapsed(later) < chrono::Duration::minutes(1));
+}
+
+#[test]
+fn count_diff_counts_removed_lines_that_look_like_headers() {
+    assert_eq!(count_diff("--- a/x\n+++ b/x\n@@ -1,2 +1,1 @@\n--- sql comment\n+++x\n"), (1, 1));
+}

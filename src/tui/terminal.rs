@@ -1,0 +1,66 @@
+//! Terminal setup and teardown in one place. Whatever ends the workbench — quitting, an error,
+//! a panic, SIGTERM or SIGHUP — the terminal gets raw mode off, the main screen back, mouse
+//! capture and bracketed paste off, and the cursor shown.
+
+use std::io::{stdout, Stdout};
+use std::sync::Once;
+
+use crossterm::cursor::Show;
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
+use crossterm::execute;
+use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use super::TuiError;
+
+/// Puts the terminal back. Safe to call more than once and from a panic hook; errors are
+/// ignored because there is nothing better to do with them at that point.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, LeaveAlternateScreen, Show);
+}
+
+/// Restores the terminal before the default hook prints the panic, so the message lands on
+/// the normal screen where it can be read.
+pub fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            previous(info);
+        }));
+    });
+}
+
+/// Owns the terminal while the workbench runs; dropping it restores the terminal.
+pub struct TerminalGuard {
+    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    pub fn enter() -> Result<TerminalGuard, TuiError> {
+        install_panic_hook();
+        let setup = || -> std::io::Result<Terminal<CrosstermBackend<Stdout>>> {
+            enable_raw_mode()?;
+            execute!(stdout(), EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste)?;
+            let mut t = Terminal::new(CrosstermBackend::new(stdout()))?;
+            t.clear()?;
+            Ok(t)
+        };
+        match setup() {
+            Ok(terminal) => Ok(TerminalGuard { terminal }),
+            Err(e) => {
+                restore();
+                Err(TuiError::Io(e))
+            }
+        }
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}

@@ -1,0 +1,301 @@
+//! Fixtures shared by the unit tests, `tests/tui_snapshots.rs` and `benches/render.rs`: a
+//! keymap equivalent to the bundled default one, and a realistic session.
+//!
+//! The keymap is built in code because the keymap loader is developed separately; once it
+//! lands, tests may load `keymaps/default.toml` instead and this table can go.
+
+use chrono::{DateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde_json::json;
+
+use crate::config::keymap::{Action, Binding, KeyContext, Keymap};
+use crate::protocol::{
+    Event, EventKind, Feedback, Outcome, Role, RoleModels, SessionInfo, Task, TaskStatus, TestCounts, ToolCallRequest,
+};
+
+fn key(notation: &str) -> KeyEvent {
+    let (mods, rest) = if let Some(r) = notation.strip_prefix("ctrl-") {
+        (KeyModifiers::CONTROL, r)
+    } else {
+        (KeyModifiers::NONE, notation)
+    };
+    let code = match rest {
+        "tab" => KeyCode::Tab,
+        "shift-tab" => return KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
+        "enter" => KeyCode::Enter,
+        "esc" => KeyCode::Esc,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
+        s => {
+            let c = s.chars().next().unwrap_or(' ');
+            if c.is_ascii_uppercase() {
+                return KeyEvent::new(KeyCode::Char(c), mods | KeyModifiers::SHIFT);
+            }
+            KeyCode::Char(c)
+        }
+    };
+    KeyEvent::new(code, mods)
+}
+
+/// The default bindings, section by section.
+pub fn default_keymap() -> Keymap {
+    let table: &[(KeyContext, &[(&str, Action, &str)])] = &[
+        (
+            KeyContext::Global,
+            &[
+                ("q", Action::Quit, "quit"),
+                ("y", Action::Confirm, "confirm"),
+                ("esc", Action::Cancel, "cancel"),
+                ("space", Action::PauseResume, "pause/resume"),
+                ("i", Action::Inject, "inject correction"),
+                ("ctrl-s", Action::Stop, "stop"),
+                ("tab", Action::FocusNext, "next panel"),
+                ("shift-tab", Action::FocusPrev, "previous panel"),
+                ("1", Action::Focus(1), "transcript"),
+                ("2", Action::Focus(2), "tasks"),
+                ("3", Action::Focus(3), "diff"),
+                ("4", Action::Focus(4), "checkpoints"),
+                ("5", Action::Focus(5), "verifier"),
+                ("z", Action::Maximize, "maximize"),
+                ("x", Action::HidePanel, "hide panel"),
+                ("?", Action::Help, "help"),
+                ("[", Action::TimelinePrev, "step back"),
+                ("]", Action::TimelineNext, "step forward"),
+            ],
+        ),
+        (
+            KeyContext::Transcript,
+            &[
+                ("/", Action::Search, "search"),
+                ("n", Action::SearchNext, "next match"),
+                ("N", Action::SearchPrev, "previous match"),
+                ("k", Action::ScrollUp, "up"),
+                ("j", Action::ScrollDown, "down"),
+                ("up", Action::ScrollUp, "up"),
+                ("down", Action::ScrollDown, "down"),
+                ("pageup", Action::PageUp, "page up"),
+                ("pagedown", Action::PageDown, "page down"),
+                ("g", Action::Top, "top"),
+                ("G", Action::Bottom, "bottom"),
+                ("enter", Action::Expand, "expand tool call"),
+            ],
+        ),
+        (
+            KeyContext::Tasks,
+            &[("k", Action::ScrollUp, "up"), ("j", Action::ScrollDown, "down"), ("g", Action::Top, "top"), ("G", Action::Bottom, "bottom")],
+        ),
+        (
+            KeyContext::Diff,
+            &[
+                ("k", Action::ScrollUp, "previous file"),
+                ("j", Action::ScrollDown, "next file"),
+                ("pageup", Action::PageUp, "scroll diff up"),
+                ("pagedown", Action::PageDown, "scroll diff down"),
+                ("g", Action::Top, "first file"),
+                ("G", Action::Bottom, "last file"),
+                ("enter", Action::Expand, "expand diff"),
+                ("d", Action::ToggleDiffMode, "unified/side by side"),
+                ("s", Action::ToggleDiffScope, "step/session"),
+            ],
+        ),
+        (KeyContext::Checkpoints, &[]),
+        (KeyContext::Verifier, &[]),
+        (
+            KeyContext::Editor,
+            &[("ctrl-d", Action::EditorSend, "send"), ("esc", Action::EditorCancel, "cancel")],
+        ),
+    ];
+    let mut km = Keymap::default();
+    for (ctx, rows) in table {
+        let list = rows
+            .iter()
+            .map(|(n, a, d)| Binding {
+                keys: vec![if *n == "space" { KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE) } else { key(n) }],
+                action: *a,
+                desc: (*d).to_string(),
+                notation: (*n).to_string(),
+            })
+            .collect();
+        km.sections.insert(*ctx, list);
+    }
+    km
+}
+
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 21, 8, 0, 0).single().unwrap_or_default()
+}
+
+/// Builds events with increasing `seq` and timestamps one second apart.
+pub struct EventSeq {
+    pub events: Vec<Event>,
+    secs: i64,
+}
+
+impl Default for EventSeq {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventSeq {
+    pub fn new() -> Self {
+        EventSeq { events: Vec::new(), secs: 0 }
+    }
+
+    pub fn push(&mut self, kind: EventKind) -> &mut Self {
+        let seq = self.events.len() as u64;
+        let ts = t0() + chrono::Duration::seconds(self.secs);
+        self.secs += 1;
+        self.events.push(Event { seq, ts, kind });
+        self
+    }
+}
+
+pub fn session_info(task: &str) -> SessionInfo {
+    SessionInfo {
+        session_id: "demo-1".into(),
+        endure_version: "0.1.0".into(),
+        workspace: "/tmp/ws".into(),
+        task: task.into(),
+        provider: "scripted".into(),
+        base_url: None,
+        models: RoleModels { agent: "m".into(), writer: "m".into(), verifier: "m".into(), judge: "m".into() },
+        system_prompt: "sys".into(),
+        config: json!({}),
+    }
+}
+
+pub const LIB_BEFORE: &str = "pub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n";
+pub const LIB_AFTER: &str = "pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n";
+
+/// A short but complete session: every kind of cell, a failing then passing test run, two
+/// file changes, tasks, a delivered correction and usage.
+pub fn demo_session() -> Vec<Event> {
+    let mut s = EventSeq::new();
+    s.push(EventKind::SessionStarted { info: Box::new(session_info("Fix the add function")) });
+    s.push(EventKind::UserMessage { text: "Fix the add function in src/lib.rs".into() });
+    s.push(EventKind::TaskList {
+        tasks: vec![
+            Task { title: "Read src/lib.rs".into(), status: TaskStatus::Done },
+            Task { title: "Fix add".into(), status: TaskStatus::InProgress },
+            Task { title: "Run the tests".into(), status: TaskStatus::Pending },
+        ],
+    });
+    s.push(EventKind::StepStarted { step: 1 });
+    s.push(EventKind::ModelRequest { role: Role::Agent, step: 1, attempt: 1 });
+    s.push(EventKind::AssistantDelta { role: Role::Agent, text: "Let me run ".into() });
+    s.push(EventKind::AssistantMessage {
+        step: 1,
+        text: "Let me run the **tests** first.".into(),
+        tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"command\":\"cargo test\"}".into() }],
+    });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true });
+    s.push(EventKind::ToolCall { step: 1, call_id: "c1".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
+    s.push(EventKind::ToolResult {
+        step: 1,
+        call_id: "c1".into(),
+        name: "run".into(),
+        ok: false,
+        exit_code: Some(101),
+        duration_ms: 2300,
+        output: "running 3 tests\ntest add_works ... FAILED\ntest result: FAILED. 2 passed; 1 failed".into(),
+        feedback: Feedback { tests: Some(TestCounts { passed: 2, failed: 1, skipped: 0 }), ..Feedback::default() },
+    });
+    s.push(EventKind::StepFinished { step: 1 });
+    s.push(EventKind::CorrectionQueued { id: 1, text: "Keep the signature unchanged".into() });
+    s.push(EventKind::StepStarted { step: 2 });
+    s.push(EventKind::CorrectionDelivered { id: 1, step: 2 });
+    s.push(EventKind::AssistantMessage {
+        step: 2,
+        text: "The bug is a `-` instead of `+`.".into(),
+        tool_calls: vec![ToolCallRequest { id: "c2".into(), name: "edit".into(), arguments: "{}".into() }],
+    });
+    s.push(EventKind::ToolCall { step: 2, call_id: "c2".into(), name: "edit".into(), args: json!({"path": "src/lib.rs", "old": "a - b", "new": "a + b"}) });
+    s.push(EventKind::FileChanged {
+        step: 2,
+        path: "src/lib.rs".into(),
+        before: Some("h0".into()),
+        after: Some("h1".into()),
+        diff: "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,3 +1,3 @@\n pub fn add(a: i32, b: i32) -> i32 {\n-    a - b\n+    a + b\n }\n".into(),
+    });
+    s.push(EventKind::ToolResult { step: 2, call_id: "c2".into(), name: "edit".into(), ok: true, exit_code: None, duration_ms: 12, output: "edited src/lib.rs".into(), feedback: Feedback::default() });
+    s.push(EventKind::FileChanged {
+        step: 2,
+        path: "tests/add.rs".into(),
+        before: None,
+        after: Some("h2".into()),
+        diff: "--- /dev/null\n+++ b/tests/add.rs\n@@ -0,0 +1,2 @@\n+#[test]\n+fn adds() { assert_eq!(endure::add(2, 2), 4); }\n".into(),
+    });
+    s.push(EventKind::StepFinished { step: 2 });
+    s.push(EventKind::StepStarted { step: 3 });
+    s.push(EventKind::ToolCall { step: 3, call_id: "c3".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
+    s.push(EventKind::ToolResult {
+        step: 3,
+        call_id: "c3".into(),
+        name: "run".into(),
+        ok: true,
+        exit_code: Some(0),
+        duration_ms: 1800,
+        output: "test result: ok. 4 passed; 0 failed".into(),
+        feedback: Feedback { tests: Some(TestCounts { passed: 4, failed: 0, skipped: 0 }), ..Feedback::default() },
+    });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cost_usd: 0.31, estimated: false, priced: true });
+    s.push(EventKind::BudgetWarning { budget: crate::protocol::BudgetKind::Cost, used: 0.43, limit: 0.5 });
+    s.push(EventKind::TaskList {
+        tasks: vec![
+            Task { title: "Read src/lib.rs".into(), status: TaskStatus::Done },
+            Task { title: "Fix add".into(), status: TaskStatus::Done },
+            Task { title: "Run the tests".into(), status: TaskStatus::InProgress },
+        ],
+    });
+    s.push(EventKind::StepFinished { step: 3 });
+    s.events
+}
+
+/// `demo_session` plus its end.
+pub fn finished_session() -> Vec<Event> {
+    let mut s = EventSeq { events: demo_session(), secs: 0 };
+    s.secs = s.events.len() as i64;
+    s.push(EventKind::SessionFinished { outcome: Outcome::Done, reason: "the agent called done".into() });
+    s.events
+}
+
+/// A long session for the render benchmark: `n` events, about ten lines of output each.
+pub fn long_session(n: usize) -> Vec<Event> {
+    long_session_with(n, 10)
+}
+
+/// `n` events whose assistant messages have `lines` lines each.
+pub fn long_session_with(n: usize, lines: usize) -> Vec<Event> {
+    let mut s = EventSeq::new();
+    s.push(EventKind::SessionStarted { info: Box::new(session_info("long")) });
+    let mut step = 0;
+    while s.events.len() < n {
+        step += 1;
+        let id = format!("c{step}");
+        s.push(EventKind::StepStarted { step });
+        s.push(EventKind::AssistantMessage {
+            step,
+            text: (0..lines).map(|i| format!("Step {step}, thought {i}: keep going with the plan and check the output.")).collect::<Vec<_>>().join("\n"),
+            tool_calls: vec![],
+        });
+        s.push(EventKind::ToolCall { step, call_id: id.clone(), name: "run".into(), args: json!({"command": "cargo test"}) });
+        s.push(EventKind::ToolResult {
+            step,
+            call_id: id,
+            name: "run".into(),
+            ok: true,
+            exit_code: Some(0),
+            duration_ms: 900,
+            output: (0..10).map(|i| format!("test t{i} ... ok")).collect::<Vec<_>>().join("\n"),
+            feedback: Feedback { tests: Some(TestCounts { passed: 10, failed: 0, skipped: 0 }), ..Feedback::default() },
+        });
+        s.push(EventKind::StepFinished { step });
+    }
+    s.events.truncate(n);
+    s.events
+}

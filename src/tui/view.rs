@@ -1,0 +1,194 @@
+//! Drawing the whole workbench: banner, title and timeline, panel frames, overlays.
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
+
+use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
+use super::layout::{self, PanelId};
+use super::panels::{self, status, RenderCtx, CHECKPOINTS_EMPTY, VERIFIER_EMPTY};
+use super::text::truncate;
+use crate::config::keymap::{Action, KeyContext};
+
+pub fn render(app: &mut App, f: &mut Frame) {
+    let area = f.area();
+    let visible = app.visible_panels();
+    let screen = layout::compute(area, app.opts.banner.len() as u16, &visible, app.focus, app.maximized, app.last_side);
+    let now = app.now();
+    let spinner = if app.is_animating() { app.spinner_frame() } else { 0 };
+    let th = &app.opts.theme;
+    let ctx = RenderCtx { theme: th, hl: &app.hl, state: &app.state, now, spinner };
+
+    let banner: Vec<Line> = app.opts.banner.iter().map(|b| Line::styled(truncate(b, usize::from(area.width)), th.style("ui.banner"))).collect();
+    f.render_widget(Paragraph::new(banner).style(th.style("ui.banner")), screen.banner);
+    render_title(f, screen.title, app, &ctx);
+
+    for slot in &screen.slots {
+        let focused = slot.shown == app.focus;
+        let border = th.style(if focused { "ui.border.focused" } else { "ui.border" });
+        let title: Line = if slot.tabs.len() > 1 {
+            Line::from(
+                slot.tabs
+                    .iter()
+                    .map(|p| Span::styled(layout::tab_label(*p), th.style(if *p == slot.shown { "ui.tab.active" } else { "ui.tab" })))
+                    .collect::<Vec<_>>(),
+            )
+        } else {
+            let max = if app.maximized { " [max]" } else { "" };
+            Line::styled(format!(" {} {}{max} ", slot.shown.number(), slot.shown.title()), th.style(if focused { "ui.title.focused" } else { "ui.title" }))
+        };
+        let block = Block::default().borders(Borders::ALL).border_style(border).title(title);
+        let inner = block.inner(slot.area);
+        f.render_widget(block, slot.area);
+        match slot.shown {
+            PanelId::Transcript => {
+                let search_line = app.search.status();
+                let (body, line) = if search_line.is_empty() || inner.height < 2 {
+                    (inner, None)
+                } else {
+                    let [b, l] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+                    (b, Some(l))
+                };
+                app.transcript.render(f, body, &ctx, &app.pending, &app.search);
+                if let Some(l) = line {
+                    f.render_widget(Paragraph::new(Line::styled(search_line, th.style("ui.search.input"))), l);
+                    if app.search.input.is_some() && matches!(app.overlay, Overlay::None) {
+                        let x = l.x.saturating_add(super::text::str_width(&app.search.status()) as u16).min(l.right().saturating_sub(1));
+                        f.set_cursor_position((x, l.y));
+                    }
+                }
+            }
+            PanelId::Tasks => app.tasks.render(f, inner, &ctx),
+            PanelId::Diff => app.diff.render(f, inner, &ctx),
+            PanelId::Checkpoints => panels::empty_state(f, inner, &ctx, CHECKPOINTS_EMPTY),
+            PanelId::Verifier => panels::empty_state(f, inner, &ctx, VERIFIER_EMPTY),
+        }
+    }
+    if screen.slots.is_empty() && screen.body.height > 0 {
+        panels::empty_state(f, screen.body, &ctx, "All panels are hidden; focus one by number to show it.");
+    }
+
+    let hints = app.hints();
+    let info = status::StatusInfo { context_budget: app.opts.context_budget, hints: &hints, flash: app.flash.as_deref() };
+    status::render(f, screen.status, &ctx, &info);
+
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help { scroll } => render_help(f, area, app, *scroll),
+        Overlay::Confirm(kind) => render_confirm(f, area, app, *kind),
+        Overlay::Editor(kind, ta) => {
+            let r = centered(area, 70, 12);
+            f.render_widget(Clear, r);
+            let send = binding_notation(app, KeyContext::Editor, Action::EditorSend);
+            let cancel = binding_notation(app, KeyContext::Editor, Action::EditorCancel);
+            let what = match kind {
+                EditorKind::Task => "Task",
+                EditorKind::Inject => "Correction",
+            };
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.style("ui.border.focused"))
+                .title(Line::styled(format!(" {what} — {send} send · {cancel} cancel "), th.style("ui.title.focused")));
+            let inner = block.inner(r);
+            f.render_widget(block, r);
+            f.render_widget(&**ta, inner);
+        }
+    }
+    app.screen = screen;
+}
+
+fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
+    if area.height == 0 {
+        return;
+    }
+    let th = ctx.theme;
+    let mut spans = vec![Span::styled(format!(" {} ", app.opts.title), th.style("ui.title"))];
+    if let Some(info) = &ctx.state.session {
+        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), 60)), th.style("ui.dim")));
+    }
+    if let Mode::Replay(tl) = &app.mode {
+        let (k, n) = (tl.position(), tl.steps());
+        let prev = binding_notation(app, KeyContext::Global, Action::TimelinePrev);
+        let next = binding_notation(app, KeyContext::Global, Action::TimelineNext);
+        let width = 20usize;
+        let filled = if n == 0 { width } else { k * width / n };
+        spans.push(Span::styled(" replay (read-only) ", th.style("ui.replay")));
+        spans.push(Span::styled(format!(" {prev} ◀ "), th.style("ui.dim")));
+        spans.push(Span::styled("━".repeat(filled), th.style("ui.gauge.fill")));
+        spans.push(Span::styled("─".repeat(width - filled), th.style("ui.gauge.empty")));
+        spans.push(Span::styled(format!(" ▶ {next} "), th.style("ui.dim")));
+        spans.push(Span::styled(format!("step {k}/{n}"), th.style("ui.timeline")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn binding_notation(app: &App, ctx: KeyContext, action: Action) -> String {
+    app.opts.keymap.bindings(ctx).iter().find(|b| b.action == action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [r] = Layout::horizontal([Constraint::Length(width.min(area.width))]).flex(Flex::Center).areas(area);
+    let [r] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(r);
+    r
+}
+
+/// The help overlay lists the active keymap, so it is right whatever the user rebound.
+pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+    let th = &app.opts.theme;
+    let mut lines = Vec::new();
+    for ctx in KeyContext::ALL {
+        let bindings = app.opts.keymap.bindings(ctx);
+        if bindings.is_empty() {
+            continue;
+        }
+        if !lines.is_empty() {
+            lines.push(Line::default());
+        }
+        lines.push(Line::styled(ctx.as_str().to_string(), th.style("ui.help.section")));
+        let w = bindings.iter().map(|b| b.notation.chars().count()).max().unwrap_or(0);
+        for b in bindings {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.hint.key")),
+                Span::styled(b.desc.clone(), th.style("ui.hint.desc")),
+            ]));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::raw("The keymap is empty."));
+    }
+    lines
+}
+
+fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize) {
+    let th = &app.opts.theme;
+    let r = centered(area, 60, area.height.saturating_sub(4).max(3));
+    f.render_widget(Clear, r);
+    let close = binding_notation(app, KeyContext::Global, Action::Help);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(th.style("ui.border.focused"))
+        .title(Line::styled(format!(" Keys — {close} closes "), th.style("ui.title.focused")));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let lines = help_lines(app);
+    let scroll = scroll.min(lines.len().saturating_sub(usize::from(inner.height)));
+    let visible: Vec<Line> = lines.into_iter().skip(scroll).take(usize::from(inner.height)).collect();
+    f.render_widget(Paragraph::new(visible), inner);
+}
+
+fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: ConfirmKind) {
+    let th = &app.opts.theme;
+    let yes = binding_notation(app, KeyContext::Global, Action::Confirm);
+    let q = match kind {
+        ConfirmKind::Quit => "The agent is still running. Quit the workbench?",
+        ConfirmKind::Stop => "Stop the agent and finish the session?",
+    };
+    let r = centered(area, 56, 4);
+    f.render_widget(Clear, r);
+    let block = Block::default().borders(Borders::ALL).border_style(th.style("ui.border.focused"));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let lines = vec![Line::styled(q, th.style("ui.confirm")), Line::styled(format!("{yes} confirms · any other key cancels"), th.style("ui.dim"))];
+    f.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,137 @@
+//! Whole-workbench snapshots on a `TestBackend`, driven by a realistic session.
+//!
+//! Themes: with the skeleton theme loader both themes are `Theme::default()` under a name;
+//! once `config::theme::load_theme` lands, switch `theme()` to it and re-accept the
+//! snapshots (`cargo insta review`). The text backend shows symbols, not colours, so the two
+//! themes share their text until then.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use endure::config::theme::Theme;
+use endure::protocol::{Event, EventKind, Role};
+use endure::tui::app::{App, Clock};
+use endure::tui::testkit::{default_keymap, demo_session, t0, EventSeq};
+use endure::tui::WorkbenchOptions;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+fn theme(name: &str) -> Theme {
+    Theme { name: name.to_string(), ..Theme::default() }
+}
+
+/// The demo session, then a model request streaming its answer.
+fn events() -> Vec<Event> {
+    let mut s = EventSeq::new();
+    for e in demo_session() {
+        s.push(e.kind);
+    }
+    s.push(EventKind::StepStarted { step: 4 });
+    s.push(EventKind::ModelRequest { role: Role::Agent, step: 4, attempt: 1 });
+    s.push(EventKind::AssistantDelta { role: Role::Agent, text: "All tests pass now. ".into() });
+    s.push(EventKind::AssistantDelta { role: Role::Agent, text: "I will call done".into() });
+    s.events
+}
+
+fn app(theme_name: &str) -> App {
+    let (tx, rx) = mpsc::unbounded_channel();
+    // The receiver is leaked on purpose: commands sent in a snapshot test are not inspected.
+    std::mem::forget(rx);
+    let opts = WorkbenchOptions {
+        theme: theme(theme_name),
+        keymap: default_keymap(),
+        banner: vec![r#"config: ~/.config/endure/themes/x.toml:3:7: unknown colour "blu" — using defaults"#.into()],
+        context_budget: 128_000,
+        title: "endure — demo".into(),
+    };
+    let mut app = App::live(opts, &events(), tx, false);
+    app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
+    app
+}
+
+fn draw(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    t.draw(|f| app.render(f)).expect("draw");
+    t
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+#[test]
+fn full_layout() {
+    for th in ["default", "light"] {
+        for (w, h) in [(80, 24), (200, 50)] {
+            let mut a = app(th);
+            let t = draw(&mut a, w, h);
+            insta::assert_snapshot!(format!("full_{th}_{w}x{h}"), t.backend());
+        }
+    }
+}
+
+#[test]
+fn each_panel_maximized() {
+    for th in ["default", "light"] {
+        for n in 1..=5u8 {
+            let mut a = app(th);
+            a.handle_key(key(char::from(b'0' + n)));
+            a.handle_key(key('z'));
+            let t = draw(&mut a, 100, 24);
+            insta::assert_snapshot!(format!("panel_{th}_{n}"), t.backend());
+        }
+    }
+}
+
+#[test]
+fn diff_side_by_side_and_session_scope() {
+    let mut a = app("default");
+    a.handle_key(key('3'));
+    a.handle_key(key('z'));
+    a.handle_key(key('d'));
+    insta::assert_snapshot!("diff_side_by_side", draw(&mut a, 100, 24).backend());
+    a.handle_key(key('d'));
+    a.handle_key(key('s'));
+    insta::assert_snapshot!("diff_session", draw(&mut a, 100, 24).backend());
+}
+
+#[test]
+fn expanded_tool_call() {
+    let mut a = app("default");
+    a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    insta::assert_snapshot!("transcript_expanded", draw(&mut a, 100, 30).backend());
+}
+
+#[test]
+fn help_overlay() {
+    let mut a = app("default");
+    a.handle_key(key('?'));
+    insta::assert_snapshot!("help", draw(&mut a, 100, 50).backend());
+}
+
+#[test]
+fn inject_editor() {
+    let mut a = app("default");
+    a.handle_key(key('i'));
+    for c in "Keep the public API".chars() {
+        a.handle_key(key(c));
+    }
+    a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    for c in "unchanged.".chars() {
+        a.handle_key(key(c));
+    }
+    insta::assert_snapshot!("inject_editor", draw(&mut a, 100, 30).backend());
+}
+
+#[test]
+fn quit_confirmation_and_replay_timeline() {
+    let mut a = app("default");
+    a.handle_key(key('q'));
+    insta::assert_snapshot!("quit_confirm", draw(&mut a, 80, 24).backend());
+
+    let opts = WorkbenchOptions { keymap: default_keymap(), title: "endure — replay".into(), ..WorkbenchOptions::default() };
+    let mut r = App::replay(opts, demo_session());
+    r.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
+    r.handle_key(key('['));
+    r.handle_key(key('['));
+    insta::assert_snapshot!("replay_step_1", draw(&mut r, 120, 30).backend());
+}
