@@ -6,11 +6,23 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::settings::RunOptions;
 
+/// `endure [OPTIONS] [TASK]` opens the workbench; the subcommands do everything else.
 #[derive(Debug, Parser)]
-#[command(name = "endure", version, about = "A terminal workbench for supervising long-horizon coding agents")]
+#[command(
+    name = "endure",
+    version,
+    about = "A terminal workbench for supervising long-horizon coding agents",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    #[command(flatten)]
+    pub run: RunOptions,
+    /// What the agent should do. Without it, the workbench opens with the task editor.
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -22,10 +34,44 @@ pub enum Command {
     /// Run the bundled demo: a scripted session that fixes a small Python project, in a fresh
     /// copy under a temporary directory. No API key needed.
     Demo(DemoArgs),
+    /// Open a session's event log read-only in the workbench, following it while it grows.
+    Replay(ReplayArgs),
+    /// Configuration: `endure config check` reports every problem in config, theme and keymap files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Session id or a unique prefix of one (default: the most recent).
+    pub session: Option<String>,
+    /// Do not follow events appended after opening.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// UI theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim or emacs.
+    #[arg(long)]
+    pub keymap: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check config.toml files, themes and keymaps; print every problem and exit non-zero if any.
+    Check(WorkspaceArg),
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// UI theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim or emacs.
+    #[arg(long)]
+    pub keymap: Option<String>,
     /// Run without the workbench, printing progress like `endure exec`.
     #[arg(long)]
     pub headless: bool,

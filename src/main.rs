@@ -7,7 +7,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, DemoArgs, ExecArgs, SessionsArgs};
+use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, ExecArgs, ReplayArgs, SessionsArgs};
+use endure::config::settings::RunOptions;
+use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
 use endure::headless::Headless;
 use endure::launch;
@@ -34,10 +36,99 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Exec(args) => exec(args).await,
-        Command::Sessions(args) => sessions(args),
-        Command::Demo(args) => demo(args).await,
+        None => {
+            let workspace = workspace_dir(&cli.workspace.dir())?;
+            let opts = load_layered(&workspace, cli.run)?;
+            workbench(&workspace, &opts, cli.task, format!("endure — {}", workspace.display())).await
+        }
+        Some(Command::Exec(args)) => exec(args).await,
+        Some(Command::Sessions(args)) => sessions(args),
+        Some(Command::Demo(args)) => demo(args).await,
+        Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Config(ConfigCommand::Check(ws))) => config_check(&ws.dir()),
     }
+}
+
+/// Theme and keymap by name; problems become the workbench's banner, never a failed start.
+fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budget: u64, title: String) -> WorkbenchOptions {
+    let user_dir = endure::config::paths::user_config_dir();
+    let (mut theme, theme_problems) = endure::config::theme::load_theme(theme.unwrap_or("default"), user_dir.as_deref());
+    if endure::config::theme::no_color_requested() {
+        theme = theme.without_color();
+    }
+    let (keymap, keymap_problems) = endure::config::keymap::load_keymap(keymap.unwrap_or("default"), user_dir.as_deref());
+    let banner = theme_problems
+        .iter()
+        .chain(&keymap_problems)
+        .map(|p| format!("config: {p} — using defaults (see `endure config check`)"))
+        .collect();
+    WorkbenchOptions { theme, keymap, banner, context_budget, title }
+}
+
+async fn workbench(workspace: &Path, opts: &RunOptions, task: Option<String>, title: String) -> Result<ExitCode> {
+    let cfg = launch::agent_config(workspace, opts, task.clone(), Supervision::Supervised, 1.0)?;
+    let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
+    let mut handle = agent::spawn(cfg)?;
+    let events = handle.take_events();
+    let exit = endure::tui::run_live(ui, Vec::new(), events, handle.commands.clone(), task.is_none()).await;
+    // Leaving the workbench ends the session: stop a run still going so its log says so, but
+    // never hang on the way out.
+    let _ = handle.commands.send(endure::protocol::Command::Stop);
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), handle.join).await;
+    let exit = exit.context("the workbench failed")?;
+    let log = handle.log_path;
+    match result {
+        Ok(Ok(r)) if log.exists() => {
+            eprintln!("endure: session {} — {}: {}", handle.session_id, r.outcome.as_str(), first_line(&r.reason));
+            eprintln!("endure: log {}", log.display());
+            if let WorkbenchExit::Signal(sig) = exit {
+                eprintln!("endure: left on {sig}");
+            }
+            Ok(exit_code(r.outcome))
+        }
+        Ok(Ok(_)) => Ok(ExitCode::SUCCESS),
+        Ok(Err(e)) => Err(anyhow::anyhow!("the agent task failed: {e}")),
+        Err(_) => Err(anyhow::anyhow!("the agent did not stop within 10 s; its log is {}", log.display())),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+async fn replay(args: ReplayArgs) -> Result<ExitCode> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let id = endure::session::find_session(&workspace, args.session.as_deref()).map_err(anyhow::Error::msg)?;
+    let log = endure::session::log_path(&workspace, &id);
+    let opts = load_layered(&workspace, RunOptions::default())?;
+    let ui = ui_options(
+        args.theme.as_deref().or(opts.theme.as_deref()),
+        args.keymap.as_deref().or(opts.keymap.as_deref()),
+        opts.context_budget.unwrap_or(endure::config::prices::DEFAULT_CONTEXT),
+        format!("endure replay — {id}"),
+    );
+    endure::tui::run_replay(ui, log, !args.no_follow).await.context("the workbench failed")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_check(dir: &Path) -> Result<ExitCode> {
+    let workspace = workspace_dir(dir)?;
+    let user_dir = endure::config::paths::user_config_dir();
+    let mut problems: Vec<String> = endure::config::ui_check::check_ui(user_dir.as_deref()).iter().map(|p| p.render()).collect();
+    for file in endure::config::settings::config_files(&workspace) {
+        if let Err(e) = endure::config::settings::read_config_file(&file) {
+            problems.push(e.to_string());
+        }
+    }
+    if problems.is_empty() {
+        println!("no problems in config, themes or keymaps");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    eprintln!("endure: {} problem{}", problems.len(), if problems.len() == 1 { "" } else { "s" });
+    Ok(ExitCode::from(1))
 }
 
 fn exit_code(outcome: Outcome) -> ExitCode {
@@ -68,19 +159,26 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     };
     let (workspace, scenario) = endure::demo::materialize(&root).context("writing the demo workspace")?;
     let workspace = workspace_dir(&workspace)?;
-    eprintln!("endure demo: workspace {}", workspace.display());
-    let opts = endure::config::settings::RunOptions {
+    let opts = RunOptions {
         provider: Some("scripted".into()),
         script: Some(scenario),
         speed: args.speed,
+        theme: args.theme,
+        keymap: args.keymap,
         ..Default::default()
     };
-    run_headless(&workspace, &opts, endure::demo::task(), args.json).await
+    if args.headless {
+        eprintln!("endure demo: workspace {}", workspace.display());
+        return run_headless(&workspace, &opts, endure::demo::task(), args.json).await;
+    }
+    let code = workbench(&workspace, &opts, Some(endure::demo::task()), "endure — demo".into()).await?;
+    eprintln!("endure demo: the workspace is kept at {}", workspace.display());
+    Ok(code)
 }
 
 async fn run_headless(
     workspace: &Path,
-    opts: &endure::config::settings::RunOptions,
+    opts: &RunOptions,
     task: String,
     json: bool,
 ) -> Result<ExitCode> {

@@ -135,6 +135,8 @@ pub struct ScriptedProvider {
     scenario: std::sync::Arc<Scenario>,
     /// Delay per word at speed 1, roughly a fast human reader's pace of a streaming model.
     word_delay: Duration,
+    /// Delay before the first word at speed 1, like a model's time to first token.
+    first_delay: Duration,
     cursors: Mutex<HashMap<Role, usize>>,
 }
 
@@ -144,6 +146,7 @@ impl ScriptedProvider {
         ScriptedProvider {
             scenario,
             word_delay: Duration::from_millis(40).mul_f64(speed),
+            first_delay: Duration::from_millis(800).mul_f64(speed),
             cursors: Mutex::new(HashMap::new()),
         }
     }
@@ -192,6 +195,9 @@ impl Provider for ScriptedProvider {
             events.push(StreamEvent::Finished {
                 stop_reason: Some(if answer.tool_calls.is_empty() { "stop" } else { "tool_calls" }.into()),
             });
+            if !self.first_delay.is_zero() {
+                tokio::time::sleep(self.first_delay).await;
+            }
             let delay = self.word_delay;
             let stream = futures::stream::unfold(events.into_iter(), move |mut it| async move {
                 let ev = it.next()?;

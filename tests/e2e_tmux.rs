@@ -1,0 +1,209 @@
+//! End to end in a real terminal: the real binary in tmux, driven by keys, read from the
+//! screen. Every step waits for screen text with a deadline; none sleeps a fixed time.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use endure::model::scripted::Scenario;
+use support::TestServer;
+
+/// A tmux server of our own (its own socket), killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, cwd: &Path) -> Tmux {
+        let socket = format!("endure-e2e-{}-{name}", std::process::id());
+        let t = Tmux { socket };
+        // A plain shell with a recognisable prompt, so the test can see it come back.
+        let out = t
+            .cmd(&["new-session", "-d", "-s", "e2e", "-x", "160", "-y", "48", "-c"])
+            .arg(cwd)
+            .args(["env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "TERM=xterm-256color", "PS1=E2E-PROMPT$ ", "bash", "--norc", "--noprofile"])
+            .output()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(out.status.success(), "tmux failed to start: {}", String::from_utf8_lossy(&out.stderr));
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]).args(args);
+        c
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let ok = self.cmd(&["send-keys", "-t", "e2e"]).args(keys).status().expect("send-keys").success();
+        assert!(ok);
+    }
+
+    fn literal(&self, text: &str) {
+        let ok = self.cmd(&["send-keys", "-t", "e2e", "-l", text]).status().expect("send-keys").success();
+        assert!(ok);
+    }
+
+    fn screen(&self) -> String {
+        let out = self.cmd(&["capture-pane", "-p", "-t", "e2e"]).output().expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn format(&self, f: &str) -> String {
+        let out = self.cmd(&["display-message", "-p", "-t", "e2e", f]).output().expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Polls the screen until `pred` holds, failing with the last screen after `secs`.
+    async fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; the screen was:\n{s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_text(&self, text: &str, secs: u64) -> String {
+        self.wait(&format!("{text:?}"), secs, |s| s.contains(text)).await
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]).status();
+    }
+}
+
+fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_endure")
+}
+
+const SCENARIO: &str = r##"
+[[agent]]
+text = "Running a slow check first."
+[[agent.tool_calls]]
+name = "run"
+arguments = { command = "sleep 2; echo checked > check.txt" }
+
+[[agent]]
+text = "Following the supervisor's correction: writing the notes file."
+[[agent.tool_calls]]
+name = "write_file"
+arguments = { path = "notes.md", content = "# Notes\n\nUse the v2 API.\n" }
+
+[[agent]]
+text = "All done."
+[[agent.tool_calls]]
+name = "done"
+arguments = { summary = "checked and wrote notes.md" }
+"##;
+
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let cfg = dir.path().join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    (dir, ws, cfg)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn supervise_a_session_in_a_real_terminal() {
+    let server = TestServer::with_scenario(Scenario::parse(SCENARIO, false).unwrap()).await;
+    let (_dir, ws, cfg) = setup();
+    let tmux = Tmux::start("supervise", &ws);
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    let command = format!(
+        "ENDURE_CONFIG_DIR={} {} --provider openai --base-url {} --model scripted 'check, then write notes'",
+        cfg.display(),
+        binary(),
+        server.base_url_openai()
+    );
+    tmux.literal(&command);
+    tmux.keys(&["Enter"]);
+
+    // 1. Every panel's title.
+    for title in ["Transcript", "Tasks", "Diff", "Checkpoints", "Verifier"] {
+        tmux.wait_text(title, 20).await;
+    }
+    // 2. Pause while the slow command runs; it takes effect at the step boundary.
+    tmux.wait_text("sleep 2", 20).await;
+    tmux.keys(&["p"]);
+    tmux.wait(r#"the state "paused""#, 20, |s| s.to_lowercase().contains("paused")).await;
+    assert_eq!(server.request_count(), 1, "no new request while paused");
+
+    // 3. A correction, typed into the editor and sent with Ctrl+s.
+    tmux.keys(&["i"]);
+    tmux.wait("the correction editor", 10, |s| s.to_lowercase().contains("correction")).await;
+    tmux.literal("Use the v2 API.");
+    tmux.keys(&["C-s"]);
+    tmux.wait_text("Use the v2 API.", 10).await;
+
+    // 4. Resume: the correction is delivered at the next step, then the agent finishes.
+    tmux.keys(&["p"]);
+    tmux.wait_text("delivered at step 2", 20).await;
+    tmux.wait("done", 30, |s| s.contains("session finished: done") || s.contains("✓ done")).await;
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    let second = serde_json::to_string(&requests[1].body).unwrap();
+    assert!(second.contains("[Supervisor correction]") && second.contains("Use the v2 API."), "{second}");
+    assert_eq!(std::fs::read_to_string(ws.join("notes.md")).unwrap(), "# Notes\n\nUse the v2 API.\n");
+
+    let sessions = ws.join(".endure/sessions");
+    let id = std::fs::read_dir(&sessions).unwrap().next().unwrap().unwrap().file_name();
+    let log = std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap();
+    assert!(log.contains("\"type\":\"correction_queued\"") && log.contains("Use the v2 API."));
+    assert!(log.contains("\"type\":\"correction_delivered\""));
+
+    // 5. Quit, and the terminal is the shell's again.
+    tmux.keys(&["q"]);
+    let after = tmux.wait("the prompt after quitting", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert!(after.contains("endure: session"), "the session summary is printed after restoring: {after}");
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "left the alternate screen");
+    assert_eq!(tmux.format("#{cursor_flag}"), "1", "cursor shown");
+    assert_eq!(tmux.format("#{mouse_any_flag}"), "0", "mouse capture off");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_runs_in_the_workbench_and_quitting_mid_run_asks_first() {
+    let (dir, _ws, cfg) = setup();
+    let tmux = Tmux::start("demo", dir.path());
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    let demo_dir = dir.path().join("demo");
+    tmux.literal(&format!("ENDURE_CONFIG_DIR={} {} demo --speed 0.3 --dir {}", cfg.display(), binary(), demo_dir.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Transcript", 20).await;
+    tmux.wait_text("read_file", 20).await;
+    // Quitting while the agent runs asks for confirmation; any other key keeps going.
+    tmux.keys(&["q"]);
+    tmux.wait_text("Quit the workbench?", 10).await;
+    tmux.keys(&["n"]);
+    tmux.wait("the confirmation to close", 10, |s| !s.contains("Quit the workbench?")).await;
+    tmux.wait("the demo to finish", 60, |s| s.contains("session finished: done")).await;
+    assert!(std::fs::read_to_string(demo_dir.join("textstats/textstats/stats.py")).unwrap().contains("middle - 1"));
+    tmux.keys(&["q"]);
+    tmux.wait("the prompt after quitting", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_restores_the_terminal() {
+    let (dir, _ws, cfg) = setup();
+    let tmux = Tmux::start("sigterm", dir.path());
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    tmux.literal(&format!("ENDURE_CONFIG_DIR={} {} demo --speed 1 --dir {}", cfg.display(), binary(), dir.path().join("d").display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Transcript", 20).await;
+    let ok = Command::new("pkill").args(["-TERM", "-f", &format!("demo --speed 1 --dir {}", dir.path().join("d").display())]).status().unwrap();
+    assert!(ok.success());
+    tmux.wait("the prompt after SIGTERM", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+    assert_eq!(tmux.format("#{cursor_flag}"), "1");
+}
