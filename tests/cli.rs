@@ -208,3 +208,22 @@ fn kill_9_mid_session_leaves_a_readable_log() {
     let v: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(v[0]["outcome"], "unfinished");
 }
+
+#[test]
+fn config_check_reports_every_problem_with_its_position() {
+    let (_dir, ws, cfg) = setup(DONE);
+    let out = endure(&["config", "check", "-C", ws.to_str().unwrap()], &ws, &cfg);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+
+    std::fs::create_dir_all(cfg.join("themes")).unwrap();
+    std::fs::write(cfg.join("themes/mine.toml"), "inherits = \"default\"\n[styles]\n\"diff.plus\" = { fg = \"blu\" }\n").unwrap();
+    std::fs::create_dir_all(cfg.join("keymaps")).unwrap();
+    std::fs::write(cfg.join("keymaps/default.toml"), "[global]\nprepend = [{ on = \"x\", run = \"explode\", desc = \"no\" }]\n").unwrap();
+    std::fs::write(cfg.join("config.toml"), "max-stepz = 3\n").unwrap();
+    let out = endure(&["config", "check", "-C", ws.to_str().unwrap()], &ws, &cfg);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("themes/mine.toml:3:") && stdout.contains("blu"), "{stdout}");
+    assert!(stdout.contains("keymaps/default.toml:2:") && stdout.contains("explode"), "{stdout}");
+    assert!(stdout.contains("config.toml:1:1") && stdout.contains("max-stepz"), "{stdout}");
+}

@@ -207,3 +207,55 @@ async fn sigterm_restores_the_terminal() {
     assert_eq!(tmux.format("#{alternate_on}"), "0");
     assert_eq!(tmux.format("#{cursor_flag}"), "1");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_scrubs_a_finished_session_step_by_step() {
+    let (dir, _ws, cfg) = setup();
+    let demo_dir = dir.path().join("demo");
+    let out = Command::new(binary())
+        .args(["demo", "--headless", "--speed", "0", "--dir"])
+        .arg(&demo_dir)
+        .env("ENDURE_CONFIG_DIR", &cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ws = demo_dir.join("textstats");
+    let tmux = Tmux::start("replay", &ws);
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    tmux.literal(&format!("ENDURE_CONFIG_DIR={} {} replay", cfg.display(), binary()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Transcript", 20).await;
+    let last = tmux.wait("the timeline at the last step", 10, |s| s.contains("8/8")).await;
+    assert!(last.contains("session finished: done"), "{last}");
+    // Step back to the start: the later steps disappear from every panel.
+    for _ in 0..7 {
+        tmux.keys(&["["]);
+    }
+    let first = tmux.wait("the timeline at step 1", 10, |s| s.contains("1/8")).await;
+    assert!(!first.contains("session finished"), "{first}");
+    assert!(!first.contains("edit_file"), "{first}");
+    tmux.keys(&["p"]);
+    tmux.wait_text("read-only", 10).await;
+    tmux.keys(&["q"]);
+    tmux.wait("the prompt after quitting", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_restores_the_terminal_and_the_log_records_the_stop() {
+    let (dir, _ws, cfg) = setup();
+    let tmux = Tmux::start("sighup", dir.path());
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    let d = dir.path().join("hup");
+    tmux.literal(&format!("ENDURE_CONFIG_DIR={} {} demo --speed 1 --dir {}", cfg.display(), binary(), d.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Transcript", 20).await;
+    let ok = Command::new("pkill").args(["-HUP", "-f", &format!("demo --speed 1 --dir {}", d.display())]).status().unwrap();
+    assert!(ok.success());
+    tmux.wait("the prompt after SIGHUP", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+    let sessions = d.join("textstats/.endure/sessions");
+    let id = std::fs::read_dir(&sessions).unwrap().next().unwrap().unwrap().file_name();
+    let log = std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap();
+    assert!(log.contains("\"outcome\":\"stopped\""), "leaving on a signal stops the run cleanly");
+}

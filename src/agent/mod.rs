@@ -98,7 +98,9 @@ impl AgentHandle {
 }
 
 /// Room for bursts of streaming deltas before a slow consumer lags (it can re-read the log).
-const EVENT_CAPACITY: usize = 65_536;
+/// The ring is allocated up front, so this is also a fixed memory cost per session: 8,192
+/// slots hold several seconds of five concurrent streams.
+const EVENT_CAPACITY: usize = 8_192;
 
 /// Starts the runtime on the current tokio runtime.
 pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {

@@ -103,24 +103,32 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
         return;
     }
     let th = ctx.theme;
-    let mut spans = vec![Span::styled(format!(" {} ", app.opts.title), th.style("ui.title"))];
-    if let Some(info) = &ctx.state.session {
-        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), 60)), th.style("ui.dim")));
-    }
+    // The timeline is what the user acts on in replay, so it is drawn first, right-aligned,
+    // and the title and task get what is left.
+    let mut right = Vec::new();
     if let Mode::Replay(tl) = &app.mode {
         let (k, n) = (tl.position(), tl.steps());
         let prev = binding_notation(app, KeyContext::Global, Action::TimelinePrev);
         let next = binding_notation(app, KeyContext::Global, Action::TimelineNext);
         let width = 20usize;
         let filled = if n == 0 { width } else { k * width / n };
-        spans.push(Span::styled(" replay (read-only) ", th.style("ui.replay")));
-        spans.push(Span::styled(format!(" {prev} ◀ "), th.style("ui.dim")));
-        spans.push(Span::styled("━".repeat(filled), th.style("ui.gauge.fill")));
-        spans.push(Span::styled("─".repeat(width - filled), th.style("ui.gauge.empty")));
-        spans.push(Span::styled(format!(" ▶ {next} "), th.style("ui.dim")));
-        spans.push(Span::styled(format!("step {k}/{n}"), th.style("ui.timeline")));
+        right.push(Span::styled(" replay (read-only) ", th.style("ui.replay")));
+        right.push(Span::styled(format!(" {prev} ◀ "), th.style("ui.dim")));
+        right.push(Span::styled("━".repeat(filled), th.style("ui.gauge.fill")));
+        right.push(Span::styled("─".repeat(width - filled), th.style("ui.gauge.empty")));
+        right.push(Span::styled(format!(" ▶ {next} "), th.style("ui.dim")));
+        right.push(Span::styled(format!("step {k}/{n} "), th.style("ui.timeline")));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let right = Line::from(right);
+    let right_width = (right.width() as u16).min(area.width);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    let mut spans = vec![Span::styled(format!(" {} ", app.opts.title), th.style("ui.title"))];
+    if let Some(info) = &ctx.state.session {
+        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), 60)), th.style("ui.dim")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), left_area);
+    f.render_widget(Paragraph::new(right), right_area);
 }
 
 fn binding_notation(app: &App, ctx: KeyContext, action: Action) -> String {
