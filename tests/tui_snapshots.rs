@@ -1,12 +1,11 @@
 //! Whole-workbench snapshots on a `TestBackend`, driven by a realistic session.
 //!
-//! Themes: with the skeleton theme loader both themes are `Theme::default()` under a name;
-//! once `config::theme::load_theme` lands, switch `theme()` to it and re-accept the
-//! snapshots (`cargo insta review`). The text backend shows symbols, not colours, so the two
-//! themes share their text until then.
+//! Themes and keymap are the bundled files, loaded as the program loads them. The text backend
+//! shows symbols, not colours, so the default and light snapshots share their text; the colour
+//! tests at the end check styled cells against the themes instead.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use endure::config::theme::Theme;
+use endure::config::theme::{load_theme, Theme};
 use endure::protocol::{Event, EventKind, Role};
 use endure::tui::app::{App, Clock};
 use endure::tui::testkit::{default_keymap, demo_session, t0, EventSeq};
@@ -15,8 +14,12 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
+/// A bundled theme, which must load cleanly: a fallback would test the wrong colours.
 fn theme(name: &str) -> Theme {
-    Theme { name: name.to_string(), ..Theme::default() }
+    let (t, problems) = load_theme(name, None);
+    assert!(problems.is_empty(), "theme {name}: {problems:?}");
+    assert_eq!(t.name, name);
+    t
 }
 
 /// The demo session, then a model request streaming its answer.
@@ -90,13 +93,15 @@ fn diff_side_by_side_and_session_scope() {
     a.handle_key(key('d'));
     insta::assert_snapshot!("diff_side_by_side", draw(&mut a, 100, 24).backend());
     a.handle_key(key('d'));
-    a.handle_key(key('s'));
+    a.handle_key(key('D'));
     insta::assert_snapshot!("diff_session", draw(&mut a, 100, 24).backend());
 }
 
 #[test]
 fn expanded_tool_call() {
     let mut a = app("default");
+    // Expand acts on the tool call on screen, so the transcript must have been drawn once.
+    draw(&mut a, 100, 30);
     a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     insta::assert_snapshot!("transcript_expanded", draw(&mut a, 100, 30).backend());
 }
@@ -134,4 +139,60 @@ fn quit_confirmation_and_replay_timeline() {
     r.handle_key(key('['));
     r.handle_key(key('['));
     insta::assert_snapshot!("replay_step_1", draw(&mut r, 120, 30).backend());
+}
+
+/// The first cell whose row contains `needle`, at the needle's first character.
+fn cell_of<'a>(t: &'a Terminal<TestBackend>, needle: &str) -> &'a ratatui::buffer::Cell {
+    let buf = t.backend().buffer();
+    let area = buf.area;
+    for y in area.top()..area.bottom() {
+        let row: String = (area.left()..area.right()).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        if let Some(byte) = row.find(needle) {
+            // Columns, not bytes: the row has multi-byte box-drawing characters.
+            let col = row[..byte].chars().count() as u16;
+            return &buf[(area.left() + col, y)];
+        }
+    }
+    panic!("{needle:?} not on screen:\n{}", t.backend());
+}
+
+#[test]
+fn cells_carry_the_theme_colours() {
+    for name in ["default", "light"] {
+        let th = theme(name);
+        let mut a = app(name);
+        a.handle_key(key('3'));
+        a.handle_key(key('z'));
+        let t = draw(&mut a, 100, 24);
+        // An added line of the diff, drawn in the theme's diff.plus colours.
+        let plus = cell_of(&t, "+fn adds()");
+        let want = th.style("diff.plus");
+        assert_eq!((Some(plus.fg), Some(plus.bg)), (want.fg, want.bg), "{name}: diff.plus");
+        // A plain cell of the panel body sits on the theme's base background.
+        let body = cell_of(&t, "per step");
+        assert_eq!(Some(body.bg), th.style("ui.tab.active").bg.or(th.style("ui").bg), "{name}: tab");
+        let blank = &t.backend().buffer()[(50, 15)];
+        assert_eq!(Some(blank.bg), th.style("ui").bg, "{name}: the base style fills the frame");
+    }
+    let (dark, light) = (theme("default"), theme("light"));
+    assert_ne!(dark.style("diff.plus"), light.style("diff.plus"), "the light theme has its own diff colours");
+    assert_ne!(dark.style("ui").bg, light.style("ui").bg);
+}
+
+#[test]
+fn status_bar_and_overlays_use_their_scopes() {
+    let th = theme("light");
+    let mut a = app("light");
+    let t = draw(&mut a, 100, 24);
+    let key_cell = cell_of(&t, "? Show the keys");
+    assert_eq!((Some(key_cell.fg), Some(key_cell.bg)), (th.style("ui.statusbar.key").fg, th.style("ui.statusbar.key").bg));
+    let state = cell_of(&t, "waiting for model");
+    assert_eq!(Some(state.fg), th.style("status.waiting").fg);
+    assert_eq!(Some(state.bg), th.style("ui.statusbar").bg, "the state sits on the bar's background");
+    // Overlays are cleared to the theme's page, not to the terminal's default colours.
+    a.handle_key(key('?'));
+    let t = draw(&mut a, 100, 40);
+    let section = cell_of(&t, "global");
+    assert_eq!(Some(section.fg), th.style("ui.help.section").fg);
+    assert_eq!(Some(section.bg), th.style("ui").bg);
 }

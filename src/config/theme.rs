@@ -89,24 +89,35 @@ pub fn no_color_requested() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }
 
-/// Every scope the workbench styles; the default theme sets each one explicitly.
+/// Every scope the workbench styles, exactly: `src/tui/scopes_tests.rs` fails when the
+/// workbench names a scope missing here or this lists one nothing uses, and the default theme
+/// sets each one explicitly (`tests/theme_keymap.rs`).
 pub const SCOPES: &[&str] = &[
-    "ui", "ui.border", "ui.border.focused", "ui.title", "ui.title.focused", "ui.tab", "ui.tab.active",
-    "ui.selection", "ui.dim", "ui.banner.error", "ui.help.key", "ui.help.desc", "ui.search.match",
+    // The base style under everything: the frame is filled with it first.
+    "ui",
+    "ui.border", "ui.border.focused", "ui.title", "ui.title.focused", "ui.tab", "ui.tab.active",
+    "ui.selection", "ui.dim", "ui.banner.error", "ui.flash", "ui.confirm",
+    "ui.help.section", "ui.help.key", "ui.help.desc",
+    "ui.search.match", "ui.search.input",
     "ui.statusbar", "ui.statusbar.key",
-    "status.running", "status.paused", "status.waiting", "status.stalled", "status.done", "status.failed",
-    "transcript.user", "transcript.assistant", "transcript.tool", "transcript.tool.ok", "transcript.tool.error",
-    "transcript.error", "transcript.correction", "transcript.correction.pending", "transcript.new_marker",
+    "ui.replay", "ui.timeline",
+    "status.idle", "status.running", "status.waiting", "status.paused", "status.stalled", "status.done", "status.failed",
+    "gauge.fill", "gauge.high", "gauge.mark", "gauge.empty",
+    "transcript.user", "transcript.user.header", "transcript.assistant.header",
+    "transcript.tool.name", "transcript.tool.target", "transcript.tool.args", "transcript.tool.output",
+    "transcript.tool.running", "transcript.tool.ok", "transcript.tool.error",
+    "transcript.correction", "transcript.correction.pending", "transcript.correction.queued", "transcript.correction.delivered",
+    "transcript.notice.info", "transcript.notice.warning", "transcript.notice.error",
+    "transcript.new_marker",
     "markdown.heading", "markdown.code", "markdown.emphasis", "markdown.strong", "markdown.list",
     "markdown.quote", "markdown.link",
     "tasks.pending", "tasks.active", "tasks.done",
-    "diff.plus", "diff.minus", "diff.hunk", "diff.context", "diff.header",
-    "checkpoint.field", "checkpoint.value", "verdict.met", "verdict.unmet",
-    "gauge.fill", "gauge.mark", "gauge.empty",
+    "diff.file", "diff.header", "diff.hunk", "diff.context", "diff.plus", "diff.minus",
 ];
 
-/// The first segment of every valid scope; anything else is almost surely a typo.
-const SCOPE_ROOTS: &[&str] = &["ui", "status", "transcript", "markdown", "tasks", "diff", "checkpoint", "verdict", "gauge"];
+/// The first segment of every valid scope (of every [`SCOPES`] entry); anything else is almost
+/// surely a typo.
+const SCOPE_ROOTS: &[&str] = &["ui", "status", "gauge", "transcript", "markdown", "tasks", "diff"];
 
 /// The syntect themes bundled in the binary, valid values of `syntax`.
 pub const SYNTAX_THEMES: &[&str] = &[

@@ -565,33 +565,51 @@ impl App {
         self.transcript.jump_to(&ctx, &self.pending, Anchor { entry: hit.cell, row });
     }
 
-    /// Bindings to show in the status bar for what has the keyboard now.
+    /// Bindings to show in the status bar for what has the keyboard now, most useful first
+    /// (the bar shows as many whole hints as fit), one per action.
     pub fn hints(&self) -> Vec<(String, String)> {
         let km = &self.opts.keymap;
-        let pick = |ctx: KeyContext, actions: &[Action]| -> Vec<(String, String)> {
-            km.bindings(ctx)
-                .iter()
-                .filter(|b| actions.is_empty() || actions.contains(&b.action))
-                .map(|b| (b.notation.clone(), b.desc.clone()))
-                .collect()
+        let mut seen = HashSet::new();
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut add = |ctx: KeyContext, actions: &[Action]| {
+            // In the listed order, not the keymap's; the first binding of each action.
+            for a in actions {
+                if let Some(b) = km.bindings(ctx).iter().find(|b| b.action == *a)
+                    && seen.insert(b.action)
+                {
+                    out.push((b.notation.clone(), b.desc.clone()));
+                }
+            }
         };
         match &self.overlay {
-            Overlay::Editor(..) => pick(KeyContext::Editor, &[]),
-            Overlay::Confirm(_) => pick(KeyContext::Global, &[Action::Confirm]),
-            Overlay::Help { .. } => pick(KeyContext::Global, &[Action::Help, Action::Cancel]),
+            Overlay::Editor(..) => add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]),
+            Overlay::Confirm(_) => add(KeyContext::Global, &[Action::Confirm]),
+            Overlay::Help { .. } => add(KeyContext::Global, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
             Overlay::None => {
-                let mut seen = HashSet::new();
-                let mut out: Vec<(String, String)> =
-                    pick(self.focus.context(), &[]).into_iter().filter(|(_, d)| seen.insert(d.clone())).collect();
-                let mut global = vec![Action::Help, Action::FocusNext, Action::Maximize, Action::Quit];
+                // Help first: it leads to every other key.
+                add(KeyContext::Global, &[Action::Help]);
                 if self.is_replay() {
-                    global.extend([Action::TimelinePrev, Action::TimelineNext]);
+                    add(KeyContext::Global, &[Action::TimelinePrev, Action::TimelineNext]);
                 } else {
-                    global.extend([Action::PauseResume, Action::Inject, Action::Stop]);
+                    add(KeyContext::Global, &[Action::PauseResume, Action::Inject, Action::Stop]);
                 }
-                out.extend(pick(KeyContext::Global, &global));
-                out
+                let ctx = self.focus.context();
+                let local: Vec<Action> =
+                    km.bindings(ctx).iter().map(|b| b.action).filter(|a| self.acts_in_focus(*a)).collect();
+                add(ctx, &local);
+                add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
             }
+        }
+        out
+    }
+
+    /// Whether `a` does anything in the focused panel, so the bar does not advertise a
+    /// panel key that is a no-op there (expanding in a panel with nothing to expand).
+    fn acts_in_focus(&self, a: Action) -> bool {
+        match a {
+            Action::Expand => matches!(self.focus, PanelId::Transcript | PanelId::Diff),
+            Action::ToggleDiffMode | Action::ToggleDiffScope => self.focus == PanelId::Diff,
+            _ => true,
         }
     }
 

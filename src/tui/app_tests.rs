@@ -56,12 +56,12 @@ fn quit_asks_for_confirmation_while_running() {
 #[test]
 fn pause_resume_and_stop_send_commands() {
     let (mut app, mut rx) = live_app(&demo_session());
-    app.handle_key(key(' '));
+    app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
     app.apply_event(&Event { seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
-    app.handle_key(key(' '));
+    app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Resume));
-    app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    app.handle_key(key('s'));
     assert!(rx.try_recv().is_err(), "stop waits for confirmation");
     app.handle_key(key('y'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Stop));
@@ -76,7 +76,7 @@ fn inject_editor_sends_and_shows_pending_until_queued() {
         app.handle_key(key(c));
     }
     app.handle_event(TermEvent::Paste("\nplease".into()));
-    app.handle_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+    app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     assert_eq!(rx.try_recv().ok(), Some(Command::Inject("use v2\nplease".into())));
     assert_eq!(app.pending, vec!["use v2\nplease".to_string()]);
     assert!(draw(&mut app, 100, 30).contains("sending"));
@@ -96,14 +96,14 @@ fn task_editor_opens_without_a_task_and_sends_start() {
     for c in "fix it".chars() {
         app.handle_key(key(c));
     }
-    app.handle_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+    app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     assert_eq!(rx.try_recv().ok(), Some(Command::Start("fix it".into())));
 }
 
 #[test]
 fn replay_is_read_only() {
     let mut app = App::replay(opts(), demo_session());
-    app.handle_key(key(' '));
+    app.handle_key(key('p'));
     assert_eq!(app.flash.as_deref(), Some("read-only replay"));
     app.handle_key(key('i'));
     assert!(matches!(app.overlay, Overlay::None));
@@ -133,14 +133,14 @@ fn focus_cycles_maximizes_and_hides() {
     assert!(screen.contains("3 Diff [max]"));
     assert!(!screen.contains("1 Transcript"));
     app.handle_key(key('z'));
-    app.handle_key(key('x'));
+    app.handle_key(key('h'));
     assert!(app.hidden.contains(&PanelId::Diff));
     assert_eq!(app.focus, PanelId::Checkpoints);
     assert!(!draw(&mut app, 200, 50).contains("3 Diff"));
     app.handle_key(key('3'));
     assert!(!app.hidden.contains(&PanelId::Diff), "focusing a hidden panel shows it");
     for _ in 0..5 {
-        app.handle_key(key('x'));
+        app.handle_key(key('h'));
     }
     assert_eq!(app.visible_panels().len(), 1);
     assert!(app.flash.is_some());
@@ -289,5 +289,35 @@ fn status_bar_hints_come_from_the_keymap() {
     let (mut app, _rx) = live_app(&demo_session());
     app.handle_key(key('3'));
     let screen = draw(&mut app, 200, 50);
-    assert!(screen.contains("unified/side by side"), "{screen}");
+    let hints = screen.lines().last().unwrap_or_default().trim_matches('"');
+    // The bundled keymap's notations and descriptions, help first.
+    assert!(hints.starts_with(" ? Show the keys  p Pause or resume the agent"), "{hints}");
+    assert!(hints.contains("D This change or the whole session"), "{hints}");
+    assert!(hints.contains("<Space> Expand or collapse the file"), "{hints}");
+
+    // At 80 columns only whole hints are shown, never one cut after its key.
+    let narrow = draw(&mut app, 80, 24);
+    let hints = narrow.lines().last().unwrap_or_default().trim_matches('"').trim_end();
+    assert!(hints.ends_with("p Pause or resume the agent"), "the next hint does not fit whole: {hints}");
+    let status = narrow.lines().nth_back(1).unwrap_or_default();
+    assert!(status.contains("50%"), "the gauge keeps its percentage at 80 columns: {status}");
+
+    // A panel key that does nothing there is not advertised.
+    app.handle_key(key('4'));
+    let hints = draw(&mut app, 200, 50);
+    assert!(!hints.contains("Expand or collapse the checkpoint"), "{hints}");
+}
+
+#[test]
+fn help_shows_bundled_notations_and_descriptions() {
+    let (mut app, _rx) = live_app(&demo_session());
+    let lines: Vec<String> =
+        crate::tui::view::help_lines(&app).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+    let find = |desc: &str| lines.iter().find(|l| l.ends_with(desc)).map(|l| l.split_whitespace().next().unwrap_or_default().to_string());
+    assert_eq!(find("Pause or resume the agent").as_deref(), Some("p"), "{lines:#?}");
+    assert_eq!(find("Send the correction").as_deref(), Some("<C-s>"), "{lines:#?}");
+    assert_eq!(find("This change or the whole session").as_deref(), Some("D"), "{lines:#?}");
+    app.handle_key(key('?'));
+    let screen = draw(&mut app, 100, 50);
+    assert!(screen.contains("p           Pause or resume the agent"), "{screen}");
 }

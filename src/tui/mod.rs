@@ -30,14 +30,17 @@
 //!   whole-session diff composed from per-step diffs.
 //! - [`scheduler`]: coalesced frame requests. [`terminal`]: setup, teardown, panic hook.
 //!
-//! Theme scopes used: `ui.{title,title.focused,banner,border,border.focused,tab,tab.active,
-//! status,dim,selection,marker,flash,replay,timeline,confirm,search.match,search.input,
-//! hint.key,hint.desc,help.section,gauge.fill,gauge.high,gauge.empty,gauge.mark}`,
-//! `ui.state.{idle,running,waiting,paused,stalled,done,failed}`,
+//! Theme scopes used (exactly `config::theme::SCOPES`; `scopes_tests` checks the two agree):
+//! `ui` (the base, filled under everything),
+//! `ui.{border,border.focused,title,title.focused,tab,tab.active,selection,dim,banner.error,
+//! flash,confirm,help.section,help.key,help.desc,search.match,search.input,statusbar,
+//! statusbar.key,replay,timeline}`,
+//! `status.{idle,running,waiting,paused,stalled,done,failed}`, `gauge.{fill,high,mark,empty}`,
 //! `transcript.{user,user.header,assistant.header,tool.name,tool.target,tool.args,tool.output,
-//! tool.running,tool.ok,tool.failed,correction,correction.pending,correction.queued,
-//! correction.delivered,notice.info,notice.warning,notice.error}`,
-//! `tasks.{done,active,pending}`, `diff.{file,plus,minus}`.
+//! tool.running,tool.ok,tool.error,correction,correction.pending,correction.queued,
+//! correction.delivered,notice.info,notice.warning,notice.error,new_marker}`,
+//! `markdown.{heading,code,emphasis,strong,list,quote,link}`, `tasks.{pending,active,done}`,
+//! `diff.{file,header,hunk,context,plus,minus}`.
 
 pub mod app;
 pub mod layout;
@@ -53,6 +56,9 @@ pub mod testkit;
 pub mod text;
 pub mod view;
 pub mod widgets;
+
+#[cfg(test)]
+mod scopes_tests;
 
 use std::path::PathBuf;
 use std::time::Duration;

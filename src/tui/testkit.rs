@@ -1,127 +1,22 @@
-//! Fixtures shared by the unit tests, `tests/tui_snapshots.rs` and `benches/render.rs`: a
-//! keymap equivalent to the bundled default one, and a realistic session.
-//!
-//! The keymap is built in code because the keymap loader is developed separately; once it
-//! lands, tests may load `keymaps/default.toml` instead and this table can go.
+//! Fixtures shared by the unit tests, `tests/tui_snapshots.rs` and `benches/render.rs`: the
+//! bundled default keymap, and a realistic session.
 
 use chrono::{DateTime, TimeZone, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
-use crate::config::keymap::{Action, Binding, KeyContext, Keymap};
+use crate::config::keymap::Keymap;
 use crate::protocol::{
     Event, EventKind, Feedback, Outcome, Role, RoleModels, SessionInfo, Task, TaskStatus, TestCounts, ToolCallRequest,
 };
 
-fn key(notation: &str) -> KeyEvent {
-    let (mods, rest) = if let Some(r) = notation.strip_prefix("ctrl-") {
-        (KeyModifiers::CONTROL, r)
-    } else {
-        (KeyModifiers::NONE, notation)
-    };
-    let code = match rest {
-        "tab" => KeyCode::Tab,
-        "shift-tab" => return KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
-        "enter" => KeyCode::Enter,
-        "esc" => KeyCode::Esc,
-        "up" => KeyCode::Up,
-        "down" => KeyCode::Down,
-        "pageup" => KeyCode::PageUp,
-        "pagedown" => KeyCode::PageDown,
-        "home" => KeyCode::Home,
-        "end" => KeyCode::End,
-        s => {
-            let c = s.chars().next().unwrap_or(' ');
-            if c.is_ascii_uppercase() {
-                return KeyEvent::new(KeyCode::Char(c), mods | KeyModifiers::SHIFT);
-            }
-            KeyCode::Char(c)
-        }
-    };
-    KeyEvent::new(code, mods)
-}
-
-/// The default bindings, section by section.
+/// The bundled default keymap, loaded from `keymaps/default.toml` like the real program does,
+/// so tests exercise the shipped bindings and descriptions.
+///
+/// # Panics
+/// When the bundled keymap has problems: every test using it would be testing the fallback.
 pub fn default_keymap() -> Keymap {
-    let table: &[(KeyContext, &[(&str, Action, &str)])] = &[
-        (
-            KeyContext::Global,
-            &[
-                ("q", Action::Quit, "quit"),
-                ("y", Action::Confirm, "confirm"),
-                ("esc", Action::Cancel, "cancel"),
-                ("space", Action::PauseResume, "pause/resume"),
-                ("i", Action::Inject, "inject correction"),
-                ("ctrl-s", Action::Stop, "stop"),
-                ("tab", Action::FocusNext, "next panel"),
-                ("shift-tab", Action::FocusPrev, "previous panel"),
-                ("1", Action::Focus(1), "transcript"),
-                ("2", Action::Focus(2), "tasks"),
-                ("3", Action::Focus(3), "diff"),
-                ("4", Action::Focus(4), "checkpoints"),
-                ("5", Action::Focus(5), "verifier"),
-                ("z", Action::Maximize, "maximize"),
-                ("x", Action::HidePanel, "hide panel"),
-                ("?", Action::Help, "help"),
-                ("[", Action::TimelinePrev, "step back"),
-                ("]", Action::TimelineNext, "step forward"),
-            ],
-        ),
-        (
-            KeyContext::Transcript,
-            &[
-                ("/", Action::Search, "search"),
-                ("n", Action::SearchNext, "next match"),
-                ("N", Action::SearchPrev, "previous match"),
-                ("k", Action::ScrollUp, "up"),
-                ("j", Action::ScrollDown, "down"),
-                ("up", Action::ScrollUp, "up"),
-                ("down", Action::ScrollDown, "down"),
-                ("pageup", Action::PageUp, "page up"),
-                ("pagedown", Action::PageDown, "page down"),
-                ("g", Action::Top, "top"),
-                ("G", Action::Bottom, "bottom"),
-                ("enter", Action::Expand, "expand tool call"),
-            ],
-        ),
-        (
-            KeyContext::Tasks,
-            &[("k", Action::ScrollUp, "up"), ("j", Action::ScrollDown, "down"), ("g", Action::Top, "top"), ("G", Action::Bottom, "bottom")],
-        ),
-        (
-            KeyContext::Diff,
-            &[
-                ("k", Action::ScrollUp, "previous file"),
-                ("j", Action::ScrollDown, "next file"),
-                ("pageup", Action::PageUp, "scroll diff up"),
-                ("pagedown", Action::PageDown, "scroll diff down"),
-                ("g", Action::Top, "first file"),
-                ("G", Action::Bottom, "last file"),
-                ("enter", Action::Expand, "expand diff"),
-                ("d", Action::ToggleDiffMode, "unified/side by side"),
-                ("s", Action::ToggleDiffScope, "step/session"),
-            ],
-        ),
-        (KeyContext::Checkpoints, &[]),
-        (KeyContext::Verifier, &[]),
-        (
-            KeyContext::Editor,
-            &[("ctrl-d", Action::EditorSend, "send"), ("esc", Action::EditorCancel, "cancel")],
-        ),
-    ];
-    let mut km = Keymap::default();
-    for (ctx, rows) in table {
-        let list = rows
-            .iter()
-            .map(|(n, a, d)| Binding {
-                keys: vec![if *n == "space" { KeyEvent::new(KeyCode::Char(' '), KeyModifiers::NONE) } else { key(n) }],
-                action: *a,
-                desc: (*d).to_string(),
-                notation: (*n).to_string(),
-            })
-            .collect();
-        km.sections.insert(*ctx, list);
-    }
+    let (km, problems) = crate::config::keymap::load_keymap("default", None);
+    assert!(problems.is_empty(), "bundled default keymap: {problems:?}");
     km
 }
 

@@ -19,9 +19,12 @@ pub fn render(app: &mut App, f: &mut Frame) {
     let spinner = if app.is_animating() { app.spinner_frame() } else { 0 };
     let th = &app.opts.theme;
     let ctx = RenderCtx { theme: th, hl: &app.hl, state: &app.state, now, spinner };
+    // The base style first: widgets mostly set a foreground only, so a theme's own background
+    // (light's white page) shows only if every cell starts from it.
+    f.render_widget(Block::default().style(th.style("ui")), area);
 
-    let banner: Vec<Line> = app.opts.banner.iter().map(|b| Line::styled(truncate(b, usize::from(area.width)), th.style("ui.banner"))).collect();
-    f.render_widget(Paragraph::new(banner).style(th.style("ui.banner")), screen.banner);
+    let banner: Vec<Line> = app.opts.banner.iter().map(|b| Line::styled(truncate(b, usize::from(area.width)), th.style("ui.banner.error"))).collect();
+    f.render_widget(Paragraph::new(banner).style(th.style("ui.banner.error")), screen.banner);
     render_title(f, screen.title, app, &ctx);
 
     for slot in &screen.slots {
@@ -79,7 +82,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         Overlay::Confirm(kind) => render_confirm(f, area, app, *kind),
         Overlay::Editor(kind, ta) => {
             let r = centered(area, 70, 12);
-            f.render_widget(Clear, r);
+            clear(f, r, th);
             let send = binding_notation(app, KeyContext::Editor, Action::EditorSend);
             let cancel = binding_notation(app, KeyContext::Editor, Action::EditorCancel);
             let what = match kind {
@@ -114,8 +117,8 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
         let filled = if n == 0 { width } else { k * width / n };
         right.push(Span::styled(" replay (read-only) ", th.style("ui.replay")));
         right.push(Span::styled(format!(" {prev} ◀ "), th.style("ui.dim")));
-        right.push(Span::styled("━".repeat(filled), th.style("ui.gauge.fill")));
-        right.push(Span::styled("─".repeat(width - filled), th.style("ui.gauge.empty")));
+        right.push(Span::styled("━".repeat(filled), th.style("gauge.fill")));
+        right.push(Span::styled("─".repeat(width - filled), th.style("gauge.empty")));
         right.push(Span::styled(format!(" ▶ {next} "), th.style("ui.dim")));
         right.push(Span::styled(format!("step {k}/{n} "), th.style("ui.timeline")));
     }
@@ -133,6 +136,13 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
 
 fn binding_notation(app: &App, ctx: KeyContext, action: Action) -> String {
     app.opts.keymap.bindings(ctx).iter().find(|b| b.action == action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
+}
+
+/// Blanks an overlay's area back to the theme's base style (`Clear` alone resets cells to the
+/// terminal's colours, which on a light theme punches a dark hole).
+fn clear(f: &mut Frame, r: Rect, th: &crate::config::theme::Theme) {
+    f.render_widget(Clear, r);
+    f.render_widget(Block::default().style(th.style("ui")), r);
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -157,8 +167,8 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         let w = bindings.iter().map(|b| b.notation.chars().count()).max().unwrap_or(0);
         for b in bindings {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.hint.key")),
-                Span::styled(b.desc.clone(), th.style("ui.hint.desc")),
+                Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.help.key")),
+                Span::styled(b.desc.clone(), th.style("ui.help.desc")),
             ]));
         }
     }
@@ -171,16 +181,23 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
 fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize) {
     let th = &app.opts.theme;
     let r = centered(area, 60, area.height.saturating_sub(4).max(3));
-    f.render_widget(Clear, r);
+    clear(f, r, th);
     let close = binding_notation(app, KeyContext::Global, Action::Help);
-    let block = Block::default()
+    let lines = help_lines(app);
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(th.style("ui.border.focused"))
         .title(Line::styled(format!(" Keys — {close} closes "), th.style("ui.title.focused")));
+    let height = usize::from(block.inner(r).height);
+    let scroll = scroll.min(lines.len().saturating_sub(height));
+    // Say when the list goes on below, or the last section shown looks like the end.
+    if scroll + height < lines.len() {
+        let down = binding_notation(app, KeyContext::Global, Action::ScrollDown);
+        let more = format!(" {} more — {down} scrolls ", lines.len() - scroll - height);
+        block = block.title_bottom(Line::styled(more, th.style("ui.dim")).right_aligned());
+    }
     let inner = block.inner(r);
     f.render_widget(block, r);
-    let lines = help_lines(app);
-    let scroll = scroll.min(lines.len().saturating_sub(usize::from(inner.height)));
     let visible: Vec<Line> = lines.into_iter().skip(scroll).take(usize::from(inner.height)).collect();
     f.render_widget(Paragraph::new(visible), inner);
 }
@@ -193,7 +210,7 @@ fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: ConfirmKind) {
         ConfirmKind::Stop => "Stop the agent and finish the session?",
     };
     let r = centered(area, 56, 4);
-    f.render_widget(Clear, r);
+    clear(f, r, th);
     let block = Block::default().borders(Borders::ALL).border_style(th.style("ui.border.focused"));
     let inner = block.inner(r);
     f.render_widget(block, r);

@@ -34,25 +34,30 @@ fn clock(d: chrono::Duration) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-pub fn gauge(ctx: &RenderCtx, fill: f64) -> Vec<Span<'static>> {
+/// The context gauge, `width` cells of bar between "ctx " and the percentage.
+pub fn gauge(ctx: &RenderCtx, fill: f64, width: usize) -> Vec<Span<'static>> {
     let th = ctx.theme;
-    let filled = ((fill.clamp(0.0, 1.0)) * GAUGE_WIDTH as f64).round() as usize;
-    let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| (m * GAUGE_WIDTH as f64).round() as usize).collect();
-    let fill_scope = if fill >= GAUGE_MARKS[2] { "ui.gauge.high" } else { "ui.gauge.fill" };
+    let width = width.max(1);
+    let filled = ((fill.clamp(0.0, 1.0)) * width as f64).round() as usize;
+    let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| (m * width as f64).round() as usize).collect();
+    let fill_scope = if fill >= GAUGE_MARKS[2] { "gauge.high" } else { "gauge.fill" };
     let mut spans = vec![Span::styled("ctx ", th.style("ui.dim"))];
-    for i in 0..GAUGE_WIDTH {
+    for i in 0..width {
         let is_mark = marks.contains(&i);
         let (ch, scope) = match (i < filled, is_mark) {
-            (true, true) => ("┃", "ui.gauge.mark"),
+            (true, true) => ("┃", "gauge.mark"),
             (true, false) => ("█", fill_scope),
-            (false, true) => ("│", "ui.gauge.mark"),
-            (false, false) => ("░", "ui.gauge.empty"),
+            (false, true) => ("│", "gauge.mark"),
+            (false, false) => ("░", "gauge.empty"),
         };
         spans.push(Span::styled(ch, th.style(scope)));
     }
-    spans.push(Span::styled(format!(" {:>3.0}%", fill * 100.0), th.style("ui.status")));
+    spans.push(Span::styled(format!(" {:>3.0}%", fill * 100.0), th.style("ui.statusbar")));
     spans
 }
+
+/// The narrowest gauge still worth drawing: below this the marks merge.
+const GAUGE_MIN_WIDTH: usize = 10;
 
 pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     if area.height == 0 {
@@ -61,31 +66,46 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     let th = ctx.theme;
     let st = ctx.state;
     let (icon, scope) = match &st.run {
-        RunState::NotStarted => ("○", "ui.state.idle"),
-        RunState::Running => ("●", "ui.state.running"),
-        RunState::WaitingForModel => (SPINNER[ctx.spinner % SPINNER.len()], "ui.state.waiting"),
-        RunState::Paused(_) => ("⏸", "ui.state.paused"),
-        RunState::Stalled => ("⚠", "ui.state.stalled"),
-        RunState::Finished { outcome: crate::protocol::Outcome::Done, .. } => ("✓", "ui.state.done"),
-        RunState::Finished { .. } => ("✗", "ui.state.failed"),
+        RunState::NotStarted => ("○", "status.idle"),
+        RunState::Running => ("●", "status.running"),
+        RunState::WaitingForModel => (SPINNER[ctx.spinner % SPINNER.len()], "status.waiting"),
+        RunState::Paused(_) => ("⏸", "status.paused"),
+        RunState::Stalled => ("⚠", "status.stalled"),
+        RunState::Finished { outcome: crate::protocol::Outcome::Done, .. } => ("✓", "status.done"),
+        RunState::Finished { .. } => ("✗", "status.failed"),
     };
-    let sep = || Span::styled(" │ ", th.style("ui.dim"));
     let fill = if info.context_budget == 0 { 0.0 } else { st.context_tokens as f64 / info.context_budget as f64 };
     let est = if st.totals.estimated { "~" } else { "" };
-    let mut spans = vec![
-        Span::styled(format!(" {icon} {} ", st.run.label()), th.style(scope)),
-        sep(),
-        Span::styled(format!("step {}", st.step), th.style("ui.status")),
-        sep(),
-        Span::styled(clock(st.elapsed(ctx.now)), th.style("ui.status")),
-        sep(),
-        Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), th.style("ui.status")),
-        sep(),
-        Span::styled(format!("${:.2}", st.totals.cost_usd), th.style("ui.status")),
-        sep(),
+    let bar = th.style("ui.statusbar");
+    let run = Span::styled(format!(" {icon} {} ", st.run.label()), th.style(scope));
+    // (position on the row, field), most important first: on a narrow terminal the gauge
+    // shrinks, then whole fields drop from the end of this list, rather than the row being cut
+    // mid-number at the edge.
+    let mut fields = vec![
+        (0, Span::styled(format!("step {}", st.step), bar)),
+        (3, Span::styled(format!("${:.2}", st.totals.cost_usd), bar)),
+        (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
+        (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), bar)),
     ];
-    spans.extend(gauge(ctx, fill));
-    f.render_widget(Paragraph::new(Line::from(spans)).style(th.style("ui.status")), Rect { height: 1, ..area });
+    const SEP: &str = " │ ";
+    let sep_w = SEP.chars().count();
+    let avail = usize::from(area.width);
+    let gauge_fixed = "ctx ".len() + " 100%".len();
+    let width_of = |fields: &[(u8, Span)]| run.width() + fields.iter().map(|(_, s)| s.width() + sep_w).sum::<usize>() + sep_w;
+    while !fields.is_empty() && width_of(&fields) + gauge_fixed + GAUGE_MIN_WIDTH > avail {
+        fields.pop();
+    }
+    let gauge_w = avail.saturating_sub(width_of(&fields) + gauge_fixed).clamp(GAUGE_MIN_WIDTH, GAUGE_WIDTH);
+    fields.sort_by_key(|(pos, _)| *pos);
+    let sep = || Span::styled(SEP, th.style("ui.dim"));
+    let mut spans = vec![run];
+    for (_, fld) in fields {
+        spans.push(sep());
+        spans.push(fld);
+    }
+    spans.push(sep());
+    spans.extend(gauge(ctx, fill, gauge_w));
+    f.render_widget(Paragraph::new(Line::from(spans)).style(bar), Rect { height: 1, ..area });
     if area.height < 2 {
         return;
     }
@@ -93,13 +113,24 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     let line = match info.flash {
         Some(msg) => Line::styled(format!(" {msg}"), th.style("ui.flash")),
         None => {
+            // Whole hints only, in the order given (most useful first): a hint cut after its
+            // key would name the key but not what it does.
             let mut spans = vec![Span::raw(" ")];
+            let mut left = avail.saturating_sub(1);
             for (k, d) in info.hints {
-                spans.push(Span::styled(k.clone(), th.style("ui.hint.key")));
-                spans.push(Span::styled(format!(" {d}  "), th.style("ui.hint.desc")));
+                let key = Span::styled(k.clone(), th.style("ui.statusbar.key"));
+                let desc = Span::styled(format!(" {d}  "), bar);
+                let w = key.width() + desc.width();
+                // The trailing gap may fall off the edge.
+                if w.saturating_sub(2) > left {
+                    break;
+                }
+                left = left.saturating_sub(w);
+                spans.push(key);
+                spans.push(desc);
             }
             Line::from(spans)
         }
     };
-    f.render_widget(Paragraph::new(line), hint_row);
+    f.render_widget(Paragraph::new(line).style(bar), hint_row);
 }

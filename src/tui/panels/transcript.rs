@@ -242,7 +242,7 @@ impl TranscriptView {
             let label = format!(" ↓ {fresh} new ");
             let w = (str_width(&label) as u16).min(area.width);
             let r = Rect { x: area.right().saturating_sub(w), y: area.bottom().saturating_sub(1), width: w, height: 1 };
-            f.render_widget(Paragraph::new(Line::styled(label, ctx.theme.style("ui.marker"))), r);
+            f.render_widget(Paragraph::new(Line::styled(label, ctx.theme.style("transcript.new_marker"))), r);
         }
     }
 }
@@ -316,7 +316,7 @@ fn tool_line(ctx: &RenderCtx, t: &ToolCell, width: usize, expanded: bool) -> Lin
     let (icon, scope) = match t.status {
         ToolStatus::Running => (SPINNER[ctx.spinner % SPINNER.len()], "transcript.tool.running"),
         ToolStatus::Ok => ("✓", "transcript.tool.ok"),
-        ToolStatus::Failed => ("✗", "transcript.tool.failed"),
+        ToolStatus::Failed => ("✗", "transcript.tool.error"),
     };
     let duration = match t.duration_ms {
         Some(ms) => crate::tui::state::fmt_ms(ms),
@@ -328,7 +328,7 @@ fn tool_line(ctx: &RenderCtx, t: &ToolCell, width: usize, expanded: bool) -> Lin
     let mut right = vec![Span::styled(format!(" {duration}"), th.style("ui.dim"))];
     if let Some(tc) = t.tests {
         right.push(Span::styled(format!(" {}✓", tc.passed), th.style("transcript.tool.ok")));
-        let fail_scope = if tc.failed > 0 { "transcript.tool.failed" } else { "ui.dim" };
+        let fail_scope = if tc.failed > 0 { "transcript.tool.error" } else { "ui.dim" };
         right.push(Span::styled(format!(" {}✗", tc.failed), th.style(fail_scope)));
         if tc.skipped > 0 {
             right.push(Span::styled(format!(" {}⊘", tc.skipped), th.style("ui.dim")));
