@@ -306,3 +306,17 @@ async fn a_scenario_that_runs_out_fails_with_a_clear_reason() {
     assert_eq!(result.outcome, Outcome::Failed);
     assert!(result.reason.contains("no answer 3 for the agent role"), "{}", result.reason);
 }
+
+#[tokio::test]
+async fn an_unpriced_model_under_a_cost_budget_is_called_out() {
+    let mut s = Scripted::new(&[], "[[agent]]\ntext = \"ok\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"s\" }\n");
+    s.opts.model = Some("my-local-model".into());
+    s.opts.max_cost = Some(1.0);
+    let handle = s.spawn("t", Supervision::Headless);
+    let log = handle.log_path.clone();
+    assert_eq!(finish(handle).await.outcome, Outcome::Done);
+    let events = logged_events(&log);
+    let w = pos(&events, "a price warning", |k| matches!(k, EventKind::Warning { message } if message.contains("my-local-model") && message.contains("counts as 0")));
+    let usage = pos(&events, "usage", |k| matches!(k, EventKind::Usage { priced: false, .. }));
+    assert!(w < usage);
+}

@@ -98,6 +98,19 @@ async fn run_inner(
         }),
     })?;
     rec.emit(EventKind::UserMessage { text: task })?;
+    if cfg.budgets.max_cost.is_some() || cfg.provider_name != "scripted" {
+        for role in crate::protocol::Role::ALL {
+            let model = cfg.models.get(role);
+            if cfg.prices.lookup(model).is_none() && (role == crate::protocol::Role::Agent || model != cfg.models.agent) {
+                rec.emit(EventKind::Warning {
+                    message: format!(
+                        "model `{model}` ({}) has no price in the model table: its cost counts as 0; add it under [models.\"{model}\"] in config.toml",
+                        role.as_str()
+                    ),
+                })?;
+            }
+        }
+    }
 
     let started = tokio::time::Instant::now();
     let mut runner = match StepRunner::new(&cfg, rec.clone()) {
