@@ -178,15 +178,7 @@ impl StepRunner {
         let started = std::time::Instant::now();
         let outcome = tools::execute(&mut self.tools, &call.name, &args).await;
         let duration_ms = started.elapsed().as_millis() as u64;
-        for change in outcome.changes {
-            self.rec.emit(EventKind::FileChanged {
-                step,
-                path: change.path,
-                before: change.before,
-                after: change.after,
-                diff: change.diff,
-            })?;
-        }
+        self.emit_changes(step, outcome.changes)?;
         if let Some(tasks) = outcome.tasks {
             self.rec.emit(EventKind::TaskList { tasks })?;
         }
@@ -201,6 +193,13 @@ impl StepRunner {
             feedback: outcome.feedback,
         })?;
         Ok(outcome.done)
+    }
+
+    fn emit_changes(&self, step: u64, changes: Vec<crate::workspace::FileChange>) -> Result<(), LogError> {
+        for c in changes {
+            self.rec.emit(EventKind::FileChanged { step, path: c.path, before: c.before, after: c.after, diff: c.diff })?;
+        }
+        Ok(())
     }
 
     /// Gives every tool call of the last answer that has no result yet a result saying why, so
@@ -221,16 +220,8 @@ impl StepRunner {
             })?;
         }
         // Files the interrupted call changed are still changes the session made.
-        for change in self.tools.workspace.rescan() {
-            self.rec.emit(EventKind::FileChanged {
-                step,
-                path: change.path,
-                before: change.before,
-                after: change.after,
-                diff: change.diff,
-            })?;
-        }
-        Ok(())
+        let changes = self.tools.workspace.rescan();
+        self.emit_changes(step, changes)
     }
 }
 
