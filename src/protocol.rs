@@ -78,6 +78,29 @@ impl RoleModels {
     }
 }
 
+/// One message of the conversation as the runtime keeps it. Providers translate it to their
+/// own wire shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Message {
+    User { text: String },
+    Assistant { text: String, tool_calls: Vec<ToolCallRequest> },
+    Tool { call_id: String, name: String, content: String },
+}
+
+impl Message {
+    /// Characters of content, used by the token estimate.
+    pub fn content_len(&self) -> usize {
+        match self {
+            Message::User { text } => text.len(),
+            Message::Assistant { text, tool_calls } => {
+                text.len() + tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>()
+            }
+            Message::Tool { content, .. } => content.len(),
+        }
+    }
+}
+
 /// A tool call as the model asked for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRequest {

@@ -18,32 +18,10 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::protocol::Message;
 use crate::protocol::{Role, ToolCallRequest};
 
 pub use retry::{complete, Progress, RetryPolicy};
-
-/// One message of the conversation as the runtime keeps it. Providers translate it to their
-/// own wire shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "snake_case")]
-pub enum Message {
-    User { text: String },
-    Assistant { text: String, tool_calls: Vec<ToolCallRequest> },
-    Tool { call_id: String, name: String, content: String },
-}
-
-impl Message {
-    /// Characters of content, used by the token estimate.
-    pub fn content_len(&self) -> usize {
-        match self {
-            Message::User { text } => text.len(),
-            Message::Assistant { text, tool_calls } => {
-                text.len() + tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>()
-            }
-            Message::Tool { content, .. } => content.len(),
-        }
-    }
-}
 
 /// A tool as described to the model: name, description and a JSON schema for its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
