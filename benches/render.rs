@@ -142,7 +142,7 @@ const LONG_TURN_TOKENS: u64 = 5_000;
 /// What `run_loop` folds per wake-up before drawing (`src/tui/mod.rs`).
 const MAX_DRAIN: usize = 4096;
 /// The runtime's broadcast capacity (`EVENT_CAPACITY` in `src/agent/mod.rs`).
-const EVENT_CAPACITY: usize = 65_536;
+const EVENT_CAPACITY: usize = 8_192;
 const WARMUP: Duration = Duration::from_millis(500);
 const STREAM_WINDOW: Duration = Duration::from_secs(5);
 const LONG_STREAM_WINDOW: Duration = Duration::from_secs(9);
