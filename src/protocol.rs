@@ -57,6 +57,10 @@ pub struct SessionInfo {
     pub system_prompt: String,
     /// The effective settings (budgets and the like) as a JSON object, with secrets removed.
     pub config: Value,
+    /// Tokens of context the agent's window may hold; checkpoints and rollovers are
+    /// percentages of it.
+    #[serde(default)]
+    pub context_budget: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +229,87 @@ pub enum PauseReason {
     Stall,
 }
 
+/// One checkpoint field: the writer answers each as a string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CheckpointField {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Default for CheckpointField {
+    fn default() -> Self {
+        CheckpointField::Text(String::new())
+    }
+}
+
+/// The 11 fields a background writer keeps for a session, so that a fresh context window can
+/// be rebuilt from them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The user's request, verbatim.
+    pub active_intent: CheckpointField,
+    pub next_action: CheckpointField,
+    /// Session rules and every supervisor correction, verbatim.
+    pub directives: CheckpointField,
+    pub task_tree: CheckpointField,
+    pub current_work: CheckpointField,
+    /// Each file touched, with its purpose.
+    pub files: CheckpointField,
+    /// Verified facts.
+    pub knowledge: CheckpointField,
+    pub errors_and_fixes: CheckpointField,
+    /// Branches, processes, ports.
+    pub live_resources: CheckpointField,
+    /// Design decisions and why.
+    pub decisions: CheckpointField,
+    pub open_notes: CheckpointField,
+}
+
+impl Checkpoint {
+    pub const FIELDS: [&'static str; 11] = [
+        "active_intent",
+        "next_action",
+        "directives",
+        "task_tree",
+        "current_work",
+        "files",
+        "knowledge",
+        "errors_and_fixes",
+        "live_resources",
+        "decisions",
+        "open_notes",
+    ];
+
+    /// The fields in their canonical order, with their keys.
+    pub fn fields(&self) -> [(&'static str, &CheckpointField); 11] {
+        [
+            ("active_intent", &self.active_intent),
+            ("next_action", &self.next_action),
+            ("directives", &self.directives),
+            ("task_tree", &self.task_tree),
+            ("current_work", &self.current_work),
+            ("files", &self.files),
+            ("knowledge", &self.knowledge),
+            ("errors_and_fixes", &self.errors_and_fixes),
+            ("live_resources", &self.live_resources),
+            ("decisions", &self.decisions),
+            ("open_notes", &self.open_notes),
+        ]
+    }
+}
+
+/// Why a fresh context window was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloverReason {
+    /// The window reached the rollover threshold.
+    Threshold,
+    /// The supervisor asked for it.
+    Supervisor,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
@@ -341,6 +426,60 @@ pub enum EventKind {
         outcome: Outcome,
         reason: String,
     },
+    /// The exact state of the workspace files was recorded (at session start and with every
+    /// checkpoint). `id` names it in the shadow repository under `.endure/`.
+    WorkspaceSnapshot {
+        id: String,
+        label: String,
+    },
+    /// The background writer saved checkpoint `id` (`<cycle>.<n>`), covering the conversation
+    /// up to event `upto_seq`, with the workspace as in `snapshot`.
+    CheckpointSaved {
+        id: String,
+        cycle: u32,
+        n: u32,
+        /// The threshold (% of the context budget) that started the writer.
+        threshold_pct: u32,
+        window_tokens: u64,
+        upto_seq: u64,
+        snapshot: Option<String>,
+        /// The checkpoint's JSON file, relative to the workspace.
+        path: String,
+        checkpoint: Checkpoint,
+    },
+    /// A fresh context window replaced the old one; the conversation continues from `window`.
+    Rollover {
+        cycle: u32,
+        reason: RolloverReason,
+        checkpoint: Option<String>,
+        window_tokens: u64,
+        window: Vec<Message>,
+    },
+    /// The workspace and the conversation went back to checkpoint `to`. Nothing before this
+    /// event is deleted: the abandoned branch stays in the log.
+    RolledBack {
+        to: String,
+        snapshot: Option<String>,
+        /// A new cycle, so that checkpoints after the rollback never reuse an abandoned id.
+        cycle: u32,
+        window_tokens: u64,
+        window: Vec<Message>,
+        tasks: Vec<Task>,
+        restored: u32,
+        removed: u32,
+    },
+    /// A new process continued this session from its log (after a crash, a stop, or with
+    /// `--at`). Tool calls that were in flight got an `interrupted` result first.
+    SessionResumed {
+        at: Option<String>,
+        interrupted_calls: Vec<String>,
+    },
+    /// Project memory (MEMORY.md) was changed by the writer or the supervisor.
+    MemoryUpdated {
+        source: String,
+        added: u32,
+        summary: String,
+    },
 }
 
 impl EventKind {
@@ -375,6 +514,12 @@ impl EventKind {
             EventKind::Stall { .. } => "stall",
             EventKind::Warning { .. } => "warning",
             EventKind::SessionFinished { .. } => "session_finished",
+            EventKind::WorkspaceSnapshot { .. } => "workspace_snapshot",
+            EventKind::CheckpointSaved { .. } => "checkpoint_saved",
+            EventKind::Rollover { .. } => "rollover",
+            EventKind::RolledBack { .. } => "rolled_back",
+            EventKind::SessionResumed { .. } => "session_resumed",
+            EventKind::MemoryUpdated { .. } => "memory_updated",
         }
     }
 }
@@ -392,6 +537,11 @@ pub enum Command {
     Inject(String),
     /// Cancel the step in flight and finish the session.
     Stop,
+    /// Go back to checkpoint `<cycle>.<n>`: workspace files and conversation. The run stays
+    /// paused afterwards so that the supervisor can correct it before resuming.
+    Rollback(String),
+    /// Build a fresh context window from the newest checkpoint now.
+    Rollover,
 }
 
 #[cfg(test)]
@@ -434,6 +584,7 @@ mod tests {
             },
             system_prompt: "sys".into(),
             config: serde_json::json!({"max_steps": 5}),
+            context_budget: 1000,
         };
         let ev = Event { seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
         let v: Value = serde_json::to_value(&ev).expect("serialize");
@@ -445,7 +596,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }

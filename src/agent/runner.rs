@@ -23,6 +23,10 @@ struct Control {
     /// Budgets the supervisor chose to run past by resuming after a budget pause.
     waived: Vec<BudgetKind>,
     warned: Vec<BudgetKind>,
+    /// A rollback the supervisor asked for, done at the next boundary.
+    rollback: Option<String>,
+    /// A manual rollover the supervisor asked for.
+    rollover: bool,
 }
 
 impl Control {
@@ -40,6 +44,8 @@ impl Control {
             }
             // The task is already set; a second Start is a frontend bug, not worth failing over.
             Command::Start(_) => {}
+            Command::Rollback(id) => self.rollback = Some(id),
+            Command::Rollover => self.rollover = true,
         }
         Ok(())
     }
@@ -95,6 +101,7 @@ async fn run_inner(
             models: cfg.models.clone(),
             system_prompt,
             config: cfg.recorded_config.clone(),
+            context_budget: cfg.context_budget,
         }),
     })?;
     rec.emit(EventKind::UserMessage { text: task })?;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Message;
-use crate::protocol::{Event, EventKind, Outcome, Role, SessionInfo, Task, TestCounts};
+use crate::protocol::{Checkpoint, Event, EventKind, Outcome, Role, SessionInfo, Task, TestCounts};
 
 /// The text the model sees for a supervisor correction.
 pub fn correction_message(text: &str) -> String {
@@ -32,6 +32,18 @@ impl UsageTotals {
     pub fn tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
     }
+}
+
+/// Where a checkpoint is and what it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    pub id: String,
+    pub cycle: u32,
+    pub n: u32,
+    pub threshold_pct: u32,
+    pub upto_seq: u64,
+    pub snapshot: Option<String>,
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -67,6 +79,19 @@ pub struct SessionState {
     pub calls_in_flight: Vec<String>,
     pub files_changed: u64,
     pub outcome: Option<(Outcome, String)>,
+    /// The context window's cycle: 1 at the start, +1 at every rollover and rollback.
+    pub cycle: u32,
+    /// Every checkpoint saved, in order, abandoned branches included.
+    pub checkpoints: Vec<CheckpointRecord>,
+    /// The checkpoint the current window descends from.
+    pub latest_checkpoint: Option<Checkpoint>,
+    /// Thresholds (% of the budget) whose checkpoint was saved in the current cycle.
+    pub fired_thresholds: Vec<u32>,
+    pub start_snapshot: Option<String>,
+    /// Every delivered supervisor correction, verbatim, in order: they stay in force across
+    /// rollovers.
+    pub corrections: Vec<String>,
+    pub rollovers: u32,
 }
 
 impl SessionState {
@@ -76,6 +101,15 @@ impl SessionState {
             s.apply(e);
         }
         s
+    }
+
+    /// The id the next checkpoint in the current cycle gets.
+    pub fn next_checkpoint_n(&self) -> u32 {
+        self.checkpoints.iter().filter(|c| c.cycle == self.cycle).map(|c| c.n).max().unwrap_or(0) + 1
+    }
+
+    pub fn checkpoint(&self, id: &str) -> Option<&CheckpointRecord> {
+        self.checkpoints.iter().find(|c| c.id == id)
     }
 
     pub fn task(&self) -> &str {
@@ -92,6 +126,7 @@ impl SessionState {
             EventKind::SessionStarted { info } => {
                 self.info = Some((**info).clone());
                 self.started_at = Some(event.ts);
+                self.cycle = 1;
             }
             EventKind::UserMessage { text } => self.messages.push(Message::User { text: text.clone() }),
             EventKind::AssistantMessage { text, tool_calls, .. } => {
@@ -145,11 +180,51 @@ impl SessionState {
                 if let Some(pos) = self.pending_corrections.iter().position(|(i, _)| i == id) {
                     let (_, text) = self.pending_corrections.remove(pos);
                     self.messages.push(Message::User { text: correction_message(&text) });
+                    self.corrections.push(text);
                     self.corrections_delivered += 1;
                 }
             }
             EventKind::Stall { .. } => self.calls_since_progress = 0,
             EventKind::SessionFinished { outcome, reason } => self.outcome = Some((*outcome, reason.clone())),
+            EventKind::WorkspaceSnapshot { id, .. } => {
+                if self.start_snapshot.is_none() {
+                    self.start_snapshot = Some(id.clone());
+                }
+            }
+            EventKind::CheckpointSaved { id, cycle, n, threshold_pct, upto_seq, snapshot, path, checkpoint, .. } => {
+                self.checkpoints.push(CheckpointRecord {
+                    id: id.clone(),
+                    cycle: *cycle,
+                    n: *n,
+                    threshold_pct: *threshold_pct,
+                    upto_seq: *upto_seq,
+                    snapshot: snapshot.clone(),
+                    path: path.clone(),
+                });
+                self.latest_checkpoint = Some(checkpoint.clone());
+                self.fired_thresholds.push(*threshold_pct);
+            }
+            EventKind::Rollover { cycle, window_tokens, window, .. } => {
+                self.cycle = *cycle;
+                self.messages = window.clone();
+                self.window_tokens = *window_tokens;
+                self.fired_thresholds.clear();
+                self.rollovers += 1;
+            }
+            EventKind::RolledBack { cycle, window_tokens, window, tasks, .. } => {
+                self.cycle = *cycle;
+                self.messages = window.clone();
+                self.window_tokens = *window_tokens;
+                self.tasks = tasks.clone();
+                self.fired_thresholds.clear();
+                self.calls_since_progress = 0;
+            }
+            EventKind::SessionResumed { .. } => {
+                self.calls_in_flight.clear();
+                self.paused = false;
+                self.outcome = None;
+            }
+            EventKind::MemoryUpdated { .. } => {}
             EventKind::ModelRetry { .. }
             | EventKind::BudgetWarning { .. }
             | EventKind::BudgetStop { .. }

@@ -404,6 +404,41 @@ impl WorkbenchState {
                 );
             }
             EventKind::Warning { message } => self.push(id, CellKind::Notice { level: NoticeLevel::Warning, text: message.clone() }),
+            EventKind::WorkspaceSnapshot { .. } => {}
+            EventKind::CheckpointSaved { id: cp, threshold_pct, .. } => {
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("checkpoint {cp} saved (at {threshold_pct}% of the context budget)") })
+            }
+            EventKind::Rollover { cycle, checkpoint, window_tokens, .. } => self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: format!(
+                        "rollover: cycle {cycle} starts from checkpoint {} in a fresh window of {window_tokens} tokens",
+                        checkpoint.as_deref().unwrap_or("(none)")
+                    ),
+                },
+            ),
+            EventKind::RolledBack { to, restored, removed, .. } => self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Warning,
+                    text: format!("rolled back to checkpoint {to}: {restored} files restored, {removed} removed"),
+                },
+            ),
+            EventKind::SessionResumed { interrupted_calls, .. } => {
+                self.run = RunState::Running;
+                self.finished_at = None;
+                self.push(
+                    id,
+                    CellKind::Notice {
+                        level: NoticeLevel::Info,
+                        text: format!("session resumed ({} interrupted call(s) reported to the model)", interrupted_calls.len()),
+                    },
+                )
+            }
+            EventKind::MemoryUpdated { source, summary, .. } => {
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("MEMORY.md updated by {source}: {summary}") })
+            }
             EventKind::SessionFinished { outcome, reason } => {
                 self.reset_streaming(id);
                 self.finished_at = Some(ev.ts);

@@ -52,6 +52,7 @@ impl EventSeq {
 
 pub fn session_info(task: &str) -> SessionInfo {
     SessionInfo {
+        context_budget: 128_000,
         session_id: "demo-1".into(),
         endure_version: "0.1.0".into(),
         workspace: "/tmp/ws".into(),
