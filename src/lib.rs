@@ -10,6 +10,7 @@ pub mod demo;
 pub mod feedback;
 pub mod headless;
 pub mod launch;
+pub mod memory;
 pub mod model;
 pub mod protocol;
 pub mod tools;

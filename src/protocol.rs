@@ -474,6 +474,14 @@ pub enum EventKind {
         at: Option<String>,
         interrupted_calls: Vec<String>,
     },
+    /// A whole new MEMORY.md was proposed (by a dream) and waits for the supervisor's
+    /// `ResolveMemory`; `diff` is against the file as it is now.
+    MemoryProposed {
+        id: u64,
+        source: String,
+        diff: String,
+        content: String,
+    },
     /// Project memory (MEMORY.md) was changed by the writer or the supervisor.
     MemoryUpdated {
         source: String,
@@ -519,6 +527,7 @@ impl EventKind {
             EventKind::Rollover { .. } => "rollover",
             EventKind::RolledBack { .. } => "rolled_back",
             EventKind::SessionResumed { .. } => "session_resumed",
+            EventKind::MemoryProposed { .. } => "memory_proposed",
             EventKind::MemoryUpdated { .. } => "memory_updated",
         }
     }
@@ -542,6 +551,8 @@ pub enum Command {
     Rollback(String),
     /// Build a fresh context window from the newest checkpoint now.
     Rollover,
+    /// Accept or reject a proposed MEMORY.md.
+    ResolveMemory { id: u64, accept: bool },
 }
 
 #[cfg(test)]
@@ -596,7 +607,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }

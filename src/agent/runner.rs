@@ -27,6 +27,8 @@ struct Control {
     rollback: Option<String>,
     /// A manual rollover the supervisor asked for.
     rollover: bool,
+    /// The supervisor's answers to proposed MEMORY.md changes.
+    memory_answers: Vec<(u64, bool)>,
 }
 
 impl Control {
@@ -46,6 +48,7 @@ impl Control {
             Command::Start(_) => {}
             Command::Rollback(id) => self.rollback = Some(id),
             Command::Rollover => self.rollover = true,
+            Command::ResolveMemory { id, accept } => self.memory_answers.push((id, accept)),
         }
         Ok(())
     }

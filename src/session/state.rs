@@ -224,7 +224,7 @@ impl SessionState {
                 self.paused = false;
                 self.outcome = None;
             }
-            EventKind::MemoryUpdated { .. } => {}
+            EventKind::MemoryProposed { .. } | EventKind::MemoryUpdated { .. } => {}
             EventKind::ModelRetry { .. }
             | EventKind::BudgetWarning { .. }
             | EventKind::BudgetStop { .. }

@@ -436,6 +436,9 @@ impl WorkbenchState {
                     },
                 )
             }
+            EventKind::MemoryProposed { source, .. } => {
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") })
+            }
             EventKind::MemoryUpdated { source, summary, .. } => {
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("MEMORY.md updated by {source}: {summary}") })
             }
