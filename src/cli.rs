@@ -36,6 +36,13 @@ pub enum Command {
     Demo(DemoArgs),
     /// Open a session's event log read-only in the workbench, following it while it grows.
     Replay(ReplayArgs),
+    /// Continue a session in the workbench: after a crash or a stop, or from a checkpoint with --at.
+    Resume(ResumeArgs),
+    /// Roll a session (not running) back to a checkpoint: workspace files and conversation.
+    Rollback(RollbackArgs),
+    /// Project memory: consolidate MEMORY.md (dream) or distill past sessions into skills.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// Configuration: `endure config check` reports every problem in config, theme and keymap files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -56,6 +63,50 @@ pub struct ReplayArgs {
     /// Keymap: default, vim or emacs.
     #[arg(long)]
     pub keymap: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Roll back to checkpoint `<cycle>.<n>` first.
+    #[arg(long, value_name = "ID")]
+    pub at: Option<String>,
+    /// Flags given again override those recorded at the session's start.
+    #[command(flatten)]
+    pub run: RunOptions,
+    /// Session id or a unique prefix (default: the most recent).
+    pub session: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Session id or a unique prefix.
+    pub session: String,
+    /// The checkpoint, `<cycle>.<n>`.
+    #[arg(long, value_name = "ID")]
+    pub to: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryCommand {
+    /// Ask the writer model to consolidate and deduplicate MEMORY.md; shows the diff.
+    Dream(MemoryArgs),
+    /// Turn repeated commands, corrections and fixes of past sessions into skills.
+    Distill(MemoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MemoryArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Apply the result (without it, only show it).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,8 +153,15 @@ pub struct ExecArgs {
     pub json: bool,
     #[command(flatten)]
     pub run: RunOptions,
+    /// Continue a session (default: the most recent) from its log instead of starting one.
+    #[arg(long, value_name = "SESSION", num_args = 0..=1, default_missing_value = "")]
+    pub resume: Option<String>,
+    /// With --resume: roll back to checkpoint `<cycle>.<n>` first.
+    #[arg(long, value_name = "ID", requires = "resume")]
+    pub at: Option<String>,
     /// What the agent should do.
-    pub task: String,
+    #[arg(required_unless_present = "resume")]
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Args)]

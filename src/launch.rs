@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agent::{AgentConfig, Budgets, Supervision};
+use crate::agent::{AgentConfig, Budgets, CycleSettings, MemorySettings, Supervision};
 use crate::config::prices::ModelTable;
 use crate::config::settings::{RunOptions, parse_duration};
 use crate::model::scripted::Scenario;
@@ -120,7 +120,60 @@ pub fn agent_config(
         temperature: opts.temperature,
         max_output_tokens: opts.max_output_tokens.unwrap_or(8192),
         prices,
-        recorded_config: serde_json::to_value(opts).unwrap_or_default(),
+        recorded_config: recorded(opts),
         session_id: None,
+        cycles: cycle_settings(opts)?,
+        memory: MemorySettings {
+            dream_every: every(opts.dream_every.as_deref(), "--dream-every", MemorySettings::default().dream_every)?,
+            distill_every: every(opts.distill_every.as_deref(), "--distill-every", MemorySettings::default().distill_every)?,
+        },
+        resume: None,
     })
+}
+
+fn cycle_settings(opts: &RunOptions) -> Result<CycleSettings, LaunchError> {
+    let mut c = CycleSettings::default();
+    if let Some(list) = &opts.checkpoints {
+        let mut list = list.clone();
+        list.sort_unstable();
+        list.dedup();
+        if list.iter().any(|p| *p == 0 || *p >= 100) {
+            return Err(LaunchError::Invalid(format!("--checkpoints takes percentages from 1 to 99, not {list:?}")));
+        }
+        c.checkpoints = list;
+    }
+    if let Some(r) = opts.rollover {
+        if r == 0 || r > 100 {
+            return Err(LaunchError::Invalid(format!("--rollover takes a percentage from 1 to 100, not {r}")));
+        }
+        c.rollover_pct = r;
+    }
+    Ok(c)
+}
+
+/// `never` or `off` disables; otherwise a duration.
+fn every(v: Option<&str>, flag: &str, default: Option<Duration>) -> Result<Option<Duration>, LaunchError> {
+    match v {
+        None => Ok(default),
+        Some("never" | "off") => Ok(None),
+        Some(d) => parse_duration(d).map(Some).map_err(|e| LaunchError::Invalid(format!("{flag}: {e}"))),
+    }
+}
+
+/// The options as recorded in `session_started`: what `endure resume` reuses. Paths are made
+/// absolute, since a resume may run from another directory.
+fn recorded(opts: &RunOptions) -> serde_json::Value {
+    let mut o = opts.clone();
+    if let Some(p) = &o.script {
+        o.script = Some(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+    }
+    serde_json::to_value(o).unwrap_or_default()
+}
+
+/// The options a resumed session runs with: those recorded at its start, overridden by the
+/// flags given again.
+pub fn resumed_options(info: &crate::protocol::SessionInfo, flags: RunOptions) -> Result<RunOptions, LaunchError> {
+    let recorded: RunOptions = serde_json::from_value(info.config.clone())
+        .map_err(|e| LaunchError::Invalid(format!("the session's recorded settings cannot be read: {e}")))?;
+    Ok(recorded.overlay(flags))
 }

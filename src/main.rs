@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, ExecArgs, ReplayArgs, SessionsArgs};
+use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, ExecArgs, MemoryCommand, ReplayArgs, SessionsArgs};
 use endure::config::settings::RunOptions;
 use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
@@ -39,14 +39,114 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         None => {
             let workspace = workspace_dir(&cli.workspace.dir())?;
             let opts = load_layered(&workspace, cli.run)?;
-            workbench(&workspace, &opts, cli.task, format!("endure — {}", workspace.display())).await
+            let pending = cli.task.is_none();
+            let cfg = launch::agent_config(&workspace, &opts, cli.task, Supervision::Supervised, 1.0)?;
+            workbench(cfg, &opts, format!("endure — {}", workspace.display()), pending).await
         }
         Some(Command::Exec(args)) => exec(args).await,
         Some(Command::Sessions(args)) => sessions(args),
         Some(Command::Demo(args)) => demo(args).await,
         Some(Command::Replay(args)) => replay(args).await,
         Some(Command::Config(ConfigCommand::Check(ws))) => config_check(&ws.dir()),
+        Some(Command::Resume(args)) => resume(args).await,
+        Some(Command::Rollback(args)) => rollback(args),
+        Some(Command::Memory(MemoryCommand::Dream(args))) => memory_dream(args).await,
+        Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args).await,
     }
+}
+
+/// The configuration of a session to continue: its recorded options with `flags` over them.
+fn resume_config(
+    workspace: &Path,
+    session: Option<&str>,
+    at: Option<String>,
+    flags: RunOptions,
+    supervision: Supervision,
+) -> Result<(agent::AgentConfig, RunOptions)> {
+    let id = endure::session::find_session(workspace, session.filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?;
+    let read = endure::session::read_log(&endure::session::log_path(workspace, &id))?;
+    let state = endure::session::SessionState::from_events(&read.events);
+    let info = state.info.context("the session's log has no session_started event")?;
+    let opts = launch::resumed_options(&info, flags)?;
+    let mut cfg = launch::agent_config(workspace, &opts, Some(info.task.clone()), supervision, 0.0)?;
+    cfg.session_id = Some(id);
+    cfg.resume = Some(agent::ResumeFrom { at });
+    Ok((cfg, opts))
+}
+
+async fn resume(args: endure::cli::ResumeArgs) -> Result<ExitCode> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let (cfg, opts) = resume_config(&workspace, args.session.as_deref(), args.at, args.run, Supervision::Supervised)?;
+    let title = format!("endure — {}", workspace.display());
+    workbench(cfg, &opts, title, false).await
+}
+
+fn rollback(args: endure::cli::RollbackArgs) -> Result<ExitCode> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let id = endure::session::find_session(&workspace, Some(&args.session)).map_err(anyhow::Error::msg)?;
+    let report = agent::rollback_session(&workspace, &id, &args.to)?;
+    println!(
+        "rolled session {id} back to checkpoint {}: {} file(s) restored, {} removed; continue with `endure resume {id}` or `endure exec --resume {id}`",
+        args.to, report.restored, report.removed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn memory_config(args: &endure::cli::MemoryArgs) -> Result<agent::AgentConfig> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let opts = load_layered(&workspace, args.run.clone())?;
+    Ok(launch::agent_config(&workspace, &opts, None, Supervision::Headless, 0.0)?)
+}
+
+async fn memory_dream(args: endure::cli::MemoryArgs) -> Result<ExitCode> {
+    let cfg = memory_config(&args)?;
+    let Some(result) = agent::upkeep::propose_dream(&cfg, None).await.map_err(anyhow::Error::msg)? else {
+        println!("MEMORY.md has no entries yet: nothing to consolidate");
+        return Ok(ExitCode::SUCCESS);
+    };
+    if result.diff.trim().is_empty() {
+        println!("MEMORY.md is already consolidated: the dream changed nothing");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{}", result.diff);
+    if !args.yes {
+        eprintln!("endure: not applied; run again with --yes to write this MEMORY.md");
+        return Ok(ExitCode::SUCCESS);
+    }
+    endure::memory::atomic::write_atomic(&cfg.workspace.join("MEMORY.md"), result.content.as_bytes())?;
+    let (mut state, _) = endure::memory::store::MemoryState::load(&cfg.workspace);
+    state.last_dream = Some(chrono::Utc::now());
+    state.save(&cfg.workspace)?;
+    eprintln!("endure: MEMORY.md updated");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn memory_distill(args: endure::cli::MemoryArgs) -> Result<ExitCode> {
+    let cfg = memory_config(&args)?;
+    let (patterns, skills) = agent::upkeep::distill_skills(&cfg, None).await.map_err(anyhow::Error::msg)?;
+    if patterns.is_empty() {
+        println!("no command sequence, correction or failure repeats across past sessions: no skills to distill");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if skills.is_empty() {
+        println!("the writer found nothing worth a skill in the repeated patterns");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &skills {
+        println!("skill {}: {}\n{}\n", s.name, s.description, s.body.trim());
+    }
+    if !args.yes {
+        eprintln!("endure: not written; run again with --yes to write these skills to .endure/skills/");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for s in &skills {
+        let path = endure::memory::skills::write_skill(&cfg.workspace, s)?;
+        eprintln!("endure: wrote {}", path.display());
+    }
+    let (mut state, _) = endure::memory::store::MemoryState::load(&cfg.workspace);
+    state.last_distill = Some(chrono::Utc::now());
+    state.save(&cfg.workspace)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Theme and keymap by name; problems become the workbench's banner, never a failed start.
@@ -65,12 +165,16 @@ fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budget: u64, ti
     WorkbenchOptions { theme, keymap, banner, context_budget, title }
 }
 
-async fn workbench(workspace: &Path, opts: &RunOptions, task: Option<String>, title: String) -> Result<ExitCode> {
-    let cfg = launch::agent_config(workspace, opts, task.clone(), Supervision::Supervised, 1.0)?;
+async fn workbench(cfg: agent::AgentConfig, opts: &RunOptions, title: String, task_pending: bool) -> Result<ExitCode> {
     let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
+    // A resumed session's history is in its log; the workbench shows it before new events.
+    let history = match &cfg.session_id {
+        Some(id) if cfg.resume.is_some() => endure::session::read_log(&endure::session::log_path(&cfg.workspace, id))?.events,
+        _ => Vec::new(),
+    };
     let mut handle = agent::spawn(cfg)?;
     let events = handle.take_events();
-    let exit = endure::tui::run_live(ui, Vec::new(), events, handle.commands.clone(), task.is_none()).await;
+    let exit = endure::tui::run_live(ui, history, events, handle.commands.clone(), task_pending).await;
     // Leaving the workbench ends the session: stop a run still going so its log says so, but
     // never hang on the way out.
     let _ = handle.commands.send(endure::protocol::Command::Stop);
@@ -145,8 +249,15 @@ fn workspace_dir(dir: &Path) -> Result<std::path::PathBuf> {
 
 async fn exec(args: ExecArgs) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
-    let opts = load_layered(&workspace, args.run)?;
-    run_headless(&workspace, &opts, args.task, args.json).await
+    let cfg = match args.resume {
+        Some(session) => resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)?.0,
+        None => {
+            let opts = load_layered(&workspace, args.run)?;
+            let task = args.task.context("a TASK is needed (or --resume)")?;
+            launch::agent_config(&workspace, &opts, Some(task), Supervision::Headless, 0.0)?
+        }
+    };
+    run_headless(cfg, args.json).await
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode> {
@@ -169,20 +280,16 @@ async fn demo(args: DemoArgs) -> Result<ExitCode> {
     };
     if args.headless {
         eprintln!("endure demo: workspace {}", workspace.display());
-        return run_headless(&workspace, &opts, endure::demo::task(), args.json).await;
+        let cfg = launch::agent_config(&workspace, &opts, Some(endure::demo::task()), Supervision::Headless, 0.0)?;
+        return run_headless(cfg, args.json).await;
     }
-    let code = workbench(&workspace, &opts, Some(endure::demo::task()), "endure — demo".into()).await?;
+    let cfg = launch::agent_config(&workspace, &opts, Some(endure::demo::task()), Supervision::Supervised, 1.0)?;
+    let code = workbench(cfg, &opts, "endure — demo".into(), false).await?;
     eprintln!("endure demo: the workspace is kept at {}", workspace.display());
     Ok(code)
 }
 
-async fn run_headless(
-    workspace: &Path,
-    opts: &RunOptions,
-    task: String,
-    json: bool,
-) -> Result<ExitCode> {
-    let cfg = launch::agent_config(workspace, opts, Some(task), Supervision::Headless, 0.0)?;
+async fn run_headless(cfg: agent::AgentConfig, json: bool) -> Result<ExitCode> {
     let agent::AgentHandle { events, commands, join, log_path, .. } = agent::spawn(cfg)?;
     // Ctrl-C asks the runtime to stop cleanly (it kills a running command's process group);
     // a second Ctrl-C leaves at once.

@@ -4,7 +4,9 @@
 //! was subscribed before the task started, so the first consumer misses nothing.
 
 pub mod budget;
+mod cycles;
 mod prompt;
+pub mod upkeep;
 mod recorder;
 mod runner;
 mod step;
@@ -17,6 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 pub use budget::Budgets;
+pub use cycles::RollbackReport;
 pub use prompt::system_prompt;
 pub use recorder::SharedRecorder;
 
@@ -56,6 +59,50 @@ pub struct AgentConfig {
     pub recorded_config: Value,
     /// Start the session with this id instead of a new one.
     pub session_id: Option<String>,
+    pub cycles: CycleSettings,
+    pub memory: MemorySettings,
+    /// Continue an existing session (`session_id` names it) instead of starting one.
+    pub resume: Option<ResumeFrom>,
+}
+
+/// When the background writer checkpoints and when the window is rebuilt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CycleSettings {
+    /// Context fill percentages that start the writer, ascending.
+    pub checkpoints: Vec<u32>,
+    /// Context fill percentage that rebuilds the window.
+    pub rollover_pct: u32,
+    /// Ceiling of a rebuilt window in tokens, whatever the budget.
+    pub window_cap: u64,
+}
+
+impl Default for CycleSettings {
+    fn default() -> Self {
+        CycleSettings { checkpoints: vec![20, 45, 70], rollover_pct: 85, window_cap: 65_000 }
+    }
+}
+
+/// How often project memory is consolidated (dream) and distilled into skills.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemorySettings {
+    pub dream_every: Option<std::time::Duration>,
+    pub distill_every: Option<std::time::Duration>,
+}
+
+impl Default for MemorySettings {
+    fn default() -> Self {
+        MemorySettings {
+            dream_every: Some(std::time::Duration::from_secs(7 * 86_400)),
+            distill_every: Some(std::time::Duration::from_secs(30 * 86_400)),
+        }
+    }
+}
+
+/// Where a resumed session continues from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumeFrom {
+    /// Roll back to this checkpoint (`<cycle>.<n>`) first.
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +119,8 @@ pub enum AgentError {
     Log(#[from] LogError),
     #[error("workspace {path}: {message}")]
     Workspace { path: String, message: String },
+    #[error("cannot resume: {0}")]
+    Resume(String),
 }
 
 pub struct AgentHandle {
@@ -113,17 +162,46 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     }
     let session_id = config.session_id.clone().unwrap_or_else(|| crate::session::id::new_session_id(chrono::Utc::now()));
     let log_path = crate::session::log_path(&workspace, &session_id);
+    // A resumed session continues its own log: the state is what the log says.
+    let state = if config.resume.is_some() {
+        let read = crate::session::read_log(&log_path)?;
+        let state = crate::session::SessionState::from_events(&read.events);
+        if state.info.is_none() {
+            return Err(AgentError::Resume(format!("{} has no session_started event", log_path.display())));
+        }
+        state
+    } else {
+        Default::default()
+    };
     let log = EventLog::open(&log_path)?;
     let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let recorder = SharedRecorder::new(log, tx.clone(), Default::default());
+    let recorder = SharedRecorder::new(log, tx.clone(), state);
     let config = AgentConfig { workspace, ..config };
     let id = session_id.clone();
-    let join = tokio::spawn(async move { runner::run(config, id, recorder, cmd_rx).await });
+    let path = log_path.clone();
+    let join = tokio::spawn(async move { runner::run(config, id, path, recorder, cmd_rx).await });
     Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join })
 }
 
 /// The directory of a session's files.
 pub fn session_dir(workspace: &Path, session_id: &str) -> PathBuf {
     crate::session::sessions_dir(workspace).join(session_id)
+}
+
+/// Rolls a session that is not running back to checkpoint `to` (`endure rollback`): restores
+/// the workspace files from the checkpoint's snapshot and appends a `rolled_back` event, so
+/// that `endure resume` continues from the rebuilt window. A running session is rolled back
+/// from its workbench instead, since two processes must not append to one log.
+pub fn rollback_session(workspace: &Path, session_id: &str, to: &str) -> Result<cycles::RollbackReport, AgentError> {
+    let log_path = crate::session::log_path(workspace, session_id);
+    let read = crate::session::read_log(&log_path)?;
+    let state = crate::session::SessionState::from_events(&read.events);
+    let budget = state.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0).unwrap_or(crate::config::prices::DEFAULT_CONTEXT);
+    let log = EventLog::open(&log_path)?;
+    let (tx, _rx) = broadcast::channel(16);
+    let rec = SharedRecorder::new(log, tx, state);
+    let snapshots = crate::workspace::snapshot::Snapshots::open(workspace).map_err(|e| AgentError::Resume(e.to_string()))?;
+    cycles::rollback_to(&rec, workspace, &log_path, &snapshots, to, budget, CycleSettings::default().window_cap)?
+        .map_err(AgentError::Resume)
 }

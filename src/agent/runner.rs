@@ -1,18 +1,21 @@
-//! The run loop: step boundaries, commands, pauses, budgets and corrections.
+//! The run loop: step boundaries, commands, pauses, budgets, corrections and cycles.
 //!
 //! Commands are read while a step runs, so `Inject` and `Pause` are queued immediately and
 //! take effect at the next boundary, and `Stop` drops the step in flight (which kills a
-//! running command's process group).
+//! running command's process group). Rollback and rollover also wait for a boundary, or run
+//! at once while the session is paused.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
 use super::budget::BudgetReading;
+use super::cycles::{Cycles, WriterSetup, rollback_to};
 use super::recorder::SharedRecorder;
-use super::step::{StepEnd, StepRunner};
+use super::step::{StepEnd, StepRunner, open_calls};
 use super::{AgentConfig, RunResult, Supervision};
-use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, SessionInfo};
+use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, Role, RolloverReason, SessionInfo};
 use crate::session::LogError;
 
 /// Flags set by commands between boundaries.
@@ -57,10 +60,12 @@ impl Control {
 pub(super) async fn run(
     cfg: AgentConfig,
     session_id: String,
+    log_path: PathBuf,
     rec: SharedRecorder,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<Command>,
 ) -> RunResult {
-    let (outcome, reason) = match run_inner(cfg, session_id, &rec, &mut commands).await {
+    let mut run = Run { cfg, rec: rec.clone(), commands, ctl: Control::default(), log_path, proposals: Vec::new() };
+    let (outcome, reason) = match run.run(session_id).await {
         Ok(r) => r,
         Err(e) => {
             let reason = e.to_string();
@@ -72,47 +77,165 @@ pub(super) async fn run(
     RunResult { outcome, reason, state: Box::new(rec.state()) }
 }
 
-async fn run_inner(
-    cfg: AgentConfig,
-    session_id: String,
-    rec: &SharedRecorder,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-) -> Result<(Outcome, String), LogError> {
-    let mut ctl = Control::default();
-    let task = match cfg.task.clone() {
-        Some(t) => t,
-        None => loop {
-            match commands.recv().await {
-                Some(Command::Start(t)) if !t.trim().is_empty() => break t,
-                Some(Command::Stop) | None => {
-                    return Ok((Outcome::Stopped, "no task was given".into()));
-                }
-                Some(other) => ctl.handle(rec, other)?,
-            }
-        },
-    };
+type Finish = Result<(Outcome, String), LogError>;
 
-    let system_prompt = super::system_prompt(&cfg.workspace);
-    rec.emit(EventKind::SessionStarted {
-        info: Box::new(SessionInfo {
-            session_id,
-            endure_version: env!("CARGO_PKG_VERSION").to_string(),
-            workspace: cfg.workspace.display().to_string(),
-            task: task.clone(),
-            provider: cfg.provider_name.clone(),
-            base_url: cfg.base_url.clone(),
-            models: cfg.models.clone(),
-            system_prompt,
-            config: cfg.recorded_config.clone(),
-            context_budget: cfg.context_budget,
-        }),
-    })?;
-    rec.emit(EventKind::UserMessage { text: task })?;
-    if cfg.budgets.max_cost.is_some() || cfg.provider_name != "scripted" {
-        for role in crate::protocol::Role::ALL {
+struct Run {
+    cfg: AgentConfig,
+    rec: SharedRecorder,
+    commands: mpsc::UnboundedReceiver<Command>,
+    ctl: Control,
+    log_path: PathBuf,
+    /// MEMORY.md proposals waiting for the supervisor: (id, content).
+    proposals: Vec<(u64, String)>,
+}
+
+impl Run {
+    async fn run(&mut self, session_id: String) -> Finish {
+        let resuming = self.cfg.resume.clone();
+        if resuming.is_none() && !self.start_session(session_id).await? {
+            return Ok((Outcome::Stopped, "no task was given".into()));
+        }
+        let started = tokio::time::Instant::now();
+        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone()) {
+            Ok(r) => r,
+            Err(reason) => return self.finish(Outcome::Failed, reason),
+        };
+        let session_dir = self.log_path.parent().map(PathBuf::from).unwrap_or_default();
+        let budget = self.rec.with_state(|s| s.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0)).unwrap_or(self.cfg.context_budget);
+        let writer = WriterSetup {
+            provider: self.cfg.provider.clone(),
+            model: self.cfg.models.writer.clone(),
+            retry: self.cfg.retry.clone(),
+            prices: self.cfg.prices.clone(),
+            max_output_tokens: self.cfg.max_output_tokens,
+        };
+        let mut cycles = Cycles::new(&self.cfg.workspace, &session_dir, budget, &self.cfg.cycles, writer, &self.rec)?;
+        match resuming {
+            None => {
+                if let Some(id) = cycles.snapshot(&self.rec, "session start")? {
+                    self.rec.emit(EventKind::WorkspaceSnapshot { id, label: "session start".into() })?;
+                }
+                self.maintain_memory().await?;
+            }
+            Some(from) => {
+                self.resume(&mut steps)?;
+                if let Some(at) = from.at {
+                    self.ctl.rollback = Some(at);
+                }
+            }
+        }
+
+        loop {
+            // Step boundary: take everything the supervisor sent since the last one.
+            while let Ok(cmd) = self.commands.try_recv() {
+                self.ctl.handle(&self.rec, cmd)?;
+            }
+            if self.ctl.stop {
+                return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+            }
+            self.answer_proposals()?;
+            if self.ctl.rollback.is_some() {
+                self.do_rollback(&mut cycles, &mut steps, budget)?;
+                if self.cfg.supervision == Supervision::Supervised {
+                    // The supervisor rolled back to correct something: wait for them.
+                    self.ctl.pause_requested = true;
+                }
+            }
+            if self.ctl.pause_requested && !self.wait_while_paused(PauseReason::Supervisor, &mut cycles, &mut steps, budget).await? {
+                return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+            }
+            if let Some(result) = self.check_budgets(started.elapsed(), &mut cycles, &mut steps, budget).await? {
+                return Ok(result);
+            }
+            let roll = cycles.on_boundary(&self.rec).await?;
+            if roll || std::mem::take(&mut self.ctl.rollover) {
+                let reason = if roll { RolloverReason::Threshold } else { RolloverReason::Supervisor };
+                cycles.rollover(&self.rec, reason).await?;
+            }
+            self.deliver_corrections()?;
+
+            let step = self.rec.with_state(|s| s.step) + 1;
+            self.rec.emit(EventKind::StepStarted { step })?;
+            let outcome = {
+                let fut = steps.step(step);
+                tokio::pin!(fut);
+                loop {
+                    tokio::select! {
+                        end = &mut fut => break Some(end),
+                        cmd = self.commands.recv() => match cmd {
+                            Some(Command::Stop) | None => break None,
+                            Some(c) => self.ctl.handle(&self.rec, c)?,
+                        },
+                    }
+                }
+            };
+            let Some(end) = outcome else {
+                steps.close_open_calls("the supervisor stopped the session while this call was running; its outcome is unknown")?;
+                return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+            };
+            let end = end?;
+            self.rec.emit(EventKind::StepFinished { step })?;
+            match end {
+                StepEnd::Continue => {}
+                StepEnd::Done(summary) => return self.finish(Outcome::Done, summary),
+                StepEnd::Failed(reason) => return self.finish(Outcome::Failed, reason),
+                StepEnd::Stalled(reason) => match self.cfg.supervision {
+                    Supervision::Headless => return self.finish(Outcome::Stalled, reason),
+                    Supervision::Supervised => {
+                        if !self.wait_while_paused(PauseReason::Stall, &mut cycles, &mut steps, budget).await? {
+                            return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Waits for the task if there is none yet, then records the start. False: no task came.
+    async fn start_session(&mut self, session_id: String) -> Result<bool, LogError> {
+        let task = match self.cfg.task.clone() {
+            Some(t) => t,
+            None => loop {
+                match self.commands.recv().await {
+                    Some(Command::Start(t)) if !t.trim().is_empty() => break t,
+                    Some(Command::Stop) | None => return Ok(false),
+                    Some(other) => self.ctl.handle(&self.rec, other)?,
+                }
+            },
+        };
+        let skills = crate::memory::skills::list_skills(&self.cfg.workspace);
+        let system_prompt = super::prompt::system_prompt(&self.cfg.workspace, &skills);
+        self.rec.emit(EventKind::SessionStarted {
+            info: Box::new(SessionInfo {
+                session_id,
+                endure_version: env!("CARGO_PKG_VERSION").to_string(),
+                workspace: self.cfg.workspace.display().to_string(),
+                task: task.clone(),
+                provider: self.cfg.provider_name.clone(),
+                base_url: self.cfg.base_url.clone(),
+                models: self.cfg.models.clone(),
+                system_prompt,
+                config: self.cfg.recorded_config.clone(),
+                context_budget: self.cfg.context_budget,
+            }),
+        })?;
+        if let Some(memory) = super::prompt::memory_message(&self.cfg.workspace) {
+            self.rec.emit(EventKind::UserMessage { text: memory })?;
+        }
+        self.rec.emit(EventKind::UserMessage { text: task })?;
+        self.warn_unpriced()?;
+        Ok(true)
+    }
+
+    fn warn_unpriced(&self) -> Result<(), LogError> {
+        let cfg = &self.cfg;
+        if cfg.budgets.max_cost.is_none() && cfg.provider_name == "scripted" {
+            return Ok(());
+        }
+        for role in Role::ALL {
             let model = cfg.models.get(role);
-            if cfg.prices.lookup(model).is_none() && (role == crate::protocol::Role::Agent || model != cfg.models.agent) {
-                rec.emit(EventKind::Warning {
+            if cfg.prices.lookup(model).is_none() && (role == Role::Agent || model != cfg.models.agent) {
+                self.rec.emit(EventKind::Warning {
                     message: format!(
                         "model `{model}` ({}) has no price in the model table: its cost counts as 0; add it under [models.\"{model}\"] in config.toml",
                         role.as_str()
@@ -120,127 +243,138 @@ async fn run_inner(
                 })?;
             }
         }
+        Ok(())
     }
 
-    let started = tokio::time::Instant::now();
-    let mut runner = match StepRunner::new(&cfg, rec.clone()) {
-        Ok(r) => r,
-        Err(reason) => return finish(rec, Outcome::Failed, reason),
-    };
+    /// Continues a session from its log: calls that were in flight are reported to the model
+    /// as interrupted (never re-run), and the scripted provider, if any, picks up where the
+    /// log says it was.
+    fn resume(&mut self, steps: &mut StepRunner) -> Result<(), LogError> {
+        let (open, answers, writer_answers) = self.rec.with_state(|s| {
+            (open_calls(s), s.messages_answered, s.usage_by_role.get("writer").map(|u| u.requests).unwrap_or(0))
+        });
+        // An answer whose calls never finished is asked for again: the model, told the calls
+        // were interrupted, decides what to do, rather than the runtime re-running them.
+        let agent_answers = if open.is_empty() { answers } else { answers.saturating_sub(1) };
+        self.cfg.provider.resume_at(Role::Agent, agent_answers as usize);
+        self.cfg.provider.resume_at(Role::Writer, writer_answers as usize);
+        self.rec.emit(EventKind::SessionResumed {
+            at: self.cfg.resume.as_ref().and_then(|r| r.at.clone()),
+            interrupted_calls: open.iter().map(|c| c.id.clone()).collect(),
+        })?;
+        steps.close_open_calls(
+            "the process running this call stopped before it finished (it was killed or crashed); its outcome is unknown. Check the workspace before repeating anything with side effects",
+        )
+    }
 
-    loop {
-        // Step boundary: take everything the supervisor sent since the last one.
-        while let Ok(cmd) = commands.try_recv() {
-            ctl.handle(rec, cmd)?;
-        }
-        if ctl.stop {
-            return finish(rec, Outcome::Stopped, "stopped by the supervisor".into());
-        }
-        if ctl.pause_requested && !wait_while_paused(rec, commands, &mut ctl, PauseReason::Supervisor).await? {
-            return finish(rec, Outcome::Stopped, "stopped by the supervisor".into());
-        }
-        if let Some(result) = check_budgets(&cfg, rec, commands, &mut ctl, started.elapsed()).await? {
-            return Ok(result);
-        }
-        deliver_corrections(rec)?;
+    async fn maintain_memory(&mut self) -> Result<(), LogError> {
+        super::upkeep::at_session_start(&self.cfg, &self.rec, &mut self.proposals).await
+    }
 
-        let step = rec.with_state(|s| s.step) + 1;
-        rec.emit(EventKind::StepStarted { step })?;
-        let outcome = {
-            let fut = runner.step(step);
-            tokio::pin!(fut);
-            loop {
-                tokio::select! {
-                    end = &mut fut => break Some(end),
-                    cmd = commands.recv() => match cmd {
-                        Some(Command::Stop) | None => break None,
-                        Some(c) => ctl.handle(rec, c)?,
-                    },
-                }
+    fn answer_proposals(&mut self) -> Result<(), LogError> {
+        for (id, accept) in std::mem::take(&mut self.ctl.memory_answers) {
+            let Some(pos) = self.proposals.iter().position(|(p, _)| *p == id) else { continue };
+            let (_, content) = self.proposals.remove(pos);
+            super::upkeep::resolve_proposal(&self.cfg.workspace, &self.rec, &content, accept)?;
+        }
+        Ok(())
+    }
+
+    fn do_rollback(&mut self, cycles: &mut Cycles, steps: &mut StepRunner, budget: u64) -> Result<(), LogError> {
+        let Some(id) = self.ctl.rollback.take() else { return Ok(()) };
+        cycles.abandon_writer();
+        let Some(snapshots) = cycles.snapshots() else {
+            return self.rec.emit(EventKind::Warning { message: format!("cannot roll back to {id}: workspace snapshots are off") });
+        };
+        match rollback_to(&self.rec, &self.cfg.workspace, &self.log_path, snapshots, &id, budget, self.cfg.cycles.window_cap)? {
+            Ok(_) => {
+                // The files changed under the tools' index; re-read it without reporting the
+                // restore as the agent's own changes.
+                steps.forget_workspace_changes();
+                Ok(())
             }
-        };
-        let Some(end) = outcome else {
-            runner.close_open_calls("the supervisor stopped the session while this call was running; its outcome is unknown")?;
-            return finish(rec, Outcome::Stopped, "stopped by the supervisor".into());
-        };
-        let end = end?;
-        rec.emit(EventKind::StepFinished { step })?;
-        match end {
-            StepEnd::Continue => {}
-            StepEnd::Done(summary) => return finish(rec, Outcome::Done, summary),
-            StepEnd::Failed(reason) => return finish(rec, Outcome::Failed, reason),
-            StepEnd::Stalled(reason) => match cfg.supervision {
-                Supervision::Headless => return finish(rec, Outcome::Stalled, reason),
-                Supervision::Supervised => {
-                    if !wait_while_paused(rec, commands, &mut ctl, PauseReason::Stall).await? {
-                        return finish(rec, Outcome::Stopped, "stopped by the supervisor".into());
+            Err(reason) => self.rec.emit(EventKind::Warning { message: format!("rollback to {id} failed: {reason}") }),
+        }
+    }
+
+    fn finish(&self, outcome: Outcome, reason: String) -> Finish {
+        self.rec.emit(EventKind::SessionFinished { outcome, reason: reason.clone() })?;
+        Ok((outcome, reason))
+    }
+
+    /// Records a pause and waits for the supervisor, doing rollbacks and rollovers asked for
+    /// meanwhile. Returns false when they chose to stop.
+    async fn wait_while_paused(
+        &mut self,
+        reason: PauseReason,
+        cycles: &mut Cycles,
+        steps: &mut StepRunner,
+        budget: u64,
+    ) -> Result<bool, LogError> {
+        self.rec.emit(EventKind::Paused { reason })?;
+        self.ctl.pause_requested = true;
+        while self.ctl.pause_requested && !self.ctl.stop {
+            match self.commands.recv().await {
+                Some(c) => self.ctl.handle(&self.rec, c)?,
+                None => self.ctl.stop = true,
+            }
+            self.answer_proposals()?;
+            if self.ctl.rollback.is_some() {
+                self.do_rollback(cycles, steps, budget)?;
+            }
+            if std::mem::take(&mut self.ctl.rollover) {
+                cycles.rollover(&self.rec, RolloverReason::Supervisor).await?;
+            }
+        }
+        if self.ctl.stop {
+            return Ok(false);
+        }
+        self.rec.emit(EventKind::Resumed)?;
+        Ok(true)
+    }
+
+    async fn check_budgets(
+        &mut self,
+        elapsed: Duration,
+        cycles: &mut Cycles,
+        steps: &mut StepRunner,
+        budget: u64,
+    ) -> Result<Option<(Outcome, String)>, LogError> {
+        let readings = self.rec.with_state(|s| self.cfg.budgets.readings(s, elapsed));
+        for reading in readings {
+            let BudgetReading { kind, used, limit } = reading;
+            if self.ctl.waived.contains(&kind) {
+                continue;
+            }
+            if reading.exhausted() {
+                self.rec.emit(EventKind::BudgetStop { budget: kind, used, limit })?;
+                match self.cfg.supervision {
+                    Supervision::Headless => {
+                        let reason = format!("{} budget reached: {} of {}", kind.as_str(), fmt_amount(kind, used), fmt_amount(kind, limit));
+                        return self.finish(Outcome::Budget, reason).map(Some);
+                    }
+                    Supervision::Supervised => {
+                        if !self.wait_while_paused(PauseReason::Budget { budget: kind }, cycles, steps, budget).await? {
+                            return self.finish(Outcome::Stopped, "stopped by the supervisor".into()).map(Some);
+                        }
+                        self.ctl.waived.push(kind);
                     }
                 }
-            },
-        }
-    }
-}
-
-fn finish(rec: &SharedRecorder, outcome: Outcome, reason: String) -> Result<(Outcome, String), LogError> {
-    rec.emit(EventKind::SessionFinished { outcome, reason: reason.clone() })?;
-    Ok((outcome, reason))
-}
-
-/// Records a pause and waits for the supervisor. Returns false when they chose to stop.
-async fn wait_while_paused(
-    rec: &SharedRecorder,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-    ctl: &mut Control,
-    reason: PauseReason,
-) -> Result<bool, LogError> {
-    rec.emit(EventKind::Paused { reason })?;
-    ctl.pause_requested = true;
-    while ctl.pause_requested && !ctl.stop {
-        match commands.recv().await {
-            Some(c) => ctl.handle(rec, c)?,
-            None => ctl.stop = true,
-        }
-    }
-    if ctl.stop {
-        return Ok(false);
-    }
-    rec.emit(EventKind::Resumed)?;
-    Ok(true)
-}
-
-async fn check_budgets(
-    cfg: &AgentConfig,
-    rec: &SharedRecorder,
-    commands: &mut mpsc::UnboundedReceiver<Command>,
-    ctl: &mut Control,
-    elapsed: Duration,
-) -> Result<Option<(Outcome, String)>, LogError> {
-    let readings = rec.with_state(|s| cfg.budgets.readings(s, elapsed));
-    for BudgetReading { kind, used, limit } in readings {
-        if ctl.waived.contains(&kind) {
-            continue;
-        }
-        let reading = BudgetReading { kind, used, limit };
-        if reading.exhausted() {
-            rec.emit(EventKind::BudgetStop { budget: kind, used, limit })?;
-            match cfg.supervision {
-                Supervision::Headless => {
-                    let reason = format!("{} budget reached: {} of {}", kind.as_str(), fmt_amount(kind, used), fmt_amount(kind, limit));
-                    return finish(rec, Outcome::Budget, reason).map(Some);
-                }
-                Supervision::Supervised => {
-                    if !wait_while_paused(rec, commands, ctl, PauseReason::Budget { budget: kind }).await? {
-                        return finish(rec, Outcome::Stopped, "stopped by the supervisor".into()).map(Some);
-                    }
-                    ctl.waived.push(kind);
-                }
+            } else if reading.nearly() && !self.ctl.warned.contains(&kind) {
+                self.ctl.warned.push(kind);
+                self.rec.emit(EventKind::BudgetWarning { budget: kind, used, limit })?;
             }
-        } else if reading.nearly() && !ctl.warned.contains(&kind) {
-            ctl.warned.push(kind);
-            rec.emit(EventKind::BudgetWarning { budget: kind, used, limit })?;
         }
+        Ok(None)
     }
-    Ok(None)
+
+    fn deliver_corrections(&self) -> Result<(), LogError> {
+        let (pending, step) = self.rec.with_state(|s| (s.pending_corrections.clone(), s.step + 1));
+        for (id, _) in pending {
+            self.rec.emit(EventKind::CorrectionDelivered { id, step })?;
+        }
+        Ok(())
+    }
 }
 
 pub(crate) fn fmt_amount(kind: BudgetKind, v: f64) -> String {
@@ -249,12 +383,4 @@ pub(crate) fn fmt_amount(kind: BudgetKind, v: f64) -> String {
         BudgetKind::Cost => format!("${v:.4}"),
         BudgetKind::Time => format!("{}s", v as u64),
     }
-}
-
-fn deliver_corrections(rec: &SharedRecorder) -> Result<(), LogError> {
-    let (pending, step) = rec.with_state(|s| (s.pending_corrections.clone(), s.step + 1));
-    for (id, _) in pending {
-        rec.emit(EventKind::CorrectionDelivered { id, step })?;
-    }
-    Ok(())
 }

@@ -202,6 +202,12 @@ impl StepRunner {
         Ok(())
     }
 
+    /// Re-reads the workspace after something other than the agent changed it (a rollback),
+    /// without recording those changes as the agent's.
+    pub(super) fn forget_workspace_changes(&mut self) {
+        let _ = self.tools.workspace.rescan();
+    }
+
     /// Gives every tool call of the last answer that has no result yet a result saying why, so
     /// the conversation stays valid for any later request (providers reject unanswered calls).
     pub(super) fn close_open_calls(&mut self, why: &str) -> Result<(), LogError> {

@@ -77,6 +77,18 @@ pub struct RunOptions {
     /// Default timeout of the `run` tool, in seconds.
     #[arg(long, value_name = "SECS")]
     pub run_timeout: Option<u64>,
+    /// Context fill percentages at which the background writer saves a checkpoint.
+    #[arg(long, value_name = "PCTS", value_delimiter = ',')]
+    pub checkpoints: Option<Vec<u32>>,
+    /// Context fill percentage at which a fresh window is rebuilt from the newest checkpoint.
+    #[arg(long, value_name = "PCT")]
+    pub rollover: Option<u32>,
+    /// Consolidate MEMORY.md at session start when the last dream is older than this (e.g. 7d).
+    #[arg(long, value_name = "DURATION")]
+    pub dream_every: Option<String>,
+    /// Distill past sessions into skills when the last distill is older than this (e.g. 30d).
+    #[arg(long, value_name = "DURATION")]
+    pub distill_every: Option<String>,
     /// UI theme (workbench).
     #[arg(long)]
     pub theme: Option<String>,
@@ -101,7 +113,7 @@ impl RunOptions {
         overlay!(self, over; provider, base_url, model, writer_model, verifier_model, judge_model,
             api_key_env, script, speed, max_steps, max_tokens, max_cost, max_time, stall_after,
             context_budget, temperature, max_output_tokens, max_attempts, retry_base_ms,
-            stream_idle_timeout, run_timeout, theme, keymap);
+            stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, theme, keymap);
         self.models.extend(over.models);
         self
     }

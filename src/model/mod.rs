@@ -126,6 +126,12 @@ pub trait Provider: Send + Sync {
     /// A short name for messages, e.g. `openai`.
     fn name(&self) -> &str;
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a>;
+
+    /// A resumed session has already received `answers` answers for `role`. Only a scripted
+    /// provider cares: a real model just answers the next request.
+    fn resume_at(&self, role: Role, answers: usize) {
+        let _ = (role, answers);
+    }
 }
 
 /// An API key that cannot be printed by accident.

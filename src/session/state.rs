@@ -26,6 +26,8 @@ pub struct UsageTotals {
     pub estimated: bool,
     /// True when some model had no known price (counted as 0).
     pub unpriced: bool,
+    /// Answers the figures cover.
+    pub requests: u64,
 }
 
 impl UsageTotals {
@@ -54,6 +56,8 @@ pub struct SessionState {
     /// Sequence number the next persisted event gets.
     pub next_seq: u64,
     pub messages: Vec<Message>,
+    /// Agent answers received (assistant messages), across every window.
+    pub messages_answered: u64,
     pub tasks: Vec<Task>,
     /// The last step that started (0 before the first).
     pub step: u64,
@@ -130,6 +134,7 @@ impl SessionState {
             }
             EventKind::UserMessage { text } => self.messages.push(Message::User { text: text.clone() }),
             EventKind::AssistantMessage { text, tool_calls, .. } => {
+                self.messages_answered += 1;
                 self.messages.push(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone() })
             }
             EventKind::ToolCall { call_id, .. } => {
@@ -163,6 +168,7 @@ impl SessionState {
                     t.cost_usd += cost_usd;
                     t.estimated |= *estimated;
                     t.unpriced |= !*priced;
+                    t.requests += 1;
                 }
                 if *role == Role::Agent {
                     self.window_tokens = prompt_tokens + completion_tokens;

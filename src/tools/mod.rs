@@ -102,6 +102,11 @@ async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
         "run" => run::run(ctx, &a).await,
         "todo" => tasks::todo(&a),
         "done" => tasks::done(&a),
+        "skill" => {
+            let name = a.str("name")?;
+            let body = crate::memory::skills::load_skill(ctx.workspace.root(), name).map_err(|e| ToolError(e.to_string()))?;
+            Ok(ToolOutcome { ok: true, output: format!("# Skill: {name}\n\n{body}"), ..Default::default() })
+        }
         _ => Err(ToolError(format!("unknown tool `{name}`"))),
     }
 }

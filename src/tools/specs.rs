@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::model::ToolSpec;
 
-pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "todo", "done"];
+pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "todo", "done", "skill"];
 
 fn spec(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpec {
     ToolSpec { name: name.to_string(), description: description.to_string(), parameters }
@@ -143,6 +143,19 @@ pub(super) fn all() -> Vec<ToolSpec> {
                     "summary": {"type": "string", "description": "What was done, how it was verified, and what remains, if anything."}
                 },
                 "required": ["summary"],
+                "additionalProperties": false
+            }),
+        ),
+        spec(
+            "skill",
+            "Load a skill: step-by-step instructions distilled from earlier sessions in this \
+             project. The system prompt lists the available skills by name and description.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "The skill's name, as listed in the system prompt."}
+                },
+                "required": ["name"],
                 "additionalProperties": false
             }),
         ),

@@ -1,0 +1,473 @@
+//! Cycles: the background writer that checkpoints the session, the rollover that rebuilds a
+//! fresh window from the newest checkpoint, and rollback to any checkpoint.
+//!
+//! The writer runs as its own task while the agent keeps working. Its results are taken in at
+//! step boundaries, so the log orders them deterministically. One writer runs at a time; a
+//! threshold crossed while it runs waits in a one-slot queue where the newest request wins.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+
+use super::recorder::SharedRecorder;
+use crate::config::prices::ModelTable;
+use crate::memory::checkpoint::{self, WriterAnswer, WriterInput};
+use crate::memory::memory_file::MemoryFile;
+use crate::memory::tokens;
+use crate::memory::window::{RebuildInput, SessionFacts, rebuild_window};
+use crate::model::{self, ModelRequest, Progress, Provider, RetryPolicy, TokenUsage};
+use crate::protocol::{Checkpoint, Event, EventKind, Message, Role, RolloverReason};
+use crate::session::{LogError, SessionState};
+use crate::workspace::snapshot::Snapshots;
+
+/// What a writer run needs, cloned into its task.
+#[derive(Clone)]
+pub(super) struct WriterSetup {
+    pub provider: Arc<dyn Provider>,
+    pub model: String,
+    pub retry: RetryPolicy,
+    pub prices: ModelTable,
+    pub max_output_tokens: u32,
+}
+
+/// A threshold crossing: the writer will checkpoint the conversation as it was here.
+#[derive(Debug, Clone)]
+struct Trigger {
+    cycle: u32,
+    pct: u32,
+    upto_seq: u64,
+    window_tokens: u64,
+    snapshot: Option<String>,
+}
+
+struct WriterRun {
+    answer: Result<WriterAnswer, String>,
+    /// Usage of each attempt: (usage, estimated).
+    usage: Vec<(TokenUsage, bool)>,
+}
+
+pub(super) struct Cycles {
+    workspace: PathBuf,
+    session_dir: PathBuf,
+    budget: u64,
+    checkpoints: Vec<u32>,
+    rollover_pct: u32,
+    window_cap: u64,
+    writer: WriterSetup,
+    snapshots: Option<Snapshots>,
+    running: Option<(Trigger, JoinHandle<WriterRun>)>,
+    queued: Option<Trigger>,
+    /// (cycle, pct) already handed to a writer, so a failed one does not fire again at once.
+    attempted: Vec<(u32, u32)>,
+}
+
+/// Fill of the window in whole percent of the budget.
+pub(super) fn fill_pct(window_tokens: u64, budget: u64) -> u32 {
+    if budget == 0 { 0 } else { (window_tokens.saturating_mul(100) / budget).min(u32::MAX as u64) as u32 }
+}
+
+impl Cycles {
+    pub(super) fn new(
+        workspace: &Path,
+        session_dir: &Path,
+        budget: u64,
+        settings: &super::CycleSettings,
+        writer: WriterSetup,
+        rec: &SharedRecorder,
+    ) -> Result<Cycles, LogError> {
+        let snapshots = match Snapshots::open(workspace) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                rec.emit(EventKind::Warning {
+                    message: format!("workspace snapshots are off, so checkpoints cannot be rolled back to: {e}"),
+                })?;
+                None
+            }
+        };
+        Ok(Cycles {
+            workspace: workspace.to_path_buf(),
+            session_dir: session_dir.to_path_buf(),
+            budget,
+            checkpoints: settings.checkpoints.clone(),
+            rollover_pct: settings.rollover_pct,
+            window_cap: settings.window_cap,
+            writer,
+            snapshots,
+            running: None,
+            queued: None,
+            attempted: Vec::new(),
+        })
+    }
+
+    /// Records the workspace as it is now; `None` (with a warning) when snapshots are off or
+    /// failed, so the run goes on without a rollback point rather than stopping.
+    pub(super) fn snapshot(&self, rec: &SharedRecorder, label: &str) -> Result<Option<String>, LogError> {
+        let Some(s) = &self.snapshots else { return Ok(None) };
+        match s.snapshot(label) {
+            Ok(id) => Ok(Some(id)),
+            Err(e) => {
+                rec.emit(EventKind::Warning { message: format!("workspace snapshot failed: {e}") })?;
+                Ok(None)
+            }
+        }
+    }
+
+    pub(super) fn snapshots(&self) -> Option<&Snapshots> {
+        self.snapshots.as_ref()
+    }
+
+    /// At a step boundary: take in a finished writer, start a queued one, and start the writer
+    /// for a newly crossed threshold. Returns true when the window should roll over now.
+    pub(super) async fn on_boundary(&mut self, rec: &SharedRecorder) -> Result<bool, LogError> {
+        if self.running.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            self.take_in_writer(rec).await?;
+        }
+        let (cycle, window, fired, seq) = rec.with_state(|s| (s.cycle, s.window_tokens, s.fired_thresholds.clone(), s.next_seq));
+        let fill = fill_pct(window, self.budget);
+        let crossed = self
+            .checkpoints
+            .iter()
+            .copied()
+            .filter(|p| fill >= *p && !fired.contains(p) && !self.attempted.contains(&(cycle, *p)))
+            .max();
+        if let Some(pct) = crossed {
+            for p in self.checkpoints.iter().filter(|p| **p <= pct) {
+                self.attempted.push((cycle, *p));
+            }
+            let snapshot = self.snapshot(rec, &format!("checkpoint at {pct}%"))?;
+            let trigger = Trigger { cycle, pct, upto_seq: seq.saturating_sub(1), window_tokens: window, snapshot };
+            if self.running.is_some() {
+                self.queued = Some(trigger);
+            } else {
+                self.start_writer(rec, trigger, false);
+            }
+        }
+        Ok(fill >= self.rollover_pct)
+    }
+
+    fn start_writer(&mut self, rec: &SharedRecorder, trigger: Trigger, want_memory: bool) {
+        let input = writer_input(rec, &self.workspace, want_memory, self.budget);
+        let setup = self.writer.clone();
+        let handle = tokio::spawn(async move { run_writer(setup, input).await });
+        self.running = Some((trigger, handle));
+    }
+
+    /// Waits for the writer in flight, if any, and records its result.
+    async fn take_in_writer(&mut self, rec: &SharedRecorder) -> Result<Option<(String, Checkpoint, WriterAnswer)>, LogError> {
+        let Some((trigger, handle)) = self.running.take() else { return Ok(None) };
+        let run = match handle.await {
+            Ok(run) => run,
+            Err(e) => WriterRun { answer: Err(format!("the writer task failed: {e}")), usage: Vec::new() },
+        };
+        let saved = self.record_writer_run(rec, &trigger, run)?;
+        if let Some(next) = self.queued.take() {
+            self.start_writer(rec, next, false);
+        }
+        Ok(saved)
+    }
+
+    fn record_writer_run(
+        &mut self,
+        rec: &SharedRecorder,
+        trigger: &Trigger,
+        run: WriterRun,
+    ) -> Result<Option<(String, Checkpoint, WriterAnswer)>, LogError> {
+        for (u, estimated) in &run.usage {
+            let (cost_usd, priced) = self.writer.prices.cost(&self.writer.model, u.prompt_tokens, u.completion_tokens);
+            rec.emit(EventKind::Usage {
+                role: Role::Writer,
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+                cost_usd,
+                estimated: *estimated,
+                priced,
+            })?;
+        }
+        let answer = match run.answer {
+            Ok(a) => a,
+            Err(reason) => {
+                let stands = rec.with_state(|s| s.checkpoints.last().map(|c| c.id.clone()));
+                rec.emit(EventKind::Warning {
+                    message: format!(
+                        "the checkpoint writer failed at {}% ({reason}); {}",
+                        trigger.pct,
+                        match stands {
+                            Some(id) => format!("checkpoint {id} stands"),
+                            None => "there is no checkpoint yet".into(),
+                        }
+                    ),
+                })?;
+                return Ok(None);
+            }
+        };
+        let n = rec.with_state(|s| {
+            s.checkpoints.iter().filter(|c| c.cycle == trigger.cycle).map(|c| c.n).max().unwrap_or(0) + 1
+        });
+        let id = format!("{}.{n}", trigger.cycle);
+        let dir = self.session_dir.join("checkpoints");
+        let json = match checkpoint::save(&dir, &id, &answer.checkpoint) {
+            Ok(p) => p,
+            Err(e) => {
+                rec.emit(EventKind::Warning { message: format!("cannot save checkpoint {id}: {e}") })?;
+                return Ok(None);
+            }
+        };
+        let path = json.strip_prefix(&self.workspace).unwrap_or(&json).display().to_string();
+        rec.emit(EventKind::CheckpointSaved {
+            id: id.clone(),
+            cycle: trigger.cycle,
+            n,
+            threshold_pct: trigger.pct,
+            window_tokens: trigger.window_tokens,
+            upto_seq: trigger.upto_seq,
+            snapshot: trigger.snapshot.clone(),
+            path,
+            checkpoint: answer.checkpoint.clone(),
+        })?;
+        Ok(Some((id, answer.checkpoint.clone(), answer)))
+    }
+
+    /// Builds a fresh window: a final checkpoint (with memory updates) first, then the window
+    /// from it. The writer in flight, if any, is waited for so nothing it saw is lost.
+    pub(super) async fn rollover(&mut self, rec: &SharedRecorder, reason: RolloverReason) -> Result<(), LogError> {
+        self.take_in_writer(rec).await?;
+        self.queued = None;
+        let (cycle, window, seq) = rec.with_state(|s| (s.cycle, s.window_tokens, s.next_seq));
+        let pct = fill_pct(window, self.budget);
+        let snapshot = self.snapshot(rec, &format!("rollover at {pct}%"))?;
+        let trigger = Trigger { cycle, pct, upto_seq: seq.saturating_sub(1), window_tokens: window, snapshot };
+        let input = writer_input(rec, &self.workspace, true, self.budget);
+        let run = run_writer(self.writer.clone(), input).await;
+        let saved = self.record_writer_run(rec, &trigger, run)?;
+        if let Some((_, _, answer)) = &saved
+            && !answer.memory_updates.is_empty()
+        {
+            self.merge_memory(rec, &answer.memory_updates)?;
+        }
+        let latest = rec.with_state(|s| s.checkpoints.last().map(|c| c.id.clone()).zip(s.latest_checkpoint.clone()));
+        let state = rec.state();
+        let built = self.build_window(&state, latest.as_ref().map(|(id, cp)| (id.as_str(), cp)), &state.messages);
+        rec.emit(EventKind::Rollover {
+            cycle: state.cycle + 1,
+            reason,
+            checkpoint: latest.map(|(id, _)| id),
+            window_tokens: built.0,
+            window: built.1,
+        })
+    }
+
+    fn merge_memory(&self, rec: &SharedRecorder, updates: &std::collections::BTreeMap<String, Vec<String>>) -> Result<(), LogError> {
+        let session = rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone()).unwrap_or_default());
+        let result = MemoryFile::load(&self.workspace).and_then(|mut m| {
+            let added = m.merge_updates(updates, &session);
+            m.save(&self.workspace).map(|_| added)
+        });
+        match result {
+            Ok(0) => Ok(()),
+            Ok(added) => rec.emit(EventKind::MemoryUpdated {
+                source: "writer".into(),
+                added,
+                summary: format!("{added} entr{} from session {session}", if added == 1 { "y" } else { "ies" }),
+            }),
+            Err(e) => rec.emit(EventKind::Warning { message: format!("cannot update MEMORY.md: {e}") }),
+        }
+    }
+
+    /// (tokens, messages) of a window rebuilt from `checkpoint` and `history`.
+    pub(super) fn build_window(
+        &self,
+        state: &SessionState,
+        checkpoint: Option<(&str, &Checkpoint)>,
+        history: &[Message],
+    ) -> (u64, Vec<Message>) {
+        build_window(&self.workspace, self.budget, self.window_cap, state, checkpoint, history, &state.tasks)
+    }
+
+    /// Stops a writer in flight (a rollback makes what it saw obsolete).
+    pub(super) fn abandon_writer(&mut self) {
+        if let Some((_, h)) = self.running.take() {
+            h.abort();
+        }
+        self.queued = None;
+    }
+}
+
+/// The limit of a rebuilt window: min(cap, half the budget).
+pub(crate) fn window_limit(budget: u64, cap: u64) -> u64 {
+    cap.min(budget / 2).max(1)
+}
+
+pub(crate) fn build_window(
+    workspace: &Path,
+    budget: u64,
+    cap: u64,
+    state: &SessionState,
+    checkpoint: Option<(&str, &Checkpoint)>,
+    history: &[Message],
+    tasks: &[crate::protocol::Task],
+) -> (u64, Vec<Message>) {
+    let memory = MemoryFile::load(workspace).ok().map(|m| m.render()).filter(|m| !m.trim().is_empty());
+    let system = state.info.as_ref().map(|i| i.system_prompt.as_str()).unwrap_or("");
+    let system_tokens = tokens::estimate(system) + tool_spec_tokens();
+    let built = rebuild_window(&RebuildInput {
+        system_tokens,
+        limit_tokens: window_limit(budget, cap),
+        memory_md: memory.as_deref(),
+        checkpoint,
+        task: state.task(),
+        tasks,
+        corrections: &state.corrections,
+        facts: SessionFacts {
+            step: state.step,
+            cycle: state.cycle,
+            tool_calls: state.tool_calls,
+            tokens_used: state.usage.tokens(),
+            cost_usd: state.usage.cost_usd,
+        },
+        history,
+    });
+    (built.tokens, built.messages)
+}
+
+fn tool_spec_tokens() -> u64 {
+    crate::tools::specs().iter().map(|t| tokens::estimate(&t.description) + tokens::estimate(&t.parameters.to_string())).sum()
+}
+
+fn writer_input(rec: &SharedRecorder, workspace: &Path, want_memory: bool, budget: u64) -> OwnedWriterInput {
+    let memory = MemoryFile::load(workspace).ok().map(|m| m.render());
+    rec.with_state(|s| OwnedWriterInput {
+        task: s.task().to_string(),
+        previous: s.latest_checkpoint.clone(),
+        conversation: s.messages.clone(),
+        corrections: s.corrections.clone(),
+        memory_md: memory,
+        want_memory_updates: want_memory,
+        limit_tokens: (budget / 2).max(4_000),
+    })
+}
+
+struct OwnedWriterInput {
+    task: String,
+    previous: Option<Checkpoint>,
+    conversation: Vec<Message>,
+    corrections: Vec<String>,
+    memory_md: Option<String>,
+    want_memory_updates: bool,
+    limit_tokens: u64,
+}
+
+/// One writer run: ask, parse, and ask once more if the answer was not a valid checkpoint.
+async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
+    let (system, user) = checkpoint::writer_prompt(&WriterInput {
+        task: &input.task,
+        previous: input.previous.as_ref(),
+        conversation: &input.conversation,
+        corrections: &input.corrections,
+        memory_md: input.memory_md.as_deref(),
+        want_memory_updates: input.want_memory_updates,
+        limit_tokens: input.limit_tokens,
+    });
+    let mut messages = vec![Message::User { text: user }];
+    let mut usage = Vec::new();
+    let mut last_error = String::new();
+    for _attempt in 0..2 {
+        let req = ModelRequest {
+            role: Role::Writer,
+            model: setup.model.clone(),
+            system: system.clone(),
+            messages: messages.clone(),
+            tools: Vec::new(),
+            temperature: Some(0.0),
+            max_tokens: setup.max_output_tokens,
+        };
+        let answer = model::complete(setup.provider.as_ref(), &req, &setup.retry, &mut |_: Progress<'_>| {}).await;
+        let completion = match answer {
+            Ok(c) => c,
+            Err(e) => return WriterRun { answer: Err(e.to_string()), usage },
+        };
+        usage.push(match completion.usage {
+            Some(u) => (u, false),
+            None => (
+                TokenUsage {
+                    prompt_tokens: tokens::estimate(&system) + tokens::estimate_messages(&req.messages),
+                    completion_tokens: tokens::estimate(&completion.text),
+                },
+                true,
+            ),
+        });
+        match checkpoint::parse_writer_answer(&completion.text) {
+            Ok(a) => return WriterRun { answer: Ok(a), usage },
+            Err(e) => {
+                last_error = e.to_string();
+                messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new() });
+                messages.push(Message::User {
+                    text: format!(
+                        "That answer is not a valid checkpoint: {last_error}. Answer again with one JSON object with exactly the 11 keys."
+                    ),
+                });
+            }
+        }
+    }
+    WriterRun { answer: Err(format!("invalid answer twice: {last_error}")), usage }
+}
+
+/// What a rollback did.
+pub struct RollbackReport {
+    pub restored: u32,
+    pub removed: u32,
+}
+
+/// Rolls a session back to checkpoint `id`: files from its snapshot, the conversation rebuilt
+/// from it, and a `rolled_back` event. Used by the live runtime and by `endure rollback`.
+pub(crate) fn rollback_to(
+    rec: &SharedRecorder,
+    workspace: &Path,
+    log_path: &Path,
+    snapshots: &Snapshots,
+    id: &str,
+    budget: u64,
+    cap: u64,
+) -> Result<Result<RollbackReport, String>, LogError> {
+    let state = rec.state();
+    let Some(record) = state.checkpoint(id).cloned() else {
+        let known: Vec<&str> = state.checkpoints.iter().map(|c| c.id.as_str()).collect();
+        return Ok(Err(format!(
+            "no checkpoint {id} in this session (it has: {})",
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        )));
+    };
+    let Some(snapshot) = record.snapshot.clone() else {
+        return Ok(Err(format!("checkpoint {id} has no workspace snapshot to restore")));
+    };
+    let events = match crate::session::read_log(log_path) {
+        Ok(r) => r.events,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let then = SessionState::from_events(events.iter().take_while(|e| e.seq <= record.upto_seq));
+    let checkpoint = events.iter().find_map(|e: &Event| match &e.kind {
+        EventKind::CheckpointSaved { id: cid, checkpoint, .. } if cid == id => Some(checkpoint.clone()),
+        _ => None,
+    });
+    let report = match snapshots.restore(&snapshot) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(format!("cannot restore the workspace: {e}"))),
+    };
+    // Corrections given since still stand: the supervisor usually rolls back to correct.
+    let mut now = state.clone();
+    now.step = state.step;
+    let (window_tokens, window) =
+        build_window(workspace, budget, cap, &now, checkpoint.as_ref().map(|c| (id, c)), &then.messages, &then.tasks);
+    let cycle = state.checkpoints.iter().map(|c| c.cycle).chain([state.cycle]).max().unwrap_or(1) + 1;
+    rec.emit(EventKind::RolledBack {
+        to: id.to_string(),
+        snapshot: Some(snapshot),
+        cycle,
+        window_tokens,
+        window,
+        tasks: then.tasks.clone(),
+        restored: report.restored,
+        removed: report.removed,
+    })?;
+    Ok(Ok(RollbackReport { restored: report.restored, removed: report.removed }))
+}

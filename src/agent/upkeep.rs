@@ -1,0 +1,170 @@
+//! Keeping project memory healthy: dream (consolidate MEMORY.md) and distill (turn repeated
+//! patterns of past sessions into skills), on a schedule at session start or on demand.
+
+use std::path::Path;
+
+use chrono::Utc;
+
+use super::AgentConfig;
+use super::recorder::SharedRecorder;
+use crate::memory::atomic::write_atomic;
+use crate::memory::distill::{self, Patterns};
+use crate::memory::dream::{self, DreamResult};
+use crate::memory::memory_file::MemoryFile;
+use crate::memory::skills;
+use crate::memory::store::MemoryState;
+use crate::protocol::{Checkpoint, Event, EventKind};
+use crate::session::LogError;
+
+/// Checkpoints a dream reads: the newest ones across past sessions.
+const DREAM_CHECKPOINTS: usize = 12;
+
+/// Past sessions' logs, oldest first, without `except` (the session running now).
+pub fn past_sessions(workspace: &Path, except: Option<&str>) -> Vec<(String, Vec<Event>)> {
+    crate::session::list::session_ids(workspace)
+        .into_iter()
+        .filter(|id| Some(id.as_str()) != except)
+        .filter_map(|id| {
+            let read = crate::session::read_log(&crate::session::log_path(workspace, &id)).ok()?;
+            Some((id, read.events))
+        })
+        .collect()
+}
+
+fn recent_checkpoints(sessions: &[(String, Vec<Event>)]) -> Vec<(String, Checkpoint)> {
+    let mut all: Vec<(String, Checkpoint)> = sessions
+        .iter()
+        .flat_map(|(sid, events)| {
+            events.iter().filter_map(move |e| match &e.kind {
+                EventKind::CheckpointSaved { id, checkpoint, .. } => Some((format!("{sid}/{id}"), checkpoint.clone())),
+                _ => None,
+            })
+        })
+        .collect();
+    let skip = all.len().saturating_sub(DREAM_CHECKPOINTS);
+    all.drain(..skip);
+    all
+}
+
+/// Asks the writer model for a consolidated MEMORY.md. `None` when there is nothing to
+/// consolidate (no MEMORY.md entries).
+pub async fn propose_dream(cfg: &AgentConfig, except: Option<&str>) -> Result<Option<DreamResult>, String> {
+    let memory = MemoryFile::load(&cfg.workspace).map_err(|e| e.to_string())?;
+    if memory.is_empty() {
+        return Ok(None);
+    }
+    let sessions = past_sessions(&cfg.workspace, except);
+    let checkpoints = recent_checkpoints(&sessions);
+    let ids: Vec<String> = sessions.iter().map(|(id, _)| id.clone()).collect();
+    dream::dream(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &memory.render(), &checkpoints, &ids)
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Mines past sessions and asks the writer model for skills (none, without a model call, when
+/// nothing repeated).
+pub async fn distill_skills(cfg: &AgentConfig, except: Option<&str>) -> Result<(Patterns, Vec<skills::Skill>), String> {
+    let sessions = past_sessions(&cfg.workspace, except);
+    let patterns = distill::mine(&sessions);
+    if patterns.is_empty() {
+        return Ok((patterns, Vec::new()));
+    }
+    let existing = skills::list_skills(&cfg.workspace);
+    let found = distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((patterns, found))
+}
+
+/// [`distill_skills`], then writes them. Returns the names written.
+async fn run_distill(cfg: &AgentConfig, except: Option<&str>) -> Result<(Patterns, Vec<String>), String> {
+    let (patterns, found) = distill_skills(cfg, except).await?;
+    let mut written = Vec::new();
+    for skill in found {
+        skills::write_skill(&cfg.workspace, &skill).map_err(|e| e.to_string())?;
+        written.push(skill.name);
+    }
+    Ok((patterns, written))
+}
+
+/// At session start: dream when due (the workbench asks the supervisor to approve the new
+/// MEMORY.md; headless only says it is due, since nobody can approve), distill when due.
+pub(super) async fn at_session_start(
+    cfg: &AgentConfig,
+    rec: &SharedRecorder,
+    proposals: &mut Vec<(u64, String)>,
+) -> Result<(), LogError> {
+    let now = Utc::now();
+    let (mut state, warning) = MemoryState::load(&cfg.workspace);
+    if let Some(w) = warning {
+        rec.emit(EventKind::Warning { message: w })?;
+    }
+    let session = rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone()));
+    let mut changed = false;
+    if let Some(every) = cfg.memory.dream_every
+        && state.dream_due(now, every)
+    {
+        match cfg.supervision {
+            super::Supervision::Supervised => match propose_dream(cfg, session.as_deref()).await {
+                Ok(Some(d)) if d.content.trim() != MemoryFile::load(&cfg.workspace).map(|m| m.render()).unwrap_or_default().trim() => {
+                    let id = proposals.len() as u64 + 1;
+                    rec.emit(EventKind::MemoryProposed { id, source: "dream".into(), diff: d.diff, content: d.content.clone() })?;
+                    proposals.push((id, d.content));
+                    state.last_dream = Some(now);
+                    changed = true;
+                }
+                Ok(_) => {
+                    state.last_dream = Some(now);
+                    changed = true;
+                }
+                Err(e) => rec.emit(EventKind::Warning { message: format!("dream (MEMORY.md consolidation) failed: {e}") })?,
+            },
+            super::Supervision::Headless => {
+                if MemoryFile::load(&cfg.workspace).is_ok_and(|m| !m.is_empty()) {
+                    rec.emit(EventKind::Warning {
+                        message: "MEMORY.md is due for consolidation: run `endure memory dream` to review the change, or `--yes` to apply it"
+                            .into(),
+                    })?;
+                }
+            }
+        }
+    }
+    if let Some(every) = cfg.memory.distill_every
+        && state.distill_due(now, every)
+    {
+        match run_distill(cfg, session.as_deref()).await {
+            Ok((_, written)) => {
+                if !written.is_empty() {
+                    rec.emit(EventKind::MemoryUpdated {
+                        source: "distill".into(),
+                        added: written.len() as u32,
+                        summary: format!("new skills: {}", written.join(", ")),
+                    })?;
+                }
+                state.last_distill = Some(now);
+                changed = true;
+            }
+            Err(e) => rec.emit(EventKind::Warning { message: format!("distill (skills from past sessions) failed: {e}") })?,
+        }
+    }
+    if changed && let Err(e) = state.save(&cfg.workspace) {
+        rec.emit(EventKind::Warning { message: format!("cannot save .endure/state.json: {e}") })?;
+    }
+    Ok(())
+}
+
+/// Applies or drops a proposed MEMORY.md after the supervisor's answer.
+pub(super) fn resolve_proposal(workspace: &Path, rec: &SharedRecorder, content: &str, accept: bool) -> Result<(), LogError> {
+    if !accept {
+        return rec.emit(EventKind::Warning { message: "the supervisor rejected the dream's MEMORY.md; the file is unchanged".into() });
+    }
+    match write_atomic(&workspace.join("MEMORY.md"), content.as_bytes()) {
+        Ok(()) => rec.emit(EventKind::MemoryUpdated {
+            source: "dream".into(),
+            added: 0,
+            summary: "consolidated by a dream, approved by the supervisor".into(),
+        }),
+        Err(e) => rec.emit(EventKind::Warning { message: format!("cannot write MEMORY.md: {e}") }),
+    }
+}
