@@ -115,7 +115,7 @@ async fn memory_dream(args: endure::cli::MemoryArgs) -> Result<ExitCode> {
     }
     endure::memory::atomic::write_atomic(&cfg.workspace.join("MEMORY.md"), result.content.as_bytes())?;
     let (mut state, _) = endure::memory::store::MemoryState::load(&cfg.workspace);
-    state.last_dream = Some(chrono::Utc::now());
+    state.mark_dreamed(chrono::Utc::now());
     state.save(&cfg.workspace)?;
     eprintln!("endure: MEMORY.md updated");
     Ok(ExitCode::SUCCESS)
@@ -144,7 +144,7 @@ async fn memory_distill(args: endure::cli::MemoryArgs) -> Result<ExitCode> {
         eprintln!("endure: wrote {}", path.display());
     }
     let (mut state, _) = endure::memory::store::MemoryState::load(&cfg.workspace);
-    state.last_distill = Some(chrono::Utc::now());
+    state.mark_distilled(chrono::Utc::now());
     state.save(&cfg.workspace)?;
     Ok(ExitCode::SUCCESS)
 }

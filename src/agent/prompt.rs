@@ -8,7 +8,7 @@ use crate::memory::skills::SkillMeta;
 /// Project memory as the first message of a session, when MEMORY.md has any entries.
 pub fn memory_message(workspace: &Path) -> Option<String> {
     let memory = MemoryFile::load(workspace).ok()?;
-    if memory.is_empty() {
+    if memory.entry_count() == 0 {
         return None;
     }
     Some(format!(

@@ -203,7 +203,7 @@ impl Run {
                 }
             },
         };
-        let skills = crate::memory::skills::list_skills(&self.cfg.workspace);
+        let (skills, skill_warnings) = crate::memory::skills::list_skills(&self.cfg.workspace);
         let system_prompt = super::prompt::system_prompt(&self.cfg.workspace, &skills);
         self.rec.emit(EventKind::SessionStarted {
             info: Box::new(SessionInfo {
@@ -223,6 +223,9 @@ impl Run {
             self.rec.emit(EventKind::UserMessage { text: memory })?;
         }
         self.rec.emit(EventKind::UserMessage { text: task })?;
+        for w in skill_warnings {
+            self.rec.emit(EventKind::Warning { message: w })?;
+        }
         self.warn_unpriced()?;
         Ok(true)
     }

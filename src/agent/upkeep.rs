@@ -50,7 +50,7 @@ fn recent_checkpoints(sessions: &[(String, Vec<Event>)]) -> Vec<(String, Checkpo
 /// consolidate (no MEMORY.md entries).
 pub async fn propose_dream(cfg: &AgentConfig, except: Option<&str>) -> Result<Option<DreamResult>, String> {
     let memory = MemoryFile::load(&cfg.workspace).map_err(|e| e.to_string())?;
-    if memory.is_empty() {
+    if memory.entry_count() == 0 {
         return Ok(None);
     }
     let sessions = past_sessions(&cfg.workspace, except);
@@ -70,7 +70,7 @@ pub async fn distill_skills(cfg: &AgentConfig, except: Option<&str>) -> Result<(
     if patterns.is_empty() {
         return Ok((patterns, Vec::new()));
     }
-    let existing = skills::list_skills(&cfg.workspace);
+    let (existing, _) = skills::list_skills(&cfg.workspace);
     let found = distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing)
         .await
         .map_err(|e| e.to_string())?;
@@ -96,8 +96,8 @@ pub(super) async fn at_session_start(
     proposals: &mut Vec<(u64, String)>,
 ) -> Result<(), LogError> {
     let now = Utc::now();
-    let (mut state, warning) = MemoryState::load(&cfg.workspace);
-    if let Some(w) = warning {
+    let (mut state, warnings) = MemoryState::load(&cfg.workspace);
+    for w in warnings {
         rec.emit(EventKind::Warning { message: w })?;
     }
     let session = rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone()));
@@ -111,17 +111,17 @@ pub(super) async fn at_session_start(
                     let id = proposals.len() as u64 + 1;
                     rec.emit(EventKind::MemoryProposed { id, source: "dream".into(), diff: d.diff, content: d.content.clone() })?;
                     proposals.push((id, d.content));
-                    state.last_dream = Some(now);
+                    state.mark_dreamed(now);
                     changed = true;
                 }
                 Ok(_) => {
-                    state.last_dream = Some(now);
+                    state.mark_dreamed(now);
                     changed = true;
                 }
                 Err(e) => rec.emit(EventKind::Warning { message: format!("dream (MEMORY.md consolidation) failed: {e}") })?,
             },
             super::Supervision::Headless => {
-                if MemoryFile::load(&cfg.workspace).is_ok_and(|m| !m.is_empty()) {
+                if MemoryFile::load(&cfg.workspace).is_ok_and(|m| m.entry_count() > 0) {
                     rec.emit(EventKind::Warning {
                         message: "MEMORY.md is due for consolidation: run `endure memory dream` to review the change, or `--yes` to apply it"
                             .into(),
@@ -142,7 +142,7 @@ pub(super) async fn at_session_start(
                         summary: format!("new skills: {}", written.join(", ")),
                     })?;
                 }
-                state.last_distill = Some(now);
+                state.mark_distilled(now);
                 changed = true;
             }
             Err(e) => rec.emit(EventKind::Warning { message: format!("distill (skills from past sessions) failed: {e}") })?,
