@@ -6,7 +6,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use endure::config::theme::{load_theme, Theme};
-use endure::protocol::{Event, EventKind, Role};
+use endure::protocol::{Checkpoint, CheckpointField, Event, EventKind, Role};
 use endure::tui::app::{App, Clock};
 use endure::tui::testkit::{default_keymap, demo_session, t0, EventSeq};
 use endure::tui::WorkbenchOptions;
@@ -75,7 +75,7 @@ fn full_layout() {
 #[test]
 fn each_panel_maximized() {
     for th in ["default", "light"] {
-        for n in 1..=5u8 {
+        for n in 1..=6u8 {
             let mut a = app(th);
             a.handle_key(key(char::from(b'0' + n)));
             a.handle_key(key('z'));
@@ -195,4 +195,143 @@ fn status_bar_and_overlays_use_their_scopes() {
     let section = cell_of(&t, "global");
     assert_eq!(Some(section.fg), th.style("ui.help.section").fg);
     assert_eq!(Some(section.bg), th.style("ui").bg);
+}
+
+
+fn saved(cycle: u32, n: u32, pct: u32, tokens: u64, cp: Checkpoint) -> EventKind {
+    EventKind::CheckpointSaved {
+        id: format!("{cycle}.{n}"),
+        cycle,
+        n,
+        threshold_pct: pct,
+        window_tokens: tokens,
+        upto_seq: 12,
+        snapshot: Some("snap-1".into()),
+        path: format!(".endure/checkpoints/{cycle}.{n}.json"),
+        checkpoint: cp,
+    }
+}
+
+fn text(s: &str) -> CheckpointField {
+    CheckpointField::Text(s.into())
+}
+
+fn list(items: &[&str]) -> CheckpointField {
+    CheckpointField::List(items.iter().map(|s| s.to_string()).collect())
+}
+
+/// The demo session with three checkpoints in cycle 1, a rollback to 1.2 (abandoning 1.3) and
+/// one checkpoint on the new branch.
+fn checkpoint_app() -> App {
+    let mut s = EventSeq::new();
+    for e in events() {
+        s.push(e.kind);
+    }
+    let first = Checkpoint {
+        active_intent: text("Fix the add function so the tests pass"),
+        next_action: text("Run cargo test"),
+        directives: list(&["Keep the public API unchanged"]),
+        task_tree: list(&["✓ read src/lib.rs", "▶ fix add", "○ run the tests"]),
+        current_work: text("add() subtracts instead of adding"),
+        files: list(&["src/lib.rs — the add function"]),
+        knowledge: list(&["tests live in tests/add.rs"]),
+        ..Checkpoint::default()
+    };
+    let mut second = first.clone();
+    second.next_action = text("Call done");
+    second.task_tree = list(&["✓ read src/lib.rs", "✓ fix add", "▶ run the tests"]);
+    second.errors_and_fixes = list(&["add used `-`: changed to `+`"]);
+    second.decisions = list(&["No new dependencies: the fix is one character"]);
+    let mut third = second.clone();
+    third.next_action = text("Refactor the whole crate");
+    s.push(saved(1, 1, 20, 25_600, first));
+    s.push(saved(1, 2, 45, 57_600, second.clone()));
+    s.push(saved(1, 3, 70, 89_600, third));
+    s.push(EventKind::RolledBack {
+        to: "1.2".into(),
+        snapshot: Some("snap-2".into()),
+        cycle: 2,
+        window_tokens: 14_000,
+        window: vec![],
+        tasks: vec![],
+        restored: 2,
+        removed: 1,
+    });
+    let mut fourth = second;
+    fourth.directives = list(&["Keep the public API unchanged", "Do not refactor beyond the fix"]);
+    s.push(saved(2, 1, 20, 26_000, fourth));
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::mem::forget(rx);
+    let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
+    let mut app = App::live(opts, &s.events, tx, false);
+    app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
+    app
+}
+
+#[test]
+fn checkpoints_fields_and_diff() {
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut a = checkpoint_app();
+        a.handle_key(key('4'));
+        insta::assert_snapshot!(format!("checkpoints_fields_{w}x{h}"), draw(&mut a, w, h).backend());
+        a.handle_key(key('c'));
+        insta::assert_snapshot!(format!("checkpoints_diff_{w}x{h}"), draw(&mut a, w, h).backend());
+    }
+}
+
+fn memory_app(ws: &std::path::Path, proposal: bool) -> App {
+    let mut s = EventSeq::new();
+    for e in events() {
+        let kind = match e.kind {
+            EventKind::SessionStarted { mut info } => {
+                info.workspace = ws.display().to_string();
+                EventKind::SessionStarted { info }
+            }
+            k => k,
+        };
+        s.push(kind);
+    }
+    if proposal {
+        s.push(EventKind::MemoryProposed {
+            id: 3,
+            source: "dream".into(),
+            diff: "--- a/MEMORY.md\n+++ b/MEMORY.md\n@@ -1,4 +1,5 @@\n # Project memory\n \n - Run the tests with `cargo test`.\n-- The add function lives in src/lib.rs.\n+- `add` and its tests: src/lib.rs, tests/add.rs.\n+- Never change the public API.\n".into(),
+            content: String::new(),
+        });
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::mem::forget(rx);
+    let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
+    let mut app = App::live(opts, &s.events, tx, false);
+    app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
+    app
+}
+
+const MEMORY: &str = "# Project memory\n\n- Run the tests with `cargo test`.\n- The add function lives in src/lib.rs.\n";
+
+#[test]
+fn memory_view_editor_conflict_and_proposal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("MEMORY.md");
+    std::fs::write(&path, MEMORY).expect("write");
+    for (w, h) in [(80, 24), (200, 50)] {
+        std::fs::write(&path, MEMORY).expect("write");
+        let mut a = memory_app(dir.path(), false);
+        a.handle_key(key('6'));
+        insta::assert_snapshot!(format!("memory_view_{w}x{h}"), draw(&mut a, w, h).backend());
+        a.handle_key(key('e'));
+        for c in "- Prefer small commits.".chars() {
+            a.handle_key(key(c));
+        }
+        a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        insta::assert_snapshot!(format!("memory_editor_{w}x{h}"), draw(&mut a, w, h).backend());
+        std::fs::write(&path, format!("{MEMORY}- Written by the agent meanwhile.\n")).expect("write");
+        a.memory_changed();
+        insta::assert_snapshot!(format!("memory_conflict_{w}x{h}"), draw(&mut a, w, h).backend());
+
+        std::fs::write(&path, MEMORY).expect("write");
+        let mut p = memory_app(dir.path(), true);
+        p.handle_key(key('6'));
+        insta::assert_snapshot!(format!("memory_proposal_{w}x{h}"), draw(&mut p, w, h).backend());
+    }
 }

@@ -110,6 +110,22 @@ pub enum Action {
     /// Editor: send the buffer; editor: cancel.
     EditorSend,
     EditorCancel,
+    /// Checkpoints: roll the workspace and conversation back to the selected checkpoint
+    /// (after a confirmation).
+    Rollback,
+    /// Ask the runtime for a fresh context window from the newest checkpoint now.
+    Rollover,
+    /// Checkpoints: show the selected checkpoint as a diff against the previous one.
+    ToggleCheckpointDiff,
+    /// Memory: edit MEMORY.md; in the conflict view, go back to editing.
+    MemoryEdit,
+    /// Memory: accept or reject the proposed MEMORY.md.
+    MemoryAccept,
+    MemoryReject,
+    /// Memory conflict view: overwrite the file with the buffer, or drop the buffer and take
+    /// the file as it is on disk.
+    MemoryKeepMine,
+    MemoryTakeTheirs,
 }
 
 impl Action {
@@ -142,6 +158,14 @@ impl Action {
         ("timeline_next", Action::TimelineNext),
         ("editor_send", Action::EditorSend),
         ("editor_cancel", Action::EditorCancel),
+        ("rollback", Action::Rollback),
+        ("rollover", Action::Rollover),
+        ("toggle_checkpoint_diff", Action::ToggleCheckpointDiff),
+        ("memory_edit", Action::MemoryEdit),
+        ("memory_accept", Action::MemoryAccept),
+        ("memory_reject", Action::MemoryReject),
+        ("memory_keep_mine", Action::MemoryKeepMine),
+        ("memory_take_theirs", Action::MemoryTakeTheirs),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

@@ -101,8 +101,11 @@ pub const SCOPES: &[&str] = &[
     "ui.search.match", "ui.search.input",
     "ui.statusbar", "ui.statusbar.key",
     "ui.replay", "ui.timeline",
+    // Checkpoint field names, checkpoints a rollback abandoned, the MEMORY.md proposal banner
+    // and the MEMORY.md conflict view's title and choices.
+    "ui.field", "ui.abandoned", "ui.proposal", "ui.conflict",
     "status.idle", "status.running", "status.waiting", "status.paused", "status.stalled", "status.done", "status.failed",
-    "gauge.fill", "gauge.high", "gauge.mark", "gauge.empty",
+    "gauge.fill", "gauge.high", "gauge.mark", "gauge.mark.fired", "gauge.empty",
     "transcript.user", "transcript.user.header", "transcript.assistant.header",
     "transcript.tool.name", "transcript.tool.target", "transcript.tool.args", "transcript.tool.output",
     "transcript.tool.running", "transcript.tool.ok", "transcript.tool.error",

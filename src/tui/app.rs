@@ -11,7 +11,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkbenchOptions;
 use super::layout::{PanelId, Screen};
+use super::panels::checkpoints::CheckpointsView;
 use super::panels::diff::{DiffMode, DiffScope, DiffView};
+use super::panels::memory::{self, MemoryView};
 use super::panels::transcript::{Anchor, TranscriptView};
 use super::panels::{RenderCtx, TasksView};
 use super::replay::Timeline;
@@ -34,16 +36,20 @@ pub enum Mode {
     Replay(Timeline),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfirmKind {
     Quit,
     Stop,
+    /// Roll back to this checkpoint id.
+    Rollback(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EditorKind {
     Task,
     Inject,
+    /// MEMORY.md, saved to disk rather than sent.
+    Memory,
 }
 
 pub enum Overlay {
@@ -51,6 +57,9 @@ pub enum Overlay {
     Help { scroll: usize },
     Confirm(ConfirmKind),
     Editor(EditorKind, Box<TextArea<'static>>),
+    /// MEMORY.md changed on disk while the editor had unsaved edits: neither is written until
+    /// the supervisor picks one. `editor` keeps the buffer for "keep editing".
+    MemoryConflict { editor: Box<TextArea<'static>>, theirs: String, scroll: usize },
 }
 
 pub struct App {
@@ -66,6 +75,10 @@ pub struct App {
     pub transcript: TranscriptView,
     pub tasks: TasksView,
     pub diff: DiffView,
+    pub checkpoints: CheckpointsView,
+    pub memory: MemoryView,
+    /// Proposals this workbench answered; hidden at once, since a rejection has no event.
+    pub resolved_proposals: HashSet<u64>,
     pub search: Search,
     pub overlay: Overlay,
     /// Corrections sent but not yet acknowledged by a `CorrectionQueued`.
@@ -94,6 +107,9 @@ impl App {
             transcript: TranscriptView::default(),
             tasks: TasksView::default(),
             diff: DiffView::default(),
+            checkpoints: CheckpointsView::default(),
+            memory: MemoryView::default(),
+            resolved_proposals: HashSet::new(),
             search: Search::default(),
             overlay: Overlay::None,
             pending: Vec::new(),
@@ -106,6 +122,7 @@ impl App {
         if let Mode::Replay(tl) = &mut app.mode {
             tl.seek(tl.steps(), &mut app.state);
         }
+        app.sync_memory_path();
         if matches!(app.mode, Mode::Live { task_pending: true }) {
             app.open_editor(EditorKind::Task);
         }
@@ -160,12 +177,141 @@ impl App {
             *task_pending = false;
         }
         self.state.apply(e);
+        if matches!(e.kind, EventKind::SessionStarted { .. }) {
+            self.sync_memory_path();
+        }
     }
 
     /// Appends events read from a followed log.
     pub fn append_replay(&mut self, events: Vec<Event>) {
         if let Mode::Replay(tl) = &mut self.mode {
             tl.append_following(events, &mut self.state);
+        }
+        self.sync_memory_path();
+    }
+
+    /// Points the Memory panel at the session's workspace once it is known.
+    fn sync_memory_path(&mut self) {
+        if let Some(info) = &self.state.session {
+            let path = memory::memory_path(&info.workspace);
+            self.memory.set_path(path);
+        }
+    }
+
+    /// The MEMORY.md being shown, for the file watcher.
+    pub fn memory_path(&self) -> Option<&std::path::Path> {
+        self.memory.path.as_deref()
+    }
+
+    /// The first proposal nobody has answered yet.
+    pub fn pending_proposal(&self) -> Option<&super::state::MemoryProposal> {
+        self.state.memory_proposals.iter().find(|p| !self.resolved_proposals.contains(&p.id))
+    }
+
+    /// MEMORY.md changed on disk (the watcher's reload message). The panel follows the file;
+    /// an open editor follows it too while it has no unsaved edits, and otherwise the
+    /// conflict view opens so that neither version is lost.
+    pub fn memory_changed(&mut self) {
+        self.memory.reload();
+        let theirs = self.memory.disk.clone().unwrap_or_default();
+        match std::mem::replace(&mut self.overlay, Overlay::None) {
+            Overlay::Editor(EditorKind::Memory, mut ta) => {
+                let mine = memory::buffer_text(&ta);
+                if theirs == self.memory.base || theirs == mine {
+                    // Our own save echoing back, a touch, or the same edit made on both sides.
+                    self.memory.base = theirs;
+                    self.overlay = Overlay::Editor(EditorKind::Memory, ta);
+                } else if mine == self.memory.base {
+                    *ta = memory::textarea(&theirs);
+                    self.memory.base = theirs;
+                    self.flash = Some("MEMORY.md changed on disk; the editor shows the new version".into());
+                    self.overlay = Overlay::Editor(EditorKind::Memory, ta);
+                } else {
+                    self.flash = Some("MEMORY.md changed on disk while you were editing it".into());
+                    self.overlay = Overlay::MemoryConflict { editor: ta, theirs, scroll: 0 };
+                }
+            }
+            Overlay::MemoryConflict { editor, scroll, .. } => {
+                self.overlay = Overlay::MemoryConflict { editor, theirs, scroll };
+            }
+            other => self.overlay = other,
+        }
+    }
+
+    fn open_memory_editor(&mut self) {
+        if self.read_only() {
+            return;
+        }
+        if self.memory.path.is_none() {
+            self.flash = Some("no workspace yet: MEMORY.md is known once the session starts".into());
+            return;
+        }
+        self.memory.reload();
+        if let Some(e) = &self.memory.error {
+            self.flash = Some(format!("cannot read MEMORY.md: {e}"));
+            return;
+        }
+        let text = self.memory.disk.clone().unwrap_or_default();
+        let mut ta = memory::textarea(&text);
+        ta.set_placeholder_text("What every session in this workspace should know…");
+        self.memory.base = text;
+        self.overlay = Overlay::Editor(EditorKind::Memory, Box::new(ta));
+    }
+
+    /// Saves the editor's buffer unless the file changed since the editor loaded it (the
+    /// watcher may not have reported it yet); then it is a conflict, not an overwrite.
+    fn save_memory(&mut self, ta: Box<TextArea<'static>>) {
+        let mine = memory::buffer_text(&ta);
+        let theirs = match self.memory.read_now() {
+            Ok(t) => t.unwrap_or_default(),
+            Err(e) => {
+                self.flash = Some(format!("cannot read MEMORY.md before saving: {e}"));
+                self.overlay = Overlay::Editor(EditorKind::Memory, ta);
+                return;
+            }
+        };
+        if theirs != self.memory.base && theirs != mine {
+            self.memory.reload();
+            self.flash = Some("MEMORY.md changed on disk while you were editing it".into());
+            self.overlay = Overlay::MemoryConflict { editor: ta, theirs, scroll: 0 };
+            return;
+        }
+        self.write_memory(mine, ta);
+    }
+
+    fn write_memory(&mut self, text: String, ta: Box<TextArea<'static>>) {
+        let Some(path) = self.memory.path.clone() else { return };
+        match crate::memory::atomic::write_atomic(&path, text.as_bytes()) {
+            Ok(()) => {
+                self.memory.saved(text);
+                self.memory.base.clear();
+                self.overlay = Overlay::None;
+                self.flash = Some(format!("saved {}", path.display()));
+            }
+            Err(e) => {
+                // Keep the buffer: the edits are still only in memory.
+                self.flash = Some(format!("cannot save {}: {e}", path.display()));
+                self.overlay = Overlay::Editor(EditorKind::Memory, ta);
+            }
+        }
+    }
+
+    fn resolve_proposal(&mut self, accept: bool) {
+        if self.focus != PanelId::Memory {
+            self.flash = Some("proposals are answered in the Memory panel (focus it first)".into());
+            return;
+        }
+        if self.read_only() {
+            return;
+        }
+        let Some(id) = self.pending_proposal().map(|p| p.id) else {
+            self.flash = Some("no proposed MEMORY.md is waiting".into());
+            return;
+        };
+        self.send(Command::ResolveMemory { id, accept });
+        if self.flash.is_none() {
+            self.resolved_proposals.insert(id);
+            self.flash = Some(format!("{} proposal #{id}", if accept { "accepted" } else { "rejected" }));
         }
     }
 
@@ -185,6 +331,8 @@ impl App {
     fn context(&self) -> KeyContext {
         match self.overlay {
             Overlay::Editor(..) => KeyContext::Editor,
+            // The conflict view takes no text, so its keys are the global memory keys.
+            Overlay::MemoryConflict { .. } => KeyContext::Global,
             _ => self.focus.context(),
         }
     }
@@ -248,15 +396,64 @@ impl App {
         let action = self.lookup(ctx, &key);
         match &mut self.overlay {
             Overlay::Confirm(kind) => {
-                let kind = *kind;
+                let kind = kind.clone();
                 self.overlay = Overlay::None;
                 if action == Some(Action::Confirm) {
                     match kind {
                         ConfirmKind::Quit => self.should_quit = true,
                         ConfirmKind::Stop => self.send(Command::Stop),
+                        ConfirmKind::Rollback(id) => {
+                            self.send(Command::Rollback(id.clone()));
+                            if self.flash.is_none() {
+                                self.flash = Some(format!("rollback to checkpoint {id} requested"));
+                            }
+                        }
                     }
                 }
             }
+            Overlay::MemoryConflict { scroll, .. } => match action {
+                Some(Action::MemoryKeepMine) => {
+                    if let Overlay::MemoryConflict { editor, .. } = std::mem::replace(&mut self.overlay, Overlay::None) {
+                        let mine = memory::buffer_text(&editor);
+                        self.write_memory(mine, editor);
+                    }
+                }
+                Some(Action::MemoryTakeTheirs) => {
+                    self.overlay = Overlay::None;
+                    self.memory.reload();
+                    self.memory.base.clear();
+                    self.flash = Some("kept MEMORY.md as it is on disk; your edits were dropped".into());
+                }
+                Some(Action::MemoryEdit | Action::Cancel) => {
+                    if let Overlay::MemoryConflict { editor, theirs, .. } = std::mem::replace(&mut self.overlay, Overlay::None) {
+                        // The disk version has been seen: saving now overwrites it on purpose.
+                        self.memory.base = theirs;
+                        self.overlay = Overlay::Editor(EditorKind::Memory, editor);
+                    }
+                }
+                Some(Action::ScrollDown) => *scroll += 1,
+                Some(Action::ScrollUp) => *scroll = scroll.saturating_sub(1),
+                Some(Action::PageDown) => *scroll += 10,
+                Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
+                Some(Action::Top) => *scroll = 0,
+                _ => {}
+            },
+            Overlay::Editor(EditorKind::Memory, _) => match action {
+                Some(Action::EditorSend) => {
+                    if let Overlay::Editor(_, ta) = std::mem::replace(&mut self.overlay, Overlay::None) {
+                        self.save_memory(ta);
+                    }
+                }
+                Some(Action::EditorCancel) => {
+                    self.overlay = Overlay::None;
+                    self.memory.base.clear();
+                }
+                _ => {
+                    if let Overlay::Editor(_, ta) = &mut self.overlay {
+                        ta.input(key);
+                    }
+                }
+            },
             Overlay::Editor(kind, ta) => match action {
                 Some(Action::EditorSend) => {
                     let kind = *kind;
@@ -277,6 +474,8 @@ impl App {
                             self.send(Command::Inject(text.clone()));
                             self.pending.push(text);
                         }
+                        // Handled by its own arm above.
+                        EditorKind::Memory => {}
                     }
                 }
                 Some(Action::EditorCancel) => self.overlay = Overlay::None,
@@ -350,6 +549,7 @@ impl App {
         ta.set_placeholder_text(match kind {
             EditorKind::Task => "Describe the task for the agent…",
             EditorKind::Inject => "A correction for the agent, delivered at the next step…",
+            EditorKind::Memory => "",
         });
         self.overlay = Overlay::Editor(kind, Box::new(ta));
     }
@@ -457,6 +657,14 @@ impl App {
                         let p = self.diff.page();
                         self.diff.scroll_detail(if up { -p } else { p });
                     }
+                    PanelId::Checkpoints => {
+                        let p = self.checkpoints.page();
+                        self.checkpoints.scroll_detail(if up { -p } else { p });
+                    }
+                    PanelId::Memory => {
+                        let p = self.memory.page();
+                        self.memory.scroll_by(if up { -p } else { p });
+                    }
                     p => {
                         let page = self.transcript.height.saturating_sub(1).max(1) as isize;
                         self.scroll_panel(p, if up { -page } else { page });
@@ -475,6 +683,7 @@ impl App {
                     }
                 }
                 PanelId::Diff => self.diff.expanded = !self.diff.expanded,
+                PanelId::Checkpoints => self.checkpoints.expanded = !self.checkpoints.expanded,
                 _ => {}
             },
             Action::ToggleDiffMode => {
@@ -499,6 +708,43 @@ impl App {
                 let k = if a == Action::TimelineNext { tl.position() + 1 } else { tl.position().saturating_sub(1) };
                 tl.seek(k, &mut self.state);
             }
+            Action::Rollback => {
+                if self.read_only() {
+                    return;
+                }
+                match self.checkpoints.selected_id(&self.state) {
+                    Some(id) => self.overlay = Overlay::Confirm(ConfirmKind::Rollback(id)),
+                    None => self.flash = Some("no checkpoint to roll back to yet".into()),
+                }
+            }
+            Action::Rollover => {
+                if self.read_only() {
+                    return;
+                }
+                if !self.state.run.is_active() {
+                    self.flash = Some(format!("nothing to roll over: the session is {}", self.state.run.label()));
+                    return;
+                }
+                self.send(Command::Rollover);
+                if self.flash.is_none() {
+                    self.flash = Some("rollover requested".into());
+                }
+            }
+            Action::ToggleCheckpointDiff => {
+                self.checkpoints.diff = !self.checkpoints.diff;
+                self.checkpoints.scroll = 0;
+            }
+            Action::MemoryEdit => {
+                if self.focus == PanelId::Memory {
+                    self.open_memory_editor();
+                } else {
+                    self.flash = Some("MEMORY.md is edited from the Memory panel (focus it first)".into());
+                }
+            }
+            Action::MemoryAccept => self.resolve_proposal(true),
+            Action::MemoryReject => self.resolve_proposal(false),
+            // Only meaningful in the conflict view, which handles them itself.
+            Action::MemoryKeepMine | Action::MemoryTakeTheirs => {}
             Action::EditorSend | Action::EditorCancel => {}
         }
     }
@@ -516,6 +762,11 @@ impl App {
             }
             PanelId::Tasks => self.tasks.scroll = if top { 0 } else { self.state.tasks.len() },
             PanelId::Diff => self.diff.move_selection(if top { isize::MIN / 2 } else { isize::MAX / 2 }),
+            PanelId::Checkpoints => {
+                let n = self.state.checkpoints.len();
+                self.checkpoints.move_selection(if top { isize::MIN / 2 } else { isize::MAX / 2 }, n);
+            }
+            PanelId::Memory => self.memory.scroll = if top { 0 } else { usize::MAX / 2 },
             _ => {}
         }
     }
@@ -533,6 +784,8 @@ impl App {
             }
             PanelId::Tasks => self.tasks.scroll_by(delta, self.state.tasks.len()),
             PanelId::Diff => self.diff.move_selection(delta.signum()),
+            PanelId::Checkpoints => self.checkpoints.move_selection(delta.signum(), self.state.checkpoints.len()),
+            PanelId::Memory => self.memory.scroll_by(delta),
             _ => {}
         }
     }
@@ -582,7 +835,18 @@ impl App {
             }
         };
         match &self.overlay {
-            Overlay::Editor(..) => add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]),
+            Overlay::Editor(kind, _) => {
+                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
+                if *kind == EditorKind::Memory {
+                    // The editor section describes corrections; here the same keys save a file.
+                    for ((_, d), new) in out.iter_mut().zip(["Save MEMORY.md", "Close without saving"]) {
+                        *d = new.into();
+                    }
+                }
+            }
+            Overlay::MemoryConflict { .. } => {
+                add(KeyContext::Global, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit]);
+            }
             Overlay::Confirm(_) => add(KeyContext::Global, &[Action::Confirm]),
             Overlay::Help { .. } => add(KeyContext::Global, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
             Overlay::None => {
@@ -596,7 +860,17 @@ impl App {
                 let ctx = self.focus.context();
                 let local: Vec<Action> =
                     km.bindings(ctx).iter().map(|b| b.action).filter(|a| self.acts_in_focus(*a)).collect();
-                add(ctx, &local);
+                if self.focus == PanelId::Memory {
+                    // Its keys are global ones, so name them before the generic ones.
+                    let mem: Vec<Action> =
+                        [Action::MemoryAccept, Action::MemoryReject, Action::MemoryEdit].into_iter().filter(|a| self.acts_in_focus(*a)).collect();
+                    add(KeyContext::Global, &mem);
+                } else {
+                    add(ctx, &local);
+                }
+                if self.focus == PanelId::Checkpoints && !self.is_replay() {
+                    add(KeyContext::Global, &[Action::Rollover]);
+                }
                 add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
             }
         }
@@ -606,9 +880,18 @@ impl App {
     /// Whether `a` does anything in the focused panel, so the bar does not advertise a
     /// panel key that is a no-op there (expanding in a panel with nothing to expand).
     fn acts_in_focus(&self, a: Action) -> bool {
+        let has_checkpoints = !self.state.checkpoints.is_empty();
         match a {
-            Action::Expand => matches!(self.focus, PanelId::Transcript | PanelId::Diff),
+            Action::Expand => match self.focus {
+                PanelId::Transcript | PanelId::Diff => true,
+                PanelId::Checkpoints => has_checkpoints,
+                _ => false,
+            },
             Action::ToggleDiffMode | Action::ToggleDiffScope => self.focus == PanelId::Diff,
+            Action::Rollback | Action::ToggleCheckpointDiff => self.focus == PanelId::Checkpoints && has_checkpoints,
+            Action::MemoryEdit => self.focus == PanelId::Memory && !self.is_replay(),
+            Action::MemoryAccept | Action::MemoryReject => self.focus == PanelId::Memory && self.pending_proposal().is_some(),
+            Action::MemoryKeepMine | Action::MemoryTakeTheirs => false,
             _ => true,
         }
     }

@@ -124,7 +124,7 @@ fn focus_cycles_maximizes_and_hides() {
     assert_eq!(app.focus, PanelId::Tasks);
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.focus, PanelId::Verifier);
+    assert_eq!(app.focus, PanelId::Memory, "the Memory panel is the last one");
     app.handle_key(key('3'));
     assert_eq!(app.focus, PanelId::Diff);
     app.handle_key(key('z'));
@@ -139,7 +139,7 @@ fn focus_cycles_maximizes_and_hides() {
     assert!(!draw(&mut app, 200, 50).contains("3 Diff"));
     app.handle_key(key('3'));
     assert!(!app.hidden.contains(&PanelId::Diff), "focusing a hidden panel shows it");
-    for _ in 0..5 {
+    for _ in 0..6 {
         app.handle_key(key('h'));
     }
     assert_eq!(app.visible_panels().len(), 1);
@@ -305,7 +305,8 @@ fn status_bar_hints_come_from_the_keymap() {
     // A panel key that does nothing there is not advertised.
     app.handle_key(key('4'));
     let hints = draw(&mut app, 200, 50);
-    assert!(!hints.contains("Expand or collapse the checkpoint"), "{hints}");
+    assert!(!hints.contains("Show or hide the checkpoint list"), "{hints}");
+    assert!(!hints.contains("Roll back"), "no checkpoint to roll back to: {hints}");
 }
 
 #[test]
@@ -320,4 +321,294 @@ fn help_shows_bundled_notations_and_descriptions() {
     app.handle_key(key('?'));
     let screen = draw(&mut app, 100, 50);
     assert!(screen.contains("p           Pause or resume the agent"), "{screen}");
+}
+
+// ---- checkpoints, rollover, rollback ----
+
+fn checkpoint(cycle: u32, n: u32, pct: u32, tokens: u64, next: &str) -> EventKind {
+    let mut cp = crate::protocol::Checkpoint {
+        active_intent: crate::protocol::CheckpointField::Text("Fix the failing add test".into()),
+        next_action: crate::protocol::CheckpointField::Text(next.into()),
+        ..Default::default()
+    };
+    cp.files = crate::protocol::CheckpointField::List(vec!["src/lib.rs — add()".into()]);
+    EventKind::CheckpointSaved {
+        id: format!("{cycle}.{n}"),
+        cycle,
+        n,
+        threshold_pct: pct,
+        window_tokens: tokens,
+        upto_seq: 10,
+        snapshot: None,
+        path: format!(".endure/checkpoints/{cycle}.{n}.json"),
+        checkpoint: cp,
+    }
+}
+
+fn with_checkpoints() -> Vec<Event> {
+    let mut s = crate::tui::testkit::EventSeq::new();
+    for e in demo_session() {
+        s.push(e.kind);
+    }
+    s.push(checkpoint(1, 1, 20, 25_600, "run the tests"));
+    s.push(checkpoint(1, 2, 45, 57_600, "fix the sign in add"));
+    s.events
+}
+
+#[test]
+fn rollback_asks_then_sends_the_selected_checkpoint() {
+    let (mut app, mut rx) = live_app(&with_checkpoints());
+    app.handle_key(key('4'));
+    app.handle_key(key('r'));
+    assert!(matches!(&app.overlay, Overlay::Confirm(ConfirmKind::Rollback(id)) if id == "1.2"), "the newest is selected");
+    let screen = draw(&mut app, 100, 30);
+    assert!(screen.contains("Roll back the workspace and conversation to checkpoint"), "{screen}");
+    assert!(screen.contains("1.2? Files created since are deleted."), "{screen}");
+    app.handle_key(key('n'));
+    assert!(rx.try_recv().is_err(), "any other key cancels");
+    // Select the older one, then confirm.
+    app.handle_key(key('k'));
+    app.handle_key(key('r'));
+    app.handle_key(key('y'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Rollback("1.1".into())));
+    assert!(app.flash.as_deref().is_some_and(|f| f.contains("1.1")));
+    app.handle_key(key('j'));
+    app.handle_key(key('r'));
+    app.handle_key(key('y'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Rollback("1.2".into())));
+}
+
+#[test]
+fn rollback_and_rollover_are_read_only_in_replay() {
+    let mut app = App::replay(opts(), with_checkpoints());
+    app.handle_key(key('4'));
+    app.handle_key(key('r'));
+    assert!(matches!(app.overlay, Overlay::None));
+    assert_eq!(app.flash.as_deref(), Some("read-only replay"));
+    app.handle_key(key('R'));
+    assert_eq!(app.flash.as_deref(), Some("read-only replay"));
+}
+
+#[test]
+fn rollover_key_sends_rollover_with_a_flash() {
+    let (mut app, mut rx) = live_app(&with_checkpoints());
+    app.handle_key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Rollover));
+    assert_eq!(app.flash.as_deref(), Some("rollover requested"));
+    let (mut done, mut rx) = live_app(&finished_session());
+    done.handle_key(key('R'));
+    assert!(rx.try_recv().is_err(), "a finished session has no window to roll over");
+}
+
+#[test]
+fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
+    let (mut app, _rx) = live_app(&with_checkpoints());
+    app.handle_key(key('4'));
+    app.handle_key(key('z'));
+    let screen = draw(&mut app, 100, 40);
+    assert!(screen.contains("1.1    20% · 25.6k tok"), "{screen}");
+    assert!(screen.contains("next_action"), "{screen}");
+    assert!(screen.contains("fix the sign in add"), "{screen}");
+    assert!(screen.contains("• src/lib.rs — add()"), "{screen}");
+    app.handle_key(key('c'));
+    let diff = draw(&mut app, 100, 40);
+    assert!(diff.contains("diff against 1.1"), "{diff}");
+    assert!(diff.contains("- run the tests"), "{diff}");
+    assert!(diff.contains("+ fix the sign in add"), "{diff}");
+    assert!(diff.contains("active_intent  unchanged"), "unchanged fields collapse: {diff}");
+    assert!(!diff.contains("Fix the failing add test"), "{diff}");
+}
+
+#[test]
+fn after_a_rollback_the_run_shows_paused() {
+    let mut events = with_checkpoints();
+    events.push(Event {
+        seq: 200,
+        ts: t0(),
+        kind: EventKind::RolledBack { to: "1.1".into(), snapshot: None, cycle: 2, window_tokens: 9_000, window: vec![], tasks: vec![], restored: 2, removed: 1 },
+    });
+    let (mut app, _rx) = live_app(&events);
+    let screen = draw(&mut app, 200, 50);
+    assert!(screen.contains("paused"), "{screen}");
+    assert!(screen.contains("cycle 2"), "{screen}");
+    assert!(screen.contains("abandoned"), "{screen}");
+}
+
+// ---- memory ----
+
+fn memory_session(ws: &std::path::Path) -> Vec<Event> {
+    let mut info = crate::tui::testkit::session_info("t");
+    info.workspace = ws.display().to_string();
+    vec![Event { seq: 0, ts: t0(), kind: EventKind::SessionStarted { info: Box::new(info) } }]
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn type_str(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.handle_key(if c == '\n' { code(KeyCode::Enter) } else { key(c) });
+    }
+}
+
+#[test]
+fn memory_panel_shows_the_file_and_edit_saves_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("MEMORY.md");
+    std::fs::write(&path, "# Memory\n\n- use cargo nextest\n").expect("write");
+    let (mut app, _rx) = live_app(&memory_session(dir.path()));
+    app.handle_key(key('6'));
+    assert_eq!(app.focus, PanelId::Memory);
+    let screen = draw(&mut app, 100, 30);
+    assert!(screen.contains("use cargo nextest"), "{screen}");
+    app.handle_key(key('e'));
+    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Memory, _)));
+    type_str(&mut app, "- never push to main\n");
+    app.handle_key(ctrl('s'));
+    assert!(matches!(app.overlay, Overlay::None), "saved and closed");
+    let on_disk = std::fs::read_to_string(&path).expect("read");
+    assert_eq!(on_disk, "- never push to main\n# Memory\n\n- use cargo nextest\n");
+    assert!(app.flash.as_deref().is_some_and(|f| f.starts_with("saved")), "{:?}", app.flash);
+    assert!(draw(&mut app, 100, 30).contains("never push to main"));
+    // Nothing was left beside it by the atomic write.
+    assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 1);
+}
+
+#[test]
+fn memory_edit_needs_focus_and_is_read_only_in_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut app, _rx) = live_app(&memory_session(dir.path()));
+    app.handle_key(key('e'));
+    assert!(matches!(app.overlay, Overlay::None), "the key does nothing outside the Memory panel");
+    let mut replay = App::replay(opts(), memory_session(dir.path()));
+    replay.handle_key(key('6'));
+    replay.handle_key(key('e'));
+    assert!(matches!(replay.overlay, Overlay::None));
+    assert_eq!(replay.flash.as_deref(), Some("read-only replay"));
+}
+
+#[test]
+fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("MEMORY.md");
+    std::fs::write(&path, "one\n").expect("write");
+    let (mut app, _rx) = live_app(&memory_session(dir.path()));
+    app.handle_key(key('6'));
+
+    // Without edits the editor just follows the file.
+    app.handle_key(key('e'));
+    std::fs::write(&path, "two\n").expect("write");
+    app.memory_changed();
+    let Overlay::Editor(EditorKind::Memory, ta) = &app.overlay else { panic!("still editing") };
+    assert_eq!(ta.lines().join("\n"), "two\n");
+
+    // With edits: a conflict, and neither side is written.
+    type_str(&mut app, "mine ");
+    std::fs::write(&path, "theirs\n").expect("write");
+    app.memory_changed();
+    assert!(matches!(app.overlay, Overlay::MemoryConflict { .. }));
+    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("theirs\n"));
+    let screen = draw(&mut app, 100, 30);
+    assert!(screen.contains("-theirs"), "{screen}");
+    assert!(screen.contains("+mine two"), "{screen}");
+    assert!(screen.contains("m keep mine"), "{screen}");
+
+    // Keep editing, then keep mine: the buffer overwrites the file.
+    app.handle_key(key('e'));
+    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Memory, _)));
+    app.handle_key(ctrl('s'));
+    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("mine two\n"), "seen conflicts do not block a save");
+
+    // Take theirs drops the buffer.
+    app.handle_key(key('e'));
+    type_str(&mut app, "x");
+    std::fs::write(&path, "newest\n").expect("write");
+    app.memory_changed();
+    app.handle_key(key('t'));
+    assert!(matches!(app.overlay, Overlay::None));
+    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("newest\n"));
+    assert_eq!(app.memory.disk.as_deref(), Some("newest\n"));
+
+    // A change the watcher has not reported yet is caught at save time.
+    app.handle_key(key('e'));
+    type_str(&mut app, "y");
+    std::fs::write(&path, "sneaky\n").expect("write");
+    app.handle_key(ctrl('s'));
+    assert!(matches!(app.overlay, Overlay::MemoryConflict { .. }));
+    app.handle_key(key('m'));
+    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("ynewest\n"), "keep mine overwrites");
+}
+
+#[test]
+fn memory_proposals_are_accepted_or_rejected_from_the_panel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut events = memory_session(dir.path());
+    for id in [1, 2] {
+        events.push(Event {
+            seq: id,
+            ts: t0(),
+            kind: EventKind::MemoryProposed {
+                id,
+                source: "dream".into(),
+                diff: "--- a/MEMORY.md\n+++ b/MEMORY.md\n@@ -0,0 +1 @@\n+- tests run with nextest\n".into(),
+                content: "- tests run with nextest\n".into(),
+            },
+        });
+    }
+    let (mut app, mut rx) = live_app(&events);
+    app.handle_key(key('a'));
+    assert!(rx.try_recv().is_err(), "only from the Memory panel");
+    app.handle_key(key('6'));
+    let screen = draw(&mut app, 100, 30);
+    assert!(screen.contains("Proposed MEMORY.md #1 from dream"), "{screen}");
+    assert!(screen.contains("+- tests run with nextest"), "{screen}");
+    app.handle_key(key('a'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::ResolveMemory { id: 1, accept: true }));
+    assert!(draw(&mut app, 100, 30).contains("Proposed MEMORY.md #2"), "the next one shows");
+    app.handle_key(KeyEvent::new(KeyCode::Char('X'), KeyModifiers::SHIFT));
+    assert_eq!(rx.try_recv().ok(), Some(Command::ResolveMemory { id: 2, accept: false }));
+    assert!(!draw(&mut app, 100, 30).contains("Proposed MEMORY.md"));
+    app.handle_key(key('a'));
+    assert!(rx.try_recv().is_err(), "nothing left to answer");
+}
+
+/// The gauge's bar on the status row: the cells between "ctx " and the percentage.
+fn gauge_of(screen: &str) -> String {
+    let status = screen.lines().nth_back(1).unwrap_or_default();
+    let after = status.split("ctx ").nth(1).unwrap_or_default();
+    after.chars().take_while(|c| !c.is_whitespace()).collect()
+}
+
+#[test]
+fn gauge_marks_fired_thresholds_and_shows_the_cycle() {
+    let (mut app, _rx) = live_app(&with_checkpoints());
+    let screen = draw(&mut app, 200, 50);
+    let bar = gauge_of(&screen);
+    assert_eq!(bar.chars().filter(|c| *c == '┃').count(), 2, "20% and 45% fired: {bar}");
+    assert_eq!(bar.chars().filter(|c| *c == '│').count(), 1, "70% still ahead: {bar}");
+    assert!(screen.contains("cycle 1"), "{screen}");
+    app.apply_event(&Event {
+        seq: 300,
+        ts: t0(),
+        kind: EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Supervisor, checkpoint: Some("1.2".into()), window_tokens: 6_400, window: vec![] },
+    });
+    let screen = draw(&mut app, 200, 50);
+    let bar = gauge_of(&screen);
+    assert_eq!(bar.chars().filter(|c| *c == '┃').count(), 0, "a new cycle starts unfired: {bar}");
+    assert!(screen.contains("cycle 2 ↻1"), "{screen}");
+    assert!(screen.lines().nth_back(1).unwrap_or_default().contains("  5%"), "fill is the new window: {screen}");
+}
+
+#[test]
+fn the_session_budget_wins_over_the_option() {
+    let mut events = demo_session();
+    for e in &mut events {
+        if let EventKind::SessionStarted { info } = &mut e.kind {
+            info.context_budget = 64_000;
+        }
+    }
+    let (mut app, _rx) = live_app(&events);
+    let status = draw(&mut app, 200, 50).lines().nth_back(1).unwrap_or_default().to_string();
+    assert!(status.contains("100%"), "64k of a 64k session budget, not of the 128k option: {status}");
 }

@@ -11,11 +11,13 @@ pub enum PanelId {
     Diff,
     Checkpoints,
     Verifier,
+    Memory,
 }
 
 impl PanelId {
     /// In focus order; the position + 1 is the panel's number for `focus N`.
-    pub const ALL: [PanelId; 5] = [PanelId::Transcript, PanelId::Tasks, PanelId::Diff, PanelId::Checkpoints, PanelId::Verifier];
+    pub const ALL: [PanelId; 6] =
+        [PanelId::Transcript, PanelId::Tasks, PanelId::Diff, PanelId::Checkpoints, PanelId::Verifier, PanelId::Memory];
 
     pub fn number(self) -> usize {
         PanelId::ALL.iter().position(|p| *p == self).map(|i| i + 1).unwrap_or(1)
@@ -32,6 +34,7 @@ impl PanelId {
             PanelId::Diff => "Diff",
             PanelId::Checkpoints => "Checkpoints",
             PanelId::Verifier => "Verifier",
+            PanelId::Memory => "Memory",
         }
     }
 
@@ -42,6 +45,9 @@ impl PanelId {
             PanelId::Diff => KeyContext::Diff,
             PanelId::Checkpoints => KeyContext::Checkpoints,
             PanelId::Verifier => KeyContext::Verifier,
+            // The memory keys live in [global] (the keymap has no memory section); the app
+            // only acts on them while this panel has focus.
+            PanelId::Memory => KeyContext::Global,
         }
     }
 }
@@ -125,7 +131,10 @@ pub fn compute(area: Rect, banner_lines: u16, visible: &[PanelId], focus: PanelI
         }
     };
     if area.width >= WIDE {
-        let side: Vec<PanelId> = [PanelId::Tasks, PanelId::Checkpoints, PanelId::Verifier].into_iter().filter(|p| has(*p)).collect();
+        // Two side columns: the narrow one for tasks and verdicts, the wider one for the two
+        // panels of prose (checkpoint fields, MEMORY.md), which need the width to stay readable.
+        let side: Vec<PanelId> = [PanelId::Tasks, PanelId::Verifier].into_iter().filter(|p| has(*p)).collect();
+        let memory: Vec<PanelId> = [PanelId::Checkpoints, PanelId::Memory].into_iter().filter(|p| has(*p)).collect();
         let mut cols: Vec<(Constraint, Vec<PanelId>)> = Vec::new();
         if has(PanelId::Transcript) {
             cols.push((Constraint::Fill(5), vec![PanelId::Transcript]));
@@ -136,12 +145,15 @@ pub fn compute(area: Rect, banner_lines: u16, visible: &[PanelId], focus: PanelI
         if !side.is_empty() {
             cols.push((Constraint::Fill(2), side));
         }
+        if !memory.is_empty() {
+            cols.push((Constraint::Fill(3), memory));
+        }
         let areas = Layout::horizontal(cols.iter().map(|c| c.0)).split(body);
         for ((_, panels), col) in cols.iter().zip(areas.iter()) {
             if panels.len() == 1 {
                 screen.slots.push(Slot { area: *col, tabs: panels.clone(), shown: panels[0] });
             } else {
-                // The side column stacks its panels; tasks get the most room.
+                // A column stacks its panels; tasks get the most room in theirs.
                 let cons: Vec<Constraint> = panels.iter().map(|p| if *p == PanelId::Tasks { Constraint::Fill(2) } else { Constraint::Fill(1) }).collect();
                 let rows = Layout::vertical(cons).split(*col);
                 for (p, r) in panels.iter().zip(rows.iter()) {
@@ -169,8 +181,10 @@ mod tests {
     #[test]
     fn wide_screens_show_every_visible_panel() {
         let s = compute(Rect::new(0, 0, 200, 50), 0, &PanelId::ALL, PanelId::Transcript, false, PanelId::Tasks);
-        assert_eq!(s.slots.len(), 5);
+        assert_eq!(s.slots.len(), 6);
         assert!(s.slots.iter().all(|sl| sl.tabs.len() == 1));
+        let memory = s.slots.iter().find(|sl| sl.shown == PanelId::Memory).map(|sl| sl.area).unwrap_or_default();
+        assert!(memory.width >= 40 && memory.height >= 20, "MEMORY.md gets a readable area: {memory:?}");
     }
 
     #[test]
@@ -178,7 +192,7 @@ mod tests {
         let s = compute(Rect::new(0, 0, 80, 24), 0, &PanelId::ALL, PanelId::Diff, false, PanelId::Tasks);
         assert_eq!(s.slots.len(), 1);
         assert_eq!(s.slots[0].shown, PanelId::Diff);
-        assert_eq!(s.slots[0].tabs.len(), 5);
+        assert_eq!(s.slots[0].tabs.len(), 6);
         let m = compute(Rect::new(0, 0, 120, 40), 0, &PanelId::ALL, PanelId::Transcript, false, PanelId::Diff);
         assert_eq!(m.slots.len(), 2);
         assert_eq!(m.slots[1].shown, PanelId::Diff);

@@ -29,13 +29,15 @@
 //! - [`replay`]: the step timeline and the log tail reader. [`session_diff`]: the
 //!   whole-session diff composed from per-step diffs.
 //! - [`scheduler`]: coalesced frame requests. [`terminal`]: setup, teardown, panic hook.
+//! - The Memory panel reads `<workspace>/MEMORY.md` from disk; `run_loop` watches the
+//!   workspace for it (see [`watch_memory`]) and calls `App::memory_changed` on a change.
 //!
 //! Theme scopes used (exactly `config::theme::SCOPES`; `scopes_tests` checks the two agree):
 //! `ui` (the base, filled under everything),
 //! `ui.{border,border.focused,title,title.focused,tab,tab.active,selection,dim,banner.error,
 //! flash,confirm,help.section,help.key,help.desc,search.match,search.input,statusbar,
-//! statusbar.key,replay,timeline}`,
-//! `status.{idle,running,waiting,paused,stalled,done,failed}`, `gauge.{fill,high,mark,empty}`,
+//! statusbar.key,replay,timeline,field,abandoned,proposal,conflict}`,
+//! `status.{idle,running,waiting,paused,stalled,done,failed}`, `gauge.{fill,high,mark,mark.fired,empty}`,
 //! `transcript.{user,user.header,assistant.header,tool.name,tool.target,tool.args,tool.output,
 //! tool.running,tool.ok,tool.error,correction,correction.pending,correction.queued,
 //! correction.delivered,notice.info,notice.warning,notice.error,new_marker}`,
@@ -187,6 +189,81 @@ async fn recv_live(rx: &mut Option<broadcast::Receiver<Event>>) -> Result<Event,
     }
 }
 
+/// How long MEMORY.md must stay quiet before the panel reloads: an atomic save is a create
+/// and a rename, and an editor may write several times in a row.
+const MEMORY_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Watches the directory holding `path` (a rename over the file replaces its inode, so the
+/// file itself cannot be watched) and sends one message per quiet burst of changes to it.
+fn watch_memory(path: &std::path::Path) -> Result<(mpsc::UnboundedReceiver<()>, notify::RecommendedWatcher), notify::Error> {
+    use notify::Watcher;
+    let (ping_tx, mut ping_rx) = mpsc::unbounded_channel::<()>();
+    let name = path.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res
+            && ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+        {
+            let _ = ping_tx.send(());
+        }
+    })?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."));
+    watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while ping_rx.recv().await.is_some() {
+            // Debounce: wait until a whole interval passes without another change.
+            loop {
+                tokio::time::sleep(MEMORY_DEBOUNCE).await;
+                let mut more = false;
+                while ping_rx.try_recv().is_ok() {
+                    more = true;
+                }
+                if !more {
+                    break;
+                }
+            }
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((rx, watcher))
+}
+
+/// The MEMORY.md watch for the path the app shows; replaced when that path changes.
+#[derive(Default)]
+struct MemoryWatch {
+    path: Option<PathBuf>,
+    rx: Option<mpsc::UnboundedReceiver<()>>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl MemoryWatch {
+    fn sync(&mut self, app: &mut App) {
+        let Some(want) = app.memory_path() else { return };
+        if self.path.as_deref() == Some(want) {
+            return;
+        }
+        let want = want.to_path_buf();
+        *self = MemoryWatch { path: Some(want.clone()), ..MemoryWatch::default() };
+        match watch_memory(&want) {
+            Ok((rx, w)) => {
+                self.rx = Some(rx);
+                self._watcher = Some(w);
+            }
+            // The panel still shows the file; it just will not follow changes.
+            Err(e) => app.note(state::NoticeLevel::Warning, format!("cannot watch {} for changes: {e}", want.display())),
+        }
+    }
+}
+
+async fn recv_unit(rx: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn recv_batch(rx: &mut Option<mpsc::UnboundedReceiver<Batch>>) -> Option<Batch> {
     match rx {
         Some(r) => r.recv().await,
@@ -208,8 +285,10 @@ async fn run_loop(
     let mut guard = terminal::TerminalGuard::enter()?;
     let (frames, mut draws) = scheduler::spawn();
     let mut input = crossterm::event::EventStream::new();
+    let mut memory = MemoryWatch::default();
     frames.schedule();
     loop {
+        memory.sync(&mut app);
         tokio::select! {
             Some(()) = draws.recv() => {
                 guard.terminal.draw(|f| app.render(f))?;
@@ -260,6 +339,13 @@ async fn run_loop(
                     frames.schedule();
                 }
                 None => follow = None,
+            },
+            m = recv_unit(&mut memory.rx) => match m {
+                Some(()) => {
+                    app.memory_changed();
+                    frames.schedule();
+                }
+                None => memory.rx = None,
             },
             _ = sigterm.recv() => return Ok(WorkbenchExit::Signal("SIGTERM")),
             _ = sighup.recv() => return Ok(WorkbenchExit::Signal("SIGHUP")),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::session_diff::SessionDiff;
 use crate::protocol::{
-    BudgetKind, Event, EventKind, Outcome, PauseReason, Role, SessionInfo, Task, TaskStatus, TestCounts,
+    BudgetKind, Checkpoint, Event, EventKind, Outcome, PauseReason, Role, SessionInfo, Task, TaskStatus, TestCounts,
 };
 
 /// What the runtime is doing, as far as the events tell.
@@ -161,6 +161,35 @@ pub struct Totals {
     pub estimated: bool,
 }
 
+/// One saved checkpoint as the Checkpoints panel lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointEntry {
+    pub id: String,
+    pub cycle: u32,
+    pub n: u32,
+    pub threshold_pct: u32,
+    pub window_tokens: u64,
+    pub upto_seq: u64,
+    pub path: String,
+    pub checkpoint: Checkpoint,
+    /// A later rollback went to an earlier checkpoint, so the branch this one belongs to is
+    /// no longer the session's history.
+    pub abandoned: bool,
+    /// The checkpoint this one continues from: the newest one still on the live branch when it
+    /// was saved. After a rollback that is the rollback's target, not the abandoned one saved
+    /// just before, so a diff against it shows what the new branch changed.
+    pub prev: Option<usize>,
+}
+
+/// A MEMORY.md proposal waiting for the supervisor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryProposal {
+    pub id: u64,
+    pub source: String,
+    pub diff: String,
+    pub content: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkbenchState {
     pub session: Option<Box<SessionInfo>>,
@@ -180,6 +209,16 @@ pub struct WorkbenchState {
     pub events_applied: u64,
     /// Tool calls without a result yet; their lines show a live spinner and duration.
     pub running_tools: usize,
+    /// Every checkpoint saved, in the order saved (abandoned ones included).
+    pub checkpoints: Vec<CheckpointEntry>,
+    /// The context window's cycle: 1 at the start, one more with every rollover or rollback.
+    pub cycle: u32,
+    pub rollovers: u32,
+    pub rollbacks: u32,
+    /// The thresholds (% of the context budget) whose checkpoint was saved in this cycle.
+    pub fired: Vec<u32>,
+    /// Proposals not yet followed by the `MemoryUpdated` that accepting them produces.
+    pub memory_proposals: Vec<MemoryProposal>,
     tool_cells: HashMap<String, usize>,
     correction_cells: HashMap<u64, usize>,
 }
@@ -202,6 +241,12 @@ impl Default for WorkbenchState {
             session_diff: SessionDiff::default(),
             events_applied: 0,
             running_tools: 0,
+            checkpoints: Vec::new(),
+            cycle: 1,
+            rollovers: 0,
+            rollbacks: 0,
+            fired: Vec::new(),
+            memory_proposals: Vec::new(),
             tool_cells: HashMap::new(),
             correction_cells: HashMap::new(),
         }
@@ -405,26 +450,74 @@ impl WorkbenchState {
             }
             EventKind::Warning { message } => self.push(id, CellKind::Notice { level: NoticeLevel::Warning, text: message.clone() }),
             EventKind::WorkspaceSnapshot { .. } => {}
-            EventKind::CheckpointSaved { id: cp, threshold_pct, .. } => {
+            EventKind::CheckpointSaved { id: cp, cycle, n, threshold_pct, window_tokens, upto_seq, path, checkpoint, .. } => {
+                let prev = self.checkpoints.iter().rposition(|c| !c.abandoned);
+                self.checkpoints.push(CheckpointEntry {
+                    id: cp.clone(),
+                    cycle: *cycle,
+                    n: *n,
+                    threshold_pct: *threshold_pct,
+                    window_tokens: *window_tokens,
+                    upto_seq: *upto_seq,
+                    path: path.clone(),
+                    checkpoint: checkpoint.clone(),
+                    abandoned: false,
+                    prev,
+                });
+                // A checkpoint always belongs to the running cycle; trusting it keeps the
+                // gauge right when the log starts mid-session (a resumed or cut log).
+                if *cycle > self.cycle {
+                    self.cycle = *cycle;
+                    self.fired.clear();
+                }
+                if *cycle == self.cycle && !self.fired.contains(threshold_pct) {
+                    self.fired.push(*threshold_pct);
+                }
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("checkpoint {cp} saved (at {threshold_pct}% of the context budget)") })
             }
-            EventKind::Rollover { cycle, checkpoint, window_tokens, .. } => self.push(
-                id,
-                CellKind::Notice {
-                    level: NoticeLevel::Info,
-                    text: format!(
-                        "rollover: cycle {cycle} starts from checkpoint {} in a fresh window of {window_tokens} tokens",
-                        checkpoint.as_deref().unwrap_or("(none)")
-                    ),
-                },
-            ),
-            EventKind::RolledBack { to, restored, removed, .. } => self.push(
-                id,
-                CellKind::Notice {
-                    level: NoticeLevel::Warning,
-                    text: format!("rolled back to checkpoint {to}: {restored} files restored, {removed} removed"),
-                },
-            ),
+            EventKind::Rollover { cycle, checkpoint, window_tokens, .. } => {
+                self.cycle = *cycle;
+                self.rollovers += 1;
+                self.fired.clear();
+                self.context_tokens = *window_tokens;
+                self.push(
+                    id,
+                    CellKind::Notice {
+                        level: NoticeLevel::Info,
+                        text: format!(
+                            "rollover: cycle {cycle} starts from checkpoint {} in a fresh window of {window_tokens} tokens",
+                            checkpoint.as_deref().unwrap_or("(none)")
+                        ),
+                    },
+                )
+            }
+            EventKind::RolledBack { to, cycle, window_tokens, tasks, restored, removed, .. } => {
+                // Everything saved after the target is on the branch the rollback left.
+                if let Some(i) = self.checkpoints.iter().rposition(|c| c.id == *to) {
+                    for c in &mut self.checkpoints[i + 1..] {
+                        c.abandoned = true;
+                    }
+                }
+                self.cycle = *cycle;
+                self.rollbacks += 1;
+                self.fired.clear();
+                self.context_tokens = *window_tokens;
+                self.tasks = tasks.clone();
+                // The runtime stays paused after a rollback (a `Paused` follows); showing it
+                // paused at once also covers a rollback after the session had finished.
+                self.run = RunState::Paused(PauseReason::Supervisor);
+                self.finished_at = None;
+                self.push(
+                    id,
+                    CellKind::Notice {
+                        level: NoticeLevel::Warning,
+                        text: format!(
+                            "rolled back to checkpoint {to}: {restored} files restored, {removed} removed; cycle {cycle} continues from it. \
+                             The agent is paused: correct it if needed, then resume."
+                        ),
+                    },
+                )
+            }
             EventKind::SessionResumed { interrupted_calls, .. } => {
                 self.run = RunState::Running;
                 self.finished_at = None;
@@ -436,10 +529,16 @@ impl WorkbenchState {
                     },
                 )
             }
-            EventKind::MemoryProposed { source, .. } => {
+            EventKind::MemoryProposed { id: pid, source, diff, content } => {
+                self.memory_proposals.push(MemoryProposal { id: *pid, source: source.clone(), diff: diff.clone(), content: content.clone() });
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") })
             }
             EventKind::MemoryUpdated { source, summary, .. } => {
+                // Accepting a proposal writes it under the proposer's name; the event carries
+                // no id, so the oldest proposal from that source is the one it settles.
+                if let Some(i) = self.memory_proposals.iter().position(|p| p.source == *source) {
+                    self.memory_proposals.remove(i);
+                }
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("MEMORY.md updated by {source}: {summary}") })
             }
             EventKind::SessionFinished { outcome, reason } => {

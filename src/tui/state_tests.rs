@@ -139,3 +139,77 @@ fn tasks_files_and_elapsed() {
 fn count_diff_counts_removed_lines_that_look_like_headers() {
     assert_eq!(count_diff("--- a/x\n+++ b/x\n@@ -1,2 +1,1 @@\n--- sql comment\n+++x\n"), (1, 1));
 }
+
+fn cp(cycle: u32, n: u32, pct: u32, tokens: u64) -> EventKind {
+    EventKind::CheckpointSaved {
+        id: format!("{cycle}.{n}"),
+        cycle,
+        n,
+        threshold_pct: pct,
+        window_tokens: tokens,
+        upto_seq: 3,
+        snapshot: None,
+        path: String::new(),
+        checkpoint: crate::protocol::Checkpoint::default(),
+    }
+}
+
+#[test]
+fn checkpoints_fill_the_cycle_and_a_rollover_starts_the_next() {
+    let mut s = state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }, cp(1, 1, 20, 25_600), cp(1, 2, 45, 57_600)]);
+    assert_eq!(s.checkpoints.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["1.1", "1.2"]);
+    assert_eq!(s.checkpoints[1].prev, Some(0));
+    assert_eq!((s.cycle, s.fired.clone()), (1, vec![20, 45]));
+    assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Notice { text, .. }) if text.contains("checkpoint 1.2 saved")));
+    s.apply(&ev(EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some("1.2".into()), window_tokens: 12_000, window: vec![] }));
+    assert_eq!((s.cycle, s.rollovers), (2, 1));
+    assert!(s.fired.is_empty(), "thresholds fire again in the new window");
+    assert_eq!(s.context_tokens, 12_000, "the gauge shows the fresh window");
+    s.apply(&ev(cp(2, 1, 20, 26_000)));
+    assert_eq!(s.fired, vec![20]);
+}
+
+#[test]
+fn a_rollback_abandons_later_checkpoints_and_pauses() {
+    let mut s = state_of(vec![
+        EventKind::SessionStarted { info: Box::new(session_info("t")) },
+        cp(1, 1, 20, 1),
+        cp(1, 2, 45, 2),
+        cp(1, 3, 70, 3),
+    ]);
+    s.apply(&ev(EventKind::RolledBack {
+        to: "1.1".into(),
+        snapshot: None,
+        cycle: 2,
+        window_tokens: 8_000,
+        window: vec![],
+        tasks: vec![Task { title: "again".into(), status: TaskStatus::InProgress }],
+        restored: 3,
+        removed: 1,
+    }));
+    let abandoned: Vec<bool> = s.checkpoints.iter().map(|c| c.abandoned).collect();
+    assert_eq!(abandoned, [false, true, true]);
+    assert_eq!((s.cycle, s.rollbacks, s.rollovers), (2, 1, 0));
+    assert_eq!(s.context_tokens, 8_000);
+    assert_eq!(s.run, RunState::Paused(PauseReason::Supervisor));
+    assert_eq!(s.tasks.len(), 1);
+    let last = s.cells.last().map(Cell::search_text).unwrap_or_default();
+    assert!(last.contains("rolled back to checkpoint 1.1") && last.contains("paused"), "{last}");
+    // The next checkpoint continues from the rollback target, not the abandoned 1.3.
+    s.apply(&ev(cp(2, 1, 20, 9_000)));
+    assert_eq!(s.checkpoints[3].prev, Some(0));
+    assert_eq!(s.fired, vec![20]);
+    // A Paused from the runtime keeps it paused.
+    s.apply(&ev(EventKind::Paused { reason: PauseReason::Supervisor }));
+    assert_eq!(s.run.label(), "paused");
+}
+
+#[test]
+fn memory_proposals_wait_until_an_update_from_their_source() {
+    let mut s = state_of(vec![EventKind::MemoryProposed { id: 4, source: "dream".into(), diff: String::new(), content: "x".into() }]);
+    assert_eq!(s.memory_proposals.len(), 1);
+    s.apply(&ev(EventKind::MemoryUpdated { source: "writer".into(), added: 1, summary: "a fact".into() }));
+    assert_eq!(s.memory_proposals.len(), 1, "another writer's update settles nothing");
+    s.apply(&ev(EventKind::MemoryUpdated { source: "dream".into(), added: 1, summary: "merged".into() }));
+    assert!(s.memory_proposals.is_empty());
+}

@@ -55,7 +55,9 @@ pub fn session_info(task: &str) -> SessionInfo {
         context_budget: 128_000,
         session_id: "demo-1".into(),
         endure_version: "0.1.0".into(),
-        workspace: "/tmp/ws".into(),
+        // A path that never exists, so the Memory panel shows its empty state in every snapshot
+        // whatever the machine has in /tmp.
+        workspace: "/nonexistent/endure-demo-ws".into(),
         task: task.into(),
         provider: "scripted".into(),
         base_url: None,

@@ -7,7 +7,8 @@ use ratatui::Frame;
 
 use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
 use super::layout::{self, PanelId};
-use super::panels::{self, status, RenderCtx, CHECKPOINTS_EMPTY, VERIFIER_EMPTY};
+use super::panels::memory::{self, MemoryKeys};
+use super::panels::{self, status, RenderCtx, VERIFIER_EMPTY};
 use super::text::truncate;
 use crate::config::keymap::{Action, KeyContext};
 
@@ -17,6 +18,13 @@ pub fn render(app: &mut App, f: &mut Frame) {
     let screen = layout::compute(area, app.opts.banner.len() as u16, &visible, app.focus, app.maximized, app.last_side);
     let now = app.now();
     let spinner = if app.is_animating() { app.spinner_frame() } else { 0 };
+    let memory_keys = MemoryKeys {
+        edit: binding_notation(app, KeyContext::Global, Action::MemoryEdit),
+        accept: binding_notation(app, KeyContext::Global, Action::MemoryAccept),
+        reject: binding_notation(app, KeyContext::Global, Action::MemoryReject),
+    };
+    // The session's own budget is what its checkpoints were measured against.
+    let context_budget = app.state.session.as_ref().map(|s| s.context_budget).filter(|b| *b > 0).unwrap_or(app.opts.context_budget);
     let th = &app.opts.theme;
     let ctx = RenderCtx { theme: th, hl: &app.hl, state: &app.state, now, spinner };
     // The base style first: widgets mostly set a foreground only, so a theme's own background
@@ -64,8 +72,12 @@ pub fn render(app: &mut App, f: &mut Frame) {
             }
             PanelId::Tasks => app.tasks.render(f, inner, &ctx),
             PanelId::Diff => app.diff.render(f, inner, &ctx),
-            PanelId::Checkpoints => panels::empty_state(f, inner, &ctx, CHECKPOINTS_EMPTY),
+            PanelId::Checkpoints => app.checkpoints.render(f, inner, &ctx),
             PanelId::Verifier => panels::empty_state(f, inner, &ctx, VERIFIER_EMPTY),
+            PanelId::Memory => {
+                let proposal = app.state.memory_proposals.iter().find(|p| !app.resolved_proposals.contains(&p.id));
+                app.memory.render(f, inner, &ctx, proposal, &memory_keys);
+            }
         }
     }
     if screen.slots.is_empty() && screen.body.height > 0 {
@@ -73,13 +85,28 @@ pub fn render(app: &mut App, f: &mut Frame) {
     }
 
     let hints = app.hints();
-    let info = status::StatusInfo { context_budget: app.opts.context_budget, hints: &hints, flash: app.flash.as_deref() };
+    let info = status::StatusInfo { context_budget, hints: &hints, flash: app.flash.as_deref() };
     status::render(f, screen.status, &ctx, &info);
 
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help { scroll } => render_help(f, area, app, *scroll),
-        Overlay::Confirm(kind) => render_confirm(f, area, app, *kind),
+        Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
+        Overlay::Editor(EditorKind::Memory, ta) => {
+            // MEMORY.md is a document, not a one-off message: give it most of the screen.
+            let r = centered(area, area.width.saturating_sub(4).min(110), area.height.saturating_sub(4));
+            clear(f, r, th);
+            let save = binding_notation(app, KeyContext::Editor, Action::EditorSend);
+            let cancel = binding_notation(app, KeyContext::Editor, Action::EditorCancel);
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.style("ui.border.focused"))
+                .title(Line::styled(format!(" {} — {save} save · {cancel} close without saving ", memory::MEMORY_FILE), th.style("ui.title.focused")));
+            let inner = block.inner(r);
+            f.render_widget(block, r);
+            f.render_widget(&**ta, inner);
+        }
+        Overlay::MemoryConflict { editor, theirs, scroll } => render_conflict(f, area, app, editor, theirs, *scroll),
         Overlay::Editor(kind, ta) => {
             let r = centered(area, 70, 12);
             clear(f, r, th);
@@ -88,6 +115,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
             let what = match kind {
                 EditorKind::Task => "Task",
                 EditorKind::Inject => "Correction",
+                EditorKind::Memory => memory::MEMORY_FILE,
             };
             let block = Block::default()
                 .borders(Borders::ALL)
@@ -202,18 +230,56 @@ fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize) {
     f.render_widget(Paragraph::new(visible), inner);
 }
 
-fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: ConfirmKind) {
+fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
     let th = &app.opts.theme;
     let yes = binding_notation(app, KeyContext::Global, Action::Confirm);
     let q = match kind {
-        ConfirmKind::Quit => "The agent is still running. Quit the workbench?",
-        ConfirmKind::Stop => "Stop the agent and finish the session?",
+        ConfirmKind::Quit => "The agent is still running. Quit the workbench?".to_string(),
+        ConfirmKind::Stop => "Stop the agent and finish the session?".to_string(),
+        ConfirmKind::Rollback(id) => {
+            format!("Roll back the workspace and conversation to checkpoint {id}? Files created since are deleted.")
+        }
     };
-    let r = centered(area, 56, 4);
+    let width: u16 = 56;
+    let mut lines: Vec<Line> =
+        super::text::wrap(&q, usize::from(width - 2)).into_iter().map(|l| Line::styled(l, th.style("ui.confirm"))).collect();
+    lines.push(Line::styled(format!("{yes} confirms · any other key cancels"), th.style("ui.dim")));
+    let r = centered(area, width, lines.len() as u16 + 2);
     clear(f, r, th);
     let block = Block::default().borders(Borders::ALL).border_style(th.style("ui.border.focused"));
     let inner = block.inner(r);
     f.render_widget(block, r);
-    let lines = vec![Line::styled(q, th.style("ui.confirm")), Line::styled(format!("{yes} confirms · any other key cancels"), th.style("ui.dim"))];
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The MEMORY.md conflict: what the buffer would change in the file on disk, and the three
+/// ways out.
+fn render_conflict(f: &mut Frame, area: Rect, app: &App, editor: &ratatui_textarea::TextArea, theirs: &str, scroll: usize) {
+    let th = &app.opts.theme;
+    let r = centered(area, area.width.saturating_sub(4).min(110), area.height.saturating_sub(4));
+    clear(f, r, th);
+    let key = |a| binding_notation(app, KeyContext::Global, a);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(th.style("ui.border.focused"))
+        .title(Line::styled(" MEMORY.md changed on disk while you were editing ", th.style("ui.conflict")));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let w = usize::from(inner.width);
+    let mine = memory::buffer_text(editor);
+    let explain = "Nothing has been written. Below: the file on disk (-) against your unsaved edits (+).";
+    let choices = format!(
+        "{} keep mine (overwrite the file) · {} take theirs (drop my edits) · {} keep editing",
+        key(Action::MemoryKeepMine),
+        key(Action::MemoryTakeTheirs),
+        key(Action::MemoryEdit)
+    );
+    let mut lines: Vec<Line> = super::text::wrap(explain, w).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))).collect();
+    lines.extend(super::text::wrap(&choices, w).into_iter().map(|l| Line::styled(l, th.style("ui.conflict"))));
+    let head = lines.len();
+    let body = memory::conflict_lines(theirs, &mine, th, &app.hl, w);
+    let room = usize::from(inner.height).saturating_sub(head);
+    let scroll = scroll.min(body.len().saturating_sub(room));
+    lines.extend(body.into_iter().skip(scroll).take(room));
     f.render_widget(Paragraph::new(lines), inner);
 }

@@ -1,6 +1,8 @@
 //! The panels, each drawing one concern of the projection.
 
+pub mod checkpoints;
 pub mod diff;
+pub mod memory;
 pub mod status;
 pub mod transcript;
 

@@ -34,21 +34,27 @@ fn clock(d: chrono::Duration) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// The context gauge, `width` cells of bar between "ctx " and the percentage.
+/// The context gauge, `width` cells of bar between "ctx " and the percentage. A threshold
+/// whose checkpoint was saved in this cycle is drawn `┃` in its own style, one still ahead
+/// `│`; a fired threshold off the static marks (a configured one) gets a mark of its own.
 pub fn gauge(ctx: &RenderCtx, fill: f64, width: usize) -> Vec<Span<'static>> {
     let th = ctx.theme;
     let width = width.max(1);
     let filled = ((fill.clamp(0.0, 1.0)) * width as f64).round() as usize;
-    let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| (m * width as f64).round() as usize).collect();
+    let at = |pct: f64| ((pct * width as f64).round() as usize).min(width - 1);
+    let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| at(*m)).collect();
+    let fired: Vec<usize> = ctx.state.fired.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
     let fill_scope = if fill >= GAUGE_MARKS[2] { "gauge.high" } else { "gauge.fill" };
     let mut spans = vec![Span::styled("ctx ", th.style("ui.dim"))];
     for i in 0..width {
-        let is_mark = marks.contains(&i);
-        let (ch, scope) = match (i < filled, is_mark) {
-            (true, true) => ("┃", "gauge.mark"),
-            (true, false) => ("█", fill_scope),
-            (false, true) => ("│", "gauge.mark"),
-            (false, false) => ("░", "gauge.empty"),
+        let (ch, scope) = if fired.contains(&i) {
+            ("┃", "gauge.mark.fired")
+        } else if marks.contains(&i) {
+            ("│", "gauge.mark")
+        } else if i < filled {
+            ("█", fill_scope)
+        } else {
+            ("░", "gauge.empty")
         };
         spans.push(Span::styled(ch, th.style(scope)));
     }
@@ -87,6 +93,15 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
         (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), bar)),
     ];
+    if st.session.is_some() {
+        // Next to the gauge it qualifies: which window the fill is of, and how many
+        // rollovers made it (rollbacks start cycles too, so the two can differ).
+        let mut cycle = format!("cycle {}", st.cycle);
+        if st.rollovers > 0 {
+            cycle.push_str(&format!(" ↻{}", st.rollovers));
+        }
+        fields.insert(1, (4, Span::styled(cycle, bar)));
+    }
     const SEP: &str = " │ ";
     let sep_w = SEP.chars().count();
     let avail = usize::from(area.width);

@@ -1,0 +1,199 @@
+//! Checkpoints: every checkpoint the background writer saved, by cycle, over the selected
+//! one's 11 fields, or those fields as a diff against the checkpoint it continues from.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::status::tokens;
+use super::{empty_state, RenderCtx, CHECKPOINTS_EMPTY};
+use crate::config::theme::Theme;
+use crate::protocol::CheckpointField;
+use crate::tui::state::{CheckpointEntry, WorkbenchState};
+use crate::tui::text::{hard_wrap, truncate, wrap};
+
+#[derive(Debug, Default)]
+pub struct CheckpointsView {
+    /// The selected checkpoint; `None` follows the newest, so a checkpoint saved while the
+    /// panel is open is the one shown unless the user picked another.
+    pub selected: Option<usize>,
+    /// Rows of the field view scrolled past.
+    pub scroll: usize,
+    /// Show the fields as a diff against the previous checkpoint.
+    pub diff: bool,
+    /// Fields only, without the list.
+    pub expanded: bool,
+    detail_height: u16,
+}
+
+impl CheckpointsView {
+    /// The index of the selected checkpoint among `n`.
+    pub fn selected_index(&self, n: usize) -> Option<usize> {
+        let last = n.checked_sub(1)?;
+        Some(self.selected.unwrap_or(last).min(last))
+    }
+
+    pub fn move_selection(&mut self, delta: isize, n: usize) {
+        let Some(cur) = self.selected_index(n) else { return };
+        let next = cur.saturating_add_signed(delta).min(n - 1);
+        // Back on the newest: follow again.
+        self.selected = if next + 1 == n { None } else { Some(next) };
+        self.scroll = 0;
+    }
+
+    pub fn scroll_detail(&mut self, delta: isize) {
+        self.scroll = self.scroll.saturating_add_signed(delta);
+    }
+
+    pub fn page(&self) -> isize {
+        self.detail_height.saturating_sub(1).max(1) as isize
+    }
+
+    /// The selected checkpoint's id, for the rollback prompt.
+    pub fn selected_id(&self, state: &WorkbenchState) -> Option<String> {
+        let i = self.selected_index(state.checkpoints.len())?;
+        state.checkpoints.get(i).map(|c| c.id.clone())
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx) {
+        let th = ctx.theme;
+        let st = ctx.state;
+        let cps = &st.checkpoints;
+        let Some(sel) = self.selected_index(cps.len()) else {
+            empty_state(f, area, ctx, CHECKPOINTS_EMPTY);
+            return;
+        };
+        let list_h = if self.expanded { 0 } else { (cps.len().min(usize::from(u16::MAX)) as u16).min(area.height / 3).max(1.min(area.height)) };
+        let [header, list, detail] = Layout::vertical([Constraint::Length(1), Constraint::Length(list_h), Constraint::Min(0)]).areas(area);
+        let w = usize::from(area.width);
+
+        let mut head = format!("cycle {}", st.cycle);
+        for (n, what) in [(st.rollovers, "rollover"), (st.rollbacks, "rollback")] {
+            if n > 0 {
+                head.push_str(&format!(" · {n} {what}{}", if n == 1 { "" } else { "s" }));
+            }
+        }
+        if self.diff {
+            let against = cps[sel].prev.and_then(|p| cps.get(p)).map_or("nothing".to_string(), |p| p.id.clone());
+            head.push_str(&format!(" · diff against {against}"));
+        }
+        f.render_widget(Paragraph::new(Line::styled(truncate(&head, w), th.style("ui.dim"))), header);
+
+        // Keep the selection in the list window.
+        let lh = usize::from(list.height);
+        let first = if lh == 0 { 0 } else { sel.saturating_sub(lh - 1) };
+        let rows: Vec<Line> = cps
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(lh)
+            .map(|(i, c)| {
+                let line = list_row(c, th, w);
+                if i == sel { line.patch_style(th.style("ui.selection")) } else { line }
+            })
+            .collect();
+        f.render_widget(Paragraph::new(rows), list);
+
+        self.detail_height = detail.height;
+        if detail.height == 0 {
+            return;
+        }
+        let entry = &cps[sel];
+        let prev = entry.prev.and_then(|p| cps.get(p));
+        let lines = if self.diff { diff_lines(entry, prev, th, w) } else { field_lines(entry, th, w) };
+        self.scroll = self.scroll.min(lines.len().saturating_sub(usize::from(detail.height)));
+        let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(detail.height)).collect();
+        f.render_widget(Paragraph::new(visible), detail);
+    }
+}
+
+/// `1.2  45% · 57.6k tok`, dimmed and marked when a rollback abandoned it.
+fn list_row(c: &CheckpointEntry, th: &Theme, width: usize) -> Line<'static> {
+    let text = format!("{:<5} {:>3}% · {} tok", c.id, c.threshold_pct, tokens(c.window_tokens));
+    if c.abandoned {
+        let text = truncate(&format!("{text} · abandoned"), width);
+        Line::styled(text, th.style("ui.abandoned"))
+    } else {
+        Line::styled(truncate(&text, width), th.style("ui"))
+    }
+}
+
+/// A field's value as text: a string as it is, a list one bullet a line. Also what the diff
+/// compares, so a reordered list shows as moved lines.
+pub fn field_text(v: &CheckpointField) -> String {
+    match v {
+        CheckpointField::Text(t) => t.trim_end().to_string(),
+        CheckpointField::List(items) => items.iter().map(|i| format!("• {}", i.trim_end())).collect::<Vec<_>>().join("\n"),
+    }
+}
+
+fn summary(c: &CheckpointEntry) -> String {
+    format!("checkpoint {} · at {}% · {} tok · up to event {} · {}", c.id, c.threshold_pct, tokens(c.window_tokens), c.upto_seq, c.path)
+}
+
+/// Field name, then the value indented; a list's items hang under their bullets.
+pub fn field_lines(c: &CheckpointEntry, th: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut out: Vec<Line> = wrap(&summary(c), width).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))).collect();
+    let body = th.style("ui");
+    for (name, value) in c.checkpoint.fields() {
+        out.push(Line::styled(name.to_string(), th.style("ui.field")));
+        let text = field_text(value);
+        if text.trim().is_empty() {
+            out.push(Line::styled("  —", th.style("ui.dim")));
+            continue;
+        }
+        for para in text.split('\n') {
+            let (first, rest, inner) = match para.strip_prefix("• ") {
+                Some(item) => ("  • ", "    ", item),
+                None => ("  ", "  ", para),
+            };
+            let avail = width.saturating_sub(first.chars().count()).max(1);
+            for (k, l) in wrap(inner, avail).into_iter().enumerate() {
+                let lead = if k == 0 { first } else { rest };
+                out.push(Line::from(vec![Span::styled(lead.to_string(), th.style("markdown.list")), Span::styled(l, body)]));
+            }
+        }
+    }
+    out
+}
+
+/// Per field: collapsed to one line when unchanged, else its lines marked added or removed.
+pub fn diff_lines(c: &CheckpointEntry, prev: Option<&CheckpointEntry>, th: &Theme, width: usize) -> Vec<Line<'static>> {
+    let mut out: Vec<Line> = wrap(&summary(c), width).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))).collect();
+    let Some(prev) = prev else {
+        let head = out.len();
+        out.push(Line::styled("No earlier checkpoint on this branch: every field is new.", th.style("ui.dim")));
+        // The fields as they are, without repeating the summary.
+        out.extend(field_lines(c, th, width).into_iter().skip(head));
+        return out;
+    };
+    out.push(Line::styled(format!("against {}", prev.id), th.style("ui.dim")));
+    let mut unchanged = 0;
+    for ((name, new), (_, old)) in c.checkpoint.fields().into_iter().zip(prev.checkpoint.fields()) {
+        // Every line newline-terminated, so an unchanged last line is not reported as changed
+        // just because another line now follows it.
+        let (old, new) = (format!("{}\n", field_text(old)), format!("{}\n", field_text(new)));
+        if old == new {
+            unchanged += 1;
+            out.push(Line::from(vec![Span::styled(name.to_string(), th.style("ui.field")), Span::styled("  unchanged", th.style("ui.dim"))]));
+            continue;
+        }
+        out.push(Line::styled(name.to_string(), th.style("ui.field")));
+        let diff = similar::TextDiff::from_lines(&old, &new);
+        for ch in diff.iter_all_changes() {
+            let (mark, st): (&str, Style) = match ch.tag() {
+                similar::ChangeTag::Insert => ("+ ", th.style("diff.plus")),
+                similar::ChangeTag::Delete => ("- ", th.style("diff.minus")),
+                similar::ChangeTag::Equal => ("  ", th.style("diff.context")),
+            };
+            let text = ch.value().trim_end_matches('\n').to_string();
+            out.extend(hard_wrap(Line::from(vec![Span::styled(mark, st), Span::styled(text, st)]), width));
+        }
+    }
+    if unchanged == crate::protocol::Checkpoint::FIELDS.len() {
+        out.push(Line::styled("Nothing changed since the previous checkpoint.", th.style("ui.dim")));
+    }
+    out
+}
