@@ -62,21 +62,29 @@ fn resume_config(
     at: Option<String>,
     flags: RunOptions,
     supervision: Supervision,
-) -> Result<(agent::AgentConfig, RunOptions)> {
+) -> Result<Option<(agent::AgentConfig, RunOptions)>> {
     let id = endure::session::find_session(workspace, session.filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?;
     let read = endure::session::read_log(&endure::session::log_path(workspace, &id))?;
     let state = endure::session::SessionState::from_events(&read.events);
-    let info = state.info.context("the session's log has no session_started event")?;
+    let info = state.info.clone().context("the session's log has no session_started event")?;
+    if at.is_none() && matches!(state.outcome, Some((Outcome::Done, _))) {
+        return Ok(None);
+    }
     let opts = launch::resumed_options(&info, flags)?;
     let mut cfg = launch::agent_config(workspace, &opts, Some(info.task.clone()), supervision, 0.0)?;
     cfg.session_id = Some(id);
     cfg.resume = Some(agent::ResumeFrom { at });
-    Ok((cfg, opts))
+    Ok(Some((cfg, opts)))
 }
+
+const ALREADY_DONE: &str = "endure: that session already finished (done); nothing to resume. Use --at <cycle>.<n> to continue from a checkpoint";
 
 async fn resume(args: endure::cli::ResumeArgs) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
-    let (cfg, opts) = resume_config(&workspace, args.session.as_deref(), args.at, args.run, Supervision::Supervised)?;
+    let Some((cfg, opts)) = resume_config(&workspace, args.session.as_deref(), args.at, args.run, Supervision::Supervised)? else {
+        eprintln!("{ALREADY_DONE}");
+        return Ok(ExitCode::SUCCESS);
+    };
     let title = format!("endure — {}", workspace.display());
     workbench(cfg, &opts, title, false).await
 }
@@ -250,7 +258,13 @@ fn workspace_dir(dir: &Path) -> Result<std::path::PathBuf> {
 async fn exec(args: ExecArgs) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
     let cfg = match args.resume {
-        Some(session) => resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)?.0,
+        Some(session) => match resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)? {
+            Some((cfg, _)) => cfg,
+            None => {
+                eprintln!("{ALREADY_DONE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
         None => {
             let opts = load_layered(&workspace, args.run)?;
             let task = args.task.context("a TASK is needed (or --resume)")?;

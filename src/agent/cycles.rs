@@ -454,10 +454,8 @@ pub(crate) fn rollback_to(
         Err(e) => return Ok(Err(format!("cannot restore the workspace: {e}"))),
     };
     // Corrections given since still stand: the supervisor usually rolls back to correct.
-    let mut now = state.clone();
-    now.step = state.step;
     let (window_tokens, window) =
-        build_window(workspace, budget, cap, &now, checkpoint.as_ref().map(|c| (id, c)), &then.messages, &then.tasks);
+        build_window(workspace, budget, cap, &state, checkpoint.as_ref().map(|c| (id, c)), &then.messages, &then.tasks);
     let cycle = state.checkpoints.iter().map(|c| c.cycle).chain([state.cycle]).max().unwrap_or(1) + 1;
     rec.emit(EventKind::RolledBack {
         to: id.to_string(),

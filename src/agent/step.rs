@@ -249,15 +249,10 @@ pub(crate) fn open_calls(s: &crate::session::SessionState) -> Vec<ToolCallReques
     tool_calls.iter().filter(|c| !answered.contains(&c.id.as_str())).cloned().collect()
 }
 
-/// About four characters per token for English and code; used only when the provider
-/// reports no usage.
-pub(crate) fn estimate_tokens(chars: usize) -> u64 {
-    chars.div_ceil(4) as u64
-}
-
 fn estimate_usage(req: &ModelRequest, text: &str, calls: &[ToolCallRequest]) -> TokenUsage {
-    let tools: usize = req.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.to_string().len()).sum();
-    let prompt = req.system.len() + tools + req.messages.iter().map(Message::content_len).sum::<usize>();
-    let completion = text.len() + calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
-    TokenUsage { prompt_tokens: estimate_tokens(prompt), completion_tokens: estimate_tokens(completion) }
+    use crate::memory::tokens::{estimate, estimate_messages};
+    let tools: u64 = req.tools.iter().map(|t| estimate(&t.name) + estimate(&t.description) + estimate(&t.parameters.to_string())).sum();
+    let prompt = estimate(&req.system) + tools + estimate_messages(&req.messages);
+    let completion = estimate(text) + calls.iter().map(|c| estimate(&c.name) + estimate(&c.arguments)).sum::<u64>();
+    TokenUsage { prompt_tokens: prompt, completion_tokens: completion }
 }

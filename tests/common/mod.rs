@@ -37,6 +37,15 @@ impl Scripted {
         Scripted { dir, workspace, opts }
     }
 
+    /// A workspace with `files`, and a scenario built in code (written as JSON).
+    pub fn with_scenario(files: &[(&str, &str)], scenario: &endure::model::scripted::Scenario) -> Scripted {
+        let mut s = Scripted::new(files, "");
+        let script = s.dir.path().join("scenario.json");
+        std::fs::write(&script, serde_json::to_string(scenario).expect("scenario json")).expect("write scenario");
+        s.opts.script = Some(script);
+        s
+    }
+
     /// The bundled demo workspace and scenario.
     pub fn demo() -> Scripted {
         let dir = tempfile::tempdir().expect("tempdir");
