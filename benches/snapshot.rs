@@ -100,7 +100,7 @@ fn main() {
     );
     println!(
         "{:<48} {:>10}  {:>10}",
-        format!("  min / max"),
+        "  min / max",
         format!("{} / {}", ms(*checkpoint.iter().min().expect("runs")), ms(*checkpoint.iter().max().expect("runs"))),
         ""
     );
