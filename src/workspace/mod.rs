@@ -7,6 +7,7 @@
 mod diff;
 mod index;
 mod paths;
+pub mod snapshot;
 
 #[cfg(test)]
 mod tests;
