@@ -62,6 +62,13 @@ pub(super) struct Cycles {
     attempted: Vec<(u32, u32)>,
 }
 
+/// What the next request will carry: the last request and its answer, plus what was added
+/// since (tool results, corrections). Deciding on the last request alone lets one large tool
+/// result push a request past the budget before any rollover.
+pub(super) fn next_request_tokens(s: &SessionState) -> u64 {
+    s.window_tokens + tokens::estimate_messages(s.messages.get(s.window_covers..).unwrap_or(&[]))
+}
+
 /// Fill of the window in whole percent of the budget.
 pub(super) fn fill_pct(window_tokens: u64, budget: u64) -> u32 {
     if budget == 0 { 0 } else { (window_tokens.saturating_mul(100) / budget).min(u32::MAX as u64) as u32 }
@@ -123,7 +130,7 @@ impl Cycles {
         if self.running.as_ref().is_some_and(|(_, h)| h.is_finished()) {
             self.take_in_writer(rec).await?;
         }
-        let (cycle, window, fired, seq) = rec.with_state(|s| (s.cycle, s.window_tokens, s.fired_thresholds.clone(), s.next_seq));
+        let (cycle, window, fired, seq) = rec.with_state(|s| (s.cycle, next_request_tokens(s), s.fired_thresholds.clone(), s.next_seq));
         let fill = fill_pct(window, self.budget);
         let crossed = self
             .checkpoints
@@ -233,7 +240,7 @@ impl Cycles {
     pub(super) async fn rollover(&mut self, rec: &SharedRecorder, reason: RolloverReason) -> Result<(), LogError> {
         self.take_in_writer(rec).await?;
         self.queued = None;
-        let (cycle, window, seq) = rec.with_state(|s| (s.cycle, s.window_tokens, s.next_seq));
+        let (cycle, window, seq) = rec.with_state(|s| (s.cycle, next_request_tokens(s), s.next_seq));
         let pct = fill_pct(window, self.budget);
         let snapshot = self.snapshot(rec, &format!("rollover at {pct}%"))?;
         let trigger = Trigger { cycle, pct, upto_seq: seq.saturating_sub(1), window_tokens: window, snapshot };
@@ -282,6 +289,15 @@ impl Cycles {
         history: &[Message],
     ) -> (u64, Vec<Message>) {
         build_window(&self.workspace, self.budget, self.window_cap, state, checkpoint, history, &state.tasks)
+    }
+
+    /// Waits for the writer in flight and the queued one, so that a session that ends keeps
+    /// its last checkpoints.
+    pub(super) async fn drain(&mut self, rec: &SharedRecorder) -> Result<(), LogError> {
+        while self.running.is_some() {
+            self.take_in_writer(rec).await?;
+        }
+        Ok(())
     }
 
     /// Stops a writer in flight (a rollback makes what it saw obsolete).

@@ -177,7 +177,10 @@ impl Run {
             self.rec.emit(EventKind::StepFinished { step })?;
             match end {
                 StepEnd::Continue => {}
-                StepEnd::Done(summary) => return self.finish(Outcome::Done, summary),
+                StepEnd::Done(summary) => {
+                    cycles.drain(&self.rec).await?;
+                    return self.finish(Outcome::Done, summary);
+                }
                 StepEnd::Failed(reason) => return self.finish(Outcome::Failed, reason),
                 StepEnd::Stalled(reason) => match self.cfg.supervision {
                     Supervision::Headless => return self.finish(Outcome::Stalled, reason),
@@ -254,10 +257,15 @@ impl Run {
     /// log says it was.
     fn resume(&mut self, steps: &mut StepRunner) -> Result<(), LogError> {
         let (open, answers, writer_answers) = self.rec.with_state(|s| {
-            (open_calls(s), s.messages_answered, s.usage_by_role.get("writer").map(|u| u.requests).unwrap_or(0))
+            (
+                open_calls(s),
+                s.messages_answered.saturating_sub(s.answers_reasked),
+                s.usage_by_role.get("writer").map(|u| u.requests).unwrap_or(0),
+            )
         });
         // An answer whose calls never finished is asked for again: the model, told the calls
-        // were interrupted, decides what to do, rather than the runtime re-running them.
+        // were interrupted, decides what to do, rather than the runtime re-running them. A
+        // scripted model repeats the interrupted answer, so its cursor steps back one.
         let agent_answers = if open.is_empty() { answers } else { answers.saturating_sub(1) };
         self.cfg.provider.resume_at(Role::Agent, agent_answers as usize);
         self.cfg.provider.resume_at(Role::Writer, writer_answers as usize);

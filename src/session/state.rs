@@ -58,6 +58,8 @@ pub struct SessionState {
     pub messages: Vec<Message>,
     /// Agent answers received (assistant messages), across every window.
     pub messages_answered: u64,
+    /// Answers asked for again after a resume found their calls interrupted.
+    pub answers_reasked: u64,
     pub tasks: Vec<Task>,
     /// The last step that started (0 before the first).
     pub step: u64,
@@ -68,6 +70,8 @@ pub struct SessionState {
     /// Tokens in the agent's current context window: the last agent request's prompt plus its
     /// answer.
     pub window_tokens: u64,
+    /// How many of `messages` `window_tokens` accounts for; later ones are not yet counted.
+    pub window_covers: usize,
     /// Corrections queued and not yet delivered, in order.
     pub pending_corrections: Vec<(u64, String)>,
     pub corrections_delivered: u64,
@@ -172,6 +176,7 @@ impl SessionState {
                 }
                 if *role == Role::Agent {
                     self.window_tokens = prompt_tokens + completion_tokens;
+                    self.window_covers = self.messages.len();
                 }
             }
             EventKind::StepStarted { step } => self.step = *step,
@@ -214,6 +219,7 @@ impl SessionState {
                 self.cycle = *cycle;
                 self.messages = window.clone();
                 self.window_tokens = *window_tokens;
+                self.window_covers = window.len();
                 self.fired_thresholds.clear();
                 self.rollovers += 1;
             }
@@ -221,11 +227,15 @@ impl SessionState {
                 self.cycle = *cycle;
                 self.messages = window.clone();
                 self.window_tokens = *window_tokens;
+                self.window_covers = window.len();
                 self.tasks = tasks.clone();
                 self.fired_thresholds.clear();
                 self.calls_since_progress = 0;
             }
-            EventKind::SessionResumed { .. } => {
+            EventKind::SessionResumed { interrupted_calls, .. } => {
+                if !interrupted_calls.is_empty() {
+                    self.answers_reasked += 1;
+                }
                 self.calls_in_flight.clear();
                 self.paused = false;
                 self.outcome = None;
