@@ -11,14 +11,15 @@
 //!    stream id yet (Max Mode will add per-candidate streams), so the five streams are five
 //!    tokio tasks each sending `AssistantDelta { role: Agent }` every 2 ms, staggered, into one
 //!    broadcast channel: 2,500 deltas/s, all landing in the transcript's streaming cell, which
-//!    is therefore re-laid-out at up to 60 fps with five streams' worth of text (about what five
+//!    therefore changes at up to 60 fps with five streams' worth of text (about what five
 //!    candidate cells would cost). Stream 0 is the agent's: every 1,000 of its tokens it ends
 //!    the turn (`AssistantMessage`, `StepFinished`, `StepStarted`, `ModelRequest`), so the
 //!    streaming cell grows to about 5,000 tokens and starts again. The session already holds
 //!    2,000 events.
 //!    A stress case repeats this with 5,000-token turns (the cell grows to about 25,000
-//!    tokens): the streaming cell is laid out again in full at every frame, so its cost grows
-//!    with the length of the answer being streamed.
+//!    tokens). The streaming cell keeps the layout of its final part (whole top-level Markdown
+//!    blocks, and complete lines of an open code fence) and lays out only the rest each frame,
+//!    so a frame should cost no more when the answer is longer; this case checks that.
 //! 3. Idle: a finished session and no events; also, for reference, a session waiting for the
 //!    model with no tokens yet, where the spinner legitimately asks for 10 frames/s.
 //!

@@ -24,6 +24,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("panels/mod.rs", include_str!("panels/mod.rs")),
     ("panels/status.rs", include_str!("panels/status.rs")),
     ("panels/transcript.rs", include_str!("panels/transcript.rs")),
+    ("panels/transcript_tests.rs", include_str!("panels/transcript_tests.rs")),
     ("replay.rs", include_str!("replay.rs")),
     ("scheduler.rs", include_str!("scheduler.rs")),
     ("scopes_tests.rs", include_str!("scopes_tests.rs")),

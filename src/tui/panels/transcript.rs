@@ -34,10 +34,100 @@ pub struct Anchor {
     pub row: usize,
 }
 
+/// The rows of one entry, one screen row each, in shared parts so that a streaming answer can
+/// reuse the rows of its final part without copying them every frame.
+#[derive(Clone, Default)]
+pub struct Rows {
+    parts: Vec<Rc<Vec<Line<'static>>>>,
+}
+
+impl Rows {
+    fn one(lines: Vec<Line<'static>>) -> Rows {
+        Rows { parts: vec![Rc::new(lines)] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Line<'static>> {
+        self.parts.iter().flat_map(|p| p.iter())
+    }
+
+    /// The rows from `skip` on, without walking the ones before (a long answer's bottom rows
+    /// are the ones a following view shows).
+    pub fn starting_at(&self, mut skip: usize) -> impl Iterator<Item = &Line<'static>> {
+        let mut parts = self.parts.iter();
+        let mut first: &[Line<'static>] = &[];
+        for p in parts.by_ref() {
+            if skip < p.len() {
+                first = p.get(skip..).unwrap_or(&[]);
+                break;
+            }
+            skip -= p.len();
+        }
+        first.iter().chain(parts.flat_map(|p| p.iter()))
+    }
+}
+
 struct Cached {
     width: u16,
     revision: u64,
-    lines: Rc<Vec<Line<'static>>>,
+    lines: Rows,
+}
+
+/// The streaming answer's layout between frames. The text only grows within an attempt, so
+/// the rows of its final part (up to the last top-level Markdown block boundary, or complete
+/// line of an open code fence, that no later text can change; see `markdown::render_split`)
+/// are kept, and each frame lays out only what follows. That keeps a frame's cost independent of how long the answer already is.
+#[derive(Default)]
+pub struct StreamLayout {
+    attempt: u64,
+    width: u16,
+    /// The final part of the text, kept to check that the text still starts with it.
+    committed: String,
+    /// Its rows, hard-wrapped to `width`.
+    rows: Rc<Vec<Line<'static>>>,
+    resume: markdown::Resume,
+}
+
+impl StreamLayout {
+    fn reset(&mut self, attempt: u64, width: u16) {
+        *self = StreamLayout { attempt, width, ..StreamLayout::default() };
+    }
+
+    /// Bytes of the streaming text whose rows are kept between frames.
+    pub fn committed_len(&self) -> usize {
+        self.committed.len()
+    }
+
+    /// The rows of the final part and of the rest of `text`, which must be the streaming text
+    /// of `attempt`. Starts again whenever the text is not a continuation of what was kept.
+    fn layout(&mut self, ctx: &RenderCtx, text: &str, attempt: u64, width: u16) -> (Rc<Vec<Line<'static>>>, Vec<Line<'static>>) {
+        if self.attempt != attempt || self.width != width || !text.starts_with(self.committed.as_str()) {
+            self.reset(attempt, width);
+        }
+        let cols = usize::from(width);
+        let tail = text.get(self.committed.len()..).unwrap_or("");
+        let mut split = markdown::render_split(tail, width, ctx.theme, ctx.hl, self.resume.clone());
+        if split.restart {
+            self.reset(attempt, width);
+            split = markdown::render_split(text, width, ctx.theme, ctx.hl, markdown::Resume::default());
+        }
+        if split.stable_len > 0 {
+            // Unique unless a caller still holds last frame's rows; then this copies once.
+            let rows = Rc::make_mut(&mut self.rows);
+            rows.extend(split.stable.into_iter().flat_map(|l| hard_wrap(l, cols)));
+            let tail = text.get(self.committed.len()..).unwrap_or("");
+            self.committed.push_str(tail.get(..split.stable_len).unwrap_or(tail));
+            self.resume = split.resume;
+        }
+        (self.rows.clone(), split.rest.into_iter().flat_map(|l| hard_wrap(l, cols)).collect())
+    }
 }
 
 #[derive(Default)]
@@ -57,6 +147,7 @@ pub struct TranscriptView {
     /// The tool call `expand` acts on: the lowest one on screen.
     pub selected: Option<u64>,
     pub cache: WrapCache,
+    pub stream: StreamLayout,
     pub height: u16,
     pub width: u16,
 }
@@ -95,8 +186,8 @@ impl TranscriptView {
     }
 
     /// The rows of entry `i` at the current width, from the cache when it is still valid.
-    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> Rc<Vec<Line<'static>>> {
-        let Some(e) = entry(ctx.state, pending, i) else { return Rc::new(Vec::new()) };
+    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> Rows {
+        let Some(e) = entry(ctx.state, pending, i) else { return Rows::default() };
         let (id, revision) = self.key(ctx.state, &e, i);
         let width = self.width;
         // Tool lines show a live duration while running, so they are not cached then.
@@ -109,7 +200,17 @@ impl TranscriptView {
                 }
         self.cache.misses += 1;
         let expanded = matches!(&e, Entry::Cell(c) if self.expanded.contains(&c.id));
-        let lines = Rc::new(layout_entry(ctx, &e, usize::from(width), expanded));
+        let lines = match e {
+            Entry::Streaming => {
+                // Drop last frame's copy first so the kept rows can grow in place.
+                self.cache.map.remove(&id);
+                let s = &ctx.state.streaming;
+                let (done, rest) = self.stream.layout(ctx, &s.text, s.attempt_id, width);
+                let head = streaming_header(ctx).into_iter().flat_map(|l| hard_wrap(l, usize::from(width))).collect();
+                Rows { parts: vec![Rc::new(head), done, Rc::new(rest)] }
+            }
+            _ => Rows::one(layout_entry(ctx, &e, usize::from(width), expanded)),
+        };
         if !live {
             self.cache.map.insert(id, Cached { width, revision, lines: lines.clone() });
         }
@@ -210,7 +311,7 @@ impl TranscriptView {
         let (mut i, mut skip) = (start.entry, start.row);
         while rows.len() < usize::from(area.height) && i < count {
             let lines = self.rows(ctx, pending, i);
-            for l in lines.iter().skip(skip).take(usize::from(area.height) - rows.len()) {
+            for l in lines.starting_at(skip).take(usize::from(area.height) - rows.len()) {
                 rows.push(l.clone());
                 owners.push(i);
             }
@@ -252,13 +353,18 @@ fn styled_wrap(text: &str, width: usize, indent: &str, style: ratatui::style::St
     wrap(text, w).into_iter().map(|l| Line::from(vec![Span::raw(indent.to_string()), Span::styled(l, style)])).collect()
 }
 
+fn streaming_header(ctx: &RenderCtx) -> [Line<'static>; 2] {
+    let spinner = SPINNER[ctx.spinner % SPINNER.len()];
+    [Line::default(), Line::styled(format!("● assistant {spinner} "), ctx.theme.style("transcript.assistant.header"))]
+}
+
 fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec<Line<'static>> {
     let th = ctx.theme;
     let mut out = Vec::new();
     match e {
         Entry::Streaming => {
-            out.push(Line::default());
-            out.push(Line::styled(format!("● assistant {} ", SPINNER[ctx.spinner % SPINNER.len()]), th.style("transcript.assistant.header")));
+            // Normally laid out in parts by `StreamLayout`; this is the whole of it at once.
+            out.extend(streaming_header(ctx));
             out.extend(markdown::render(&ctx.state.streaming.text, width as u16, th, ctx.hl));
         }
         Entry::Pending(text) => {
@@ -350,3 +456,7 @@ fn tool_line(ctx: &RenderCtx, t: &ToolCell, width: usize, expanded: bool) -> Lin
     spans.extend(right);
     Line::from(spans)
 }
+
+#[cfg(test)]
+#[path = "transcript_tests.rs"]
+mod tests;

@@ -4,8 +4,8 @@ use std::sync::OnceLock;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use syntect::easy::HighlightLines;
-use syntect::highlighting::{FontStyle, Theme as SynTheme, ThemeSet};
-use syntect::parsing::{SyntaxReference, SyntaxSet};
+use syntect::highlighting::{FontStyle, HighlightState, Theme as SynTheme, ThemeSet};
+use syntect::parsing::{ParseState, SyntaxReference, SyntaxSet};
 use syntect::util::LinesWithEndings;
 
 use super::text::expand_tabs;
@@ -22,6 +22,11 @@ fn themes() -> &'static ThemeSet {
     static SET: OnceLock<ThemeSet> = OnceLock::new();
     SET.get_or_init(ThemeSet::load_defaults)
 }
+
+/// Where highlighting a code block stopped: syntect's state after its last line (None when
+/// the block is not highlighted, whose lines need no state).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeState(Option<(HighlightState, ParseState)>);
 
 /// Styled text of one source line: (text, style) pieces.
 pub type StyledLine = Vec<(String, Style)>;
@@ -46,19 +51,32 @@ impl Highlighter {
     /// Highlights `code` for a language name or file extension (`rust`, `py`, `src/a.ts`).
     /// Unknown languages give plain lines in the `markdown.code` style. Tabs are expanded.
     pub fn highlight(&self, code: &str, lang: &str) -> Vec<Line<'static>> {
+        self.highlight_from(code, lang, None).0
+    }
+
+    /// Like `highlight`, going on from where highlighting the block's earlier lines stopped
+    /// (`None`: its start), and saying where these lines leave it. Syntect reads lines forward
+    /// only, so lines highlighted in pieces cut after a newline get the colours of the whole.
+    pub fn highlight_from(&self, code: &str, lang: &str, from: Option<CodeState>) -> (Vec<Line<'static>>, CodeState) {
         let base = self.code_style;
-        match self.highlight_styled(code, lang) {
-            Some(lines) => lines
-                .into_iter()
-                .map(|l| Line::from(l.into_iter().map(|(t, s)| Span::styled(t, base.patch(s))).collect::<Vec<_>>()))
-                .collect(),
-            None => code
-                .lines()
-                .map(|l| {
-                    let mut col = 0;
-                    Line::from(Span::styled(expand_tabs(l, &mut col), base))
-                })
-                .collect(),
+        match self.styled_from(code, lang, from.and_then(|s| s.0)) {
+            Some((lines, state)) => {
+                let lines = lines
+                    .into_iter()
+                    .map(|l| Line::from(l.into_iter().map(|(t, s)| Span::styled(t, base.patch(s))).collect::<Vec<_>>()))
+                    .collect();
+                (lines, CodeState(Some(state)))
+            }
+            None => {
+                let lines = code
+                    .lines()
+                    .map(|l| {
+                        let mut col = 0;
+                        Line::from(Span::styled(expand_tabs(l, &mut col), base))
+                    })
+                    .collect();
+                (lines, CodeState(None))
+            }
         }
     }
 
@@ -66,9 +84,16 @@ impl Highlighter {
     /// `code`, for callers that lay syntax over their own base style (diffs). None when the
     /// language is unknown or colours are off.
     pub fn highlight_styled(&self, code: &str, lang: &str) -> Option<Vec<StyledLine>> {
+        self.styled_from(code, lang, None).map(|(lines, _)| lines)
+    }
+
+    fn styled_from(&self, code: &str, lang: &str, from: Option<(HighlightState, ParseState)>) -> Option<(Vec<StyledLine>, (HighlightState, ParseState))> {
         let theme = self.theme?;
         let syntax = find_syntax(lang)?;
-        let mut hl = HighlightLines::new(syntax, theme);
+        let mut hl = match from {
+            Some((h, p)) => HighlightLines::from_state(theme, h, p),
+            None => HighlightLines::new(syntax, theme),
+        };
         let mut out = Vec::new();
         for line in LinesWithEndings::from(code) {
             let mut col = 0;
@@ -87,7 +112,7 @@ impl Highlighter {
                 .collect();
             out.push(styled);
         }
-        Some(out)
+        Some((out, hl.state()))
     }
 
     /// Whether `lang` names a language this highlighter knows.

@@ -1,10 +1,13 @@
 //! Markdown to styled lines: headings, lists with hanging indents, emphasis, inline code, block
 //! quotes, links, rules, simple tables, and fenced code highlighted by language.
+use std::borrow::Cow;
+use std::rc::Rc;
+
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
-use super::highlight::Highlighter;
+use super::highlight::{CodeState, Highlighter};
 use super::text::{LineBuf, hard_wrap, width as text_width, wrap};
 use crate::config::theme::Theme;
 
@@ -12,13 +15,172 @@ use crate::config::theme::Theme;
 /// language. Text that ends inside a fence (streaming) renders the fence so far as code.
 /// A `width` of 0 means "do not wrap".
 pub fn render(text: &str, width: u16, theme: &Theme, hl: &Highlighter) -> Vec<Line<'static>> {
-    let width = if width == 0 { usize::MAX / 4 } else { width as usize };
-    let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let mut r = Renderer::new(width, theme, hl);
-    for event in Parser::new_ext(text, opts) {
+    let mut r = Renderer::new(columns(width), theme, hl, &Resume::default());
+    for event in Parser::new_ext(text, OPTIONS) {
         r.event(event);
     }
     r.finish()
+}
+
+const OPTIONS: Options = Options::ENABLE_TABLES.union(Options::ENABLE_STRIKETHROUGH).union(Options::ENABLE_TASKLISTS);
+
+fn columns(width: u16) -> usize {
+    if width == 0 { UNBOUNDED } else { width as usize }
+}
+
+/// The width that stands for "do not wrap".
+const UNBOUNDED: usize = usize::MAX / 4;
+/// How long a rule is drawn when nothing bounds the width (it must not fill `UNBOUNDED`).
+const UNBOUNDED_RULE: usize = 40;
+
+/// What a rendering of earlier text leaves behind that matters to the text after a cut made
+/// by `render_split`: whether anything was drawn, whether a blank line is owed before the next
+/// block, and, for a cut inside a fenced code block, that block. At a top-level block boundary
+/// the renderer holds nothing else.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Set when earlier text was rendered separately (this is a continuation).
+    continues: bool,
+    has_output: bool,
+    blank_pending: bool,
+    fence: Option<Rc<Fence>>,
+}
+
+/// A top-level fenced code block cut after one of its lines.
+#[derive(Debug)]
+struct Fence {
+    /// Its opening line, newline included: the rest of the block is parsed after it again, as
+    /// the block's content depends only on it (indentation, fence characters, language).
+    opener: String,
+    /// The highlighter's state after the lines already drawn.
+    code: CodeState,
+}
+
+/// The rendering of Markdown that may still grow at its end (a streaming answer), cut at the
+/// last point that no appended text can change.
+#[derive(Debug, Default)]
+pub struct Split {
+    /// How many bytes of the text are final (0 when none are): up to the start of the line
+    /// where the last top-level block began, or to the end of the last complete line of an
+    /// open top-level code fence.
+    pub stable_len: usize,
+    /// The lines of `text[..stable_len]`.
+    pub stable: Vec<Line<'static>>,
+    /// What to pass to the next `render_split` of `text[stable_len..]` and what follows it.
+    pub resume: Resume,
+    /// The lines of `text[stable_len..]` as it stands now.
+    pub rest: Vec<Line<'static>>,
+    /// The earlier text's lines are no longer final: this text may hold a link reference
+    /// definition, which can apply to them. Nothing was rendered; render the whole text again
+    /// from `Resume::default()`.
+    pub restart: bool,
+}
+
+/// Renders `text` as the continuation of earlier text that ended in state `from`, and says
+/// how much of it is final. `stable` followed by `rest` is exactly what `render` gives for
+/// the same text after the same earlier text, and rendering `text[stable_len..]` (and anything
+/// appended to it) from `resume` gives the lines that would follow `stable` in a rendering of
+/// the whole. That lets a caller keep the final lines and lay out only the tail again.
+///
+/// A boundary is final when a new top-level block has started on a complete line: block
+/// structure is decided line by line, so the blocks before it are closed whatever comes next,
+/// and at the top level the renderer holds no state but `Resume`. Inside an open top-level
+/// fence every complete line is final too: it is content (or it would have closed the fence),
+/// code is drawn line by line, and syntect highlights forward only, its state carried over.
+/// Link reference definitions are the exception (one can turn `[x]` anywhere into a link), so
+/// text that might hold one, which always contains `]:`, is never split, and a continuation
+/// that might hold one asks for a `restart`.
+pub fn render_split(text: &str, width: u16, theme: &Theme, hl: &Highlighter, from: Resume) -> Split {
+    let splittable = !text.contains("]:");
+    if from.continues && !splittable {
+        return Split { restart: true, ..Split::default() };
+    }
+    // Offsets below are in `source`; the caller's text starts at `base`.
+    let (source, base) = match &from.fence {
+        Some(f) => (Cow::Owned(format!("{}{text}", f.opener)), f.opener.len()),
+        None => (Cow::Borrowed(text), 0),
+    };
+    let mut r = Renderer::new(columns(width), theme, hl, &from);
+    // (offset, lines emitted, state) at the last final top-level boundary.
+    let mut cut: Option<(usize, usize, Resume)> = None;
+    // The open top-level fence: its opening line, and the end of its last complete line as
+    // (offset, bytes of code).
+    let mut fence: Option<(String, Option<(usize, usize)>)> = None;
+    let mut depth = 0usize;
+    for (event, range) in Parser::new_ext(&source, OPTIONS).into_offset_iter() {
+        let opens_block = matches!(event, Event::Start(_) | Event::Rule);
+        if depth == 0 && opens_block && r.at_top_level() {
+            let line_start = source.get(..range.start).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+            let indent_only = source.get(line_start..range.start).is_some_and(|t| t.trim().is_empty());
+            // The line must be complete: until its newline arrives, what it starts can change.
+            let line = source.get(line_start..).and_then(|t| t.find('\n').and_then(|i| t.get(..=i)));
+            if splittable && line_start > base && indent_only && line.is_some() {
+                cut = Some((line_start, r.out.len(), r.resume()));
+            }
+            if let Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) = &event {
+                fence = line.filter(|_| indent_only).map(|l| (l.to_string(), None));
+            }
+        }
+        // Where the last complete code line in this event ends, as (offset, bytes of code).
+        let code_line = match &event {
+            Event::Text(t) if depth == 1 && fence.is_some() => {
+                let before = r.code.as_ref().map_or(0, |(_, c)| c.len());
+                if source.get(range.clone()) == Some(t.as_ref()) {
+                    // Verbatim (consecutive lines come as one event): cut at its last newline.
+                    t.rfind('\n').map(|k| (range.start + k + 1, before + k + 1))
+                } else if t.ends_with('\n') && source.as_bytes().get(range.end.wrapping_sub(1)) == Some(&b'\n') {
+                    Some((range.end, before + t.len()))
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        let closes_code = matches!(event, Event::End(TagEnd::CodeBlock));
+        if closes_code && depth == 1 && fence.is_some() && range.end >= source.len() {
+            // The parser closes a fence at the end of the input. Keep it open: `finish` draws
+            // it the same way, and more text may be more of it. (A complete content line is
+            // final even when the last line turns out to close the fence.)
+            continue;
+        }
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        r.event(event);
+        if closes_code {
+            fence = None;
+        } else if let (Some(at), Some((_, last))) = (code_line, fence.as_mut()) {
+            *last = Some(at);
+        }
+    }
+    if let Some((opener, Some((end, done)))) = fence
+        && splittable
+        && end > base
+        && let Some((lang, code)) = r.code.take()
+        && let (Some(complete), Some(partial)) = (code.get(..done), code.get(done..))
+    {
+        // Draw the complete lines now and leave the last, partial one to the tail.
+        let (lines, state) = hl.highlight_from(complete, &lang, r.code_from.take());
+        r.emit_code(lines);
+        let n = r.out.len();
+        let resume = Resume { continues: true, has_output: r.had_output || n > 0, blank_pending: false, fence: Some(Rc::new(Fence { opener, code: state.clone() })) };
+        r.code = Some((lang, partial.to_string()));
+        r.code_from = Some(state);
+        let mut rest = r.finish();
+        let stable: Vec<Line<'static>> = rest.drain(..n.min(rest.len())).collect();
+        return Split { stable_len: end - base, stable, resume, rest, restart: false };
+    }
+    let mut rest = r.finish();
+    match cut {
+        Some((at, n, resume)) => {
+            let stable: Vec<Line<'static>> = rest.drain(..n.min(rest.len())).collect();
+            Split { stable_len: at - base, stable, resume, rest, restart: false }
+        }
+        // Nothing final yet: the next call starts from the same place.
+        None => Split { stable_len: 0, stable: Vec::new(), resume: from, rest, restart: false },
+    }
 }
 
 enum Container {
@@ -46,10 +208,14 @@ struct Renderer<'a> {
     links: Vec<(usize, String)>,
     table: Option<Table>,
     blank_pending: bool,
+    /// Whether earlier text, rendered separately, drew anything (see `Resume`).
+    had_output: bool,
+    /// Where highlighting of the first code block starts when it continues a cut one.
+    code_from: Option<CodeState>,
 }
 
 impl<'a> Renderer<'a> {
-    fn new(width: usize, theme: &'a Theme, hl: &'a Highlighter) -> Self {
+    fn new(width: usize, theme: &'a Theme, hl: &'a Highlighter, from: &Resume) -> Self {
         Renderer {
             width,
             theme,
@@ -62,8 +228,25 @@ impl<'a> Renderer<'a> {
             code: None,
             links: Vec::new(),
             table: None,
-            blank_pending: false,
+            blank_pending: from.blank_pending,
+            had_output: from.has_output,
+            code_from: from.fence.as_ref().map(|f| f.code.clone()),
         }
+    }
+
+    fn resume(&self) -> Resume {
+        Resume { continues: true, has_output: self.had_output || !self.out.is_empty(), blank_pending: self.blank_pending, fence: None }
+    }
+
+    /// Between top-level blocks with nothing held back: the only state left is `Resume`.
+    fn at_top_level(&self) -> bool {
+        self.inline.is_empty()
+            && self.containers.is_empty()
+            && self.lists.is_empty()
+            && self.code.is_none()
+            && self.links.is_empty()
+            && self.table.is_none()
+            && self.styles.len() == 1
     }
 
     fn style(&self) -> Style {
@@ -135,7 +318,7 @@ impl<'a> Renderer<'a> {
 
     fn start_block(&mut self) {
         self.flush();
-        if self.blank_pending && !self.out.is_empty() {
+        if self.blank_pending && (self.had_output || !self.out.is_empty()) {
             let (_, rest) = self.prefixes_peek();
             let mut blank = LineBuf::default();
             for (t, s) in rest.spans {
@@ -205,7 +388,7 @@ impl<'a> Renderer<'a> {
             Event::Rule => {
                 self.start_block();
                 let (first, rest) = self.prefixes();
-                let n = self.avail(&rest).min(self.width);
+                let n = if self.width == UNBOUNDED { UNBOUNDED_RULE } else { self.avail(&rest).min(self.width) };
                 let mut body = LineBuf::default();
                 body.push(&"─".repeat(n), self.theme.style("ui.dim"));
                 self.emit(vec![body], first, rest);
@@ -353,7 +536,13 @@ impl<'a> Renderer<'a> {
 
     fn end_code(&mut self) {
         let Some((lang, code)) = self.code.take() else { return };
-        let lines = if lang.is_empty() { self.hl.highlight(&code, "") } else { self.hl.highlight(&code, &lang) };
+        let (lines, _) = self.hl.highlight_from(&code, &lang, self.code_from.take());
+        self.emit_code(lines);
+        self.blank_pending = true;
+    }
+
+    /// Emits highlighted code lines, indented and wrapped between characters.
+    fn emit_code(&mut self, lines: Vec<Line<'static>>) {
         let (first, rest) = self.prefixes();
         let indent = LineBuf { spans: vec![("  ".into(), Style::default())], width: 2 };
         let avail = self.avail(&rest).saturating_sub(indent.width).max(1);
@@ -374,7 +563,6 @@ impl<'a> Renderer<'a> {
         if !body.is_empty() {
             self.emit(body, first, rest);
         }
-        self.blank_pending = true;
     }
 
     fn end_table(&mut self) {
