@@ -227,3 +227,87 @@ fn config_check_reports_every_problem_with_its_position() {
     assert!(stdout.contains("keymaps/default.toml:2:") && stdout.contains("explode"), "{stdout}");
     assert!(stdout.contains("config.toml:1:1") && stdout.contains("max-stepz"), "{stdout}");
 }
+
+fn run_in(ws: &Path, cfg: &Path, args: &[&str]) -> Output {
+    endure(args, ws, cfg)
+}
+
+#[test]
+fn memory_dream_shows_the_diff_and_applies_only_with_yes() {
+    let (dir, ws, cfg) = setup("");
+    let memory = "# Memory\n\n## Rules\n- Use tabs <!-- from: s1 -->\n- use tabs for indentation <!-- from: s2 -->\n\n## Architecture decisions\n\n## Verified knowledge\n\n## Patterns\n\n## Gotchas\n";
+    std::fs::write(ws.join("MEMORY.md"), memory).unwrap();
+    let answer = "# Memory\n\n## Rules\n- Use tabs for indentation. <!-- from: s1 -->\n\n## Architecture decisions\n\n## Verified knowledge\n\n## Patterns\n\n## Gotchas\n";
+    let script = dir.path().join("w.json");
+    std::fs::write(&script, serde_json::json!({"writer": [{"text": answer}, {"text": answer}]}).to_string()).unwrap();
+    let s = script.to_str().unwrap();
+    let out = run_in(&ws, &cfg, &["memory", "dream", "--provider", "scripted", "--script", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("+- Use tabs for indentation."));
+    assert_eq!(std::fs::read_to_string(ws.join("MEMORY.md")).unwrap(), memory, "not applied without --yes");
+    let out = run_in(&ws, &cfg, &["memory", "dream", "--yes", "--provider", "scripted", "--script", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(ws.join("MEMORY.md")).unwrap(), answer);
+}
+
+#[test]
+fn memory_distill_turns_repeated_commands_of_past_sessions_into_skills() {
+    let session = r#"
+[[agent]]
+text = "Testing."
+[[agent.tool_calls]]
+name = "run"
+arguments = { command = "echo lint ok && echo test ok" }
+[[agent]]
+text = "Done."
+[[agent.tool_calls]]
+name = "done"
+arguments = { summary = "s" }
+"#;
+    let (dir, ws, cfg) = setup(session);
+    let script = dir.path().join("s.toml");
+    for _ in 0..2 {
+        let out = run_in(&ws, &cfg, &["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "check"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let skills = serde_json::json!({"skills": [{"name": "check-all", "description": "Lint and test in one go", "body": "Run `echo lint ok && echo test ok`."}]});
+    let writer = dir.path().join("w.json");
+    std::fs::write(&writer, serde_json::json!({"writer": [{"text": skills.to_string()}]}).to_string()).unwrap();
+    let out = run_in(&ws, &cfg, &["memory", "distill", "--yes", "--provider", "scripted", "--script", writer.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let skill = std::fs::read_to_string(ws.join(".endure/skills/check-all/SKILL.md")).unwrap();
+    assert!(skill.starts_with("---\n") && skill.contains("Lint and test in one go"), "{skill}");
+}
+
+#[test]
+fn exec_resume_at_a_checkpoint_rolls_back_and_continues() {
+    let mut scenario = String::new();
+    let big: String = (0..120).map(|i| format!("pub fn f{i}(x: u32) -> u32 {{ x + {i} }}\n")).collect();
+    for i in 0..6 {
+        scenario.push_str(&format!("[[agent]]\ntext = \"read {i}\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"big.txt\" }}\n"));
+    }
+    scenario.push_str("[[agent]]\ntext = \"break\"\n[[agent.tool_calls]]\nname = \"run\"\narguments = { command = \"rm a.txt\" }\n");
+    scenario.push_str("[[agent]]\ntext = \"done\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"first\" }\n");
+    scenario.push_str("[[agent]]\ntext = \"again\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"after the rollback\" }\n");
+    let writer = r#"{"active_intent": "t", "next_action": "n", "directives": [], "task_tree": [], "current_work": "", "files": [], "knowledge": [], "errors_and_fixes": [], "live_resources": [], "decisions": [], "open_notes": ""}"#;
+    for _ in 0..10 {
+        scenario.push_str(&format!("[[writer]]\ntext = '{writer}'\n"));
+    }
+    let (dir, ws, cfg) = setup(&scenario);
+    std::fs::write(ws.join("big.txt"), &big).unwrap();
+    let script = dir.path().join("s.toml");
+    let out = run_in(&ws, &cfg, &["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "--context-budget", "40000", "--checkpoints", "5,10", "t"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!ws.join("a.txt").exists());
+    let list: Value = serde_json::from_slice(&run_in(&ws, &cfg, &["sessions", "--json"]).stdout).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let out = run_in(&ws, &cfg, &["exec", "--resume", &id, "--at", "1.1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "alpha\n", "restored by the rollback");
+    assert!(stderr.contains("after the rollback"), "{stderr}");
+    // Resuming a finished session without --at says so instead of asking the model again.
+    let out = run_in(&ws, &cfg, &["exec", "--resume", &id]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already finished"));
+}

@@ -306,3 +306,88 @@ async fn memory_md_opens_every_session_and_the_agent_cannot_write_it() {
     assert!(first.contains("Never push to main"), "{first}");
     assert!(std::fs::read_to_string(s.path("MEMORY.md")).unwrap().contains("Never push to main"));
 }
+
+fn run_step(text: &str, command: &str) -> Answer {
+    Answer {
+        text: text.into(),
+        tool_calls: vec![ScriptedCall { name: "run".into(), arguments: Some(json!({"command": command})), ..Default::default() }],
+        usage: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_supervised_rollback_stays_paused_until_the_supervisor_resumes() {
+    let big = big_file();
+    let mut agent = vec![read_big(0), read_big(1), read_big(2)];
+    agent.push(run_step("Breaking things.", "echo broken > state.txt; rm keep.txt; sleep 0.3"));
+    agent.extend((4..8).map(read_big));
+    agent.push(done());
+    let sc = Scenario { agent, writer: (0..30).map(|k| writer_answer(k, false)).collect(), ..Default::default() };
+    let mut s = Scripted::with_scenario(&[("big.txt", &big), ("keep.txt", "keep\n"), ("state.txt", "good\n")], &sc);
+    s.opts.context_budget = Some(40_000);
+    s.opts.checkpoints = Some(vec![5, 10, 15]);
+    s.opts.rollover = Some(99);
+    let mut handle = s.spawn("t", Supervision::Supervised);
+    let log = handle.log_path.clone();
+    let mut rx = handle.take_events();
+    // Pause while the breaking command runs, then roll back from the paused state to the
+    // newest checkpoint taken before it.
+    let breaking = wait_for(&mut rx, "the breaking command", |k| matches!(k, EventKind::ToolCall { name, .. } if name == "run")).await;
+    handle.commands.send(Command::Pause).unwrap();
+    wait_for(&mut rx, "paused", |k| matches!(k, EventKind::Paused { .. })).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let id = loop {
+        let found = logged_events(&log).iter().rev().find_map(|e| match &e.kind {
+            EventKind::CheckpointSaved { id, upto_seq, .. } if *upto_seq < breaking.seq => Some(id.clone()),
+            _ => None,
+        });
+        if let Some(id) = found {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no checkpoint before the breaking step showed up during the pause");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(std::fs::read_to_string(s.path("state.txt")).unwrap(), "broken\n");
+    handle.commands.send(Command::Rollback(id.clone())).unwrap();
+    wait_for(&mut rx, "the rollback", |k| matches!(k, EventKind::RolledBack { .. })).await;
+    assert_eq!(std::fs::read_to_string(s.path("state.txt")).unwrap(), "good\n");
+    assert_eq!(std::fs::read_to_string(s.path("keep.txt")).unwrap(), "keep\n");
+    // Still paused: no step starts until the supervisor resumes.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    while let Ok(ev) = rx.try_recv() {
+        assert!(!matches!(ev.kind, EventKind::StepStarted { .. }), "a step started after the rollback without a resume");
+    }
+    handle.commands.send(Command::Inject("Do not delete keep.txt.".into())).unwrap();
+    handle.commands.send(Command::Resume).unwrap();
+    let result = finish(handle).await;
+    assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+    let events = logged_events(&log);
+    let rb = pos(&events, "rolled_back", |k| matches!(k, EventKind::RolledBack { .. }));
+    let resumed = pos(&events, "resumed", |k| matches!(k, EventKind::Resumed));
+    assert!(rb < resumed);
+    assert_eq!(endure::session::SessionState::from_events(&events), *result.state);
+}
+
+#[tokio::test]
+async fn a_due_dream_is_proposed_in_the_workbench_and_applied_only_when_accepted() {
+    let memory = "# Memory\n\n## Rules\n- Run tests with make test <!-- from: s1 -->\n- run the tests with `make test` <!-- from: s2 -->\n\n## Architecture decisions\n\n## Verified knowledge\n\n## Patterns\n\n## Gotchas\n";
+    let consolidated = "# Memory\n\n## Rules\n- Run the tests with `make test`. <!-- from: s1 -->\n\n## Architecture decisions\n\n## Verified knowledge\n\n## Patterns\n\n## Gotchas\n";
+    let sc = Scenario {
+        agent: vec![run_step("Working.", "sleep 0.3"), done()],
+        writer: vec![Answer { text: format!("```markdown\n{consolidated}```"), ..Default::default() }],
+        ..Default::default()
+    };
+    let s = Scripted::with_scenario(&[("MEMORY.md", memory)], &sc);
+    let mut handle = s.spawn("t", Supervision::Supervised);
+    let mut rx = handle.take_events();
+    let proposed = wait_for(&mut rx, "a proposal", |k| matches!(k, EventKind::MemoryProposed { .. })).await;
+    let EventKind::MemoryProposed { id, diff, .. } = proposed.kind else { unreachable!() };
+    assert!(diff.contains("-- Run tests with make test") || diff.contains("-- run the tests"), "{diff}");
+    assert_eq!(std::fs::read_to_string(s.path("MEMORY.md")).unwrap(), memory, "nothing is written before approval");
+    handle.commands.send(Command::ResolveMemory { id, accept: true }).unwrap();
+    wait_for(&mut rx, "memory updated", |k| matches!(k, EventKind::MemoryUpdated { .. })).await;
+    assert_eq!(finish(handle).await.outcome, Outcome::Done);
+    assert_eq!(std::fs::read_to_string(s.path("MEMORY.md")).unwrap(), consolidated);
+    let state = std::fs::read_to_string(s.path(".endure/state.json")).unwrap();
+    assert!(state.contains("last_dream"), "{state}");
+}

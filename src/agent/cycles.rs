@@ -127,9 +127,7 @@ impl Cycles {
     /// At a step boundary: take in a finished writer, start a queued one, and start the writer
     /// for a newly crossed threshold. Returns true when the window should roll over now.
     pub(super) async fn on_boundary(&mut self, rec: &SharedRecorder) -> Result<bool, LogError> {
-        if self.running.as_ref().is_some_and(|(_, h)| h.is_finished()) {
-            self.take_in_writer(rec).await?;
-        }
+        self.take_in_finished(rec).await?;
         let (cycle, window, fired, seq) = rec.with_state(|s| (s.cycle, next_request_tokens(s), s.fired_thresholds.clone(), s.next_seq));
         let fill = fill_pct(window, self.budget);
         let crossed = self
@@ -151,6 +149,18 @@ impl Cycles {
             }
         }
         Ok(fill >= self.rollover_pct)
+    }
+
+    /// Records the writer's checkpoint if it has finished, without waiting for it.
+    pub(super) async fn take_in_finished(&mut self, rec: &SharedRecorder) -> Result<(), LogError> {
+        if self.running.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            self.take_in_writer(rec).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn writer_running(&self) -> bool {
+        self.running.is_some()
     }
 
     fn start_writer(&mut self, rec: &SharedRecorder, trigger: Trigger, want_memory: bool) {

@@ -134,6 +134,9 @@ impl Run {
                 return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
             }
             self.answer_proposals()?;
+            // A checkpoint that finished meanwhile is recorded before any pause, so that the
+            // supervisor can see it and roll back to it.
+            cycles.take_in_finished(&self.rec).await?;
             if self.ctl.rollback.is_some() {
                 self.do_rollback(&mut cycles, &mut steps, budget)?;
                 if self.cfg.supervision == Supervision::Supervised {
@@ -325,10 +328,19 @@ impl Run {
         self.rec.emit(EventKind::Paused { reason })?;
         self.ctl.pause_requested = true;
         while self.ctl.pause_requested && !self.ctl.stop {
-            match self.commands.recv().await {
-                Some(c) => self.ctl.handle(&self.rec, c)?,
-                None => self.ctl.stop = true,
+            // While a writer runs, look up now and then so its checkpoint shows up during the
+            // pause; otherwise just wait for the supervisor.
+            let next = if cycles.writer_running() {
+                tokio::time::timeout(Duration::from_millis(250), self.commands.recv()).await.ok()
+            } else {
+                Some(self.commands.recv().await)
+            };
+            match next {
+                Some(Some(c)) => self.ctl.handle(&self.rec, c)?,
+                Some(None) => self.ctl.stop = true,
+                None => {}
             }
+            cycles.take_in_finished(&self.rec).await?;
             self.answer_proposals()?;
             if self.ctl.rollback.is_some() {
                 self.do_rollback(cycles, steps, budget)?;
