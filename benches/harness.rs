@@ -3,7 +3,7 @@
 //! - harness overhead per step (scripted model at zero delay, so model time is ~0): median of
 //!   step durations over a 1,000-step session;
 //! - replay of a 10,000-event log (read + fold), median of 20 runs;
-//! - peak RSS of a 1,000-step headless session of the real binary (`getrusage` of the child).
+//! - peak RSS of a 1,000-step headless session of the real binary (its own `VmHWM`).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -126,23 +126,36 @@ fn replay(log: &Path) -> (usize, Duration) {
     (n, median(runs))
 }
 
+/// Peak RSS of the endure process itself. `getrusage(RUSAGE_CHILDREN)` would report the
+/// largest descendant, which is a `git` snapshot process rather than endure, so this samples
+/// the child's own high-water mark (`VmHWM`, which never decreases) until it exits.
 fn peak_rss_kib() -> Option<i64> {
     let dir = tempfile::tempdir().ok()?;
     let (ws, script) = setup(dir.path(), STEPS);
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_endure"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_endure"))
         .args(["exec", "--provider", "scripted", "--speed", "0", "--stall-after", "0", "--script"])
         .arg(&script)
         .arg("-C")
         .arg(&ws)
         .arg("refactor")
         .stderr(std::process::Stdio::null())
-        .status()
+        .spawn()
         .ok()?;
-    assert!(status.success(), "the 1,000-step session failed: {status}");
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    (rc == 0).then_some(usage.ru_maxrss)
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = None;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            let hwm = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            if hwm.is_some() {
+                peak = hwm;
+            }
+        }
+        if let Some(status) = child.try_wait().ok()? {
+            assert!(status.success(), "the 1,000-step session failed: {status}");
+            return peak;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 fn main() {
