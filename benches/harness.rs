@@ -39,6 +39,13 @@ fn scenario(steps: usize) -> String {
         }
     }
     s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
+    // The background writer's answers: a checkpoint at each threshold and rollover.
+    for k in 0..steps / 10 {
+        let _ = write!(
+            s,
+            "[[writer]]\ntext = '{{\"active_intent\": \"refactor\", \"next_action\": \"part {k}\", \"directives\": [], \"task_tree\": [\"read\", \"edit\"], \"current_work\": \"part {k}\", \"files\": [\"src/lib.rs: the module\"], \"knowledge\": [], \"errors_and_fixes\": [], \"live_resources\": [], \"decisions\": [], \"open_notes\": \"\"}}'\n"
+        );
+    }
     s
 }
 
