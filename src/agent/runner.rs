@@ -32,6 +32,13 @@ struct Control {
     rollover: bool,
     /// The supervisor's answers to proposed MEMORY.md changes.
     memory_answers: Vec<(u64, bool)>,
+    /// A Max Mode pick by the supervisor (1-based).
+    pick: Option<u32>,
+    /// The supervisor's answer to a verdict: accept, or reject with a note.
+    verdict_override: Option<(bool, Option<String>)>,
+    /// Max Mode on (Some(n)) or off (None) from the next step.
+    max_mode: Option<Option<u32>>,
+    review_picks: Option<bool>,
 }
 
 impl Control {
@@ -52,6 +59,10 @@ impl Control {
             Command::Rollback(id) => self.rollback = Some(id),
             Command::Rollover => self.rollover = true,
             Command::ResolveMemory { id, accept } => self.memory_answers.push((id, accept)),
+            Command::PickCandidate(i) => self.pick = Some(i),
+            Command::OverrideVerdict { accept, note } => self.verdict_override = Some((accept, note)),
+            Command::SetMaxMode(n) => self.max_mode = Some(n),
+            Command::SetReviewPicks(on) => self.review_picks = Some(on),
         }
         Ok(())
     }

@@ -112,6 +112,7 @@ impl StepRunner {
             cost_usd,
             estimated,
             priced,
+            overhead: false,
         })?;
 
         if completion.tool_calls.is_empty() {

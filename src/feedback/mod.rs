@@ -180,7 +180,7 @@ impl Sink {
         let mut seen = HashSet::new();
         let failing_tests =
             self.failing.into_iter().map(|f| f.1).filter(|n| seen.insert(n.clone())).take(MAX_FAILING).collect();
-        Feedback { diagnostics, failing_tests, tests: self.counts }
+        Feedback { diagnostics, failing_tests, tests: self.counts, ..Feedback::default() }
     }
 }
 

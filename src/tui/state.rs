@@ -529,6 +529,49 @@ impl WorkbenchState {
                     },
                 )
             }
+            EventKind::CandidateDelta { .. } | EventKind::CandidateProposed { .. } => {}
+            EventKind::CandidateFailed { index, reason, .. } => {
+                self.push(id, CellKind::Notice { level: NoticeLevel::Warning, text: format!("candidate {index} failed: {reason}") })
+            }
+            EventKind::JudgeVerdict { pick, reason, .. } => {
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("judge picked candidate {pick}: {reason}") })
+            }
+            EventKind::CandidatePicked { pick, by, .. } => self.push(
+                id,
+                CellKind::Notice { level: NoticeLevel::Info, text: format!("candidate {pick} executes ({by:?})").to_lowercase() },
+            ),
+            EventKind::MaxModeChanged { candidates, review_picks } => self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: match candidates {
+                        Some(n) => format!("Max Mode on: {n} candidates per step{}", if *review_picks { ", picks reviewed" } else { "" }),
+                        None => "Max Mode off".into(),
+                    },
+                },
+            ),
+            EventKind::VerifierVerdict { attempt, met, missing, .. } => self.push(
+                id,
+                CellKind::Notice {
+                    level: if *met { NoticeLevel::Info } else { NoticeLevel::Warning },
+                    text: if *met {
+                        format!("verifier (attempt {attempt}): goal met")
+                    } else {
+                        format!("verifier (attempt {attempt}): not met — missing: {}", missing.join("; "))
+                    },
+                },
+            ),
+            EventKind::VerdictOverridden { accept, note } => self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: if *accept {
+                        "the supervisor accepted the work as done".into()
+                    } else {
+                        format!("the supervisor rejected the work: {}", note.as_deref().unwrap_or(""))
+                    },
+                },
+            ),
             EventKind::MemoryProposed { id: pid, source, diff, content } => {
                 self.memory_proposals.push(MemoryProposal { id: *pid, source: source.clone(), diff: diff.clone(), content: content.clone() });
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") })

@@ -91,7 +91,7 @@ pub fn demo_session() -> Vec<Event> {
         text: "Let me run the **tests** first.".into(),
         tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"command\":\"cargo test\"}".into() }],
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true, overhead: false });
     s.push(EventKind::ToolCall { step: 1, call_id: "c1".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
     s.push(EventKind::ToolResult {
         step: 1,
@@ -141,7 +141,7 @@ pub fn demo_session() -> Vec<Event> {
         output: "test result: ok. 4 passed; 0 failed".into(),
         feedback: Feedback { tests: Some(TestCounts { passed: 4, failed: 0, skipped: 0 }), ..Feedback::default() },
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cost_usd: 0.31, estimated: false, priced: true });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cost_usd: 0.31, estimated: false, priced: true, overhead: false });
     s.push(EventKind::BudgetWarning { budget: crate::protocol::BudgetKind::Cost, used: 0.43, limit: 0.5 });
     s.push(EventKind::TaskList {
         tasks: vec![
