@@ -242,6 +242,8 @@ pub enum PauseReason {
     Supervisor,
     Budget { budget: BudgetKind },
     Stall,
+    /// The goal verifier is not converging or could not be read; the supervisor decides.
+    Verifier { reason: String },
 }
 
 /// One checkpoint field: the writer answers each as a string or a list of strings.
