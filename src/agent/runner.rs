@@ -278,9 +278,6 @@ impl Run {
 
     fn warn_unpriced(&self) -> Result<(), LogError> {
         let cfg = &self.cfg;
-        if cfg.budgets.max_cost.is_none() && cfg.provider_name == "scripted" {
-            return Ok(());
-        }
         for role in Role::ALL {
             let model = cfg.models.get(role);
             if cfg.prices.lookup(model).is_none() && (role == Role::Agent || model != cfg.models.agent) {
@@ -299,11 +296,14 @@ impl Run {
     /// as interrupted (never re-run), and the scripted provider, if any, picks up where the
     /// log says it was.
     fn resume(&mut self, steps: &mut StepRunner) -> Result<(), LogError> {
-        let (open, answers, writer_answers) = self.rec.with_state(|s| {
+        let (open, answers, writer_answers, verifier_answers, judge_answers) = self.rec.with_state(|s| {
+            let requests = |role: &str| s.usage_by_role.get(role).map(|u| u.requests).unwrap_or(0);
             (
                 open_calls(s),
                 s.messages_answered.saturating_sub(s.answers_reasked),
-                s.usage_by_role.get("writer").map(|u| u.requests).unwrap_or(0),
+                requests("writer"),
+                requests("verifier"),
+                requests("judge"),
             )
         });
         // An answer whose calls never finished is asked for again: the model, told the calls
@@ -312,6 +312,8 @@ impl Run {
         let agent_answers = if open.is_empty() { answers } else { answers.saturating_sub(1) };
         self.cfg.provider.resume_at(Role::Agent, agent_answers as usize);
         self.cfg.provider.resume_at(Role::Writer, writer_answers as usize);
+        self.cfg.provider.resume_at(Role::Verifier, verifier_answers as usize);
+        self.cfg.provider.resume_at(Role::Judge, judge_answers as usize);
         self.rec.emit(EventKind::SessionResumed {
             at: self.cfg.resume.as_ref().and_then(|r| r.at.clone()),
             interrupted_calls: open.iter().map(|c| c.id.clone()).collect(),

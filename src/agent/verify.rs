@@ -65,6 +65,9 @@ impl Verifier<'_> {
             max_tokens: 2048,
             limit_tokens: 100_000,
         });
+        // The evidence holds tool calls and results, and providers refuse those in a request
+        // that declares no tools; the prompt tells the verifier to answer, not call them.
+        req.tools = crate::tools::specs();
         let mut verdict: Option<Verdict> = None;
         let mut last_error = String::new();
         for _ in 0..2 {
