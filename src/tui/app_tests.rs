@@ -732,3 +732,40 @@ fn tiny_terminals_never_panic_with_every_new_view() {
         }
     }
 }
+
+#[test]
+fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
+    let mut events = max_mode_session(MaxStage::Picked);
+    let mut push = |kind: EventKind| {
+        let seq = events.len() as u64;
+        events.push(Event { seq, ts: t0(), kind });
+    };
+    push(EventKind::ToolCall { step: 4, call_id: "b1".into(), name: "write_file".into(), args: serde_json::json!({"path": "tests/neg.rs"}) });
+    push(EventKind::StepFinished { step: 4 });
+    push(EventKind::StepStarted { step: 5 });
+    push(EventKind::CandidateDelta { step: 5, index: 1, text: "next".into() });
+    let (mut app, _rx) = live_app(&events);
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(5), "the step in flight is followed");
+    app.handle_key(key('C'));
+    assert!(!app.candidates.shown);
+    // The write_file call of step 4 is the transcript's selection: the toggle opens its step.
+    let id = app.state.cells.iter().find(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.call_id == "b1")).map(|c| c.id);
+    app.transcript.selected = id;
+    app.handle_key(key('C'));
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(4));
+    app.handle_key(key('>'));
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(5));
+    app.handle_key(key('<'));
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(4));
+}
+
+#[test]
+fn a_finished_session_shows_its_endurance_in_the_status_bar() {
+    let mut events = crate::tui::testkit::endurance_session();
+    let seq = events.len() as u64;
+    events.push(Event { seq, ts: t0(), kind: EventKind::SessionFinished { outcome: crate::protocol::Outcome::Done, reason: "done".into() } });
+    let (mut app, _rx) = live_app(&events);
+    let screen = draw(&mut app, 120, 30);
+    let status = screen.lines().rev().nth(1).unwrap_or_default().to_string();
+    assert!(status.contains("endurance 6 of 24 steps"), "{status}");
+}
