@@ -11,6 +11,8 @@ use crate::protocol::{Event, EventKind, tool_target};
 
 pub struct Headless {
     json: bool,
+    /// Folded from the events, for the closing summary.
+    state: crate::session::SessionState,
     /// Last persisted event printed to stdout, so a lagging receiver can catch up from the log.
     last_seq: Option<u64>,
     /// Tool call targets by call id, for the result line.
@@ -19,7 +21,7 @@ pub struct Headless {
 
 impl Headless {
     pub fn new(json: bool) -> Self {
-        Headless { json, last_seq: None, calls: HashMap::new() }
+        Headless { json, state: Default::default(), last_seq: None, calls: HashMap::new() }
     }
 
     /// Consumes events until the channel closes (the runtime finished).
@@ -53,6 +55,7 @@ impl Headless {
             return;
         }
         self.last_seq = Some(ev.seq);
+        self.state.apply(ev);
         if self.json {
             let mut out = std::io::stdout().lock();
             // A closed stdout (piped into `head`) must not kill the run.
@@ -120,8 +123,27 @@ impl Headless {
             EventKind::Paused { .. } => Some("paused".into()),
             EventKind::Resumed => Some("resumed".into()),
             EventKind::SessionFinished { outcome, reason } => {
-                Some(format!("finished: {} — {}", outcome.as_str(), truncate(reason, 400)))
+                let s = &self.state;
+                let mut line = format!("finished: {} — {}", outcome.as_str(), truncate(reason, 400));
+                line.push_str(&format!(
+                    "\nendurance: {} of {} steps without a supervisor intervention ({} intervention{})",
+                    s.endurance(),
+                    s.step,
+                    s.interventions.len(),
+                    if s.interventions.len() == 1 { "" } else { "s" }
+                ));
+                if s.overhead.cost_usd > 0.0 {
+                    line.push_str(&format!("\ncost: ${:.4}, of which ${:.4} Max Mode overhead", s.usage.cost_usd, s.overhead.cost_usd));
+                }
+                Some(line)
             }
+            EventKind::CandidatePicked { step, pick, by } => Some(format!("step {step:>3}  max mode: candidate {pick} picked ({by:?})").to_lowercase()),
+            EventKind::CandidateFailed { index, reason, .. } => Some(format!("           candidate {index} failed: {}", truncate(reason, 160))),
+            EventKind::VerifierVerdict { attempt, met, missing, .. } => Some(if *met {
+                format!("verifier (attempt {attempt}): goal met")
+            } else {
+                format!("verifier (attempt {attempt}): not met — missing: {}", truncate(&missing.join("; "), 300))
+            }),
             EventKind::AssistantMessage { text, tool_calls, .. } if tool_calls.is_empty() && !text.is_empty() => {
                 Some(format!("           said: {}", truncate(text.lines().next().unwrap_or(""), 160)))
             }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agent::{AgentConfig, Budgets, CycleSettings, MemorySettings, Supervision};
+use crate::agent::{AgentConfig, Budgets, CycleSettings, MaxModeSettings, MemorySettings, Supervision, VerifierSettings};
 use crate::config::prices::ModelTable;
 use crate::config::settings::{RunOptions, parse_duration};
 use crate::model::scripted::Scenario;
@@ -128,6 +128,23 @@ pub fn agent_config(
             distill_every: every(opts.distill_every.as_deref(), "--distill-every", MemorySettings::default().distill_every)?,
         },
         resume: None,
+        verifier: VerifierSettings {
+            goal: opts.goal.clone().filter(|g| !g.trim().is_empty()),
+            max_rejections: opts.max_rejections.unwrap_or(VerifierSettings::default().max_rejections).max(1),
+        },
+        max_mode: MaxModeSettings {
+            candidates: match opts.max_mode {
+                None | Some(0) => None,
+                Some(n @ 2..=16) => Some(n),
+                Some(n) => return Err(LaunchError::Invalid(format!("--max-mode takes 2 to 16 candidates (or 0 for off), not {n}"))),
+            },
+            temperature: match opts.candidate_temperature {
+                None => 1.0,
+                Some(t) if (0.0..=2.0).contains(&t) => t,
+                Some(t) => return Err(LaunchError::Invalid(format!("--candidate-temperature must be between 0 and 2, not {t}"))),
+            },
+            review_picks: opts.review_picks.unwrap_or(false),
+        },
     })
 }
 

@@ -13,6 +13,7 @@ pub mod launch;
 pub mod memory;
 pub mod model;
 pub mod protocol;
+pub mod reliability;
 pub mod tools;
 pub mod workspace;
 pub mod session;

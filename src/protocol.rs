@@ -157,7 +157,7 @@ pub struct Diagnostic {
 }
 
 /// What the feedback parsers found in a `run` result.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
@@ -165,11 +165,26 @@ pub struct Feedback {
     pub failing_tests: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tests: Option<TestCounts>,
+    /// Coverage in percent, when the output reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
+    /// Lint problems counted in the output, when a linter reported a total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint_problems: Option<u32>,
+    /// 0–100, computed from the test counts (and coverage and lint counts when present);
+    /// only when tests ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<f64>,
 }
 
 impl Feedback {
     pub fn is_empty(&self) -> bool {
-        self.diagnostics.is_empty() && self.failing_tests.is_empty() && self.tests.is_none()
+        self.diagnostics.is_empty()
+            && self.failing_tests.is_empty()
+            && self.tests.is_none()
+            && self.coverage.is_none()
+            && self.lint_problems.is_none()
+            && self.quality.is_none()
     }
 }
 
@@ -227,6 +242,8 @@ pub enum PauseReason {
     Supervisor,
     Budget { budget: BudgetKind },
     Stall,
+    /// The goal verifier is not converging or could not be read; the supervisor decides.
+    Verifier { reason: String },
 }
 
 /// One checkpoint field: the writer answers each as a string or a list of strings.
@@ -298,6 +315,16 @@ impl Checkpoint {
             ("open_notes", &self.open_notes),
         ]
     }
+}
+
+/// Who made a Max Mode pick final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PickedBy {
+    Judge,
+    Supervisor,
+    /// The judge's answer could not be used; the first candidate was taken.
+    Fallback,
 }
 
 /// Why a fresh context window was built.
@@ -385,6 +412,10 @@ pub enum EventKind {
         estimated: bool,
         /// Whether the model has a known price; unknown models cost 0.
         priced: bool,
+        /// Spent on reliability rather than on the agent's window: losing Max Mode candidates
+        /// and the judge. Never counted toward the context budget.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        overhead: bool,
     },
     StepStarted {
         step: u64,
@@ -482,6 +513,59 @@ pub enum EventKind {
         diff: String,
         content: String,
     },
+    /// Live only: text of Max Mode candidate `index` (1-based) as it streams.
+    CandidateDelta {
+        step: u64,
+        index: u32,
+        text: String,
+    },
+    /// A Max Mode candidate's complete proposal. Its tool calls are not executed unless it is
+    /// picked.
+    CandidateProposed {
+        step: u64,
+        index: u32,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<ToolCallRequest>,
+    },
+    CandidateFailed {
+        step: u64,
+        index: u32,
+        reason: String,
+    },
+    /// The judge's answer: candidate `pick` (1-based), and why.
+    JudgeVerdict {
+        step: u64,
+        pick: u32,
+        reason: String,
+    },
+    /// The pick that will execute. With review picks on, the run waits for the supervisor.
+    CandidatePicked {
+        step: u64,
+        pick: u32,
+        by: PickedBy,
+    },
+    /// Max Mode turned on (`candidates` = N) or off (None), or review picks toggled.
+    MaxModeChanged {
+        candidates: Option<u32>,
+        review_picks: bool,
+    },
+    /// The goal verifier's verdict on a claim of done (attempt counts from 1).
+    VerifierVerdict {
+        attempt: u32,
+        met: bool,
+        #[serde(default)]
+        missing: Vec<String>,
+        #[serde(default)]
+        evidence: Vec<String>,
+    },
+    /// The supervisor overrode the last verdict: accepted the work as done, or rejected it
+    /// with a note for the agent.
+    VerdictOverridden {
+        accept: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     /// Project memory (MEMORY.md) was changed by the writer or the supervisor.
     MemoryUpdated {
         source: String,
@@ -495,7 +579,7 @@ impl EventKind {
     /// they are either reconstructible (deltas are folded into the assistant message) or
     /// only meaningful while the process runs.
     pub fn is_live_only(&self) -> bool {
-        matches!(self, EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. })
+        matches!(self, EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. })
     }
 
     pub fn name(&self) -> &'static str {
@@ -528,6 +612,14 @@ impl EventKind {
             EventKind::RolledBack { .. } => "rolled_back",
             EventKind::SessionResumed { .. } => "session_resumed",
             EventKind::MemoryProposed { .. } => "memory_proposed",
+            EventKind::CandidateDelta { .. } => "candidate_delta",
+            EventKind::CandidateProposed { .. } => "candidate_proposed",
+            EventKind::CandidateFailed { .. } => "candidate_failed",
+            EventKind::JudgeVerdict { .. } => "judge_verdict",
+            EventKind::CandidatePicked { .. } => "candidate_picked",
+            EventKind::MaxModeChanged { .. } => "max_mode_changed",
+            EventKind::VerifierVerdict { .. } => "verifier_verdict",
+            EventKind::VerdictOverridden { .. } => "verdict_overridden",
             EventKind::MemoryUpdated { .. } => "memory_updated",
         }
     }
@@ -553,6 +645,14 @@ pub enum Command {
     Rollover,
     /// Accept or reject a proposed MEMORY.md.
     ResolveMemory { id: u64, accept: bool },
+    /// Max Mode: execute candidate `i` (1-based) instead of, or confirming, the judge's pick.
+    PickCandidate(u32),
+    /// Overrule the goal verifier: accept the work as done, or reject it with a note.
+    OverrideVerdict { accept: bool, note: Option<String> },
+    /// Turn Max Mode on with N candidates, or off with None, from the next step.
+    SetMaxMode(Option<u32>),
+    /// Wait for the supervisor at every Max Mode pick.
+    SetReviewPicks(bool),
 }
 
 #[cfg(test)]
@@ -607,7 +707,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }

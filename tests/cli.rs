@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 fn endure(args: &[&str], cwd: &Path, config_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_endure"))
         .args(args)
@@ -23,7 +25,7 @@ fn setup(scenario: &str) -> (tempfile::TempDir, std::path::PathBuf, std::path::P
     std::fs::write(ws.join("a.txt"), "alpha\n").unwrap();
     let cfg = dir.path().join("config");
     std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(dir.path().join("s.toml"), scenario).unwrap();
+    std::fs::write(dir.path().join("s.toml"), common::with_accepting_verifier(scenario)).unwrap();
     (dir, ws, cfg)
 }
 

@@ -25,6 +25,7 @@ fn scenario() -> String {
         }
     }
     s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"all steps\" }\n");
+    s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"effects.txt has every step\"]}'\n");
     s
 }
 

@@ -102,6 +102,9 @@ text = "All done."
 [[agent.tool_calls]]
 name = "done"
 arguments = { summary = "checked and wrote notes.md" }
+
+[[verifier]]
+text = '{"met": true, "missing": [], "evidence": ["notes.md was written"]}'
 "##;
 
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -115,12 +118,16 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn supervise_a_session_in_a_real_terminal() {
-    let server = TestServer::with_scenario(Scenario::parse(SCENARIO, false).unwrap()).await;
+    let server = TestServer::builder()
+        .scenario(Scenario::parse(SCENARIO, false).unwrap())
+        .role_model(endure::protocol::Role::Verifier, "verifier-model")
+        .start()
+        .await;
     let (_dir, ws, cfg) = setup();
     let tmux = Tmux::start("supervise", &ws);
     tmux.wait_text("E2E-PROMPT$", 10).await;
     let command = format!(
-        "ENDURE_CONFIG_DIR={} {} --provider openai --base-url {} --model scripted 'check, then write notes'",
+        "ENDURE_CONFIG_DIR={} {} --provider openai --base-url {} --model scripted --verifier-model verifier-model 'check, then write notes'",
         cfg.display(),
         binary(),
         server.base_url_openai()
@@ -150,7 +157,7 @@ async fn supervise_a_session_in_a_real_terminal() {
     tmux.wait_text("delivered at step 2", 20).await;
     tmux.wait("done", 30, |s| s.contains("session finished: done") || s.contains("✓ done")).await;
 
-    let requests = server.requests();
+    let requests: Vec<_> = server.requests().into_iter().filter(|r| r.model() == "scripted").collect();
     assert_eq!(requests.len(), 3);
     let second = serde_json::to_string(&requests[1].body).unwrap();
     assert!(second.contains("[Supervisor correction]") && second.contains("Use the v2 API."), "{second}");

@@ -14,6 +14,12 @@ use endure::protocol::{Command, Event, EventKind, Outcome};
 use serde_json::Value;
 use support::{Reply, TestServer, Wire};
 
+/// The loopback server for `scenario`, with the verifier's requests answered from its
+/// verifier answers.
+async fn server_for(scenario: Scenario) -> TestServer {
+    TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await
+}
+
 fn http_opts(server: &TestServer, wire: Wire) -> RunOptions {
     RunOptions {
         provider: Some(match wire {
@@ -22,6 +28,7 @@ fn http_opts(server: &TestServer, wire: Wire) -> RunOptions {
         }),
         base_url: Some(server.base_url(wire)),
         model: Some("scripted".into()),
+        verifier_model: Some("verifier-model".into()),
         max_attempts: Some(4),
         retry_base_ms: Some(10),
         stream_idle_timeout: Some(0.5),
@@ -51,6 +58,10 @@ fn normalized(events: &[Event]) -> Vec<Value> {
                     v[k] = Value::Null;
                 }
             }
+            // Snapshot ids are git commit ids, which include the time they were taken.
+            if v["type"] == "workspace_snapshot" {
+                v["id"] = Value::Null;
+            }
             if v.get("duration_ms").is_some() {
                 v["duration_ms"] = Value::Null;
             }
@@ -67,6 +78,7 @@ async fn same_log_as_scripted(wire: Wire) {
     let root = dir.path().join("demo");
     let (ws, script) = endure::demo::materialize(&root).unwrap();
     let scripted_opts = RunOptions {
+        verifier_model: Some("verifier-model".into()),
         provider: Some("scripted".into()),
         script: Some(script),
         speed: Some(0.0),
@@ -79,12 +91,13 @@ async fn same_log_as_scripted(wire: Wire) {
     std::fs::remove_dir_all(&root).unwrap();
     endure::demo::materialize(&root).unwrap();
     let scenario = Scenario::parse(endure::demo::SCENARIO, false).unwrap();
-    let server = TestServer::with_scenario(scenario).await;
+    let server = server_for(scenario).await;
     let (http, http_events) = run(&ws, &http_opts(&server, wire), &endure::demo::task()).await;
     assert_eq!(http.outcome, Outcome::Done, "{}", http.reason);
 
     assert_eq!(normalized(&http_events), normalized(&scripted_events));
-    assert_eq!(server.request_count(), Scenario::parse(endure::demo::SCENARIO, false).unwrap().agent.len());
+    let demo = Scenario::parse(endure::demo::SCENARIO, false).unwrap();
+    assert_eq!(server.request_count(), demo.agent.len() + demo.verifier.len());
 }
 
 #[tokio::test]
@@ -98,6 +111,9 @@ async fn the_demo_over_anthropic_http_logs_the_same_events_as_the_scripted_run()
 }
 
 const APPEND_THEN_DONE: &str = r#"
+[[verifier]]
+text = '{"met": true, "missing": [], "evidence": ["side_effect.txt has one line"]}'
+
 [[agent]]
 text = "Appending a line."
 [[agent.tool_calls]]
@@ -119,14 +135,14 @@ fn workspace() -> tempfile::TempDir {
 async fn a_stream_cut_mid_way_is_retried_and_no_tool_runs_twice() {
     for wire in [Wire::OpenAi, Wire::Anthropic] {
         let scenario = Scenario::parse(APPEND_THEN_DONE, false).unwrap();
-        let server = TestServer::with_scenario(scenario.clone()).await;
+        let server = server_for(scenario.clone()).await;
         // The first answer is cut after a few events, then served whole on the retry.
         server.push(Reply::CutAfter { answer: scenario.agent[0].clone(), events: 3 });
         let ws = workspace();
         let (result, events) = run(ws.path(), &http_opts(&server, wire), "append").await;
         assert_eq!(result.outcome, Outcome::Done, "{wire:?}: {}", result.reason);
         assert_eq!(std::fs::read_to_string(ws.path().join("side_effect.txt")).unwrap(), "ran\n", "{wire:?}");
-        assert_eq!(server.request_count(), 3, "{wire:?}: cut, retry, second answer");
+        assert_eq!(server.request_count(), 4, "{wire:?}: cut, retry, second answer, verifier");
         pos(&events, "a retry", |k| matches!(k, EventKind::ModelRetry { .. }));
     }
 }
@@ -134,7 +150,7 @@ async fn a_stream_cut_mid_way_is_retried_and_no_tool_runs_twice() {
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried_within_the_session() {
     let scenario = Scenario::parse(APPEND_THEN_DONE, false).unwrap();
-    let server = TestServer::with_scenario(scenario).await;
+    let server = server_for(scenario).await;
     server.push(Reply::retry_after(429, "0"));
     server.push(Reply::error(503, "overloaded"));
     let ws = workspace();
@@ -148,7 +164,7 @@ async fn rate_limits_and_server_errors_are_retried_within_the_session() {
 #[tokio::test]
 async fn an_idle_stream_counts_as_a_disconnect() {
     let scenario = Scenario::parse(APPEND_THEN_DONE, false).unwrap();
-    let server = TestServer::with_scenario(scenario.clone()).await;
+    let server = server_for(scenario.clone()).await;
     server.push(Reply::StallAfter { answer: scenario.agent[0].clone(), events: 2 });
     let ws = workspace();
     let (result, events) = run(ws.path(), &http_opts(&server, Wire::Anthropic), "append").await;
@@ -161,7 +177,7 @@ async fn an_idle_stream_counts_as_a_disconnect() {
 #[tokio::test]
 async fn a_client_error_stops_the_run_with_the_providers_message() {
     let scenario = Scenario::parse(APPEND_THEN_DONE, false).unwrap();
-    let server = TestServer::with_scenario(scenario).await;
+    let server = server_for(scenario).await;
     server.push(Reply::error(400, "max_tokens is too large for this model"));
     let ws = workspace();
     let (result, events) = run(ws.path(), &http_opts(&server, Wire::OpenAi), "append").await;
@@ -176,6 +192,9 @@ async fn a_client_error_stops_the_run_with_the_providers_message() {
 async fn invalid_tool_arguments_over_http_are_reported_to_the_model() {
     let scenario = Scenario::parse(
         r#"
+[[verifier]]
+text = '{"met": true, "missing": [], "evidence": ["ok"]}'
+
 [[agent]]
 text = "Broken arguments."
 [[agent.tool_calls]]
@@ -191,7 +210,7 @@ arguments = { summary = "s" }
         false,
     )
     .unwrap();
-    let server = TestServer::with_scenario(scenario).await;
+    let server = server_for(scenario).await;
     let ws = workspace();
     let (result, _) = run(ws.path(), &http_opts(&server, Wire::OpenAi), "t").await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
@@ -205,6 +224,9 @@ arguments = { summary = "s" }
 async fn an_injected_correction_is_in_the_next_request_to_the_model() {
     let scenario = Scenario::parse(
         r#"
+[[verifier]]
+text = '{"met": true, "missing": [], "evidence": ["ok"]}'
+
 [[agent]]
 text = "Working slowly."
 [[agent.tool_calls]]
@@ -220,7 +242,7 @@ arguments = { summary = "s" }
         false,
     )
     .unwrap();
-    let server = TestServer::with_scenario(scenario).await;
+    let server = server_for(scenario).await;
     let ws = workspace();
     let cfg = endure::launch::agent_config(ws.path(), &http_opts(&server, Wire::Anthropic), Some("t".into()), Supervision::Headless, 0.0)
         .unwrap();

@@ -335,3 +335,82 @@ fn memory_view_editor_conflict_and_proposal() {
         insta::assert_snapshot!(format!("memory_proposal_{w}x{h}"), draw(&mut p, w, h).backend());
     }
 }
+
+/// A live workbench over `events` with the snapshot options and clock.
+fn app_with(events: &[Event]) -> App {
+    let (tx, rx) = mpsc::unbounded_channel();
+    // Leaked like `app`'s: nothing here reads the commands.
+    std::mem::forget(rx);
+    let opts = WorkbenchOptions {
+        theme: theme("default"),
+        keymap: default_keymap(),
+        banner: vec![],
+        context_budget: 128_000,
+        title: "endure — max mode".into(),
+    };
+    let mut app = App::live(opts, events, tx, false);
+    app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(120));
+    app
+}
+
+#[test]
+fn candidates_view_streaming_judged_and_waiting() {
+    use endure::tui::testkit::{max_mode_session, MaxStage};
+    for (name, stage) in [("streaming", MaxStage::Streaming), ("picked", MaxStage::Picked), ("waiting", MaxStage::Waiting)] {
+        for (w, h) in [(80, 24), (200, 50)] {
+            let mut a = app_with(&max_mode_session(stage));
+            let t = draw(&mut a, w, h);
+            let text = t.backend().to_string();
+            assert!(text.contains("step 4 · 3 candidates"), "{name} {w}x{h}: the candidates take the transcript's place");
+            if stage == MaxStage::Waiting {
+                assert!(text.contains("waiting for your pick"), "{name} {w}x{h}");
+            }
+            insta::assert_snapshot!(format!("candidates_{name}_{w}x{h}"), t.backend());
+        }
+    }
+}
+
+#[test]
+fn verifier_panel_with_an_overridden_verdict() {
+    use endure::tui::testkit::verdict_session;
+    for (w, h) in [(80, 24), (200, 50)] {
+        let mut a = app_with(&verdict_session());
+        a.handle_key(key('5'));
+        let t = draw(&mut a, w, h);
+        let text = t.backend().to_string();
+        assert!(text.contains("#2 ✓ goal met"), "newest first: {text}");
+        assert!(text.contains("overridden: you rejected"), "{text}");
+        insta::assert_snapshot!(format!("verifier_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn endurance_panel_over_a_long_run() {
+    use endure::tui::testkit::endurance_session;
+    for (w, h) in [(100, 30), (200, 50)] {
+        let mut a = app_with(&endurance_session());
+        a.handle_key(key('7'));
+        if w < 200 {
+            a.handle_key(key('z'));
+        }
+        let t = draw(&mut a, w, h);
+        assert!(t.backend().to_string().contains("endurance 6 of 24 steps"));
+        insta::assert_snapshot!(format!("endurance_{w}x{h}"), t.backend());
+    }
+}
+
+#[test]
+fn new_views_survive_shrinking_to_nothing() {
+    use endure::tui::testkit::{endurance_session, max_mode_session, verdict_session, MaxStage};
+    for events in [max_mode_session(MaxStage::Waiting), verdict_session(), endurance_session()] {
+        let mut a = app_with(&events);
+        for panel in ['1', '5', '7'] {
+            a.handle_key(key(panel));
+            let mut t = Terminal::new(TestBackend::new(200, 50)).expect("test backend");
+            for (w, h) in [(200, 50), (120, 40), (80, 24), (40, 12), (20, 5), (3, 2), (1, 1)] {
+                t.backend_mut().resize(w, h);
+                t.draw(|f| a.render(f)).expect("draw");
+            }
+        }
+    }
+}

@@ -199,6 +199,7 @@ impl Cycles {
                 cost_usd,
                 estimated: *estimated,
                 priced,
+                overhead: false,
             })?;
         }
         let answer = match run.answer {

@@ -5,8 +5,10 @@
 
 pub mod budget;
 mod cycles;
+mod maxmode;
 mod prompt;
 pub mod upkeep;
+mod verify;
 mod recorder;
 mod runner;
 mod step;
@@ -63,6 +65,37 @@ pub struct AgentConfig {
     pub memory: MemorySettings,
     /// Continue an existing session (`session_id` names it) instead of starting one.
     pub resume: Option<ResumeFrom>,
+    pub verifier: VerifierSettings,
+    pub max_mode: MaxModeSettings,
+}
+
+/// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifierSettings {
+    /// The completion condition; None means the task itself.
+    pub goal: Option<String>,
+    /// Rejections in a row before the supervisor decides.
+    pub max_rejections: u32,
+}
+
+impl Default for VerifierSettings {
+    fn default() -> Self {
+        VerifierSettings { goal: None, max_rejections: 3 }
+    }
+}
+
+/// Max Mode: candidates per step (None = off), their temperature, and pick review.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxModeSettings {
+    pub candidates: Option<u32>,
+    pub temperature: f32,
+    pub review_picks: bool,
+}
+
+impl Default for MaxModeSettings {
+    fn default() -> Self {
+        MaxModeSettings { candidates: None, temperature: 1.0, review_picks: false }
+    }
 }
 
 /// When the background writer checkpoints and when the window is rebuilt.

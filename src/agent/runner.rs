@@ -32,6 +32,13 @@ struct Control {
     rollover: bool,
     /// The supervisor's answers to proposed MEMORY.md changes.
     memory_answers: Vec<(u64, bool)>,
+    /// Where Max Mode picks by the supervisor go: the step waiting on them.
+    pick_tx: Option<mpsc::UnboundedSender<u32>>,
+    /// The supervisor's answer to a verdict: accept, or reject with a note.
+    verdict_override: Option<(bool, Option<String>)>,
+    /// Max Mode on (Some(n)) or off (None) from the next step.
+    max_mode: Option<Option<u32>>,
+    review_picks: Option<bool>,
 }
 
 impl Control {
@@ -52,6 +59,14 @@ impl Control {
             Command::Rollback(id) => self.rollback = Some(id),
             Command::Rollover => self.rollover = true,
             Command::ResolveMemory { id, accept } => self.memory_answers.push((id, accept)),
+            Command::PickCandidate(i) => {
+                if let Some(tx) = &self.pick_tx {
+                    let _ = tx.send(i);
+                }
+            }
+            Command::OverrideVerdict { accept, note } => self.verdict_override = Some((accept, note)),
+            Command::SetMaxMode(n) => self.max_mode = Some(n),
+            Command::SetReviewPicks(on) => self.review_picks = Some(on),
         }
         Ok(())
     }
@@ -64,7 +79,7 @@ pub(super) async fn run(
     rec: SharedRecorder,
     commands: mpsc::UnboundedReceiver<Command>,
 ) -> RunResult {
-    let mut run = Run { cfg, rec: rec.clone(), commands, ctl: Control::default(), log_path, proposals: Vec::new() };
+    let mut run = Run { cfg, rec: rec.clone(), commands, ctl: Control::default(), log_path, proposals: Vec::new(), accepted: None };
     let (outcome, reason) = match run.run(session_id).await {
         Ok(r) => r,
         Err(e) => {
@@ -87,6 +102,8 @@ struct Run {
     log_path: PathBuf,
     /// MEMORY.md proposals waiting for the supervisor: (id, content).
     proposals: Vec<(u64, String)>,
+    /// Set when the supervisor accepted the work during a pause: the summary to finish with.
+    accepted: Option<String>,
 }
 
 impl Run {
@@ -96,7 +113,9 @@ impl Run {
             return Ok((Outcome::Stopped, "no task was given".into()));
         }
         let started = tokio::time::Instant::now();
-        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone()) {
+        let (pick_tx, pick_rx) = mpsc::unbounded_channel();
+        self.ctl.pick_tx = Some(pick_tx);
+        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx) {
             Ok(r) => r,
             Err(reason) => return self.finish(Outcome::Failed, reason),
         };
@@ -116,6 +135,12 @@ impl Run {
                     self.rec.emit(EventKind::WorkspaceSnapshot { id, label: "session start".into() })?;
                 }
                 self.maintain_memory().await?;
+                if self.cfg.max_mode.candidates.is_some() {
+                    self.rec.emit(EventKind::MaxModeChanged {
+                        candidates: self.cfg.max_mode.candidates,
+                        review_picks: self.cfg.max_mode.review_picks,
+                    })?;
+                }
             }
             Some(from) => {
                 self.resume(&mut steps)?;
@@ -134,6 +159,10 @@ impl Run {
                 return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
             }
             self.answer_proposals()?;
+            self.apply_max_mode(&mut steps)?;
+            if let Some(done) = self.apply_verdict_override()? {
+                return Ok(done);
+            }
             // A checkpoint that finished meanwhile is recorded before any pause, so that the
             // supervisor can see it and roll back to it.
             cycles.take_in_finished(&self.rec).await?;
@@ -185,6 +214,17 @@ impl Run {
                     return self.finish(Outcome::Done, summary);
                 }
                 StepEnd::Failed(reason) => return self.finish(Outcome::Failed, reason),
+                StepEnd::Verifier { reason, headless } => match self.cfg.supervision {
+                    Supervision::Headless => return self.finish(headless, reason),
+                    Supervision::Supervised => {
+                        if !self.wait_while_paused(PauseReason::Verifier { reason }, &mut cycles, &mut steps, budget).await? {
+                            return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                        }
+                        if let Some(done) = self.accepted.take() {
+                            return self.finish(Outcome::Done, done);
+                        }
+                    }
+                },
                 StepEnd::Stalled(reason) => match self.cfg.supervision {
                     Supervision::Headless => return self.finish(Outcome::Stalled, reason),
                     Supervision::Supervised => {
@@ -238,9 +278,6 @@ impl Run {
 
     fn warn_unpriced(&self) -> Result<(), LogError> {
         let cfg = &self.cfg;
-        if cfg.budgets.max_cost.is_none() && cfg.provider_name == "scripted" {
-            return Ok(());
-        }
         for role in Role::ALL {
             let model = cfg.models.get(role);
             if cfg.prices.lookup(model).is_none() && (role == Role::Agent || model != cfg.models.agent) {
@@ -259,11 +296,14 @@ impl Run {
     /// as interrupted (never re-run), and the scripted provider, if any, picks up where the
     /// log says it was.
     fn resume(&mut self, steps: &mut StepRunner) -> Result<(), LogError> {
-        let (open, answers, writer_answers) = self.rec.with_state(|s| {
+        let (open, answers, writer_answers, verifier_answers, judge_answers) = self.rec.with_state(|s| {
+            let requests = |role: &str| s.usage_by_role.get(role).map(|u| u.requests).unwrap_or(0);
             (
                 open_calls(s),
                 s.messages_answered.saturating_sub(s.answers_reasked),
-                s.usage_by_role.get("writer").map(|u| u.requests).unwrap_or(0),
+                requests("writer"),
+                requests("verifier"),
+                requests("judge"),
             )
         });
         // An answer whose calls never finished is asked for again: the model, told the calls
@@ -272,6 +312,8 @@ impl Run {
         let agent_answers = if open.is_empty() { answers } else { answers.saturating_sub(1) };
         self.cfg.provider.resume_at(Role::Agent, agent_answers as usize);
         self.cfg.provider.resume_at(Role::Writer, writer_answers as usize);
+        self.cfg.provider.resume_at(Role::Verifier, verifier_answers as usize);
+        self.cfg.provider.resume_at(Role::Judge, judge_answers as usize);
         self.rec.emit(EventKind::SessionResumed {
             at: self.cfg.resume.as_ref().and_then(|r| r.at.clone()),
             interrupted_calls: open.iter().map(|c| c.id.clone()).collect(),
@@ -311,6 +353,42 @@ impl Run {
         }
     }
 
+    /// Max Mode and pick review, as the supervisor set them, from the next step on.
+    fn apply_max_mode(&mut self, steps: &mut StepRunner) -> Result<(), LogError> {
+        let n = self.ctl.max_mode.take();
+        let review = self.ctl.review_picks.take();
+        if n.is_none() && review.is_none() {
+            return Ok(());
+        }
+        if let Some(n) = n {
+            steps.max_mode.candidates = n.filter(|n| *n >= 2).map(|n| n.min(16));
+        }
+        if let Some(r) = review {
+            steps.max_mode.review_picks = r;
+        }
+        self.rec.emit(EventKind::MaxModeChanged {
+            candidates: steps.max_mode.candidates,
+            review_picks: steps.max_mode.review_picks,
+        })
+    }
+
+    /// The supervisor's override of the last verdict: accept ends the run as done (returned),
+    /// reject sends the note to the agent and the run goes on.
+    fn apply_verdict_override(&mut self) -> Result<Option<(Outcome, String)>, LogError> {
+        let Some((accept, note)) = self.ctl.verdict_override.take() else { return Ok(None) };
+        self.rec.emit(EventKind::VerdictOverridden { accept, note: note.clone() })?;
+        if accept {
+            let summary = "the supervisor accepted the work as done".to_string();
+            self.rec.emit(EventKind::SessionFinished { outcome: Outcome::Done, reason: summary.clone() })?;
+            return Ok(Some((Outcome::Done, summary)));
+        }
+        let note = note.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "the work is not done yet".into());
+        self.rec.emit(EventKind::UserMessage {
+            text: format!("[Supervisor] The supervisor reviewed the goal verifier's verdict and says the work is not done:\n{note}"),
+        })?;
+        Ok(Some((Outcome::Stopped, String::new())))
+    }
+
     fn finish(&self, outcome: Outcome, reason: String) -> Finish {
         self.rec.emit(EventKind::SessionFinished { outcome, reason: reason.clone() })?;
         Ok((outcome, reason))
@@ -342,6 +420,14 @@ impl Run {
             }
             cycles.take_in_finished(&self.rec).await?;
             self.answer_proposals()?;
+            self.apply_max_mode(steps)?;
+            if let Some((outcome, reason)) = self.apply_verdict_override()? {
+                // Accepting the work ends the pause and the run; rejecting it resumes the run.
+                if outcome == Outcome::Done {
+                    self.accepted = Some(reason);
+                }
+                self.ctl.pause_requested = false;
+            }
             if self.ctl.rollback.is_some() {
                 self.do_rollback(cycles, steps, budget)?;
             }

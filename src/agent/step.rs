@@ -18,6 +18,8 @@ pub(super) enum StepEnd {
     Done(String),
     Stalled(String),
     Failed(String),
+    /// The goal verifier needs the supervisor; headless, the run ends with `headless`.
+    Verifier { reason: String, headless: crate::protocol::Outcome },
 }
 
 /// After this many answers in a row without a tool call, the model is not making progress.
@@ -35,10 +37,17 @@ pub(super) struct StepRunner {
     max_output_tokens: u32,
     stall_after: u32,
     idle_answers: u32,
+    pub(super) max_mode: super::MaxModeSettings,
+    verifier: super::VerifierSettings,
+    picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
 }
 
 impl StepRunner {
-    pub(super) fn new(cfg: &AgentConfig, rec: SharedRecorder) -> Result<StepRunner, String> {
+    pub(super) fn new(
+        cfg: &AgentConfig,
+        rec: SharedRecorder,
+        picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
+    ) -> Result<StepRunner, String> {
         let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
         Ok(StepRunner {
             rec,
@@ -52,6 +61,9 @@ impl StepRunner {
             max_output_tokens: cfg.max_output_tokens,
             stall_after: cfg.stall_after,
             idle_answers: 0,
+            max_mode: cfg.max_mode.clone(),
+            verifier: cfg.verifier.clone(),
+            picks,
         })
     }
 
@@ -86,13 +98,37 @@ impl StepRunner {
                 log_err.get_or_insert(e);
             }
         };
-        let result = model::complete(self.provider.as_ref(), &req, &self.retry, &mut on_progress).await;
-        if let Some(e) = log_err {
-            return Err(e);
-        }
-        let completion = match result {
-            Ok(c) => c,
-            Err(e) => return Ok(StepEnd::Failed(e.to_string())),
+        let from_max_mode = match self.max_mode.candidates {
+            Some(n) => {
+                let usage = |role: Role, model: &str, r: &ModelRequest, c: &model::Completion, overhead: bool| {
+                    record_usage(&self.rec, &self.prices, role, model, r, c, overhead)
+                };
+                let m = super::maxmode::MaxModeStep {
+                    rec: &self.rec,
+                    provider: self.provider.as_ref(),
+                    retry: &self.retry,
+                    judge_model: &self.models.judge,
+                    temperature: self.max_mode.temperature,
+                    review: self.max_mode.review_picks,
+                    picks: &mut self.picks,
+                    usage: &usage,
+                };
+                super::maxmode::answer(m, step, &req, n).await?
+            }
+            None => None,
+        };
+        let completion = match from_max_mode {
+            Some(c) => c,
+            None => {
+                let result = model::complete(self.provider.as_ref(), &req, &self.retry, &mut on_progress).await;
+                if let Some(e) = log_err {
+                    return Err(e);
+                }
+                match result {
+                    Ok(c) => c,
+                    Err(e) => return Ok(StepEnd::Failed(e.to_string())),
+                }
+            }
         };
 
         self.rec.emit(EventKind::AssistantMessage {
@@ -100,19 +136,7 @@ impl StepRunner {
             text: completion.text.clone(),
             tool_calls: completion.tool_calls.clone(),
         })?;
-        let (usage, estimated) = match completion.usage {
-            Some(u) => (u, false),
-            None => (estimate_usage(&req, &completion.text, &completion.tool_calls), true),
-        };
-        let (cost_usd, priced) = self.prices.cost(&req.model, usage.prompt_tokens, usage.completion_tokens);
-        self.rec.emit(EventKind::Usage {
-            role: Role::Agent,
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            cost_usd,
-            estimated,
-            priced,
-        })?;
+        record_usage(&self.rec, &self.prices, Role::Agent, &req.model, &req, &completion, false)?;
 
         if completion.tool_calls.is_empty() {
             self.idle_answers += 1;
@@ -131,7 +155,23 @@ impl StepRunner {
             }
         }
         if let Some(summary) = done {
-            return Ok(StepEnd::Done(summary));
+            let usage = |role: Role, model: &str, r: &ModelRequest, c: &model::Completion, overhead: bool| {
+                record_usage(&self.rec, &self.prices, role, model, r, c, overhead)
+            };
+            let verifier = super::verify::Verifier {
+                rec: &self.rec,
+                provider: self.provider.as_ref(),
+                retry: &self.retry,
+                model: &self.models.verifier,
+                goal: self.verifier.goal.as_deref(),
+                max_rejections: self.verifier.max_rejections,
+                usage: &usage,
+            };
+            return Ok(match verifier.check(&summary).await? {
+                super::verify::Decision::Met => StepEnd::Done(summary),
+                super::verify::Decision::Continue => StepEnd::Continue,
+                super::verify::Decision::Supervisor { reason, headless } => StepEnd::Verifier { reason, headless },
+            });
         }
         let since = self.rec.with_state(|s| s.calls_since_progress);
         if self.stall_after > 0 && since >= self.stall_after {
@@ -247,6 +287,32 @@ pub(crate) fn open_calls(s: &crate::session::SessionState) -> Vec<ToolCallReques
         })
         .collect();
     tool_calls.iter().filter(|c| !answered.contains(&c.id.as_str())).cloned().collect()
+}
+
+/// Records one answer's usage: as reported, or estimated; priced from the model table.
+fn record_usage(
+    rec: &SharedRecorder,
+    prices: &ModelTable,
+    role: Role,
+    model: &str,
+    req: &ModelRequest,
+    c: &model::Completion,
+    overhead: bool,
+) -> Result<(), LogError> {
+    let (usage, estimated) = match c.usage {
+        Some(u) => (u, false),
+        None => (estimate_usage(req, &c.text, &c.tool_calls), true),
+    };
+    let (cost_usd, priced) = prices.cost(model, usage.prompt_tokens, usage.completion_tokens);
+    rec.emit(EventKind::Usage {
+        role,
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        cost_usd,
+        estimated,
+        priced,
+        overhead,
+    })
 }
 
 fn estimate_usage(req: &ModelRequest, text: &str, calls: &[ToolCallRequest]) -> TokenUsage {

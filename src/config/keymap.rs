@@ -126,6 +126,24 @@ pub enum Action {
     /// the file as it is on disk.
     MemoryKeepMine,
     MemoryTakeTheirs,
+    /// Show the Max Mode candidates in the transcript's place, or the transcript again.
+    ToggleCandidates,
+    /// Candidates view: select the previous or next candidate.
+    CandidatePrev,
+    CandidateNext,
+    /// Candidates view: browse to an earlier or later Max Mode step.
+    CandidateStepPrev,
+    CandidateStepNext,
+    /// Candidates view: execute the selected candidate (while the run waits for a pick).
+    PickCandidate,
+    /// Turn Max Mode on (5 candidates) or off, from the next step.
+    ToggleMaxMode,
+    /// Make every Max Mode pick wait for the supervisor, or not.
+    ToggleReviewPicks,
+    /// Verifier: accept the work as done (after a confirmation), overriding the verdict.
+    VerdictAccept,
+    /// Verifier: reject the work with a note for the agent.
+    VerdictReject,
 }
 
 impl Action {
@@ -166,6 +184,16 @@ impl Action {
         ("memory_reject", Action::MemoryReject),
         ("memory_keep_mine", Action::MemoryKeepMine),
         ("memory_take_theirs", Action::MemoryTakeTheirs),
+        ("toggle_candidates", Action::ToggleCandidates),
+        ("candidate_prev", Action::CandidatePrev),
+        ("candidate_next", Action::CandidateNext),
+        ("candidate_step_prev", Action::CandidateStepPrev),
+        ("candidate_step_next", Action::CandidateStepNext),
+        ("pick_candidate", Action::PickCandidate),
+        ("toggle_max_mode", Action::ToggleMaxMode),
+        ("toggle_review_picks", Action::ToggleReviewPicks),
+        ("verdict_accept", Action::VerdictAccept),
+        ("verdict_reject", Action::VerdictReject),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

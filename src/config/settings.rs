@@ -89,6 +89,21 @@ pub struct RunOptions {
     /// Distill past sessions into skills when the last distill is older than this (e.g. 30d).
     #[arg(long, value_name = "DURATION")]
     pub distill_every: Option<String>,
+    /// The completion condition the goal verifier checks a claim of done against (default: the task).
+    #[arg(long)]
+    pub goal: Option<String>,
+    /// Pause for the supervisor (headless: stop, exit 2) after this many rejections in a row.
+    #[arg(long, value_name = "K")]
+    pub max_rejections: Option<u32>,
+    /// Max Mode: N candidate steps in parallel and a judge picks one (N = 5 without a value; 0 = off).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "5")]
+    pub max_mode: Option<u32>,
+    /// Sampling temperature of Max Mode candidates.
+    #[arg(long, value_name = "T")]
+    pub candidate_temperature: Option<f32>,
+    /// Max Mode: wait for the supervisor to confirm or change every pick (workbench).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub review_picks: Option<bool>,
     /// UI theme (workbench).
     #[arg(long)]
     pub theme: Option<String>,
@@ -113,7 +128,8 @@ impl RunOptions {
         overlay!(self, over; provider, base_url, model, writer_model, verifier_model, judge_model,
             api_key_env, script, speed, max_steps, max_tokens, max_cost, max_time, stall_after,
             context_budget, temperature, max_output_tokens, max_attempts, retry_base_ms,
-            stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, theme, keymap);
+            stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, goal, max_rejections, max_mode,
+            candidate_temperature, review_picks, theme, keymap);
         self.models.extend(over.models);
         self
     }

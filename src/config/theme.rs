@@ -116,11 +116,21 @@ pub const SCOPES: &[&str] = &[
     "markdown.quote", "markdown.link",
     "tasks.pending", "tasks.active", "tasks.done",
     "diff.file", "diff.header", "diff.hunk", "diff.context", "diff.plus", "diff.minus",
+    // Max Mode markers and overhead cost in the status bar.
+    "status.max", "status.overhead",
+    // Max Mode candidates: the judge's pick, the one executing, a failed one, and the call to
+    // pick while the run waits for the supervisor.
+    "candidate.judge", "candidate.picked", "candidate.failed", "candidate.waiting",
+    // Goal-verifier verdicts and the supervisor's override of one.
+    "verdict.met", "verdict.unmet", "verdict.override",
+    // The Endurance panel's figure, series and marks.
+    "endurance.figure", "endurance.context", "endurance.checkpoint", "endurance.rollover", "endurance.intervention",
+    "endurance.tests", "endurance.quality", "endurance.stall",
 ];
 
 /// The first segment of every valid scope (of every [`SCOPES`] entry); anything else is almost
 /// surely a typo.
-const SCOPE_ROOTS: &[&str] = &["ui", "status", "gauge", "transcript", "markdown", "tasks", "diff"];
+const SCOPE_ROOTS: &[&str] = &["ui", "status", "gauge", "transcript", "markdown", "tasks", "diff", "candidate", "verdict", "endurance"];
 
 /// The syntect themes bundled in the binary, valid values of `syntax`.
 pub const SYNTAX_THEMES: &[&str] = &[

@@ -14,6 +14,7 @@ mod js;
 mod lint;
 mod pytest;
 mod python;
+pub mod quality;
 mod rust;
 #[cfg(test)]
 mod tests;
@@ -64,7 +65,12 @@ pub fn analyze(output: &str) -> Feedback {
     go::parse(&lines, &mut sink);
     js::parse(&lines, &mut sink);
     lint::parse(&lines, &mut sink);
-    sink.finish()
+    let mut fb = sink.finish();
+    fb.coverage = quality::coverage(&lines);
+    fb.lint_problems = quality::lint_problems(&lines);
+    // A score only means something for a run that tested; a lint-only run keeps its count.
+    fb.quality = fb.tests.and_then(|t| quality::quality_score(t, fb.coverage, fb.lint_problems));
+    fb
 }
 
 /// What a terminal would show of one line: progress bars rewrite a line with `\r`, so only the
@@ -180,7 +186,7 @@ impl Sink {
         let mut seen = HashSet::new();
         let failing_tests =
             self.failing.into_iter().map(|f| f.1).filter(|n| seen.insert(n.clone())).take(MAX_FAILING).collect();
-        Feedback { diagnostics, failing_tests, tests: self.counts }
+        Feedback { diagnostics, failing_tests, tests: self.counts, ..Feedback::default() }
     }
 }
 
@@ -199,11 +205,11 @@ pub fn render(fb: &Feedback) -> String {
     if fb.is_empty() {
         return String::new();
     }
-    let mut out = String::from("[feedback]");
+    let mut head = String::new();
     if let Some(t) = fb.tests {
-        let _ = write!(out, " tests: {} passed, {} failed", t.passed, t.failed);
+        let _ = write!(head, "tests: {} passed, {} failed", t.passed, t.failed);
         if t.skipped > 0 {
-            let _ = write!(out, ", {} skipped", t.skipped);
+            let _ = write!(head, ", {} skipped", t.skipped);
         }
     } else {
         let errors = fb.diagnostics.iter().filter(|d| split_kind(&d.kind).0 == "error").count();
@@ -218,9 +224,22 @@ pub fn render(fb: &Feedback) -> String {
         if !fb.failing_tests.is_empty() {
             parts.push(plural(fb.failing_tests.len(), "failing test"));
         }
-        let _ = write!(out, " {}", parts.join(", "));
+        head = parts.join(", ");
     }
-    out.push('\n');
+    let mut first: Vec<String> = Vec::new();
+    if !head.is_empty() {
+        first.push(head);
+    }
+    if let Some(c) = fb.coverage {
+        first.push(format!("coverage {}%", trim_number(c)));
+    }
+    if let Some(n) = fb.lint_problems {
+        first.push(format!("lint {n}"));
+    }
+    if let Some(q) = fb.quality {
+        first.push(format!("quality {}/100", q.round()));
+    }
+    let mut out = format!("[feedback] {}\n", first.join(" · "));
 
     if !fb.failing_tests.is_empty() {
         let shown: Vec<Cow<str>> =
@@ -252,6 +271,12 @@ pub fn render(fb: &Feedback) -> String {
         let _ = writeln!(out, "… and {} more diagnostics", fb.diagnostics.len() - RENDER_DIAGNOSTICS);
     }
     out
+}
+
+/// A percentage as tools print it: `82`, `81.2`, never `81.20000001`.
+fn trim_number(x: f64) -> String {
+    let s = format!("{:.1}", x);
+    s.strip_suffix(".0").map_or_else(|| s.clone(), str::to_string)
 }
 
 fn plural(n: usize, what: &str) -> String {

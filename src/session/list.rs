@@ -28,6 +28,12 @@ pub struct SessionSummary {
     pub tool_calls: u64,
     pub tokens: u64,
     pub cost_usd: f64,
+    /// Of `cost_usd`, what went to losing Max Mode candidates and the judge.
+    pub overhead_cost_usd: f64,
+    /// The longest run of steps without a supervisor intervention.
+    pub endurance: u64,
+    /// Supervisor interventions: pauses, corrections, rollbacks, overrides, picks.
+    pub interventions: usize,
 }
 
 impl SessionSummary {
@@ -42,6 +48,9 @@ impl SessionSummary {
             tool_calls: s.tool_calls,
             tokens: s.usage.tokens(),
             cost_usd: s.usage.cost_usd,
+            overhead_cost_usd: s.overhead.cost_usd,
+            endurance: s.endurance(),
+            interventions: s.interventions.len(),
         }
     }
 }

@@ -100,6 +100,40 @@ pub struct SessionState {
     /// rollovers.
     pub corrections: Vec<String>,
     pub rollovers: u32,
+    /// Usage spent on reliability (losing candidates, the judge), also counted in `usage`.
+    pub overhead: UsageTotals,
+    /// Max Mode: candidates per step, when on.
+    pub max_mode: Option<u32>,
+    pub review_picks: bool,
+    /// Goal-verifier verdicts that said "not met" in a row.
+    pub rejections_in_a_row: u32,
+    pub verdicts: u32,
+    /// The last verdict's missing items, to spot two identical verdicts in a row.
+    pub last_missing: Option<Vec<String>>,
+    /// Steps at which the supervisor intervened (pauses, corrections, rollbacks, overrides,
+    /// picks), in order; the endurance figure is the longest run of steps between them.
+    pub interventions: Vec<u64>,
+}
+
+impl SessionState {
+    /// The longest run of steps without a supervisor intervention.
+    pub fn endurance(&self) -> u64 {
+        let mut longest = 0;
+        let mut from = 0;
+        for &at in &self.interventions {
+            longest = longest.max(at.saturating_sub(from));
+            from = at;
+        }
+        longest.max(self.step.saturating_sub(from))
+    }
+
+    fn intervened(&mut self) {
+        // An intervention between steps counts against the next one.
+        let at = self.step;
+        if self.interventions.last() != Some(&at) {
+            self.interventions.push(at);
+        }
+    }
 }
 
 impl SessionState {
@@ -165,7 +199,13 @@ impl SessionState {
                 self.progress_in_call = true;
             }
             EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
-            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, priced } => {
+            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, priced, overhead } => {
+                if *overhead {
+                    self.overhead.prompt_tokens += prompt_tokens;
+                    self.overhead.completion_tokens += completion_tokens;
+                    self.overhead.cost_usd += cost_usd;
+                    self.overhead.requests += 1;
+                }
                 for t in [&mut self.usage, self.usage_by_role.entry(role.as_str().to_string()).or_default()] {
                     t.prompt_tokens += prompt_tokens;
                     t.completion_tokens += completion_tokens;
@@ -174,14 +214,19 @@ impl SessionState {
                     t.unpriced |= !*priced;
                     t.requests += 1;
                 }
-                if *role == Role::Agent {
+                if *role == Role::Agent && !*overhead {
                     self.window_tokens = prompt_tokens + completion_tokens;
                     self.window_covers = self.messages.len();
                 }
             }
             EventKind::StepStarted { step } => self.step = *step,
             EventKind::StepFinished { .. } => self.steps_finished += 1,
-            EventKind::Paused { .. } => self.paused = true,
+            EventKind::Paused { reason } => {
+                self.paused = true;
+                if *reason == crate::protocol::PauseReason::Supervisor {
+                    self.intervened();
+                }
+            }
             EventKind::Resumed => self.paused = false,
             EventKind::CorrectionQueued { id, text } => {
                 self.pending_corrections.push((*id, text.clone()));
@@ -193,6 +238,7 @@ impl SessionState {
                     self.messages.push(Message::User { text: correction_message(&text) });
                     self.corrections.push(text);
                     self.corrections_delivered += 1;
+                    self.intervened();
                 }
             }
             EventKind::Stall { .. } => self.calls_since_progress = 0,
@@ -224,6 +270,7 @@ impl SessionState {
                 self.rollovers += 1;
             }
             EventKind::RolledBack { cycle, window_tokens, window, tasks, .. } => {
+                self.intervened();
                 self.cycle = *cycle;
                 self.messages = window.clone();
                 self.window_tokens = *window_tokens;
@@ -241,11 +288,35 @@ impl SessionState {
                 self.outcome = None;
             }
             EventKind::MemoryProposed { .. } | EventKind::MemoryUpdated { .. } => {}
+            EventKind::MaxModeChanged { candidates, review_picks } => {
+                self.max_mode = *candidates;
+                self.review_picks = *review_picks;
+            }
+            EventKind::CandidatePicked { by, .. } => {
+                if *by == crate::protocol::PickedBy::Supervisor {
+                    self.intervened();
+                }
+            }
+            EventKind::VerifierVerdict { met, missing, .. } => {
+                self.verdicts += 1;
+                if *met {
+                    self.rejections_in_a_row = 0;
+                } else {
+                    self.rejections_in_a_row += 1;
+                }
+                self.last_missing = Some(missing.clone());
+            }
+            EventKind::VerdictOverridden { .. } => {
+                self.rejections_in_a_row = 0;
+                self.last_missing = None;
+                self.intervened();
+            }
+            EventKind::CandidateProposed { .. } | EventKind::CandidateFailed { .. } | EventKind::JudgeVerdict { .. } => {}
             EventKind::ModelRetry { .. }
             | EventKind::BudgetWarning { .. }
             | EventKind::BudgetStop { .. }
             | EventKind::Warning { .. } => {}
-            EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } => {}
+            EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. } => {}
         }
     }
 }

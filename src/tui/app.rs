@@ -11,10 +11,12 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkbenchOptions;
 use super::layout::{PanelId, Screen};
+use super::panels::candidates::CandidatesView;
 use super::panels::checkpoints::CheckpointsView;
 use super::panels::diff::{DiffMode, DiffScope, DiffView};
 use super::panels::memory::{self, MemoryView};
 use super::panels::transcript::{Anchor, TranscriptView};
+use super::panels::verifier::VerifierView;
 use super::panels::{RenderCtx, TasksView};
 use super::replay::Timeline;
 use super::search::Search;
@@ -42,6 +44,8 @@ pub enum ConfirmKind {
     Stop,
     /// Roll back to this checkpoint id.
     Rollback(String),
+    /// Overrule the goal verifier and accept the work as done.
+    AcceptWork,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +54,8 @@ pub enum EditorKind {
     Inject,
     /// MEMORY.md, saved to disk rather than sent.
     Memory,
+    /// The note that goes with rejecting the work over the verifier's verdict.
+    RejectNote,
 }
 
 pub enum Overlay {
@@ -77,6 +83,8 @@ pub struct App {
     pub diff: DiffView,
     pub checkpoints: CheckpointsView,
     pub memory: MemoryView,
+    pub candidates: CandidatesView,
+    pub verifier: VerifierView,
     /// Proposals this workbench answered; hidden at once, since a rejection has no event.
     pub resolved_proposals: HashSet<u64>,
     pub search: Search,
@@ -109,6 +117,8 @@ impl App {
             diff: DiffView::default(),
             checkpoints: CheckpointsView::default(),
             memory: MemoryView::default(),
+            candidates: CandidatesView::default(),
+            verifier: VerifierView::default(),
             resolved_proposals: HashSet::new(),
             search: Search::default(),
             overlay: Overlay::None,
@@ -176,9 +186,43 @@ impl App {
         if let (EventKind::SessionStarted { .. }, Mode::Live { task_pending }) = (&e.kind, &mut self.mode) {
             *task_pending = false;
         }
+        let max_steps = self.state.max_steps.len();
         self.state.apply(e);
         if matches!(e.kind, EventKind::SessionStarted { .. }) {
             self.sync_memory_path();
+        }
+        self.follow_max_mode(e, max_steps);
+    }
+
+    /// The Candidates view takes the transcript's place while a Max Mode step is in flight,
+    /// and gives it back when that step ends unless the supervisor opened it themselves.
+    fn follow_max_mode(&mut self, e: &Event, max_steps_before: usize) {
+        match &e.kind {
+            // A new step: follow it, unless the supervisor is reading an older one.
+            EventKind::CandidateDelta { .. } | EventKind::CandidateProposed { .. } | EventKind::CandidateFailed { .. }
+                if self.state.max_steps.len() > max_steps_before
+                    && (!self.candidates.shown || self.candidates.auto || self.candidates.step.is_none()) =>
+            {
+                self.candidates.open(None, !self.candidates.shown || self.candidates.auto);
+            }
+            EventKind::JudgeVerdict { step, pick, .. } if self.state.review_picks => {
+                // Start the review on the judge's choice: confirming it is one key.
+                if self.candidates.shown_step(&self.state).is_some_and(|m| m.step == *step)
+                    && let Some(pos) = self.state.max_steps.last().and_then(|m| m.candidates.iter().position(|c| c.index == *pick))
+                {
+                    self.candidates.selected = pos;
+                }
+            }
+            EventKind::StepFinished { step } | EventKind::StepStarted { step }
+                if self.candidates.shown && self.candidates.auto && self.candidates.step.is_none() =>
+            {
+                let done = self.state.max_steps.last().is_some_and(|m| m.picked.is_some() && (m.step < *step || matches!(e.kind, EventKind::StepFinished { .. })));
+                if done {
+                    self.candidates.shown = false;
+                    self.candidates.auto = false;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -408,6 +452,12 @@ impl App {
                                 self.flash = Some(format!("rollback to checkpoint {id} requested"));
                             }
                         }
+                        ConfirmKind::AcceptWork => {
+                            self.send(Command::OverrideVerdict { accept: true, note: None });
+                            if self.flash.is_none() {
+                                self.flash = Some("you accepted the work as done".into());
+                            }
+                        }
                     }
                 }
             }
@@ -431,12 +481,7 @@ impl App {
                         self.overlay = Overlay::Editor(EditorKind::Memory, editor);
                     }
                 }
-                Some(Action::ScrollDown) => *scroll += 1,
-                Some(Action::ScrollUp) => *scroll = scroll.saturating_sub(1),
-                Some(Action::PageDown) => *scroll += 10,
-                Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
-                Some(Action::Top) => *scroll = 0,
-                _ => {}
+                other => scroll_overlay(scroll, other),
             },
             Overlay::Editor(EditorKind::Memory, _) => match action {
                 Some(Action::EditorSend) => {
@@ -474,6 +519,12 @@ impl App {
                             self.send(Command::Inject(text.clone()));
                             self.pending.push(text);
                         }
+                        EditorKind::RejectNote => {
+                            self.send(Command::OverrideVerdict { accept: false, note: Some(text) });
+                            if self.flash.is_none() {
+                                self.flash = Some("you rejected the work; the note goes to the agent".into());
+                            }
+                        }
                         // Handled by its own arm above.
                         EditorKind::Memory => {}
                     }
@@ -485,12 +536,7 @@ impl App {
             },
             Overlay::Help { scroll } => match action {
                 Some(Action::Help | Action::Cancel | Action::Quit) => self.overlay = Overlay::None,
-                Some(Action::ScrollDown) => *scroll += 1,
-                Some(Action::ScrollUp) => *scroll = scroll.saturating_sub(1),
-                Some(Action::PageDown) => *scroll += 10,
-                Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
-                Some(Action::Top) => *scroll = 0,
-                _ => {}
+                other => scroll_overlay(scroll, other),
             },
             Overlay::None => {
                 if self.search.input.is_some() {
@@ -549,6 +595,7 @@ impl App {
         ta.set_placeholder_text(match kind {
             EditorKind::Task => "Describe the task for the agent…",
             EditorKind::Inject => "A correction for the agent, delivered at the next step…",
+            EditorKind::RejectNote => "What is still wrong or missing: the agent gets this note and keeps working…",
             EditorKind::Memory => "",
         });
         self.overlay = Overlay::Editor(kind, Box::new(ta));
@@ -665,6 +712,14 @@ impl App {
                         let p = self.memory.page();
                         self.memory.scroll_by(if up { -p } else { p });
                     }
+                    PanelId::Verifier => {
+                        let p = self.verifier.page();
+                        self.verifier.scroll_by(if up { -p } else { p });
+                    }
+                    PanelId::Transcript if self.candidates.shown => {
+                        let p = self.candidates.page();
+                        self.candidates.scroll_by(if up { -p } else { p });
+                    }
                     p => {
                         let page = self.transcript.height.saturating_sub(1).max(1) as isize;
                         self.scroll_panel(p, if up { -page } else { page });
@@ -746,11 +801,133 @@ impl App {
             // Only meaningful in the conflict view, which handles them itself.
             Action::MemoryKeepMine | Action::MemoryTakeTheirs => {}
             Action::EditorSend | Action::EditorCancel => {}
+            Action::ToggleCandidates => self.toggle_candidates(),
+            Action::CandidatePrev | Action::CandidateNext => {
+                if self.candidates_in_view() {
+                    let n = self.candidates.shown_step(&self.state).map_or(0, |m| m.candidates.len());
+                    self.candidates.move_selection(if a == Action::CandidateNext { 1 } else { -1 }, n);
+                }
+            }
+            Action::CandidateStepPrev | Action::CandidateStepNext => {
+                if self.candidates_in_view() {
+                    self.candidates.move_step(if a == Action::CandidateStepNext { 1 } else { -1 }, self.state.max_steps.len());
+                    // Reading an older step is a choice: keep the view when the run moves on.
+                    self.candidates.auto = false;
+                }
+            }
+            Action::PickCandidate => self.pick_candidate(),
+            Action::ToggleMaxMode => {
+                if self.read_only() {
+                    return;
+                }
+                let next = if self.state.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
+                self.send(Command::SetMaxMode(next));
+                if self.flash.is_none() {
+                    self.flash = Some(match next {
+                        Some(n) => format!("Max Mode on from the next step: {n} candidates, judged (about {n}x the cost)"),
+                        None => "Max Mode off from the next step".into(),
+                    });
+                }
+            }
+            Action::ToggleReviewPicks => {
+                if self.read_only() {
+                    return;
+                }
+                let on = !self.state.review_picks;
+                self.send(Command::SetReviewPicks(on));
+                if self.flash.is_none() {
+                    self.flash = Some(if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" }.into());
+                }
+            }
+            Action::VerdictAccept | Action::VerdictReject => {
+                if self.focus != PanelId::Verifier {
+                    self.flash = Some("verdicts are overridden from the Verifier panel (focus it first)".into());
+                    return;
+                }
+                if self.read_only() {
+                    return;
+                }
+                if self.state.verdicts.is_empty() {
+                    self.flash = Some("no verdict to override yet".into());
+                } else if !self.state.run.is_active() {
+                    self.flash = Some(format!("the session is {}: nothing to override", self.state.run.label()));
+                } else if a == Action::VerdictAccept {
+                    self.overlay = Overlay::Confirm(ConfirmKind::AcceptWork);
+                } else {
+                    self.open_editor(EditorKind::RejectNote);
+                }
+            }
+        }
+    }
+
+    /// The Candidates view is what the transcript's area shows and the keyboard is there.
+    fn candidates_in_view(&self) -> bool {
+        self.focus == PanelId::Transcript && self.candidates.shown
+    }
+
+    /// Shows the candidates (of the selected tool call's step when it ran in Max Mode, else
+    /// of the newest Max Mode step), or the transcript again.
+    fn toggle_candidates(&mut self) {
+        if self.candidates.shown && self.focus == PanelId::Transcript {
+            self.candidates.shown = false;
+            self.candidates.auto = false;
+            return;
+        }
+        self.set_focus(PanelId::Transcript);
+        let selected_step = self.transcript.selected.and_then(|id| {
+            self.state.cells.iter().find(|c| c.id == id).and_then(|c| match &c.kind {
+                super::state::CellKind::Tool(t) => Some(t.step),
+                _ => None,
+            })
+        });
+        let at = selected_step.and_then(|s| self.state.max_steps.iter().position(|m| m.step == s));
+        // The newest step is followed rather than pinned, so new steps still show up.
+        let at = at.filter(|i| i + 1 < self.state.max_steps.len());
+        self.candidates.open(at, false);
+        if self.state.max_steps.is_empty() {
+            self.flash = Some("no Max Mode step yet".into());
+        }
+    }
+
+    /// Sends the selected candidate while the run waits for the supervisor's pick.
+    fn pick_candidate(&mut self) {
+        if !self.candidates_in_view() {
+            self.flash = Some("picks are made in the Candidates view (show it first)".into());
+            return;
+        }
+        if self.read_only() {
+            return;
+        }
+        let shown = self.candidates.shown_step(&self.state).map(|m| m.step);
+        let waiting = self.state.awaiting_pick().map(|m| m.step);
+        if waiting.is_none() || shown != waiting {
+            self.flash = Some(if self.state.review_picks {
+                "nothing waits for a pick now".into()
+            } else {
+                "picks run without you: turn review picks on first".into()
+            });
+            return;
+        }
+        let Some(i) = self.candidates.selected_number(&self.state) else { return };
+        let failed = self
+            .candidates
+            .shown_step(&self.state)
+            .and_then(|m| m.candidate(i))
+            .is_some_and(|c| matches!(c.status, super::state::CandidateStatus::Failed(_)));
+        if failed {
+            self.flash = Some(format!("candidate {i} failed: pick another"));
+            return;
+        }
+        self.send(Command::PickCandidate(i));
+        if self.flash.is_none() {
+            self.flash = Some(format!("candidate {i} picked"));
         }
     }
 
     fn top_bottom(&mut self, top: bool) {
         match self.focus {
+            PanelId::Transcript if self.candidates.shown => self.candidates.scroll = if top { 0 } else { usize::MAX / 2 },
+            PanelId::Verifier => self.verifier.scroll = if top { 0 } else { usize::MAX / 2 },
             PanelId::Transcript => {
                 if top {
                     let now = self.now();
@@ -773,6 +950,8 @@ impl App {
 
     fn scroll_panel(&mut self, p: PanelId, delta: isize) {
         match p {
+            PanelId::Transcript if self.candidates.shown => self.candidates.scroll_by(delta),
+            PanelId::Verifier => self.verifier.scroll_by(delta),
             PanelId::Transcript => {
                 let now = self.now();
                 let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
@@ -852,6 +1031,16 @@ impl App {
             Overlay::None => {
                 // Help first: it leads to every other key.
                 add(KeyContext::Global, &[Action::Help]);
+                // Then what the moment asks for: a pick that waits, a verdict to answer.
+                if self.candidates_in_view() {
+                    if self.state.awaiting_pick().is_some() {
+                        add(self.focus.context(), &[Action::PickCandidate, Action::CandidatePrev, Action::CandidateNext]);
+                    }
+                    add(KeyContext::Global, &[Action::ToggleCandidates]);
+                }
+                if self.focus == PanelId::Verifier && self.acts_in_focus(Action::VerdictAccept) {
+                    add(KeyContext::Verifier, &[Action::VerdictAccept, Action::VerdictReject]);
+                }
                 if self.is_replay() {
                     add(KeyContext::Global, &[Action::TimelinePrev, Action::TimelineNext]);
                 } else {
@@ -860,6 +1049,9 @@ impl App {
                 let ctx = self.focus.context();
                 let local: Vec<Action> =
                     km.bindings(ctx).iter().map(|b| b.action).filter(|a| self.acts_in_focus(*a)).collect();
+                if self.candidates_in_view() {
+                    add(KeyContext::Global, &[Action::ToggleMaxMode, Action::ToggleReviewPicks]);
+                }
                 if self.focus == PanelId::Memory {
                     // Its keys are global ones, so name them before the generic ones.
                     let mem: Vec<Action> =
@@ -892,12 +1084,30 @@ impl App {
             Action::MemoryEdit => self.focus == PanelId::Memory && !self.is_replay(),
             Action::MemoryAccept | Action::MemoryReject => self.focus == PanelId::Memory && self.pending_proposal().is_some(),
             Action::MemoryKeepMine | Action::MemoryTakeTheirs => false,
+            Action::CandidatePrev | Action::CandidateNext | Action::CandidateStepPrev | Action::CandidateStepNext => self.candidates_in_view(),
+            Action::PickCandidate => self.candidates_in_view() && self.state.awaiting_pick().is_some(),
+            Action::VerdictAccept | Action::VerdictReject => self.focus == PanelId::Verifier && !self.state.verdicts.is_empty() && !self.is_replay(),
             _ => true,
         }
     }
 
     pub fn render(&mut self, f: &mut Frame) {
         super::view::render(self, f);
+    }
+}
+
+/// Candidates per step when the supervisor turns Max Mode on from the workbench.
+pub const MAX_MODE_CANDIDATES: u32 = 5;
+
+/// The scroll keys every scrolling overlay (help, the MEMORY.md conflict) shares.
+fn scroll_overlay(scroll: &mut usize, action: Option<Action>) {
+    match action {
+        Some(Action::ScrollDown) => *scroll += 1,
+        Some(Action::ScrollUp) => *scroll = scroll.saturating_sub(1),
+        Some(Action::PageDown) => *scroll += 10,
+        Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
+        Some(Action::Top) => *scroll = 0,
+        _ => {}
     }
 }
 

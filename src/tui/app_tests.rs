@@ -124,7 +124,7 @@ fn focus_cycles_maximizes_and_hides() {
     assert_eq!(app.focus, PanelId::Tasks);
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.focus, PanelId::Memory, "the Memory panel is the last one");
+    assert_eq!(app.focus, PanelId::Endurance, "the Endurance panel is the last one");
     app.handle_key(key('3'));
     assert_eq!(app.focus, PanelId::Diff);
     app.handle_key(key('z'));
@@ -139,7 +139,7 @@ fn focus_cycles_maximizes_and_hides() {
     assert!(!draw(&mut app, 200, 50).contains("3 Diff"));
     app.handle_key(key('3'));
     assert!(!app.hidden.contains(&PanelId::Diff), "focusing a hidden panel shows it");
-    for _ in 0..6 {
+    for _ in 0..7 {
         app.handle_key(key('h'));
     }
     assert_eq!(app.visible_panels().len(), 1);
@@ -611,4 +611,161 @@ fn the_session_budget_wins_over_the_option() {
     let (mut app, _rx) = live_app(&events);
     let status = draw(&mut app, 200, 50).lines().nth_back(1).unwrap_or_default().to_string();
     assert!(status.contains("100%"), "64k of a 64k session budget, not of the 128k option: {status}");
+}
+
+use crate::tui::testkit::{max_mode_session, verdict_session, MaxStage};
+
+fn drain(rx: &mut mpsc::UnboundedReceiver<Command>) -> Vec<Command> {
+    let mut out = Vec::new();
+    while let Ok(c) = rx.try_recv() {
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn a_streaming_max_mode_step_takes_the_transcript_area_and_gives_it_back() {
+    let (mut app, _rx) = live_app(&max_mode_session(MaxStage::Streaming));
+    assert!(app.candidates.shown && app.candidates.auto);
+    assert!(draw(&mut app, 100, 30).contains("1 Transcript · Max Mode candidates"));
+    // The toggle goes back to the transcript and again to the candidates.
+    app.handle_key(key('C'));
+    assert!(!app.candidates.shown);
+    app.handle_key(key('C'));
+    assert!(app.candidates.shown);
+    app.handle_key(key('C'));
+
+    let (mut app, _rx) = live_app(&max_mode_session(MaxStage::Picked));
+    assert!(app.candidates.shown, "still the step in flight");
+    let seq = app.state.events_applied;
+    app.apply_event(&Event { seq, ts: t0(), kind: EventKind::StepFinished { step: 4 } });
+    assert!(!app.candidates.shown, "the transcript comes back when the picked step ends");
+}
+
+#[test]
+fn review_picks_select_with_arrows_and_send_the_pick() {
+    let (mut app, mut rx) = live_app(&max_mode_session(MaxStage::Waiting));
+    assert!(app.state.awaiting_pick().is_some());
+    assert!(draw(&mut app, 80, 24).contains("waiting for your pick"));
+    // The review starts on the judge's pick, so confirming it is one key.
+    app.handle_key(key('P'));
+    assert_eq!(drain(&mut rx), [Command::PickCandidate(2)]);
+    app.handle_key(code(KeyCode::Right));
+    app.handle_key(code(KeyCode::Right));
+    app.handle_key(key('P'));
+    assert_eq!(drain(&mut rx), [Command::PickCandidate(3)], "the selection stops at the last candidate");
+    app.handle_key(code(KeyCode::Left));
+    app.handle_key(code(KeyCode::Left));
+    app.handle_key(code(KeyCode::Left));
+    app.handle_key(key('P'));
+    assert_eq!(drain(&mut rx), [Command::PickCandidate(1)]);
+
+    // Without a wait, a pick is refused and nothing is sent.
+    let (mut app, mut rx) = live_app(&max_mode_session(MaxStage::Picked));
+    app.handle_key(key('P'));
+    assert!(drain(&mut rx).is_empty());
+    assert!(app.flash.as_deref().is_some_and(|f| f.contains("review picks")));
+}
+
+#[test]
+fn max_mode_and_review_toggles_send_commands_from_the_projection() {
+    let (mut app, mut rx) = live_app(&demo_session());
+    app.handle_key(key('M'));
+    app.handle_key(key('V'));
+    assert_eq!(drain(&mut rx), [Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true)]);
+    // What is on comes from the events, not from what was sent.
+    let (mut app, mut rx) = live_app(&max_mode_session(MaxStage::Waiting));
+    app.handle_key(key('M'));
+    app.handle_key(key('V'));
+    assert_eq!(drain(&mut rx), [Command::SetMaxMode(None), Command::SetReviewPicks(false)]);
+    let screen = draw(&mut app, 200, 50);
+    assert!(screen.contains("max 3 review"), "{screen}");
+    assert!(screen.contains("overhead $0.71"), "{screen}");
+}
+
+#[test]
+fn verdicts_are_accepted_with_a_confirmation_and_rejected_with_a_note() {
+    let (mut app, mut rx) = live_app(&verdict_session());
+    app.handle_key(key('a'));
+    assert!(drain(&mut rx).is_empty(), "outside the Verifier panel `a` is not an override");
+    app.handle_key(key('5'));
+    app.handle_key(key('a'));
+    assert!(matches!(app.overlay, Overlay::Confirm(ConfirmKind::AcceptWork)));
+    app.handle_key(key('n'));
+    assert!(drain(&mut rx).is_empty(), "any other key cancels");
+    app.handle_key(key('a'));
+    app.handle_key(key('y'));
+    assert_eq!(drain(&mut rx), [Command::OverrideVerdict { accept: true, note: None }]);
+
+    app.handle_key(key('r'));
+    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::RejectNote, _)));
+    app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert!(drain(&mut rx).is_empty(), "an empty note is not sent");
+    for c in "add a test".chars() {
+        app.handle_key(key(c));
+    }
+    app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert_eq!(drain(&mut rx), [Command::OverrideVerdict { accept: false, note: Some("add a test".into()) }]);
+    assert!(matches!(app.overlay, Overlay::None));
+}
+
+#[test]
+fn overlay_scrolling_is_shared_by_help() {
+    let (mut app, _rx) = live_app(&demo_session());
+    app.handle_key(key('?'));
+    app.handle_key(key('j'));
+    app.handle_key(code(KeyCode::PageDown));
+    assert!(matches!(app.overlay, Overlay::Help { scroll: 11 }));
+    app.handle_key(key('g'));
+    assert!(matches!(app.overlay, Overlay::Help { scroll: 0 }));
+}
+
+#[test]
+fn tiny_terminals_never_panic_with_every_new_view() {
+    for events in [max_mode_session(MaxStage::Waiting), verdict_session(), crate::tui::testkit::endurance_session()] {
+        let (mut app, _rx) = live_app(&events);
+        for focus in ['1', '5', '7'] {
+            app.handle_key(key(focus));
+            for (w, h) in [(20, 5), (1, 1), (35, 8), (80, 24)] {
+                draw(&mut app, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
+    let mut events = max_mode_session(MaxStage::Picked);
+    let mut push = |kind: EventKind| {
+        let seq = events.len() as u64;
+        events.push(Event { seq, ts: t0(), kind });
+    };
+    push(EventKind::ToolCall { step: 4, call_id: "b1".into(), name: "write_file".into(), args: serde_json::json!({"path": "tests/neg.rs"}) });
+    push(EventKind::StepFinished { step: 4 });
+    push(EventKind::StepStarted { step: 5 });
+    push(EventKind::CandidateDelta { step: 5, index: 1, text: "next".into() });
+    let (mut app, _rx) = live_app(&events);
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(5), "the step in flight is followed");
+    app.handle_key(key('C'));
+    assert!(!app.candidates.shown);
+    // The write_file call of step 4 is the transcript's selection: the toggle opens its step.
+    let id = app.state.cells.iter().find(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.call_id == "b1")).map(|c| c.id);
+    app.transcript.selected = id;
+    app.handle_key(key('C'));
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(4));
+    app.handle_key(key('>'));
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(5));
+    app.handle_key(key('<'));
+    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(4));
+}
+
+#[test]
+fn a_finished_session_shows_its_endurance_in_the_status_bar() {
+    let mut events = crate::tui::testkit::endurance_session();
+    let seq = events.len() as u64;
+    events.push(Event { seq, ts: t0(), kind: EventKind::SessionFinished { outcome: crate::protocol::Outcome::Done, reason: "done".into() } });
+    let (mut app, _rx) = live_app(&events);
+    let screen = draw(&mut app, 120, 30);
+    let status = screen.lines().rev().nth(1).unwrap_or_default().to_string();
+    assert!(status.contains("endurance 6 of 24 steps"), "{status}");
 }

@@ -12,12 +12,20 @@ pub enum PanelId {
     Checkpoints,
     Verifier,
     Memory,
+    Endurance,
 }
 
 impl PanelId {
     /// In focus order; the position + 1 is the panel's number for `focus N`.
-    pub const ALL: [PanelId; 6] =
-        [PanelId::Transcript, PanelId::Tasks, PanelId::Diff, PanelId::Checkpoints, PanelId::Verifier, PanelId::Memory];
+    pub const ALL: [PanelId; 7] = [
+        PanelId::Transcript,
+        PanelId::Tasks,
+        PanelId::Diff,
+        PanelId::Checkpoints,
+        PanelId::Verifier,
+        PanelId::Memory,
+        PanelId::Endurance,
+    ];
 
     pub fn number(self) -> usize {
         PanelId::ALL.iter().position(|p| *p == self).map(|i| i + 1).unwrap_or(1)
@@ -35,6 +43,7 @@ impl PanelId {
             PanelId::Checkpoints => "Checkpoints",
             PanelId::Verifier => "Verifier",
             PanelId::Memory => "Memory",
+            PanelId::Endurance => "Endurance",
         }
     }
 
@@ -48,6 +57,8 @@ impl PanelId {
             // The memory keys live in [global] (the keymap has no memory section); the app
             // only acts on them while this panel has focus.
             PanelId::Memory => KeyContext::Global,
+            // Nothing to act on, only to read: scrolling and focus are global keys.
+            PanelId::Endurance => KeyContext::Global,
         }
     }
 }
@@ -81,8 +92,8 @@ impl Screen {
                 // A click on a tab bar picks that tab.
                 if slot.tabs.len() > 1 && row == slot.area.y {
                     let mut x = slot.area.x;
-                    for p in &slot.tabs {
-                        let w = tab_label(*p).len() as u16;
+                    for (p, label) in slot.tabs.iter().zip(tab_labels(&slot.tabs, slot.shown, slot.area.width)) {
+                        let w = label.chars().count() as u16;
                         if col >= x && col < x + w {
                             return Some((slot.shown, Some(*p)));
                         }
@@ -98,6 +109,20 @@ impl Screen {
 
 pub fn tab_label(p: PanelId) -> String {
     format!(" {} {} ", p.number(), p.title())
+}
+
+/// The tab bar's labels for a frame `width` wide. When every full name does not fit, the
+/// shown tab keeps its name and the others shrink to their number and a four-letter stub, so
+/// no tab falls off the edge (the number is what focuses it).
+pub fn tab_labels(tabs: &[PanelId], shown: PanelId, width: u16) -> Vec<String> {
+    let full: Vec<String> = tabs.iter().map(|p| tab_label(*p)).collect();
+    let room = usize::from(width.saturating_sub(2));
+    if full.iter().map(|l| l.chars().count()).sum::<usize>() <= room {
+        return full;
+    }
+    tabs.iter()
+        .map(|p| if *p == shown { tab_label(*p) } else { format!(" {} {} ", p.number(), p.title().chars().take(4).collect::<String>()) })
+        .collect()
 }
 
 /// Lays out the screen. `last_side` is the side panel shown most recently, so a medium-width
@@ -139,8 +164,10 @@ pub fn compute(area: Rect, banner_lines: u16, visible: &[PanelId], focus: PanelI
         if has(PanelId::Transcript) {
             cols.push((Constraint::Fill(5), vec![PanelId::Transcript]));
         }
-        if has(PanelId::Diff) {
-            cols.push((Constraint::Fill(4), vec![PanelId::Diff]));
+        // The endurance charts want width more than height, so they share the diff's column.
+        let wide: Vec<PanelId> = [PanelId::Diff, PanelId::Endurance].into_iter().filter(|p| has(*p)).collect();
+        if !wide.is_empty() {
+            cols.push((Constraint::Fill(4), wide));
         }
         if !side.is_empty() {
             cols.push((Constraint::Fill(2), side));
@@ -154,7 +181,15 @@ pub fn compute(area: Rect, banner_lines: u16, visible: &[PanelId], focus: PanelI
                 screen.slots.push(Slot { area: *col, tabs: panels.clone(), shown: panels[0] });
             } else {
                 // A column stacks its panels; tasks get the most room in theirs.
-                let cons: Vec<Constraint> = panels.iter().map(|p| if *p == PanelId::Tasks { Constraint::Fill(2) } else { Constraint::Fill(1) }).collect();
+                let cons: Vec<Constraint> = panels
+                    .iter()
+                    .map(|p| match p {
+                        PanelId::Tasks => Constraint::Fill(2),
+                        PanelId::Diff => Constraint::Fill(3),
+                        PanelId::Endurance => Constraint::Fill(2),
+                        _ => Constraint::Fill(1),
+                    })
+                    .collect();
                 let rows = Layout::vertical(cons).split(*col);
                 for (p, r) in panels.iter().zip(rows.iter()) {
                     screen.slots.push(Slot { area: *r, tabs: vec![*p], shown: *p });
@@ -181,7 +216,7 @@ mod tests {
     #[test]
     fn wide_screens_show_every_visible_panel() {
         let s = compute(Rect::new(0, 0, 200, 50), 0, &PanelId::ALL, PanelId::Transcript, false, PanelId::Tasks);
-        assert_eq!(s.slots.len(), 6);
+        assert_eq!(s.slots.len(), 7);
         assert!(s.slots.iter().all(|sl| sl.tabs.len() == 1));
         let memory = s.slots.iter().find(|sl| sl.shown == PanelId::Memory).map(|sl| sl.area).unwrap_or_default();
         assert!(memory.width >= 40 && memory.height >= 20, "MEMORY.md gets a readable area: {memory:?}");
@@ -192,7 +227,7 @@ mod tests {
         let s = compute(Rect::new(0, 0, 80, 24), 0, &PanelId::ALL, PanelId::Diff, false, PanelId::Tasks);
         assert_eq!(s.slots.len(), 1);
         assert_eq!(s.slots[0].shown, PanelId::Diff);
-        assert_eq!(s.slots[0].tabs.len(), 6);
+        assert_eq!(s.slots[0].tabs.len(), 7);
         let m = compute(Rect::new(0, 0, 120, 40), 0, &PanelId::ALL, PanelId::Transcript, false, PanelId::Diff);
         assert_eq!(m.slots.len(), 2);
         assert_eq!(m.slots[1].shown, PanelId::Diff);

@@ -42,7 +42,9 @@
 //! tool.running,tool.ok,tool.error,correction,correction.pending,correction.queued,
 //! correction.delivered,notice.info,notice.warning,notice.error,new_marker}`,
 //! `markdown.{heading,code,emphasis,strong,list,quote,link}`, `tasks.{pending,active,done}`,
-//! `diff.{file,header,hunk,context,plus,minus}`.
+//! `diff.{file,header,hunk,context,plus,minus}`, `status.{max,overhead}`,
+//! `candidate.{judge,picked,failed,waiting}`, `verdict.{met,unmet,override}`,
+//! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
 pub mod app;
 pub mod layout;
@@ -145,21 +147,31 @@ pub async fn run_replay(opts: WorkbenchOptions, log_path: PathBuf, follow: bool)
 
 type Batch = (Vec<Event>, Vec<String>);
 
-/// Watches the log's directory (the file may not be flushed or even exist for a moment) and
-/// sends what was appended each time it changes.
-fn follow_log(mut tail: replay::LogTail) -> Result<(mpsc::UnboundedReceiver<Batch>, notify::RecommendedWatcher), TuiError> {
+/// Watches the directory holding `path` and pings on every change to the file. The directory,
+/// because the file may not exist yet and a rename over it (an atomic save) replaces its inode,
+/// which a watch on the file itself would lose. `unnamed` also pings for events that name no
+/// path, which some backends send when they cannot tell what changed.
+fn watch_file(path: &std::path::Path, unnamed: bool) -> Result<(mpsc::UnboundedReceiver<()>, notify::RecommendedWatcher), notify::Error> {
     use notify::Watcher;
-    let (ping_tx, mut ping_rx) = mpsc::unbounded_channel::<()>();
-    let path = tail.path().to_path_buf();
-    let file_name = path.file_name().map(|n| n.to_os_string());
+    let (ping_tx, ping_rx) = mpsc::unbounded_channel::<()>();
+    let name = path.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res
-            && (ev.paths.is_empty() || ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == file_name)) {
-                let _ = ping_tx.send(());
-            }
+            && ((unnamed && ev.paths.is_empty()) || ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name))
+        {
+            let _ = ping_tx.send(());
+        }
     })?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."));
     watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+    Ok((ping_rx, watcher))
+}
+
+/// Follows the log (which may not be flushed for a moment) and sends what was appended each
+/// time it changes.
+fn follow_log(mut tail: replay::LogTail) -> Result<(mpsc::UnboundedReceiver<Batch>, notify::RecommendedWatcher), TuiError> {
+    // A log that is still being written is worth a read on any hint of a change.
+    let (mut ping_rx, watcher) = watch_file(tail.path(), true)?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while ping_rx.recv().await.is_some() {
@@ -193,21 +205,11 @@ async fn recv_live(rx: &mut Option<broadcast::Receiver<Event>>) -> Result<Event,
 /// and a rename, and an editor may write several times in a row.
 const MEMORY_DEBOUNCE: Duration = Duration::from_millis(150);
 
-/// Watches the directory holding `path` (a rename over the file replaces its inode, so the
-/// file itself cannot be watched) and sends one message per quiet burst of changes to it.
+/// Sends one message per quiet burst of changes to MEMORY.md at `path`.
 fn watch_memory(path: &std::path::Path) -> Result<(mpsc::UnboundedReceiver<()>, notify::RecommendedWatcher), notify::Error> {
-    use notify::Watcher;
-    let (ping_tx, mut ping_rx) = mpsc::unbounded_channel::<()>();
-    let name = path.file_name().map(|n| n.to_os_string());
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if let Ok(ev) = res
-            && ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name)
-        {
-            let _ = ping_tx.send(());
-        }
-    })?;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).map(|p| p.to_path_buf()).unwrap_or_else(|| PathBuf::from("."));
-    watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+    // Only events that name the file: a reload on every unrelated change in the workspace
+    // would churn the panel (and an open editor's conflict check) for nothing.
+    let (mut ping_rx, watcher) = watch_file(path, false)?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while ping_rx.recv().await.is_some() {

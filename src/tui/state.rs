@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::session_diff::SessionDiff;
 use crate::protocol::{
-    BudgetKind, Checkpoint, Event, EventKind, Outcome, PauseReason, Role, SessionInfo, Task, TaskStatus, TestCounts,
+    BudgetKind, Checkpoint, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus, TestCounts,
+    ToolCallRequest,
 };
 
 /// What the runtime is doing, as far as the events tell.
@@ -159,6 +160,92 @@ pub struct Totals {
     pub tokens_out: u64,
     pub cost_usd: f64,
     pub estimated: bool,
+    /// The part of `cost_usd` spent on reliability (losing Max Mode candidates, the judge).
+    pub overhead_usd: f64,
+}
+
+impl Totals {
+    /// Total cost over the cost the agent's own work would have had: how many times more Max
+    /// Mode costs. None while nothing but overhead has a price.
+    pub fn overhead_ratio(&self) -> Option<f64> {
+        let own = self.cost_usd - self.overhead_usd;
+        (own > 1e-9).then(|| self.cost_usd / own)
+    }
+}
+
+/// Where a Max Mode candidate stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CandidateStatus {
+    /// Text is still arriving (`CandidateDelta`).
+    Streaming,
+    Proposed,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// 1-based, as in the events and in `PickCandidate`.
+    pub index: u32,
+    pub text: String,
+    pub tool_calls: Vec<ToolCallRequest>,
+    pub status: CandidateStatus,
+}
+
+/// One Max Mode step: its candidates, the judge's answer and the pick that executed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaxStep {
+    pub step: u64,
+    /// Sorted by index.
+    pub candidates: Vec<Candidate>,
+    pub judge: Option<(u32, String)>,
+    pub picked: Option<(u32, PickedBy)>,
+}
+
+impl MaxStep {
+    fn candidate_mut(&mut self, index: u32) -> &mut Candidate {
+        let pos = match self.candidates.binary_search_by_key(&index, |c| c.index) {
+            Ok(i) => i,
+            Err(i) => {
+                self.candidates.insert(i, Candidate { index, text: String::new(), tool_calls: Vec::new(), status: CandidateStatus::Streaming });
+                i
+            }
+        };
+        &mut self.candidates[pos]
+    }
+
+    pub fn candidate(&self, index: u32) -> Option<&Candidate> {
+        self.candidates.iter().find(|c| c.index == index)
+    }
+}
+
+/// A goal-verifier verdict, with the supervisor's override when there was one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub attempt: u32,
+    pub met: bool,
+    pub missing: Vec<String>,
+    pub evidence: Vec<String>,
+    /// `(accept, note)` from the `VerdictOverridden` that followed it.
+    pub overridden: Option<(bool, Option<String>)>,
+}
+
+/// What the Endurance panel plots for one step; values carry forward from the step before.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepSample {
+    pub step: u64,
+    /// Agent (non-overhead) prompt tokens: the context window's fill at the end of the step.
+    pub context_tokens: u64,
+    pub tests_passed: Option<u32>,
+    pub quality: Option<f64>,
+    /// The stall detector's counter (tool calls since the last one that changed a file or a
+    /// test outcome): its peak over the step's tool results, or the count carried in.
+    pub stall: u32,
+    /// Tool results seen in the step.
+    pub tool_results: u32,
+    pub checkpoint: bool,
+    pub rollover: bool,
+    /// The supervisor intervened during (or just before) this step.
+    pub intervention: bool,
 }
 
 /// One saved checkpoint as the Checkpoints panel lists it.
@@ -219,6 +306,22 @@ pub struct WorkbenchState {
     pub fired: Vec<u32>,
     /// Proposals not yet followed by the `MemoryUpdated` that accepting them produces.
     pub memory_proposals: Vec<MemoryProposal>,
+    /// Max Mode: candidates per step when on, and whether picks wait for the supervisor.
+    pub max_mode: Option<u32>,
+    pub review_picks: bool,
+    /// Every Max Mode step seen, oldest first.
+    pub max_steps: Vec<MaxStep>,
+    /// Goal-verifier verdicts, oldest first.
+    pub verdicts: Vec<Verdict>,
+    /// Steps at which the supervisor intervened, as `SessionState::interventions` counts them.
+    pub interventions: Vec<u64>,
+    /// One sample per step seen, for the Endurance panel.
+    pub samples: Vec<StepSample>,
+    /// The stall detector's counter, derived like `SessionState::calls_since_progress`.
+    pub calls_since_progress: u32,
+    last_tests: Option<TestCounts>,
+    last_quality: Option<f64>,
+    progress_in_call: bool,
     tool_cells: HashMap<String, usize>,
     correction_cells: HashMap<u64, usize>,
 }
@@ -247,6 +350,16 @@ impl Default for WorkbenchState {
             rollbacks: 0,
             fired: Vec::new(),
             memory_proposals: Vec::new(),
+            max_mode: None,
+            review_picks: false,
+            max_steps: Vec::new(),
+            verdicts: Vec::new(),
+            interventions: Vec::new(),
+            samples: Vec::new(),
+            calls_since_progress: 0,
+            last_tests: None,
+            last_quality: None,
+            progress_in_call: false,
             tool_cells: HashMap::new(),
             correction_cells: HashMap::new(),
         }
@@ -274,6 +387,11 @@ impl WorkbenchState {
     }
 
     pub fn apply(&mut self, ev: &Event) {
+        self.apply_kind(ev);
+        self.update_sample();
+    }
+
+    fn apply_kind(&mut self, ev: &Event) {
         let id = self.events_applied;
         self.events_applied += 1;
         self.last_ts = Some(ev.ts);
@@ -336,6 +454,7 @@ impl WorkbenchState {
                 );
                 self.tool_cells.insert(call_id.clone(), idx);
                 self.running_tools += 1;
+                self.progress_in_call = false;
             }
             EventKind::ToolResult { step, call_id, name, ok, exit_code, duration_ms, output, feedback } => {
                 let idx = match self.tool_cells.get(call_id) {
@@ -376,8 +495,29 @@ impl WorkbenchState {
                     }
                     cell.revision += 1;
                 }
+                // The stall detector's rule (`SessionState`): a call makes progress when it
+                // changed a file or the test counts.
+                let tests_changed = feedback.tests.is_some() && feedback.tests != self.last_tests;
+                if feedback.tests.is_some() {
+                    self.last_tests = feedback.tests;
+                }
+                if feedback.quality.is_some() {
+                    self.last_quality = feedback.quality;
+                }
+                if self.progress_in_call || tests_changed {
+                    self.calls_since_progress = 0;
+                } else {
+                    self.calls_since_progress += 1;
+                }
+                self.progress_in_call = false;
+                let c = self.calls_since_progress;
+                if let Some(s) = self.sample_mut() {
+                    s.stall = if s.tool_results == 0 { c } else { s.stall.max(c) };
+                    s.tool_results += 1;
+                }
             }
             EventKind::FileChanged { step, path, before, after, diff } => {
+                self.progress_in_call = true;
                 let (plus, minus) = count_diff(diff);
                 self.session_diff.apply(path, before.as_deref(), after.as_deref(), diff);
                 self.changes.push(FileChange {
@@ -392,12 +532,16 @@ impl WorkbenchState {
                 });
             }
             EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
-            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, .. } => {
+            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, overhead, .. } => {
                 self.totals.tokens_in += prompt_tokens;
                 self.totals.tokens_out += completion_tokens;
                 self.totals.cost_usd += cost_usd;
                 self.totals.estimated |= estimated;
-                if *role == Role::Agent {
+                if *overhead {
+                    self.totals.overhead_usd += cost_usd;
+                }
+                // Losing candidates are agent requests too, but never enter the window.
+                if *role == Role::Agent && !*overhead {
                     self.context_tokens = *prompt_tokens;
                 }
             }
@@ -411,6 +555,9 @@ impl WorkbenchState {
             EventKind::Paused { reason } => {
                 if self.run_is_live() {
                     self.run = RunState::Paused(reason.clone());
+                }
+                if *reason == PauseReason::Supervisor {
+                    self.intervened();
                 }
             }
             EventKind::Resumed => {
@@ -430,6 +577,7 @@ impl WorkbenchState {
                     }
                     cell.revision += 1;
                 }
+                self.intervened();
             }
             EventKind::BudgetWarning { budget, used, limit } => self.push(
                 id,
@@ -440,6 +588,11 @@ impl WorkbenchState {
                 CellKind::Notice { level: NoticeLevel::Error, text: format!("budget {} exhausted: {}", budget.as_str(), fmt_budget(*budget, *used, *limit)) },
             ),
             EventKind::Stall { tool_calls } => {
+                // The detector starts counting again once it has fired; the step keeps the peak.
+                if let Some(s) = self.sample_mut() {
+                    s.stall = s.stall.max(*tool_calls);
+                }
+                self.calls_since_progress = 0;
                 if self.run_is_live() {
                     self.run = RunState::Stalled;
                 }
@@ -473,6 +626,9 @@ impl WorkbenchState {
                 if *cycle == self.cycle && !self.fired.contains(threshold_pct) {
                     self.fired.push(*threshold_pct);
                 }
+                if let Some(s) = self.sample_mut() {
+                    s.checkpoint = true;
+                }
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("checkpoint {cp} saved (at {threshold_pct}% of the context budget)") })
             }
             EventKind::Rollover { cycle, checkpoint, window_tokens, .. } => {
@@ -480,6 +636,9 @@ impl WorkbenchState {
                 self.rollovers += 1;
                 self.fired.clear();
                 self.context_tokens = *window_tokens;
+                if let Some(s) = self.sample_mut() {
+                    s.rollover = true;
+                }
                 self.push(
                     id,
                     CellKind::Notice {
@@ -503,6 +662,8 @@ impl WorkbenchState {
                 self.fired.clear();
                 self.context_tokens = *window_tokens;
                 self.tasks = tasks.clone();
+                self.calls_since_progress = 0;
+                self.intervened();
                 // The runtime stays paused after a rollback (a `Paused` follows); showing it
                 // paused at once also covers a rollback after the session had finished.
                 self.run = RunState::Paused(PauseReason::Supervisor);
@@ -529,6 +690,78 @@ impl WorkbenchState {
                     },
                 )
             }
+            EventKind::CandidateDelta { step, index, text } => self.max_step_mut(*step).candidate_mut(*index).text.push_str(text),
+            EventKind::CandidateProposed { step, index, text, tool_calls } => {
+                let c = self.max_step_mut(*step).candidate_mut(*index);
+                // The complete text replaces what streamed, which a lagging receiver may lack.
+                c.text = text.clone();
+                c.tool_calls = tool_calls.clone();
+                c.status = CandidateStatus::Proposed;
+            }
+            EventKind::CandidateFailed { step, index, reason } => {
+                self.max_step_mut(*step).candidate_mut(*index).status = CandidateStatus::Failed(reason.clone());
+                self.push(id, CellKind::Notice { level: NoticeLevel::Warning, text: format!("candidate {index} failed: {reason}") })
+            }
+            EventKind::JudgeVerdict { step, pick, reason } => {
+                self.max_step_mut(*step).judge = Some((*pick, reason.clone()));
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("judge picked candidate {pick}: {reason}") })
+            }
+            EventKind::CandidatePicked { step, pick, by } => {
+                self.max_step_mut(*step).picked = Some((*pick, *by));
+                if *by == PickedBy::Supervisor {
+                    self.intervened();
+                }
+                self.push(
+                    id,
+                    CellKind::Notice { level: NoticeLevel::Info, text: format!("candidate {pick} executes ({by:?})").to_lowercase() },
+                )
+            }
+            EventKind::MaxModeChanged { candidates, review_picks } => {
+                self.max_mode = *candidates;
+                self.review_picks = *review_picks;
+                self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: match candidates {
+                        Some(n) => format!("Max Mode on: {n} candidates per step{}", if *review_picks { ", picks reviewed" } else { "" }),
+                        None => "Max Mode off".into(),
+                    },
+                },
+                )
+            }
+            EventKind::VerifierVerdict { attempt, met, missing, evidence } => {
+                self.verdicts.push(Verdict { attempt: *attempt, met: *met, missing: missing.clone(), evidence: evidence.clone(), overridden: None });
+                self.push(
+                id,
+                CellKind::Notice {
+                    level: if *met { NoticeLevel::Info } else { NoticeLevel::Warning },
+                    text: if *met {
+                        format!("verifier (attempt {attempt}): goal met")
+                    } else {
+                        format!("verifier (attempt {attempt}): not met — missing: {}", missing.join("; "))
+                    },
+                },
+                )
+            }
+            EventKind::VerdictOverridden { accept, note } => {
+                // It overrides the latest verdict: the one the runtime paused on.
+                if let Some(v) = self.verdicts.last_mut() {
+                    v.overridden = Some((*accept, note.clone()));
+                }
+                self.intervened();
+                self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: if *accept {
+                        "the supervisor accepted the work as done".into()
+                    } else {
+                        format!("the supervisor rejected the work: {}", note.as_deref().unwrap_or(""))
+                    },
+                },
+                )
+            }
             EventKind::MemoryProposed { id: pid, source, diff, content } => {
                 self.memory_proposals.push(MemoryProposal { id: *pid, source: source.clone(), diff: diff.clone(), content: content.clone() });
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") })
@@ -548,6 +781,88 @@ impl WorkbenchState {
                 let level = if *outcome == Outcome::Done { NoticeLevel::Info } else { NoticeLevel::Error };
                 self.push(id, CellKind::Notice { level, text: format!("session finished: {} — {reason}", outcome.as_str()) });
             }
+        }
+    }
+
+    /// The longest run of steps without a supervisor intervention, counted exactly like
+    /// `SessionState::endurance` so the workbench and the session summary agree.
+    pub fn endurance(&self) -> u64 {
+        let mut longest = 0;
+        let mut from = 0;
+        for &at in &self.interventions {
+            longest = longest.max(at.saturating_sub(from));
+            from = at;
+        }
+        longest.max(self.step.saturating_sub(from))
+    }
+
+    /// The stall detector's threshold, when the session recorded one.
+    pub fn stall_after(&self) -> Option<u32> {
+        let v = self.session.as_ref()?.config.get("stall-after")?;
+        v.as_u64().and_then(|n| u32::try_from(n).ok())
+    }
+
+    /// The Max Mode step the run is in or last went through.
+    pub fn latest_max_step(&self) -> Option<&MaxStep> {
+        self.max_steps.last()
+    }
+
+    /// True while the run waits for the supervisor to pick: review on, the judge has
+    /// answered, and nothing was picked yet.
+    pub fn awaiting_pick(&self) -> Option<&MaxStep> {
+        let m = self.max_steps.last()?;
+        (self.review_picks && m.judge.is_some() && m.picked.is_none() && self.run_is_live()).then_some(m)
+    }
+
+    fn max_step_mut(&mut self, step: u64) -> &mut MaxStep {
+        // Steps arrive in order; a late event for an older step still finds its entry.
+        let pos = match self.max_steps.iter().rposition(|m| m.step == step) {
+            Some(i) => i,
+            None => {
+                self.max_steps.push(MaxStep { step, candidates: Vec::new(), judge: None, picked: None });
+                self.max_steps.len() - 1
+            }
+        };
+        &mut self.max_steps[pos]
+    }
+
+    fn intervened(&mut self) {
+        // An intervention between steps counts against the next one (`SessionState`).
+        let at = self.step;
+        if self.interventions.last() != Some(&at) {
+            self.interventions.push(at);
+        }
+        if let Some(s) = self.sample_mut() {
+            s.intervention = true;
+        }
+    }
+
+    /// The current step's sample, created (carrying the figures forward) on first use; none
+    /// before the first step.
+    fn sample_mut(&mut self) -> Option<&mut StepSample> {
+        if self.step == 0 {
+            return None;
+        }
+        if self.samples.last().is_none_or(|s| s.step != self.step) {
+            self.samples.push(StepSample {
+                step: self.step,
+                context_tokens: self.context_tokens,
+                tests_passed: self.last_tests.map(|t| t.passed),
+                quality: self.last_quality,
+                stall: self.calls_since_progress,
+                ..StepSample::default()
+            });
+        }
+        self.samples.last_mut()
+    }
+
+    /// Brings the current step's figures up to date after an event.
+    fn update_sample(&mut self) {
+        let (ctx, tests, quality) = (self.context_tokens, self.last_tests.map(|t| t.passed), self.last_quality);
+        if let Some(s) = self.sample_mut() {
+            s.context_tokens = ctx;
+            s.tests_passed = tests;
+            s.quality = quality;
         }
     }
 

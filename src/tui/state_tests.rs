@@ -79,8 +79,8 @@ fn correction_is_queued_then_delivered() {
 #[test]
 fn usage_accumulates_and_context_follows_the_agent() {
     let s = state_of(vec![
-        EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cost_usd: 0.5, estimated: false, priced: true },
-        EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cost_usd: 0.25, estimated: true, priced: true },
+        EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cost_usd: 0.5, estimated: false, priced: true, overhead: false },
+        EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cost_usd: 0.25, estimated: true, priced: true, overhead: false },
     ]);
     assert_eq!((s.totals.tokens_in, s.totals.tokens_out), (1000, 30));
     assert!((s.totals.cost_usd - 0.75).abs() < 1e-9);
@@ -212,4 +212,122 @@ fn memory_proposals_wait_until_an_update_from_their_source() {
     assert_eq!(s.memory_proposals.len(), 1, "another writer's update settles nothing");
     s.apply(&ev(EventKind::MemoryUpdated { source: "dream".into(), added: 1, summary: "merged".into() }));
     assert!(s.memory_proposals.is_empty());
+}
+
+use crate::protocol::{PickedBy, ToolCallRequest};
+use crate::tui::testkit::{endurance_session, max_mode_session, verdict_session, MaxStage};
+
+#[test]
+fn candidates_stream_then_are_judged_and_picked() {
+    let s = WorkbenchState::from_events(&max_mode_session(MaxStage::Streaming));
+    assert_eq!(s.max_mode, Some(3));
+    let m = s.latest_max_step().expect("a max mode step");
+    assert_eq!(m.step, 4);
+    assert_eq!(m.candidates.iter().map(|c| c.index).collect::<Vec<_>>(), [1, 2, 3], "sorted by index whatever the arrival order");
+    assert_eq!(m.candidates[0].status, CandidateStatus::Proposed);
+    assert_eq!(m.candidates[1].status, CandidateStatus::Streaming);
+    assert_eq!(m.candidates[1].text, "Add a regression test for negative", "deltas append");
+    assert!(m.judge.is_none() && m.picked.is_none());
+    assert!(s.awaiting_pick().is_none());
+
+    let s = WorkbenchState::from_events(&max_mode_session(MaxStage::Picked));
+    let m = s.latest_max_step().expect("a max mode step");
+    assert!(m.candidates.iter().all(|c| c.status == CandidateStatus::Proposed));
+    assert_eq!(m.judge.as_ref().map(|j| j.0), Some(2));
+    assert_eq!(m.picked, Some((2, PickedBy::Judge)));
+    assert!(s.awaiting_pick().is_none());
+    assert_eq!(s.interventions, [2], "the demo's correction only: the judge's pick is no intervention");
+    // The losing candidates and the judge are overhead: cost, not context.
+    assert!((s.totals.overhead_usd - 0.71).abs() < 1e-9, "{}", s.totals.overhead_usd);
+    assert_eq!(s.context_tokens, 66_000);
+    let ratio = s.totals.overhead_ratio().expect("a ratio");
+    assert!((ratio - s.totals.cost_usd / (s.totals.cost_usd - 0.71)).abs() < 1e-9);
+
+    let s = WorkbenchState::from_events(&max_mode_session(MaxStage::Waiting));
+    assert!(s.review_picks);
+    assert_eq!(s.awaiting_pick().map(|m| m.step), Some(4));
+}
+
+#[test]
+fn a_failed_candidate_keeps_its_reason_and_a_proposal_replaces_streamed_text() {
+    let s = state_of(vec![
+        EventKind::StepStarted { step: 2 },
+        EventKind::CandidateDelta { step: 2, index: 1, text: "partial".into() },
+        EventKind::CandidateFailed { step: 2, index: 2, reason: "provider error".into() },
+        EventKind::CandidateProposed {
+            step: 2,
+            index: 1,
+            text: "the whole text".into(),
+            tool_calls: vec![ToolCallRequest { id: "x".into(), name: "run".into(), arguments: "{}".into() }],
+        },
+        EventKind::CandidatePicked { step: 2, pick: 1, by: PickedBy::Supervisor },
+    ]);
+    let m = s.latest_max_step().expect("step");
+    assert_eq!(m.candidates[0].text, "the whole text");
+    assert_eq!(m.candidates[0].tool_calls.len(), 1);
+    assert_eq!(m.candidates[1].status, CandidateStatus::Failed("provider error".into()));
+    assert_eq!(s.interventions, [2], "a supervisor pick is an intervention");
+    assert!(s.cells.iter().any(|c| c.search_text() == "candidate 2 failed: provider error"), "the transcript notice stays");
+}
+
+#[test]
+fn verdicts_are_kept_and_an_override_lands_on_the_last_one() {
+    let s = WorkbenchState::from_events(&verdict_session());
+    assert_eq!(s.verdicts.len(), 2);
+    assert_eq!(s.verdicts[0].attempt, 1);
+    assert!(!s.verdicts[0].met);
+    assert_eq!(s.verdicts[0].missing.len(), 2);
+    assert_eq!(s.verdicts[0].overridden, None);
+    assert_eq!(s.verdicts[1].overridden, Some((false, Some("Also document add() in the crate docs.".into()))));
+    // The pause and the override at step 5 are one intervention; the correction at 2 another.
+    assert_eq!(s.interventions, [2, 5]);
+}
+
+#[test]
+fn endurance_matches_the_runtime_and_known_sequences() {
+    let events = endurance_session();
+    let s = WorkbenchState::from_events(&events);
+    assert_eq!(s.interventions, [6, 12, 15, 18, 22]);
+    assert_eq!((s.endurance(), s.step), (6, 24));
+    // The runtime's own fold gives the same figure: the summary and the workbench agree.
+    let rt = crate::session::state::SessionState::from_events(&events);
+    assert_eq!(rt.endurance(), s.endurance());
+    assert_eq!(rt.interventions, s.interventions);
+
+    // Known sequences: (intervention steps, final step) -> longest run.
+    for (at, last, want) in [(vec![], 10, 10), (vec![3], 10, 7), (vec![3, 9], 10, 6), (vec![1, 2, 3], 4, 1)] {
+        let mut kinds = vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }];
+        for step in 1..=last {
+            kinds.push(EventKind::StepStarted { step });
+            if at.contains(&step) {
+                kinds.push(EventKind::Paused { reason: PauseReason::Supervisor });
+                kinds.push(EventKind::Resumed);
+            }
+        }
+        // Pauses for the budget or a stall are the runtime's, not the supervisor's.
+        kinds.push(EventKind::Paused { reason: PauseReason::Stall });
+        let s = state_of(kinds);
+        assert_eq!(s.endurance(), want, "interventions at {at:?} over {last} steps");
+    }
+}
+
+#[test]
+fn endurance_samples_carry_figures_forward_and_mark_events() {
+    let s = WorkbenchState::from_events(&endurance_session());
+    assert_eq!(s.samples.len(), 24);
+    assert_eq!(s.stall_after(), Some(8));
+    let at = |step: u64| s.samples.iter().find(|x| x.step == step).cloned().unwrap_or_default();
+    // Reading steps 8 to 11 change nothing: the counter climbs, tests and quality carry over.
+    assert_eq!((at(7).stall, at(8).stall, at(11).stall, at(12).stall), (0, 1, 4, 0));
+    assert_eq!(at(9).tests_passed, at(7).tests_passed);
+    assert_eq!(at(9).quality, at(7).quality);
+    assert!(at(12).tests_passed > at(7).tests_passed);
+    let checkpoints: Vec<u64> = s.samples.iter().filter(|x| x.checkpoint).map(|x| x.step).collect();
+    let rollovers: Vec<u64> = s.samples.iter().filter(|x| x.rollover).map(|x| x.step).collect();
+    assert!(checkpoints.len() >= 3, "{checkpoints:?}");
+    assert!(!rollovers.is_empty());
+    let r = rollovers[0];
+    assert!(at(r).context_tokens < at(r - 1).context_tokens, "a rollover drops the fill");
+    let marked: Vec<u64> = s.samples.iter().filter(|x| x.intervention).map(|x| x.step).collect();
+    assert_eq!(marked, s.interventions);
 }

@@ -91,7 +91,7 @@ pub fn demo_session() -> Vec<Event> {
         text: "Let me run the **tests** first.".into(),
         tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"command\":\"cargo test\"}".into() }],
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true, overhead: false });
     s.push(EventKind::ToolCall { step: 1, call_id: "c1".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
     s.push(EventKind::ToolResult {
         step: 1,
@@ -141,7 +141,7 @@ pub fn demo_session() -> Vec<Event> {
         output: "test result: ok. 4 passed; 0 failed".into(),
         feedback: Feedback { tests: Some(TestCounts { passed: 4, failed: 0, skipped: 0 }), ..Feedback::default() },
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cost_usd: 0.31, estimated: false, priced: true });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cost_usd: 0.31, estimated: false, priced: true, overhead: false });
     s.push(EventKind::BudgetWarning { budget: crate::protocol::BudgetKind::Cost, used: 0.43, limit: 0.5 });
     s.push(EventKind::TaskList {
         tasks: vec![
@@ -195,5 +195,188 @@ pub fn long_session_with(n: usize, lines: usize) -> Vec<Event> {
         s.push(EventKind::StepFinished { step });
     }
     s.events.truncate(n);
+    s.events
+}
+
+/// How far the Max Mode step of [`max_mode_session`] has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxStage {
+    /// Three candidates are streaming; the first is complete.
+    Streaming,
+    /// The judge picked candidate 2 and it executes.
+    Picked,
+    /// Review picks are on: the judge picked candidate 2 and the run waits for the supervisor.
+    Waiting,
+}
+
+fn call(id: &str, name: &str, args: serde_json::Value) -> ToolCallRequest {
+    ToolCallRequest { id: id.into(), name: name.into(), arguments: args.to_string() }
+}
+
+fn usage(prompt: u64, cost: f64, overhead: bool) -> EventKind {
+    EventKind::Usage { role: Role::Agent, prompt_tokens: prompt, completion_tokens: 300, cost_usd: cost, estimated: false, priced: true, overhead }
+}
+
+/// `demo_session`, then step 4 in Max Mode with three candidates: an `edit_file`, a
+/// `write_file` and a `run`, up to `stage`.
+pub fn max_mode_session(stage: MaxStage) -> Vec<Event> {
+    let mut s = EventSeq { events: demo_session(), secs: 0 };
+    s.secs = s.events.len() as i64;
+    s.push(EventKind::MaxModeChanged { candidates: Some(3), review_picks: stage == MaxStage::Waiting });
+    s.push(EventKind::StepStarted { step: 4 });
+    let texts = [
+        "Tighten the **doc comment** so the fix is explained.",
+        "Add a regression test for negative numbers.",
+        "Run the whole suite once more before calling done.",
+    ];
+    let calls = [
+        vec![call("a1", "edit_file", json!({"path": "src/lib.rs", "old": "pub fn add(a: i32, b: i32) -> i32 {\n", "new": "/// Adds two numbers.\npub fn add(a: i32, b: i32) -> i32 {\n"}))],
+        vec![call("b1", "write_file", json!({"path": "tests/neg.rs", "content": "#[test]\nfn negatives() {\n    assert_eq!(endure::add(-2, -3), -5);\n}\n"}))],
+        vec![call("c1", "run", json!({"command": "cargo test"}))],
+    ];
+    if stage == MaxStage::Streaming {
+        s.push(EventKind::CandidateDelta { step: 4, index: 1, text: texts[0].into() });
+        s.push(EventKind::CandidateProposed { step: 4, index: 1, text: texts[0].into(), tool_calls: calls[0].clone() });
+        s.push(EventKind::CandidateDelta { step: 4, index: 2, text: "Add a regression test ".into() });
+        s.push(EventKind::CandidateDelta { step: 4, index: 3, text: "Run the whole ".into() });
+        s.push(EventKind::CandidateDelta { step: 4, index: 2, text: "for negative".into() });
+        return s.events;
+    }
+    for (i, (t, c)) in texts.iter().zip(calls).enumerate() {
+        s.push(EventKind::CandidateDelta { step: 4, index: i as u32 + 1, text: (*t).into() });
+        s.push(EventKind::CandidateProposed { step: 4, index: i as u32 + 1, text: (*t).into(), tool_calls: c });
+    }
+    // The two losers and the judge are overhead; the winner is the agent's own request.
+    s.push(usage(66_000, 0.33, false));
+    s.push(usage(66_000, 0.33, true));
+    s.push(usage(66_000, 0.33, true));
+    s.push(EventKind::Usage { role: Role::Judge, prompt_tokens: 9_000, completion_tokens: 80, cost_usd: 0.05, estimated: false, priced: true, overhead: true });
+    s.push(EventKind::JudgeVerdict { step: 4, pick: 2, reason: "a regression test protects the fix; the others change nothing".into() });
+    if stage == MaxStage::Picked {
+        s.push(EventKind::CandidatePicked { step: 4, pick: 2, by: crate::protocol::PickedBy::Judge });
+    }
+    s.events
+}
+
+/// `demo_session`, then two verdicts: attempt 1 not met, attempt 2 met and rejected by the
+/// supervisor with a note.
+pub fn verdict_session() -> Vec<Event> {
+    let mut s = EventSeq { events: demo_session(), secs: 0 };
+    s.secs = s.events.len() as i64;
+    s.push(EventKind::StepStarted { step: 4 });
+    s.push(EventKind::VerifierVerdict {
+        attempt: 1,
+        met: false,
+        missing: vec!["a test for negative numbers".into(), "the README example still shows the bug".into()],
+        evidence: vec!["tests/add.rs covers 2 + 2 only".into()],
+    });
+    s.push(EventKind::StepFinished { step: 4 });
+    s.push(EventKind::StepStarted { step: 5 });
+    s.push(EventKind::VerifierVerdict {
+        attempt: 2,
+        met: true,
+        missing: vec![],
+        evidence: vec!["cargo test: 5 passed, 0 failed".into(), "README example fixed".into()],
+    });
+    s.push(EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor });
+    s.push(EventKind::VerdictOverridden { accept: false, note: Some("Also document add() in the crate docs.".into()) });
+    s.push(EventKind::Resumed);
+    s.events
+}
+
+/// A 24-step session with everything the Endurance panel plots: context growing to three
+/// checkpoints and a rollover, tests and quality rising, a stall building up and clearing,
+/// and five supervisor interventions (steps 6, 12, 15, 18 and 22), so its endurance is 6 of
+/// 24 (the runs between interventions are 6, 6, 3, 3, 4 and 2 steps).
+pub fn endurance_session() -> Vec<Event> {
+    let mut s = EventSeq::new();
+    let mut info = session_info("Port the parser to the new API");
+    info.config = json!({"stall-after": 8});
+    info.context_budget = 100_000;
+    s.push(EventKind::SessionStarted { info: Box::new(info) });
+    let mut tokens: u64 = 8_000;
+    let mut cycle = 1;
+    let mut fired = 0;
+    let mut n = 0;
+    for step in 1..=24u64 {
+        s.push(EventKind::StepStarted { step });
+        if step == 6 {
+            s.push(EventKind::CorrectionQueued { id: 1, text: "Keep the old API as a shim".into() });
+            s.push(EventKind::CorrectionDelivered { id: 1, step });
+        }
+        if step == 12 {
+            s.push(EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor });
+            s.push(EventKind::Resumed);
+        }
+        tokens += 6_500;
+        s.push(usage(tokens, 0.2, false));
+        // Steps 8 to 11 read without changing anything: the stall counter climbs.
+        let reading = (8..=11).contains(&step);
+        let id = format!("c{step}");
+        let name = if reading { "read_file" } else { "run" };
+        s.push(EventKind::ToolCall { step, call_id: id.clone(), name: name.into(), args: json!({"path": "src/parser.rs"}) });
+        if !reading {
+            s.push(EventKind::FileChanged { step, path: "src/parser.rs".into(), before: Some("h".into()), after: Some("h2".into()), diff: String::new() });
+        }
+        let passed = (step as u32 / 2) * 3;
+        let feedback = if reading {
+            Feedback::default()
+        } else {
+            Feedback {
+                tests: Some(TestCounts { passed, failed: 2, skipped: 0 }),
+                quality: Some((40.0 + step as f64 * 2.2).min(95.0)),
+                ..Feedback::default()
+            }
+        };
+        s.push(EventKind::ToolResult { step, call_id: id, name: name.into(), ok: true, exit_code: Some(0), duration_ms: 800, output: "ok".into(), feedback });
+        // Checkpoints at 20, 45 and 70% of the 100k budget; a rollover at 80%.
+        let pct = tokens * 100 / 100_000;
+        for th in [20u64, 45, 70] {
+            if pct >= th && fired < th {
+                fired = th;
+                n += 1;
+                s.push(EventKind::CheckpointSaved {
+                    id: format!("{cycle}.{n}"),
+                    cycle,
+                    n,
+                    threshold_pct: th as u32,
+                    window_tokens: tokens,
+                    upto_seq: s.events.len() as u64,
+                    snapshot: None,
+                    path: format!(".endure/checkpoints/{cycle}.{n}.json"),
+                    checkpoint: crate::protocol::Checkpoint::default(),
+                });
+            }
+        }
+        if pct >= 80 {
+            cycle += 1;
+            fired = 0;
+            n = 0;
+            tokens = 12_000;
+            s.push(EventKind::Rollover { cycle, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some(format!("{}.3", cycle - 1)), window_tokens: tokens, window: vec![] });
+        }
+        if step == 15 {
+            s.push(EventKind::RolledBack {
+                to: "1.3".into(),
+                snapshot: None,
+                cycle: cycle + 1,
+                window_tokens: tokens,
+                window: vec![],
+                tasks: vec![],
+                restored: 1,
+                removed: 0,
+            });
+            cycle += 1;
+            s.push(EventKind::Resumed);
+        }
+        if step == 18 {
+            s.push(EventKind::CandidatePicked { step, pick: 3, by: crate::protocol::PickedBy::Supervisor });
+        }
+        if step == 22 {
+            s.push(EventKind::VerifierVerdict { attempt: 1, met: false, missing: vec!["docs".into()], evidence: vec![] });
+            s.push(EventKind::VerdictOverridden { accept: false, note: Some("write the docs".into()) });
+        }
+        s.push(EventKind::StepFinished { step });
+    }
     s.events
 }

@@ -7,8 +7,10 @@ use ratatui::Frame;
 
 use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
 use super::layout::{self, PanelId};
+use super::panels::candidates::CandidateKeys;
 use super::panels::memory::{self, MemoryKeys};
-use super::panels::{self, status, RenderCtx, VERIFIER_EMPTY};
+use super::panels::verifier::VerifierKeys;
+use super::panels::{self, endurance, status, RenderCtx};
 use super::text::truncate;
 use crate::config::keymap::{Action, KeyContext};
 
@@ -22,6 +24,20 @@ pub fn render(app: &mut App, f: &mut Frame) {
         edit: binding_notation(app, KeyContext::Global, Action::MemoryEdit),
         accept: binding_notation(app, KeyContext::Global, Action::MemoryAccept),
         reject: binding_notation(app, KeyContext::Global, Action::MemoryReject),
+    };
+    let candidate_keys = CandidateKeys {
+        prev: binding_notation(app, KeyContext::Transcript, Action::CandidatePrev),
+        next: binding_notation(app, KeyContext::Transcript, Action::CandidateNext),
+        pick: binding_notation(app, KeyContext::Transcript, Action::PickCandidate),
+        step_prev: binding_notation(app, KeyContext::Transcript, Action::CandidateStepPrev),
+        step_next: binding_notation(app, KeyContext::Transcript, Action::CandidateStepNext),
+        toggle: binding_notation(app, KeyContext::Global, Action::ToggleCandidates),
+        max_mode: binding_notation(app, KeyContext::Global, Action::ToggleMaxMode),
+        review: binding_notation(app, KeyContext::Global, Action::ToggleReviewPicks),
+    };
+    let verifier_keys = VerifierKeys {
+        accept: binding_notation(app, KeyContext::Verifier, Action::VerdictAccept),
+        reject: binding_notation(app, KeyContext::Verifier, Action::VerdictReject),
     };
     // The session's own budget is what its checkpoints were measured against.
     let context_budget = app.state.session.as_ref().map(|s| s.context_budget).filter(|b| *b > 0).unwrap_or(app.opts.context_budget);
@@ -42,17 +58,21 @@ pub fn render(app: &mut App, f: &mut Frame) {
             Line::from(
                 slot.tabs
                     .iter()
-                    .map(|p| Span::styled(layout::tab_label(*p), th.style(if *p == slot.shown { "ui.tab.active" } else { "ui.tab" })))
+                    .zip(layout::tab_labels(&slot.tabs, slot.shown, slot.area.width))
+                    .map(|(p, label)| Span::styled(label, th.style(if *p == slot.shown { "ui.tab.active" } else { "ui.tab" })))
                     .collect::<Vec<_>>(),
             )
         } else {
             let max = if app.maximized { " [max]" } else { "" };
-            Line::styled(format!(" {} {}{max} ", slot.shown.number(), slot.shown.title()), th.style(if focused { "ui.title.focused" } else { "ui.title" }))
+            // The candidates borrow the transcript's frame; the title says whose content it is.
+            let what = if slot.shown == PanelId::Transcript && app.candidates.shown { " · Max Mode candidates" } else { "" };
+            Line::styled(format!(" {} {}{what}{max} ", slot.shown.number(), slot.shown.title()), th.style(if focused { "ui.title.focused" } else { "ui.title" }))
         };
         let block = Block::default().borders(Borders::ALL).border_style(border).title(title);
         let inner = block.inner(slot.area);
         f.render_widget(block, slot.area);
         match slot.shown {
+            PanelId::Transcript if app.candidates.shown => app.candidates.render(f, inner, &ctx, &candidate_keys),
             PanelId::Transcript => {
                 let search_line = app.search.status();
                 let (body, line) = if search_line.is_empty() || inner.height < 2 {
@@ -73,7 +93,8 @@ pub fn render(app: &mut App, f: &mut Frame) {
             PanelId::Tasks => app.tasks.render(f, inner, &ctx),
             PanelId::Diff => app.diff.render(f, inner, &ctx),
             PanelId::Checkpoints => app.checkpoints.render(f, inner, &ctx),
-            PanelId::Verifier => panels::empty_state(f, inner, &ctx, VERIFIER_EMPTY),
+            PanelId::Verifier => app.verifier.render(f, inner, &ctx, &verifier_keys),
+            PanelId::Endurance => endurance::render(f, inner, &ctx, context_budget),
             PanelId::Memory => {
                 let proposal = app.state.memory_proposals.iter().find(|p| !app.resolved_proposals.contains(&p.id));
                 app.memory.render(f, inner, &ctx, proposal, &memory_keys);
@@ -115,6 +136,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
             let what = match kind {
                 EditorKind::Task => "Task",
                 EditorKind::Inject => "Correction",
+                EditorKind::RejectNote => "Reject the work — a note for the agent",
                 EditorKind::Memory => memory::MEMORY_FILE,
             };
             let block = Block::default()
@@ -238,6 +260,10 @@ fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
         ConfirmKind::Stop => "Stop the agent and finish the session?".to_string(),
         ConfirmKind::Rollback(id) => {
             format!("Roll back the workspace and conversation to checkpoint {id}? Files created since are deleted.")
+        }
+        ConfirmKind::AcceptWork => {
+            let last = app.state.verdicts.last().map_or(String::new(), |v| format!(" (verifier attempt {}: {})", v.attempt, if v.met { "met" } else { "not met" }));
+            format!("Accept the work as done, overriding the goal verifier{last}?")
         }
     };
     let width: u16 = 56;

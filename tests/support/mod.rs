@@ -111,7 +111,15 @@ struct Shared {
     /// Requests whose `model` is one of these names are answered from that role's list.
     role_models: Mutex<HashMap<String, Role>>,
     role_counters: Mutex<HashMap<Role, usize>>,
+    /// Max Mode: for the agent request with k assistant turns that carries a temperature,
+    /// the n-th such request (by arrival) gets the n-th answer.
+    candidates: Mutex<HashMap<usize, (Vec<Answer>, usize)>>,
+    /// Answers computed from the request, by role (e.g. a judge that reads the candidates).
+    responders: Mutex<HashMap<Role, Responder>>,
 }
+
+/// Builds an answer from what the request contains.
+pub type Responder = Arc<dyn Fn(&Recorded) -> Answer + Send + Sync>;
 
 /// A poisoned lock only means another test thread panicked; the data is still usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -122,6 +130,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct TestServerBuilder {
     scenario: Option<Scenario>,
     role_models: HashMap<String, Role>,
+    candidates: HashMap<usize, (Vec<Answer>, usize)>,
+    responders: HashMap<Role, Responder>,
 }
 
 impl TestServerBuilder {
@@ -136,10 +146,24 @@ impl TestServerBuilder {
         self
     }
 
+    /// Max Mode candidates for the agent step whose request has `k` assistant turns.
+    pub fn candidates(mut self, k: usize, answers: Vec<Answer>) -> Self {
+        self.candidates.insert(k, (answers, 0));
+        self
+    }
+
+    /// Requests routed to `role` are answered by `f` instead of the scenario.
+    pub fn responder(mut self, role: Role, f: impl Fn(&Recorded) -> Answer + Send + Sync + 'static) -> Self {
+        self.responders.insert(role, Arc::new(f));
+        self
+    }
+
     pub async fn start(self) -> TestServer {
         let shared = Arc::new(Shared {
             scenario: self.scenario,
             role_models: Mutex::new(self.role_models),
+            candidates: Mutex::new(self.candidates),
+            responders: Mutex::new(self.responders),
             ..Default::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
@@ -256,8 +280,20 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
 }
 
 fn scenario_answer(shared: &Shared, rec: &Recorded) -> Result<(usize, Answer), String> {
-    let scenario = shared.scenario.as_ref().ok_or("test server: no programmed reply left and no scenario")?;
     let role = lock(&shared.role_models).get(rec.model()).copied().unwrap_or(Role::Agent);
+    if let Some(f) = lock(&shared.responders).get(&role).cloned() {
+        return Ok((0, f(rec)));
+    }
+    if role == Role::Agent && rec.body.get("temperature").is_some_and(|t| t.is_number()) {
+        let k = rec.assistant_turns();
+        if let Some((answers, served)) = lock(&shared.candidates).get_mut(&k)
+            && *served < answers.len()
+        {
+            *served += 1;
+            return Ok((k, answers[*served - 1].clone()));
+        }
+    }
+    let scenario = shared.scenario.as_ref().ok_or("test server: no programmed reply left and no scenario")?;
     let index = match role {
         // Counted from the request itself, so a retry is answered like the attempt it repeats.
         Role::Agent => rec.assistant_turns(),

@@ -114,6 +114,7 @@ fn render_matches_the_documented_shape() {
         ],
         failing_tests: vec!["tests/test_stats.py::test_mean".into(), "tests/test_stats.py::test_median".into()],
         tests: counts(5, 2, 0),
+        ..Default::default()
     };
     assert_eq!(
         render(&fb),
@@ -138,6 +139,7 @@ fn render_truncates_long_lists_and_messages() {
         }],
         failing_tests: (0..25).map(|i| format!("suite › case {i}")).collect(),
         tests: counts(0, 25, 3),
+        ..Default::default()
     };
     let text = render(&fb);
     let lines: Vec<_> = text.lines().collect();

@@ -1,10 +1,13 @@
 //! The panels, each drawing one concern of the projection.
 
+pub mod candidates;
 pub mod checkpoints;
 pub mod diff;
+pub mod endurance;
 pub mod memory;
 pub mod status;
 pub mod transcript;
+pub mod verifier;
 
 use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
@@ -80,4 +83,6 @@ pub fn empty_state(f: &mut Frame, area: Rect, ctx: &RenderCtx, text: &str) {
 
 pub const CHECKPOINTS_EMPTY: &str =
     "Checkpoints appear here when the background writer saves one, at 20%, 45% and 70% of the context budget.";
-pub const VERIFIER_EMPTY: &str = "Goal-verifier verdicts appear here when the agent calls done.";
+pub const VERIFIER_EMPTY: &str =
+    "Goal-verifier verdicts appear here when the agent calls done: whether the goal is met, what is missing, and the evidence. \
+     You can accept the work or send it back with a note from here.";

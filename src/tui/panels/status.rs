@@ -83,7 +83,12 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     let fill = if info.context_budget == 0 { 0.0 } else { st.context_tokens as f64 / info.context_budget as f64 };
     let est = if st.totals.estimated { "~" } else { "" };
     let bar = th.style("ui.statusbar");
-    let run = Span::styled(format!(" {icon} {} ", st.run.label()), th.style(scope));
+    let run = if st.awaiting_pick().is_some() {
+        // Review picks hold the run at the pick without pausing it: say who it waits for.
+        Span::styled(" ◆ waiting for your pick ", th.style("candidate.waiting"))
+    } else {
+        Span::styled(format!(" {icon} {} ", st.run.label()), th.style(scope))
+    };
     // (position on the row, field), most important first: on a narrow terminal the gauge
     // shrinks, then whole fields drop from the end of this list, rather than the row being cut
     // mid-number at the edge.
@@ -93,6 +98,29 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
         (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), bar)),
     ];
+    // Max Mode's markers come right after the step: they change what a step costs and whether
+    // it waits for you, so they are worth more room than the clock.
+    let mut markers = Vec::new();
+    if let Some(n) = st.max_mode {
+        markers.push(format!("max {n}"));
+    }
+    if st.review_picks {
+        markers.push("review".to_string());
+    }
+    if !markers.is_empty() {
+        fields.insert(1, (0, Span::styled(markers.join(" "), th.style("status.max"))));
+    }
+    if st.totals.overhead_usd > 0.0 {
+        // What the losing candidates and the judge cost, and total over the agent's own cost:
+        // Max Mode's multiplier, visible while it runs.
+        let ratio = st.totals.overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
+        let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
+        fields.insert(at, (3, Span::styled(format!("overhead ${:.2}{ratio}", st.totals.overhead_usd), th.style("status.overhead"))));
+    }
+    if matches!(st.run, RunState::Finished { .. }) && st.step > 0 {
+        let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
+        fields.insert(at, (3, Span::styled(super::endurance::figure(st), th.style("endurance.figure"))));
+    }
     if st.session.is_some() {
         // Next to the gauge it qualifies: which window the fill is of, and how many
         // rollovers made it (rollbacks start cycles too, so the two can differ).

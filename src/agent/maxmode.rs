@@ -1,0 +1,143 @@
+//! Max Mode: N candidate answers in parallel, a judge picks one, and only the pick's tool
+//! calls execute. Losing candidates and the judge are overhead: their cost is counted, their
+//! tokens never fill the agent's window.
+
+use futures::future::join_all;
+use tokio::sync::mpsc;
+
+use super::recorder::SharedRecorder;
+use crate::model::{self, Completion, ModelRequest, Progress};
+use crate::protocol::{EventKind, PickedBy, Role};
+use crate::reliability::judge::{Candidate, JudgeInput, judge_request, parse_pick};
+use crate::session::LogError;
+
+/// What a Max Mode step needs from the step runner.
+pub(super) struct MaxModeStep<'a> {
+    pub rec: &'a SharedRecorder,
+    pub provider: &'a dyn model::Provider,
+    pub retry: &'a model::RetryPolicy,
+    pub judge_model: &'a str,
+    pub temperature: f32,
+    pub review: bool,
+    pub picks: &'a mut mpsc::UnboundedReceiver<u32>,
+    pub usage: &'a (dyn Fn(Role, &str, &ModelRequest, &Completion, bool) -> Result<(), LogError> + Sync),
+}
+
+/// The answer to execute, or None when every candidate failed (the caller then asks once,
+/// normally).
+pub(super) async fn answer(m: MaxModeStep<'_>, step: u64, req: &ModelRequest, n: u32) -> Result<Option<Completion>, LogError> {
+    let mut candidate_req = req.clone();
+    candidate_req.temperature = Some(m.temperature);
+    let rec = m.rec;
+    let runs = (1..=n).map(|index| {
+        let creq = candidate_req.clone();
+        let rec = rec.clone();
+        async move {
+            let mut on = move |p: Progress<'_>| {
+                if let Progress::Delta(t) = p {
+                    let _ = rec.emit(EventKind::CandidateDelta { step, index, text: t.to_string() });
+                }
+            };
+            (index, model::complete(m.provider, &creq, m.retry, &mut on).await)
+        }
+    });
+    let results = join_all(runs).await;
+
+    let mut ok: Vec<(u32, Completion)> = Vec::new();
+    for (index, result) in results {
+        match result {
+            Ok(c) => {
+                rec.emit(EventKind::CandidateProposed { step, index, text: c.text.clone(), tool_calls: c.tool_calls.clone() })?;
+                ok.push((index, c));
+            }
+            Err(e) => rec.emit(EventKind::CandidateFailed { step, index, reason: e.to_string() })?,
+        }
+    }
+    if ok.is_empty() {
+        rec.emit(EventKind::Warning { message: format!("all {n} Max Mode candidates failed; asking once without Max Mode") })?;
+        return Ok(None);
+    }
+
+    let (mut pick, mut by) = if ok.len() == 1 {
+        (ok[0].0, PickedBy::Fallback)
+    } else {
+        judge(&m, step, req, &ok, n).await?
+    };
+    if m.review {
+        // The run waits here until the supervisor confirms the pick or chooses another.
+        while m.picks.try_recv().is_ok() {}
+        loop {
+            match m.picks.recv().await {
+                Some(i) if ok.iter().any(|(idx, _)| *idx == i) => {
+                    if i != pick {
+                        by = PickedBy::Supervisor;
+                    }
+                    pick = i;
+                    break;
+                }
+                Some(i) => rec.emit(EventKind::Warning { message: format!("candidate {i} cannot be picked: it failed or does not exist") })?,
+                // The runtime is going away; the step is being dropped anyway.
+                None => break,
+            }
+        }
+    } else if let Ok(i) = m.picks.try_recv()
+        && ok.iter().any(|(idx, _)| *idx == i)
+    {
+        // A pick sent while the candidates streamed overrides the judge.
+        by = if i == pick { by } else { PickedBy::Supervisor };
+        pick = i;
+    }
+    rec.emit(EventKind::CandidatePicked { step, pick, by })?;
+
+    let mut chosen = None;
+    for (index, c) in ok {
+        if index == pick {
+            chosen = Some(c);
+        } else {
+            (m.usage)(Role::Agent, &candidate_req.model, &candidate_req, &c, true)?;
+        }
+    }
+    Ok(chosen)
+}
+
+/// Asks the judge; a judge that fails or answers something unusable falls back to the first
+/// candidate that did not fail.
+async fn judge(m: &MaxModeStep<'_>, step: u64, req: &ModelRequest, ok: &[(u32, Completion)], n: u32) -> Result<(u32, PickedBy), LogError> {
+    let candidates: Vec<Candidate<'_>> =
+        ok.iter().map(|(index, c)| Candidate { index: *index, text: &c.text, tool_calls: &c.tool_calls }).collect();
+    let jreq = judge_request(&JudgeInput {
+        task: req.messages.iter().find_map(|msg| match msg {
+            crate::protocol::Message::User { text } => Some(text.as_str()),
+            _ => None,
+        }).unwrap_or(""),
+        window: &req.messages,
+        candidates: &candidates,
+        model: m.judge_model,
+        max_tokens: 1024,
+        limit_tokens: 60_000,
+    });
+    let first = ok[0].0;
+    let answer = model::complete(m.provider, &jreq, m.retry, &mut |_: Progress<'_>| {}).await;
+    let completion = match answer {
+        Ok(c) => c,
+        Err(e) => {
+            m.rec.emit(EventKind::Warning { message: format!("the judge failed ({e}); candidate {first} is used") })?;
+            return Ok((first, PickedBy::Fallback));
+        }
+    };
+    (m.usage)(Role::Judge, m.judge_model, &jreq, &completion, true)?;
+    match parse_pick(&completion.text, n) {
+        Ok((pick, reason)) if ok.iter().any(|(i, _)| *i == pick) => {
+            m.rec.emit(EventKind::JudgeVerdict { step, pick, reason })?;
+            Ok((pick, PickedBy::Judge))
+        }
+        Ok((pick, _)) => {
+            m.rec.emit(EventKind::Warning { message: format!("the judge picked candidate {pick}, which failed; candidate {first} is used") })?;
+            Ok((first, PickedBy::Fallback))
+        }
+        Err(e) => {
+            m.rec.emit(EventKind::Warning { message: format!("the judge's answer could not be read ({e}); candidate {first} is used") })?;
+            Ok((first, PickedBy::Fallback))
+        }
+    }
+}

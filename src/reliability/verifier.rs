@@ -1,0 +1,419 @@
+//! The goal verifier: every claim of "done" is checked, by a separate model call, against the
+//! completion condition.
+//!
+//! The verifier is only useful if it judges what the agent *did*, not what it says it did, so
+//! the transcript goes to it as native messages (tool calls and their results, exactly as the
+//! agent saw them) rather than as a prose retelling, and the agent's summary comes last and is
+//! labelled a claim. Its answer is untrusted model output: parsing finds the JSON object
+//! wherever it is and accepts the loose shapes models commonly produce.
+
+use serde_json::{Map, Value};
+
+use crate::memory::checkpoint::render_markdown;
+use crate::memory::tokens;
+use crate::model::ModelRequest;
+use crate::protocol::{Checkpoint, Message, Role, ToolCallRequest};
+
+const VERIFIER_PROMPT: &str = include_str!("../../assets/prompts/verifier.md");
+
+/// A tool result longer than this is cut in the middle: its head says what ran and its tail
+/// how it ended, which is what a verdict rests on; the middle would crowd out older evidence.
+const TOOL_RESULT_TOKENS: u64 = 2_000;
+/// A string inside tool-call arguments longer than this (a whole file given to `write_file`)
+/// is cut in the middle too; without the cut one big write would push every older piece of
+/// evidence out of the window.
+const TOOL_ARG_STRING_TOKENS: u64 = 1_000;
+/// The agent's summary is a claim, not evidence; past this it only costs room.
+const SUMMARY_TOKENS: u64 = 2_000;
+/// Balanced `{…}` candidates tried before giving up, so that an answer full of braces cannot
+/// make parsing quadratic in practice.
+const MAX_CANDIDATES: usize = 64;
+
+/// The verifier's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    pub met: bool,
+    /// Concrete items still missing or unproven. May be empty even when `met` is false: the
+    /// runtime then says the verifier gave no specifics.
+    pub missing: Vec<String>,
+    /// What the verifier relied on, quoted from the transcript.
+    pub evidence: Vec<String>,
+}
+
+/// Parses the verifier's answer: `{"met": bool, "missing": [..], "evidence": [..]}`, bare or
+/// fenced, possibly surrounded by prose. `met` may also be `"true"`/`"false"`/`"yes"`/`"no"`;
+/// `missing` and `evidence` may be a list, a single string, null or absent. Non-string list
+/// items (a model sometimes answers `{"item": .., "why": ..}`) are kept as compact JSON rather
+/// than rejected, because losing a verdict over formatting costs a whole retry.
+pub fn parse_verdict(text: &str) -> Result<Verdict, String> {
+    let obj = find_object_with(text, "met")?;
+    let met = match obj.get("met") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" => true,
+            "false" | "no" => false,
+            _ => return Err(format!("`met` must be true or false, got {s:?}")),
+        },
+        Some(other) => return Err(format!("`met` must be true or false, got {other}")),
+        None => return Err("the answer's JSON object has no `met` key".into()),
+    };
+    Ok(Verdict { met, missing: string_list(&obj, "missing")?, evidence: string_list(&obj, "evidence")? })
+}
+
+/// A list-of-strings field, read leniently; blank entries are dropped.
+fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
+    let item = |v: &Value| -> Option<String> {
+        match v {
+            Value::Null => None,
+            Value::String(s) => Some(s.trim().to_string()),
+            other => Some(other.to_string()),
+        }
+    };
+    let list: Vec<String> = match obj.get(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.trim().to_string()],
+        Some(Value::Array(items)) => items.iter().filter_map(item).collect(),
+        Some(other) => return Err(format!("`{key}` must be a list of strings, got {other}")),
+    };
+    Ok(list.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// The JSON object in a model's answer that has `key`: the fenced blocks are searched first
+/// (the model's own framing of its answer), then every balanced `{…}` of the whole text. An
+/// object without `key` is skipped, so an example or a wrapper object in the prose is not
+/// mistaken for the answer (a wrapper's inner object is still found). The error says what
+/// was wrong: no object at all, JSON that does not parse, or objects without the key.
+pub(crate) fn find_object_with(text: &str, key: &str) -> Result<Map<String, Value>, String> {
+    let mut saw_object = false;
+    let mut first_error: Option<String> = None;
+    let mut consider = |candidate: &str| -> Option<Map<String, Value>> {
+        match serde_json::from_str::<Value>(candidate) {
+            Ok(Value::Object(map)) if map.contains_key(key) => return Some(map),
+            Ok(Value::Object(_)) => saw_object = true,
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+        None
+    };
+    for block in fenced_blocks(text) {
+        if let Some(map) = balanced_objects(block).find_map(&mut consider) {
+            return Ok(map);
+        }
+    }
+    if let Some(map) = balanced_objects(text).find_map(&mut consider) {
+        return Ok(map);
+    }
+    match (saw_object, first_error) {
+        (true, _) => Err(format!("the answer's JSON object has no `{key}` key")),
+        (false, Some(e)) => Err(format!("the answer's JSON object does not parse: {e}")),
+        (false, None) => Err(format!("the answer contains no JSON object with `{key}`")),
+    }
+}
+
+/// The contents of the ``` fenced blocks of `text`, in order. An unclosed fence (a cut
+/// answer) runs to the end of the text.
+fn fenced_blocks(text: &str) -> Vec<&str> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("```") {
+        let after = &rest[open + 3..];
+        // The rest of the opening line is the info string (`json`), not content.
+        let body = &after[after.find('\n').map_or(after.len(), |i| i + 1)..];
+        match body.find("```") {
+            Some(close) => {
+                blocks.push(&body[..close]);
+                rest = &body[close + 3..];
+            }
+            None => {
+                blocks.push(body);
+                break;
+            }
+        }
+    }
+    blocks
+}
+
+/// Every balanced `{…}` substring of `text`, outermost first, at most [`MAX_CANDIDATES`].
+/// Braces inside JSON strings do not count, so `"a } b"` does not end an object early.
+fn balanced_objects(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let mut start = 0usize;
+    std::iter::from_fn(move || {
+        while let Some(offset) = bytes.get(start..)?.iter().position(|&b| b == b'{') {
+            let open = start + offset;
+            start = open + 1;
+            if let Some(end) = balanced_end(bytes, open) {
+                return Some(&text[open..=end]);
+            }
+        }
+        None
+    })
+    .take(MAX_CANDIDATES)
+}
+
+/// The index of the `}` that closes the `{` at `open`, if it is closed.
+fn balanced_end(bytes: &[u8], open: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in bytes.iter().enumerate().skip(open) {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// What the verifier is given.
+#[derive(Debug, Clone, Copy)]
+pub struct VerifierInput<'a> {
+    /// The completion condition.
+    pub goal: &'a str,
+    /// The agent's summary from its `done` call.
+    pub summary: &'a str,
+    /// Checkpoints of past rollovers, `(id, checkpoint)`, oldest first.
+    pub checkpoints: &'a [(String, Checkpoint)],
+    /// The agent's current context window.
+    pub window: &'a [Message],
+    pub model: &'a str,
+    pub max_tokens: u32,
+    /// Tokens the whole prompt (system and messages) may take.
+    pub limit_tokens: u64,
+}
+
+/// The verifier request. The messages are: an opening user message (the rendered checkpoints
+/// when there are any, so the first message is always a user message), the window's messages
+/// as native messages, and a closing user message with the goal, the agent's summary and the
+/// question. It fits in `limit_tokens` whenever the goal does: the oldest window messages go
+/// first (a tool call always together with its results), then older checkpoints.
+pub fn verifier_request(input: &VerifierInput) -> ModelRequest {
+    let system = VERIFIER_PROMPT.to_string();
+    let room = input.limit_tokens.saturating_sub(tokens::estimate(&system));
+    let messages = fit(input, room);
+    ModelRequest {
+        role: Role::Verifier,
+        model: input.model.to_string(),
+        system,
+        messages,
+        tools: Vec::new(),
+        temperature: Some(0.0),
+        max_tokens: input.max_tokens,
+    }
+}
+
+fn closing(goal: &str, summary: &str) -> String {
+    let summary = summary.trim();
+    let summary = if summary.is_empty() { "(no summary)".into() } else { tokens::trim_middle(summary, SUMMARY_TOKENS) };
+    format!(
+        "[endure: verifier] The agent has declared the task done. Decide whether the completion condition is met.\n\n\
+         ## Completion condition\n{}\n\n\
+         ## The agent's summary (a claim to check, not evidence)\n{summary}\n\n\
+         Judge only from the evidence above: the tool calls and their results, and the checkpoints. If the \
+         evidence does not show a part of the condition, it is not met. Answer with only the JSON object \
+         {{\"met\": true|false, \"missing\": [...], \"evidence\": [...]}}.",
+        goal.trim()
+    )
+}
+
+fn opening(checkpoints: Option<&str>, dropped: usize, total: usize) -> String {
+    let mut out = String::from("[endure: verifier] ");
+    match checkpoints {
+        Some(cps) => {
+            out.push_str("What happened before the current window (the checkpoints written at each rollover):\n\n");
+            out.push_str(cps.trim_end());
+            out.push_str("\n\nThe agent's current context window follows, verbatim.");
+        }
+        None => out.push_str("The agent's transcript follows, verbatim: its messages, tool calls and their results."),
+    }
+    if dropped > 0 {
+        out.push_str(&format!(
+            "\n[The oldest {dropped} of {total} messages of the window were left out to fit your context.]"
+        ));
+    }
+    out
+}
+
+/// The checkpoints, newest `keep` of them, rendered oldest first.
+fn render_checkpoints(cps: &[(String, Checkpoint)], keep: usize) -> Option<String> {
+    if keep == 0 {
+        return None;
+    }
+    let skipped = cps.len() - keep;
+    let mut out = String::new();
+    if skipped > 0 {
+        out.push_str(&format!("[{skipped} older checkpoints were left out; the newest carry their content forward.]\n\n"));
+    }
+    let rendered: Vec<String> = cps[skipped..].iter().map(|(id, cp)| render_markdown(id, cp)).collect();
+    out.push_str(&rendered.join("\n"));
+    Some(out)
+}
+
+fn user_cost(text: &str) -> u64 {
+    tokens::estimate_message(&Message::User { text: text.to_string() })
+}
+
+/// The whole message list for `room` tokens.
+fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
+    let units = units(input.window);
+    let total: usize = units.iter().map(Vec::len).sum();
+    let unit_costs: Vec<u64> = units.iter().map(|u| tokens::estimate_messages(u)).collect();
+
+    let mut last = closing(input.goal, input.summary);
+    let base = user_cost(&opening(Some(""), total, total)) + 1;
+    if user_cost(&last) + base > room {
+        // Pathological: the goal alone is over. Keep what fits of it rather than overflow.
+        last = tokens::trim_middle(&last, room.saturating_sub(base + tokens::MESSAGE_OVERHEAD)).into_owned();
+    }
+    let avail = room.saturating_sub(user_cost(&last) + base);
+
+    // The window is the primary evidence and the checkpoints summarise what it no longer
+    // shows, so each is guaranteed half of the room and either may use what the other leaves.
+    let window_full: u64 = unit_costs.iter().sum();
+    let cp_budget = avail - window_full.min(avail / 2);
+    let n = input.checkpoints.len();
+    let mut cp_text: Option<String> = None;
+    for keep in (1..=n).rev() {
+        let text = render_checkpoints(input.checkpoints, keep);
+        if text.as_deref().is_some_and(|t| tokens::estimate(t) + 2 <= cp_budget) {
+            cp_text = text;
+            break;
+        }
+    }
+    if cp_text.is_none() && n > 0 {
+        // Not even the newest fits whole: its head and tail are better than nothing.
+        let newest = render_checkpoints(input.checkpoints, 1).unwrap_or_default();
+        cp_text = Some(tokens::trim_middle(&newest, cp_budget.saturating_sub(2)).into_owned());
+    }
+    let cp_cost = cp_text.as_deref().map_or(0, |t| tokens::estimate(t) + 2);
+
+    // The newest units that fit, stopping at the first that does not, so the transcript has
+    // no holes in the middle.
+    let window_budget = avail.saturating_sub(cp_cost);
+    let mut kept = 0;
+    let mut used = 0;
+    for cost in unit_costs.iter().rev() {
+        if used + cost > window_budget {
+            break;
+        }
+        used += cost;
+        kept += 1;
+    }
+
+    let assemble = |kept: usize| -> Vec<Message> {
+        let first_kept = units.len() - kept;
+        let dropped: usize = units[..first_kept].iter().map(Vec::len).sum();
+        let mut messages = vec![Message::User { text: opening(cp_text.as_deref(), dropped, total) }];
+        messages.extend(units[first_kept..].iter().flatten().cloned());
+        messages.push(Message::User { text: last.clone() });
+        messages
+    };
+    // The estimate of the assembled list can differ from the parts by a token at the seams.
+    let mut messages = assemble(kept);
+    while tokens::estimate_messages(&messages) > room && kept > 0 {
+        kept -= 1;
+        messages = assemble(kept);
+    }
+    messages
+}
+
+/// The window cut into units that must stay together (a user message; an answer; an answer
+/// with tool calls and all their results), each already made valid to send: tool results are
+/// cut to [`TOOL_RESULT_TOKENS`], a call without a recorded result becomes a note in its
+/// answer's text (providers reject an unanswered call), and a result without its call becomes
+/// a user message (providers reject that too, and its content is still evidence).
+fn units(window: &[Message]) -> Vec<Vec<Message>> {
+    let trimmed = |content: &str| tokens::trim_middle(content, TOOL_RESULT_TOKENS).into_owned();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < window.len() {
+        match &window[i] {
+            Message::Assistant { text, tool_calls } if !tool_calls.is_empty() => {
+                let mut results = Vec::new();
+                let mut j = i + 1;
+                while let Some(Message::Tool { call_id, name, content }) = window.get(j) {
+                    if !tool_calls.iter().any(|c| &c.id == call_id) {
+                        break;
+                    }
+                    results.push(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: trimmed(content) });
+                    j += 1;
+                }
+                let answered =
+                    |c: &ToolCallRequest| results.iter().any(|r| matches!(r, Message::Tool { call_id, .. } if *call_id == c.id));
+                let (kept, unanswered): (Vec<ToolCallRequest>, Vec<ToolCallRequest>) =
+                    tool_calls.iter().cloned().map(trim_call).partition(|c| answered(c));
+                let mut text = text.clone();
+                for c in &unanswered {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&format!("[tool call `{}` {} — no result recorded]", c.name, c.arguments));
+                }
+                let mut unit = vec![Message::Assistant { text, tool_calls: kept }];
+                unit.extend(results);
+                out.push(unit);
+                i = j;
+            }
+            Message::Tool { name, content, .. } => {
+                let text = format!("[result of a `{name}` call made before this transcript]\n{}", trimmed(content));
+                out.push(vec![Message::User { text }]);
+                i += 1;
+            }
+            other => {
+                out.push(vec![other.clone()]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The call with its long argument strings cut in the middle. The arguments stay valid JSON
+/// (providers that need an object would otherwise send an empty one); arguments that were not
+/// JSON to begin with are cut as text.
+fn trim_call(mut call: ToolCallRequest) -> ToolCallRequest {
+    if tokens::estimate(&call.arguments) <= TOOL_ARG_STRING_TOKENS {
+        return call;
+    }
+    call.arguments = match serde_json::from_str::<Value>(&call.arguments) {
+        Ok(mut v) => {
+            trim_strings(&mut v);
+            v.to_string()
+        }
+        Err(_) => tokens::trim_middle(&call.arguments, TOOL_ARG_STRING_TOKENS).into_owned(),
+    };
+    call
+}
+
+fn trim_strings(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(cut) = tokens::trim_middle(s, TOOL_ARG_STRING_TOKENS) {
+                *s = cut;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(trim_strings),
+        Value::Object(map) => map.values_mut().for_each(trim_strings),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "verifier_tests.rs"]
+mod tests;

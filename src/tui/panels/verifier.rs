@@ -1,0 +1,87 @@
+//! The goal verifier's verdicts, newest first: met or not, what is missing, the evidence, and
+//! the supervisor's override when there was one.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::{empty_state, RenderCtx, VERIFIER_EMPTY};
+use crate::config::theme::Theme;
+use crate::tui::state::Verdict;
+use crate::tui::text::wrap;
+
+/// Key notations the panel names, from the active keymap.
+#[derive(Debug, Clone, Default)]
+pub struct VerifierKeys {
+    pub accept: String,
+    pub reject: String,
+}
+
+#[derive(Debug, Default)]
+pub struct VerifierView {
+    pub scroll: usize,
+    height: u16,
+}
+
+impl VerifierView {
+    pub fn scroll_by(&mut self, delta: isize) {
+        self.scroll = self.scroll.saturating_add_signed(delta);
+    }
+
+    pub fn page(&self) -> isize {
+        self.height.saturating_sub(1).max(1) as isize
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, keys: &VerifierKeys) {
+        let th = ctx.theme;
+        self.height = area.height;
+        let verdicts = &ctx.state.verdicts;
+        if verdicts.is_empty() {
+            empty_state(f, area, ctx, VERIFIER_EMPTY);
+            return;
+        }
+        let w = usize::from(area.width).max(1);
+        let mut lines: Vec<Line<'static>> = Vec::new();
+        let help = format!("{} accept the work as done · {} reject with a note", keys.accept, keys.reject);
+        lines.extend(wrap(&help, w).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))));
+        for v in verdicts.iter().rev() {
+            lines.push(Line::default());
+            lines.extend(verdict_lines(v, th, w));
+        }
+        self.scroll = self.scroll.min(lines.len().saturating_sub(usize::from(area.height)));
+        let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(area.height)).collect();
+        f.render_widget(Paragraph::new(visible), area);
+    }
+}
+
+/// One verdict: `#2 ✗ not met`, its override, then the missing items and evidence as bullets.
+pub fn verdict_lines(v: &Verdict, th: &Theme, width: usize) -> Vec<Line<'static>> {
+    let (mark, what, scope) = if v.met { ("✓", "goal met", "verdict.met") } else { ("✗", "not met", "verdict.unmet") };
+    let mut out = vec![Line::from(vec![
+        Span::styled(format!("#{} ", v.attempt), th.style("ui.field")),
+        Span::styled(format!("{mark} {what}"), th.style(scope)),
+    ])];
+    if let Some((accept, note)) = &v.overridden {
+        let text = match (accept, note.as_deref().filter(|n| !n.trim().is_empty())) {
+            (true, _) => "overridden: you accepted the work as done".to_string(),
+            (false, Some(n)) => format!("overridden: you rejected the work — “{n}”"),
+            (false, None) => "overridden: you rejected the work".to_string(),
+        };
+        out.extend(wrap(&text, width).into_iter().map(|l| Line::styled(l, th.style("verdict.override"))));
+    }
+    for (title, items) in [("missing", &v.missing), ("evidence", &v.evidence)] {
+        if items.is_empty() {
+            continue;
+        }
+        out.push(Line::styled(title.to_string(), th.style("ui.dim")));
+        for item in items {
+            let avail = width.saturating_sub(4).max(1);
+            for (k, l) in wrap(item, avail).into_iter().enumerate() {
+                let lead = if k == 0 { "  • " } else { "    " };
+                out.push(Line::from(vec![Span::styled(lead, th.style("markdown.list")), Span::styled(l, th.style("ui"))]));
+            }
+        }
+    }
+    out
+}
