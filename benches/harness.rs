@@ -39,6 +39,7 @@ fn scenario(steps: usize) -> String {
         }
     }
     s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
+    s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"refactored\"]}'\n");
     // The background writer's answers: a checkpoint at each threshold and rollover.
     for k in 0..steps / 10 {
         let _ = write!(

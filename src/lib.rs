@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod feedback;
 pub mod headless;
+pub mod jsonfind;
 pub mod launch;
 pub mod memory;
 pub mod model;

@@ -33,9 +33,6 @@ const TOOL_RESULT_TOKENS: u64 = 1_500;
 /// Tool-call arguments are capped harder: they are mostly file contents the agent wrote, and
 /// the writer needs to know which file, not the whole content.
 const TOOL_ARGS_TOKENS: u64 = 400;
-/// Balanced `{…}` candidates tried before giving up, so that an answer full of braces cannot
-/// make parsing quadratic in practice.
-const MAX_CANDIDATES: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -173,23 +170,8 @@ fn find_object(text: &str) -> Result<Map<String, Value>, CheckpointError> {
         }
         None
     };
-    for block in fenced_blocks(text) {
-        let trimmed = block.trim();
-        if trimmed.starts_with('{')
-            && let Some(map) = consider(trimmed)
-        {
-            return Ok(map);
-        }
-        for candidate in balanced_objects(block) {
-            if let Some(map) = consider(candidate) {
-                return Ok(map);
-            }
-        }
-    }
-    for candidate in balanced_objects(text) {
-        if let Some(map) = consider(candidate) {
-            return Ok(map);
-        }
+    if let Some(map) = crate::jsonfind::object_candidates(text).find_map(&mut consider) {
+        return Ok(map);
     }
     match (first_object, first_error) {
         (Some(map), _) => Ok(map),
@@ -198,75 +180,6 @@ fn find_object(text: &str) -> Result<Map<String, Value>, CheckpointError> {
     }
 }
 
-/// The contents of the ``` fenced blocks of `text`, in order. An unclosed fence (a cut
-/// answer) runs to the end of the text.
-fn fenced_blocks(text: &str) -> Vec<&str> {
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("```") {
-        let after = &rest[open + 3..];
-        // The rest of the opening line is the info string (`json`), not content.
-        let body_start = after.find('\n').map_or(after.len(), |i| i + 1);
-        let body = &after[body_start..];
-        match body.find("```") {
-            Some(close) => {
-                blocks.push(&body[..close]);
-                rest = &body[close + 3..];
-            }
-            None => {
-                blocks.push(body);
-                break;
-            }
-        }
-    }
-    blocks
-}
-
-/// Every balanced `{…}` substring of `text`, outermost first, at most [`MAX_CANDIDATES`].
-/// Braces inside JSON strings do not count, so `"a } b"` does not end an object early.
-fn balanced_objects(text: &str) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut start = 0usize;
-    std::iter::from_fn(move || {
-        while let Some(offset) = bytes.get(start..)?.iter().position(|&b| b == b'{') {
-            let open = start + offset;
-            start = open + 1;
-            if let Some(end) = balanced_end(bytes, open) {
-                return Some(&text[open..=end]);
-            }
-        }
-        None
-    })
-    .take(MAX_CANDIDATES)
-}
-
-/// The index of the `}` that closes the `{` at `open`, if it is closed.
-fn balanced_end(bytes: &[u8], open: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
 
 /// A field key as a heading: `errors_and_fixes` → `Errors and fixes`.
 fn title(key: &str) -> String {
@@ -435,16 +348,7 @@ pub fn writer_prompt(input: &WriterInput) -> (String, String) {
     // parts, then drop more while the assembled text (whose seams can cost a token or two
     // more than the parts) is still over.
     let fixed = tokens::estimate(&assemble(&previous, memory, 0));
-    let mut kept = 0;
-    let mut used = fixed;
-    for b in blocks.iter().rev() {
-        let cost = tokens::estimate(b) + 1;
-        if used + cost > room {
-            break;
-        }
-        used += cost;
-        kept += 1;
-    }
+    let mut kept = tokens::newest_that_fit(&blocks, fixed, room);
     let mut user = assemble(&previous, memory, kept);
     while tokens::estimate(&user) > room && kept > 0 {
         kept -= 1;

@@ -209,6 +209,22 @@ pub(crate) fn ceil_boundary(s: &str, i: usize) -> usize {
     i
 }
 
+/// How many of the newest `blocks` fit in `room` tokens when `used` are already taken; each
+/// block costs its estimate plus one token for the seam that joins it to the next.
+pub fn newest_that_fit<S: AsRef<str>>(blocks: &[S], used: u64, room: u64) -> usize {
+    let mut used = used;
+    let mut kept = 0;
+    for b in blocks.iter().rev() {
+        let cost = estimate(b.as_ref()) + 1;
+        if used + cost > room {
+            break;
+        }
+        used += cost;
+        kept += 1;
+    }
+    kept
+}
+
 #[cfg(test)]
 #[path = "tokens_tests.rs"]
 mod tests;

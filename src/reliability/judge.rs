@@ -95,16 +95,7 @@ pub fn judge_request(input: &JudgeInput) -> ModelRequest {
 
     let blocks: Vec<String> = input.window.iter().map(render_context).collect();
     let fixed = tokens::estimate(&assemble(&[], blocks.len(), &candidates));
-    let mut kept = 0;
-    let mut used = fixed;
-    for b in blocks.iter().rev() {
-        let cost = tokens::estimate(b) + 1;
-        if used + cost > room {
-            break;
-        }
-        used += cost;
-        kept += 1;
-    }
+    let mut kept = tokens::newest_that_fit(&blocks, fixed, room);
     let mut user = assemble(&blocks[blocks.len() - kept..], blocks.len() - kept, &candidates);
     while tokens::estimate(&user) > room && kept > 0 {
         kept -= 1;

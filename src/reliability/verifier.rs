@@ -27,7 +27,6 @@ const TOOL_ARG_STRING_TOKENS: u64 = 1_000;
 const SUMMARY_TOKENS: u64 = 2_000;
 /// Balanced `{…}` candidates tried before giving up, so that an answer full of braces cannot
 /// make parsing quadratic in practice.
-const MAX_CANDIDATES: usize = 64;
 
 /// The verifier's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,12 +96,7 @@ pub(crate) fn find_object_with(text: &str, key: &str) -> Result<Map<String, Valu
         }
         None
     };
-    for block in fenced_blocks(text) {
-        if let Some(map) = balanced_objects(block).find_map(&mut consider) {
-            return Ok(map);
-        }
-    }
-    if let Some(map) = balanced_objects(text).find_map(&mut consider) {
+    if let Some(map) = crate::jsonfind::object_candidates(text).find_map(&mut consider) {
         return Ok(map);
     }
     match (saw_object, first_error) {
@@ -110,75 +104,6 @@ pub(crate) fn find_object_with(text: &str, key: &str) -> Result<Map<String, Valu
         (false, Some(e)) => Err(format!("the answer's JSON object does not parse: {e}")),
         (false, None) => Err(format!("the answer contains no JSON object with `{key}`")),
     }
-}
-
-/// The contents of the ``` fenced blocks of `text`, in order. An unclosed fence (a cut
-/// answer) runs to the end of the text.
-fn fenced_blocks(text: &str) -> Vec<&str> {
-    let mut blocks = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find("```") {
-        let after = &rest[open + 3..];
-        // The rest of the opening line is the info string (`json`), not content.
-        let body = &after[after.find('\n').map_or(after.len(), |i| i + 1)..];
-        match body.find("```") {
-            Some(close) => {
-                blocks.push(&body[..close]);
-                rest = &body[close + 3..];
-            }
-            None => {
-                blocks.push(body);
-                break;
-            }
-        }
-    }
-    blocks
-}
-
-/// Every balanced `{…}` substring of `text`, outermost first, at most [`MAX_CANDIDATES`].
-/// Braces inside JSON strings do not count, so `"a } b"` does not end an object early.
-fn balanced_objects(text: &str) -> impl Iterator<Item = &str> {
-    let bytes = text.as_bytes();
-    let mut start = 0usize;
-    std::iter::from_fn(move || {
-        while let Some(offset) = bytes.get(start..)?.iter().position(|&b| b == b'{') {
-            let open = start + offset;
-            start = open + 1;
-            if let Some(end) = balanced_end(bytes, open) {
-                return Some(&text[open..=end]);
-            }
-        }
-        None
-    })
-    .take(MAX_CANDIDATES)
-}
-
-/// The index of the `}` that closes the `{` at `open`, if it is closed.
-fn balanced_end(bytes: &[u8], open: usize) -> Option<usize> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in bytes.iter().enumerate().skip(open) {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
 }
 
 /// What the verifier is given.

@@ -36,6 +36,18 @@ impl UsageTotals {
     }
 }
 
+/// The longest run of steps between interventions (the steps they happened at, in order),
+/// out of `steps`: the endurance figure, shared by the session summary and the workbench.
+pub fn longest_unassisted_run(interventions: &[u64], steps: u64) -> u64 {
+    let mut longest = 0;
+    let mut from = 0;
+    for &at in interventions {
+        longest = longest.max(at.saturating_sub(from));
+        from = at;
+    }
+    longest.max(steps.saturating_sub(from))
+}
+
 /// Where a checkpoint is and what it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointRecord {
@@ -118,13 +130,7 @@ pub struct SessionState {
 impl SessionState {
     /// The longest run of steps without a supervisor intervention.
     pub fn endurance(&self) -> u64 {
-        let mut longest = 0;
-        let mut from = 0;
-        for &at in &self.interventions {
-            longest = longest.max(at.saturating_sub(from));
-            from = at;
-        }
-        longest.max(self.step.saturating_sub(from))
+        longest_unassisted_run(&self.interventions, self.step)
     }
 
     fn intervened(&mut self) {

@@ -787,13 +787,7 @@ impl WorkbenchState {
     /// The longest run of steps without a supervisor intervention, counted exactly like
     /// `SessionState::endurance` so the workbench and the session summary agree.
     pub fn endurance(&self) -> u64 {
-        let mut longest = 0;
-        let mut from = 0;
-        for &at in &self.interventions {
-            longest = longest.max(at.saturating_sub(from));
-            from = at;
-        }
-        longest.max(self.step.saturating_sub(from))
+        crate::session::state::longest_unassisted_run(&self.interventions, self.step)
     }
 
     /// The stall detector's threshold, when the session recorded one.
