@@ -26,16 +26,22 @@ impl Headless {
 
     /// Consumes events until the channel closes (the runtime finished).
     pub async fn consume(&mut self, mut rx: broadcast::Receiver<Event>, log_path: &Path) {
+        let mut lagged = false;
         loop {
             match rx.recv().await {
                 Ok(ev) => self.on_event(&ev),
-                Err(RecvError::Lagged(_)) => self.catch_up(log_path),
+                Err(RecvError::Lagged(_)) => {
+                    lagged = true;
+                    self.catch_up(log_path);
+                }
                 Err(RecvError::Closed) => break,
             }
         }
-        // Events sent just before the channel closed are all delivered, but a lag at the very
-        // end would leave a gap; the log has everything.
-        self.catch_up(log_path);
+        // A lag near the end could leave a gap that only the log can fill; without one,
+        // re-reading a long session's log would only cost time and memory.
+        if lagged {
+            self.catch_up(log_path);
+        }
     }
 
     fn catch_up(&mut self, log_path: &Path) {

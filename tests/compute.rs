@@ -261,6 +261,26 @@ async fn rejecting_a_verdict_with_a_note_continues_the_run_with_the_note() {
     assert_eq!(result.state.interventions.len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn rejecting_a_verdict_while_the_agent_works_does_not_end_the_run() {
+    let server = builder()
+        .scenario(Scenario {
+            agent: vec![done("first"), answer("Checking.", vec![call("run", json!({"command": "sleep 0.3"}))]), write("y\n", ""), done("second")],
+            verifier: vec![verdict(false, &["check again"]), verdict(true, &[])],
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let (dir, mut handle) = spawn(&opts(&server), Supervision::Supervised);
+    let mut rx = handle.take_events();
+    wait_for(&mut rx, "the first verdict", |k| matches!(k, EventKind::VerifierVerdict { met: false, .. })).await;
+    handle.commands.send(Command::OverrideVerdict { accept: false, note: Some("Write value.txt too.".into()) }).unwrap();
+    let result = finish(handle).await;
+    assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+    assert!(dir.path().join("value.txt").exists());
+    assert!(agent_requests(&server).iter().any(|r| r.body.to_string().contains("Write value.txt too.")));
+}
+
 #[tokio::test]
 async fn an_unreadable_verdict_twice_fails_a_headless_run() {
     let server = builder()

@@ -160,8 +160,11 @@ impl Run {
             }
             self.answer_proposals()?;
             self.apply_max_mode(&mut steps)?;
-            if let Some(done) = self.apply_verdict_override()? {
-                return Ok(done);
+            if let Some(summary) = self.apply_verdict_override()? {
+                self.accepted = Some(summary);
+            }
+            if let Some(summary) = self.accepted.take() {
+                return self.finish(Outcome::Done, summary);
             }
             // A checkpoint that finished meanwhile is recorded before any pause, so that the
             // supervisor can see it and roll back to it.
@@ -178,6 +181,10 @@ impl Run {
             }
             if let Some(result) = self.check_budgets(started.elapsed(), &mut cycles, &mut steps, budget).await? {
                 return Ok(result);
+            }
+            // The supervisor may have accepted the work during a pause just now.
+            if let Some(summary) = self.accepted.take() {
+                return self.finish(Outcome::Done, summary);
             }
             let roll = cycles.on_boundary(&self.rec).await?;
             if roll || std::mem::take(&mut self.ctl.rollover) {
@@ -219,9 +226,6 @@ impl Run {
                     Supervision::Supervised => {
                         if !self.wait_while_paused(PauseReason::Verifier { reason }, &mut cycles, &mut steps, budget).await? {
                             return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
-                        }
-                        if let Some(done) = self.accepted.take() {
-                            return self.finish(Outcome::Done, done);
                         }
                     }
                 },
@@ -372,21 +376,19 @@ impl Run {
         })
     }
 
-    /// The supervisor's override of the last verdict: accept ends the run as done (returned),
-    /// reject sends the note to the agent and the run goes on.
-    fn apply_verdict_override(&mut self) -> Result<Option<(Outcome, String)>, LogError> {
+    /// The supervisor's override of the last verdict. Accepting returns the summary to finish
+    /// with; rejecting sends the note to the agent, and the run goes on.
+    fn apply_verdict_override(&mut self) -> Result<Option<String>, LogError> {
         let Some((accept, note)) = self.ctl.verdict_override.take() else { return Ok(None) };
         self.rec.emit(EventKind::VerdictOverridden { accept, note: note.clone() })?;
         if accept {
-            let summary = "the supervisor accepted the work as done".to_string();
-            self.rec.emit(EventKind::SessionFinished { outcome: Outcome::Done, reason: summary.clone() })?;
-            return Ok(Some((Outcome::Done, summary)));
+            return Ok(Some("the supervisor accepted the work as done".to_string()));
         }
         let note = note.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "the work is not done yet".into());
         self.rec.emit(EventKind::UserMessage {
             text: format!("[Supervisor] The supervisor reviewed the goal verifier's verdict and says the work is not done:\n{note}"),
         })?;
-        Ok(Some((Outcome::Stopped, String::new())))
+        Ok(None)
     }
 
     fn finish(&self, outcome: Outcome, reason: String) -> Finish {
@@ -421,11 +423,13 @@ impl Run {
             cycles.take_in_finished(&self.rec).await?;
             self.answer_proposals()?;
             self.apply_max_mode(steps)?;
-            if let Some((outcome, reason)) = self.apply_verdict_override()? {
-                // Accepting the work ends the pause and the run; rejecting it resumes the run.
-                if outcome == Outcome::Done {
-                    self.accepted = Some(reason);
-                }
+            // An answer to the verdict ends the pause: accepting also ends the run (at the
+            // next boundary), rejecting lets the agent continue with the note.
+            let answered = self.ctl.verdict_override.is_some();
+            if let Some(summary) = self.apply_verdict_override()? {
+                self.accepted = Some(summary);
+            }
+            if answered {
                 self.ctl.pause_requested = false;
             }
             if self.ctl.rollback.is_some() {
