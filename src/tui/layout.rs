@@ -112,7 +112,7 @@ pub fn tab_label(p: PanelId) -> String {
 }
 
 /// The tab bar's labels for a frame `width` wide. When every full name does not fit, the
-/// shown tab keeps its name and the others shrink to their number and a four-letter stub, so
+/// shown tab keeps its name and the others shrink to their number and a four-letter abbreviation, so
 /// no tab falls off the edge (the number is what focuses it).
 pub fn tab_labels(tabs: &[PanelId], shown: PanelId, width: u16) -> Vec<String> {
     let full: Vec<String> = tabs.iter().map(|p| tab_label(*p)).collect();

@@ -436,51 +436,14 @@ impl WorkbenchState {
                 }
             }
             EventKind::ToolCall { step, call_id, name, args } => {
-                let idx = self.cells.len();
-                self.push(
-                    id,
-                    CellKind::Tool(Box::new(ToolCell {
-                        call_id: call_id.clone(),
-                        name: name.clone(),
-                        step: *step,
-                        args: args.clone(),
-                        started: ev.ts,
-                        status: ToolStatus::Running,
-                        duration_ms: None,
-                        exit_code: None,
-                        output: String::new(),
-                        tests: None,
-                    })),
-                );
-                self.tool_cells.insert(call_id.clone(), idx);
-                self.running_tools += 1;
+                self.open_tool_cell(id, call_id, name, *step, args.clone(), ev.ts);
                 self.progress_in_call = false;
             }
             EventKind::ToolResult { step, call_id, name, ok, exit_code, duration_ms, output, feedback } => {
                 let idx = match self.tool_cells.get(call_id) {
                     Some(i) => *i,
-                    None => {
-                        // A result without its call (a log cut mid-step): still show it.
-                        let idx = self.cells.len();
-                        self.push(
-                            id,
-                            CellKind::Tool(Box::new(ToolCell {
-                                call_id: call_id.clone(),
-                                name: name.clone(),
-                                step: *step,
-                                args: Value::Null,
-                                started: ev.ts,
-                                status: ToolStatus::Running,
-                                duration_ms: None,
-                                exit_code: None,
-                                output: String::new(),
-                                tests: None,
-                            })),
-                        );
-                        self.tool_cells.insert(call_id.clone(), idx);
-                        self.running_tools += 1;
-                        idx
-                    }
+                    // A result without its call (a log cut mid-step): still show it.
+                    None => self.open_tool_cell(id, call_id, name, *step, Value::Null, ev.ts),
                 };
                 if let Some(cell) = self.cells.get_mut(idx) {
                     if let CellKind::Tool(t) = &mut cell.kind {
@@ -858,6 +821,29 @@ impl WorkbenchState {
             s.tests_passed = tests;
             s.quality = quality;
         }
+    }
+
+    /// Adds a running tool call's cell and returns its index.
+    fn open_tool_cell(&mut self, id: u64, call_id: &str, name: &str, step: u64, args: Value, started: DateTime<Utc>) -> usize {
+        let idx = self.cells.len();
+        self.push(
+            id,
+            CellKind::Tool(Box::new(ToolCell {
+                call_id: call_id.to_string(),
+                name: name.to_string(),
+                step,
+                args,
+                started,
+                status: ToolStatus::Running,
+                duration_ms: None,
+                exit_code: None,
+                output: String::new(),
+                tests: None,
+            })),
+        );
+        self.tool_cells.insert(call_id.to_string(), idx);
+        self.running_tools += 1;
+        idx
     }
 
     fn run_is_live(&self) -> bool {
