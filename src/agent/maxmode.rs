@@ -14,6 +14,8 @@ use crate::session::LogError;
 /// What a Max Mode step needs from the step runner.
 pub(super) struct MaxModeStep<'a> {
     pub rec: &'a SharedRecorder,
+    /// The session's task, which the judge weighs the candidates against.
+    pub task: &'a str,
     pub provider: &'a dyn model::Provider,
     pub retry: &'a model::RetryPolicy,
     pub judge_model: &'a str,
@@ -106,10 +108,7 @@ async fn judge(m: &MaxModeStep<'_>, step: u64, req: &ModelRequest, ok: &[(u32, C
     let candidates: Vec<Candidate<'_>> =
         ok.iter().map(|(index, c)| Candidate { index: *index, text: &c.text, tool_calls: &c.tool_calls }).collect();
     let jreq = judge_request(&JudgeInput {
-        task: req.messages.iter().find_map(|msg| match msg {
-            crate::protocol::Message::User { text } => Some(text.as_str()),
-            _ => None,
-        }).unwrap_or(""),
+        task: m.task,
         window: &req.messages,
         candidates: &candidates,
         model: m.judge_model,

@@ -103,8 +103,10 @@ impl StepRunner {
                 let usage = |role: Role, model: &str, r: &ModelRequest, c: &model::Completion, overhead: bool| {
                     record_usage(&self.rec, &self.prices, role, model, r, c, overhead)
                 };
+                let task = self.rec.with_state(|s| s.task().to_string());
                 let m = super::maxmode::MaxModeStep {
                     rec: &self.rec,
+                    task: &task,
                     provider: self.provider.as_ref(),
                     retry: &self.retry,
                     judge_model: &self.models.judge,
