@@ -101,6 +101,7 @@ async fn max_mode_asks_n_candidates_then_one_judge_and_runs_only_the_pick() {
     let judges: Vec<Recorded> = server.requests().into_iter().filter(|r| r.model() == "judge-model").collect();
     assert_eq!(judges.len(), 2);
     assert_eq!(judges[0].body["temperature"].as_f64(), Some(0.0));
+    assert!(judges[0].body.to_string().contains("set the value"), "the judge sees the task");
     let order: Vec<String> = server.requests().iter().take(4).map(|r| r.model().to_string()).collect();
     assert_eq!(order, ["agent-model", "agent-model", "agent-model", "judge-model"], "the judge asks after the candidates");
 
