@@ -266,7 +266,7 @@ async fn rejecting_a_verdict_with_a_note_continues_the_run_with_the_note() {
 async fn rejecting_a_verdict_while_the_agent_works_does_not_end_the_run() {
     let server = builder()
         .scenario(Scenario {
-            agent: vec![done("first"), answer("Checking.", vec![call("run", json!({"command": "sleep 0.3"}))]), write("y\n", ""), done("second")],
+            agent: vec![done("first"), answer("Checking.", vec![call("run", json!({"command": "sleep 1"}))]), write("y\n", ""), done("second")],
             verifier: vec![verdict(false, &["check again"]), verdict(true, &[])],
             ..Default::default()
         })
