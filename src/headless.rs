@@ -70,7 +70,9 @@ impl Headless {
             }
         }
         if let Some(line) = self.progress_line(ev) {
-            eprintln!("{line}");
+            // Tool arguments, model text and errors come from outside: nothing in them may
+            // drive the terminal.
+            eprintln!("{}", crate::printable::visible(&line));
         }
     }
 

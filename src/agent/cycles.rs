@@ -224,7 +224,7 @@ impl Cycles {
         });
         let id = format!("{}.{n}", trigger.cycle);
         let dir = self.session_dir.join("checkpoints");
-        let json = match checkpoint::save(&dir, &id, &answer.checkpoint) {
+        let json = match checkpoint::save(&dir, &id, &answer.checkpoint, rec.redactor()) {
             Ok(p) => p,
             Err(e) => {
                 rec.emit(EventKind::Warning { message: format!("cannot save checkpoint {id}: {e}") })?;
@@ -277,8 +277,13 @@ impl Cycles {
 
     fn merge_memory(&self, rec: &SharedRecorder, updates: &std::collections::BTreeMap<String, Vec<String>>) -> Result<(), LogError> {
         let session = rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone()).unwrap_or_default());
+        // The writer is a model: what it proposes for MEMORY.md is redacted like the log.
+        let updates = match rec.redactor().redacted(updates) {
+            Ok(u) => u,
+            Err(e) => return rec.emit(EventKind::Warning { message: format!("cannot update MEMORY.md: {e}") }),
+        };
         let result = MemoryFile::load(&self.workspace).and_then(|mut m| {
-            let added = m.merge_updates(updates, &session);
+            let added = m.merge_updates(&updates, &session);
             m.save(&self.workspace).map(|_| added)
         });
         match result {

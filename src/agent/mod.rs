@@ -67,6 +67,8 @@ pub struct AgentConfig {
     pub resume: Option<ResumeFrom>,
     pub verifier: VerifierSettings,
     pub max_mode: MaxModeSettings,
+    /// Removes the API key from everything recorded or shown (see [`crate::redact`]).
+    pub redactor: crate::redact::Redactor,
 }
 
 /// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.
@@ -209,7 +211,7 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let log = EventLog::open(&log_path)?;
     let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let recorder = SharedRecorder::new(log, tx.clone(), state);
+    let recorder = SharedRecorder::new(log, tx.clone(), state, config.redactor.clone());
     let config = AgentConfig { workspace, ..config };
     let id = session_id.clone();
     let path = log_path.clone();
@@ -233,7 +235,14 @@ pub fn rollback_session(workspace: &Path, session_id: &str, to: &str) -> Result<
     let budget = state.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0).unwrap_or(crate::config::prices::DEFAULT_CONTEXT);
     let log = EventLog::open(&log_path)?;
     let (tx, _rx) = broadcast::channel(16);
-    let rec = SharedRecorder::new(log, tx, state);
+    // The key this session would use, by the options it recorded.
+    let redactor = state
+        .info
+        .as_ref()
+        .and_then(|i| crate::launch::resumed_options(i, Default::default()).ok())
+        .map(|o| crate::launch::redactor(&o))
+        .unwrap_or_default();
+    let rec = SharedRecorder::new(log, tx, state, redactor);
     let snapshots = crate::workspace::snapshot::Snapshots::open(workspace).map_err(|e| AgentError::Resume(e.to_string()))?;
     cycles::rollback_to(&rec, workspace, &log_path, &snapshots, to, budget, CycleSettings::default().window_cap)?
         .map_err(AgentError::Resume)

@@ -1,0 +1,268 @@
+//! Containment from outside: the real binary, attacked the way a hostile model, tool output or
+//! a killed process would. Secrets, terminal escapes, one process per session, honest
+//! snapshots, signals and odd files.
+
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use endure::model::scripted::{Answer, Scenario, ScriptedCall};
+use serde_json::{Value, json};
+
+/// What the tests use as the API key; redaction must catch it and any 12-byte piece of it.
+const KEY: &str = "sk-containment-7f3a9c2e41b84d6fa0c5e9d2b7164a83";
+const KEY_ENV: &str = "ENDURE_CONTAINMENT_TEST_KEY";
+
+struct Ws {
+    dir: tempfile::TempDir,
+    ws: PathBuf,
+    cfg: PathBuf,
+}
+
+impl Ws {
+    fn new(files: &[(&str, &str)]) -> Ws {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        for (rel, content) in files {
+            let p = ws.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        let cfg = dir.path().join("cfg");
+        std::fs::create_dir_all(&cfg).unwrap();
+        Ws { dir, ws, cfg }
+    }
+
+    /// Writes the scenario (accepting verifier added when it has none) and returns its path.
+    fn script(&self, scenario: &Scenario) -> String {
+        let mut scenario = scenario.clone();
+        if scenario.verifier.is_empty() {
+            scenario.verifier = (0..8).map(|_| common::accepting_verdict()).collect();
+        }
+        let path = self.dir.path().join("scenario.json");
+        std::fs::write(&path, serde_json::to_string(&scenario).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_endure"));
+        c.args(args)
+            .current_dir(&self.ws)
+            .env("ENDURE_CONFIG_DIR", &self.cfg)
+            .env(KEY_ENV, KEY)
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("ANTHROPIC_API_KEY")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run endure")
+    }
+
+    /// `exec` of a scripted scenario, headless, with the test key in the environment.
+    fn exec_args(&self, script: &str, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> =
+            ["exec", "--provider", "scripted", "--speed", "0", "--api-key-env", KEY_ENV, "--script", script].map(String::from).to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    fn session_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.ws.join(".endure/sessions"))
+            .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+
+    fn only_session(&self) -> (String, PathBuf) {
+        let dirs = self.session_dirs();
+        assert_eq!(dirs.len(), 1, "{dirs:?}");
+        let id = dirs[0].file_name().unwrap().to_string_lossy().into_owned();
+        (id, dirs[0].clone())
+    }
+
+    fn events(&self, session_dir: &Path) -> Vec<Value> {
+        let text = std::fs::read_to_string(session_dir.join("events.jsonl")).unwrap_or_default();
+        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+}
+
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn call(name: &str, arguments: Value) -> ScriptedCall {
+    ScriptedCall { name: name.into(), arguments: Some(arguments), ..Default::default() }
+}
+
+fn answer(text: &str, calls: Vec<ScriptedCall>) -> Answer {
+    Answer { text: text.into(), tool_calls: calls, ..Default::default() }
+}
+
+fn done(summary: &str) -> Answer {
+    answer("Done.", vec![call("done", json!({ "summary": summary }))])
+}
+
+/// Fails when `text` holds any 12-byte piece of the key.
+fn assert_no_key(text: &str, what: &str) {
+    for (i, w) in KEY.as_bytes().windows(12).enumerate() {
+        let piece = std::str::from_utf8(w).unwrap();
+        assert!(!text.contains(piece), "{what} holds a piece of the key ({piece:?} at {i}):\n{text}");
+    }
+}
+
+/// Every file under `dir`, read as text.
+fn all_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+    out
+}
+
+fn wait_until(what: &str, secs: u64, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+const WRITER_WITH_KEY: &str = r#"{"active_intent": "t", "next_action": "n", "directives": [], "task_tree": [], "current_work": "the key is KEY", "files": [], "knowledge": ["PIECE"], "errors_and_fixes": [], "live_resources": [], "decisions": [], "open_notes": ""}"#;
+
+#[test]
+fn the_key_reaches_no_log_output_listing_or_checkpoint() {
+    let piece = &KEY[10..30];
+    let big: String = (0..150).map(|i| format!("pub fn f{i}(x: u32) -> u32 {{ x + {i} }}\n")).collect();
+    let w = Ws::new(&[("secret.txt", &format!("token={KEY}\n")), ("big.txt", &big)]);
+    let mut agent = vec![
+        // The model's own text, with the key and a 20-character piece of it.
+        answer(&format!("I found the key {KEY} and its middle {piece}."), vec![call("run", json!({ "command": "cat secret.txt" }))]),
+        // A tool's output and a tool error that echo the key.
+        answer("Reading.", vec![call("read_file", json!({ "path": "secret.txt" })), call("read_file", json!({ "path": KEY }))]),
+    ];
+    for i in 0..4 {
+        agent.push(answer(&format!("read {i}"), vec![call("read_file", json!({ "path": "big.txt" }))]));
+    }
+    // A reply without tools is printed on stderr as the model's words.
+    agent.push(answer(&format!("Just saying: {KEY}"), vec![]));
+    agent.push(done(&format!("finished with {piece}")));
+    let writer = WRITER_WITH_KEY.replace("KEY", KEY).replace("PIECE", piece);
+    let scenario = Scenario { agent, writer: (0..10).map(|_| answer(&writer, vec![])).collect(), ..Default::default() };
+    let script = w.script(&scenario);
+    let a = w.exec_args(&script, &["--json", "--context-budget", "40000", "--checkpoints", "5,10", &format!("check {piece}")]);
+    let out = w.run(&args(&a));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (id, dir) = w.only_session();
+
+    // The run did see the key: it is redacted, not absent.
+    assert!(stdout.contains("[redacted]"), "{stdout}");
+    assert!(stderr.contains("said: Just saying: [redacted]"), "{stderr}");
+    assert_no_key(&stdout, "--json stdout");
+    assert_no_key(&stderr, "stderr");
+    let log = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    assert!(log.contains("token=[redacted]"), "the tool output is in the log, redacted");
+    assert_no_key(&log, "events.jsonl");
+
+    let checkpoints = all_files(&dir.join("checkpoints"));
+    assert!(!checkpoints.is_empty(), "the scenario writes checkpoints");
+    for (path, text) in &checkpoints {
+        assert_no_key(text, &path.display().to_string());
+    }
+    assert!(checkpoints.iter().any(|(_, t)| t.contains("the key is [redacted]")));
+
+    let listing = w.run(&["sessions", "--json"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(listing.contains(&id), "{listing}");
+    assert_no_key(&listing, "sessions --json");
+    // Nothing endure wrote anywhere under .endure holds it either.
+    for (path, text) in all_files(&w.ws.join(".endure")) {
+        if !path.components().any(|c| c.as_os_str() == "objects") {
+            assert_no_key(&text, &path.display().to_string());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_in_a_reply_or_a_tool_result_is_in_no_later_model_request() {
+    let piece = &KEY[5..25];
+    let w = Ws::new(&[("secret.txt", &format!("{KEY}\n"))]);
+    let scenario = Scenario {
+        agent: vec![
+            answer(&format!("The key is {KEY}, the piece {piece}."), vec![call("read_file", json!({ "path": "secret.txt" }))]),
+            done("ok"),
+        ],
+        verifier: (0..4).map(|_| common::accepting_verdict()).collect(),
+        ..Default::default()
+    };
+    let server = support::TestServer::builder()
+        .scenario(scenario)
+        .role_model(endure::protocol::Role::Verifier, "verifier-model")
+        .start()
+        .await;
+    let base = server.base_url_openai();
+    let a = [
+        "exec",
+        "--provider",
+        "openai",
+        "--base-url",
+        &base,
+        "--model",
+        "scripted",
+        "--verifier-model",
+        "verifier-model",
+        "--api-key-env",
+        KEY_ENV,
+        "read the secret",
+    ];
+    let mut cmd = tokio::process::Command::from(w.command(&a));
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.expect("exec finished").expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let requests = server.requests();
+    assert!(requests.len() >= 2, "{} requests", requests.len());
+    for r in &requests[1..] {
+        assert_no_key(&r.body.to_string(), "a later model request");
+    }
+    assert!(requests[1].body.to_string().contains("[redacted]"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminal output
+
+#[test]
+fn escape_sequences_from_the_model_are_shown_visibly_on_stderr() {
+    let w = Ws::new(&[]);
+    let scenario = Scenario {
+        agent: vec![
+            answer("Running.", vec![call("run", json!({ "command": "true \u{1b}]0;pwned\u{7} \u{1b}[2J" }))]),
+            answer("Clearing \u{1b}[2J\u{1b}[H the screen\r and \u{202e}reversed", vec![]),
+            done("ok \u{1b}[31mred"),
+        ],
+        ..Default::default()
+    };
+    let script = w.script(&scenario);
+    let out = w.run(&args(&w.exec_args(&script, &["t"])));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains('\u{1b}') && !stderr.contains('\r') && !stderr.contains('\u{7}') && !stderr.contains('\u{202e}'), "{stderr:?}");
+    assert!(stderr.contains("true \\x1b]0;pwned\\x07 \\x1b[2J"), "the tool argument, visible: {stderr}");
+    assert!(stderr.contains("said: Clearing \\x1b[2J\\x1b[H the screen\\r and \\u{202e}reversed"), "the model's text, visible: {stderr}");
+    assert!(stderr.contains("ok \\x1b[31mred"), "{stderr}");
+}
