@@ -266,3 +266,140 @@ fn escape_sequences_from_the_model_are_shown_visibly_on_stderr() {
     assert!(stderr.contains("said: Clearing \\x1b[2J\\x1b[H the screen\\r and \\u{202e}reversed"), "the model's text, visible: {stderr}");
     assert!(stderr.contains("ok \\x1b[31mred"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// One process per session
+
+/// A step whose command records its pid and sleeps 30 s the first time it runs, and returns
+/// at once when repeated after a resume.
+fn sleeper_scenario() -> Scenario {
+    Scenario {
+        agent: vec![
+            answer(
+                "Waiting for the build.",
+                vec![call("run", json!({ "command": "mkdir .started 2>/dev/null || exit 0; echo $$ > sleeper.pid; exec sleep 30" }))],
+            ),
+            done("waited"),
+        ],
+        ..Default::default()
+    }
+}
+
+/// A running `exec` in the background, its output in files, killed when dropped.
+struct Running {
+    child: std::process::Child,
+    stderr: PathBuf,
+}
+
+impl Running {
+    fn start(w: &Ws, args: &[&str]) -> Running {
+        let stderr = w.dir.path().join(format!("stderr-{}", unique_suffix()));
+        let child = w
+            .command(args)
+            .stdout(std::fs::File::create(w.dir.path().join("stdout")).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("spawn endure");
+        Running { child, stderr }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: sends a signal to the child this test started and has not reaped yet.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, sig);
+        }
+    }
+
+    fn wait(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "endure did not exit within {secs}s; stderr:\n{}", self.stderr_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The pid the sleeper command wrote, once it has started.
+fn sleeper_pid(w: &Ws) -> i32 {
+    let mut pid = 0;
+    wait_until("the sleeper to start", 30, || {
+        pid = std::fs::read_to_string(w.ws.join("sleeper.pid")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        pid > 0
+    });
+    pid
+}
+
+/// True while `pid` is a live (not zombie) process.
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Ends a process a test left behind (when the code under test failed to).
+fn reap(pid: i32) {
+    if alive(pid) {
+        // SAFETY: only signals the sleeper this test's scenario started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[test]
+fn a_running_session_cannot_be_resumed_or_rolled_back_by_another_process() {
+    let w = Ws::new(&[]);
+    let script = w.script(&sleeper_scenario());
+    let a = w.exec_args(&script, &["wait"]);
+    let mut first = Running::start(&w, &args(&a));
+    let sleeper = sleeper_pid(&w);
+    let (id, dir) = w.only_session();
+    let before = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+
+    let second = w.run(&["exec", "--resume", &id]);
+    let stderr = String::from_utf8_lossy(&second.stderr).into_owned();
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.pid())), "the refusal names the holder: {stderr}");
+    let rollback = w.run(&["rollback", &id, "--to", "1.1"]);
+    let stderr = String::from_utf8_lossy(&rollback.stderr).into_owned();
+    assert_eq!(rollback.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.pid())), "{stderr}");
+    // Neither refused process wrote to the log.
+    assert_eq!(std::fs::read_to_string(dir.join("events.jsonl")).unwrap(), before);
+
+    first.signal(libc::SIGKILL);
+    first.wait(20);
+    reap(sleeper);
+    // The dead holder's lock does not block: the session resumes and finishes.
+    let third = w.run(&["exec", "--resume", &id]);
+    let stderr = String::from_utf8_lossy(&third.stderr).into_owned();
+    assert_eq!(third.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("finished: done"), "{stderr}");
+    let events = w.events(&dir);
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "sequence numbers are unique and in order: {seqs:?}");
+}

@@ -156,6 +156,8 @@ pub enum AgentError {
     Workspace { path: String, message: String },
     #[error("cannot resume: {0}")]
     Resume(String),
+    #[error(transparent)]
+    Locked(#[from] crate::session::LockError),
 }
 
 pub struct AgentHandle {
@@ -197,6 +199,9 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     }
     let session_id = config.session_id.clone().unwrap_or_else(|| crate::session::id::new_session_id(chrono::Utc::now()));
     let log_path = crate::session::log_path(&workspace, &session_id);
+    // Taken before the log is read: another process driving this session could append to it
+    // between our read and our first write. Held until the run ends.
+    let lock = crate::session::SessionLock::acquire(&session_dir(&workspace, &session_id))?;
     // A resumed session continues its own log: the state is what the log says.
     let state = if config.resume.is_some() {
         let read = crate::session::read_log(&log_path)?;
@@ -215,7 +220,10 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let config = AgentConfig { workspace, ..config };
     let id = session_id.clone();
     let path = log_path.clone();
-    let join = tokio::spawn(async move { runner::run(config, id, path, recorder, cmd_rx).await });
+    let join = tokio::spawn(async move {
+        let _lock = lock;
+        runner::run(config, id, path, recorder, cmd_rx).await
+    });
     Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join })
 }
 
@@ -230,6 +238,11 @@ pub fn session_dir(workspace: &Path, session_id: &str) -> PathBuf {
 /// from its workbench instead, since two processes must not append to one log.
 pub fn rollback_session(workspace: &Path, session_id: &str, to: &str) -> Result<cycles::RollbackReport, AgentError> {
     let log_path = crate::session::log_path(workspace, session_id);
+    if !log_path.is_file() {
+        return Err(AgentError::Resume(format!("no session log at {}", log_path.display())));
+    }
+    // Refused while the session runs: the files would change under its agent.
+    let _lock = crate::session::SessionLock::acquire(&session_dir(workspace, session_id))?;
     let read = crate::session::read_log(&log_path)?;
     let state = crate::session::SessionState::from_events(&read.events);
     let budget = state.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0).unwrap_or(crate::config::prices::DEFAULT_CONTEXT);
