@@ -128,6 +128,9 @@ impl Headless {
                 Some(format!("stall: {tool_calls} tool calls in a row changed no file and no test outcome"))
             }
             EventKind::Warning { message } => Some(format!("warning: {message}")),
+            EventKind::CheckpointSaved { id, snapshot_error: Some(why), .. } => {
+                Some(format!("warning: checkpoint {id} has no workspace snapshot, so it cannot be rolled back to: {why}"))
+            }
             EventKind::Paused { .. } => Some("paused".into()),
             EventKind::Resumed => Some("resumed".into()),
             EventKind::SessionFinished { outcome, reason } => {

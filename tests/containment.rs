@@ -403,3 +403,94 @@ fn a_running_session_cannot_be_resumed_or_rolled_back_by_another_process() {
     let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
     assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "sequence numbers are unique and in order: {seqs:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots
+
+/// Answers that fill a 40,000-token budget past 5% and 10%, with a writer for each checkpoint.
+fn checkpointing_scenario(w: &Ws) -> Scenario {
+    let big: String = (0..150).map(|i| format!("pub fn f{i}(x: u32) -> u32 {{ x + {i} }}\n")).collect();
+    std::fs::write(w.ws.join("big.txt"), big).unwrap();
+    let mut agent: Vec<Answer> =
+        (0..4).map(|i| answer(&format!("read {i}"), vec![call("read_file", json!({ "path": "big.txt" }))])).collect();
+    agent.push(done("read it all"));
+    let writer = WRITER_WITH_KEY.replace("KEY", "nothing").replace("PIECE", "nothing");
+    Scenario { agent, writer: (0..10).map(|_| answer(&writer, vec![])).collect(), ..Default::default() }
+}
+
+const CHECKPOINTING: [&str; 4] = ["--context-budget", "40000", "--checkpoints", "5,10"];
+
+fn init_shadow_repo(w: &Ws) -> PathBuf {
+    let shadow = w.ws.join(".endure/snapshots.git");
+    let ok = Command::new("git").args(["init", "--bare", "--quiet"]).arg(&shadow).status().is_ok_and(|s| s.success());
+    assert!(ok, "git init");
+    shadow
+}
+
+#[test]
+fn a_stale_index_lock_is_removed_with_a_warning_and_the_snapshot_taken() {
+    let w = Ws::new(&[("a.txt", "alpha\n")]);
+    let shadow = init_shadow_repo(&w);
+    // What a git killed mid-`add` leaves behind.
+    std::fs::write(shadow.join("index.lock"), b"").unwrap();
+    let script = w.script(&Scenario { agent: vec![done("nothing to do")], ..Default::default() });
+    let out = w.run(&args(&w.exec_args(&script, &["t"])));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: workspace snapshot: removed .endure/snapshots.git/index.lock, a stale lock"), "{stderr}");
+    assert!(!shadow.join("index.lock").exists());
+    let (_, dir) = w.only_session();
+    let snapshots: Vec<Value> = w.events(&dir).into_iter().filter(|e| e["type"] == "workspace_snapshot").collect();
+    assert_eq!(snapshots.len(), 1, "the session-start snapshot was taken");
+}
+
+#[test]
+fn a_failed_snapshot_is_shown_and_the_checkpoint_says_why() {
+    if std::fs::read_dir("/proc/self/fd").is_err() {
+        eprintln!("skipped: /proc is not readable, so a held lock cannot be told from a stale one");
+        return;
+    }
+    let w = Ws::new(&[("a.txt", "alpha\n")]);
+    let shadow = init_shadow_repo(&w);
+    // A lock some live process holds open, as a git running at the same time would.
+    let _held = std::fs::File::create(shadow.join("index.lock")).unwrap();
+    let script = w.script(&checkpointing_scenario(&w));
+    let mut a = w.exec_args(&script, &CHECKPOINTING);
+    a.push("read".into());
+    let out = w.run(&args(&a));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: workspace snapshot failed (session start)"), "{stderr}");
+    assert!(stderr.contains("warning: checkpoint 1.1 has no workspace snapshot"), "{stderr}");
+    let (_, dir) = w.only_session();
+    let saved: Vec<Value> = w.events(&dir).into_iter().filter(|e| e["type"] == "checkpoint_saved").collect();
+    assert!(!saved.is_empty(), "checkpoints were saved");
+    for cp in &saved {
+        assert!(cp["snapshot"].is_null());
+        let why = cp["snapshot_error"].as_str().unwrap_or_else(|| panic!("no snapshot_error in {cp}"));
+        assert!(why.contains("index.lock"), "{why}");
+    }
+    // Rolling back to it says why it cannot.
+    let rollback = w.run(&["rollback", dir.file_name().unwrap().to_str().unwrap(), "--to", "1.1"]);
+    let stderr = String::from_utf8_lossy(&rollback.stderr).into_owned();
+    assert_eq!(rollback.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("has no workspace snapshot to restore") && stderr.contains("index.lock"), "{stderr}");
+}
+
+#[test]
+fn checkpoint_temporaries_left_by_a_kill_are_removed_on_the_next_open() {
+    let w = Ws::new(&[]);
+    let script = w.script(&checkpointing_scenario(&w));
+    let mut a = w.exec_args(&script, &CHECKPOINTING);
+    a.extend(["--max-steps".to_string(), "3".to_string(), "read".to_string()]);
+    let out = w.run(&args(&a));
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let (id, dir) = w.only_session();
+    let leftover = dir.join("checkpoints").join(".endure-tmp-a1B2c3");
+    std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+    std::fs::write(&leftover, "{\"active_intent\": ").unwrap();
+    let out = w.run(&["exec", "--resume", &id, "--max-steps", "10"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!leftover.exists(), "the half-written temporary is gone");
+    assert!(dir.join("checkpoints").join("1.1.json").exists(), "real checkpoints stay");
+}

@@ -38,7 +38,8 @@ struct Trigger {
     pct: u32,
     upto_seq: u64,
     window_tokens: u64,
-    snapshot: Option<String>,
+    /// The snapshot's id, or why there is none.
+    snapshot: Result<String, String>,
 }
 
 struct WriterRun {
@@ -107,15 +108,22 @@ impl Cycles {
         })
     }
 
-    /// Records the workspace as it is now; `None` (with a warning) when snapshots are off or
-    /// failed, so the run goes on without a rollback point rather than stopping.
-    pub(super) fn snapshot(&self, rec: &SharedRecorder, label: &str) -> Result<Option<String>, LogError> {
-        let Some(s) = &self.snapshots else { return Ok(None) };
-        match s.snapshot(label) {
-            Ok(id) => Ok(Some(id)),
+    /// Records the workspace as it is now. When snapshots are off or the snapshot failed,
+    /// the run goes on without a rollback point rather than stopping, but the supervisor is
+    /// told (a warning) and the reason is returned for the checkpoint to record.
+    pub(super) fn snapshot(&self, rec: &SharedRecorder, label: &str) -> Result<Result<String, String>, LogError> {
+        let Some(s) = &self.snapshots else { return Ok(Err("workspace snapshots are off".into())) };
+        let taken = s.snapshot(label);
+        for note in s.take_notes() {
+            rec.emit(EventKind::Warning { message: format!("workspace snapshot: {note}") })?;
+        }
+        match taken {
+            Ok(id) => Ok(Ok(id)),
             Err(e) => {
-                rec.emit(EventKind::Warning { message: format!("workspace snapshot failed: {e}") })?;
-                Ok(None)
+                rec.emit(EventKind::Warning {
+                    message: format!("workspace snapshot failed ({label}), so this point cannot be rolled back to: {e}"),
+                })?;
+                Ok(Err(e.to_string()))
             }
         }
     }
@@ -239,7 +247,8 @@ impl Cycles {
             threshold_pct: trigger.pct,
             window_tokens: trigger.window_tokens,
             upto_seq: trigger.upto_seq,
-            snapshot: trigger.snapshot.clone(),
+            snapshot: trigger.snapshot.clone().ok(),
+            snapshot_error: trigger.snapshot.clone().err(),
             path,
             checkpoint: answer.checkpoint.clone(),
         })?;
@@ -470,7 +479,8 @@ pub(crate) fn rollback_to(
         )));
     };
     let Some(snapshot) = record.snapshot.clone() else {
-        return Ok(Err(format!("checkpoint {id} has no workspace snapshot to restore")));
+        let why = record.snapshot_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        return Ok(Err(format!("checkpoint {id} has no workspace snapshot to restore{why}")));
     };
     let events = match crate::session::read_log(log_path) {
         Ok(r) => r.events,
@@ -481,7 +491,11 @@ pub(crate) fn rollback_to(
         EventKind::CheckpointSaved { id: cid, checkpoint, .. } if cid == id => Some(checkpoint.clone()),
         _ => None,
     });
-    let report = match snapshots.restore(&snapshot) {
+    let restored = snapshots.restore(&snapshot);
+    for note in snapshots.take_notes() {
+        rec.emit(EventKind::Warning { message: format!("workspace snapshot: {note}") })?;
+    }
+    let report = match restored {
         Ok(r) => r,
         Err(e) => return Ok(Err(format!("cannot restore the workspace: {e}"))),
     };

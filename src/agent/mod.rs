@@ -202,6 +202,9 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     // Taken before the log is read: another process driving this session could append to it
     // between our read and our first write. Held until the run ends.
     let lock = crate::session::SessionLock::acquire(&session_dir(&workspace, &session_id))?;
+    // A checkpoint write killed midway leaves its temporary file; nobody else writes here
+    // while we hold the lock. Failing to tidy up is no reason not to run.
+    let _ = crate::memory::atomic::remove_temporaries(&session_dir(&workspace, &session_id).join("checkpoints"));
     // A resumed session continues its own log: the state is what the log says.
     let state = if config.resume.is_some() {
         let read = crate::session::read_log(&log_path)?;
