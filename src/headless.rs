@@ -72,7 +72,8 @@ impl Headless {
         if let Some(line) = self.progress_line(ev) {
             // Tool arguments, model text and errors come from outside: nothing in them may
             // drive the terminal.
-            eprintln!("{}", crate::printable::visible(&line));
+            // A closed terminal (SIGHUP) or pipe must not panic the run on its way out.
+            let _ = writeln!(std::io::stderr(), "{}", crate::printable::visible(&line));
         }
     }
 

@@ -1,5 +1,6 @@
 //! The binary's edge: parse arguments, run, map outcomes to exit codes.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -46,14 +47,14 @@ impl Out {
         endure::printable::visible(&self.0.redact(text)).into_owned()
     }
 
-    /// A line on stderr.
+    /// A line on stderr. A closed terminal (after SIGHUP) or pipe is no reason to panic.
     fn say(&self, text: &str) {
-        eprintln!("{}", self.clean(text));
+        let _ = writeln!(std::io::stderr(), "{}", self.clean(text));
     }
 
     /// A line on stdout.
     fn print(&self, text: &str) {
-        println!("{}", self.clean(text));
+        let _ = writeln!(std::io::stdout(), "{}", self.clean(text));
     }
 }
 
@@ -346,24 +347,50 @@ async fn demo(args: DemoArgs, out: &Out) -> Result<ExitCode> {
 }
 
 async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out) -> Result<ExitCode> {
+    // Installed before the run starts, so that no signal finds the default action (which
+    // would end the process without `session_finished` and orphan a running command).
+    let mut signals = Signals::install().context("cannot handle signals")?;
     let agent::AgentHandle { events, commands, join, log_path, .. } = agent::spawn(cfg)?;
-    // Ctrl-C asks the runtime to stop cleanly (it kills a running command's process group);
-    // a second Ctrl-C leaves at once.
+    // Ctrl-C, and SIGTERM and SIGHUP (what `timeout`, CI and systemd send, and a closed
+    // terminal), ask the runtime to stop cleanly: the step in flight is dropped, which kills a
+    // running command's process group, and the session finishes with outcome `stopped`. A
+    // second signal leaves at once.
     let out = out.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            out.say("endure: stopping (Ctrl-C again to quit at once)");
-            let _ = commands.send(endure::protocol::Command::Stop);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
+        let (name, _) = signals.next().await;
+        out.say(&format!("endure: {name}: stopping (send it again to quit at once)"));
+        let _ = commands.send(endure::protocol::Command::Stop);
+        let (_, code) = signals.next().await;
+        std::process::exit(code);
     });
     let mut headless = Headless::new(json);
     let consumer = headless.consume(events, &log_path);
     let (result, ()) = tokio::join!(join, consumer);
     let result = result.context("the agent task failed")?;
     Ok(exit_code(result.outcome))
+}
+
+/// The signals that stop a headless run.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())?, hup: signal(SignalKind::hangup())? })
+    }
+
+    /// The next signal's name, and the exit status a process killed by it reports (128 + n).
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.int.recv() => ("SIGINT", 130),
+            _ = self.term.recv() => ("SIGTERM", 143),
+            _ = self.hup.recv() => ("SIGHUP", 129),
+        }
+    }
 }
 
 fn sessions(args: SessionsArgs, out: &Out) -> Result<ExitCode> {

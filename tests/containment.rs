@@ -494,3 +494,56 @@ fn checkpoint_temporaries_left_by_a_kill_are_removed_on_the_next_open() {
     assert!(!leftover.exists(), "the half-written temporary is gone");
     assert!(dir.join("checkpoints").join("1.1.json").exists(), "real checkpoints stay");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signals
+
+/// Headless `exec` gets `sig` while a command runs: the run stops as on Ctrl-C.
+fn a_signal_stops_the_run_and_its_command(sig: i32) {
+    let w = Ws::new(&[]);
+    let script = w.script(&sleeper_scenario());
+    let a = w.exec_args(&script, &["wait"]);
+    let mut endure = Running::start(&w, &args(&a));
+    let sleeper = sleeper_pid(&w);
+    assert!(alive(sleeper));
+    let sent = Instant::now();
+    endure.signal(sig);
+    let status = endure.wait(20);
+    let took = sent.elapsed();
+    let stderr = endure.stderr_text();
+    reap_later(sleeper, || {
+        assert_eq!(status.code(), Some(1), "outcome stopped exits 1; stderr:\n{stderr}");
+        assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+        assert!(stderr.contains("finished: stopped"), "{stderr}");
+        let (_, dir) = w.only_session();
+        let events = w.events(&dir);
+        let last = events.last().expect("events");
+        assert_eq!(last["type"], "session_finished", "{last}");
+        assert_eq!(last["outcome"], "stopped", "{last}");
+        let result = events.iter().find(|e| e["type"] == "tool_result").expect("the interrupted call has a result");
+        assert_eq!(result["ok"], false);
+        // The command's process is gone with the step (a zombie until its new parent reaps it
+        // does not count).
+        wait_until("the sleeper to be killed", 10, || !alive(sleeper));
+    });
+}
+
+/// Runs `checks`, and kills `pid` afterwards whether they passed or not, so a failing test
+/// leaves no process behind.
+fn reap_later(pid: i32, checks: impl FnOnce()) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(checks));
+    reap(pid);
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
+
+#[test]
+fn sigterm_stops_a_headless_run_and_kills_its_command() {
+    a_signal_stops_the_run_and_its_command(libc::SIGTERM);
+}
+
+#[test]
+fn sighup_stops_a_headless_run_and_kills_its_command() {
+    a_signal_stops_the_run_and_its_command(libc::SIGHUP);
+}
