@@ -125,7 +125,7 @@ async fn resume(args: endure::cli::ResumeArgs, out: &Out) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
     let Some((cfg, opts)) = resume_config(&workspace, args.session.as_deref(), args.at, args.run, Supervision::Supervised)? else {
         out.say(ALREADY_DONE);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitCode::from(1));
     };
     let title = format!("endure — {}", workspace.display());
     workbench(cfg, &opts, title, false, out).await
@@ -304,8 +304,9 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         Some(session) => match resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)? {
             Some((cfg, _)) => cfg,
             None => {
+                // Nothing asked for was done: a script must not take this for success.
                 out.say(ALREADY_DONE);
-                return Ok(ExitCode::SUCCESS);
+                return Ok(ExitCode::from(1));
             }
         },
         None => {

@@ -547,3 +547,80 @@ fn sigterm_stops_a_headless_run_and_kills_its_command() {
 fn sighup_stops_a_headless_run_and_kills_its_command() {
     a_signal_stops_the_run_and_its_command(libc::SIGHUP);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Odd files
+
+#[test]
+fn read_file_on_a_fifo_is_an_error_not_a_hang() {
+    let w = Ws::new(&[]);
+    let fifo = std::ffi::CString::new(w.ws.join("pipe").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `fifo` is a valid NUL-terminated path for the duration of the call.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let script = w.script(&Scenario {
+        agent: vec![answer("Reading.", vec![call("read_file", json!({ "path": "pipe" }))]), done("read")],
+        ..Default::default()
+    });
+    let a = w.exec_args(&script, &["--json", "read the pipe"]);
+    let mut endure = Running::start(&w, &args(&a));
+    // Generous for a loaded machine; a read that blocks on the FIFO never finishes at all.
+    let status = endure.wait(20);
+    assert_eq!(status.code(), Some(0), "{}", endure.stderr_text());
+    let (_, dir) = w.only_session();
+    let result = w.events(&dir).into_iter().find(|e| e["type"] == "tool_result").expect("a result");
+    assert_eq!(result["ok"], false);
+    assert!(result["output"].as_str().unwrap().contains("pipe is a named pipe (FIFO), not a regular file"), "{result}");
+}
+
+#[test]
+fn writing_through_a_hard_link_leaves_the_file_outside_unchanged() {
+    let w = Ws::new(&[]);
+    let outside = w.dir.path().join("outside.txt");
+    std::fs::write(&outside, "outside\n").unwrap();
+    std::fs::hard_link(&outside, w.ws.join("linked.txt")).unwrap();
+    let script = w.script(&Scenario {
+        agent: vec![
+            answer("Writing.", vec![call("write_file", json!({ "path": "linked.txt", "content": "inside\n" }))]),
+            answer("Editing.", vec![call("edit_file", json!({ "path": "linked.txt", "old": "inside", "new": "edited" }))]),
+            done("wrote"),
+        ],
+        ..Default::default()
+    });
+    let out = w.run(&args(&w.exec_args(&script, &["write"])));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(w.ws.join("linked.txt")).unwrap(), "edited\n");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "outside\n");
+}
+
+#[test]
+fn resuming_a_finished_session_exits_1_and_says_why() {
+    let w = Ws::new(&[]);
+    let script = w.script(&Scenario { agent: vec![done("nothing to do")], ..Default::default() });
+    let out = w.run(&args(&w.exec_args(&script, &["t"])));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (id, dir) = w.only_session();
+    let before = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+    let out = w.run(&["exec", "--resume", &id]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already finished (done); nothing to resume"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(dir.join("events.jsonl")).unwrap(), before, "nothing was appended");
+}
+
+#[test]
+fn search_says_which_files_it_skipped_for_size() {
+    let w = Ws::new(&[("src/lib.rs", "fn main() {}\n")]);
+    let big = std::fs::File::create(w.ws.join("dump.sql")).unwrap();
+    big.set_len(20 * 1024 * 1024).unwrap();
+    let script = w.script(&Scenario {
+        agent: vec![answer("Searching.", vec![call("search", json!({ "pattern": "CREATE TABLE" }))]), done("searched")],
+        ..Default::default()
+    });
+    let out = w.run(&args(&w.exec_args(&script, &["find the schema"])));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (_, dir) = w.only_session();
+    let result = w.events(&dir).into_iter().find(|e| e["type"] == "tool_result").expect("a result");
+    let output = result["output"].as_str().unwrap();
+    assert!(!output.trim().ends_with("no matches for `CREATE TABLE`"), "{output}");
+    assert!(output.contains("skipped 1 file larger than 16 MiB") && output.contains("dump.sql (20.0 MiB)"), "{output}");
+}
