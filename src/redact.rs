@@ -180,8 +180,8 @@ impl Redactor {
     }
 
     /// Like [`Redactor::redact_serde`], returning the value itself whether or not it changed.
-    /// A value that cannot round-trip through JSON after redaction is returned with its
-    /// secrets still in it, so only use this for plain data types (they always round-trip).
+    /// Fails only when the redacted JSON no longer reads back as a `T`, which cannot happen
+    /// for types made of plain strings.
     pub fn redacted<T: Serialize + DeserializeOwned + Clone>(&self, value: &T) -> Result<T, serde_json::Error> {
         Ok(self.redact_serde(value)?.unwrap_or_else(|| value.clone()))
     }
