@@ -70,7 +70,10 @@ impl Headless {
             }
         }
         if let Some(line) = self.progress_line(ev) {
-            eprintln!("{line}");
+            // Tool arguments, model text and errors come from outside: nothing in them may
+            // drive the terminal.
+            // A closed terminal (SIGHUP) or pipe must not panic the run on its way out.
+            let _ = writeln!(std::io::stderr(), "{}", crate::printable::visible(&line));
         }
     }
 
@@ -126,6 +129,9 @@ impl Headless {
                 Some(format!("stall: {tool_calls} tool calls in a row changed no file and no test outcome"))
             }
             EventKind::Warning { message } => Some(format!("warning: {message}")),
+            EventKind::CheckpointSaved { id, snapshot_error: Some(why), .. } => {
+                Some(format!("warning: checkpoint {id} has no workspace snapshot, so it cannot be rolled back to: {why}"))
+            }
             EventKind::Paused { .. } => Some("paused".into()),
             EventKind::Resumed => Some("resumed".into()),
             EventKind::SessionFinished { outcome, reason } => {

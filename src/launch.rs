@@ -10,6 +10,7 @@ use crate::config::settings::{RunOptions, parse_duration};
 use crate::model::scripted::Scenario;
 use crate::model::{self, ProviderKind, ProviderSettings, RetryPolicy, Secret};
 use crate::protocol::RoleModels;
+use crate::redact::Redactor;
 use crate::tools::ToolLimits;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +129,7 @@ pub fn agent_config(
             distill_every: every(opts.distill_every.as_deref(), "--distill-every", MemorySettings::default().distill_every)?,
         },
         resume: None,
+        redactor: redactor(opts),
         verifier: VerifierSettings {
             goal: opts.goal.clone().filter(|g| !g.trim().is_empty()),
             max_rejections: opts.max_rejections.unwrap_or(VerifierSettings::default().max_rejections).max(1),
@@ -146,6 +148,17 @@ pub fn agent_config(
             review_picks: opts.review_picks.unwrap_or(false),
         },
     })
+}
+
+/// The redactor for a run with these options: the key in the variable named by
+/// `--api-key-env` (or the provider's default), and the keys of both known providers, which
+/// may sit in the environment whichever provider this run uses.
+pub fn redactor(opts: &RunOptions) -> Redactor {
+    let named = opts.api_key_env.clone().or_else(|| provider_kind(opts).ok().and_then(|k| k.default_key_env()).map(str::to_string));
+    let vars = named.into_iter().chain(
+        [ProviderKind::Openai, ProviderKind::Anthropic].into_iter().filter_map(|k| k.default_key_env()).map(str::to_string),
+    );
+    Redactor::new(vars.filter_map(|v| std::env::var(v).ok()))
 }
 
 fn cycle_settings(opts: &RunOptions) -> Result<CycleSettings, LaunchError> {

@@ -474,6 +474,10 @@ pub enum EventKind {
         window_tokens: u64,
         upto_seq: u64,
         snapshot: Option<String>,
+        /// Why `snapshot` is missing: the snapshot failed, or snapshots are off. Such a
+        /// checkpoint cannot be rolled back to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot_error: Option<String>,
         /// The checkpoint's JSON file, relative to the workspace.
         path: String,
         checkpoint: Checkpoint,

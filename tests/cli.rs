@@ -310,6 +310,6 @@ fn exec_resume_at_a_checkpoint_rolls_back_and_continues() {
     assert!(stderr.contains("after the rollback"), "{stderr}");
     // Resuming a finished session without --at says so instead of asking the model again.
     let out = run_in(&ws, &cfg, &["exec", "--resume", &id]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already finished"));
 }

@@ -207,6 +207,7 @@ fn saved(cycle: u32, n: u32, pct: u32, tokens: u64, cp: Checkpoint) -> EventKind
         window_tokens: tokens,
         upto_seq: 12,
         snapshot: Some("snap-1".into()),
+        snapshot_error: None,
         path: format!(".endure/checkpoints/{cycle}.{n}.json"),
         checkpoint: cp,
     }

@@ -38,7 +38,8 @@ struct Trigger {
     pct: u32,
     upto_seq: u64,
     window_tokens: u64,
-    snapshot: Option<String>,
+    /// The snapshot's id, or why there is none.
+    snapshot: Result<String, String>,
 }
 
 struct WriterRun {
@@ -107,15 +108,22 @@ impl Cycles {
         })
     }
 
-    /// Records the workspace as it is now; `None` (with a warning) when snapshots are off or
-    /// failed, so the run goes on without a rollback point rather than stopping.
-    pub(super) fn snapshot(&self, rec: &SharedRecorder, label: &str) -> Result<Option<String>, LogError> {
-        let Some(s) = &self.snapshots else { return Ok(None) };
-        match s.snapshot(label) {
-            Ok(id) => Ok(Some(id)),
+    /// Records the workspace as it is now. When snapshots are off or the snapshot failed,
+    /// the run goes on without a rollback point rather than stopping, but the supervisor is
+    /// told (a warning) and the reason is returned for the checkpoint to record.
+    pub(super) fn snapshot(&self, rec: &SharedRecorder, label: &str) -> Result<Result<String, String>, LogError> {
+        let Some(s) = &self.snapshots else { return Ok(Err("workspace snapshots are off".into())) };
+        let taken = s.snapshot(label);
+        for note in s.take_notes() {
+            rec.emit(EventKind::Warning { message: format!("workspace snapshot: {note}") })?;
+        }
+        match taken {
+            Ok(id) => Ok(Ok(id)),
             Err(e) => {
-                rec.emit(EventKind::Warning { message: format!("workspace snapshot failed: {e}") })?;
-                Ok(None)
+                rec.emit(EventKind::Warning {
+                    message: format!("workspace snapshot failed ({label}), so this point cannot be rolled back to: {e}"),
+                })?;
+                Ok(Err(e.to_string()))
             }
         }
     }
@@ -224,7 +232,7 @@ impl Cycles {
         });
         let id = format!("{}.{n}", trigger.cycle);
         let dir = self.session_dir.join("checkpoints");
-        let json = match checkpoint::save(&dir, &id, &answer.checkpoint) {
+        let json = match checkpoint::save(&dir, &id, &answer.checkpoint, rec.redactor()) {
             Ok(p) => p,
             Err(e) => {
                 rec.emit(EventKind::Warning { message: format!("cannot save checkpoint {id}: {e}") })?;
@@ -239,7 +247,8 @@ impl Cycles {
             threshold_pct: trigger.pct,
             window_tokens: trigger.window_tokens,
             upto_seq: trigger.upto_seq,
-            snapshot: trigger.snapshot.clone(),
+            snapshot: trigger.snapshot.clone().ok(),
+            snapshot_error: trigger.snapshot.clone().err(),
             path,
             checkpoint: answer.checkpoint.clone(),
         })?;
@@ -277,8 +286,13 @@ impl Cycles {
 
     fn merge_memory(&self, rec: &SharedRecorder, updates: &std::collections::BTreeMap<String, Vec<String>>) -> Result<(), LogError> {
         let session = rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone()).unwrap_or_default());
+        // The writer is a model: what it proposes for MEMORY.md is redacted like the log.
+        let updates = match rec.redactor().redacted(updates) {
+            Ok(u) => u,
+            Err(e) => return rec.emit(EventKind::Warning { message: format!("cannot update MEMORY.md: {e}") }),
+        };
         let result = MemoryFile::load(&self.workspace).and_then(|mut m| {
-            let added = m.merge_updates(updates, &session);
+            let added = m.merge_updates(&updates, &session);
             m.save(&self.workspace).map(|_| added)
         });
         match result {
@@ -465,7 +479,8 @@ pub(crate) fn rollback_to(
         )));
     };
     let Some(snapshot) = record.snapshot.clone() else {
-        return Ok(Err(format!("checkpoint {id} has no workspace snapshot to restore")));
+        let why = record.snapshot_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+        return Ok(Err(format!("checkpoint {id} has no workspace snapshot to restore{why}")));
     };
     let events = match crate::session::read_log(log_path) {
         Ok(r) => r.events,
@@ -476,7 +491,11 @@ pub(crate) fn rollback_to(
         EventKind::CheckpointSaved { id: cid, checkpoint, .. } if cid == id => Some(checkpoint.clone()),
         _ => None,
     });
-    let report = match snapshots.restore(&snapshot) {
+    let restored = snapshots.restore(&snapshot);
+    for note in snapshots.take_notes() {
+        rec.emit(EventKind::Warning { message: format!("workspace snapshot: {note}") })?;
+    }
+    let report = match restored {
         Ok(r) => r,
         Err(e) => return Ok(Err(format!("cannot restore the workspace: {e}"))),
     };

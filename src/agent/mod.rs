@@ -67,6 +67,8 @@ pub struct AgentConfig {
     pub resume: Option<ResumeFrom>,
     pub verifier: VerifierSettings,
     pub max_mode: MaxModeSettings,
+    /// Removes the API key from everything recorded or shown (see [`crate::redact`]).
+    pub redactor: crate::redact::Redactor,
 }
 
 /// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.
@@ -154,6 +156,8 @@ pub enum AgentError {
     Workspace { path: String, message: String },
     #[error("cannot resume: {0}")]
     Resume(String),
+    #[error(transparent)]
+    Locked(#[from] crate::session::LockError),
 }
 
 pub struct AgentHandle {
@@ -195,6 +199,12 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     }
     let session_id = config.session_id.clone().unwrap_or_else(|| crate::session::id::new_session_id(chrono::Utc::now()));
     let log_path = crate::session::log_path(&workspace, &session_id);
+    // Taken before the log is read: another process driving this session could append to it
+    // between our read and our first write. Held until the run ends.
+    let lock = crate::session::SessionLock::acquire(&session_dir(&workspace, &session_id))?;
+    // A checkpoint write killed midway leaves its temporary file; nobody else writes here
+    // while we hold the lock. Failing to tidy up is no reason not to run.
+    let _ = crate::memory::atomic::remove_temporaries(&session_dir(&workspace, &session_id).join("checkpoints"));
     // A resumed session continues its own log: the state is what the log says.
     let state = if config.resume.is_some() {
         let read = crate::session::read_log(&log_path)?;
@@ -209,11 +219,14 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let log = EventLog::open(&log_path)?;
     let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let recorder = SharedRecorder::new(log, tx.clone(), state);
+    let recorder = SharedRecorder::new(log, tx.clone(), state, config.redactor.clone());
     let config = AgentConfig { workspace, ..config };
     let id = session_id.clone();
     let path = log_path.clone();
-    let join = tokio::spawn(async move { runner::run(config, id, path, recorder, cmd_rx).await });
+    let join = tokio::spawn(async move {
+        let _lock = lock;
+        runner::run(config, id, path, recorder, cmd_rx).await
+    });
     Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join })
 }
 
@@ -228,12 +241,24 @@ pub fn session_dir(workspace: &Path, session_id: &str) -> PathBuf {
 /// from its workbench instead, since two processes must not append to one log.
 pub fn rollback_session(workspace: &Path, session_id: &str, to: &str) -> Result<cycles::RollbackReport, AgentError> {
     let log_path = crate::session::log_path(workspace, session_id);
+    if !log_path.is_file() {
+        return Err(AgentError::Resume(format!("no session log at {}", log_path.display())));
+    }
+    // Refused while the session runs: the files would change under its agent.
+    let _lock = crate::session::SessionLock::acquire(&session_dir(workspace, session_id))?;
     let read = crate::session::read_log(&log_path)?;
     let state = crate::session::SessionState::from_events(&read.events);
     let budget = state.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0).unwrap_or(crate::config::prices::DEFAULT_CONTEXT);
     let log = EventLog::open(&log_path)?;
     let (tx, _rx) = broadcast::channel(16);
-    let rec = SharedRecorder::new(log, tx, state);
+    // The key this session would use, by the options it recorded.
+    let redactor = state
+        .info
+        .as_ref()
+        .and_then(|i| crate::launch::resumed_options(i, Default::default()).ok())
+        .map(|o| crate::launch::redactor(&o))
+        .unwrap_or_default();
+    let rec = SharedRecorder::new(log, tx, state, redactor);
     let snapshots = crate::workspace::snapshot::Snapshots::open(workspace).map_err(|e| AgentError::Resume(e.to_string()))?;
     cycles::rollback_to(&rec, workspace, &log_path, &snapshots, to, budget, CycleSettings::default().window_cap)?
         .map_err(AgentError::Resume)

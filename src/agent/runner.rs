@@ -131,7 +131,7 @@ impl Run {
         let mut cycles = Cycles::new(&self.cfg.workspace, &session_dir, budget, &self.cfg.cycles, writer, &self.rec)?;
         match resuming {
             None => {
-                if let Some(id) = cycles.snapshot(&self.rec, "session start")? {
+                if let Ok(id) = cycles.snapshot(&self.rec, "session start")? {
                     self.rec.emit(EventKind::WorkspaceSnapshot { id, label: "session start".into() })?;
                 }
                 self.maintain_memory().await?;

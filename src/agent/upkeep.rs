@@ -74,6 +74,8 @@ pub async fn distill_skills(cfg: &AgentConfig, except: Option<&str>) -> Result<(
     let found = distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing)
         .await
         .map_err(|e| e.to_string())?;
+    // Skills are files in the workspace, written from a model's answer: redacted like the log.
+    let found = found.iter().map(|s| cfg.redactor.redacted(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
     Ok((patterns, found))
 }
 
@@ -159,6 +161,7 @@ pub(super) fn resolve_proposal(workspace: &Path, rec: &SharedRecorder, content: 
     if !accept {
         return rec.emit(EventKind::Warning { message: "the supervisor rejected the dream's MEMORY.md; the file is unchanged".into() });
     }
+    let content = rec.redactor().redact(content);
     match write_atomic(&workspace.join("MEMORY.md"), content.as_bytes()) {
         Ok(()) => rec.emit(EventKind::MemoryUpdated {
             source: "dream".into(),

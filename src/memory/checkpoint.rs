@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::memory::atomic::write_atomic;
+use crate::redact::Redactor;
 use crate::memory::tokens;
 use crate::protocol::{Checkpoint, CheckpointField, Message};
 
@@ -213,11 +214,14 @@ pub fn render_markdown(id: &str, cp: &Checkpoint) -> String {
 
 /// Writes `<dir>/<id>.json` (pretty JSON) and `<dir>/<id>.md`, each atomically, and returns
 /// the JSON path. The JSON is written last, so whenever it exists the Markdown does too.
-pub fn save(dir: &Path, id: &str, cp: &Checkpoint) -> std::io::Result<PathBuf> {
+/// Both hold the checkpoint as `redactor` leaves it: the writer is a model and may repeat
+/// whatever it saw.
+pub fn save(dir: &Path, id: &str, cp: &Checkpoint, redactor: &Redactor) -> std::io::Result<PathBuf> {
     // The id becomes a file name; one that could escape `dir` is a bug upstream, not a path.
     if id.is_empty() || id.starts_with('.') || id.contains(['/', '\\']) {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("bad checkpoint id: {id:?}")));
     }
+    let cp = &redactor.redacted(cp).map_err(std::io::Error::other)?;
     let json = serde_json::to_string_pretty(cp).map_err(std::io::Error::other)?;
     let json_path = dir.join(format!("{id}.json"));
     write_atomic(&dir.join(format!("{id}.md")), render_markdown(id, cp).as_bytes())?;

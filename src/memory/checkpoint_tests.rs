@@ -143,7 +143,7 @@ fn no_object_and_broken_json_are_distinguished() {
 fn save_and_load_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let cp = sample();
-    let path = save(&dir.path().join("checkpoints"), "2.3", &cp).unwrap();
+    let path = save(&dir.path().join("checkpoints"), "2.3", &cp, &crate::redact::Redactor::default()).unwrap();
     assert_eq!(path, dir.path().join("checkpoints/2.3.json"));
     assert_eq!(load(&path).unwrap(), cp);
     let md = std::fs::read_to_string(dir.path().join("checkpoints/2.3.md")).unwrap();
@@ -153,10 +153,24 @@ fn save_and_load_round_trip() {
 }
 
 #[test]
+fn saved_files_never_hold_the_key() {
+    let key = "sk-ant-0123456789abcdefghijklmnopqrstuvwxyz";
+    let dir = tempfile::tempdir().unwrap();
+    let mut cp = sample();
+    cp.knowledge = CheckpointField::List(vec![format!("the key is {key}"), format!("half: {}", &key[10..30])]);
+    let path = save(dir.path(), "1.1", &cp, &crate::redact::Redactor::new([key])).unwrap();
+    for file in [path.clone(), dir.path().join("1.1.md")] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains(&key[10..22]) && !text.contains(&key[20..32]), "{text}");
+        assert!(text.contains("the key is [redacted]"), "{text}");
+    }
+}
+
+#[test]
 fn save_refuses_ids_that_are_not_plain_names() {
     let dir = tempfile::tempdir().unwrap();
     for id in ["", "../x", "a/b", ".hidden"] {
-        assert!(save(dir.path(), id, &sample()).is_err(), "{id:?}");
+        assert!(save(dir.path(), id, &sample(), &crate::redact::Redactor::default()).is_err(), "{id:?}");
     }
 }
 

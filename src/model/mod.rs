@@ -148,13 +148,16 @@ impl Secret {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    /// Removes the secret from text that came from elsewhere (a provider's error body may
-    /// echo the key back).
+    /// Removes the secret, and any long piece of it, from text that came from elsewhere (a
+    /// provider's error body may echo the key back). The same rules as everywhere else: see
+    /// [`crate::redact`].
     pub fn redact(&self, text: &str) -> String {
-        if self.0.len() < 4 {
-            return text.to_string();
-        }
-        text.replace(&self.0, "[redacted]")
+        self.redactor().redact(text).into_owned()
+    }
+
+    /// The redactor for this secret.
+    pub fn redactor(&self) -> crate::redact::Redactor {
+        crate::redact::Redactor::new([self.0.as_str()])
     }
 }
 
@@ -292,5 +295,7 @@ mod tests {
         let s = Secret::new("sk-verysecret");
         assert!(!format!("{s:?}").contains("verysecret"));
         assert_eq!(s.redact("bad key sk-verysecret given"), "bad key [redacted] given");
+        let long = Secret::new("sk-0123456789abcdefghijklmnop");
+        assert_eq!(long.redact("echo: 0123456789abcdefghij…"), "echo: [redacted]…");
     }
 }

@@ -57,6 +57,9 @@ pub struct CheckpointRecord {
     pub threshold_pct: u32,
     pub upto_seq: u64,
     pub snapshot: Option<String>,
+    /// Why there is no snapshot, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_error: Option<String>,
     pub path: String,
 }
 
@@ -254,7 +257,7 @@ impl SessionState {
                     self.start_snapshot = Some(id.clone());
                 }
             }
-            EventKind::CheckpointSaved { id, cycle, n, threshold_pct, upto_seq, snapshot, path, checkpoint, .. } => {
+            EventKind::CheckpointSaved { id, cycle, n, threshold_pct, upto_seq, snapshot, snapshot_error, path, checkpoint, .. } => {
                 self.checkpoints.push(CheckpointRecord {
                     id: id.clone(),
                     cycle: *cycle,
@@ -262,6 +265,7 @@ impl SessionState {
                     threshold_pct: *threshold_pct,
                     upto_seq: *upto_seq,
                     snapshot: snapshot.clone(),
+                    snapshot_error: snapshot_error.clone(),
                     path: path.clone(),
                 });
                 self.latest_checkpoint = Some(checkpoint.clone());

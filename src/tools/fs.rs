@@ -1,5 +1,13 @@
 //! read_file, write_file and edit_file.
+//!
+//! They work on regular files only: a FIFO would block a read forever, a device or a socket
+//! has no content to show or replace. The type is checked without opening the file first,
+//! and again on the open descriptor (opened non-blocking), so a swap in between cannot make a
+//! read hang. Writes replace the file atomically (see [`crate::memory::atomic`]): a reader
+//! never sees half a file, and a hard link to it from outside the workspace keeps its content.
 
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use super::args::Args;
@@ -17,15 +25,83 @@ fn looks_binary(bytes: &[u8]) -> bool {
     bytes[..bytes.len().min(8000)].contains(&0)
 }
 
+/// What a file that is not a regular file is, for messages; None for a regular file.
+fn odd_kind(t: std::fs::FileType) -> Option<&'static str> {
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a named pipe (FIFO)")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+fn not_regular(shown: &str, kind: &str) -> ToolError {
+    if kind == "a directory" {
+        return ToolError(format!("{shown} is a directory, not a file; use list_files to see what it contains"));
+    }
+    ToolError(format!(
+        "{shown} is {kind}, not a regular file; read_file, write_file and edit_file only work on regular files (use run for anything else)"
+    ))
+}
+
+/// Refuses a path that exists and is not a regular file (following symlinks).
+fn refuse_odd(abs: &Path, shown: &str) -> Result<(), ToolError> {
+    match std::fs::metadata(abs) {
+        Ok(m) => match odd_kind(m.file_type()) {
+            Some(kind) => Err(not_regular(shown, kind)),
+            None => Ok(()),
+        },
+        Err(_) => Ok(()),
+    }
+}
+
 /// Reads a file for a tool, with messages for the usual mistakes.
 fn read_existing(abs: &Path, shown: &str, missing_hint: &str) -> Result<Vec<u8>, ToolError> {
     match std::fs::metadata(abs) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return err(format!("file not found: {shown}{missing_hint}")),
         Err(e) => return err(format!("cannot read {shown}: {e}")),
-        Ok(m) if m.is_dir() => return err(format!("{shown} is a directory, not a file; use list_files to see what it contains")),
-        Ok(_) => {}
+        Ok(m) => {
+            if let Some(kind) = odd_kind(m.file_type()) {
+                return Err(not_regular(shown, kind));
+            }
+        }
     }
-    std::fs::read(abs).map_err(|e| ToolError(format!("cannot read {shown}: {e}")))
+    let cannot = |e: std::io::Error| ToolError(format!("cannot read {shown}: {e}"));
+    // Non-blocking: should the path have become a FIFO since the check, the open returns at
+    // once and the check below refuses it. (It changes nothing for a regular file.)
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(abs)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if let Some(kind) = odd_kind(meta.file_type()) {
+        return Err(not_regular(shown, kind));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes).map_err(cannot)?;
+    Ok(bytes)
+}
+
+/// Replaces the file at `abs` with `bytes`, atomically.
+fn replace(abs: &Path, shown: &str, bytes: &[u8]) -> Result<(), ToolError> {
+    let cannot = |e: std::io::Error| ToolError(format!("cannot write {shown}: {e}"));
+    // A rename would replace a file we may not write (a read-only file, a running binary);
+    // opening it for writing (without truncating) asks the kernel the same question a
+    // plain write would have.
+    if abs.exists() {
+        std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(abs).map_err(cannot)?;
+    }
+    crate::memory::atomic::write_atomic(abs, bytes).map_err(cannot)
 }
 
 fn line_count(text: &str) -> usize {
@@ -98,12 +174,13 @@ pub(super) fn write_file(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutc
     if abs.is_dir() {
         return err(format!("{path} is a directory; give the path of a file"));
     }
+    refuse_odd(&abs, path)?;
     let existed = abs.exists();
     ctx.workspace.note_before_write(&rel);
     if let Some(parent) = abs.parent() {
         std::fs::create_dir_all(parent).map_err(|e| ToolError(format!("cannot create the directories for {path}: {e}")))?;
     }
-    std::fs::write(&abs, content).map_err(|e| ToolError(format!("cannot write {path}: {e}")))?;
+    replace(&abs, path, content.as_bytes())?;
     let change = ctx.workspace.record_write(&rel, content.as_bytes());
     let size = format!("{}, {} bytes", plural(line_count(content), "line"), content.len());
     let output = match (&change, existed) {
@@ -197,7 +274,7 @@ pub(super) fn edit_file(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
             updated.push_str(&new);
             updated.push_str(&text[at + old.len()..]);
             ctx.workspace.note_before_write(&rel);
-            std::fs::write(&abs, &updated).map_err(|e| ToolError(format!("cannot write {path}: {e}")))?;
+            replace(&abs, path, updated.as_bytes())?;
             let change = ctx.workspace.record_write(&rel, updated.as_bytes());
             let line = text[..at].matches('\n').count() + 1;
             let output = format!(

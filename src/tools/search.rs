@@ -15,6 +15,8 @@ const MAX_MATCH_CHARS: usize = 300;
 /// Files above this are not searched: they are almost always generated data or logs, and
 /// reading them would dominate the call.
 const MAX_SEARCH_BYTES: u64 = 16 * 1024 * 1024;
+/// Files skipped for size that are named in the result; the rest are counted.
+const MAX_SKIPPED_NAMED: usize = 20;
 
 fn rel_of(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).to_string_lossy().into_owned()
@@ -91,12 +93,16 @@ fn search_blocking(root: &Path, start: &Path, re: &Regex, pattern: &str) -> Stri
     let mut out = String::new();
     let mut matches = 0usize;
     let mut truncated = false;
+    // (path, size) of files too large to search: a match may be in them.
+    let mut skipped: Vec<(String, u64)> = Vec::new();
     'files: for entry in walker(root, start).sort_by_file_name(|a, b| a.cmp(b)).build() {
         let Ok(entry) = entry else { continue };
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        if entry.metadata().map_or(true, |m| m.len() > MAX_SEARCH_BYTES) {
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.len() > MAX_SEARCH_BYTES {
+            skipped.push((rel_of(root, entry.path()), meta.len()));
             continue;
         }
         let Ok(bytes) = std::fs::read(entry.path()) else { continue };
@@ -120,11 +126,37 @@ fn search_blocking(root: &Path, start: &Path, re: &Regex, pattern: &str) -> Stri
             out.push_str(&format!("{rel}:{}: {shown}{cut}\n", i + 1));
         }
     }
-    if matches == 0 {
+    if matches == 0 && skipped.is_empty() {
         return format!("no matches for `{pattern}`\n");
+    }
+    if matches == 0 {
+        out.push_str(&format!("no matches for `{pattern}` in the files searched, but not every file was searched:\n"));
     }
     if truncated {
         out.push_str(&format!("… stopped after {MAX_MATCHES} matches; narrow the pattern or the path\n"));
     }
+    if !skipped.is_empty() {
+        out.push_str(&skipped_note(&skipped));
+    }
     out
+}
+
+/// Names the files skipped for size, so that "no matches" is never said of a file that was
+/// not read.
+fn skipped_note(skipped: &[(String, u64)]) -> String {
+    let mib = |n: u64| n as f64 / (1024.0 * 1024.0);
+    let mut note = format!(
+        "skipped {} file{} larger than {} MiB (not searched; use run with grep to search {}):\n",
+        skipped.len(),
+        if skipped.len() == 1 { "" } else { "s" },
+        MAX_SEARCH_BYTES / (1024 * 1024),
+        if skipped.len() == 1 { "it" } else { "them" }
+    );
+    for (path, size) in skipped.iter().take(MAX_SKIPPED_NAMED) {
+        note.push_str(&format!("  {path} ({:.1} MiB)\n", mib(*size)));
+    }
+    if skipped.len() > MAX_SKIPPED_NAMED {
+        note.push_str(&format!("  … and {} more\n", skipped.len() - MAX_SKIPPED_NAMED));
+    }
+    note
 }

@@ -347,3 +347,80 @@ async fn writes_to_ignored_files_show_their_previous_content_and_are_not_reporte
     assert_eq!(o.changes[0].diff, "--- a/local.env\n+++ b/local.env\n@@ -1 +1 @@\n-A=1\n+A=2\n");
     assert!(c.workspace.rescan().is_empty(), "the ignored file still exists; it was not deleted");
 }
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo {}", path.display());
+}
+
+#[tokio::test]
+async fn file_tools_refuse_fifos_sockets_and_devices_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    mkfifo(&dir.path().join("pipe"));
+    let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", dir.path().join("null")).unwrap();
+    let mut c = ctx(dir.path());
+    for (path, kind) in [("pipe", "a named pipe (FIFO)"), ("sock", "a socket")] {
+        for (tool, args) in [
+            ("read_file", json!({"path": path})),
+            ("write_file", json!({"path": path, "content": "x"})),
+            ("edit_file", json!({"path": path, "old": "a", "new": "b"})),
+        ] {
+            let o = tokio::time::timeout(std::time::Duration::from_secs(20), call(&mut c, tool, args)).await.expect("no hang");
+            assert!(!o.ok, "{tool} {path}");
+            assert!(o.output.contains(&format!("{path} is {kind}, not a regular file")), "{tool}: {}", o.output);
+        }
+    }
+    // A symlink inside the workspace to a device outside: reading it is refused too (writing
+    // through it is already refused as a path outside the workspace).
+    let o = call(&mut c, "read_file", json!({"path": "null"})).await;
+    assert!(!o.ok);
+    assert!(o.output.contains("outside the workspace") || o.output.contains("a character device"), "{}", o.output);
+}
+
+#[tokio::test]
+async fn writes_replace_the_file_so_a_hard_link_outside_keeps_its_content() {
+    use std::os::unix::fs::PermissionsExt;
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = outside.path().join("victim.txt");
+    fs::write(&target, "original\n").unwrap();
+    fs::hard_link(&target, dir.path().join("link.txt")).unwrap();
+    fs::set_permissions(dir.path().join("link.txt"), fs::Permissions::from_mode(0o754)).unwrap();
+    let mut c = ctx(dir.path());
+    let o = call(&mut c, "write_file", json!({"path": "link.txt", "content": "changed\n"})).await;
+    assert!(o.ok, "{}", o.output);
+    let o = call(&mut c, "edit_file", json!({"path": "link.txt", "old": "changed", "new": "edited"})).await;
+    assert!(o.ok, "{}", o.output);
+    assert_eq!(fs::read_to_string(dir.path().join("link.txt")).unwrap(), "edited\n");
+    assert_eq!(fs::read_to_string(&target).unwrap(), "original\n", "the file outside is untouched");
+    let mode = fs::metadata(dir.path().join("link.txt")).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o754, "the replaced file keeps its permissions");
+    // A file the user made read-only stays unwritable, as with a plain write.
+    fs::write(dir.path().join("ro.txt"), "ro\n").unwrap();
+    fs::set_permissions(dir.path().join("ro.txt"), fs::Permissions::from_mode(0o444)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        let o = call(&mut c, "write_file", json!({"path": "ro.txt", "content": "x"})).await;
+        assert!(!o.ok && o.output.contains("cannot write ro.txt"), "{}", o.output);
+        assert_eq!(fs::read_to_string(dir.path().join("ro.txt")).unwrap(), "ro\n");
+    }
+}
+
+#[tokio::test]
+async fn search_names_the_files_it_skipped_for_size() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("small.txt"), "nothing here\n").unwrap();
+    // Sparse: large without costing the disk.
+    let big = fs::File::create(dir.path().join("huge.log")).unwrap();
+    big.set_len(17 * 1024 * 1024).unwrap();
+    let mut c = ctx(dir.path());
+    let o = call(&mut c, "search", json!({"pattern": "needle"})).await;
+    assert!(o.ok);
+    assert!(!o.output.starts_with("no matches for `needle`\n"), "{}", o.output);
+    assert!(o.output.contains("not every file was searched"), "{}", o.output);
+    assert!(o.output.contains("skipped 1 file larger than 16 MiB") && o.output.contains("huge.log (17.0 MiB)"), "{}", o.output);
+    let o = call(&mut c, "search", json!({"pattern": "nothing"})).await;
+    assert!(o.output.starts_with("small.txt:1: nothing here\n") && o.output.contains("huge.log"), "{}", o.output);
+}

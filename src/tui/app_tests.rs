@@ -340,6 +340,7 @@ fn checkpoint(cycle: u32, n: u32, pct: u32, tokens: u64, next: &str) -> EventKin
         window_tokens: tokens,
         upto_seq: 10,
         snapshot: None,
+        snapshot_error: None,
         path: format!(".endure/checkpoints/{cycle}.{n}.json"),
         checkpoint: cp,
     }

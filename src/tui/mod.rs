@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Both own the terminal for their duration and restore it on every way out (quit, error,
-//! panic, SIGTERM, SIGHUP). The workbench never blocks the runtime: it reads a broadcast
+//! panic, SIGTERM, SIGHUP, SIGINT). The workbench never blocks the runtime: it reads a broadcast
 //! receiver (a lagging workbench drops events and says so; the log has them) and sends
 //! commands on an unbounded channel.
 //!
@@ -97,7 +97,7 @@ impl Default for WorkbenchOptions {
 pub enum WorkbenchExit {
     /// The user quit.
     Quit,
-    /// SIGTERM or SIGHUP; the terminal was restored first.
+    /// SIGTERM, SIGHUP or SIGINT; the terminal was restored first.
     Signal(&'static str),
 }
 
@@ -284,6 +284,9 @@ async fn run_loop(
     use tokio::signal::unix::{signal, SignalKind};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    // In raw mode Ctrl-C is a key, but `kill -INT` is still a signal, whose default action
+    // would leave the alternate screen and mouse tracking on.
+    let mut sigint = signal(SignalKind::interrupt())?;
     let mut guard = terminal::TerminalGuard::enter()?;
     let (frames, mut draws) = scheduler::spawn();
     let mut input = crossterm::event::EventStream::new();
@@ -351,6 +354,7 @@ async fn run_loop(
             },
             _ = sigterm.recv() => return Ok(WorkbenchExit::Signal("SIGTERM")),
             _ = sighup.recv() => return Ok(WorkbenchExit::Signal("SIGHUP")),
+            _ = sigint.recv() => return Ok(WorkbenchExit::Signal("SIGINT")),
         }
         if app.should_quit {
             return Ok(WorkbenchExit::Quit);

@@ -566,7 +566,16 @@ impl WorkbenchState {
             }
             EventKind::Warning { message } => self.push(id, CellKind::Notice { level: NoticeLevel::Warning, text: message.clone() }),
             EventKind::WorkspaceSnapshot { .. } => {}
-            EventKind::CheckpointSaved { id: cp, cycle, n, threshold_pct, window_tokens, upto_seq, path, checkpoint, .. } => {
+            EventKind::CheckpointSaved { id: cp, cycle, n, threshold_pct, window_tokens, upto_seq, path, checkpoint, snapshot_error, .. } => {
+                if let Some(why) = snapshot_error {
+                    self.push(
+                        id,
+                        CellKind::Notice {
+                            level: NoticeLevel::Warning,
+                            text: format!("checkpoint {cp} has no workspace snapshot, so it cannot be rolled back to: {why}"),
+                        },
+                    );
+                }
                 let prev = self.checkpoints.iter().rposition(|c| !c.abandoned);
                 self.checkpoints.push(CheckpointEntry {
                     id: cp.clone(),

@@ -149,6 +149,7 @@ fn cp(cycle: u32, n: u32, pct: u32, tokens: u64) -> EventKind {
         window_tokens: tokens,
         upto_seq: 3,
         snapshot: None,
+        snapshot_error: None,
         path: String::new(),
         checkpoint: crate::protocol::Checkpoint::default(),
     }

@@ -1,5 +1,5 @@
 //! Terminal setup and teardown in one place. Whatever ends the workbench — quitting, an error,
-//! a panic, SIGTERM or SIGHUP — the terminal gets raw mode off, the main screen back, mouse
+//! a panic, SIGTERM, SIGHUP or SIGINT — the terminal gets raw mode off, the main screen back, mouse
 //! capture and bracketed paste off, and the cursor shown.
 
 use std::io::{stdout, Stdout};

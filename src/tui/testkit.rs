@@ -343,6 +343,7 @@ pub fn endurance_session() -> Vec<Event> {
                     window_tokens: tokens,
                     upto_seq: s.events.len() as u64,
                     snapshot: None,
+                    snapshot_error: None,
                     path: format!(".endure/checkpoints/{cycle}.{n}.json"),
                     checkpoint: crate::protocol::Checkpoint::default(),
                 });

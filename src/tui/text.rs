@@ -17,7 +17,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     for raw in text.split('\n') {
-        let raw = raw.replace('\t', "    ");
+        let raw = crate::printable::visible(raw).replace('\t', "    ");
         let mut line = String::new();
         let mut w = 0;
         for word in raw.split_inclusive(' ') {

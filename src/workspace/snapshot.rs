@@ -29,12 +29,23 @@
 //!
 //! Snapshots form a chain under [`SNAPSHOT_REF`]: each one's parent is the previous one, so
 //! `git --git-dir .endure/snapshots.git log refs/endure/snapshots` shows the history.
+//!
+//! A git killed mid-command (with endure, by `kill -9`) leaves its lock file behind
+//! (`index.lock`, `refs/endure/snapshots.lock`), and every later git command on the shadow
+//! repository then fails with "File exists". The rule for such a lock: after a command
+//! failed because of it, a lock file inside the shadow repository is stale when no process
+//! has it open (git keeps its lock file open from creating it until it renames it into place;
+//! every process's open files are listed under `/proc`). Where `/proc` cannot be read, it is
+//! stale when it has not been modified for [`STALE_LOCK_AGE`]. A stale lock is removed, the
+//! command is run again, and a note says so (see [`Snapshots::take_notes`]).
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The ref whose history is the chain of snapshots.
 pub const SNAPSHOT_REF: &str = "refs/endure/snapshots";
@@ -57,6 +68,12 @@ const ATTRIBUTES: &str = "* -text -eol -crlf -ident -filter -working-tree-encodi
 
 /// Git's mode for a nested repository entry.
 const GITLINK_MODE: &str = "160000";
+
+/// Without `/proc`, a lock file untouched for this long is taken for one a dead git left.
+pub const STALE_LOCK_AGE: Duration = Duration::from_secs(60);
+
+/// How many stale locks one operation may clear (the index and a ref, say) before it gives up.
+const MAX_LOCK_RECOVERIES: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -98,6 +115,8 @@ pub struct Snapshots {
     /// `lstat` instead of a read and a hash.
     index_file: PathBuf,
     git: PathBuf,
+    /// What recovery did that the supervisor should hear about (stale locks removed).
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 /// One entry of a `diff-tree -r --raw -z` between the current tree and a snapshot.
@@ -117,8 +136,9 @@ impl Snapshots {
     pub fn open_with_git(workspace: &Path, git: impl Into<PathBuf>) -> Result<Snapshots, SnapshotError> {
         let workspace = std::fs::canonicalize(workspace).map_err(|e| io_err(workspace, e))?;
         let git_dir = workspace.join(SHADOW_DIR);
-        let snapshots = Snapshots { index_file: git_dir.join("index"), git_dir, workspace, git: git.into() };
-        snapshots.init()?;
+        let snapshots =
+            Snapshots { index_file: git_dir.join("index"), git_dir, workspace, git: git.into(), notes: Default::default() };
+        snapshots.recovering(|| snapshots.init())?;
         Ok(snapshots)
     }
 
@@ -133,9 +153,56 @@ impl Snapshots {
     /// Records the current state of the workspace files and returns the new snapshot's commit
     /// id. Its parent is the previous snapshot.
     pub fn snapshot(&self, label: &str) -> Result<String, SnapshotError> {
-        self.stage_workspace()?;
-        let tree = self.write_tree()?;
-        self.commit(&tree, label)
+        self.recovering(|| {
+            self.stage_workspace()?;
+            let tree = self.write_tree()?;
+            self.commit(&tree, label)
+        })
+    }
+
+    /// What recovery did since the last call: one line per stale lock removed.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Runs `op`, and runs it again after removing a stale lock file that made it fail (see
+    /// the module documentation for when a lock is stale).
+    fn recovering<T>(&self, op: impl Fn() -> Result<T, SnapshotError>) -> Result<T, SnapshotError> {
+        let mut result = op();
+        for _ in 0..MAX_LOCK_RECOVERIES {
+            let Err(e) = &result else { break };
+            let Some(lock) = self.lock_in_the_way(e) else { break };
+            match lock_holders(&lock) {
+                Holders::Some => break,
+                Holders::Unknown if !older_than(&lock, STALE_LOCK_AGE) => break,
+                Holders::None | Holders::Unknown => {}
+            }
+            match std::fs::remove_file(&lock) {
+                Ok(()) => {
+                    let rel = lock.strip_prefix(&self.workspace).unwrap_or(&lock).display().to_string();
+                    self.notes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(format!("removed {rel}, a stale lock left by an interrupted git (no process holds it)"));
+                }
+                // Gone meanwhile: its owner finished; trying again is all there is to do.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => break,
+            }
+            result = op();
+        }
+        result
+    }
+
+    /// The lock file inside the shadow repository that made git fail, if that is why it did.
+    /// With `LC_ALL=C` git says: `Unable to create '<path>.lock': File exists.`
+    fn lock_in_the_way(&self, e: &SnapshotError) -> Option<PathBuf> {
+        let SnapshotError::GitFailed { stderr, .. } = e else { return None };
+        let rest = &stderr[stderr.find("Unable to create '")? + "Unable to create '".len()..];
+        let end = rest.find("': File exists")?;
+        let path = PathBuf::from(&rest[..end]);
+        let inside = path.starts_with(&self.git_dir) && !path.components().any(|c| c == std::path::Component::ParentDir);
+        (inside && path.extension() == Some(OsStr::new("lock"))).then_some(path)
     }
 
     /// The latest snapshot, if any was taken.
@@ -149,6 +216,10 @@ impl Snapshots {
     ///
     /// The current state is recorded first (see [`RestoreReport::before`]).
     pub fn restore(&self, id: &str) -> Result<RestoreReport, SnapshotError> {
+        self.recovering(|| self.restore_once(id))
+    }
+
+    fn restore_once(&self, id: &str) -> Result<RestoreReport, SnapshotError> {
         let target = self.resolve(id)?;
         self.stage_workspace()?;
         let current_tree = self.write_tree()?;
@@ -521,6 +592,39 @@ impl Snapshots {
             })
         }
     }
+}
+
+/// Whether any process has a file open.
+enum Holders {
+    Some,
+    None,
+    /// `/proc` could not be read.
+    Unknown,
+}
+
+/// Looks through every process's open files for `path`. Processes whose descriptors cannot
+/// be read (another user's) are skipped: a git of another user does not write our shadow
+/// repository.
+fn lock_holders(path: &Path) -> Holders {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Holders::Unknown };
+    let mut readable = false;
+    for p in procs.flatten() {
+        if !p.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        readable = true;
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|target| target == path) {
+                return Holders::Some;
+            }
+        }
+    }
+    if readable { Holders::None } else { Holders::Unknown }
+}
+
+fn older_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= age)
 }
 
 /// Parses `diff-tree -r -z --raw` output: `:<mode> <mode> <oid> <oid> <status>\0<path>\0`.

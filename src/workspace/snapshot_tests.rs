@@ -428,3 +428,43 @@ fn unknown_snapshot_ids_are_refused() {
     assert!(!dir.path().join("pwned").exists());
     assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "a");
 }
+
+#[test]
+fn a_stale_lock_left_by_a_dead_git_is_removed_with_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+    let snaps = Snapshots::open(dir.path()).unwrap();
+    snaps.snapshot("first").unwrap();
+    let index_lock = snaps.git_dir().join("index.lock");
+    let ref_lock = snaps.git_dir().join("refs/endure/snapshots.lock");
+    fs::write(&index_lock, b"").unwrap();
+    fs::write(&ref_lock, b"").unwrap();
+    fs::write(dir.path().join("a.txt"), "two\n").unwrap();
+    let id = snaps.snapshot("after a crash").unwrap();
+    assert!(!index_lock.exists() && !ref_lock.exists());
+    let notes = snaps.take_notes();
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(notes[0].contains("index.lock") && notes[0].contains("stale lock"), "{notes:?}");
+    assert!(snaps.take_notes().is_empty());
+    assert_eq!(snaps.files(&id).unwrap(), ["a.txt"]);
+}
+
+#[test]
+fn a_lock_some_process_holds_open_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a.txt"), "one\n").unwrap();
+    let snaps = Snapshots::open(dir.path()).unwrap();
+    snaps.snapshot("first").unwrap();
+    if fs::read_dir("/proc/self/fd").is_err() {
+        eprintln!("skipped: /proc is not readable here, so a held lock cannot be told from a stale one");
+        return;
+    }
+    let index_lock = snaps.git_dir().join("index.lock");
+    // Held open as a live git holds it.
+    let held = fs::File::create(&index_lock).unwrap();
+    let err = snaps.snapshot("while another git runs").unwrap_err();
+    assert!(err.to_string().contains("index.lock"), "{err}");
+    assert!(index_lock.exists());
+    assert!(snaps.take_notes().is_empty());
+    drop(held);
+}

@@ -3,7 +3,7 @@ use ratatui::style::Style;
 use ratatui::text::Span;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-pub const TAB_WIDTH: usize = 4;
+pub use crate::printable::{TAB_WIDTH, expand_tabs};
 
 /// Display width in terminal columns.
 pub fn width(s: &str) -> usize {
@@ -12,28 +12,6 @@ pub fn width(s: &str) -> usize {
 
 fn char_width(c: char) -> usize {
     UnicodeWidthChar::width(c).unwrap_or(0)
-}
-
-/// Replaces tabs with spaces up to the next tab stop, and drops other control characters,
-/// which terminals would render unpredictably and which would break width accounting.
-/// `col` is the column the text starts at and is advanced past it.
-pub fn expand_tabs(s: &str, col: &mut usize) -> String {
-    if !s.chars().any(|c| c.is_control()) {
-        *col += width(s);
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c == '\t' {
-            let n = TAB_WIDTH - *col % TAB_WIDTH;
-            out.extend(std::iter::repeat_n(' ', n));
-            *col += n;
-        } else if !c.is_control() {
-            out.push(c);
-            *col += char_width(c);
-        }
-    }
-    out
 }
 
 /// A line under construction: spans with adjacent same-style text merged.
@@ -133,7 +111,9 @@ pub fn wrap(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
                 if cur.width > 0 {
                     space.push_char(' ', *style);
                 }
-            } else if !c.is_control() {
+            } else if let Some(shown) = crate::printable::escaped(c) {
+                shown.chars().for_each(|e| word.push_char(e, *style));
+            } else {
                 word.push_char(c, *style);
             }
         }
