@@ -38,7 +38,7 @@ fn deltas_stream_and_a_new_attempt_resets_them() {
     s.apply(&ev(EventKind::ModelRequest { role: Role::Agent, step: 1, attempt: 2 }));
     assert_eq!(s.streaming.text, "");
     s.apply(&ev(EventKind::AssistantDelta { role: Role::Agent, text: "Again".into() }));
-    s.apply(&ev(EventKind::AssistantMessage { step: 1, text: "Again, done".into(), tool_calls: vec![] }));
+    s.apply(&ev(EventKind::AssistantMessage { step: 1, text: "Again, done".into(), tool_calls: vec![], blocks: vec![] }));
     assert_eq!(s.streaming.text, "");
     assert_eq!(s.run, RunState::Running);
     assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Assistant { text, step: 1 }) if text == "Again, done"));

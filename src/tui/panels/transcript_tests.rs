@@ -83,7 +83,7 @@ fn the_final_message_renders_as_the_stream_ended() {
     let (mut view, mut state) = stream(ANSWER, 48, 3);
     let i = state.cells.len();
     let streamed = lines(&view.rows(&ctx(&t, &hl, &state), &[], i));
-    state.apply(&ev(EventKind::AssistantMessage { step: 1, text: ANSWER.to_string(), tool_calls: vec![] }));
+    state.apply(&ev(EventKind::AssistantMessage { step: 1, text: ANSWER.to_string(), tool_calls: vec![], blocks: vec![] }));
     assert!(state.streaming.text.is_empty());
     let c = ctx(&t, &hl, &state);
     let cell = lines(&view.rows(&c, &[], i));
