@@ -801,7 +801,11 @@ pub fn opaque_block_summary(block: &Value) -> String {
     let line = if let Some(name) = block.get("name").and_then(Value::as_str) {
         let input = match block.get("input") {
             Some(Value::Object(o)) if o.is_empty() => String::new(),
-            Some(input) => format!(" {}", tool_target(name, input)),
+            // Server tools take a query, a URL or code; anything else is shown as its JSON.
+            Some(input) => match ["query", "url", "command", "code"].iter().find_map(|k| input.get(*k).and_then(Value::as_str)) {
+                Some(arg) => format!(" {arg}"),
+                None => format!(" {}", tool_target(name, input)),
+            },
             None => String::new(),
         };
         format!("{kind} {name}{input}")
