@@ -6,7 +6,6 @@ mod common;
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::{finish, logged_events, pos, wait_for};
 use endure::agent::{self, Supervision};
@@ -304,15 +303,35 @@ async fn error_events_carry_their_type_and_only_transient_ones_are_retried() {
 }
 
 #[tokio::test]
-async fn a_model_call_is_cancelled_when_the_time_budget_runs_out_mid_stream() {
-    // A stream that trickles forever: only the budget can end this step.
-    let server = server(done_at(0), vec![Reply::endless_text(Duration::from_millis(50))]).await;
+async fn a_paused_server_tool_turn_is_sent_back_to_continue() {
+    let server = server(done_at(1), vec![Reply::fixture("anthropic_pause_turn.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let o = RunOptions { max_time: Some("2s".into()), ..opts(&server, Wire::OpenAi) };
-    let started = std::time::Instant::now();
-    let (result, events) = run(ws.path(), &o).await;
-    assert_eq!(result.outcome, Outcome::Budget, "{}", result.reason);
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
-    pos(&events, "the budget stop", |k| matches!(k, EventKind::BudgetStop { budget: endure::protocol::BudgetKind::Time, .. }));
-    assert_eq!(count(&events, |k| matches!(k, EventKind::AssistantMessage { .. })), 0);
+    let (result, events) = run(ws.path(), &opts(&server, Wire::Anthropic)).await;
+    assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+    let at = pos(&events, "the paused answer", |k| matches!(k, EventKind::AssistantMessage { blocks, .. } if blocks.len() == 2));
+    assert!(!matches!(&events[at + 1].kind, EventKind::UserMessage { .. }), "no nudge after a paused turn");
+    let reqs = agent_requests(&server);
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    let last = msgs.last().unwrap();
+    assert_eq!(last["role"], "assistant", "the paused turn is what the provider continues");
+    assert_eq!(last["content"][0]["type"], "server_tool_use");
+    assert_eq!(last["content"][1], fixture_block("anthropic_pause_turn.sse", 1));
+}
+
+#[tokio::test]
+async fn in_the_workbench_repeated_cuts_pause_and_the_raised_limit_stays() {
+    // Three cut answers, each leaving its text `{"` in the conversation: answer 3 comes next.
+    let cut = || Reply::fixture("openai_length.sse");
+    let server = server(done_at(3), vec![cut(), cut(), cut()]).await;
+    let ws = tempfile::tempdir().unwrap();
+    let cfg = endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
+        .unwrap();
+    let mut handle = agent::spawn(cfg).unwrap();
+    let mut rx = handle.take_events();
+    wait_for(&mut rx, "the truncation pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Truncation { max_tokens: 16384 } })).await;
+    handle.commands.send(Command::Resume).unwrap();
+    let result = finish(handle).await;
+    assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+    let limits: Vec<u64> = agent_requests(&server).iter().map(|r| r.body["max_tokens"].as_u64().unwrap()).collect();
+    assert_eq!(limits, vec![8192, 8192, 16384, 16384]);
 }

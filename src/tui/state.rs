@@ -545,6 +545,8 @@ impl WorkbenchState {
             }
             EventKind::StepFinished { step } => self.step = self.step.max(*step),
             EventKind::Paused { reason } => {
+                // A budget can stop a model call mid-stream; its partial text is not an answer.
+                self.reset_streaming(id);
                 if self.run_is_live() {
                     self.run = RunState::Paused(reason.clone());
                 }

@@ -155,3 +155,19 @@ fn drawing_every_stage_of_a_stream_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_refusal_cell_shows_its_text_or_says_none_was_given() {
+    let (t, hl) = setup();
+    for (text, shown) in [("I can't help with that.", "I can't help with that."), ("", "(the model refused without giving a reason)")] {
+        let mut state = WorkbenchState::default();
+        state.apply(&ev(EventKind::Refusal { step: 4, text: text.into() }));
+        let c = ctx(&t, &hl, &state);
+        let rows: Vec<String> = layout_entry(&c, &Entry::Cell(&state.cells[0]), 60, false)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert!(rows.iter().any(|r| r == "⊘ refusal · step 4"), "{rows:?}");
+        assert!(rows.iter().any(|r| r.trim() == shown), "{rows:?}");
+    }
+}
