@@ -248,11 +248,11 @@ impl StepRunner {
         if give_up {
             let raised = self.rec.with_state(|s| s.max_tokens_raised);
             let reason = format!(
-                "the model's answers were cut at the output limit of {limit} tokens {in_a_row} times in a row{}; \
+                "{in_a_row} answers in a row were cut at the output limit (the last at {limit} tokens; {}); \
                  cut answers are never treated as finished and their tool calls were not run",
                 match raised {
-                    Some(to) => format!(" (the limit was already raised once, to {to})"),
-                    None => " (the model allows no higher limit)".to_string(),
+                    Some(to) => format!("the limit was raised once already, to {to}"),
+                    None => "the model allows no higher limit".to_string(),
                 }
             );
             return Ok(StepEnd::Truncated { reason, max_tokens: limit });
