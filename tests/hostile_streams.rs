@@ -148,9 +148,22 @@ async fn an_endless_stream_under_max_time_ends_with_budget_in_bounded_memory() {
     assert!(run.elapsed < Duration::from_secs(15), "finished after {:?}", run.elapsed);
     assert!(run.peak_kib > 0, "VmHWM was sampled");
     assert!(run.peak_kib < 300 * 1024, "peak RSS {} MiB", run.peak_kib / 1024);
-    let cut = run.events().into_iter().find(|e| e["type"] == "model_retry").expect("an attempt was cut");
-    assert!(cut["reason"].as_str().unwrap().contains("the answer exceeded 1048576 bytes"), "{cut}");
     eprintln!("peak RSS {} MiB after {:?} and {} requests", run.peak_kib / 1024, run.elapsed, server.request_count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_stream_is_cut_at_the_answer_cap_and_retried() {
+    let server = server((0..2).map(|_| Reply::endless_text(Duration::ZERO)).collect()).await;
+    let (_dir, ws) = workspace();
+    let base = http_args(&server);
+    let run = exec(&ws, &args(&base, &["--max-attempts", "2", "--retry-base-ms", "10", "--json", "fix it"]), &[]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let expected = "malformed stream: the answer exceeded 1048576 bytes, more than its max_tokens allow; the stream was cut";
+    let retry = run.events().into_iter().find(|e| e["type"] == "model_retry").expect("the first attempt was retried");
+    assert!(retry["reason"].as_str().unwrap().contains(expected), "{retry}");
+    assert!(run.finished()["reason"].as_str().unwrap().contains(expected));
+    assert_eq!(server.request_count(), 2);
+    assert!(run.peak_kib < 300 * 1024, "peak RSS {} MiB", run.peak_kib / 1024);
 }
 
 /// Processes whose command line contains `needle`.
