@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::protocol::{Event, EventKind, tool_target};
+use crate::protocol::{Event, EventKind, opaque_block_summary, tool_target};
 
 pub struct Headless {
     json: bool,
@@ -156,9 +156,23 @@ impl Headless {
             } else {
                 format!("verifier (attempt {attempt}): not met — missing: {}", truncate(&missing.join("; "), 300))
             }),
-            EventKind::AssistantMessage { text, tool_calls, .. } if tool_calls.is_empty() && !text.is_empty() => {
-                Some(format!("           said: {}", truncate(text.lines().next().unwrap_or(""), 160)))
+            EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
+                let mut lines: Vec<String> =
+                    blocks.iter().map(|b| format!("           server tool: {}", opaque_block_summary(b))).collect();
+                if tool_calls.is_empty() && !text.is_empty() {
+                    lines.push(format!("           said: {}", truncate(text.lines().next().unwrap_or(""), 160)));
+                }
+                (!lines.is_empty()).then(|| lines.join("\n"))
             }
+            EventKind::Refusal { step, text } => Some(format!(
+                "step {step:>3}  the model refused: {}",
+                if text.trim().is_empty() { "(no reason given)".to_string() } else { truncate(text.trim(), 300) }
+            )),
+            EventKind::AnswerTruncated { step, max_tokens, dropped_calls, in_a_row, .. } => Some(format!(
+                "step {step:>3}  answer cut at the output limit of {max_tokens} tokens ({in_a_row} in a row){}",
+                if dropped_calls.is_empty() { String::new() } else { format!("; not run: {}", dropped_calls.join(", ")) }
+            )),
+            EventKind::MaxTokensRaised { from, to } => Some(format!("           output limit raised from {from} to {to} tokens")),
             _ => None,
         }
     }

@@ -87,9 +87,23 @@ impl RoleModels {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum Message {
-    User { text: String },
-    Assistant { text: String, tool_calls: Vec<ToolCallRequest> },
-    Tool { call_id: String, name: String, content: String },
+    User {
+        text: String,
+    },
+    Assistant {
+        text: String,
+        tool_calls: Vec<ToolCallRequest>,
+        /// Provider content the runtime does not interpret (Anthropic server tool blocks such
+        /// as `server_tool_use` and `web_search_tool_result`), kept verbatim so that the
+        /// provider gets them back unchanged. Absent from older logs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocks: Vec<Value>,
+    },
+    Tool {
+        call_id: String,
+        name: String,
+        content: String,
+    },
 }
 
 impl Message {
@@ -97,8 +111,10 @@ impl Message {
     pub fn content_len(&self) -> usize {
         match self {
             Message::User { text } => text.len(),
-            Message::Assistant { text, tool_calls } => {
-                text.len() + tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>()
+            Message::Assistant { text, tool_calls, blocks } => {
+                text.len()
+                    + tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>()
+                    + blocks.iter().map(|b| b.to_string().len()).sum::<usize>()
             }
             Message::Tool { content, .. } => content.len(),
         }
@@ -244,6 +260,10 @@ pub enum PauseReason {
     Stall,
     /// The goal verifier is not converging or could not be read; the supervisor decides.
     Verifier { reason: String },
+    /// The model refused to continue the task.
+    Refusal,
+    /// The model's answers kept being cut at the output token limit.
+    Truncation { max_tokens: u32 },
 }
 
 /// One checkpoint field: the writer answers each as a string or a list of strings.
@@ -370,6 +390,9 @@ pub enum EventKind {
         text: String,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tool_calls: Vec<ToolCallRequest>,
+        /// Opaque provider content (server tool blocks), as in [`Message::Assistant`].
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocks: Vec<Value>,
     },
     ToolCall {
         step: u64,
@@ -576,6 +599,31 @@ pub enum EventKind {
         added: u32,
         summary: String,
     },
+    /// The model refused to answer (OpenAI `refusal`, Anthropic `stop_reason: "refusal"`, a
+    /// content filter). `text` is the refusal as the model gave it, possibly empty. The
+    /// conversation keeps it as the model's answer; nothing is retried.
+    Refusal {
+        step: u64,
+        text: String,
+    },
+    /// The answer of `step` was cut at the output limit of `max_tokens` tokens. Its text (kept
+    /// as the assistant message before this event) is not a finished answer and its tool
+    /// calls, named in `dropped_calls`, were not run. `notice` is what the model is told next
+    /// (the state adds it as a user message). `in_a_row` counts consecutive cut answers.
+    AnswerTruncated {
+        step: u64,
+        max_tokens: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped_calls: Vec<String>,
+        in_a_row: u32,
+        notice: String,
+    },
+    /// The agent's output token limit was raised after repeated truncation; it applies to
+    /// every later agent request of the session.
+    MaxTokensRaised {
+        from: u32,
+        to: u32,
+    },
 }
 
 impl EventKind {
@@ -625,6 +673,9 @@ impl EventKind {
             EventKind::VerifierVerdict { .. } => "verifier_verdict",
             EventKind::VerdictOverridden { .. } => "verdict_overridden",
             EventKind::MemoryUpdated { .. } => "memory_updated",
+            EventKind::Refusal { .. } => "refusal",
+            EventKind::AnswerTruncated { .. } => "answer_truncated",
+            EventKind::MaxTokensRaised { .. } => "max_tokens_raised",
         }
     }
 }
@@ -745,4 +796,38 @@ pub fn tool_target(name: &str, args: &Value) -> String {
     } else {
         one_line
     }
+}
+
+/// One line describing an opaque provider block (a server tool call or its result) for the
+/// transcript and progress lines.
+pub fn opaque_block_summary(block: &Value) -> String {
+    let kind = block.get("type").and_then(Value::as_str).unwrap_or("block");
+    let line = if let Some(name) = block.get("name").and_then(Value::as_str) {
+        let input = match block.get("input") {
+            Some(Value::Object(o)) if o.is_empty() => String::new(),
+            // Server tools take a query, a URL or code; anything else is shown as its JSON.
+            Some(input) => match ["query", "url", "command", "code"].iter().find_map(|k| input.get(*k).and_then(Value::as_str)) {
+                Some(arg) => format!(" {arg}"),
+                None => format!(" {}", tool_target(name, input)),
+            },
+            None => String::new(),
+        };
+        format!("{kind} {name}{input}")
+    } else {
+        let detail = match block.get("content") {
+            Some(Value::Array(items)) => {
+                let first = items.iter().find_map(|i| i.get("url").or_else(|| i.get("title")).and_then(Value::as_str));
+                let n = items.len();
+                format!(": {n} item{}{}", if n == 1 { "" } else { "s" }, first.map(|f| format!(", first {f}")).unwrap_or_default())
+            }
+            Some(Value::Object(o)) => {
+                let what = o.get("error_code").or_else(|| o.get("type")).and_then(Value::as_str).unwrap_or("");
+                if what.is_empty() { String::new() } else { format!(": {what}") }
+            }
+            _ => String::new(),
+        };
+        format!("{kind}{detail}")
+    };
+    let one_line = line.replace(['\n', '\r'], " ");
+    if one_line.chars().count() > 160 { format!("{}…", one_line.chars().take(159).collect::<String>()) } else { one_line }
 }

@@ -450,7 +450,7 @@ async fn anthropic_merges_consecutive_messages_of_one_role() {
     let calls = tool_answer().tool_requests(0);
     let req = request(vec![
         Message::User { text: "Fix it.".into() },
-        Message::Assistant { text: String::new(), tool_calls: calls.clone() },
+        Message::Assistant { text: String::new(), tool_calls: calls.clone(), blocks: vec![] },
         Message::Tool { call_id: calls[0].id.clone(), name: calls[0].name.clone(), content: "fn main() {}".into() },
         Message::Tool { call_id: calls[1].id.clone(), name: calls[1].name.clone(), content: "1 passed".into() },
         Message::User { text: "Supervisor: also update the docs.".into() },
@@ -558,7 +558,7 @@ fn conversation(s: &Scenario, turns: usize) -> Vec<Message> {
     let mut m = vec![Message::User { text: "Fix the failing test.".into() }];
     for (k, a) in s.agent.iter().take(turns).enumerate() {
         let calls = a.tool_requests(k);
-        m.push(Message::Assistant { text: a.text.clone(), tool_calls: calls.clone() });
+        m.push(Message::Assistant { text: a.text.clone(), tool_calls: calls.clone(), blocks: vec![] });
         for c in calls {
             m.push(Message::Tool { call_id: c.id, name: c.name, content: "ok".into() });
         }

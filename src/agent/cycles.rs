@@ -441,7 +441,7 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
             Ok(a) => return WriterRun { answer: Ok(a), usage },
             Err(e) => {
                 last_error = e.to_string();
-                messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new() });
+                messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
                 messages.push(Message::User {
                     text: format!(
                         "That answer is not a valid checkpoint: {last_error}. Answer again with one JSON object with exactly the 11 keys."

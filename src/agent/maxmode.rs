@@ -48,6 +48,17 @@ pub(super) async fn answer(m: MaxModeStep<'_>, step: u64, req: &ModelRequest, n:
     let mut ok: Vec<(u32, Completion)> = Vec::new();
     for (index, result) in results {
         match result {
+            // A refusal or a cut answer is no proposal to pick; if every candidate ends so, the
+            // step asks once normally and records the outcome for what it is.
+            Ok(c) if c.refusal.is_some() => {
+                let why = c.refusal.as_deref().map(str::trim).filter(|t| !t.is_empty()).unwrap_or("no reason given");
+                rec.emit(EventKind::CandidateFailed { step, index, reason: format!("the model refused: {why}") })?
+            }
+            Ok(c) if c.truncated() => rec.emit(EventKind::CandidateFailed {
+                step,
+                index,
+                reason: format!("the answer was cut at the output limit of {} tokens", candidate_req.max_tokens),
+            })?,
             Ok(c) => {
                 rec.emit(EventKind::CandidateProposed { step, index, text: c.text.clone(), tool_calls: c.tool_calls.clone() })?;
                 ok.push((index, c));

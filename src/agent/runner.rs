@@ -2,8 +2,9 @@
 //!
 //! Commands are read while a step runs, so `Inject` and `Pause` are queued immediately and
 //! take effect at the next boundary, and `Stop` drops the step in flight (which kills a
-//! running command's process group). Rollback and rollover also wait for a boundary, or run
-//! at once while the session is paused.
+//! running command's process group). The time budget is watched while a step runs too: when
+//! it runs out, the step is dropped the same way. Rollback and rollover also wait for a
+//! boundary, or run at once while the session is paused.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -93,6 +94,25 @@ pub(super) async fn run(
 }
 
 type Finish = Result<(Outcome, String), LogError>;
+
+/// How a step in flight ended.
+enum InFlight {
+    Ended(Result<StepEnd, LogError>),
+    Stopped,
+    OutOfTime,
+}
+
+/// What the model is told when the supervisor resumes after its refusal without a correction.
+const RESUMED_AFTER_REFUSAL: &str = "[endure] The supervisor resumed the session after your refusal. Continue with the \
+     task if you can; if part of it is something you will not do, say which part and do the rest.";
+
+/// Waits until `deadline`, or forever without one.
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
 
 struct Run {
     cfg: AgentConfig,
@@ -195,24 +215,42 @@ impl Run {
 
             let step = self.rec.with_state(|s| s.step) + 1;
             self.rec.emit(EventKind::StepStarted { step })?;
+            let time_limit = self.cfg.budgets.max_time.filter(|_| !self.ctl.waived.contains(&BudgetKind::Time));
             let outcome = {
                 let fut = steps.step(step);
                 tokio::pin!(fut);
+                let out_of_time = until(time_limit.map(|t| started + t));
+                tokio::pin!(out_of_time);
                 loop {
                     tokio::select! {
-                        end = &mut fut => break Some(end),
+                        end = &mut fut => break InFlight::Ended(end),
+                        _ = &mut out_of_time => break InFlight::OutOfTime,
                         cmd = self.commands.recv() => match cmd {
-                            Some(Command::Stop) | None => break None,
+                            Some(Command::Stop) | None => break InFlight::Stopped,
                             Some(c) => self.ctl.handle(&self.rec, c)?,
                         },
                     }
                 }
             };
-            let Some(end) = outcome else {
-                steps.close_open_calls("the supervisor stopped the session while this call was running; its outcome is unknown")?;
-                return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+            // Leaving the block dropped the step: a model call is cancelled and a running
+            // command's process group killed.
+            let end = match outcome {
+                InFlight::Ended(end) => end?,
+                InFlight::Stopped => {
+                    steps.close_open_calls("the supervisor stopped the session while this call was running; its outcome is unknown")?;
+                    return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                }
+                InFlight::OutOfTime => {
+                    steps.close_open_calls("the time budget ran out while this call was running; it was stopped and its outcome is unknown")?;
+                    // The timer fired at the limit, so the reading says exhausted even if the
+                    // clock is read a hair early.
+                    let elapsed = started.elapsed().max(time_limit.unwrap_or_default());
+                    if let Some(result) = self.check_budgets(elapsed, &mut cycles, &mut steps, budget).await? {
+                        return Ok(result);
+                    }
+                    continue;
+                }
             };
-            let end = end?;
             self.rec.emit(EventKind::StepFinished { step })?;
             match end {
                 StepEnd::Continue => {}
@@ -227,6 +265,28 @@ impl Run {
                         if !self.wait_while_paused(PauseReason::Verifier { reason }, &mut cycles, &mut steps, budget).await? {
                             return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
                         }
+                    }
+                },
+                StepEnd::Refused(reason) => match self.cfg.supervision {
+                    Supervision::Headless => return self.finish(Outcome::Failed, reason),
+                    Supervision::Supervised => {
+                        if !self.wait_while_paused(PauseReason::Refusal, &mut cycles, &mut steps, budget).await? {
+                            return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                        }
+                        // A correction queued meanwhile is delivered at the boundary; without
+                        // one, the model still needs a turn to answer.
+                        if self.rec.with_state(|s| s.pending_corrections.is_empty()) {
+                            self.rec.emit(EventKind::UserMessage { text: RESUMED_AFTER_REFUSAL.to_string() })?;
+                        }
+                    }
+                },
+                StepEnd::Truncated { reason, max_tokens } => match self.cfg.supervision {
+                    Supervision::Headless => return self.finish(Outcome::Failed, reason),
+                    Supervision::Supervised => {
+                        if !self.wait_while_paused(PauseReason::Truncation { max_tokens }, &mut cycles, &mut steps, budget).await? {
+                            return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                        }
+                        steps.forget_cut_answers();
                     }
                 },
                 StepEnd::Stalled(reason) => match self.cfg.supervision {

@@ -20,10 +20,23 @@ pub(super) enum StepEnd {
     Failed(String),
     /// The goal verifier needs the supervisor; headless, the run ends with `headless`.
     Verifier { reason: String, headless: crate::protocol::Outcome },
+    /// The model refused; the supervisor decides (headless, the run fails with `reason`).
+    Refused(String),
+    /// Answers kept being cut at the output limit of `max_tokens`; the supervisor decides
+    /// (headless, the run fails with `reason`).
+    Truncated { reason: String, max_tokens: u32 },
 }
 
 /// After this many answers in a row without a tool call, the model is not making progress.
 const MAX_IDLE_ANSWERS: u32 = 3;
+
+/// Cut answers in a row after which the output limit is raised (once per session), and after
+/// which the supervisor decides.
+const RAISE_AFTER_CUTS: u32 = 2;
+const GIVE_UP_AFTER_CUTS: u32 = 3;
+
+/// The raised output limit for a model whose limit the model table does not know.
+const FALLBACK_OUTPUT_CEILING: u32 = 32_768;
 
 pub(super) struct StepRunner {
     rec: SharedRecorder,
@@ -37,6 +50,8 @@ pub(super) struct StepRunner {
     max_output_tokens: u32,
     stall_after: u32,
     idle_answers: u32,
+    /// Answers in a row cut at the output limit.
+    cut_answers: u32,
     pub(super) max_mode: super::MaxModeSettings,
     verifier: super::VerifierSettings,
     picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
@@ -49,6 +64,8 @@ impl StepRunner {
         picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
     ) -> Result<StepRunner, String> {
         let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
+        // A limit raised earlier in the session (before a resume) still holds.
+        let max_output_tokens = rec.with_state(|s| s.max_tokens_raised).unwrap_or(cfg.max_output_tokens);
         Ok(StepRunner {
             rec,
             provider: cfg.provider.clone(),
@@ -58,9 +75,10 @@ impl StepRunner {
             specs: tools::specs(),
             prices: cfg.prices.clone(),
             temperature: cfg.temperature,
-            max_output_tokens: cfg.max_output_tokens,
+            max_output_tokens,
             stall_after: cfg.stall_after,
             idle_answers: 0,
+            cut_answers: 0,
             max_mode: cfg.max_mode.clone(),
             verifier: cfg.verifier.clone(),
             picks,
@@ -133,13 +151,36 @@ impl StepRunner {
             }
         };
 
+        if let Some(text) = completion.refusal.clone() {
+            // Recorded as what it is and never retried: asking again would only repeat it.
+            self.cut_answers = 0;
+            self.rec.emit(EventKind::Refusal { step, text: text.clone() })?;
+            record_usage(&self.rec, &self.prices, Role::Agent, &req.model, &req, &completion, false)?;
+            return Ok(StepEnd::Refused(refusal_reason(&text, completion.stop_reason.as_deref())));
+        }
+        if completion.truncated() {
+            return self.cut_answer(step, &req, &completion);
+        }
+        self.cut_answers = 0;
+
         self.rec.emit(EventKind::AssistantMessage {
             step,
             text: completion.text.clone(),
             tool_calls: completion.tool_calls.clone(),
+            blocks: completion.blocks.clone(),
         })?;
         record_usage(&self.rec, &self.prices, Role::Agent, &req.model, &req, &completion, false)?;
 
+        if completion.tool_calls.is_empty() && completion.stop_reason.as_deref() == Some("pause_turn") {
+            // A server tool paused a long turn: the provider continues it when it gets the
+            // answer so far back, which the next request does. Nothing to nudge about, but
+            // it still counts as an answer without progress.
+            self.idle_answers += 1;
+            if self.idle_answers >= MAX_IDLE_ANSWERS {
+                return Ok(StepEnd::Stalled(format!("the provider paused its turn {MAX_IDLE_ANSWERS} times in a row")));
+            }
+            return Ok(StepEnd::Continue);
+        }
         if completion.tool_calls.is_empty() {
             self.idle_answers += 1;
             if self.idle_answers >= MAX_IDLE_ANSWERS {
@@ -181,6 +222,61 @@ impl StepRunner {
             return Ok(StepEnd::Stalled(format!("{since} tool calls in a row changed no file and no test outcome")));
         }
         Ok(StepEnd::Continue)
+    }
+
+    /// An answer cut at the output limit: its text stays in the conversation so the model
+    /// sees where it stopped, its tool calls are not run, and the model is told so. The
+    /// second cut in a row raises the limit once per session; past that the supervisor
+    /// decides.
+    fn cut_answer(&mut self, step: u64, req: &ModelRequest, c: &model::Completion) -> Result<StepEnd, LogError> {
+        self.cut_answers += 1;
+        let in_a_row = self.cut_answers;
+        let limit = req.max_tokens;
+        if !c.text.is_empty() || !c.blocks.is_empty() {
+            self.rec.emit(EventKind::AssistantMessage { step, text: c.text.clone(), tool_calls: Vec::new(), blocks: c.blocks.clone() })?;
+        }
+        record_usage(&self.rec, &self.prices, Role::Agent, &req.model, req, c, false)?;
+        let raise_to = if in_a_row >= RAISE_AFTER_CUTS { self.raised_limit(limit) } else { None };
+        let give_up = in_a_row >= GIVE_UP_AFTER_CUTS || (in_a_row >= RAISE_AFTER_CUTS && raise_to.is_none());
+        let dropped_calls: Vec<String> = c.tool_calls.iter().map(|t| t.name.clone()).collect();
+        let notice = truncation_notice(limit, &dropped_calls, raise_to);
+        self.rec.emit(EventKind::AnswerTruncated { step, max_tokens: limit, dropped_calls, in_a_row, notice })?;
+        if let Some(to) = raise_to {
+            self.rec.emit(EventKind::MaxTokensRaised { from: limit, to })?;
+            self.max_output_tokens = to;
+        }
+        if give_up {
+            let raised = self.rec.with_state(|s| s.max_tokens_raised);
+            let reason = format!(
+                "{in_a_row} answers in a row were cut at the output limit (the last at {limit} tokens; {}); \
+                 cut answers are never treated as finished and their tool calls were not run",
+                match raised {
+                    Some(to) => format!("the limit was raised once already, to {to}"),
+                    None => "the model allows no higher limit".to_string(),
+                }
+            );
+            return Ok(StepEnd::Truncated { reason, max_tokens: limit });
+        }
+        Ok(StepEnd::Continue)
+    }
+
+    /// The output limit to try after repeated cuts: double, within what the model allows.
+    /// None when it was raised before in this session or cannot go higher.
+    fn raised_limit(&self, current: u32) -> Option<u32> {
+        if self.rec.with_state(|s| s.max_tokens_raised.is_some()) {
+            return None;
+        }
+        let ceiling = self
+            .prices
+            .max_output(&self.models.agent)
+            .map_or(FALLBACK_OUTPUT_CEILING, |m| u32::try_from(m).unwrap_or(u32::MAX));
+        let to = current.saturating_mul(2).min(ceiling);
+        (to > current).then_some(to)
+    }
+
+    /// A new run of answers starts (the supervisor resumed after cut answers).
+    pub(super) fn forget_cut_answers(&mut self) {
+        self.cut_answers = 0;
     }
 
     /// Runs one tool call and records it; returns the summary when it was `done`.
@@ -270,6 +366,33 @@ impl StepRunner {
         // Files the interrupted call changed are still changes the session made.
         let changes = self.tools.workspace.rescan();
         self.emit_changes(step, changes)
+    }
+}
+
+/// What the model is told after an answer cut at the output limit.
+fn truncation_notice(limit: u32, dropped_calls: &[String], raised_to: Option<u32>) -> String {
+    let mut s = format!("[endure] Your previous answer was cut off at the output limit of {limit} tokens, so it is incomplete");
+    if !dropped_calls.is_empty() {
+        let names: Vec<String> = dropped_calls.iter().map(|n| format!("`{n}`")).collect();
+        s.push_str(&format!(". Its tool call{} {} did not run", if names.len() == 1 { "" } else { "s" }, names.join(", ")));
+    }
+    s.push_str(
+        ". Continue with a smaller step: one or two tool calls per answer, large files written in several smaller \
+         edits, brief explanations.",
+    );
+    if let Some(to) = raised_to {
+        s.push_str(&format!(" The output limit is now {to} tokens."));
+    }
+    s
+}
+
+/// Why the run stops (headless) or pauses after a refusal.
+fn refusal_reason(text: &str, stop_reason: Option<&str>) -> String {
+    let text = text.trim();
+    match (text.is_empty(), stop_reason) {
+        (false, _) => format!("the model refused: {text}"),
+        (true, Some(r)) if r != "refusal" => format!("the model refused without saying why (stop reason `{r}`)"),
+        (true, _) => "the model refused without saying why".to_string(),
     }
 }
 

@@ -87,7 +87,7 @@ impl Verifier<'_> {
                 }
                 Err(e) => {
                     last_error = e;
-                    req.messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new() });
+                    req.messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
                     req.messages.push(Message::User {
                         text: format!("That is not a verdict ({last_error}). Answer only with {{\"met\": bool, \"missing\": [...], \"evidence\": [...]}}."),
                     });

@@ -17,6 +17,10 @@ pub struct ModelInfo {
     /// Context window in tokens.
     #[serde(default)]
     pub context: Option<u64>,
+    /// Most output tokens one answer may have; repeated truncation raises `max_tokens` up to
+    /// it.
+    #[serde(default)]
+    pub max_output: Option<u64>,
 }
 
 /// The context budget for models the table does not know.
@@ -68,6 +72,11 @@ impl ModelTable {
     pub fn context(&self, model: &str) -> u64 {
         self.lookup(model).and_then(|m| m.context).unwrap_or(DEFAULT_CONTEXT)
     }
+
+    /// The model's output limit, when the table knows it.
+    pub fn max_output(&self, model: &str) -> Option<u64> {
+        self.lookup(model).and_then(|m| m.max_output)
+    }
 }
 
 #[cfg(test)]
@@ -85,15 +94,20 @@ mod tests {
         assert!(priced && (cost - 3.5).abs() < 1e-9);
         assert_eq!(t.cost("my-local-llama", 10, 10), (0.0, false));
         assert_eq!(t.context("my-local-llama"), DEFAULT_CONTEXT);
+        assert_eq!(t.max_output("claude-sonnet-4-5-20250929"), Some(64_000));
+        assert_eq!(t.max_output("gpt-4o-mini-2024-07-18"), Some(16_384));
+        assert_eq!(t.max_output("my-local-llama"), None);
     }
 
     #[test]
     fn overrides_extend_and_replace() {
         let mut extra = BTreeMap::new();
-        extra.insert("gpt-4o".to_string(), ModelInfo { input: 1.0, output: 1.0, context: Some(1000) });
-        extra.insert("qwen3-coder".to_string(), ModelInfo { input: 0.5, output: 0.5, context: None });
+        extra.insert("gpt-4o".to_string(), ModelInfo { input: 1.0, output: 1.0, context: Some(1000), max_output: None });
+        extra.insert("qwen3-coder".to_string(), ModelInfo { input: 0.5, output: 0.5, context: None, max_output: Some(4096) });
         let t = ModelTable::with_overrides(&extra);
         assert_eq!(t.context("gpt-4o"), 1000);
         assert!(t.cost("qwen3-coder", 1, 1).1);
+        assert_eq!(t.max_output("qwen3-coder"), Some(4096));
+        assert_eq!(t.max_output("gpt-4o"), None, "an override replaces the whole entry");
     }
 }

@@ -269,7 +269,7 @@ fn writer_system(want_memory_updates: bool) -> String {
 fn render_message(msg: &Message) -> String {
     match msg {
         Message::User { text } => format!("### user\n{text}\n"),
-        Message::Assistant { text, tool_calls } => {
+        Message::Assistant { text, tool_calls, .. } => {
             let mut out = String::from("### assistant\n");
             if !text.trim().is_empty() {
                 out.push_str(text.trim_end());

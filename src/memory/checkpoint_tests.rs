@@ -209,6 +209,7 @@ fn conversation() -> Vec<Message> {
                 name: "run".into(),
                 arguments: r#"{"command": "pytest -x"}"#.into(),
             }],
+            blocks: vec![],
         },
         Message::Tool { call_id: "c1".into(), name: "run".into(), content: "1 failed, 45 passed".into() },
     ]

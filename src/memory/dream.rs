@@ -198,7 +198,7 @@ pub(crate) async fn ask_writer<T>(
             Err(why) => {
                 reason = why;
                 if attempt == 0 {
-                    messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new() });
+                    messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
                     messages.push(Message::User {
                         text: format!("That answer cannot be used: {reason}. Answer again, in the required format, and only that."),
                     });

@@ -146,12 +146,13 @@ pub fn estimate_message(msg: &Message) -> u64 {
     MESSAGE_OVERHEAD
         + match msg {
             Message::User { text } => estimate(text),
-            Message::Assistant { text, tool_calls } => {
+            Message::Assistant { text, tool_calls, blocks } => {
                 estimate(text)
                     + tool_calls
                         .iter()
                         .map(|c| TOOL_CALL_OVERHEAD + estimate(&c.id) + estimate(&c.name) + estimate(&c.arguments))
                         .sum::<u64>()
+                    + blocks.iter().map(|b| estimate(&b.to_string())).sum::<u64>()
             }
             Message::Tool { call_id, name, content } => estimate(call_id) + estimate(name) + estimate(content),
         }

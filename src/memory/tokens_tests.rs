@@ -274,8 +274,8 @@ fn message_estimate_counts_overhead_tool_calls_and_results() {
     assert_eq!(estimate_messages(std::slice::from_ref(&user)), MESSAGE_OVERHEAD + 1);
 
     let call = ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: r#"{"command": "cargo test"}"#.into() };
-    let with_call = Message::Assistant { text: "Running the tests.".into(), tool_calls: vec![call.clone()] };
-    let without = Message::Assistant { text: "Running the tests.".into(), tool_calls: vec![] };
+    let with_call = Message::Assistant { text: "Running the tests.".into(), tool_calls: vec![call.clone()], blocks: vec![] };
+    let without = Message::Assistant { text: "Running the tests.".into(), tool_calls: vec![], blocks: vec![] };
     let call_cost = TOOL_CALL_OVERHEAD + estimate(&call.id) + estimate(&call.name) + estimate(&call.arguments);
     assert_eq!(estimate_message(&with_call), estimate_message(&without) + call_cost);
 

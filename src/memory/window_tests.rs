@@ -79,7 +79,7 @@ fn history(rng: &mut Rng) -> Vec<Message> {
     for _ in 0..turns {
         match rng.below(4) {
             0 => h.push(Message::User { text: words(rng, 1, 80) }),
-            1 => h.push(Message::Assistant { text: words(rng, 1, 200), tool_calls: vec![] }),
+            1 => h.push(Message::Assistant { text: words(rng, 1, 200), tool_calls: vec![], blocks: vec![] }),
             _ => {
                 let n = 1 + rng.below(4);
                 let calls: Vec<ToolCallRequest> = (0..n)
@@ -88,7 +88,7 @@ fn history(rng: &mut Rng) -> Vec<Message> {
                         ToolCallRequest { id: format!("call_{call}"), name: "run".into(), arguments: words(rng, 1, 40) }
                     })
                     .collect();
-                h.push(Message::Assistant { text: words(rng, 0, 30), tool_calls: calls.clone() });
+                h.push(Message::Assistant { text: words(rng, 0, 30), tool_calls: calls.clone(), blocks: vec![] });
                 for c in calls {
                     // Now and then a huge output, like a full test log.
                     let content = if rng.below(6) == 0 { words(rng, 1_000, 6_000) } else { words(rng, 0, 300) };
@@ -102,6 +102,7 @@ fn history(rng: &mut Rng) -> Vec<Message> {
         h.push(Message::Assistant {
             text: "checking".into(),
             tool_calls: vec![ToolCallRequest { id, name: "read_file".into(), arguments: "{}".into() }],
+            blocks: vec![],
         });
     }
     h
@@ -180,6 +181,7 @@ fn huge_history_gives_a_much_smaller_window_with_the_newest_messages() {
         h.push(Message::Assistant {
             text: format!("step {i}"),
             tool_calls: vec![ToolCallRequest { id: format!("c{i}"), name: "run".into(), arguments: "{\"command\": \"cargo test\"}".into() }],
+            blocks: vec![],
         });
         h.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("run {i}\n{}", "test ok\n".repeat(200)) });
     }
@@ -208,10 +210,11 @@ fn a_history_that_fits_is_kept_entirely_and_in_order() {
                 ToolCallRequest { id: "a".into(), name: "read_file".into(), arguments: "{\"path\": \"CHANGELOG.md\"}".into() },
                 ToolCallRequest { id: "b".into(), name: "read_file".into(), arguments: "{\"path\": \"Cargo.toml\"}".into() },
             ],
+            blocks: vec![],
         },
         Message::Tool { call_id: "a".into(), name: "read_file".into(), content: "# Changelog\n".into() },
         Message::Tool { call_id: "b".into(), name: "read_file".into(), content: "[package]\n".into() },
-        Message::Assistant { text: "Now editing.".into(), tool_calls: vec![] },
+        Message::Assistant { text: "Now editing.".into(), tool_calls: vec![], blocks: vec![] },
     ];
     let cp = checkpoint();
     let t = tasks(false);
@@ -248,6 +251,7 @@ fn a_trailing_call_without_result_and_an_orphan_result_are_left_out() {
                 ToolCallRequest { id: "x".into(), name: "run".into(), arguments: "{}".into() },
                 ToolCallRequest { id: "y".into(), name: "run".into(), arguments: "{}".into() },
             ],
+            blocks: vec![],
         },
         Message::Tool { call_id: "x".into(), name: "run".into(), content: "only x answered".into() },
     ];
@@ -261,7 +265,7 @@ fn a_trailing_call_without_result_and_an_orphan_result_are_left_out() {
 fn after_a_finished_task_the_reminder_asks_to_verify_and_call_done() {
     let h = vec![
         Message::User { text: "status?".into() },
-        Message::Assistant { text: "All tests pass; the fix is complete.".into(), tool_calls: vec![] },
+        Message::Assistant { text: "All tests pass; the fix is complete.".into(), tool_calls: vec![], blocks: vec![] },
     ];
     let cp = checkpoint();
     let finished = tasks(true);

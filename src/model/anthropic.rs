@@ -7,7 +7,7 @@ use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName};
 use serde_json::{Map, Value, json};
 
-use super::sse::{self, Decoder, Flow, SseClient, SseEvent};
+use super::sse::{self, DecodeError, Decoder, Flow, SseClient, SseEvent};
 use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, Secret, StreamEvent, TokenUsage};
 
 pub const API_VERSION: &str = "2023-06-01";
@@ -41,7 +41,7 @@ impl Provider for AnthropicProvider {
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a> {
         Box::pin(async move {
             let body = request_body(req);
-            self.http.open(&self.url, &self.headers, &body, AnthropicDecoder::default()).await
+            self.http.open(&self.url, &self.headers, &body, req.max_tokens, AnthropicDecoder::default()).await
         })
     }
 }
@@ -58,8 +58,12 @@ fn tool_input(arguments: &str) -> Value {
 fn blocks(m: &Message) -> (&'static str, Vec<Value>) {
     match m {
         Message::User { text } => ("user", vec![json!({"type": "text", "text": text})]),
-        Message::Assistant { text, tool_calls } => {
-            let mut b = Vec::with_capacity(tool_calls.len() + 1);
+        Message::Assistant { text, tool_calls, blocks } => {
+            // Server tool blocks go back unchanged, before the text and the client tool calls:
+            // each server call is followed by its result, and the client calls stay last so
+            // that the tool results answering them open the next turn.
+            let mut b = blocks.clone();
+            b.reserve(tool_calls.len() + 1);
             if !text.is_empty() {
                 b.push(json!({"type": "text", "text": text}));
             }
@@ -134,6 +138,17 @@ pub fn normalize_stop_reason(reason: &str) -> String {
     .to_string()
 }
 
+/// A content block the runtime passes back without interpreting it, being received.
+#[derive(Debug)]
+struct OpaqueBlock {
+    block: Value,
+    /// `input_json_delta` text of a server tool call, parsed into `input` at the block's end.
+    partial_input: String,
+}
+
+/// Block types read for what they are; every other type is kept opaque.
+const KNOWN_BLOCKS: [&str; 4] = ["text", "tool_use", "thinking", "redacted_thinking"];
+
 #[derive(Debug, Default)]
 struct ToolBlock {
     index: usize,
@@ -147,6 +162,10 @@ struct ToolBlock {
 pub struct AnthropicDecoder {
     /// Anthropic numbers content blocks of all kinds; tool calls are numbered densely.
     tools: HashMap<u64, ToolBlock>,
+    /// Opaque blocks still open, by block index.
+    opaque: HashMap<u64, OpaqueBlock>,
+    opaque_seen: usize,
+    saw_text: bool,
     input_tokens: u64,
     output_tokens: u64,
     saw_usage: bool,
@@ -171,9 +190,8 @@ impl AnthropicDecoder {
 }
 
 impl Decoder for AnthropicDecoder {
-    fn decode(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Flow, String> {
-        let v: Value = serde_json::from_str(ev.data.trim())
-            .map_err(|e| format!("unreadable event ({e}): {}", sse::truncate(&ev.data, 200)))?;
+    fn decode(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Flow, DecodeError> {
+        let v: Value = serde_json::from_str(ev.data.trim()).map_err(|e| format!("unreadable event ({e}): {}", ev.data))?;
         // The `event:` line and the data's `type` agree on Anthropic's own API; proxies
         // sometimes drop the former.
         let kind = match ev.event.as_str() {
@@ -192,6 +210,7 @@ impl Decoder for AnthropicDecoder {
                 match cb.get("type").and_then(Value::as_str) {
                     Some("text") => {
                         if let Some(t) = cb.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                            self.saw_text = true;
                             out.push(StreamEvent::TextDelta(t.to_string()));
                         }
                     }
@@ -203,6 +222,14 @@ impl Decoder for AnthropicDecoder {
                         let initial_input = cb.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())).cloned();
                         self.tools.insert(block, ToolBlock { index, had_arguments: false, initial_input });
                     }
+                    Some(kind) if !KNOWN_BLOCKS.contains(&kind) => {
+                        let block = block.ok_or_else(|| format!("a {kind} block without an index"))?;
+                        self.opaque_seen += 1;
+                        if self.opaque_seen > super::MAX_TOOL_CALLS {
+                            return Err(format!("more than {} server tool blocks in one answer", super::MAX_TOOL_CALLS).into());
+                        }
+                        self.opaque.insert(block, OpaqueBlock { block: cb.clone(), partial_input: String::new() });
+                    }
                     _ => {}
                 }
             }
@@ -211,7 +238,13 @@ impl Decoder for AnthropicDecoder {
                 match d.get("type").and_then(Value::as_str) {
                     Some("text_delta") => {
                         if let Some(t) = d.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                            self.saw_text = true;
                             out.push(StreamEvent::TextDelta(t.to_string()));
+                        }
+                    }
+                    Some("input_json_delta") if block.is_some_and(|b| self.opaque.contains_key(&b)) => {
+                        if let Some(o) = block.and_then(|b| self.opaque.get_mut(&b)) {
+                            o.partial_input.push_str(d.get("partial_json").and_then(Value::as_str).unwrap_or_default());
                         }
                     }
                     Some("input_json_delta") => {
@@ -228,6 +261,14 @@ impl Decoder for AnthropicDecoder {
                 }
             }
             "content_block_stop" => {
+                if let Some(mut o) = block.and_then(|b| self.opaque.remove(&b)) {
+                    if !o.partial_input.trim().is_empty() {
+                        let input: Value = serde_json::from_str(&o.partial_input)
+                            .map_err(|e| format!("the input of a server tool block is not valid JSON ({e}): {}", o.partial_input))?;
+                        o.block["input"] = input;
+                    }
+                    out.push(StreamEvent::Opaque(o.block));
+                }
                 if let Some(tool) = block.and_then(|b| self.tools.get_mut(&b)).filter(|t| !t.had_arguments) {
                     tool.had_arguments = true;
                     let input = tool.initial_input.take().unwrap_or_else(|| json!({}));
@@ -237,6 +278,13 @@ impl Decoder for AnthropicDecoder {
             "message_delta" => {
                 if let Some(r) = v.pointer("/delta/stop_reason").and_then(Value::as_str) {
                     self.stop_reason = Some(normalize_stop_reason(r));
+                    // A refusal without text may still say why.
+                    if r == "refusal"
+                        && !self.saw_text
+                        && let Some(why) = v.pointer("/delta/stop_details/explanation").and_then(Value::as_str).filter(|t| !t.is_empty())
+                    {
+                        out.push(StreamEvent::RefusalDelta(why.to_string()));
+                    }
                 }
                 if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
                     self.usage(u);
@@ -252,9 +300,7 @@ impl Decoder for AnthropicDecoder {
                 out.push(StreamEvent::Finished { stop_reason: self.stop_reason.take() });
                 return Ok(Flow::Done);
             }
-            "error" => {
-                return Err(sse::json_error_message(&v).unwrap_or_else(|| sse::truncate(&ev.data, 500)));
-            }
+            "error" => return Err(sse::reported_error(&v, &ev.data)),
             // ping, and whatever event types are added later
             _ => {}
         }
@@ -280,11 +326,15 @@ mod tests {
             system: "be brief".into(),
             messages: vec![
                 Message::User { text: "fix it".into() },
-                Message::Assistant { text: "Looking.".into(), tool_calls: vec![call("t1", "{\"cmd\":\"ls\"}"), call("t2", "[1")] },
+                Message::Assistant {
+                    text: "Looking.".into(),
+                    tool_calls: vec![call("t1", "{\"cmd\":\"ls\"}"), call("t2", "[1")],
+                    blocks: vec![],
+                },
                 Message::Tool { call_id: "t1".into(), name: "run".into(), content: "a.py".into() },
                 Message::Tool { call_id: "t2".into(), name: "run".into(), content: "error: bad arguments".into() },
                 Message::User { text: "hurry up".into() },
-                Message::Assistant { text: String::new(), tool_calls: vec![call("t3", "{}")] },
+                Message::Assistant { text: String::new(), tool_calls: vec![call("t3", "{}")], blocks: vec![] },
             ],
             tools: vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }],
             temperature: Some(0.5),
@@ -324,7 +374,7 @@ mod tests {
         assert_eq!(msgs[0]["content"][1]["text"], "note");
     }
 
-    fn run(events: &[(&str, &str)]) -> Result<(Vec<StreamEvent>, Flow), String> {
+    fn run(events: &[(&str, &str)]) -> Result<(Vec<StreamEvent>, Flow), DecodeError> {
         let mut d = AnthropicDecoder::default();
         let mut out = Vec::new();
         let mut flow = Flow::Continue;
@@ -383,8 +433,71 @@ mod tests {
     #[test]
     fn error_events_and_bad_json_fail() {
         let err = run(&[("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)]).unwrap_err();
-        assert_eq!(err, "Overloaded");
+        assert_eq!(err, DecodeError::Reported { kind: Some("overloaded_error".into()), status: None, message: "Overloaded".into() });
         assert!(run(&[("message_start", "{oops")]).is_err());
         assert!(run(&[("content_block_delta", r#"{"index":5,"delta":{"type":"input_json_delta","partial_json":"x"}}"#)]).is_err());
+    }
+
+    #[test]
+    fn refusals_end_with_their_reason() {
+        let (ev, _) = run(&[
+            ("message_start", r#"{"type":"message_start","message":{"id":"m"}}"#),
+            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"refusal","stop_details":{"type":"refusal","explanation":"Declined by policy."}}}"#),
+            ("message_stop", r#"{"type":"message_stop"}"#),
+        ])
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![StreamEvent::RefusalDelta("Declined by policy.".into()), StreamEvent::Finished { stop_reason: Some("refusal".into()) }]
+        );
+    }
+
+    #[test]
+    fn server_tool_blocks_are_kept_opaque() {
+        let (ev, _) = run(&[
+            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srv1","name":"web_search","input":{}}}"#),
+            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"query\": "}}"#),
+            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\"rust\"}"}}"#),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+            ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"web_search_tool_result","tool_use_id":"srv1","content":[{"type":"web_search_result","url":"https://example.com","encrypted_content":"e"}]}}"#),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
+            ("content_block_start", r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"tu","name":"run","input":{}}}"#),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":2}"#),
+            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"}}"#),
+            ("message_stop", r#"{"type":"message_stop"}"#),
+        ])
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                StreamEvent::Opaque(json!({"type":"server_tool_use","id":"srv1","name":"web_search","input":{"query":"rust"}})),
+                StreamEvent::Opaque(json!({"type":"web_search_tool_result","tool_use_id":"srv1","content":[{"type":"web_search_result","url":"https://example.com","encrypted_content":"e"}]})),
+                StreamEvent::ToolCallStart { index: 0, id: "tu".into(), name: "run".into() },
+                StreamEvent::ToolCallDelta { index: 0, arguments: "{}".into() },
+                StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
+            ]
+        );
+        let bad = run(&[
+            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"s","name":"web_search","input":{}}}"#),
+            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{oops"}}"#),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+        ]);
+        assert!(matches!(bad, Err(DecodeError::Malformed(_))), "{bad:?}");
+    }
+
+    #[test]
+    fn opaque_blocks_go_back_first_and_unchanged() {
+        let block = json!({"type":"web_search_tool_result","tool_use_id":"srv1","content":[]});
+        let msgs = encode_messages(&[Message::Assistant {
+            text: "Found it.".into(),
+            tool_calls: vec![call("t1", "{}")],
+            blocks: vec![json!({"type":"server_tool_use","id":"srv1","name":"web_search","input":{"query":"q"}}), block.clone()],
+        }]);
+        let content = msgs[0]["content"].as_array().unwrap();
+        let types: Vec<&str> = content.iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["server_tool_use", "web_search_tool_result", "text", "tool_use"]);
+        assert_eq!(content[1], block);
     }
 }

@@ -53,6 +53,11 @@ pub struct TokenUsage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     TextDelta(String),
+    /// Refusal text (OpenAI streams it apart from the content).
+    RefusalDelta(String),
+    /// A complete content block the runtime keeps without interpreting it (an Anthropic
+    /// server tool call or result), to be passed back to the provider unchanged.
+    Opaque(Value),
     /// A new tool call at position `index` of this answer.
     ToolCallStart { index: usize, id: String, name: String },
     /// More argument text for the tool call at `index`.
@@ -69,8 +74,42 @@ pub struct Completion {
     pub tool_calls: Vec<ToolCallRequest>,
     /// As reported by the provider, when it reported anything.
     pub usage: Option<TokenUsage>,
+    /// Normalised to OpenAI's vocabulary: `stop`, `tool_calls`, `length`, `refusal`, ...
     pub stop_reason: Option<String>,
+    /// Set when the model refused: the refusal text, possibly empty. `text` then holds
+    /// nothing of it.
+    pub refusal: Option<String>,
+    /// Opaque provider blocks, in the order they came.
+    pub blocks: Vec<Value>,
 }
+
+impl Completion {
+    /// The answer stopped at the output token limit: its text is cut and its tool calls may
+    /// be incomplete.
+    pub fn truncated(&self) -> bool {
+        matches!(self.stop_reason.as_deref(), Some("length" | "model_context_window_exceeded"))
+    }
+}
+
+/// At most this many tool calls in one answer; a provider numbering calls beyond it sent a
+/// malformed answer.
+pub const MAX_TOOL_CALLS: usize = 128;
+
+/// Bytes of content (text, refusal, tool arguments, opaque blocks) one answer may hold: 16
+/// per requested token (a token averages about 4), at least 1 MiB and at most 16 MiB. Past it
+/// the answer is malformed: a model cannot have produced it within its limit.
+pub fn answer_cap(max_tokens: u32) -> usize {
+    (max_tokens as usize).saturating_mul(16).clamp(1 << 20, 16 << 20)
+}
+
+/// Raw bytes one response may send, wire framing included (a streamed token costs up to a
+/// few hundred bytes of JSON around it): 512 per requested token, between 16 and 128 MiB.
+pub fn body_cap(max_tokens: u32) -> usize {
+    (max_tokens as usize).saturating_mul(512).clamp(16 << 20, 128 << 20)
+}
+
+/// Bytes one server-sent event may have before its end; the parser holds an event whole.
+pub const MAX_EVENT_BYTES: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
@@ -85,9 +124,18 @@ pub enum ModelError {
     StreamCut { provider: String },
     #[error("{provider}: no data for {}s, treating the stream as disconnected", .after.as_secs_f32())]
     IdleTimeout { provider: String, after: Duration },
-    /// The provider said something that is not its wire format.
+    /// The provider said something that is not its wire format, or more than an answer can
+    /// hold.
     #[error("{provider}: malformed stream: {message}")]
     Protocol { provider: String, message: String },
+    /// The provider reported an error inside a stream that had started (Anthropic's `event:
+    /// error`, an `error` object in an OpenAI stream). `kind` is its type, when it gave one.
+    #[error("{provider} reported an error ({}): {message}", .kind.as_deref().unwrap_or("no type given"))]
+    Reported { provider: String, kind: Option<String>, message: String, transient: bool },
+    /// A successful status whose body is not a server-sent event stream (a JSON document, an
+    /// HTML page from a proxy, garbage). `head` is the start of the body, key removed.
+    #[error("{provider}: HTTP {status} with content-type `{content_type}` is not an event stream; the body begins: {head}")]
+    NotAStream { provider: String, status: u16, content_type: String, head: String },
     #[error("{provider}: the model returned an empty answer")]
     Empty { provider: String },
     /// Bad setup: missing key, bad base URL, a scripted scenario that ran out.
@@ -100,10 +148,12 @@ impl ModelError {
     pub fn is_retryable(&self) -> bool {
         match self {
             ModelError::Http { status, .. } => *status == 408 || *status == 409 || *status == 429 || *status >= 500,
+            ModelError::Reported { transient, .. } => *transient,
             ModelError::Transport { .. }
             | ModelError::StreamCut { .. }
             | ModelError::IdleTimeout { .. }
             | ModelError::Protocol { .. }
+            | ModelError::NotAStream { .. }
             | ModelError::Empty { .. } => true,
             ModelError::Config(_) => false,
         }

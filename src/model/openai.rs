@@ -9,7 +9,7 @@ use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Map, Value, json};
 
-use super::sse::{self, Decoder, Flow, SseClient, SseEvent};
+use super::sse::{self, DecodeError, Decoder, Flow, SseClient, SseEvent};
 use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, Secret, StreamEvent, TokenUsage};
 
 pub struct OpenAiProvider {
@@ -39,7 +39,7 @@ impl Provider for OpenAiProvider {
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a> {
         Box::pin(async move {
             let body = request_body(req);
-            self.http.open(&self.url, &self.headers, &body, OpenAiDecoder::default()).await
+            self.http.open(&self.url, &self.headers, &body, req.max_tokens, OpenAiDecoder::default()).await
         })
     }
 }
@@ -58,7 +58,8 @@ pub fn request_body(req: &ModelRequest) -> Value {
     for m in &req.messages {
         messages.push(match m {
             Message::User { text } => json!({"role": "user", "content": text}),
-            Message::Assistant { text, tool_calls } => {
+            // Opaque blocks are another provider's content; this API has no place for them.
+            Message::Assistant { text, tool_calls, .. } => {
                 let mut o = Map::new();
                 o.insert("role".into(), "assistant".into());
                 let content = if text.is_empty() && !tool_calls.is_empty() { Value::Null } else { text.as_str().into() };
@@ -113,18 +114,16 @@ pub struct OpenAiDecoder {
 }
 
 impl OpenAiDecoder {
-    fn tool_call(&mut self, tc: &Value, out: &mut Vec<StreamEvent>) {
+    fn tool_call(&mut self, tc: &Value, out: &mut Vec<StreamEvent>) -> Result<(), DecodeError> {
         let id = tc.get("id").and_then(Value::as_str).unwrap_or_default();
         let name = tc.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
         let index = match tc.get("index").and_then(Value::as_u64) {
-            Some(i) => usize::try_from(i).unwrap_or(usize::MAX),
+            // Bounded further by the assembly; this only keeps the counter below from overflowing.
+            Some(i) => usize::try_from(i).ok().filter(|i| *i < usize::MAX / 2).ok_or_else(|| format!("tool call index {i} is out of range"))?,
             // Without an index, an id starts a new call and anything else continues the last.
             None if !id.is_empty() || self.last_index.is_none() => self.calls,
             None => self.last_index.unwrap_or_default(),
         };
-        if index == usize::MAX {
-            return;
-        }
         self.calls = self.calls.max(index + 1);
         self.last_index = Some(index);
         if !id.is_empty() || !name.is_empty() {
@@ -134,11 +133,12 @@ impl OpenAiDecoder {
         if !args.is_empty() {
             out.push(StreamEvent::ToolCallDelta { index, arguments: args.to_string() });
         }
+        Ok(())
     }
 }
 
 impl Decoder for OpenAiDecoder {
-    fn decode(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Flow, String> {
+    fn decode(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<Flow, DecodeError> {
         let data = ev.data.trim();
         if data == "[DONE]" {
             if !self.finished {
@@ -146,19 +146,23 @@ impl Decoder for OpenAiDecoder {
             }
             return Ok(Flow::Done);
         }
-        let v: Value = serde_json::from_str(data)
-            .map_err(|e| format!("unreadable chunk ({e}): {}", sse::truncate(data, 200)))?;
+        let v: Value = serde_json::from_str(data).map_err(|e| format!("unreadable chunk ({e}): {data}"))?;
         if ev.event == "error" || v.get("error").is_some_and(|e| !e.is_null()) {
-            return Err(sse::json_error_message(&v).unwrap_or_else(|| sse::truncate(data, 500)));
+            return Err(sse::reported_error(&v, data));
         }
-        // Only the first choice is used: the request never asks for more than one.
-        if let Some(choice) = v.get("choices").and_then(Value::as_array).and_then(|c| c.first()) {
+        // The request never asks for more than one choice; a server that streams several
+        // anyway (each chunk carries one, by its index) is read for choice 0 only.
+        let choices = v.get("choices").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        if let Some(choice) = choices.iter().find(|c| c.get("index").and_then(Value::as_u64).unwrap_or(0) == 0) {
             if let Some(delta) = choice.get("delta") {
                 if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::TextDelta(text.to_string()));
                 }
+                if let Some(refusal) = delta.get("refusal").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::RefusalDelta(refusal.to_string()));
+                }
                 for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
-                    self.tool_call(tc, out);
+                    self.tool_call(tc, out)?;
                 }
             }
             // Some compatible servers send "" rather than null on chunks that do not finish.
@@ -203,9 +207,10 @@ mod tests {
             Message::Assistant {
                 text: String::new(),
                 tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"cmd\":\"ls\"}".into() }],
+                blocks: vec![json!({"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {}})],
             },
             Message::Tool { call_id: "c1".into(), name: "run".into(), content: "a.py".into() },
-            Message::Assistant { text: "done".into(), tool_calls: vec![] },
+            Message::Assistant { text: "done".into(), tool_calls: vec![], blocks: vec![] },
         ]);
         r.tools = vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }];
         r.temperature = Some(0.2);
@@ -236,7 +241,7 @@ mod tests {
         assert!(b.get("temperature").is_none());
     }
 
-    fn run(chunks: &[&str]) -> Result<(Vec<StreamEvent>, Flow), String> {
+    fn run(chunks: &[&str]) -> Result<(Vec<StreamEvent>, Flow), DecodeError> {
         let mut d = OpenAiDecoder::default();
         let mut out = Vec::new();
         let mut flow = Flow::Continue;
@@ -301,8 +306,52 @@ mod tests {
     #[test]
     fn errors_in_the_stream_and_bad_json_are_protocol_errors() {
         let err = run(&[r#"{"error":{"message":"model overloaded","type":"server_error"}}"#]).unwrap_err();
-        assert_eq!(err, "model overloaded");
-        let err = run(&["{not json"]).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::Reported { kind: Some("server_error".into()), status: None, message: "model overloaded".into() }
+        );
+        let DecodeError::Malformed(err) = run(&["{not json"]).unwrap_err() else { panic!("not malformed") };
         assert!(err.contains("{not json"), "{err}");
+    }
+
+    #[test]
+    fn refusals_are_their_own_deltas() {
+        let (ev, _) = run(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":""},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"refusal":"I can't"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(
+            ev,
+            vec![StreamEvent::RefusalDelta("I can't".into()), StreamEvent::Finished { stop_reason: Some("stop".into()) }]
+        );
+    }
+
+    #[test]
+    fn only_choice_zero_is_read() {
+        let (ev, _) = run(&[
+            r#"{"choices":[{"index":1,"delta":{"content":"other"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"mine"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":2,"delta":{"refusal":"no"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":1,"delta":{},"finish_reason":"length"}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+        ])
+        .unwrap();
+        assert_eq!(ev, vec![StreamEvent::TextDelta("mine".into()), StreamEvent::Finished { stop_reason: Some("stop".into()) }]);
+    }
+
+    #[test]
+    fn n_is_never_requested() {
+        let b = request_body(&req(vec![Message::User { text: "hi".into() }]));
+        assert!(b.get("n").is_none());
+    }
+
+    #[test]
+    fn huge_tool_call_indices_reach_the_assembly_or_fail() {
+        let (ev, _) = run(&[r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1000000000000,"id":"x","function":{"name":"run","arguments":"{}"}}]}}]}"#])
+            .unwrap();
+        assert!(matches!(ev[0], StreamEvent::ToolCallStart { index: 1_000_000_000_000, .. }), "{ev:?}");
+        assert!(run(&[r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":18446744073709551615,"function":{"arguments":"{}"}}]}}]}"#]).is_err());
     }
 }

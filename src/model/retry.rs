@@ -6,8 +6,9 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use serde_json::Value;
 
-use super::{Completion, ModelError, ModelRequest, Provider, StreamEvent, TokenUsage};
+use super::{Completion, MAX_TOOL_CALLS, ModelError, ModelRequest, Provider, StreamEvent, TokenUsage};
 use crate::protocol::ToolCallRequest;
 
 #[derive(Debug, Clone)]
@@ -56,41 +57,91 @@ pub enum Progress<'a> {
     Retry { attempt: u32, delay: Duration, reason: String },
 }
 
-#[derive(Default)]
+/// Largest piece of text forwarded as one live delta. Live deltas wait in the event channel
+/// for slow consumers, so their size bounds its memory; longer deltas are split.
+const MAX_DELTA_BYTES: usize = 4096;
+
+/// The answer being put together from one attempt's events, within its bounds.
 struct Assembly {
     text: String,
+    refusal: Option<String>,
     calls: Vec<(String, String, String)>,
+    blocks: Vec<Value>,
     usage: Option<TokenUsage>,
     finished: Option<Option<String>>,
+    /// Content bytes received, against `cap`.
+    size: usize,
+    cap: usize,
 }
 
 impl Assembly {
-    fn slot(&mut self, index: usize) -> &mut (String, String, String) {
+    fn new(cap: usize) -> Self {
+        Assembly { text: String::new(), refusal: None, calls: Vec::new(), blocks: Vec::new(), usage: None, finished: None, size: 0, cap }
+    }
+
+    /// Counts `n` more bytes of content; an answer past its cap is malformed, which also
+    /// bounds every single argument string and block.
+    fn grow(&mut self, n: usize) -> Result<(), String> {
+        self.size = self.size.saturating_add(n);
+        if self.size > self.cap {
+            return Err(format!("the answer exceeded {} bytes, more than its max_tokens allow; the stream was cut", self.cap));
+        }
+        Ok(())
+    }
+
+    fn slot(&mut self, index: usize) -> Result<&mut (String, String, String), String> {
+        if index >= MAX_TOOL_CALLS {
+            return Err(format!("tool call index {index} is out of range (an answer has at most {MAX_TOOL_CALLS} calls)"));
+        }
         if self.calls.len() <= index {
             self.calls.resize_with(index + 1, Default::default);
         }
-        &mut self.calls[index]
+        Ok(&mut self.calls[index])
     }
 
-    fn apply(&mut self, ev: StreamEvent) {
+    fn apply(&mut self, ev: &StreamEvent) -> Result<(), String> {
         match ev {
-            StreamEvent::TextDelta(t) => self.text.push_str(&t),
+            StreamEvent::TextDelta(t) => {
+                self.grow(t.len())?;
+                self.text.push_str(t);
+            }
+            StreamEvent::RefusalDelta(t) => {
+                self.grow(t.len())?;
+                self.refusal.get_or_insert_with(String::new).push_str(t);
+            }
+            StreamEvent::Opaque(block) => {
+                self.grow(block.to_string().len())?;
+                self.blocks.push(block.clone());
+            }
             StreamEvent::ToolCallStart { index, id, name } => {
-                let slot = self.slot(index);
+                self.grow(id.len() + name.len())?;
+                let slot = self.slot(*index)?;
                 if !id.is_empty() {
-                    slot.0 = id;
+                    slot.0 = id.clone();
                 }
                 if !name.is_empty() {
-                    slot.1 = name;
+                    slot.1 = name.clone();
                 }
             }
-            StreamEvent::ToolCallDelta { index, arguments } => self.slot(index).2.push_str(&arguments),
-            StreamEvent::Usage(u) => self.usage = Some(u),
-            StreamEvent::Finished { stop_reason } => self.finished = Some(stop_reason),
+            StreamEvent::ToolCallDelta { index, arguments } => {
+                self.grow(arguments.len())?;
+                self.slot(*index)?.2.push_str(arguments);
+            }
+            StreamEvent::Usage(u) => self.usage = Some(*u),
+            StreamEvent::Finished { stop_reason } => self.finished = Some(stop_reason.clone()),
         }
+        Ok(())
     }
 
     fn into_completion(self) -> Completion {
+        let stop_reason = self.finished.flatten();
+        let refused = self.refusal.is_some() || matches!(stop_reason.as_deref(), Some("refusal" | "content_filter"));
+        if refused {
+            // A refusal is the whole answer: whatever text came with it is the refusal (that is
+            // how Anthropic sends it), and no tool call of it may run.
+            let refusal = self.refusal.filter(|r| !r.trim().is_empty()).unwrap_or(self.text);
+            return Completion { refusal: Some(refusal), usage: self.usage, stop_reason, ..Default::default() };
+        }
         let tool_calls = self
             .calls
             .into_iter()
@@ -103,8 +154,29 @@ impl Assembly {
                 arguments,
             })
             .collect();
-        Completion { text: self.text, tool_calls, usage: self.usage, stop_reason: self.finished.flatten() }
+        Completion { text: self.text, tool_calls, usage: self.usage, stop_reason, refusal: None, blocks: self.blocks }
     }
+}
+
+/// `s` in pieces of at most `max` bytes, cut at character boundaries.
+fn pieces(s: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut at = rest.len().min(max);
+        while !rest.is_char_boundary(at) {
+            at -= 1;
+        }
+        // A single character wider than `max` still goes out whole.
+        if at == 0 {
+            at = rest.char_indices().nth(1).map_or(rest.len(), |(i, _)| i);
+        }
+        let (head, tail) = rest.split_at(at);
+        rest = tail;
+        Some(head)
+    })
 }
 
 async fn attempt(
@@ -116,19 +188,21 @@ async fn attempt(
     let name = provider.name().to_string();
     let idle_err = || ModelError::IdleTimeout { provider: name.clone(), after: idle };
     let mut stream = tokio::time::timeout(idle, provider.open(req)).await.map_err(|_| idle_err())??;
-    let mut asm = Assembly::default();
+    let mut asm = Assembly::new(super::answer_cap(req.max_tokens));
     loop {
         let next = tokio::time::timeout(idle, stream.next()).await.map_err(|_| idle_err())?;
         match next {
             None => break,
             Some(Err(e)) => return Err(e),
             Some(Ok(ev)) => {
-                if let StreamEvent::TextDelta(t) = &ev {
-                    on(Progress::Delta(t));
-                }
                 // Usage can trail the finish marker (OpenAI sends it in a last chunk), so the
                 // loop keeps reading until the provider closes the stream.
-                asm.apply(ev);
+                asm.apply(&ev).map_err(|message| ModelError::Protocol { provider: name.clone(), message })?;
+                if let StreamEvent::TextDelta(t) | StreamEvent::RefusalDelta(t) = &ev {
+                    for piece in pieces(t, MAX_DELTA_BYTES) {
+                        on(Progress::Delta(piece));
+                    }
+                }
             }
         }
     }
@@ -136,7 +210,9 @@ async fn attempt(
         return Err(ModelError::StreamCut { provider: name });
     }
     let completion = asm.into_completion();
-    if completion.text.trim().is_empty() && completion.tool_calls.is_empty() {
+    let said_nothing = completion.text.trim().is_empty() && completion.tool_calls.is_empty() && completion.blocks.is_empty();
+    // A refusal or a cut answer is an outcome of its own, never retried as "empty".
+    if said_nothing && completion.refusal.is_none() && !completion.truncated() {
         return Err(ModelError::Empty { provider: name });
     }
     Ok(completion)
@@ -192,16 +268,89 @@ mod tests {
 
     #[test]
     fn assembly_joins_split_tool_calls() {
-        let mut a = Assembly::default();
-        a.apply(StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "run".into() });
-        a.apply(StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "read_file".into() });
-        a.apply(StreamEvent::ToolCallDelta { index: 0, arguments: "{\"pa".into() });
-        a.apply(StreamEvent::ToolCallDelta { index: 1, arguments: "{\"command\":\"ls\"}".into() });
-        a.apply(StreamEvent::ToolCallDelta { index: 0, arguments: "th\":\"x\"}".into() });
-        a.apply(StreamEvent::Finished { stop_reason: Some("tool_calls".into()) });
+        let mut a = Assembly::new(1 << 20);
+        for ev in [
+            StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "run".into() },
+            StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "read_file".into() },
+            StreamEvent::ToolCallDelta { index: 0, arguments: "{\"pa".into() },
+            StreamEvent::ToolCallDelta { index: 1, arguments: "{\"command\":\"ls\"}".into() },
+            StreamEvent::ToolCallDelta { index: 0, arguments: "th\":\"x\"}".into() },
+            StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
+        ] {
+            a.apply(&ev).unwrap();
+        }
         let c = a.into_completion();
         assert_eq!(c.tool_calls.len(), 2);
         assert_eq!(c.tool_calls[0].arguments, "{\"path\":\"x\"}");
         assert_eq!(c.tool_calls[1].name, "run");
+    }
+
+    fn assemble(events: Vec<StreamEvent>, cap: usize) -> Result<Completion, String> {
+        let mut a = Assembly::new(cap);
+        for ev in &events {
+            a.apply(ev)?;
+        }
+        Ok(a.into_completion())
+    }
+
+    #[test]
+    fn tool_call_indices_are_bounded() {
+        let start = |index| StreamEvent::ToolCallStart { index, id: "x".into(), name: "run".into() };
+        let err = assemble(vec![start(1_000_000_000_000)], 1 << 20).unwrap_err();
+        assert!(err.contains("1000000000000") && err.contains("at most 128"), "{err}");
+        assert!(assemble(vec![StreamEvent::ToolCallDelta { index: MAX_TOOL_CALLS, arguments: "{}".into() }], 1 << 20).is_err());
+        let c = assemble(vec![start(MAX_TOOL_CALLS - 1)], 1 << 20).unwrap();
+        assert_eq!(c.tool_calls.len(), 1, "the last index in range is fine; the gaps before it are dropped");
+    }
+
+    #[test]
+    fn an_answer_is_bounded_in_size() {
+        let text = |n: usize| StreamEvent::TextDelta("x".repeat(n));
+        assert!(assemble(vec![text(600), text(400)], 1000).is_ok());
+        let err = assemble(vec![text(600), text(401)], 1000).unwrap_err();
+        assert!(err.contains("exceeded 1000 bytes"), "{err}");
+        let args = |n: usize| StreamEvent::ToolCallDelta { index: 0, arguments: "a".repeat(n) };
+        assert!(assemble(vec![args(1001)], 1000).is_err(), "one argument string is bounded too");
+        assert!(assemble(vec![StreamEvent::Opaque(serde_json::json!({"type": "x", "content": "y".repeat(1000)}))], 1000).is_err());
+        assert_eq!(crate::model::answer_cap(8192), 1 << 20);
+        assert_eq!(crate::model::answer_cap(200_000), 3_200_000);
+        assert_eq!(crate::model::answer_cap(u32::MAX), 16 << 20);
+    }
+
+    #[test]
+    fn refusals_take_the_whole_answer() {
+        let finish = |r: &str| StreamEvent::Finished { stop_reason: Some(r.into()) };
+        // OpenAI: refusal deltas, finish_reason stop.
+        let c = assemble(vec![StreamEvent::RefusalDelta("I can't".into()), StreamEvent::RefusalDelta(" help.".into()), finish("stop")], 1 << 20)
+            .unwrap();
+        assert_eq!(c.refusal.as_deref(), Some("I can't help."));
+        // Anthropic: text, then stop_reason refusal; tool calls never survive a refusal.
+        let c = assemble(
+            vec![
+                StreamEvent::TextDelta("I won't do that.".into()),
+                StreamEvent::ToolCallStart { index: 0, id: "t".into(), name: "run".into() },
+                finish("refusal"),
+            ],
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!((c.refusal.as_deref(), c.text.as_str(), c.tool_calls.len()), (Some("I won't do that."), "", 0));
+        let c = assemble(vec![finish("refusal")], 1 << 20).unwrap();
+        assert_eq!(c.refusal.as_deref(), Some(""));
+        let c = assemble(vec![finish("content_filter")], 1 << 20).unwrap();
+        assert!(c.refusal.is_some());
+        let c = assemble(vec![StreamEvent::TextDelta("{\"".into()), finish("length")], 1 << 20).unwrap();
+        assert!(c.truncated() && c.refusal.is_none());
+    }
+
+    #[test]
+    fn long_deltas_go_out_in_bounded_pieces() {
+        let s = format!("{}é{}", "a".repeat(4095), "b".repeat(5000));
+        let parts: Vec<&str> = pieces(&s, 4096).collect();
+        assert_eq!(parts.concat(), s);
+        assert!(parts.iter().all(|p| p.len() <= 4096), "{:?}", parts.iter().map(|p| p.len()).collect::<Vec<_>>());
+        assert_eq!(parts[0].len(), 4095, "never inside a character");
+        assert_eq!(pieces("ééé", 1).collect::<Vec<_>>(), vec!["é", "é", "é"]);
+        assert_eq!(pieces("", 10).count(), 0);
     }
 }

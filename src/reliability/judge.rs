@@ -141,7 +141,7 @@ fn render_candidate(c: &Candidate) -> String {
 fn render_context(msg: &Message) -> String {
     match msg {
         Message::User { text } => format!("### user\n{}\n", tokens::trim_middle(text.trim_end(), CONTEXT_TEXT_TOKENS)),
-        Message::Assistant { text, tool_calls } => {
+        Message::Assistant { text, tool_calls, .. } => {
             let mut out = String::from("### assistant\n");
             if !text.trim().is_empty() {
                 out.push_str(&tokens::trim_middle(text.trim_end(), CONTEXT_TEXT_TOKENS));

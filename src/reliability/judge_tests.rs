@@ -25,7 +25,7 @@ fn candidates_are_numbered_with_their_tool_calls() {
     ];
     let window = vec![
         Message::User { text: "Fix median for even lists.".into() },
-        Message::Assistant { text: "Reading.".into(), tool_calls: vec![call("r", "read_file", r#"{"path":"stats.py"}"#)] },
+        Message::Assistant { text: "Reading.".into(), tool_calls: vec![call("r", "read_file", r#"{"path":"stats.py"}"#)], blocks: vec![] },
         Message::Tool { call_id: "r".into(), name: "read_file".into(), content: "def median(xs): return xs[len(xs)//2]".into() },
     ];
     let req = judge_request(&JudgeInput {
@@ -68,7 +68,7 @@ fn candidates_are_numbered_with_their_tool_calls() {
 fn context_is_trimmed_to_fit_keeping_the_newest() {
     let mut window = Vec::new();
     for i in 0..300 {
-        window.push(Message::Assistant { text: format!("step {i}"), tool_calls: vec![call(&format!("c{i}"), "run", r#"{"cmd":"make"}"#)] });
+        window.push(Message::Assistant { text: format!("step {i}"), tool_calls: vec![call(&format!("c{i}"), "run", r#"{"cmd":"make"}"#)], blocks: vec![] });
         window.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("output {i}\n").repeat(200) });
     }
     let args = r#"{"path":"a.py","content":"print(1)"}"#;

@@ -269,7 +269,7 @@ fn units(window: &[Message]) -> Vec<Vec<Message>> {
     let mut i = 0;
     while i < window.len() {
         match &window[i] {
-            Message::Assistant { text, tool_calls } if !tool_calls.is_empty() => {
+            Message::Assistant { text, tool_calls, .. } if !tool_calls.is_empty() => {
                 let mut results = Vec::new();
                 let mut j = i + 1;
                 while let Some(Message::Tool { call_id, name, content }) = window.get(j) {
@@ -290,7 +290,7 @@ fn units(window: &[Message]) -> Vec<Vec<Message>> {
                     }
                     text.push_str(&format!("[tool call `{}` {} — no result recorded]", c.name, c.arguments));
                 }
-                let mut unit = vec![Message::Assistant { text, tool_calls: kept }];
+                let mut unit = vec![Message::Assistant { text, tool_calls: kept, blocks: Vec::new() }];
                 unit.extend(results);
                 out.push(unit);
                 i = j;

@@ -10,7 +10,7 @@ fn user(text: &str) -> Message {
 }
 
 fn assistant(text: &str, calls: Vec<ToolCallRequest>) -> Message {
-    Message::Assistant { text: text.into(), tool_calls: calls }
+    Message::Assistant { text: text.into(), tool_calls: calls, blocks: vec![] }
 }
 
 fn tool(id: &str, name: &str, content: &str) -> Message {
@@ -198,7 +198,7 @@ fn unanswered_calls_and_orphan_results_are_made_sendable() {
     let body = &req.messages[1..req.messages.len() - 1];
     let Message::User { text } = &body[0] else { panic!("orphan result becomes a user message: {body:?}") };
     assert!(text.contains("orphan output: 3 passed") && text.contains("`run`"));
-    let Message::Assistant { text, tool_calls } = &body[1] else { panic!("{body:?}") };
+    let Message::Assistant { text, tool_calls, .. } = &body[1] else { panic!("{body:?}") };
     assert!(tool_calls.is_empty());
     assert!(text.starts_with("All done.") && text.contains("`done`") && text.contains(r#"{"summary":"ok"}"#), "{text}");
 }

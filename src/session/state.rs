@@ -128,6 +128,9 @@ pub struct SessionState {
     /// Steps at which the supervisor intervened (pauses, corrections, rollbacks, overrides,
     /// picks), in order; the endurance figure is the longest run of steps between them.
     pub interventions: Vec<u64>,
+    /// The agent's output token limit after repeated truncation raised it.
+    #[serde(default)]
+    pub max_tokens_raised: Option<u32>,
 }
 
 impl SessionState {
@@ -180,9 +183,9 @@ impl SessionState {
                 self.cycle = 1;
             }
             EventKind::UserMessage { text } => self.messages.push(Message::User { text: text.clone() }),
-            EventKind::AssistantMessage { text, tool_calls, .. } => {
+            EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
                 self.messages_answered += 1;
-                self.messages.push(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone() })
+                self.messages.push(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone(), blocks: blocks.clone() })
             }
             EventKind::ToolCall { call_id, .. } => {
                 self.tool_calls += 1;
@@ -327,6 +330,13 @@ impl SessionState {
             | EventKind::BudgetStop { .. }
             | EventKind::Warning { .. } => {}
             EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. } => {}
+            // The refusal is the model's answer; later requests show it as such.
+            EventKind::Refusal { text, .. } => {
+                self.messages_answered += 1;
+                self.messages.push(Message::Assistant { text: text.clone(), tool_calls: Vec::new(), blocks: Vec::new() });
+            }
+            EventKind::AnswerTruncated { notice, .. } => self.messages.push(Message::User { text: notice.clone() }),
+            EventKind::MaxTokensRaised { to, .. } => self.max_tokens_raised = Some(*to),
         }
     }
 }

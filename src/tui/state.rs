@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::session_diff::SessionDiff;
 use crate::protocol::{
     BudgetKind, Checkpoint, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus, TestCounts,
-    ToolCallRequest,
+    ToolCallRequest, opaque_block_summary,
 };
 
 /// What the runtime is doing, as far as the events tell.
@@ -111,6 +111,8 @@ pub enum CellKind {
     Tool(Box<ToolCell>),
     Correction { id: u64, text: String, delivered_at: Option<u64> },
     Notice { level: NoticeLevel, text: String },
+    /// The model refused; `text` is its refusal, possibly empty.
+    Refusal { step: u64, text: String },
 }
 
 /// One transcript entry. `revision` changes whenever its rendering would change.
@@ -129,6 +131,7 @@ impl Cell {
             CellKind::Tool(t) => format!("{} {}\n{}", t.name, t.target(), t.output),
             CellKind::Correction { text, .. } => text.clone(),
             CellKind::Notice { text, .. } => text.clone(),
+            CellKind::Refusal { text, .. } => format!("refusal {text}"),
         }
     }
 }
@@ -425,16 +428,42 @@ impl WorkbenchState {
                     text: format!("retry {} attempt {attempt} in {}: {reason}", role.as_str(), fmt_ms(*delay_ms)),
                 },
             ),
-            EventKind::AssistantMessage { step, text, .. } => {
+            EventKind::AssistantMessage { step, text, blocks, .. } => {
                 self.reset_streaming(id);
                 self.step = self.step.max(*step);
                 if self.run == RunState::WaitingForModel {
                     self.run = RunState::Running;
                 }
+                for b in blocks {
+                    self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("server tool · {}", opaque_block_summary(b)) });
+                }
                 if !text.trim().is_empty() {
                     self.push(id, CellKind::Assistant { step: *step, text: text.clone() });
                 }
             }
+            EventKind::Refusal { step, text } => {
+                self.reset_streaming(id);
+                self.step = self.step.max(*step);
+                if self.run == RunState::WaitingForModel {
+                    self.run = RunState::Running;
+                }
+                self.push(id, CellKind::Refusal { step: *step, text: text.clone() });
+            }
+            EventKind::AnswerTruncated { max_tokens, dropped_calls, in_a_row, .. } => {
+                let calls = if dropped_calls.is_empty() { String::new() } else { format!("; not run: {}", dropped_calls.join(", ")) };
+                let times = if *in_a_row > 1 { format!(" ({in_a_row} in a row)") } else { String::new() };
+                self.push(
+                    id,
+                    CellKind::Notice {
+                        level: NoticeLevel::Warning,
+                        text: format!("answer cut at the output limit of {max_tokens} tokens{times}{calls}; the model was asked for a smaller step"),
+                    },
+                )
+            }
+            EventKind::MaxTokensRaised { from, to } => self.push(
+                id,
+                CellKind::Notice { level: NoticeLevel::Info, text: format!("output limit raised from {from} to {to} tokens after repeated cut answers") },
+            ),
             EventKind::ToolCall { step, call_id, name, args } => {
                 self.open_tool_cell(id, call_id, name, *step, args.clone(), ev.ts);
                 self.progress_in_call = false;
@@ -516,6 +545,8 @@ impl WorkbenchState {
             }
             EventKind::StepFinished { step } => self.step = self.step.max(*step),
             EventKind::Paused { reason } => {
+                // A budget can stop a model call mid-stream; its partial text is not an answer.
+                self.reset_streaming(id);
                 if self.run_is_live() {
                     self.run = RunState::Paused(reason.clone());
                 }

@@ -38,7 +38,7 @@ fn deltas_stream_and_a_new_attempt_resets_them() {
     s.apply(&ev(EventKind::ModelRequest { role: Role::Agent, step: 1, attempt: 2 }));
     assert_eq!(s.streaming.text, "");
     s.apply(&ev(EventKind::AssistantDelta { role: Role::Agent, text: "Again".into() }));
-    s.apply(&ev(EventKind::AssistantMessage { step: 1, text: "Again, done".into(), tool_calls: vec![] }));
+    s.apply(&ev(EventKind::AssistantMessage { step: 1, text: "Again, done".into(), tool_calls: vec![], blocks: vec![] }));
     assert_eq!(s.streaming.text, "");
     assert_eq!(s.run, RunState::Running);
     assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Assistant { text, step: 1 }) if text == "Again, done"));
@@ -331,4 +331,60 @@ fn endurance_samples_carry_figures_forward_and_mark_events() {
     assert!(at(r).context_tokens < at(r - 1).context_tokens, "a rollover drops the fill");
     let marked: Vec<u64> = s.samples.iter().filter(|x| x.intervention).map(|x| x.step).collect();
     assert_eq!(marked, s.interventions);
+}
+
+#[test]
+fn refusals_cut_answers_and_budget_pauses_are_shown() {
+    let mut s = state_of(vec![
+        EventKind::SessionStarted { info: Box::new(session_info("t")) },
+        EventKind::ModelRequest { role: Role::Agent, step: 1, attempt: 1 },
+        EventKind::AssistantDelta { role: Role::Agent, text: "I can't".into() },
+        EventKind::Refusal { step: 1, text: "I can't help with that.".into() },
+    ]);
+    assert_eq!(s.streaming.text, "", "the refusal replaces what streamed");
+    assert_eq!(s.run, RunState::Running);
+    assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Refusal { step: 1, text }) if text == "I can't help with that."));
+    s.apply(&ev(EventKind::Paused { reason: PauseReason::Refusal }));
+    assert_eq!(s.run, RunState::Paused(PauseReason::Refusal));
+    s.apply(&ev(EventKind::Resumed));
+
+    s.apply(&ev(EventKind::AnswerTruncated {
+        step: 2,
+        max_tokens: 8192,
+        dropped_calls: vec!["write_file".into()],
+        in_a_row: 2,
+        notice: "cut".into(),
+    }));
+    assert!(matches!(&s.cells.last().map(|c| &c.kind),
+        Some(CellKind::Notice { level: NoticeLevel::Warning, text }) if text.contains("8192 tokens (2 in a row); not run: write_file")));
+    s.apply(&ev(EventKind::MaxTokensRaised { from: 8192, to: 16384 }));
+    assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Notice { text, .. }) if text.contains("from 8192 to 16384")));
+
+    // A time budget that runs out mid-stream drops the partial text with the pause.
+    s.apply(&ev(EventKind::ModelRequest { role: Role::Agent, step: 3, attempt: 1 }));
+    s.apply(&ev(EventKind::AssistantDelta { role: Role::Agent, text: "half an answ".into() }));
+    s.apply(&ev(EventKind::Paused { reason: PauseReason::Budget { budget: BudgetKind::Time } }));
+    assert_eq!(s.streaming.text, "");
+}
+
+#[test]
+fn server_tool_blocks_show_as_notices_before_the_text() {
+    let s = state_of(vec![EventKind::AssistantMessage {
+        step: 1,
+        text: "Found it.".into(),
+        tool_calls: vec![],
+        blocks: vec![
+            json!({"type": "server_tool_use", "id": "s", "name": "web_search", "input": {"query": "rust sse"}}),
+            json!({"type": "web_search_tool_result", "tool_use_id": "s", "content": {"type": "web_search_tool_result_error", "error_code": "max_uses_exceeded"}}),
+        ],
+    }]);
+    let texts: Vec<String> = s.cells.iter().map(|c| c.search_text()).collect();
+    assert_eq!(
+        texts,
+        vec![
+            "server tool · server_tool_use web_search rust sse",
+            "server tool · web_search_tool_result: max_uses_exceeded",
+            "Found it.",
+        ]
+    );
 }

@@ -90,6 +90,7 @@ pub fn demo_session() -> Vec<Event> {
         step: 1,
         text: "Let me run the **tests** first.".into(),
         tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"command\":\"cargo test\"}".into() }],
+        blocks: vec![],
     });
     s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true, overhead: false });
     s.push(EventKind::ToolCall { step: 1, call_id: "c1".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
@@ -111,6 +112,7 @@ pub fn demo_session() -> Vec<Event> {
         step: 2,
         text: "The bug is a `-` instead of `+`.".into(),
         tool_calls: vec![ToolCallRequest { id: "c2".into(), name: "edit".into(), arguments: "{}".into() }],
+        blocks: vec![],
     });
     s.push(EventKind::ToolCall { step: 2, call_id: "c2".into(), name: "edit".into(), args: json!({"path": "src/lib.rs", "old": "a - b", "new": "a + b"}) });
     s.push(EventKind::FileChanged {
@@ -180,6 +182,7 @@ pub fn long_session_with(n: usize, lines: usize) -> Vec<Event> {
             step,
             text: (0..lines).map(|i| format!("Step {step}, thought {i}: keep going with the plan and check the output.")).collect::<Vec<_>>().join("\n"),
             tool_calls: vec![],
+            blocks: vec![],
         });
         s.push(EventKind::ToolCall { step, call_id: id.clone(), name: "run".into(), args: json!({"command": "cargo test"}) });
         s.push(EventKind::ToolResult {

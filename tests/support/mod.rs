@@ -38,9 +38,28 @@ pub enum Reply {
     Empty,
     /// This exact text as the `text/event-stream` body.
     Raw(String),
+    /// A response with this status, content-type and body (a 200 that is not a stream).
+    Body { code: u16, content_type: String, body: String },
+    /// A `text/event-stream` body that never ends: `frame` again and again, one every
+    /// `every` (zero: as fast as the client reads).
+    Endless { frame: String, every: Duration },
 }
 
 impl Reply {
+    /// A recorded stream from `tests/fixtures/streams/`, served as it is.
+    pub fn fixture(name: &str) -> Reply {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/streams").join(name);
+        Reply::Raw(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+    }
+
+    /// An OpenAI stream that sends text forever.
+    pub fn endless_text(every: Duration) -> Reply {
+        let chunk = json!({"id": "chatcmpl-endless", "object": "chat.completion.chunk", "created": 1_700_000_000,
+                           "model": "scripted", "choices": [{"index": 0, "delta": {"content": "all work and no play ".repeat(40)},
+                           "finish_reason": null}]});
+        Reply::Endless { frame: format!("data: {chunk}\n\n"), every }
+    }
+
     pub fn text(text: &str) -> Reply {
         Reply::Answer(Answer { text: text.into(), ..Default::default() })
     }
@@ -351,6 +370,21 @@ fn respond(wire: Wire, rec: &Recorded, reply: Reply, index: usize) -> Response {
                 .boxed())
         }
         Reply::StallAfter { answer, events } => ok(first(frames(&answer), events).chain(stream::pending()).boxed()),
+        Reply::Body { code, content_type, body } => Response::builder()
+            .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .expect("response"),
+        Reply::Endless { frame, every } => ok(stream::unfold((), move |()| {
+            let frame = frame.clone();
+            async move {
+                if !every.is_zero() {
+                    tokio::time::sleep(every).await;
+                }
+                Some((Ok(frame), ()))
+            }
+        })
+        .boxed()),
     }
 }
 

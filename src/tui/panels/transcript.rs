@@ -404,6 +404,12 @@ fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec
                 out.push(Line::styled(head, th.style(scope)));
                 out.extend(styled_wrap(text, width, "  ", th.style("transcript.correction")));
             }
+            CellKind::Refusal { step, text } => {
+                out.push(Line::default());
+                out.push(Line::styled(format!("⊘ refusal · step {step}"), th.style("transcript.notice.error")));
+                let text = if text.trim().is_empty() { "(the model refused without giving a reason)" } else { text.as_str() };
+                out.extend(styled_wrap(text, width, "  ", th.style("transcript.user")));
+            }
             CellKind::Notice { level, text } => {
                 let (icon, scope) = match level {
                     NoticeLevel::Info => ("ℹ", "transcript.notice.info"),

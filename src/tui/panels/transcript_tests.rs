@@ -83,7 +83,7 @@ fn the_final_message_renders_as_the_stream_ended() {
     let (mut view, mut state) = stream(ANSWER, 48, 3);
     let i = state.cells.len();
     let streamed = lines(&view.rows(&ctx(&t, &hl, &state), &[], i));
-    state.apply(&ev(EventKind::AssistantMessage { step: 1, text: ANSWER.to_string(), tool_calls: vec![] }));
+    state.apply(&ev(EventKind::AssistantMessage { step: 1, text: ANSWER.to_string(), tool_calls: vec![], blocks: vec![] }));
     assert!(state.streaming.text.is_empty());
     let c = ctx(&t, &hl, &state);
     let cell = lines(&view.rows(&c, &[], i));
@@ -153,5 +153,21 @@ fn drawing_every_stage_of_a_stream_never_panics() {
             let drawn = term.draw(|f| view.render(f, f.area(), &cx, &[], &Search::default()));
             assert!(drawn.is_ok());
         }
+    }
+}
+
+#[test]
+fn a_refusal_cell_shows_its_text_or_says_none_was_given() {
+    let (t, hl) = setup();
+    for (text, shown) in [("I can't help with that.", "I can't help with that."), ("", "(the model refused without giving a reason)")] {
+        let mut state = WorkbenchState::default();
+        state.apply(&ev(EventKind::Refusal { step: 4, text: text.into() }));
+        let c = ctx(&t, &hl, &state);
+        let rows: Vec<String> = layout_entry(&c, &Entry::Cell(&state.cells[0]), 60, false)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert!(rows.iter().any(|r| r == "⊘ refusal · step 4"), "{rows:?}");
+        assert!(rows.iter().any(|r| r.trim() == shown), "{rows:?}");
     }
 }
