@@ -190,7 +190,7 @@ mod tests {
             assert!(!streamed.contains(std::str::from_utf8(w).unwrap()), "{streamed}");
         }
         // The held tail is dropped when the answer completes; the answer carries all of it.
-        rec.emit(EventKind::AssistantMessage { step: 1, text: text.clone(), tool_calls: Vec::new() }).unwrap();
+        rec.emit(EventKind::AssistantMessage { step: 1, text: text.clone(), tool_calls: Vec::new(), blocks: Vec::new() }).unwrap();
         assert!(rec.lock().held.is_empty());
     }
 
