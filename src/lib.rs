@@ -15,6 +15,7 @@ pub mod memory;
 pub mod model;
 pub mod protocol;
 pub mod reliability;
+pub mod sandbox;
 pub mod tools;
 pub mod workspace;
 pub mod session;

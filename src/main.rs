@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, ExecArgs, MemoryCommand, ReplayArgs, SessionsArgs};
+use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, MemoryCommand, ReplayArgs, SessionsArgs};
 use endure::config::settings::RunOptions;
 use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
@@ -52,7 +52,18 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Rollback(args)) => rollback(args),
         Some(Command::Memory(MemoryCommand::Dream(args))) => memory_dream(args).await,
         Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args).await,
+        Some(Command::Doctor(args)) => doctor(args),
     }
+}
+
+fn doctor(args: DoctorArgs) -> Result<ExitCode> {
+    let report = endure::sandbox::doctor();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render());
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// The configuration of a session to continue: its recorded options with `flags` over them.
@@ -121,7 +132,7 @@ async fn memory_dream(args: endure::cli::MemoryArgs) -> Result<ExitCode> {
         eprintln!("endure: not applied; run again with --yes to write this MEMORY.md");
         return Ok(ExitCode::SUCCESS);
     }
-    endure::memory::atomic::write_atomic(&cfg.workspace.join("MEMORY.md"), result.content.as_bytes())?;
+    endure::memory::memory_file::write_memory_md(&cfg.workspace.join("MEMORY.md"), result.content.as_bytes())?;
     let (mut state, _) = endure::memory::store::MemoryState::load(&cfg.workspace);
     state.mark_dreamed(chrono::Utc::now());
     state.save(&cfg.workspace)?;

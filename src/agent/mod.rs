@@ -5,6 +5,7 @@
 
 pub mod budget;
 mod cycles;
+mod escalation;
 mod maxmode;
 mod prompt;
 pub mod upkeep;
@@ -67,6 +68,8 @@ pub struct AgentConfig {
     pub resume: Option<ResumeFrom>,
     pub verifier: VerifierSettings,
     pub max_mode: MaxModeSettings,
+    /// What `run` commands may do, and whose escalations are approved without asking.
+    pub sandbox: crate::sandbox::Policy,
 }
 
 /// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.

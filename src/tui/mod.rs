@@ -47,9 +47,11 @@
 //! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
 pub mod app;
+pub mod escalation;
 pub mod layout;
 pub mod panels;
 pub mod replay;
+pub mod sandbox;
 pub mod scheduler;
 pub mod search;
 pub mod session_diff;
