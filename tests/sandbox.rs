@@ -294,16 +294,35 @@ fn kill_9_of_endure_mid_call_ends_everything_it_started() {
     require!("workspace_write", "pid_namespace");
     let s = Session::new();
     let m = unique("k");
-    let marker = format!("31.{}", &m[m.len() - 6..]);
-    let cmd = format!("(setsid sh -c 'sleep 1.5; echo late > late.txt' &); touch started; sleep {marker}");
-    let script = s.script(&[run(&cmd)]);
+    let (fg, bg) = (format!("31.{}", &m[m.len() - 6..]), format!("33.{}", &m[m.len() - 6..]));
+    let calls = [
+        ("run", json!({"command": format!("sleep {bg}"), "background": true})),
+        run(&format!("(setsid sh -c 'sleep 1.5; echo late > late.txt' &); touch started; sleep {fg}")),
+    ];
+    let script = s.script(&calls);
     let mut child = s.command(&script, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    wait_until("the call to start", 20, || s.ws.join("started").exists() && process_with(&format!("sleep\0{marker}")).is_some());
+    wait_until("the call to start", 20, || {
+        s.ws.join("started").exists() && process_with(&format!("sleep\0{fg}")).is_some() && process_with(&format!("sleep\0{bg}")).is_some()
+    });
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    wait_until("the command to die with endure", 5, || process_with(&format!("sleep\0{marker}")).is_none());
+    wait_until("the command to die with endure", 5, || process_with(&format!("sleep\0{fg}")).is_none());
+    wait_until("the background process to die with endure", 5, || process_with(&format!("sleep\0{bg}")).is_none());
     std::thread::sleep(Duration::from_millis(3000));
     assert!(!s.ws.join("late.txt").exists(), "a process outlived endure's kill -9");
+
+    // The resumed session records that the background process ended with the old endure.
+    let resumed = Run::from(
+        Command::new(BIN)
+            .args(["exec", "--resume", "--json", "--max-steps", "1"])
+            .current_dir(&s.ws)
+            .env("ENDURE_CONFIG_DIR", &s.cfg)
+            .output()
+            .unwrap(),
+    );
+    let exited = resumed.of("process_exited");
+    assert_eq!(exited.len(), 1, "{}", resumed.stdout);
+    assert_eq!((&exited[0]["id"], &exited[0]["reason"]), (&json!(1), &json!("endure stopped")));
 }
 
 #[test]

@@ -72,11 +72,17 @@ impl Sandbox {
     /// is the caller's to refuse (`info().enforced` is false).
     pub fn start(policy: &Policy, workspace: &Path, session_id: &str) -> (Sandbox, Vec<String>) {
         let mode = policy.mode.effective();
-        let caps = capabilities();
-        let mut e = caps.enforcement(policy.mode, policy.network);
+        // Probing runs bwrap; a session without a sandbox has no need to.
+        let (caps, mut e) = match mode {
+            SandboxMode::Off => (None, probe::Enforcement { filesystem: false, network: true, shared_loopback: true, missing: Vec::new() }),
+            _ => {
+                let caps = capabilities();
+                (Some(caps), caps.enforcement(policy.mode, policy.network))
+            }
+        };
         let mut warnings = Vec::new();
-        let confine = match (&caps.bwrap, caps.flavor) {
-            (Some(b), Some(f)) if mode != SandboxMode::Off && e.filesystem => Some((b.clone(), f)),
+        let confine = match caps.map(|c| (&c.bwrap, c.flavor)) {
+            Some((Some(b), Some(f))) if e.filesystem => Some((b.clone(), f)),
             _ => None,
         };
         let mut net = None;

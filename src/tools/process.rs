@@ -107,7 +107,7 @@ impl Processes {
                 libc::killpg(p.pgid, libc::SIGKILL);
             }
             *state = ProcState::Exited { exit_code: None, reason: reason.to_string() };
-            drop(state);
+            // Recorded under the state's lock, so the watcher can never record it again.
             (self.notify)(EventKind::ProcessExited { id, exit_code: None, reason: reason.to_string() });
         }
     }
@@ -239,11 +239,12 @@ async fn watch(
         let newly = *st == ProcState::Running;
         if newly {
             *st = ProcState::Exited { exit_code, reason: reason.to_string() };
+            // Under the lock: a session ending now records its end only after this.
+            (procs.notify)(EventKind::ProcessExited { id, exit_code, reason: reason.to_string() });
         }
         newly
     };
     if newly {
-        (procs.notify)(EventKind::ProcessExited { id, exit_code, reason: reason.to_string() });
         if let Some(msg) = sandbox.memory_guard().check() {
             (procs.notify)(EventKind::Warning { message: format!("background process {id}: {msg}") });
         }

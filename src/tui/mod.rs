@@ -64,6 +64,8 @@ pub mod view;
 pub mod widgets;
 
 #[cfg(test)]
+mod escalation_tests;
+#[cfg(test)]
 mod scopes_tests;
 
 use std::path::PathBuf;

@@ -17,6 +17,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("app.rs", include_str!("app.rs")),
     ("app_tests.rs", include_str!("app_tests.rs")),
     ("escalation.rs", include_str!("escalation.rs")),
+    ("escalation_tests.rs", include_str!("escalation_tests.rs")),
     ("layout.rs", include_str!("layout.rs")),
     ("mod.rs", include_str!("mod.rs")),
     ("panels/candidates.rs", include_str!("panels/candidates.rs")),
