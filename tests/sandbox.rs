@@ -311,6 +311,13 @@ fn kill_9_of_endure_mid_call_ends_everything_it_started() {
     std::thread::sleep(Duration::from_millis(3000));
     assert!(!s.ws.join("late.txt").exists(), "a process outlived endure's kill -9");
 
+    // The killed endure left its private temporary directory; resuming clears it.
+    let id = std::fs::read_dir(s.ws.join(".endure/sessions")).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
+    let left = || -> Vec<PathBuf> {
+        std::fs::read_dir(std::env::temp_dir()).unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("endure-{id}-"))).collect()
+    };
+    let stale = left();
+    assert_eq!(stale.len(), 1, "{stale:?}");
     // The resumed session records that the background process ended with the old endure.
     let resumed = Run::from(
         Command::new(BIN)
@@ -323,6 +330,8 @@ fn kill_9_of_endure_mid_call_ends_everything_it_started() {
     let exited = resumed.of("process_exited");
     assert_eq!(exited.len(), 1, "{}", resumed.stdout);
     assert_eq!((&exited[0]["id"], &exited[0]["reason"]), (&json!(1), &json!("endure stopped")));
+    assert!(!stale[0].exists(), "the stale temporary directory was removed");
+    assert!(left().is_empty(), "the resumed session removed its own at its end");
 }
 
 #[test]
@@ -577,4 +586,26 @@ async fn a_supervised_escalation_waits_for_the_supervisor_and_takes_the_note_to_
         .collect();
     assert!(outputs[0].contains("denied by the supervisor") && outputs[0].contains("write it in the workspace instead"), "{}", outputs[0]);
     assert!(outputs[1].contains("exit code: 0"), "{}", outputs[1]);
+}
+
+#[test]
+fn a_session_resumed_under_another_policy_tells_the_model() {
+    require!("workspace_write");
+    let s = Session::new();
+    let script = s.script(&[run("echo one"), run("echo two > two.txt")]);
+    let first = Run::from(s.command(&script, &["--max-steps", "1"]).output().unwrap());
+    assert_eq!(first.code, Some(2), "stopped by the step budget: {}", first.stderr);
+    let resumed = Run::from(
+        Command::new(BIN)
+            .args(["exec", "--resume", "--json", "--max-steps", "3", "--sandbox", "read-only"])
+            .current_dir(&s.ws)
+            .env("ENDURE_CONFIG_DIR", &s.cfg)
+            .output()
+            .unwrap(),
+    );
+    resumed.done();
+    assert_eq!(resumed.of("session_resumed")[0]["sandbox"]["mode"], "read-only");
+    let told = resumed.of("user_message").iter().any(|m| m["text"].as_str().unwrap_or("").contains("resumed with a different sandbox: sandbox read-only"));
+    assert!(told, "{}", resumed.stdout);
+    assert!(!s.ws.join("two.txt").exists(), "the resumed session is read-only");
 }

@@ -365,7 +365,7 @@ impl Run {
         self.cfg.provider.resume_at(Role::Writer, writer_answers as usize);
         self.cfg.provider.resume_at(Role::Verifier, verifier_answers as usize);
         self.cfg.provider.resume_at(Role::Judge, judge_answers as usize);
-        let orphans: Vec<u64> = self.rec.with_state(|s| s.background.keys().copied().collect());
+        let (orphans, before): (Vec<u64>, _) = self.rec.with_state(|s| (s.background.keys().copied().collect(), s.sandbox.clone()));
         self.rec.emit(EventKind::SessionResumed {
             at: self.cfg.resume.as_ref().and_then(|r| r.at.clone()),
             interrupted_calls: open.iter().map(|c| c.id.clone()).collect(),
@@ -377,7 +377,17 @@ impl Run {
         }
         steps.close_open_calls(
             "the process running this call stopped before it finished (it was killed or crashed); its outcome is unknown. Check the workspace before repeating anything with side effects",
-        )
+        )?;
+        // The system prompt states the policy the session started with; a different one now
+        // (flags given again, another machine) is told to the model, after the calls' results
+        // so that the conversation stays valid.
+        let now = sandbox.info();
+        if before.as_ref().is_some_and(|b| (b.mode, b.network, b.enforced) != (now.mode, now.network, now.enforced)) {
+            self.rec.emit(EventKind::UserMessage {
+                text: format!("[endure] This session was resumed with a different sandbox: {}. It replaces what the system prompt says about the sandbox.", crate::sandbox::describe(now)),
+            })?;
+        }
+        Ok(())
     }
 
     async fn maintain_memory(&mut self) -> Result<(), LogError> {

@@ -104,7 +104,9 @@ impl Sandbox {
                 own_network = true;
             }
         }
-        let tmp = tempfile::Builder::new().prefix(&format!("endure-{session_id}-")).tempdir();
+        let prefix = format!("endure-{session_id}-");
+        remove_stale_tmp(&prefix);
+        let tmp = tempfile::Builder::new().prefix(&prefix).tempdir();
         let tmp = match tmp {
             Ok(t) => Some(t),
             Err(err) => {
@@ -263,6 +265,19 @@ impl Sandbox {
             });
         }
         cmd
+    }
+}
+
+/// Removes the private temporary directories an earlier process of this session left behind
+/// when it was killed: a resumed session starts with a fresh one.
+fn remove_stale_tmp(prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let is_ours = e.file_name().to_str().is_some_and(|n| n.starts_with(prefix));
+        // A symlink with the name is not ours to follow.
+        if is_ours && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

@@ -231,11 +231,13 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
             network_off: ctx.sandbox.is_confining() && info.network == crate::sandbox::NetworkMode::Off,
         };
         let mut denials = if ctx.sandbox.is_confining() { crate::feedback::sandbox::denials(&raw, &sandbox) } else { Vec::new() };
-        if let Some(m) = &memory {
-            denials.insert(0, crate::protocol::Diagnostic { kind: "sandbox".into(), file: Some("MEMORY.md".into()), line: None, col: None, message: m.clone() });
-        }
         denials.append(&mut feedback.diagnostics);
         feedback.diagnostics = denials;
+    }
+    // The single writer holds even for an escalated command.
+    if let Some(m) = &memory {
+        let d = crate::protocol::Diagnostic { kind: "sandbox".into(), file: Some("MEMORY.md".into()), line: None, col: None, message: m.clone() };
+        feedback.diagnostics.insert(0, d);
     }
     let mut head = String::new();
     let block = crate::feedback::render(&feedback);
