@@ -244,10 +244,8 @@ async fn watch(
         }
         newly
     };
-    if newly {
-        if let Some(msg) = sandbox.memory_guard().check() {
-            (procs.notify)(EventKind::Warning { message: format!("background process {id}: {msg}") });
-        }
+    if newly && let Some(msg) = sandbox.memory_guard().check() {
+        (procs.notify)(EventKind::Warning { message: format!("background process {id}: {msg}") });
     }
     proc.exited.notify_waiters();
 }

@@ -245,6 +245,9 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
         head.push_str(block.trim_end());
         head.push('\n');
     }
+    if confinement == Confinement::Escalated {
+        head.push_str("ran outside the sandbox (escalation approved)\n");
+    }
     let mut exit_code = None;
     if timed_out {
         head.push_str(&format!("timed out after {}; the process group was killed\n", format_secs(timeout)));
