@@ -104,8 +104,8 @@ impl Sandbox {
                 own_network = true;
             }
         }
-        let prefix = format!("endure-{session_id}-");
-        remove_stale_tmp(&prefix);
+        remove_stale_tmp();
+        let prefix = format!("endure-{session_id}-p{}-", std::process::id());
         let tmp = tempfile::Builder::new().prefix(&prefix).tempdir();
         let tmp = match tmp {
             Ok(t) => Some(t),
@@ -268,17 +268,35 @@ impl Sandbox {
     }
 }
 
-/// Removes the private temporary directories an earlier process of this session left behind
-/// when it was killed: a resumed session starts with a fresh one.
-fn remove_stale_tmp(prefix: &str) {
+/// Removes the private temporary directories that endure processes killed before they could
+/// clean up left behind (`endure-<session>-p<pid>-…` whose pid is gone), this user's only. A
+/// resumed session thereby starts with a fresh one.
+fn remove_stale_tmp() {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
     for e in entries.flatten() {
-        let is_ours = e.file_name().to_str().is_some_and(|n| n.starts_with(prefix));
+        let Some(pid) = e.file_name().to_str().and_then(stale_pid) else { continue };
         // A symlink with the name is not ours to follow.
-        if is_ours && e.file_type().is_ok_and(|t| t.is_dir()) {
+        let Ok(meta) = std::fs::symlink_metadata(e.path()) else { continue };
+        if !meta.is_dir() || meta.uid() != uid {
+            continue;
+        }
+        // SAFETY: signal 0 only asks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+        if !alive {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+/// The pid in a private temporary directory's name, `endure-<session>-p<pid>-<random>`.
+fn stale_pid(name: &str) -> Option<libc::pid_t> {
+    let rest = name.strip_prefix("endure-")?;
+    let (head, _random) = rest.rsplit_once('-')?;
+    let (_session, pid) = head.rsplit_once("-p")?;
+    pid.parse().ok().filter(|p: &libc::pid_t| *p > 0)
 }
 
 /// A one-line description of the policy for the status bar and progress lines.
@@ -289,4 +307,17 @@ pub fn describe(info: &SandboxInfo) -> String {
     }
     let net = format!("net {}", info.network.as_str());
     if info.enforced { format!("sandbox {mode} · {net}") } else { format!("sandbox {mode} · {net} · NOT ENFORCED") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_of_private_temporary_directories_carry_a_pid() {
+        assert_eq!(stale_pid("endure-20261130-142723-189-a9b5-p4242-LL2Ws5"), Some(4242));
+        assert_eq!(stale_pid("endure-feedback"), None);
+        assert_eq!(stale_pid("endure-20261130-142723-189-a9b5-LL2Ws5"), None);
+        assert_eq!(stale_pid("other-x-p12-y"), None);
+    }
 }
