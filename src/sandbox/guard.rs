@@ -55,12 +55,13 @@ struct Seen {
 enum Now {
     Absent,
     Content(Vec<u8>),
-    /// A directory, a FIFO, a symlink, or too big: never endure's.
+    /// A directory, a FIFO, or too big: never endure's.
     Other,
 }
 
+/// The file's content, through a symlink (a user may keep MEMORY.md elsewhere).
 fn read_now(path: &Path) -> Now {
-    let Ok(meta) = path.symlink_metadata() else { return Now::Absent };
+    let Ok(meta) = path.metadata() else { return Now::Absent };
     if !meta.is_file() || meta.len() > MAX_EXPECTED {
         return Now::Other;
     }
@@ -176,5 +177,15 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("MEMORY.md/x")).unwrap();
         assert!(g.check().is_some());
         assert!(!dir.path().join("MEMORY.md").exists());
+    }
+
+    #[test]
+    fn a_symlinked_memory_file_is_read_through_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("real.md"), "# Rules\n").unwrap();
+        std::os::unix::fs::symlink("real.md", dir.path().join("MEMORY.md")).unwrap();
+        let g = MemoryGuard::new(dir.path());
+        assert_eq!(g.check(), None);
+        assert!(dir.path().join("MEMORY.md").symlink_metadata().unwrap().file_type().is_symlink());
     }
 }
