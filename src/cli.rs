@@ -46,6 +46,16 @@ pub enum Command {
     /// Configuration: `endure config check` reports every problem in config, theme and keymap files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What the sandbox can enforce on this machine, capability by capability; exits non-zero
+    /// when the default (workspace-write, network off) cannot be enforced.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -80,8 +80,28 @@ impl Headless {
     fn progress_line(&mut self, ev: &Event) -> Option<String> {
         match &ev.kind {
             EventKind::SessionStarted { info } => Some(format!(
-                "endure {}  session {}\n  workspace {}\n  provider {} · model {}",
-                info.endure_version, info.session_id, info.workspace, info.provider, info.models.agent
+                "endure {}  session {}\n  workspace {}\n  provider {} · model {}{}",
+                info.endure_version,
+                info.session_id,
+                info.workspace,
+                info.provider,
+                info.models.agent,
+                info.sandbox.as_ref().map(|s| format!("\n  {}", crate::sandbox::describe(s))).unwrap_or_default()
+            )),
+            EventKind::ProcessStarted { id, command } => Some(format!("           background process {id} started: {}", truncate(command, 120))),
+            EventKind::ProcessExited { id, exit_code, reason } => Some(format!(
+                "           background process {id} {reason}{}",
+                exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default()
+            )),
+            EventKind::EscalationRequested { id, command, justification } => Some(format!(
+                "           escalation {id} requested: {} — {}",
+                truncate(command, 120),
+                truncate(justification, 160)
+            )),
+            EventKind::EscalationResolved { id, approved, by, note } => Some(format!(
+                "           escalation {id} {} ({by}){}",
+                if *approved { "approved" } else { "denied" },
+                note.as_deref().map(|n| format!(": {}", truncate(n, 160))).unwrap_or_default()
             )),
             EventKind::ToolCall { call_id, name, args, .. } => {
                 self.calls.insert(call_id.clone(), (name.clone(), tool_target(name, args)));

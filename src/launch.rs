@@ -65,6 +65,8 @@ pub fn agent_config(
     let kind = provider_kind(opts)?;
     let key_env = opts.api_key_env.clone().or_else(|| kind.default_key_env().map(str::to_string));
     let api_key = key_env.as_deref().and_then(|v| std::env::var(v).ok()).filter(|k| !k.is_empty()).map(Secret::new);
+    let sandbox = sandbox_policy(opts, key_env.clone(), api_key.clone());
+    crate::sandbox::check_required(&sandbox).map_err(|e| LaunchError::Invalid(e.to_string()))?;
     let script = match (kind, &opts.script) {
         (ProviderKind::Scripted, Some(p)) => Some(Arc::new(Scenario::load(p)?)),
         (ProviderKind::Scripted, None) => {
@@ -147,6 +149,7 @@ pub fn agent_config(
             },
             review_picks: opts.review_picks.unwrap_or(false),
         },
+        sandbox,
     })
 }
 
@@ -159,6 +162,21 @@ pub fn redactor(opts: &RunOptions) -> Redactor {
         [ProviderKind::Openai, ProviderKind::Anthropic].into_iter().filter_map(|k| k.default_key_env()).map(str::to_string),
     );
     Redactor::new(vars.filter_map(|v| std::env::var(v).ok()))
+}
+
+/// The sandbox policy from the options; the key's variable and value are always scrubbed.
+fn sandbox_policy(opts: &RunOptions, api_key_env: Option<String>, api_key: Option<Secret>) -> crate::sandbox::Policy {
+    crate::sandbox::Policy {
+        mode: opts.sandbox.unwrap_or_default(),
+        network: opts.network.unwrap_or_default(),
+        approve_escalations: opts.approve_escalations.unwrap_or(false),
+        env: crate::sandbox::EnvPolicy {
+            api_key_env,
+            api_key,
+            keep: opts.env_keep.clone().unwrap_or_default(),
+            remove: opts.env_remove.clone().unwrap_or_default(),
+        },
+    }
 }
 
 fn cycle_settings(opts: &RunOptions) -> Result<CycleSettings, LaunchError> {

@@ -17,6 +17,7 @@ pub mod printable;
 pub mod protocol;
 pub mod redact;
 pub mod reliability;
+pub mod sandbox;
 pub mod tools;
 pub mod workspace;
 pub mod session;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, ExecArgs, MemoryCommand, ReplayArgs, SessionsArgs};
+use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, MemoryCommand, ReplayArgs, SessionsArgs};
 use endure::config::settings::RunOptions;
 use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
@@ -70,7 +70,7 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Rollback(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Replay(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Config(ConfigCommand::Check(ws))) => (ws.dir(), RunOptions::default()),
-        Some(Command::Demo(_)) => (cli.workspace.dir(), RunOptions::default()),
+        Some(Command::Demo(_) | Command::Doctor(_)) => (cli.workspace.dir(), RunOptions::default()),
     };
     let opts = std::fs::canonicalize(&dir).ok().and_then(|ws| load_layered(&ws, flags.clone()).ok()).unwrap_or(flags);
     launch::redactor(&opts)
@@ -94,7 +94,18 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Rollback(args)) => rollback(args, out),
         Some(Command::Memory(MemoryCommand::Dream(args))) => memory_dream(args, out).await,
         Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args, out).await,
+        Some(Command::Doctor(args)) => doctor(args, out),
     }
+}
+
+fn doctor(args: DoctorArgs, out: &Out) -> Result<ExitCode> {
+    let report = endure::sandbox::doctor();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        out.print(report.render().trim_end());
+    }
+    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// The configuration of a session to continue: its recorded options with `flags` over them.
@@ -164,7 +175,7 @@ async fn memory_dream(args: endure::cli::MemoryArgs, out: &Out) -> Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     let content = cfg.redactor.redact(&result.content);
-    endure::memory::atomic::write_atomic(&cfg.workspace.join("MEMORY.md"), content.as_bytes())?;
+    endure::memory::memory_file::write_memory_md(&cfg.workspace.join("MEMORY.md"), content.as_bytes())?;
     let (mut state, _) = endure::memory::store::MemoryState::load(&cfg.workspace);
     state.mark_dreamed(chrono::Utc::now());
     state.save(&cfg.workspace)?;

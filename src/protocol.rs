@@ -61,6 +61,23 @@ pub struct SessionInfo {
     /// percentages of it.
     #[serde(default)]
     pub context_budget: u64,
+    /// The sandbox `run` commands get; absent in logs written before there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxInfo>,
+}
+
+/// The sandbox policy of a session and how much of it this machine enforces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxInfo {
+    pub mode: crate::sandbox::SandboxMode,
+    pub network: crate::sandbox::NetworkMode,
+    /// True when everything the mode and network setting ask for is enforced by the kernel.
+    pub enforced: bool,
+    /// `bwrap` (namespaces through bubblewrap) or `none`.
+    pub mechanism: String,
+    /// What this machine lacks for the policy, e.g. `bwrap`, `network namespace`.
+    #[serde(default)]
+    pub missing: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -531,6 +548,9 @@ pub enum EventKind {
     SessionResumed {
         at: Option<String>,
         interrupted_calls: Vec<String>,
+        /// The sandbox of the resumed process (flags given again may change it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sandbox: Option<SandboxInfo>,
     },
     /// A whole new MEMORY.md was proposed (by a dream) and waits for the supervisor's
     /// `ResolveMemory`; `diff` is against the file as it is now.
@@ -624,6 +644,35 @@ pub enum EventKind {
         from: u32,
         to: u32,
     },
+    /// `run {background: true}` started background process `id`.
+    ProcessStarted {
+        id: u64,
+        command: String,
+    },
+    /// A background process ended: `reason` is `exited`, `killed` (by the `process` tool),
+    /// `session ended`, or `endure stopped` (recorded on resume for one left by a dead
+    /// endure). `exit_code` only when it exited by itself.
+    ProcessExited {
+        id: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        reason: String,
+    },
+    /// The agent asked to run one command outside the sandbox.
+    EscalationRequested {
+        id: u64,
+        command: String,
+        justification: String,
+    },
+    /// The answer to an escalation: `by` is `supervisor`, `flag` (`--approve-escalations`),
+    /// `headless` (denied: nobody to ask) or `sandbox off` (nothing to escalate from).
+    EscalationResolved {
+        id: u64,
+        approved: bool,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
 }
 
 impl EventKind {
@@ -676,6 +725,10 @@ impl EventKind {
             EventKind::Refusal { .. } => "refusal",
             EventKind::AnswerTruncated { .. } => "answer_truncated",
             EventKind::MaxTokensRaised { .. } => "max_tokens_raised",
+            EventKind::ProcessStarted { .. } => "process_started",
+            EventKind::ProcessExited { .. } => "process_exited",
+            EventKind::EscalationRequested { .. } => "escalation_requested",
+            EventKind::EscalationResolved { .. } => "escalation_resolved",
         }
     }
 }
@@ -708,6 +761,9 @@ pub enum Command {
     SetMaxMode(Option<u32>),
     /// Wait for the supervisor at every Max Mode pick.
     SetReviewPicks(bool),
+    /// Answer escalation `id`: run the command outside the sandbox once, or deny it with a
+    /// note for the agent.
+    ResolveEscalation { id: u64, approve: bool, note: Option<String> },
 }
 
 #[cfg(test)]
@@ -751,6 +807,7 @@ mod tests {
             system_prompt: "sys".into(),
             config: serde_json::json!({"max_steps": 5}),
             context_budget: 1000,
+            sandbox: None,
         };
         let ev = Event { seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
         let v: Value = serde_json::to_value(&ev).expect("serialize");
@@ -762,7 +819,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }
@@ -780,6 +837,7 @@ pub fn tool_target(name: &str, args: &Value) -> String {
             None => format!("/{p}/"),
         }),
         "run" => field("command"),
+        "process" => args.get("id").map(|id| format!("{} {id}", field("action").unwrap_or_default())),
         "todo" => args.get("tasks").and_then(Value::as_array).map(|t| format!("{} tasks", t.len())),
         "done" => field("summary"),
         _ => None,

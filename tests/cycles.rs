@@ -94,11 +94,19 @@ async fn a_long_session_rolls_over_three_times_keeping_every_correction() {
     for r in &rollovers {
         let EventKind::Rollover { window, window_tokens, cycle, .. } = &r.kind else { unreachable!() };
         assert!(*window_tokens <= limit, "rebuilt window of {window_tokens} tokens over {limit}");
-        // Every correction delivered before this rollover is in the new window, verbatim.
+        // Every correction delivered before this rollover is in the new window, verbatim. One
+        // queued just before a rollover is delivered right after it, into the new window.
+        let delivered_ids: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::CorrectionDelivered { id, .. } if e.seq < r.seq => Some(*id),
+                _ => None,
+            })
+            .collect();
         let delivered: Vec<&str> = corrections
             .iter()
             .copied()
-            .filter(|c| events.iter().any(|e| e.seq < r.seq && matches!(&e.kind, EventKind::CorrectionQueued { text, .. } if text == c)))
+            .filter(|c| events.iter().any(|e| matches!(&e.kind, EventKind::CorrectionQueued { id, text } if text == c && delivered_ids.contains(id))))
             .collect();
         let text = serde_json::to_string(window).unwrap();
         for c in &delivered {

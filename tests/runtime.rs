@@ -126,7 +126,7 @@ async fn stop_cancels_the_step_in_flight_and_kills_its_processes() {
 text = "A long command."
 [[agent.tool_calls]]
 name = "run"
-arguments = { command = "sleep 60 & echo $! > bg.pid; sleep 60" }
+arguments = { command = "sleep 60.4242 & echo $! > bg.pid; sleep 60" }
 [[agent.tool_calls]]
 name = "done"
 arguments = { summary = "never reached" }
@@ -142,16 +142,20 @@ arguments = { summary = "never reached" }
         assert!(std::time::Instant::now() < deadline, "the command never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    while process_with_cmdline("sleep\u{0}60.4242").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the background sleeper never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let started = std::time::Instant::now();
     handle.commands.send(Command::Stop).unwrap();
     let result = finish(handle).await;
     assert!(started.elapsed() < Duration::from_secs(5), "stop must not wait for the command");
     assert_eq!(result.outcome, Outcome::Stopped);
 
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // The pid the command saw may be its PID namespace's, so the sleeper is found by its
+    // command line among the host's processes.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    // SAFETY: kill with signal 0 only checks whether the process exists.
-    while unsafe { libc::kill(pid, 0) } == 0 {
+    while let Some(pid) = process_with_cmdline("sleep\u{0}60.4242") {
         assert!(std::time::Instant::now() < deadline, "background process {pid} survived the stop");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -319,4 +323,13 @@ async fn an_unpriced_model_under_a_cost_budget_is_called_out() {
     let w = pos(&events, "a price warning", |k| matches!(k, EventKind::Warning { message } if message.contains("my-local-model") && message.contains("counts as 0")));
     let usage = pos(&events, "usage", |k| matches!(k, EventKind::Usage { priced: false, .. }));
     assert!(w < usage);
+}
+
+/// A host process whose NUL-separated command line contains `needle`.
+fn process_with_cmdline(needle: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        String::from_utf8_lossy(&cmdline).contains(needle).then_some(pid)
+    })
 }

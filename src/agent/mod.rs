@@ -5,6 +5,7 @@
 
 pub mod budget;
 mod cycles;
+mod escalation;
 mod maxmode;
 mod prompt;
 pub mod upkeep;
@@ -69,6 +70,8 @@ pub struct AgentConfig {
     pub max_mode: MaxModeSettings,
     /// Removes the API key from everything recorded or shown (see [`crate::redact`]).
     pub redactor: crate::redact::Redactor,
+    /// What `run` commands may do, and whose escalations are approved without asking.
+    pub sandbox: crate::sandbox::Policy,
 }
 
 /// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.

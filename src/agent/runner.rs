@@ -7,6 +7,7 @@
 //! boundary, or run at once while the session is paused.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -14,10 +15,13 @@ use tokio::sync::mpsc;
 use super::budget::BudgetReading;
 use super::cycles::{Cycles, WriterSetup, rollback_to};
 use super::recorder::SharedRecorder;
+use super::escalation::EscalationAnswer;
 use super::step::{StepEnd, StepRunner, open_calls};
 use super::{AgentConfig, RunResult, Supervision};
 use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, Role, RolloverReason, SessionInfo};
+use crate::sandbox::{Sandbox, SandboxMode};
 use crate::session::LogError;
+use crate::tools::process::Processes;
 
 /// Flags set by commands between boundaries.
 #[derive(Default)]
@@ -35,6 +39,8 @@ struct Control {
     memory_answers: Vec<(u64, bool)>,
     /// Where Max Mode picks by the supervisor go: the step waiting on them.
     pick_tx: Option<mpsc::UnboundedSender<u32>>,
+    /// Where the supervisor's answers to escalations go: the step waiting on them.
+    escalation_tx: Option<mpsc::UnboundedSender<EscalationAnswer>>,
     /// The supervisor's answer to a verdict: accept, or reject with a note.
     verdict_override: Option<(bool, Option<String>)>,
     /// Max Mode on (Some(n)) or off (None) from the next step.
@@ -68,6 +74,11 @@ impl Control {
             Command::OverrideVerdict { accept, note } => self.verdict_override = Some((accept, note)),
             Command::SetMaxMode(n) => self.max_mode = Some(n),
             Command::SetReviewPicks(on) => self.review_picks = Some(on),
+            Command::ResolveEscalation { id, approve, note } => {
+                if let Some(tx) = &self.escalation_tx {
+                    let _ = tx.send(EscalationAnswer { id, approve, note });
+                }
+            }
         }
         Ok(())
     }
@@ -80,11 +91,24 @@ pub(super) async fn run(
     rec: SharedRecorder,
     commands: mpsc::UnboundedReceiver<Command>,
 ) -> RunResult {
-    let mut run = Run { cfg, rec: rec.clone(), commands, ctl: Control::default(), log_path, proposals: Vec::new(), accepted: None };
+    let mut run = Run {
+        cfg,
+        rec: rec.clone(),
+        commands,
+        ctl: Control::default(),
+        log_path,
+        proposals: Vec::new(),
+        accepted: None,
+        sandbox: None,
+        processes: None,
+    };
     let (outcome, reason) = match run.run(session_id).await {
         Ok(r) => r,
         Err(e) => {
             let reason = e.to_string();
+            if let Some(p) = &run.processes {
+                p.shutdown("session ended");
+            }
             // The log itself may be what failed; try once to record the end anyway.
             let _ = rec.emit(EventKind::SessionFinished { outcome: Outcome::Failed, reason: reason.clone() });
             (Outcome::Failed, reason)
@@ -124,18 +148,33 @@ struct Run {
     proposals: Vec<(u64, String)>,
     /// Set when the supervisor accepted the work during a pause: the summary to finish with.
     accepted: Option<String>,
+    sandbox: Option<Arc<Sandbox>>,
+    /// Background processes, ended before the session records its end.
+    processes: Option<Arc<Processes>>,
 }
 
 impl Run {
     async fn run(&mut self, session_id: String) -> Finish {
         let resuming = self.cfg.resume.clone();
-        if resuming.is_none() && !self.start_session(session_id).await? {
+        let (sandbox, sandbox_warnings) = Sandbox::start(&self.cfg.sandbox, &self.cfg.workspace, &session_id);
+        let sandbox = Arc::new(sandbox);
+        self.sandbox = Some(sandbox.clone());
+        if resuming.is_none() && !self.start_session(session_id, &sandbox).await? {
             return Ok((Outcome::Stopped, "no task was given".into()));
         }
+        let rec = self.rec.clone();
+        let first_id = self.rec.with_state(|s| s.last_process_id) + 1;
+        let processes = Arc::new(Processes::new(first_id, Some(Arc::new(move |k| {
+            // A log that cannot be written fails the session at its next event anyway.
+            let _ = rec.emit(k);
+        }))));
+        self.processes = Some(processes.clone());
         let started = tokio::time::Instant::now();
         let (pick_tx, pick_rx) = mpsc::unbounded_channel();
         self.ctl.pick_tx = Some(pick_tx);
-        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx) {
+        let (escalation_tx, escalation_rx) = mpsc::unbounded_channel();
+        self.ctl.escalation_tx = Some(escalation_tx);
+        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx, escalation_rx, sandbox.clone(), processes) {
             Ok(r) => r,
             Err(reason) => return self.finish(Outcome::Failed, reason),
         };
@@ -163,11 +202,18 @@ impl Run {
                 }
             }
             Some(from) => {
-                self.resume(&mut steps)?;
+                self.resume(&mut steps, &sandbox)?;
                 if let Some(at) = from.at {
                     self.ctl.rollback = Some(at);
                 }
             }
+        }
+        for w in sandbox_warnings {
+            self.rec.emit(EventKind::Warning { message: w })?;
+        }
+        if self.cfg.sandbox.mode == SandboxMode::Require && !sandbox.info().enforced {
+            let missing = sandbox.info().missing.join(", ");
+            return self.finish(Outcome::Failed, format!("--sandbox require: the sandbox cannot be enforced here (missing: {missing})"));
         }
 
         loop {
@@ -302,7 +348,7 @@ impl Run {
     }
 
     /// Waits for the task if there is none yet, then records the start. False: no task came.
-    async fn start_session(&mut self, session_id: String) -> Result<bool, LogError> {
+    async fn start_session(&mut self, session_id: String, sandbox: &Sandbox) -> Result<bool, LogError> {
         let task = match self.cfg.task.clone() {
             Some(t) => t,
             None => loop {
@@ -314,7 +360,7 @@ impl Run {
             },
         };
         let (skills, skill_warnings) = crate::memory::skills::list_skills(&self.cfg.workspace);
-        let system_prompt = super::prompt::system_prompt(&self.cfg.workspace, &skills);
+        let system_prompt = super::prompt::system_prompt(&self.cfg.workspace, &skills, Some(sandbox.info()));
         self.rec.emit(EventKind::SessionStarted {
             info: Box::new(SessionInfo {
                 session_id,
@@ -327,6 +373,7 @@ impl Run {
                 system_prompt,
                 config: self.cfg.recorded_config.clone(),
                 context_budget: self.cfg.context_budget,
+                sandbox: Some(sandbox.info().clone()),
             }),
         })?;
         if let Some(memory) = super::prompt::memory_message(&self.cfg.workspace) {
@@ -359,7 +406,7 @@ impl Run {
     /// Continues a session from its log: calls that were in flight are reported to the model
     /// as interrupted (never re-run), and the scripted provider, if any, picks up where the
     /// log says it was.
-    fn resume(&mut self, steps: &mut StepRunner) -> Result<(), LogError> {
+    fn resume(&mut self, steps: &mut StepRunner, sandbox: &Sandbox) -> Result<(), LogError> {
         let (open, answers, writer_answers, verifier_answers, judge_answers) = self.rec.with_state(|s| {
             let requests = |role: &str| s.usage_by_role.get(role).map(|u| u.requests).unwrap_or(0);
             (
@@ -378,13 +425,29 @@ impl Run {
         self.cfg.provider.resume_at(Role::Writer, writer_answers as usize);
         self.cfg.provider.resume_at(Role::Verifier, verifier_answers as usize);
         self.cfg.provider.resume_at(Role::Judge, judge_answers as usize);
+        let (orphans, before): (Vec<u64>, _) = self.rec.with_state(|s| (s.background.keys().copied().collect(), s.sandbox.clone()));
         self.rec.emit(EventKind::SessionResumed {
             at: self.cfg.resume.as_ref().and_then(|r| r.at.clone()),
             interrupted_calls: open.iter().map(|c| c.id.clone()).collect(),
+            sandbox: Some(sandbox.info().clone()),
         })?;
+        // Background processes died with the endure that ran them (their sandbox dies with it).
+        for id in orphans {
+            self.rec.emit(EventKind::ProcessExited { id, exit_code: None, reason: "endure stopped".into() })?;
+        }
         steps.close_open_calls(
             "the process running this call stopped before it finished (it was killed or crashed); its outcome is unknown. Check the workspace before repeating anything with side effects",
-        )
+        )?;
+        // The system prompt states the policy the session started with; a different one now
+        // (flags given again, another machine) is told to the model, after the calls' results
+        // so that the conversation stays valid.
+        let now = sandbox.info();
+        if before.as_ref().is_some_and(|b| (b.mode, b.network, b.enforced) != (now.mode, now.network, now.enforced)) {
+            self.rec.emit(EventKind::UserMessage {
+                text: format!("[endure] This session was resumed with a different sandbox: {}. It replaces what the system prompt says about the sandbox.", crate::sandbox::describe(now)),
+            })?;
+        }
+        Ok(())
     }
 
     async fn maintain_memory(&mut self) -> Result<(), LogError> {
@@ -452,6 +515,12 @@ impl Run {
     }
 
     fn finish(&self, outcome: Outcome, reason: String) -> Finish {
+        if let Some(p) = &self.processes {
+            p.shutdown("session ended");
+        }
+        if let Some(msg) = self.sandbox.as_ref().and_then(|s| s.memory_guard().check()) {
+            self.rec.emit(EventKind::Warning { message: msg })?;
+        }
         self.rec.emit(EventKind::SessionFinished { outcome, reason: reason.clone() })?;
         Ok((outcome, reason))
     }

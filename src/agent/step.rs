@@ -55,6 +55,8 @@ pub(super) struct StepRunner {
     pub(super) max_mode: super::MaxModeSettings,
     verifier: super::VerifierSettings,
     picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
+    escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
+    supervision: super::Supervision,
 }
 
 impl StepRunner {
@@ -62,16 +64,22 @@ impl StepRunner {
         cfg: &AgentConfig,
         rec: SharedRecorder,
         picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
+        escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
+        sandbox: Arc<crate::sandbox::Sandbox>,
+        processes: Arc<crate::tools::process::Processes>,
     ) -> Result<StepRunner, String> {
         let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
         // A limit raised earlier in the session (before a resume) still holds.
         let max_output_tokens = rec.with_state(|s| s.max_tokens_raised).unwrap_or(cfg.max_output_tokens);
+        let mut tools = ToolContext::new(workspace, cfg.tool_limits.clone());
+        tools.sandbox = sandbox;
+        tools.processes = processes;
         Ok(StepRunner {
             rec,
             provider: cfg.provider.clone(),
             models: cfg.models.clone(),
             retry: cfg.retry.clone(),
-            tools: ToolContext { workspace, limits: cfg.tool_limits.clone() },
+            tools,
             specs: tools::specs(),
             prices: cfg.prices.clone(),
             temperature: cfg.temperature,
@@ -82,6 +90,8 @@ impl StepRunner {
             max_mode: cfg.max_mode.clone(),
             verifier: cfg.verifier.clone(),
             picks,
+            escalations,
+            supervision: cfg.supervision,
         })
     }
 
@@ -314,7 +324,31 @@ impl StepRunner {
         };
         self.rec.emit(EventKind::ToolCall { step, call_id: call.id.clone(), name: call.name.clone(), args: args.clone() })?;
         let started = std::time::Instant::now();
+        if super::escalation::requested(&call.name, &args) {
+            let escalation = super::escalation::Escalation {
+                rec: &self.rec,
+                supervision: self.supervision,
+                approve_all: self.tools.sandbox.policy().approve_escalations,
+                confining: self.tools.sandbox.is_confining(),
+                answers: &mut self.escalations,
+            };
+            if let Err(denied) = escalation.decide(&args).await? {
+                self.rec.emit(EventKind::ToolResult {
+                    step,
+                    call_id: call.id.clone(),
+                    name: call.name.clone(),
+                    ok: false,
+                    exit_code: None,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    output: denied,
+                    feedback: Default::default(),
+                })?;
+                return Ok(None);
+            }
+            self.tools.escalation_approved = true;
+        }
         let outcome = tools::execute(&mut self.tools, &call.name, &args).await;
+        self.tools.escalation_approved = false;
         let duration_ms = started.elapsed().as_millis() as u64;
         self.emit_changes(step, outcome.changes)?;
         if let Some(tasks) = outcome.tasks {

@@ -7,7 +7,6 @@ use chrono::Utc;
 
 use super::AgentConfig;
 use super::recorder::SharedRecorder;
-use crate::memory::atomic::write_atomic;
 use crate::memory::distill::{self, Patterns};
 use crate::memory::dream::{self, DreamResult};
 use crate::memory::memory_file::MemoryFile;
@@ -162,7 +161,7 @@ pub(super) fn resolve_proposal(workspace: &Path, rec: &SharedRecorder, content: 
         return rec.emit(EventKind::Warning { message: "the supervisor rejected the dream's MEMORY.md; the file is unchanged".into() });
     }
     let content = rec.redactor().redact(content);
-    match write_atomic(&workspace.join("MEMORY.md"), content.as_bytes()) {
+    match crate::memory::memory_file::write_memory_md(&workspace.join("MEMORY.md"), content.as_bytes()) {
         Ok(()) => rec.emit(EventKind::MemoryUpdated {
             source: "dream".into(),
             added: 0,

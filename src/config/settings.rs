@@ -110,6 +110,22 @@ pub struct RunOptions {
     /// Keymap: default, vim or emacs (workbench).
     #[arg(long)]
     pub keymap: Option<String>,
+    /// What `run` commands may write: workspace-write (default), read-only, off, or require
+    /// (workspace-write, and refuse to start when this machine cannot enforce it).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub sandbox: Option<crate::sandbox::SandboxMode>,
+    /// Network for `run` commands: off (default; loopback only) or on.
+    #[arg(long, value_enum, value_name = "off|on")]
+    pub network: Option<crate::sandbox::NetworkMode>,
+    /// Approve every request to run a command outside the sandbox without asking.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub approve_escalations: Option<bool>,
+    /// Environment variables commands keep although their names look like secrets.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub env_keep: Option<Vec<String>>,
+    /// Environment variables removed from commands' environment as well.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub env_remove: Option<Vec<String>>,
     /// Extra or overriding model prices and context sizes (config files only).
     #[arg(skip)]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -129,7 +145,8 @@ impl RunOptions {
             api_key_env, script, speed, max_steps, max_tokens, max_cost, max_time, stall_after,
             context_budget, temperature, max_output_tokens, max_attempts, retry_base_ms,
             stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, goal, max_rejections, max_mode,
-            candidate_temperature, review_picks, theme, keymap);
+            candidate_temperature, review_picks, theme, keymap, sandbox, network, approve_escalations,
+            env_keep, env_remove);
         self.models.extend(over.models);
         self
     }
@@ -262,6 +279,16 @@ mod tests {
         let merged = RunOptions::default().overlay(user).overlay(project).overlay(flags);
         assert_eq!(merged.model.as_deref(), Some("b"));
         assert_eq!(merged.max_steps, Some(3));
+    }
+
+    #[test]
+    fn sandbox_keys_parse_and_bad_modes_name_the_key() {
+        let text = "sandbox = \"read-only\"\nnetwork = \"on\"\napprove-escalations = true\nenv-keep = [\"KEYBOARD\"]\nenv-remove = [\"CORP_PROXY\"]\n";
+        let o = parse_config(text, Path::new("c.toml")).unwrap();
+        assert_eq!((o.sandbox, o.network, o.approve_escalations), (Some(crate::sandbox::SandboxMode::ReadOnly), Some(crate::sandbox::NetworkMode::On), Some(true)));
+        assert_eq!((o.env_keep.unwrap(), o.env_remove.unwrap()), (vec!["KEYBOARD".to_string()], vec!["CORP_PROXY".to_string()]));
+        let err = parse_config("sandbox = \"loose\"\n", Path::new("c.toml")).expect_err("must fail");
+        assert!(err.message.contains("sandbox") && err.line == 1, "{err}");
     }
 
     #[test]

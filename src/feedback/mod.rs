@@ -16,6 +16,7 @@ mod pytest;
 mod python;
 pub mod quality;
 mod rust;
+pub mod sandbox;
 #[cfg(test)]
 mod tests;
 

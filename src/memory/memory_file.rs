@@ -145,7 +145,7 @@ impl MemoryFile {
     /// Writes the file atomically, so a reader never sees half of it.
     pub fn save(&self, workspace: &Path) -> Result<(), MemoryError> {
         let path = Self::path(workspace);
-        write_atomic(&path, self.render().as_bytes())
+        write_memory_md(&path, self.render().as_bytes())
             .map_err(|source| MemoryError::Write { path: path.display().to_string(), source })
     }
 
@@ -462,6 +462,14 @@ pub fn normalize(text: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Writes MEMORY.md atomically as endure: every write of project memory goes through here, so
+/// the sandbox's guard can tell endure's writes from a command's.
+pub fn write_memory_md(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic(path, bytes)?;
+    crate::sandbox::note_memory_written(path);
+    Ok(())
 }
 
 #[cfg(test)]

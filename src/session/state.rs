@@ -131,6 +131,14 @@ pub struct SessionState {
     /// The agent's output token limit after repeated truncation raised it.
     #[serde(default)]
     pub max_tokens_raised: Option<u32>,
+    /// The sandbox in force: from `session_started`, then from the latest `session_resumed`.
+    pub sandbox: Option<crate::protocol::SandboxInfo>,
+    /// Background processes still running, by id, with their command.
+    pub background: BTreeMap<u64, String>,
+    /// The highest background process id used so far.
+    pub last_process_id: u64,
+    /// Escalations requested so far; the next one gets this + 1.
+    pub escalations: u64,
 }
 
 impl SessionState {
@@ -178,6 +186,7 @@ impl SessionState {
         self.last_event_at = Some(event.ts);
         match &event.kind {
             EventKind::SessionStarted { info } => {
+                self.sandbox = info.sandbox.clone();
                 self.info = Some((**info).clone());
                 self.started_at = Some(event.ts);
                 self.cycle = 1;
@@ -292,7 +301,10 @@ impl SessionState {
                 self.fired_thresholds.clear();
                 self.calls_since_progress = 0;
             }
-            EventKind::SessionResumed { interrupted_calls, .. } => {
+            EventKind::SessionResumed { interrupted_calls, sandbox, .. } => {
+                if sandbox.is_some() {
+                    self.sandbox = sandbox.clone();
+                }
                 if !interrupted_calls.is_empty() {
                     self.answers_reasked += 1;
                 }
@@ -325,6 +337,19 @@ impl SessionState {
                 self.intervened();
             }
             EventKind::CandidateProposed { .. } | EventKind::CandidateFailed { .. } | EventKind::JudgeVerdict { .. } => {}
+            EventKind::ProcessStarted { id, command } => {
+                self.background.insert(*id, command.clone());
+                self.last_process_id = self.last_process_id.max(*id);
+            }
+            EventKind::ProcessExited { id, .. } => {
+                self.background.remove(id);
+            }
+            EventKind::EscalationRequested { id, .. } => self.escalations = self.escalations.max(*id),
+            EventKind::EscalationResolved { by, .. } => {
+                if by == "supervisor" {
+                    self.intervened();
+                }
+            }
             EventKind::ModelRetry { .. }
             | EventKind::BudgetWarning { .. }
             | EventKind::BudgetStop { .. }

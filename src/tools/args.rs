@@ -72,6 +72,24 @@ impl<'a> Args<'a> {
         }
     }
 
+    pub(super) fn u64(&self, name: &str) -> Result<u64, ToolError> {
+        self.opt_u64(name)?.ok_or_else(|| self.missing(name, "a non-negative integer"))
+    }
+
+    /// A boolean; `"true"` and `"false"` as strings are accepted too.
+    pub(super) fn opt_bool(&self, name: &str) -> Result<Option<bool>, ToolError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v @ Value::String(s)) => match s.trim() {
+                "true" => Ok(Some(true)),
+                "false" => Ok(Some(false)),
+                _ => Err(self.wrong(name, "a boolean", v)),
+            },
+            Some(v) => Err(self.wrong(name, "a boolean", v)),
+        }
+    }
+
     pub(super) fn opt_f64(&self, name: &str) -> Result<Option<f64>, ToolError> {
         let expected = "a number";
         match self.get(name) {

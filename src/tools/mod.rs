@@ -6,6 +6,7 @@
 
 mod args;
 mod fs;
+pub mod process;
 mod run;
 mod search;
 mod specs;
@@ -16,6 +17,7 @@ mod tests;
 #[cfg(test)]
 mod tests_run;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -43,6 +45,19 @@ impl Default for ToolLimits {
 pub struct ToolContext {
     pub workspace: Workspace,
     pub limits: ToolLimits,
+    /// Where `run` commands execute.
+    pub sandbox: Arc<crate::sandbox::Sandbox>,
+    pub processes: Arc<process::Processes>,
+    /// Set by the runtime for the one `run` call approved to execute outside the sandbox.
+    pub escalation_approved: bool,
+}
+
+impl ToolContext {
+    /// Tools without a session: no sandbox, background processes reported nowhere.
+    pub fn new(workspace: Workspace, limits: ToolLimits) -> ToolContext {
+        let sandbox = Arc::new(crate::sandbox::Sandbox::unconfined(workspace.root()));
+        ToolContext { workspace, limits, sandbox, processes: Arc::new(process::Processes::new(1, None)), escalation_approved: false }
+    }
 }
 
 /// What one tool call did.
@@ -93,6 +108,9 @@ async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
         return Err(ToolError(format!("unknown tool `{name}`; the available tools are: {}", TOOL_NAMES.join(", "))));
     }
     let a = args::Args::new(name, raw)?;
+    if matches!(name, "write_file" | "edit_file") && ctx.sandbox.info().mode == crate::sandbox::SandboxMode::ReadOnly {
+        return Err(ToolError(format!("{name}: this session is read-only (--sandbox read-only): files cannot be changed")));
+    }
     match name {
         "read_file" => fs::read_file(ctx, &a),
         "write_file" => fs::write_file(ctx, &a),
@@ -100,6 +118,7 @@ async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
         "list_files" => search::list_files(ctx, &a).await,
         "search" => search::search(ctx, &a).await,
         "run" => run::run(ctx, &a).await,
+        "process" => process::process(ctx, &a).await,
         "todo" => tasks::todo(&a),
         "done" => tasks::done(&a),
         "skill" => {

@@ -1,5 +1,5 @@
-//! run: a shell command in its own process group, with a timeout, captured output and the
-//! file changes it made.
+//! run: a shell command in the session's sandbox (or, escalated, outside it), in its own
+//! process group, with a timeout, captured output and the file changes it made.
 
 use std::collections::VecDeque;
 use std::os::unix::process::ExitStatusExt;
@@ -7,11 +7,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 use tokio::time::{Instant, sleep_until};
 
 use super::args::Args;
 use super::{ToolContext, ToolError, ToolOutcome, cap_output};
+use crate::sandbox::{Confinement, SandboxMode};
 
 /// Bytes of output kept from the start and from the end of a command's output; the middle
 /// of a runaway output is dropped while it streams so memory stays bounded.
@@ -136,22 +136,26 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
         Some(s) => return Err(ToolError(format!("run: `timeout_s` must be a positive number of seconds, got {s}"))),
     };
 
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(command)
-        .current_dir(ctx.workspace.root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .env("PAGER", "cat")
-        .env("GIT_PAGER", "cat")
-        .env("TERM", "dumb")
-        .env("NO_COLOR", "1")
-        // Without a terminal a credential prompt would wait for the whole timeout.
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| ToolError(format!("run: cannot start sh: {e}")))?;
+    let background = a.opt_bool("background")?.unwrap_or(false);
+    let escalate = a.opt_bool("escalate")?.unwrap_or(false);
+    if background && escalate {
+        return Err(ToolError("run: a background process cannot be escalated; run it in the sandbox, or escalate a foreground command".into()));
+    }
+    if escalate && !ctx.escalation_approved {
+        return Err(ToolError("run: this escalation was not approved; the command did not run".into()));
+    }
+    if background {
+        return super::process::start(ctx, command);
+    }
+    let confinement = if escalate { Confinement::Escalated } else { Confinement::Sandboxed };
+    // With nothing of the session running, whoever changed MEMORY.md since was not a command.
+    if !ctx.processes.any_running() {
+        ctx.sandbox.memory_guard().accept_current();
+    }
+
+    let mut cmd = ctx.sandbox.command(command, confinement);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| ToolError(format!("run: cannot start the command: {e}")))?;
     let Some(pid) = child.id() else {
         return Err(ToolError("run: the command exited before it could be tracked".into()));
     };
@@ -217,12 +221,32 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     drop(guard);
 
     let raw = capture.into_string();
-    let feedback = crate::feedback::analyze(&raw);
+    let mut feedback = crate::feedback::analyze(&raw);
+    let memory = ctx.sandbox.memory_guard().check();
+    if confinement == Confinement::Sandboxed {
+        let info = ctx.sandbox.info();
+        let sandbox = crate::feedback::sandbox::SandboxContext {
+            workspace: ctx.workspace.root(),
+            read_only: ctx.sandbox.is_confining() && info.mode == SandboxMode::ReadOnly,
+            network_off: ctx.sandbox.is_confining() && info.network == crate::sandbox::NetworkMode::Off,
+        };
+        let mut denials = if ctx.sandbox.is_confining() { crate::feedback::sandbox::denials(&raw, &sandbox) } else { Vec::new() };
+        denials.append(&mut feedback.diagnostics);
+        feedback.diagnostics = denials;
+    }
+    // The single writer holds even for an escalated command.
+    if let Some(m) = &memory {
+        let d = crate::protocol::Diagnostic { kind: "sandbox".into(), file: Some("MEMORY.md".into()), line: None, col: None, message: m.clone() };
+        feedback.diagnostics.insert(0, d);
+    }
     let mut head = String::new();
     let block = crate::feedback::render(&feedback);
     if !block.trim().is_empty() {
         head.push_str(block.trim_end());
         head.push('\n');
+    }
+    if confinement == Confinement::Escalated {
+        head.push_str("ran outside the sandbox (escalation approved)\n");
     }
     let mut exit_code = None;
     if timed_out {
@@ -249,5 +273,6 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     let output = head + &cap_output(body, budget);
 
     let changes = ctx.workspace.rescan();
-    Ok(ToolOutcome { ok: exit_code == Some(0), exit_code, output, feedback, changes, ..Default::default() })
+    let ok = exit_code == Some(0) && memory.is_none();
+    Ok(ToolOutcome { ok, exit_code, output, feedback, changes, ..Default::default() })
 }

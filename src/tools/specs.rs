@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::model::ToolSpec;
 
-pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "todo", "done", "skill"];
+pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "process", "todo", "done", "skill"];
 
 fn spec(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpec {
     ToolSpec { name: name.to_string(), description: description.to_string(), parameters }
@@ -94,15 +94,34 @@ pub(super) fn all() -> Vec<ToolSpec> {
             "Run a shell command (`sh -c`) in the workspace root and return its exit code and its \
              combined stdout and stderr. stdin is empty, so interactive programs will not work; \
              pagers and colours are disabled. Long output keeps its head and tail. The command is \
-             killed when it exceeds its timeout, and background processes it started are killed \
-             when it returns. Files it creates, modifies or deletes are recorded.",
+             killed when it exceeds its timeout, and every process it started is killed when it \
+             returns. Files it creates, modifies or deletes are recorded. Commands run in the \
+             session's sandbox (see the system prompt): use `background` for a server that must \
+             keep running, and `escalate` only when the sandbox stops necessary work.",
             json!({
                 "type": "object",
                 "properties": {
                     "command": {"type": "string", "description": "The shell command line, e.g. `cargo test 2>&1 | tail -50`."},
-                    "timeout_s": {"type": "number", "description": "Timeout in seconds. Default 120; longer values are capped by the session's limit."}
+                    "timeout_s": {"type": "number", "description": "Timeout in seconds. Default 120; longer values are capped by the session's limit."},
+                    "background": {"type": "boolean", "description": "Start the command in the background and return its process id at once; it keeps running after this call (e.g. a server that tests talk to over loopback). Read or end it with the `process` tool."},
+                    "escalate": {"type": "boolean", "description": "Ask to run this one command outside the sandbox. The supervisor approves or denies it; headless runs deny it unless allowed. Give a `justification`."},
+                    "justification": {"type": "string", "description": "With `escalate`: why the command must run outside the sandbox."}
                 },
                 "required": ["command"],
+                "additionalProperties": false
+            }),
+        ),
+        spec(
+            "process",
+            "Read the recent output of a background process started with `run` {background: true}, \
+             with whether it is still running and its exit code, or end it.",
+            json!({
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer", "minimum": 1, "description": "The id `run` returned."},
+                    "action": {"type": "string", "enum": ["output", "kill"], "description": "`output`: its state and recent output; `kill`: end it and everything it started."}
+                },
+                "required": ["id", "action"],
                 "additionalProperties": false
             }),
         ),

@@ -8,7 +8,7 @@ use crate::protocol::TaskStatus;
 use crate::workspace::sha256_hex;
 
 pub(super) fn ctx(dir: &Path) -> ToolContext {
-    ToolContext { workspace: Workspace::open(dir).unwrap(), limits: ToolLimits::default() }
+    ToolContext::new(Workspace::open(dir).unwrap(), ToolLimits::default())
 }
 
 pub(super) async fn call(ctx: &mut ToolContext, name: &str, args: Value) -> ToolOutcome {

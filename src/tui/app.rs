@@ -56,6 +56,8 @@ pub enum EditorKind {
     Memory,
     /// The note that goes with rejecting the work over the verifier's verdict.
     RejectNote,
+    /// The note that goes to the agent with denying escalation `id` (may be empty).
+    EscalationNote(u64),
 }
 
 pub enum Overlay {
@@ -66,6 +68,8 @@ pub enum Overlay {
     /// MEMORY.md changed on disk while the editor had unsaved edits: neither is written until
     /// the supervisor picks one. `editor` keeps the buffer for "keep editing".
     MemoryConflict { editor: Box<TextArea<'static>>, theirs: String, scroll: usize },
+    /// Escalation `id` waits for the supervisor: approve once, or deny with a note.
+    Escalation(u64),
 }
 
 pub struct App {
@@ -87,6 +91,9 @@ pub struct App {
     pub verifier: VerifierView,
     /// Proposals this workbench answered; hidden at once, since a rejection has no event.
     pub resolved_proposals: HashSet<u64>,
+    /// Escalations this workbench answered, so the overlay does not reopen before the
+    /// runtime's `escalation_resolved` arrives.
+    pub answered_escalations: HashSet<u64>,
     pub search: Search,
     pub overlay: Overlay,
     /// Corrections sent but not yet acknowledged by a `CorrectionQueued`.
@@ -120,6 +127,7 @@ impl App {
             candidates: CandidatesView::default(),
             verifier: VerifierView::default(),
             resolved_proposals: HashSet::new(),
+            answered_escalations: HashSet::new(),
             search: Search::default(),
             overlay: Overlay::None,
             pending: Vec::new(),
@@ -192,6 +200,29 @@ impl App {
             self.sync_memory_path();
         }
         self.follow_max_mode(e, max_steps);
+        self.sync_escalation();
+    }
+
+    /// An escalation nobody here has answered yet opens its overlay as soon as no other is
+    /// open; one the runtime resolved (or that is gone) closes.
+    pub fn sync_escalation(&mut self) {
+        let pending = match &self.mode {
+            Mode::Live { .. } => self.state.sandbox.escalation.as_ref().map(|e| e.id).filter(|id| !self.answered_escalations.contains(id)),
+            Mode::Replay(_) => None,
+        };
+        match (&self.overlay, pending) {
+            (Overlay::None, Some(id)) => self.overlay = Overlay::Escalation(id),
+            (Overlay::Escalation(open), p) if p != Some(*open) => self.overlay = Overlay::None,
+            _ => {}
+        }
+    }
+
+    fn answer_escalation(&mut self, id: u64, approve: bool, note: Option<String>) {
+        self.answered_escalations.insert(id);
+        self.send(Command::ResolveEscalation { id, approve, note });
+        if self.flash.is_none() {
+            self.flash = Some(if approve { format!("escalation {id} approved: the command runs outside the sandbox once") } else { format!("escalation {id} denied") });
+        }
     }
 
     /// The Candidates view takes the transcript's place while a Max Mode step is in flight,
@@ -325,7 +356,7 @@ impl App {
 
     fn write_memory(&mut self, text: String, ta: Box<TextArea<'static>>) {
         let Some(path) = self.memory.path.clone() else { return };
-        match crate::memory::atomic::write_atomic(&path, text.as_bytes()) {
+        match crate::memory::memory_file::write_memory_md(&path, text.as_bytes()) {
             Ok(()) => {
                 self.memory.saved(text);
                 self.memory.base.clear();
@@ -436,9 +467,35 @@ impl App {
             return;
         }
         self.flash = None;
+        self.sync_escalation();
         let ctx = self.context();
         let action = self.lookup(ctx, &key);
         match &mut self.overlay {
+            Overlay::Escalation(id) => {
+                let id = *id;
+                match action {
+                    Some(Action::Confirm) => {
+                        self.overlay = Overlay::None;
+                        self.answer_escalation(id, true, None);
+                    }
+                    Some(Action::Cancel) => self.open_editor(EditorKind::EscalationNote(id)),
+                    // The run waits on this answer; nothing else is done until it is given.
+                    _ => {}
+                }
+            }
+            Overlay::Editor(EditorKind::EscalationNote(id), ta) => match action {
+                Some(Action::EditorSend) => {
+                    let (id, note) = (*id, ta.lines().join("\n"));
+                    self.overlay = Overlay::None;
+                    let note = Some(note).filter(|n| !n.trim().is_empty());
+                    self.answer_escalation(id, false, note);
+                }
+                // Back to the question: it still waits for an answer.
+                Some(Action::EditorCancel) => self.overlay = Overlay::None,
+                _ => {
+                    ta.input(key);
+                }
+            },
             Overlay::Confirm(kind) => {
                 let kind = kind.clone();
                 self.overlay = Overlay::None;
@@ -525,8 +582,8 @@ impl App {
                                 self.flash = Some("you rejected the work; the note goes to the agent".into());
                             }
                         }
-                        // Handled by its own arm above.
-                        EditorKind::Memory => {}
+                        // Handled by their own arms above.
+                        EditorKind::Memory | EditorKind::EscalationNote(_) => {}
                     }
                 }
                 Some(Action::EditorCancel) => self.overlay = Overlay::None,
@@ -596,6 +653,7 @@ impl App {
             EditorKind::Task => "Describe the task for the agent…",
             EditorKind::Inject => "A correction for the agent, delivered at the next step…",
             EditorKind::RejectNote => "What is still wrong or missing: the agent gets this note and keeps working…",
+            EditorKind::EscalationNote(_) => "Why not, or what to do instead: the agent gets this note (may be empty)…",
             EditorKind::Memory => "",
         });
         self.overlay = Overlay::Editor(kind, Box::new(ta));
@@ -1027,6 +1085,12 @@ impl App {
                 add(KeyContext::Global, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit]);
             }
             Overlay::Confirm(_) => add(KeyContext::Global, &[Action::Confirm]),
+            Overlay::Escalation(_) => {
+                add(KeyContext::Global, &[Action::Confirm, Action::Cancel]);
+                for ((_, d), new) in out.iter_mut().zip(["Approve once", "Deny with a note"]) {
+                    *d = new.into();
+                }
+            }
             Overlay::Help { .. } => add(KeyContext::Global, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
             Overlay::None => {
                 // Help first: it leads to every other key.

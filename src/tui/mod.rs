@@ -47,9 +47,11 @@
 //! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
 pub mod app;
+pub mod escalation;
 pub mod layout;
 pub mod panels;
 pub mod replay;
+pub mod sandbox;
 pub mod scheduler;
 pub mod search;
 pub mod session_diff;
@@ -61,6 +63,8 @@ pub mod text;
 pub mod view;
 pub mod widgets;
 
+#[cfg(test)]
+mod escalation_tests;
 #[cfg(test)]
 mod scopes_tests;
 

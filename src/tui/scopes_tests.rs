@@ -16,6 +16,8 @@ use crate::config::theme::SCOPES;
 const SOURCES: &[(&str, &str)] = &[
     ("app.rs", include_str!("app.rs")),
     ("app_tests.rs", include_str!("app_tests.rs")),
+    ("escalation.rs", include_str!("escalation.rs")),
+    ("escalation_tests.rs", include_str!("escalation_tests.rs")),
     ("layout.rs", include_str!("layout.rs")),
     ("mod.rs", include_str!("mod.rs")),
     ("panels/candidates.rs", include_str!("panels/candidates.rs")),
@@ -29,6 +31,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("panels/transcript_tests.rs", include_str!("panels/transcript_tests.rs")),
     ("panels/verifier.rs", include_str!("panels/verifier.rs")),
     ("replay.rs", include_str!("replay.rs")),
+    ("sandbox.rs", include_str!("sandbox.rs")),
     ("scheduler.rs", include_str!("scheduler.rs")),
     ("scopes_tests.rs", include_str!("scopes_tests.rs")),
     ("search.rs", include_str!("search.rs")),

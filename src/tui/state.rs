@@ -322,6 +322,8 @@ pub struct WorkbenchState {
     pub samples: Vec<StepSample>,
     /// The stall detector's counter, derived like `SessionState::calls_since_progress`.
     pub calls_since_progress: u32,
+    /// The sandbox policy, running background processes, a pending escalation.
+    pub sandbox: super::sandbox::SandboxState,
     last_tests: Option<TestCounts>,
     last_quality: Option<f64>,
     progress_in_call: bool,
@@ -360,6 +362,7 @@ impl Default for WorkbenchState {
             interventions: Vec::new(),
             samples: Vec::new(),
             calls_since_progress: 0,
+            sandbox: Default::default(),
             last_tests: None,
             last_quality: None,
             progress_in_call: false,
@@ -398,6 +401,9 @@ impl WorkbenchState {
         let id = self.events_applied;
         self.events_applied += 1;
         self.last_ts = Some(ev.ts);
+        if let Some((level, text)) = self.sandbox.apply(&ev.kind) {
+            self.push(id, CellKind::Notice { level, text });
+        }
         match &ev.kind {
             EventKind::SessionStarted { info } => {
                 self.session = Some(info.clone());
@@ -777,6 +783,13 @@ impl WorkbenchState {
                 }
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("MEMORY.md updated by {source}: {summary}") })
             }
+            EventKind::EscalationResolved { by, .. } => {
+                if by == "supervisor" {
+                    self.intervened();
+                }
+            }
+            // Folded by `self.sandbox` above.
+            EventKind::ProcessStarted { .. } | EventKind::ProcessExited { .. } | EventKind::EscalationRequested { .. } => {}
             EventKind::SessionFinished { outcome, reason } => {
                 self.reset_streaming(id);
                 self.finished_at = Some(ev.ts);

@@ -64,6 +64,7 @@ pub fn session_info(task: &str) -> SessionInfo {
         models: RoleModels { agent: "m".into(), writer: "m".into(), verifier: "m".into(), judge: "m".into() },
         system_prompt: "sys".into(),
         config: json!({}),
+        sandbox: None,
     }
 }
 

@@ -113,6 +113,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         Overlay::None => {}
         Overlay::Help { scroll } => render_help(f, area, app, *scroll),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
+        Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
         Overlay::Editor(EditorKind::Memory, ta) => {
             // MEMORY.md is a document, not a one-off message: give it most of the screen.
             let r = centered(area, area.width.saturating_sub(4).min(110), area.height.saturating_sub(4));
@@ -137,6 +138,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
                 EditorKind::Task => "Task",
                 EditorKind::Inject => "Correction",
                 EditorKind::RejectNote => "Reject the work — a note for the agent",
+                EditorKind::EscalationNote(_) => "Deny the escalation — a note for the agent",
                 EditorKind::Memory => memory::MEMORY_FILE,
             };
             let block = Block::default()
@@ -184,18 +186,18 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
     f.render_widget(Paragraph::new(right), right_area);
 }
 
-fn binding_notation(app: &App, ctx: KeyContext, action: Action) -> String {
+pub(super) fn binding_notation(app: &App, ctx: KeyContext, action: Action) -> String {
     app.opts.keymap.bindings(ctx).iter().find(|b| b.action == action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
 }
 
 /// Blanks an overlay's area back to the theme's base style (`Clear` alone resets cells to the
 /// terminal's colours, which on a light theme punches a dark hole).
-fn clear(f: &mut Frame, r: Rect, th: &crate::config::theme::Theme) {
+pub(super) fn clear(f: &mut Frame, r: Rect, th: &crate::config::theme::Theme) {
     f.render_widget(Clear, r);
     f.render_widget(Block::default().style(th.style("ui")), r);
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [r] = Layout::horizontal([Constraint::Length(width.min(area.width))]).flex(Flex::Center).areas(area);
     let [r] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(r);
     r

@@ -130,6 +130,14 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         }
         fields.insert(1, (4, Span::styled(cycle, bar)));
     }
+    if let Some((text, warn)) = st.sandbox.status() {
+        // An unenforced sandbox is worth room next to the step; an enforced one yields first.
+        if warn {
+            fields.insert(1, (0, Span::styled(format!("⚠ {text}"), th.style("status.stalled"))));
+        } else {
+            fields.push((5, Span::styled(text, bar)));
+        }
+    }
     const SEP: &str = " │ ";
     let sep_w = SEP.chars().count();
     let avail = usize::from(area.width);

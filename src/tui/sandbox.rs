@@ -1,0 +1,81 @@
+//! The workbench's view of the sandbox: the policy in force, the background processes still
+//! running, and an escalation waiting for the supervisor.
+
+use std::collections::BTreeMap;
+
+use super::state::NoticeLevel;
+use crate::protocol::{EventKind, SandboxInfo};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SandboxState {
+    pub info: Option<SandboxInfo>,
+    /// Running background processes by id, with their command.
+    pub background: BTreeMap<u64, String>,
+    /// The escalation the runtime waits on, if any.
+    pub escalation: Option<PendingEscalation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEscalation {
+    pub id: u64,
+    pub command: String,
+    pub justification: String,
+}
+
+impl SandboxState {
+    /// Folds one event; returns the notice the transcript shows for it, if any.
+    pub fn apply(&mut self, kind: &EventKind) -> Option<(NoticeLevel, String)> {
+        match kind {
+            EventKind::SessionStarted { info } => {
+                self.info = info.sandbox.clone();
+                self.info.as_ref().filter(|i| !i.enforced).map(|i| {
+                    (NoticeLevel::Warning, format!("the sandbox is NOT enforced on this machine (missing: {})", i.missing.join(", ")))
+                })
+            }
+            EventKind::SessionResumed { sandbox, .. } => {
+                if sandbox.is_some() {
+                    self.info = sandbox.clone();
+                }
+                // A resumed session's earlier processes died with the endure that ran them.
+                self.escalation = None;
+                None
+            }
+            EventKind::ProcessStarted { id, command } => {
+                self.background.insert(*id, command.clone());
+                Some((NoticeLevel::Info, format!("background process {id} started: {command}")))
+            }
+            EventKind::ProcessExited { id, exit_code, reason } => {
+                self.background.remove(id);
+                let code = exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
+                Some((NoticeLevel::Info, format!("background process {id} {reason}{code}")))
+            }
+            EventKind::EscalationRequested { id, command, justification } => {
+                self.escalation = Some(PendingEscalation { id: *id, command: command.clone(), justification: justification.clone() });
+                Some((NoticeLevel::Warning, format!("the agent asks to run outside the sandbox: {command}")))
+            }
+            EventKind::EscalationResolved { id, approved, by, note } => {
+                if self.escalation.as_ref().is_some_and(|e| e.id == *id) {
+                    self.escalation = None;
+                }
+                let what = if *approved { "approved" } else { "denied" };
+                let note = note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
+                Some((if *approved { NoticeLevel::Warning } else { NoticeLevel::Info }, format!("escalation {id} {what} ({by}){note}")))
+            }
+            EventKind::SessionFinished { .. } => {
+                self.escalation = None;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The status bar's sandbox field, and whether it is a warning.
+    pub fn status(&self) -> Option<(String, bool)> {
+        let info = self.info.as_ref()?;
+        let mut text = crate::sandbox::describe(info);
+        if !self.background.is_empty() {
+            text.push_str(&format!(" · bg {}", self.background.len()));
+        }
+        Some((text, !info.enforced))
+    }
+}
