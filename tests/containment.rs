@@ -272,12 +272,20 @@ fn escape_sequences_from_the_model_are_shown_visibly_on_stderr() {
 
 /// A step whose command records its pid and sleeps 30 s the first time it runs, and returns
 /// at once when repeated after a resume.
-fn sleeper_scenario() -> Scenario {
+/// The sleeper's command line carries a duration unique to its workspace, so the test finds it
+/// among the host's processes: the pid the command sees is its PID namespace's, not the host's.
+fn sleeper_duration(w: &Ws) -> String {
+    let n = w.ws.display().to_string().bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("30.{}", n % 1_000_000 + 1)
+}
+
+fn sleeper_scenario(w: &Ws) -> Scenario {
+    let sleep = sleeper_duration(w);
     Scenario {
         agent: vec![
             answer(
                 "Waiting for the build.",
-                vec![call("run", json!({ "command": "mkdir .started 2>/dev/null || exit 0; echo $$ > sleeper.pid; exec sleep 30" }))],
+                vec![call("run", json!({ "command": format!("mkdir .started 2>/dev/null || exit 0; echo $$ > sleeper.pid; exec sleep {sleep}") }))],
             ),
             done("waited"),
         ],
@@ -343,12 +351,22 @@ fn unique_suffix() -> u64 {
 
 /// The pid the sleeper command wrote, once it has started.
 fn sleeper_pid(w: &Ws) -> i32 {
-    let mut pid = 0;
+    let needle = format!("sleep\u{0}{}", sleeper_duration(w));
+    let mut pid = None;
     wait_until("the sleeper to start", 30, || {
-        pid = std::fs::read_to_string(w.ws.join("sleeper.pid")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        pid > 0
+        pid = process_with_cmdline(&needle);
+        pid.is_some()
     });
-    pid
+    pid.unwrap_or_default()
+}
+
+/// A live host process whose NUL-separated command line contains `needle`.
+fn process_with_cmdline(needle: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        (String::from_utf8_lossy(&cmdline).contains(needle) && alive(pid)).then_some(pid)
+    })
 }
 
 /// True while `pid` is a live (not zombie) process.
@@ -373,7 +391,7 @@ fn reap(pid: i32) {
 #[test]
 fn a_running_session_cannot_be_resumed_or_rolled_back_by_another_process() {
     let w = Ws::new(&[]);
-    let script = w.script(&sleeper_scenario());
+    let script = w.script(&sleeper_scenario(&w));
     let a = w.exec_args(&script, &["wait"]);
     let mut first = Running::start(&w, &args(&a));
     let sleeper = sleeper_pid(&w);
@@ -501,7 +519,7 @@ fn checkpoint_temporaries_left_by_a_kill_are_removed_on_the_next_open() {
 /// Headless `exec` gets `sig` while a command runs: the run stops as on Ctrl-C.
 fn a_signal_stops_the_run_and_its_command(sig: i32) {
     let w = Ws::new(&[]);
-    let script = w.script(&sleeper_scenario());
+    let script = w.script(&sleeper_scenario(&w));
     let a = w.exec_args(&script, &["wait"]);
     let mut endure = Running::start(&w, &args(&a));
     let sleeper = sleeper_pid(&w);
