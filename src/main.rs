@@ -50,6 +50,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Config(ConfigCommand::Check(ws))) => config_check(&ws.dir()),
         Some(Command::Resume(args)) => resume(args).await,
         Some(Command::Rollback(args)) => rollback(args),
+        Some(Command::Checkpoints(args)) => checkpoints(args),
         Some(Command::Memory(MemoryCommand::Dream(args))) => memory_dream(args).await,
         Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args).await,
     }
@@ -97,6 +98,22 @@ fn rollback(args: endure::cli::RollbackArgs) -> Result<ExitCode> {
         "rolled session {id} back to checkpoint {}: {} file(s) restored, {} removed; continue with `endure resume {id}` or `endure exec --resume {id}`",
         args.to, report.restored, report.removed
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn checkpoints(args: endure::cli::CheckpointsArgs) -> Result<ExitCode> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let id = endure::session::find_session(&workspace, Some(&args.session)).map_err(anyhow::Error::msg)?;
+    let read = endure::session::read_log(&endure::session::log_path(&workspace, &id))?;
+    for w in &read.warnings {
+        eprintln!("endure: {w}");
+    }
+    let reports = endure::session::timeline::checkpoint_timeline(&read.events);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        print!("{}", endure::session::timeline::render_text(&reports));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,7 @@ pub mod id;
 pub mod list;
 pub mod log;
 pub mod state;
+pub mod timeline;
 
 pub use list::{SessionSummary, find_session, list_sessions, log_path, sessions_dir};
 pub use log::{EventLog, LogError, LogRead, read_log};

@@ -10,6 +10,7 @@ use ratatui_textarea::TextArea;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkbenchOptions;
+use super::dropped::DroppedList;
 use super::layout::{PanelId, Screen};
 use super::panels::candidates::CandidatesView;
 use super::panels::checkpoints::CheckpointsView;
@@ -18,6 +19,7 @@ use super::panels::memory::{self, MemoryView};
 use super::panels::transcript::{Anchor, TranscriptView};
 use super::panels::verifier::VerifierView;
 use super::panels::{RenderCtx, TasksView};
+use super::rebuild::RebuildView;
 use super::replay::Timeline;
 use super::search::Search;
 use super::state::{NoticeLevel, WorkbenchState};
@@ -25,6 +27,9 @@ use super::text::find_all;
 use super::widgets::highlight::Highlighter;
 use crate::config::keymap::{Action, KeyContext};
 use crate::protocol::{Command, Event, EventKind};
+
+#[path = "app_cycles.rs"]
+mod cycles;
 
 /// Where "now" comes from: the wall clock, or a fixed instant so tests are deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +61,8 @@ pub enum EditorKind {
     Memory,
     /// The note that goes with rejecting the work over the verifier's verdict.
     RejectNote,
+    /// A checkpoint field's text in a rebuilt window under review.
+    RebuildField,
 }
 
 pub enum Overlay {
@@ -66,6 +73,8 @@ pub enum Overlay {
     /// MEMORY.md changed on disk while the editor had unsaved edits: neither is written until
     /// the supervisor picks one. `editor` keeps the buffer for "keep editing".
     MemoryConflict { editor: Box<TextArea<'static>>, theirs: String, scroll: usize },
+    /// What a rollover dropped, to open each original message.
+    Dropped(DroppedList),
 }
 
 pub struct App {
@@ -85,6 +94,7 @@ pub struct App {
     pub memory: MemoryView,
     pub candidates: CandidatesView,
     pub verifier: VerifierView,
+    pub rebuild: RebuildView,
     /// Proposals this workbench answered; hidden at once, since a rejection has no event.
     pub resolved_proposals: HashSet<u64>,
     pub search: Search,
@@ -119,6 +129,7 @@ impl App {
             memory: MemoryView::default(),
             candidates: CandidatesView::default(),
             verifier: VerifierView::default(),
+            rebuild: RebuildView::default(),
             resolved_proposals: HashSet::new(),
             search: Search::default(),
             overlay: Overlay::None,
@@ -192,6 +203,7 @@ impl App {
             self.sync_memory_path();
         }
         self.follow_max_mode(e, max_steps);
+        self.follow_rebuild(e);
     }
 
     /// The Candidates view takes the transcript's place while a Max Mode step is in flight,
@@ -376,7 +388,8 @@ impl App {
         match self.overlay {
             Overlay::Editor(..) => KeyContext::Editor,
             // The conflict view takes no text, so its keys are the global memory keys.
-            Overlay::MemoryConflict { .. } => KeyContext::Global,
+            Overlay::MemoryConflict { .. } | Overlay::Dropped(_) => KeyContext::Global,
+            Overlay::None if self.rebuild_in_view() => KeyContext::Rebuild,
             _ => self.focus.context(),
         }
     }
@@ -483,6 +496,7 @@ impl App {
                 }
                 other => scroll_overlay(scroll, other),
             },
+            Overlay::Dropped(_) => self.dropped_key(action),
             Overlay::Editor(EditorKind::Memory, _) => match action {
                 Some(Action::EditorSend) => {
                     if let Overlay::Editor(_, ta) = std::mem::replace(&mut self.overlay, Overlay::None) {
@@ -525,6 +539,7 @@ impl App {
                                 self.flash = Some("you rejected the work; the note goes to the agent".into());
                             }
                         }
+                        EditorKind::RebuildField => self.send_field_edit(text),
                         // Handled by its own arm above.
                         EditorKind::Memory => {}
                     }
@@ -596,7 +611,7 @@ impl App {
             EditorKind::Task => "Describe the task for the agent…",
             EditorKind::Inject => "A correction for the agent, delivered at the next step…",
             EditorKind::RejectNote => "What is still wrong or missing: the agent gets this note and keeps working…",
-            EditorKind::Memory => "",
+            EditorKind::Memory | EditorKind::RebuildField => "",
         });
         self.overlay = Overlay::Editor(kind, Box::new(ta));
     }
@@ -622,6 +637,9 @@ impl App {
 
     pub fn act(&mut self, a: Action) {
         use super::state::RunState;
+        if self.rebuild_in_view() && self.rebuild_act(a) {
+            return;
+        }
         match a {
             Action::Quit => {
                 if !self.is_replay() && self.state.run.is_active() {
@@ -839,6 +857,17 @@ impl App {
                     self.flash = Some(if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" }.into());
                 }
             }
+            Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
+            Action::ToggleRebuildView => self.toggle_rebuild_view(),
+            Action::RebuildEdit | Action::RebuildPin | Action::RebuildDrop | Action::RebuildApprove | Action::RebuildVeto => {
+                self.flash = Some(if self.state.rebuild.is_some() {
+                    "show the Rebuild view first".into()
+                } else {
+                    "no rebuilt window waits for review".into()
+                });
+            }
+            Action::OpenDropped => self.open_dropped(),
+            Action::MarkCheckpoint => self.mark_checkpoint(),
             Action::VerdictAccept | Action::VerdictReject => {
                 if self.focus != PanelId::Verifier {
                     self.flash = Some("verdicts are overridden from the Verifier panel (focus it first)".into());
@@ -1028,9 +1057,18 @@ impl App {
             }
             Overlay::Confirm(_) => add(KeyContext::Global, &[Action::Confirm]),
             Overlay::Help { .. } => add(KeyContext::Global, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
+            Overlay::Dropped(_) => add(KeyContext::Global, &[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel]),
             Overlay::None => {
                 // Help first: it leads to every other key.
                 add(KeyContext::Global, &[Action::Help]);
+                if self.rebuild_in_view() {
+                    add(
+                        KeyContext::Rebuild,
+                        &[Action::RebuildApprove, Action::RebuildVeto, Action::RebuildEdit, Action::RebuildPin, Action::RebuildDrop, Action::ToggleRebuildView],
+                    );
+                } else if self.state.rebuild.is_some() {
+                    add(KeyContext::Global, &[Action::ToggleRebuildView]);
+                }
                 // Then what the moment asks for: a pick that waits, a verdict to answer.
                 if self.candidates_in_view() {
                     if self.state.awaiting_pick().is_some() {
@@ -1086,6 +1124,15 @@ impl App {
             Action::MemoryKeepMine | Action::MemoryTakeTheirs => false,
             Action::CandidatePrev | Action::CandidateNext | Action::CandidateStepPrev | Action::CandidateStepNext => self.candidates_in_view(),
             Action::PickCandidate => self.candidates_in_view() && self.state.awaiting_pick().is_some(),
+            Action::OpenDropped => {
+                self.focus == PanelId::Transcript
+                    && self.transcript.selected.is_some_and(|id| {
+                        self.state.cells.iter().any(|c| c.id == id && matches!(c.kind, super::state::CellKind::Rebuilt(_)))
+                    })
+            }
+            Action::MarkCheckpoint => self.focus == PanelId::Checkpoints && has_checkpoints,
+            Action::ToggleRebuildView => self.state.rebuild.is_some(),
+            Action::RebuildEdit | Action::RebuildPin | Action::RebuildDrop | Action::RebuildApprove | Action::RebuildVeto => self.rebuild_in_view(),
             Action::VerdictAccept | Action::VerdictReject => self.focus == PanelId::Verifier && !self.state.verdicts.is_empty() && !self.is_replay(),
             _ => true,
         }

@@ -47,8 +47,10 @@
 //! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
 pub mod app;
+pub mod dropped;
 pub mod layout;
 pub mod panels;
+pub mod rebuild;
 pub mod replay;
 pub mod scheduler;
 pub mod search;
