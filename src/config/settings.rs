@@ -105,8 +105,9 @@ pub struct RunOptions {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub review_picks: Option<bool>,
     /// Propose every rebuilt context window for review before it applies: read, edit, pin,
-    /// approve or veto it (workbench; headless rebuilds never wait).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    /// approve or veto it (workbench; headless rebuilds never wait). `--review-rebuilds=false`
+    /// turns off what a config file turned on.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub review_rebuilds: Option<bool>,
     /// UI theme (workbench).
     #[arg(long)]

@@ -190,3 +190,7 @@ impl App {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "app_cycles_tests.rs"]
+mod tests;

@@ -16,6 +16,7 @@ use crate::config::theme::SCOPES;
 const SOURCES: &[(&str, &str)] = &[
     ("app.rs", include_str!("app.rs")),
     ("app_cycles.rs", include_str!("app_cycles.rs")),
+    ("app_cycles_tests.rs", include_str!("app_cycles_tests.rs")),
     ("app_tests.rs", include_str!("app_tests.rs")),
     ("dropped.rs", include_str!("dropped.rs")),
     ("layout.rs", include_str!("layout.rs")),

@@ -17,6 +17,9 @@ pub struct RebuiltCell {
     pub window_tokens: u64,
     pub dropped: Option<WindowDrop>,
     pub review: Option<RebuildReview>,
+    /// The log records where the window came from (logs before this existed do not, so they
+    /// cannot say what was dropped either).
+    pub recorded: bool,
 }
 
 /// 48200 → "48,200".
@@ -24,7 +27,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -46,7 +49,8 @@ impl RebuiltCell {
                 let n = if d.messages == 1 { "1 message".to_string() } else { format!("{} messages", d.messages) };
                 format!("context rebuilt: {n} from {steps} ({} tokens) {into}", thousands(d.tokens))
             }
-            None => format!("context rebuilt: nothing dropped, {into}"),
+            None if self.recorded => format!("context rebuilt: nothing dropped, {into}"),
+            None => format!("context rebuilt from checkpoint {}", self.checkpoint.as_deref().unwrap_or("(none)")),
         };
         s.push_str(&format!(" · cycle {} · new window {} tokens", self.cycle, thousands(self.window_tokens)));
         match &self.review {
@@ -89,7 +93,7 @@ impl WorkbenchState {
     /// Folds the cycle events this module owns; false for any other event.
     pub(super) fn apply_cycles(&mut self, id: u64, ev: &Event) -> bool {
         match &ev.kind {
-            EventKind::Rollover { cycle, reason, checkpoint, window_tokens, dropped, review, .. } => {
+            EventKind::Rollover { cycle, reason, checkpoint, window_tokens, dropped, review, origins, .. } => {
                 self.cycle = *cycle;
                 self.rollovers += 1;
                 self.fired.clear();
@@ -108,6 +112,7 @@ impl WorkbenchState {
                         window_tokens: *window_tokens,
                         dropped: dropped.clone(),
                         review: review.clone(),
+                        recorded: !origins.is_empty() || dropped.is_some(),
                     })),
                 );
                 self.seq_cells.insert(ev.seq, idx);
