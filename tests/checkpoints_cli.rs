@@ -118,3 +118,44 @@ fn checkpoints_text_is_for_people_and_a_bad_session_is_a_clear_error() {
     assert!(!ok);
     assert!(err.contains("no session `nope`"), "{err}");
 }
+
+/// A scripted session whose writer paraphrases the task: headless prints each flag and each
+/// rollover's summary, and `endure checkpoints` finds the same flags in its log.
+#[test]
+fn headless_prints_flags_and_rollovers_and_checkpoints_reads_the_real_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let part: String = (0..24).map(|i| format!("line {i}: the counter advances by one and the step is logged\n")).collect();
+    std::fs::write(ws.join("part.txt"), part).unwrap();
+    let mut script = String::new();
+    for i in 0..30 {
+        script.push_str(&format!("[[agent]]\ntext = \"Step {i}.\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"part.txt\" }}\n\n"));
+    }
+    script.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"at 60\" }\n\n");
+    script.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"60\"]}'\n\n");
+    for _ in 0..100 {
+        script.push_str("[[writer]]\ntext = '{\"active_intent\": \"Advance the counter to the end\", \"next_action\": \"go on\", \"directives\": [], \"task_tree\": [], \"current_work\": \"\", \"files\": [], \"knowledge\": [], \"errors_and_fixes\": [], \"live_resources\": \"\", \"decisions\": [], \"open_notes\": \"\"}'\n\n");
+    }
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, script).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_endure"))
+        .args(["exec", "--provider", "scripted", "--speed", "0", "--stall-after", "0", "--context-budget", "12000", "--script"])
+        .arg(&path)
+        .arg("-C")
+        .arg(&ws)
+        .arg("Advance the counter to 60")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("flagged: intent_drift — active_intent lost the task's key term: \"60\""), "{stderr}");
+    assert!(stderr.contains("rollover: context rebuilt: ") && stderr.contains(" summarized into checkpoint "), "{stderr}");
+    let id = std::fs::read_dir(ws.join(".endure/sessions")).unwrap().next().unwrap().unwrap().file_name();
+    let (ok, json, err) = run(&ws, &["checkpoints", &id.to_string_lossy(), "--json"]);
+    assert!(ok, "{err}");
+    let rows: Value = serde_json::from_str(&json).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert!(rows.len() >= 3);
+    assert!(rows.iter().all(|r| r["flags"].as_array().unwrap().iter().any(|f| f["kind"] == "intent_drift")), "{json}");
+}

@@ -208,6 +208,9 @@ impl Run {
             if let Some(summary) = self.accepted.take() {
                 return self.finish(Outcome::Done, summary);
             }
+            // Corrections go in before a rollover, so the rebuilt window's block of the user's
+            // words already holds every one the supervisor sent.
+            self.deliver_corrections()?;
             let roll = cycles.on_boundary(&self.rec).await?;
             let manual = std::mem::take(&mut self.ctl.rollover);
             if roll.is_some() || manual {
@@ -225,6 +228,7 @@ impl Run {
                     },
                 }
             }
+            // And those sent while the rollover ran (or waited for review) before the step.
             self.deliver_corrections()?;
 
             let step = self.rec.with_state(|s| s.step) + 1;

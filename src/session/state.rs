@@ -87,6 +87,8 @@ pub struct SessionState {
     pub messages: Vec<Message>,
     /// Where each of `messages` came from, aligned with it.
     pub message_origins: Vec<MessageOrigin>,
+    /// `(seq, step)` of every `step_started`, so the step of any event is known.
+    pub step_starts: Vec<(u64, u64)>,
     /// Agent answers received (assistant messages), across every window.
     pub messages_answered: u64,
     /// Answers asked for again after a resume found their calls interrupted.
@@ -226,14 +228,19 @@ impl SessionState {
         self.message_origins.push(MessageOrigin { seq, step: self.step });
     }
 
+    /// The step event `seq` happened in (0 before the first step).
+    pub fn step_at(&self, seq: u64) -> u64 {
+        let i = self.step_starts.partition_point(|(s, _)| *s <= seq);
+        i.checked_sub(1).map_or(0, |i| self.step_starts[i].1)
+    }
+
     /// A rebuilt window replaces the conversation; `origins` says where each message came
     /// from (`None`, or an old log without them: the rebuilding event itself).
     fn replace_window(&mut self, window: &[Message], origins: &[Option<u64>], seq: u64) {
-        let by_seq: std::collections::HashMap<u64, u64> = self.message_origins.iter().map(|o| (o.seq, o.step)).collect();
         self.messages = window.to_vec();
         self.message_origins = (0..window.len())
             .map(|i| match origins.get(i).copied().flatten() {
-                Some(s) => MessageOrigin { seq: s, step: by_seq.get(&s).copied().unwrap_or(self.step) },
+                Some(s) => MessageOrigin { seq: s, step: self.step_at(s) },
                 None => MessageOrigin { seq, step: self.step },
             })
             .collect();
@@ -300,7 +307,10 @@ impl SessionState {
                     self.window_covers = self.messages.len();
                 }
             }
-            EventKind::StepStarted { step } => self.step = *step,
+            EventKind::StepStarted { step } => {
+                self.step = *step;
+                self.step_starts.push((event.seq, *step));
+            }
             EventKind::StepFinished { .. } => self.steps_finished += 1,
             EventKind::Paused { reason } => {
                 self.paused = true;
