@@ -98,3 +98,23 @@ pub struct CheckpointFlag {
     pub kind: String,
     pub detail: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::{Event, EventKind};
+
+    #[test]
+    fn a_rollover_from_an_older_log_still_parses() {
+        let old = r#"{"seq":9,"ts":"2026-11-21T08:00:00Z","type":"rollover","cycle":2,"reason":"threshold","checkpoint":"1.3","window_tokens":900,"window":[]}"#;
+        let ev: Event = serde_json::from_str(old).expect("an old rollover parses");
+        let EventKind::Rollover { origins, dropped, review, .. } = ev.kind else { panic!("{}", ev.kind.name()) };
+        assert!(origins.is_empty() && dropped.is_none() && review.is_none());
+    }
+
+    #[test]
+    fn what_a_rollover_dropped_and_its_review_are_plain_json() {
+        let line = r#"{"seq":40,"ts":"2026-11-21T08:00:00Z","type":"rollover","cycle":3,"reason":"threshold","checkpoint":"2.3","window_tokens":15000,"window":[],"origins":[null,12],"dropped":{"from_seq":3,"to_seq":31,"from_step":3,"to_step":31,"messages":42,"tokens":48200,"tool_calls":{"read_file":12,"run":3},"seqs":[3,31]},"review":{"proposal":38,"edits":[{"op":"pin","unit":4},{"op":"edit_field","field":"next_action","text":"x"}],"forced":false}}"#;
+        let ev: Event = serde_json::from_str(line).expect("parses");
+        assert_eq!(serde_json::to_value(&ev).unwrap(), serde_json::from_str::<serde_json::Value>(line).unwrap(), "round trip");
+    }
+}

@@ -102,6 +102,10 @@ impl WorkbenchState {
                     s.rollover = true;
                 }
                 self.end_review();
+                // Counted like `SessionState`: a rebuild the supervisor changed is an intervention.
+                if review.as_ref().is_some_and(|r| !r.edits.is_empty()) {
+                    self.intervened();
+                }
                 let idx = self.cells.len();
                 self.push(
                     id,
