@@ -1062,11 +1062,15 @@ impl App {
                 // Help first: it leads to every other key.
                 add(KeyContext::Global, &[Action::Help]);
                 if self.rebuild_in_view() {
+                    // The view claims the keys (`p` pins there), so only its own are hinted.
                     add(
                         KeyContext::Rebuild,
                         &[Action::RebuildApprove, Action::RebuildVeto, Action::RebuildEdit, Action::RebuildPin, Action::RebuildDrop, Action::ToggleRebuildView],
                     );
-                } else if self.state.rebuild.is_some() {
+                    add(KeyContext::Global, &[Action::Quit]);
+                    return out;
+                }
+                if self.state.rebuild.is_some() {
                     add(KeyContext::Global, &[Action::ToggleRebuildView]);
                 }
                 // Then what the moment asks for: a pick that waits, a verdict to answer.

@@ -82,6 +82,11 @@ fn the_rebuild_view_opens_on_a_proposal_and_its_keys_send_review_commands() {
     assert!(screen.contains("Rebuild — cycle 2") && screen.contains("5.2k of 6.0k tokens"), "{screen}");
     assert!(screen.contains("users words") && screen.contains("verbatim") && screen.contains("[tail]"), "{screen}");
 
+    // The status bar names the view's keys, and not the global ones it shadows.
+    let hints = app.hints();
+    assert!(hints.iter().any(|(k, d)| k == "a" && d.starts_with("Approve")), "{hints:?}");
+    assert!(hints.iter().any(|(k, d)| k == "p" && d.contains("Pin")) && !hints.iter().any(|(_, d)| d.contains("Pause")), "{hints:?}");
+
     let review = |edit| Some(Command::ReviewRebuild { id: 50, edit });
     // Down to the checkpoint field, edit it.
     app.handle_key(key('j'));
