@@ -28,7 +28,7 @@ impl App {
                 self.rebuild.selected = 0;
                 self.rebuild.scroll = 0;
             }
-            EventKind::Rollover { .. } | EventKind::RebuildVetoed { .. } | EventKind::RebuildFailed { .. } => {
+            EventKind::Rollover { .. } | EventKind::RebuildVetoed { .. } | EventKind::RebuildFailed { .. } | EventKind::SessionResumed { .. } => {
                 self.rebuild.shown = false;
                 self.rebuild.editing = None;
                 if matches!(self.overlay, Overlay::Editor(EditorKind::RebuildField, _)) {

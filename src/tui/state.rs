@@ -658,6 +658,8 @@ impl WorkbenchState {
                 )
             }
             EventKind::SessionResumed { interrupted_calls, .. } => {
+                // A review that was waiting when the process stopped is asked again, anew.
+                self.rebuild = None;
                 self.run = RunState::Running;
                 self.finished_at = None;
                 self.push(
