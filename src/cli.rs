@@ -40,6 +40,9 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Roll a session (not running) back to a checkpoint: workspace files and conversation.
     Rollback(RollbackArgs),
+    /// List a session's checkpoints in order, with the fields each changed and the flags that
+    /// say where the writer may have drifted.
+    Checkpoints(CheckpointsArgs),
     /// Project memory: consolidate MEMORY.md (dream) or distill past sessions into skills.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -98,6 +101,17 @@ pub struct RollbackArgs {
     /// The checkpoint, `<cycle>.<n>`.
     #[arg(long, value_name = "ID")]
     pub to: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointsArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Session id or a unique prefix.
+    pub session: String,
+    /// Print a JSON array of {id, cycle, upto_seq, changed, flags} instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -176,6 +176,28 @@ impl Headless {
             } else {
                 format!("verifier (attempt {attempt}): not met — missing: {}", truncate(&missing.join("; "), 300))
             }),
+            EventKind::Rollover { cycle, checkpoint, window_tokens, dropped, review, .. } => {
+                let mut line = match dropped {
+                    Some(d) => format!(
+                        "rollover: context rebuilt: {} messages from steps {}–{} ({} tokens) summarized into checkpoint {}",
+                        d.messages,
+                        d.from_step,
+                        d.to_step,
+                        d.tokens,
+                        checkpoint.as_deref().unwrap_or("(none)")
+                    ),
+                    None => format!("rollover: context rebuilt from checkpoint {}", checkpoint.as_deref().unwrap_or("(none)")),
+                };
+                line.push_str(&format!("; cycle {cycle} starts with {window_tokens} tokens"));
+                if review.as_ref().is_some_and(|r| r.forced) {
+                    line.push_str(" (applied without review: the window reached 100% of the budget)");
+                }
+                Some(line)
+            }
+            EventKind::RebuildFailed { reason, .. } => Some(format!("error: {reason}")),
+            EventKind::CheckpointFlagged { id, flags } => Some(
+                flags.iter().map(|f| format!("checkpoint {id} flagged: {} — {}", f.kind, truncate(&f.detail, 300))).collect::<Vec<_>>().join("\n"),
+            ),
             EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
                 let mut lines: Vec<String> =
                     blocks.iter().map(|b| format!("           server tool: {}", opaque_block_summary(b))).collect();

@@ -196,6 +196,7 @@ fn cycle_settings(opts: &RunOptions) -> Result<CycleSettings, LaunchError> {
         }
         c.rollover_pct = r;
     }
+    c.review_rebuilds = opts.review_rebuilds.unwrap_or(false);
     Ok(c)
 }
 

@@ -70,6 +70,7 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Rollback(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Replay(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Config(ConfigCommand::Check(ws))) => (ws.dir(), RunOptions::default()),
+        Some(Command::Checkpoints(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Demo(_) | Command::Doctor(_)) => (cli.workspace.dir(), RunOptions::default()),
     };
     let opts = std::fs::canonicalize(&dir).ok().and_then(|ws| load_layered(&ws, flags.clone()).ok()).unwrap_or(flags);
@@ -95,6 +96,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Memory(MemoryCommand::Dream(args))) => memory_dream(args, out).await,
         Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args, out).await,
         Some(Command::Doctor(args)) => doctor(args, out),
+        Some(Command::Checkpoints(args)) => checkpoints(args, out),
     }
 }
 
@@ -150,6 +152,25 @@ fn rollback(args: endure::cli::RollbackArgs, out: &Out) -> Result<ExitCode> {
         "rolled session {id} back to checkpoint {}: {} file(s) restored, {} removed; continue with `endure resume {id}` or `endure exec --resume {id}`",
         args.to, report.restored, report.removed
     ));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn checkpoints(args: endure::cli::CheckpointsArgs, out: &Out) -> Result<ExitCode> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let id = endure::session::find_session(&workspace, Some(&args.session)).map_err(anyhow::Error::msg)?;
+    let read = endure::session::read_log(&endure::session::log_path(&workspace, &id))?;
+    for w in &read.warnings {
+        out.say(&format!("endure: {w}"));
+    }
+    let reports = endure::session::timeline::checkpoint_timeline(&read.events);
+    if args.json {
+        // Logs written since redaction existed hold no key; older ones might.
+        let mut v = serde_json::to_value(&reports)?;
+        out.0.redact_json(&mut v);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        out.print(endure::session::timeline::render_text(&reports).trim_end());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,6 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+#[path = "protocol_cycles.rs"]
+mod cycles;
+pub use cycles::{CheckpointFlag, OldUnit, RebuildEdit, RebuildReview, RebuildSection, WindowDrop};
+
 /// One line of `events.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -281,6 +285,9 @@ pub enum PauseReason {
     Refusal,
     /// The model's answers kept being cut at the output token limit.
     Truncation { max_tokens: u32 },
+    /// A fresh window could not be built (the user's own words alone exceed its cap), or a
+    /// proposed rebuild waits for the supervisor's review.
+    Rebuild { reason: String },
 }
 
 /// One checkpoint field: the writer answers each as a string or a list of strings.
@@ -529,6 +536,16 @@ pub enum EventKind {
         checkpoint: Option<String>,
         window_tokens: u64,
         window: Vec<Message>,
+        /// The event each window message came from (aligned with `window`); `None` for the
+        /// messages this rollover wrote itself (the rebuilt header and the reminder).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        origins: Vec<Option<u64>>,
+        /// What left the window.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropped: Option<WindowDrop>,
+        /// The supervisor's review of the rebuild, when there was one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review: Option<RebuildReview>,
     },
     /// The workspace and the conversation went back to checkpoint `to`. Nothing before this
     /// event is deleted: the abandoned branch stays in the log.
@@ -542,6 +559,9 @@ pub enum EventKind {
         tasks: Vec<Task>,
         restored: u32,
         removed: u32,
+        /// As in `Rollover`: the event each window message came from.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        origins: Vec<Option<u64>>,
     },
     /// A new process continued this session from its log (after a crash, a stop, or with
     /// `--at`). Tool calls that were in flight got an `interrupted` result first.
@@ -673,6 +693,51 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// With rebuild review on, a rollover proposes its new window and waits for the
+    /// supervisor's `ReviewRebuild` commands. Every change re-proposes it with `revision` + 1.
+    RebuildProposed {
+        id: u64,
+        revision: u32,
+        cycle: u32,
+        reason: RolloverReason,
+        checkpoint: Option<String>,
+        /// How full the old window is, in percent of the budget.
+        fill_pct: u32,
+        /// The new window's limit (system prompt included) and its size as proposed.
+        limit_tokens: u64,
+        total_tokens: u64,
+        sections: Vec<RebuildSection>,
+        /// The old window's messages, unit by unit (a call with its results is one unit).
+        old_window: Vec<OldUnit>,
+        /// The supervisor's changes so far.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        edits: Vec<RebuildEdit>,
+    },
+    /// The supervisor vetoed proposal `id`: the run continues in the old window, and the
+    /// rebuild is proposed again when the window reaches `next_pct` of the budget (at 100% it
+    /// applies without asking).
+    RebuildVetoed {
+        id: u64,
+        fill_pct: u32,
+        next_pct: u32,
+    },
+    /// Rebuild review turned on or off.
+    RebuildReviewChanged {
+        on: bool,
+    },
+    /// A fresh window could not be built without cutting the user's own words (task, goal,
+    /// corrections), which are never cut: the old window stays.
+    RebuildFailed {
+        reason: String,
+        /// Tokens the user's words need and the room a rebuilt window has for them.
+        needed_tokens: u64,
+        room_tokens: u64,
+    },
+    /// Checks on checkpoint `id` found problems (see `CheckpointFlag`).
+    CheckpointFlagged {
+        id: String,
+        flags: Vec<CheckpointFlag>,
+    },
 }
 
 impl EventKind {
@@ -729,6 +794,11 @@ impl EventKind {
             EventKind::ProcessExited { .. } => "process_exited",
             EventKind::EscalationRequested { .. } => "escalation_requested",
             EventKind::EscalationResolved { .. } => "escalation_resolved",
+            EventKind::RebuildProposed { .. } => "rebuild_proposed",
+            EventKind::RebuildVetoed { .. } => "rebuild_vetoed",
+            EventKind::RebuildReviewChanged { .. } => "rebuild_review_changed",
+            EventKind::RebuildFailed { .. } => "rebuild_failed",
+            EventKind::CheckpointFlagged { .. } => "checkpoint_flagged",
         }
     }
 }
@@ -764,6 +834,10 @@ pub enum Command {
     /// Answer escalation `id`: run the command outside the sandbox once, or deny it with a
     /// note for the agent.
     ResolveEscalation { id: u64, approve: bool, note: Option<String> },
+    /// Propose every rollover's new window to the supervisor before applying it (workbench).
+    SetReviewRebuilds(bool),
+    /// A change to, or the verdict on, rebuild proposal `id`.
+    ReviewRebuild { id: u64, edit: RebuildEdit },
 }
 
 #[cfg(test)]
@@ -819,7 +893,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) }, Command::SetReviewRebuilds(true), Command::ReviewRebuild { id: 2, edit: RebuildEdit::EditField { field: "next_action".into(), text: "x".into() } }, Command::ReviewRebuild { id: 2, edit: RebuildEdit::Veto }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }

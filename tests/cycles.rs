@@ -253,6 +253,10 @@ async fn rollback_restores_the_workspace_byte_for_byte_and_the_conversation() {
     // The conversation went back: nothing said after the checkpoint is in the window.
     let text = serde_json::to_string(window).unwrap();
     assert!(!text.contains("Changing files.") && !text.contains("notes/plan.md"), "{text}");
+    // The rebuilt window opens with the user's own words, verbatim.
+    let EventKind::RolledBack { window, origins, .. } = &rb.kind else { unreachable!() };
+    assert!(matches!(&window[0], Message::User { text } if text.contains("The user's own words") && text.contains("Task:\nchange files")));
+    assert_eq!(origins.len(), window.len());
     // Nothing was deleted from the log: the abandoned branch is still there.
     assert_eq!(&after[..events.len()], &events[..]);
 }

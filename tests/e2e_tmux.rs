@@ -301,3 +301,85 @@ async fn sigint_restores_the_terminal_and_the_log_records_the_stop() {
     let log = std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap();
     assert!(log.contains("\"outcome\":\"stopped\""), "leaving on SIGINT stops the run cleanly");
 }
+
+/// A scripted session that rolls over: reads of a part file, then done; valid checkpoints.
+fn rebuild_scenario() -> String {
+    let mut s = String::new();
+    for i in 0..40 {
+        s.push_str(&format!("[[agent]]\ntext = \"Step {i}: reading the next part.\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"part.txt\" }}\n\n"));
+    }
+    s.push_str("[[agent]]\ntext = \"Finished.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"counted\" }\n\n");
+    s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"counted\"]}'\n\n");
+    for k in 0..200 {
+        s.push_str(&format!(
+            "[[writer]]\ntext = '{{\"active_intent\": \"Advance the counter to 60\", \"next_action\": \"read part {k}\", \"directives\": [], \"task_tree\": [\"count\"], \"current_work\": \"part {k}\", \"files\": [\"part.txt\"], \"knowledge\": [], \"errors_and_fixes\": [], \"live_resources\": \"\", \"decisions\": [], \"open_notes\": \"\"}}'\n\n"
+        ));
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn review_a_rebuild_with_keys_edit_pin_drop_and_approve() {
+    let (dir, ws, cfg) = setup();
+    let part: String = (0..24).map(|i| format!("line {i}: the counter advances by one and the step is logged\n")).collect();
+    std::fs::write(ws.join("part.txt"), part).unwrap();
+    // A project memory, so the proposal's rows are known: the user's words, corrections,
+    // MEMORY.md, the 11 checkpoint fields, the task list, the tail, the reminder.
+    std::fs::write(ws.join("MEMORY.md"), "# Memory\n\n## Rules\n- Log every step <!-- from: s0 -->\n").unwrap();
+    let script = dir.path().join("rebuild.toml");
+    std::fs::write(&script, rebuild_scenario()).unwrap();
+    let tmux = Tmux::start("rebuild", &ws);
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    tmux.literal(&format!(
+        "ENDURE_CONFIG_DIR={} {} --provider scripted --script {} --speed 0.2 --context-budget 12000 --stall-after 0 'Advance the counter to 60'",
+        cfg.display(),
+        binary(),
+        script.display()
+    ));
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Transcript", 20).await;
+    // The toggle key turns review on while the session runs (a rollover before the key
+    // applies at once; the next one waits).
+    tmux.keys(&["B"]);
+    tmux.wait_text("rebuild review on", 20).await;
+
+    // The rollover proposes its window and waits: the Rebuild view opens by itself.
+    let view = tmux.wait_text("Rebuild — cycle", 60).await;
+    assert!(view.contains("The user's words") && view.contains("verbatim"), "{view}");
+    // next_action is the 5th row.
+    tmux.keys(&["j", "j", "j", "j", "e"]);
+    tmux.wait_text("Checkpoint field in the rebuilt window", 10).await;
+    tmux.literal("EDITED-BY-E2E ");
+    tmux.keys(&["C-s"]);
+    tmux.wait("the edited mark", 20, |s| s.contains("edited") && !s.contains("Checkpoint field in the rebuilt window")).await;
+    // The first message of the old window (below the 17 sections) is dropped: pin it.
+    for _ in 0..13 {
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["p"]);
+    tmux.wait_text("[pin]", 20).await;
+    // The user's words cannot be dropped; the task list can.
+    tmux.keys(&["g", "x"]);
+    tmux.wait_text("the user's own words stay", 10).await;
+    for _ in 0..14 {
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["x"]);
+    tmux.wait_text("Dropped: left out", 20).await;
+    tmux.keys(&["a"]);
+    tmux.wait_text("approved with 3 changes", 30).await;
+    // Later rollovers need no review: turn it off and let the session finish.
+    tmux.keys(&["B"]);
+    tmux.wait_text("rebuild review off", 20).await;
+    tmux.wait("done", 90, |s| s.contains("session finished: done")).await;
+
+    let sessions = ws.join(".endure/sessions");
+    let id = std::fs::read_dir(&sessions).unwrap().next().unwrap().unwrap().file_name();
+    let log = std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap();
+    let rollover = log.lines().find(|l| l.contains("\"type\":\"rollover\"") && l.contains("\"review\"")).expect("a reviewed rollover");
+    assert!(rollover.contains("EDITED-BY-E2E") && rollover.contains(r#"{"op":"pin","unit":0}"#), "{rollover}");
+    assert!(rollover.contains(r#"{"op":"drop_section","section":"tasks"}"#) && !rollover.contains("## Task list"), "{rollover}");
+    assert!(rollover.contains("Advance the counter to 60"));
+    tmux.keys(&["q"]);
+    tmux.wait("the prompt after quitting", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+}

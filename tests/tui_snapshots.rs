@@ -257,6 +257,7 @@ fn checkpoint_app() -> App {
         tasks: vec![],
         restored: 2,
         removed: 1,
+        origins: vec![],
     });
     let mut fourth = second;
     fourth.directives = list(&["Keep the public API unchanged", "Do not refactor beyond the fix"]);

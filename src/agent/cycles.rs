@@ -10,14 +10,15 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
+use super::rebuild::{self, Prepared, WindowSpec};
 use super::recorder::SharedRecorder;
 use crate::config::prices::ModelTable;
 use crate::memory::checkpoint::{self, WriterAnswer, WriterInput};
 use crate::memory::memory_file::MemoryFile;
 use crate::memory::tokens;
-use crate::memory::window::{RebuildInput, SessionFacts, rebuild_window};
+use crate::memory::window::{Adjustments, RebuildError, RebuiltWindow};
 use crate::model::{self, ModelRequest, Progress, Provider, RetryPolicy, TokenUsage};
-use crate::protocol::{Checkpoint, Event, EventKind, Message, Role, RolloverReason};
+use crate::protocol::{Checkpoint, CheckpointFlag, Event, EventKind, Message, RebuildReview, Role, RolloverReason};
 use crate::session::{LogError, SessionState};
 use crate::workspace::snapshot::Snapshots;
 
@@ -46,7 +47,19 @@ struct WriterRun {
     answer: Result<WriterAnswer, String>,
     /// Usage of each attempt: (usage, estimated).
     usage: Vec<(TokenUsage, bool)>,
+    /// What the first valid answer lost of the user's words, when the writer was asked again.
+    asked_again: Vec<CheckpointFlag>,
 }
+
+/// The window should be rebuilt now; `forced` when it is full, so a review is not waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Roll {
+    pub forced: bool,
+}
+
+/// A rebuild may be proposed again after a veto when the window reaches the next multiple of
+/// this (in percent of the budget).
+const VETO_STEP_PCT: u32 = 5;
 
 pub(super) struct Cycles {
     workspace: PathBuf,
@@ -61,6 +74,8 @@ pub(super) struct Cycles {
     queued: Option<Trigger>,
     /// (cycle, pct) already handed to a writer, so a failed one does not fire again at once.
     attempted: Vec<(u32, u32)>,
+    /// After a veto (or a rebuild that could not be built), the fill that asks again.
+    ask_again_at: Option<u32>,
 }
 
 /// What the next request will carry: the last request and its answer, plus what was added
@@ -105,6 +120,7 @@ impl Cycles {
             running: None,
             queued: None,
             attempted: Vec::new(),
+            ask_again_at: None,
         })
     }
 
@@ -133,8 +149,9 @@ impl Cycles {
     }
 
     /// At a step boundary: take in a finished writer, start a queued one, and start the writer
-    /// for a newly crossed threshold. Returns true when the window should roll over now.
-    pub(super) async fn on_boundary(&mut self, rec: &SharedRecorder) -> Result<bool, LogError> {
+    /// for a newly crossed threshold. Returns whether the window should roll over now: at the
+    /// rollover threshold, or after a veto at the next step of the fill; always when full.
+    pub(super) async fn on_boundary(&mut self, rec: &SharedRecorder) -> Result<Option<Roll>, LogError> {
         self.take_in_finished(rec).await?;
         let (cycle, window, fired, seq) = rec.with_state(|s| (s.cycle, next_request_tokens(s), s.fired_thresholds.clone(), s.next_seq));
         let fill = fill_pct(window, self.budget);
@@ -156,7 +173,20 @@ impl Cycles {
                 self.start_writer(rec, trigger, false);
             }
         }
-        Ok(fill >= self.rollover_pct)
+        let due = fill >= self.rollover_pct && self.ask_again_at.is_none_or(|at| fill >= at);
+        Ok(due.then_some(Roll { forced: fill >= 100 }))
+    }
+
+    /// The run stays in the old window (a veto, or a window that could not be built): the
+    /// rebuild is due again at the next step of the fill. Returns that fill.
+    pub(super) fn postpone(&mut self, fill_pct: u32) -> u32 {
+        let next = ((fill_pct / VETO_STEP_PCT + 1) * VETO_STEP_PCT).min(100);
+        self.ask_again_at = Some(next);
+        next
+    }
+
+    pub(super) fn spec(&self) -> WindowSpec<'_> {
+        WindowSpec { workspace: &self.workspace, budget: self.budget, cap: self.window_cap }
     }
 
     /// Records the writer's checkpoint if it has finished, without waiting for it.
@@ -183,7 +213,7 @@ impl Cycles {
         let Some((trigger, handle)) = self.running.take() else { return Ok(None) };
         let run = match handle.await {
             Ok(run) => run,
-            Err(e) => WriterRun { answer: Err(format!("the writer task failed: {e}")), usage: Vec::new() },
+            Err(e) => WriterRun { answer: Err(format!("the writer task failed: {e}")), usage: Vec::new(), asked_again: Vec::new() },
         };
         let saved = self.record_writer_run(rec, &trigger, run)?;
         if let Some(next) = self.queued.take() {
@@ -208,6 +238,12 @@ impl Cycles {
                 estimated: *estimated,
                 priced,
                 overhead: false,
+            })?;
+        }
+        if !run.asked_again.is_empty() {
+            let lost: Vec<String> = run.asked_again.iter().map(|f| format!("{}: {}", f.kind, f.detail)).collect();
+            rec.emit(EventKind::Warning {
+                message: format!("the checkpoint writer lost the user's words ({}); it was asked once more", lost.join("; ")),
             })?;
         }
         let answer = match run.answer {
@@ -252,12 +288,16 @@ impl Cycles {
             path,
             checkpoint: answer.checkpoint.clone(),
         })?;
+        let flags = rec.with_state(|s| crate::session::timeline::flags_for(s, &id, &answer.checkpoint));
+        if !flags.is_empty() {
+            rec.emit(EventKind::CheckpointFlagged { id: id.clone(), flags })?;
+        }
         Ok(Some((id, answer.checkpoint.clone(), answer)))
     }
 
-    /// Builds a fresh window: a final checkpoint (with memory updates) first, then the window
-    /// from it. The writer in flight, if any, is waited for so nothing it saw is lost.
-    pub(super) async fn rollover(&mut self, rec: &SharedRecorder, reason: RolloverReason) -> Result<(), LogError> {
+    /// Everything a rollover does before the window is built: the writer in flight is waited
+    /// for so nothing it saw is lost, then a final checkpoint (with memory updates) is saved.
+    pub(super) async fn prepare_rollover(&mut self, rec: &SharedRecorder, reason: RolloverReason) -> Result<Prepared, LogError> {
         self.take_in_writer(rec).await?;
         self.queued = None;
         let (cycle, window, seq) = rec.with_state(|s| (s.cycle, next_request_tokens(s), s.next_seq));
@@ -272,16 +312,50 @@ impl Cycles {
         {
             self.merge_memory(rec, &answer.memory_updates)?;
         }
-        let latest = rec.with_state(|s| s.checkpoints.last().map(|c| c.id.clone()).zip(s.latest_checkpoint.clone()));
         let state = rec.state();
-        let built = self.build_window(&state, latest.as_ref().map(|(id, cp)| (id.as_str(), cp)), &state.messages);
+        let checkpoint = state.checkpoints.last().map(|c| c.id.clone()).zip(state.latest_checkpoint.clone());
+        Ok(Prepared { reason, checkpoint, fill_pct: pct, state: Box::new(state) })
+    }
+
+    /// The window `prepared` rebuilds to, with a supervisor's adjustments.
+    pub(super) fn build(&self, prepared: &Prepared, adj: &Adjustments) -> Result<RebuiltWindow, RebuildError> {
+        prepared.build(&self.spec(), adj)
+    }
+
+    /// Replaces the window: the `rollover` event with the window, where its messages came
+    /// from, what it dropped and how it was reviewed. A new cycle begins.
+    pub(super) fn commit(
+        &mut self,
+        rec: &SharedRecorder,
+        prepared: &Prepared,
+        built: RebuiltWindow,
+        review: Option<RebuildReview>,
+    ) -> Result<(), LogError> {
+        self.ask_again_at = None;
+        let s = &prepared.state;
         rec.emit(EventKind::Rollover {
-            cycle: state.cycle + 1,
-            reason,
-            checkpoint: latest.map(|(id, _)| id),
-            window_tokens: built.0,
-            window: built.1,
+            cycle: s.cycle + 1,
+            reason: prepared.reason,
+            checkpoint: prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
+            window_tokens: built.tokens,
+            origins: rebuild::origins(&built, &s.message_origins),
+            dropped: rebuild::dropped(&s.messages, &s.message_origins, &built.kept),
+            window: built.messages,
+            review,
         })
+    }
+
+    /// A window that cannot be built without cutting the user's words: recorded, and asked
+    /// again at the next step of the fill. Returns the reason.
+    pub(super) fn failed(&mut self, rec: &SharedRecorder, prepared: &Prepared, e: &RebuildError) -> Result<String, LogError> {
+        let (needed, room) = match e {
+            RebuildError::Verbatim { needed, room } => (*needed, *room),
+            _ => (0, 0),
+        };
+        let next = self.postpone(prepared.fill_pct);
+        let reason = format!("the context window cannot be rebuilt: {e}. The run continues in the old window; the rebuild is tried again at {next}%");
+        rec.emit(EventKind::RebuildFailed { reason: reason.clone(), needed_tokens: needed, room_tokens: room })?;
+        Ok(reason)
     }
 
     fn merge_memory(&self, rec: &SharedRecorder, updates: &std::collections::BTreeMap<String, Vec<String>>) -> Result<(), LogError> {
@@ -306,16 +380,6 @@ impl Cycles {
         }
     }
 
-    /// (tokens, messages) of a window rebuilt from `checkpoint` and `history`.
-    pub(super) fn build_window(
-        &self,
-        state: &SessionState,
-        checkpoint: Option<(&str, &Checkpoint)>,
-        history: &[Message],
-    ) -> (u64, Vec<Message>) {
-        build_window(&self.workspace, self.budget, self.window_cap, state, checkpoint, history, &state.tasks)
-    }
-
     /// Waits for the writer in flight and the queued one, so that a session that ends keeps
     /// its last checkpoints.
     pub(super) async fn drain(&mut self, rec: &SharedRecorder) -> Result<(), LogError> {
@@ -334,47 +398,6 @@ impl Cycles {
     }
 }
 
-/// The limit of a rebuilt window: min(cap, half the budget).
-pub(crate) fn window_limit(budget: u64, cap: u64) -> u64 {
-    cap.min(budget / 2).max(1)
-}
-
-pub(crate) fn build_window(
-    workspace: &Path,
-    budget: u64,
-    cap: u64,
-    state: &SessionState,
-    checkpoint: Option<(&str, &Checkpoint)>,
-    history: &[Message],
-    tasks: &[crate::protocol::Task],
-) -> (u64, Vec<Message>) {
-    let memory = MemoryFile::load(workspace).ok().map(|m| m.render()).filter(|m| !m.trim().is_empty());
-    let system = state.info.as_ref().map(|i| i.system_prompt.as_str()).unwrap_or("");
-    let system_tokens = tokens::estimate(system) + tool_spec_tokens();
-    let built = rebuild_window(&RebuildInput {
-        system_tokens,
-        limit_tokens: window_limit(budget, cap),
-        memory_md: memory.as_deref(),
-        checkpoint,
-        task: state.task(),
-        tasks,
-        corrections: &state.corrections,
-        facts: SessionFacts {
-            step: state.step,
-            cycle: state.cycle,
-            tool_calls: state.tool_calls,
-            tokens_used: state.usage.tokens(),
-            cost_usd: state.usage.cost_usd,
-        },
-        history,
-    });
-    (built.tokens, built.messages)
-}
-
-fn tool_spec_tokens() -> u64 {
-    crate::tools::specs().iter().map(|t| tokens::estimate(&t.description) + tokens::estimate(&t.parameters.to_string())).sum()
-}
-
 fn writer_input(rec: &SharedRecorder, workspace: &Path, want_memory: bool, budget: u64) -> OwnedWriterInput {
     let memory = MemoryFile::load(workspace).ok().map(|m| m.render());
     rec.with_state(|s| OwnedWriterInput {
@@ -385,6 +408,7 @@ fn writer_input(rec: &SharedRecorder, workspace: &Path, want_memory: bool, budge
         memory_md: memory,
         want_memory_updates: want_memory,
         limit_tokens: (budget / 2).max(4_000),
+        required_directives: s.branch_directives(),
     })
 }
 
@@ -396,6 +420,24 @@ struct OwnedWriterInput {
     memory_md: Option<String>,
     want_memory_updates: bool,
     limit_tokens: u64,
+    /// Directives of the checkpoints this one continues: it must keep them.
+    required_directives: Vec<String>,
+}
+
+/// The message that asks the writer again after it lost the user's words.
+fn lost_words_message(flags: &[CheckpointFlag]) -> String {
+    let mut text = String::from(
+        "Your checkpoint lost the user's own words, which the agent's next window depends on:\n",
+    );
+    for f in flags {
+        text.push_str(&format!("- {}: {}\n", f.kind, f.detail));
+    }
+    text.push_str(
+        "\nAnswer again with the whole JSON object (the same 11 keys). `active_intent` is the user's request \
+         verbatim, every number, quoted string, file name and identifier included; `directives` keeps every \
+         earlier directive and correction verbatim.",
+    );
+    text
 }
 
 /// One writer run: ask, parse, and ask once more if the answer was not a valid checkpoint.
@@ -411,8 +453,12 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
     });
     let mut messages = vec![Message::User { text: user }];
     let mut usage = Vec::new();
-    let mut last_error = String::new();
-    for _attempt in 0..2 {
+    let mut asked_again: Vec<CheckpointFlag> = Vec::new();
+    // The first valid answer, kept when the second try after a drift is no better or invalid.
+    let mut kept: Option<WriterAnswer> = None;
+    // One retry for an invalid answer and one for an answer that lost the user's words.
+    let (mut invalid_tries, mut drift_tries) = (0, 0);
+    let last_error = loop {
         let req = ModelRequest {
             role: Role::Writer,
             model: setup.model.clone(),
@@ -425,7 +471,10 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
         let answer = model::complete(setup.provider.as_ref(), &req, &setup.retry, &mut |_: Progress<'_>| {}).await;
         let completion = match answer {
             Ok(c) => c,
-            Err(e) => return WriterRun { answer: Err(e.to_string()), usage },
+            Err(e) => {
+                let answer = kept.ok_or_else(|| e.to_string());
+                return WriterRun { answer, usage, asked_again };
+            }
         };
         usage.push(match completion.usage {
             Some(u) => (u, false),
@@ -437,20 +486,33 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
                 true,
             ),
         });
-        match checkpoint::parse_writer_answer(&completion.text) {
-            Ok(a) => return WriterRun { answer: Ok(a), usage },
-            Err(e) => {
-                last_error = e.to_string();
-                messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
-                messages.push(Message::User {
-                    text: format!(
-                        "That answer is not a valid checkpoint: {last_error}. Answer again with one JSON object with exactly the 11 keys."
-                    ),
-                });
+        let retry_text = match checkpoint::parse_writer_answer(&completion.text) {
+            Ok(a) => {
+                let lost = crate::memory::drift::writer_flags(&input.task, &input.required_directives, &a.checkpoint);
+                if lost.is_empty() || drift_tries > 0 {
+                    return WriterRun { answer: Ok(a), usage, asked_again };
+                }
+                drift_tries += 1;
+                let text = lost_words_message(&lost);
+                asked_again = lost;
+                kept = Some(a);
+                text
             }
-        }
-    }
-    WriterRun { answer: Err(format!("invalid answer twice: {last_error}")), usage }
+            Err(e) => {
+                if let Some(a) = kept {
+                    return WriterRun { answer: Ok(a), usage, asked_again };
+                }
+                if invalid_tries > 0 {
+                    break e.to_string();
+                }
+                invalid_tries += 1;
+                format!("That answer is not a valid checkpoint: {e}. Answer again with one JSON object with exactly the 11 keys.")
+            }
+        };
+        messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
+        messages.push(Message::User { text: retry_text });
+    };
+    WriterRun { answer: Err(format!("invalid answer twice: {last_error}")), usage, asked_again }
 }
 
 /// What a rollback did.
@@ -491,6 +553,13 @@ pub(crate) fn rollback_to(
         EventKind::CheckpointSaved { id: cid, checkpoint, .. } if cid == id => Some(checkpoint.clone()),
         _ => None,
     });
+    // Corrections given since still stand: the supervisor usually rolls back to correct. The
+    // window is built before any file is touched, so one that cannot be built changes nothing.
+    let spec = WindowSpec { workspace, budget, cap };
+    let built = match rebuild::build_window(&spec, &state, checkpoint.as_ref().map(|c| (id, c)), &then.messages, &then.tasks, &Adjustments::default()) {
+        Ok(b) => b,
+        Err(e) => return Ok(Err(format!("the window cannot be rebuilt: {e}"))),
+    };
     let restored = snapshots.restore(&snapshot);
     for note in snapshots.take_notes() {
         rec.emit(EventKind::Warning { message: format!("workspace snapshot: {note}") })?;
@@ -499,16 +568,14 @@ pub(crate) fn rollback_to(
         Ok(r) => r,
         Err(e) => return Ok(Err(format!("cannot restore the workspace: {e}"))),
     };
-    // Corrections given since still stand: the supervisor usually rolls back to correct.
-    let (window_tokens, window) =
-        build_window(workspace, budget, cap, &state, checkpoint.as_ref().map(|c| (id, c)), &then.messages, &then.tasks);
     let cycle = state.checkpoints.iter().map(|c| c.cycle).chain([state.cycle]).max().unwrap_or(1) + 1;
     rec.emit(EventKind::RolledBack {
         to: id.to_string(),
         snapshot: Some(snapshot),
         cycle,
-        window_tokens,
-        window,
+        window_tokens: built.tokens,
+        origins: rebuild::origins(&built, &then.message_origins),
+        window: built.messages,
         tasks: then.tasks.clone(),
         restored: report.restored,
         removed: report.removed,

@@ -10,6 +10,7 @@ mod maxmode;
 mod prompt;
 pub mod upkeep;
 mod verify;
+mod rebuild;
 mod recorder;
 mod runner;
 mod step;
@@ -112,11 +113,13 @@ pub struct CycleSettings {
     pub rollover_pct: u32,
     /// Ceiling of a rebuilt window in tokens, whatever the budget.
     pub window_cap: u64,
+    /// Propose each rebuilt window to the supervisor and wait for approval (supervised runs).
+    pub review_rebuilds: bool,
 }
 
 impl Default for CycleSettings {
     fn default() -> Self {
-        CycleSettings { checkpoints: vec![20, 45, 70], rollover_pct: 85, window_cap: 65_000 }
+        CycleSettings { checkpoints: vec![20, 45, 70], rollover_pct: 85, window_cap: 65_000, review_rebuilds: false }
     }
 }
 

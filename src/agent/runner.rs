@@ -14,11 +14,13 @@ use tokio::sync::mpsc;
 
 use super::budget::BudgetReading;
 use super::cycles::{Cycles, WriterSetup, rollback_to};
+use super::rebuild::{Review, ReviewStep};
 use super::recorder::SharedRecorder;
 use super::escalation::EscalationAnswer;
 use super::step::{StepEnd, StepRunner, open_calls};
 use super::{AgentConfig, RunResult, Supervision};
-use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, Role, RolloverReason, SessionInfo};
+use crate::memory::window::Adjustments;
+use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, RebuildReview, Role, RolloverReason, SessionInfo};
 use crate::sandbox::{Sandbox, SandboxMode};
 use crate::session::LogError;
 use crate::tools::process::Processes;
@@ -46,6 +48,8 @@ struct Control {
     /// Max Mode on (Some(n)) or off (None) from the next step.
     max_mode: Option<Option<u32>>,
     review_picks: Option<bool>,
+    /// Rollovers propose their window and wait for the supervisor (supervised runs only).
+    review_rebuilds: bool,
 }
 
 impl Control {
@@ -79,9 +83,26 @@ impl Control {
                     let _ = tx.send(EscalationAnswer { id, approve, note });
                 }
             }
+            Command::SetReviewRebuilds(on) => {
+                if on != self.review_rebuilds {
+                    self.review_rebuilds = on;
+                    rec.emit(EventKind::RebuildReviewChanged { on })?;
+                }
+            }
+            // A review that is no longer waiting (approved, vetoed) ignores late edits.
+            Command::ReviewRebuild { .. } => {}
         }
         Ok(())
     }
+}
+
+/// How a rollover ended.
+enum RollEnd {
+    Done,
+    /// The supervisor stopped the session while the rebuild waited for review.
+    Stopped,
+    /// The window could not be built; the run is still in the old one.
+    Failed(String),
 }
 
 pub(super) async fn run(
@@ -188,6 +209,7 @@ impl Run {
             max_output_tokens: self.cfg.max_output_tokens,
         };
         let mut cycles = Cycles::new(&self.cfg.workspace, &session_dir, budget, &self.cfg.cycles, writer, &self.rec)?;
+        self.start_review_setting()?;
         match resuming {
             None => {
                 if let Ok(id) = cycles.snapshot(&self.rec, "session start")? {
@@ -252,11 +274,27 @@ impl Run {
             if let Some(summary) = self.accepted.take() {
                 return self.finish(Outcome::Done, summary);
             }
+            // Corrections go in before a rollover, so the rebuilt window's block of the user's
+            // words already holds every one the supervisor sent.
+            self.deliver_corrections()?;
             let roll = cycles.on_boundary(&self.rec).await?;
-            if roll || std::mem::take(&mut self.ctl.rollover) {
-                let reason = if roll { RolloverReason::Threshold } else { RolloverReason::Supervisor };
-                cycles.rollover(&self.rec, reason).await?;
+            let manual = std::mem::take(&mut self.ctl.rollover);
+            if roll.is_some() || manual {
+                let reason = if roll.is_some() { RolloverReason::Threshold } else { RolloverReason::Supervisor };
+                match self.roll_over(&mut cycles, reason, roll.is_some_and(|r| r.forced)).await? {
+                    RollEnd::Done => {}
+                    RollEnd::Stopped => return self.finish(Outcome::Stopped, "stopped by the supervisor".into()),
+                    RollEnd::Failed(reason) => match self.cfg.supervision {
+                        Supervision::Headless => return self.finish(Outcome::Failed, reason),
+                        Supervision::Supervised => {
+                            if !self.wait_while_paused(PauseReason::Rebuild { reason }, &mut cycles, &mut steps, budget).await? {
+                                return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                            }
+                        }
+                    },
+                }
             }
+            // And those sent while the rollover ran (or waited for review) before the step.
             self.deliver_corrections()?;
 
             let step = self.rec.with_state(|s| s.step) + 1;
@@ -564,8 +602,11 @@ impl Run {
             if self.ctl.rollback.is_some() {
                 self.do_rollback(cycles, steps, budget)?;
             }
-            if std::mem::take(&mut self.ctl.rollover) {
-                cycles.rollover(&self.rec, RolloverReason::Supervisor).await?;
+            // A rebuild that fails here has said so in its event; the run is paused anyway.
+            if std::mem::take(&mut self.ctl.rollover)
+                && matches!(self.roll_over(cycles, RolloverReason::Supervisor, false).await?, RollEnd::Stopped)
+            {
+                self.ctl.stop = true;
             }
         }
         if self.ctl.stop {
@@ -608,6 +649,74 @@ impl Run {
             }
         }
         Ok(None)
+    }
+
+    /// Review of rebuilds as configured; headless runs never wait, and say so.
+    fn start_review_setting(&mut self) -> Result<(), LogError> {
+        let wanted = self.cfg.cycles.review_rebuilds;
+        if wanted && self.cfg.supervision == Supervision::Headless {
+            return self.rec.emit(EventKind::Warning {
+                message: "--review-rebuilds works in the workbench only: headless rebuilds apply without waiting".into(),
+            });
+        }
+        let recorded = self.rec.with_state(|s| s.review_rebuilds);
+        self.ctl.review_rebuilds = wanted;
+        if wanted != recorded {
+            self.rec.emit(EventKind::RebuildReviewChanged { on: wanted })?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the window: at once, or, with review on, after the supervisor approves the
+    /// proposal (a veto keeps the old window until the next step of the fill). A full window
+    /// (`forced`) is rebuilt without asking, and the `rollover` event says so.
+    async fn roll_over(&mut self, cycles: &mut Cycles, reason: RolloverReason, forced: bool) -> Result<RollEnd, LogError> {
+        let prepared = cycles.prepare_rollover(&self.rec, reason).await?;
+        let review = self.ctl.review_rebuilds && self.cfg.supervision == Supervision::Supervised;
+        let built = match cycles.build(&prepared, &Adjustments::default()) {
+            Ok(b) => b,
+            Err(e) => return Ok(RollEnd::Failed(cycles.failed(&self.rec, &prepared, &e)?)),
+        };
+        if !review || forced {
+            let record = (review && forced).then(|| RebuildReview { proposal: None, edits: Vec::new(), forced: true });
+            cycles.commit(&self.rec, &prepared, built, record)?;
+            return Ok(RollEnd::Done);
+        }
+        let id = self.rec.with_state(|s| s.next_seq);
+        let mut review = Review::new(id, prepared, built);
+        review.propose(&self.rec, &cycles.spec())?;
+        loop {
+            let step = match self.commands.recv().await {
+                None | Some(Command::Stop) => {
+                    self.ctl.stop = true;
+                    return Ok(RollEnd::Stopped);
+                }
+                Some(Command::ReviewRebuild { id, edit }) if id == review.id => review.apply(&self.rec, &cycles.spec(), edit)?,
+                // Turning review off approves what is proposed.
+                Some(Command::SetReviewRebuilds(false)) => {
+                    self.ctl.handle(&self.rec, Command::SetReviewRebuilds(false))?;
+                    ReviewStep::Approve
+                }
+                Some(other) => {
+                    self.ctl.handle(&self.rec, other)?;
+                    ReviewStep::Rejected
+                }
+            };
+            match step {
+                ReviewStep::Revised | ReviewStep::Rejected => {}
+                ReviewStep::Approve => {
+                    let record = RebuildReview { proposal: Some(review.id), edits: review.edits, forced: false };
+                    cycles.commit(&self.rec, &review.prepared, review.built, Some(record))?;
+                    return Ok(RollEnd::Done);
+                }
+                ReviewStep::Veto => {
+                    let fill_pct = review.prepared.fill_pct;
+                    let next_pct = cycles.postpone(fill_pct);
+                    self.rec.emit(EventKind::RebuildVetoed { id: review.id, fill_pct, next_pct })?;
+                    return Ok(RollEnd::Done);
+                }
+            }
+        }
     }
 
     fn deliver_corrections(&self) -> Result<(), LogError> {

@@ -44,7 +44,7 @@ pub fn rejection_message(missing: &[String]) -> String {
 
 impl Verifier<'_> {
     pub(super) async fn check(&self, summary: &str) -> Result<Decision, LogError> {
-        let (task, window, checkpoint, attempt, previous) = self.rec.with_state(|s| {
+        let (task, window, checkpoint, attempt, previous, users_words) = self.rec.with_state(|s| {
             (
                 s.task().to_string(),
                 s.messages.clone(),
@@ -52,6 +52,9 @@ impl Verifier<'_> {
                 (s.rollovers > 0).then(|| s.latest_checkpoint.clone().zip(s.checkpoints.last().map(|c| c.id.clone()))).flatten(),
                 s.verdicts + 1,
                 s.last_missing.clone(),
+                // A rebuilt window (rollover or rollback) is a summary: the user's words come
+                // along verbatim, so the verdict is on what was asked, not on a paraphrase.
+                (s.cycle > 1).then(|| crate::memory::window::users_words_block(s.task(), s.goal(), &s.corrections)),
             )
         });
         let goal = self.goal.unwrap_or(&task);
@@ -60,6 +63,7 @@ impl Verifier<'_> {
             goal,
             summary,
             checkpoints: &checkpoints,
+            users_words: users_words.as_deref(),
             window: &window,
             model: self.model,
             max_tokens: 2048,

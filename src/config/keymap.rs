@@ -12,7 +12,8 @@
 //! ]
 //! ```
 //!
-//! Sections: `global`, `transcript`, `tasks`, `diff`, `checkpoints`, `verifier`, `editor`. A
+//! Sections: `global`, `transcript`, `tasks`, `diff`, `checkpoints`, `verifier`, `editor`,
+//! `rebuild` (the Rebuild view, shown while a proposed window waits for review). A
 //! user keymap `<user config dir>/keymaps/NAME.toml` applies over the bundled keymap NAME (or
 //! over the bundled keymap named by its top-level `inherits`, or the bundled default when NAME
 //! is not bundled). Per section it may use `keys = [...]` to replace the section, and
@@ -43,10 +44,11 @@ pub enum KeyContext {
     Checkpoints,
     Verifier,
     Editor,
+    Rebuild,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 7] = [
+    pub const ALL: [KeyContext; 8] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Tasks,
@@ -54,6 +56,7 @@ impl KeyContext {
         KeyContext::Checkpoints,
         KeyContext::Verifier,
         KeyContext::Editor,
+        KeyContext::Rebuild,
     ];
 
     /// The section name in keymap files.
@@ -66,6 +69,7 @@ impl KeyContext {
             KeyContext::Checkpoints => "checkpoints",
             KeyContext::Verifier => "verifier",
             KeyContext::Editor => "editor",
+            KeyContext::Rebuild => "rebuild",
         }
     }
 }
@@ -144,6 +148,24 @@ pub enum Action {
     VerdictAccept,
     /// Verifier: reject the work with a note for the agent.
     VerdictReject,
+    /// Propose every rebuilt window for review before it applies, or not.
+    ToggleReviewRebuilds,
+    /// Show or hide the Rebuild view while a proposed window waits.
+    ToggleRebuildView,
+    /// Rebuild view: edit the selected checkpoint field's text.
+    RebuildEdit,
+    /// Rebuild view: pin or unpin the selected message of the old window.
+    RebuildPin,
+    /// Rebuild view: drop the selected section, or restore it.
+    RebuildDrop,
+    /// Rebuild view: apply the window as shown.
+    RebuildApprove,
+    /// Rebuild view: keep the old window (asked again at the next threshold).
+    RebuildVeto,
+    /// Transcript: list what the selected rollover dropped, to open each original message.
+    OpenDropped,
+    /// Checkpoints: mark the selected checkpoint as the one to compare against.
+    MarkCheckpoint,
 }
 
 impl Action {
@@ -194,6 +216,15 @@ impl Action {
         ("toggle_review_picks", Action::ToggleReviewPicks),
         ("verdict_accept", Action::VerdictAccept),
         ("verdict_reject", Action::VerdictReject),
+        ("toggle_review_rebuilds", Action::ToggleReviewRebuilds),
+        ("toggle_rebuild_view", Action::ToggleRebuildView),
+        ("rebuild_edit", Action::RebuildEdit),
+        ("rebuild_pin", Action::RebuildPin),
+        ("rebuild_drop", Action::RebuildDrop),
+        ("rebuild_approve", Action::RebuildApprove),
+        ("rebuild_veto", Action::RebuildVeto),
+        ("open_dropped", Action::OpenDropped),
+        ("mark_checkpoint", Action::MarkCheckpoint),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

@@ -104,6 +104,11 @@ pub struct RunOptions {
     /// Max Mode: wait for the supervisor to confirm or change every pick (workbench).
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub review_picks: Option<bool>,
+    /// Propose every rebuilt context window for review before it applies: read, edit, pin,
+    /// approve or veto it (workbench; headless rebuilds never wait). `--review-rebuilds=false`
+    /// turns off what a config file turned on.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub review_rebuilds: Option<bool>,
     /// UI theme (workbench).
     #[arg(long)]
     pub theme: Option<String>,
@@ -145,7 +150,7 @@ impl RunOptions {
             api_key_env, script, speed, max_steps, max_tokens, max_cost, max_time, stall_after,
             context_budget, temperature, max_output_tokens, max_attempts, retry_base_ms,
             stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, goal, max_rejections, max_mode,
-            candidate_temperature, review_picks, theme, keymap, sandbox, network, approve_escalations,
+            candidate_temperature, review_picks, review_rebuilds, theme, keymap, sandbox, network, approve_escalations,
             env_keep, env_remove);
         self.models.extend(over.models);
         self

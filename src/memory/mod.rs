@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod distill;
 pub mod dream;
+pub mod drift;
 pub mod memory_file;
 pub mod skills;
 pub mod store;

@@ -32,6 +32,7 @@ fn input<'a>(
         memory_md: Some("# Rules\n- Run tests with `cargo test -p billing`\n"),
         checkpoint: Some(("3.2", cp)),
         task: "Make the tests pass",
+        goal: None,
         tasks,
         corrections,
         facts: SessionFacts { step: 57, cycle: 3, tool_calls: 140, tokens_used: 2_345_678, cost_usd: 1.5 },
@@ -140,7 +141,7 @@ fn random_histories_never_exceed_the_limit_and_keep_pairs_and_corrections() {
         let t = tasks(rng.below(2) == 0);
         let limit = 1_000 + 2_500 + rng.below(40_000);
         let inp = input(&cp, &t, &corrections, &h, limit);
-        let w = rebuild_window(&inp);
+        let w = rebuild_window(&inp).expect("fits");
         let ctx = format!("case {case}, limit {limit}, {} history messages", h.len());
 
         assert!(w.tokens <= limit, "{ctx}: {} tokens", w.tokens);
@@ -159,17 +160,26 @@ fn random_histories_never_exceed_the_limit_and_keep_pairs_and_corrections() {
         for c in &corrections {
             assert!(header.contains(c.as_str()) && reminder.contains(c.as_str()), "{ctx}: correction not verbatim: {c}");
         }
-        assert!(reminder.contains("Make `cargo test` pass on the billing crate"), "{ctx}");
+        assert!(header.contains("Task:\nMake the tests pass") && reminder.contains("Make the tests pass"), "{ctx}");
+        assert!(header.contains("Make `cargo test` pass on the billing crate"), "{ctx}");
 
         // Limits too small for the full frame go through the cutting paths; the limit and
-        // the pairing still hold.
+        // the pairing still hold, and the user's words are whole or the build fails.
         let tight = 1_000 + rng.below(700);
-        let w = rebuild_window(&input(&cp, &t, &corrections, &h, tight));
         let ctx = format!("{ctx}, tight limit {tight}");
-        assert!(w.tokens <= tight, "{ctx}: {} tokens", w.tokens);
-        assert_pairs_intact(&w.messages, &ctx);
-        if let Some(last) = w.messages.last() {
-            assert!(matches!(last, Message::User { text } if text.starts_with("[endure: reminder]")), "{ctx}");
+        match rebuild_window(&input(&cp, &t, &corrections, &h, tight)) {
+            Ok(w) => {
+                assert!(w.tokens <= tight, "{ctx}: {} tokens", w.tokens);
+                assert_pairs_intact(&w.messages[1..], &ctx);
+                assert!(text(&w.messages[0]).contains("Task:\nMake the tests pass"), "{ctx}");
+                for c in &corrections {
+                    assert!(text(&w.messages[0]).contains(c.as_str()), "{ctx}: correction cut: {c}");
+                }
+                let last = w.messages.last().expect("a reminder");
+                assert!(matches!(last, Message::User { text } if text.starts_with("[endure: reminder]")), "{ctx}");
+            }
+            Err(RebuildError::Verbatim { needed, room }) => assert!(needed > room, "{ctx}"),
+            Err(e) => panic!("{ctx}: {e}"),
         }
     }
 }
@@ -188,7 +198,7 @@ fn huge_history_gives_a_much_smaller_window_with_the_newest_messages() {
     let cp = checkpoint();
     let t = tasks(false);
     let limit = 65_000;
-    let w = rebuild_window(&input(&cp, &t, &[], &h, limit));
+    let w = rebuild_window(&input(&cp, &t, &[], &h, limit)).expect("fits");
     let full = tokens::estimate_messages(&h);
     assert!(full > 10 * limit, "the history must really be huge: {full}");
     assert!(w.tokens <= limit);
@@ -219,7 +229,7 @@ fn a_history_that_fits_is_kept_entirely_and_in_order() {
     let cp = checkpoint();
     let t = tasks(false);
     let corrections = vec!["Do not bump the version".to_string()];
-    let w = rebuild_window(&input(&cp, &t, &corrections, &h, 20_000));
+    let w = rebuild_window(&input(&cp, &t, &corrections, &h, 20_000)).expect("fits");
     assert_eq!(&w.messages[1..w.messages.len() - 1], &h[..]);
     let header = text(&w.messages[0]);
     for needle in [
@@ -231,12 +241,17 @@ fn a_history_that_fits_is_kept_entirely_and_in_order() {
         "- [in progress] Fix rounding",
         "step 57",
         "remains in force",
+        USERS_WORDS_HEADING,
+        "Task:\nMake the tests pass",
         "Do not bump the version",
     ] {
         assert!(header.contains(needle), "header lacks {needle:?}:\n{header}");
     }
+    // The user's words come before anything a model wrote.
+    assert!(header.find(USERS_WORDS_HEADING) < header.find("## Checkpoint 3.2"));
     let reminder = text(w.messages.last().unwrap());
     assert!(reminder.contains("Fix the rounding in src/invoice.rs:42") && reminder.contains("- Use the v2 API"));
+    assert!(reminder.contains("Make the tests pass"));
     assert!(reminder.contains("Continue from the next action"));
 }
 
@@ -257,7 +272,7 @@ fn a_trailing_call_without_result_and_an_orphan_result_are_left_out() {
     ];
     let cp = checkpoint();
     let t = tasks(false);
-    let w = rebuild_window(&input(&cp, &t, &[], &h, 20_000));
+    let w = rebuild_window(&input(&cp, &t, &[], &h, 20_000)).expect("fits");
     assert_eq!(&w.messages[1..w.messages.len() - 1], &[Message::User { text: "go on".into() }]);
 }
 
@@ -269,7 +284,7 @@ fn after_a_finished_task_the_reminder_asks_to_verify_and_call_done() {
     ];
     let cp = checkpoint();
     let finished = tasks(true);
-    let w = rebuild_window(&input(&cp, &finished, &[], &h, 20_000));
+    let w = rebuild_window(&input(&cp, &finished, &[], &h, 20_000)).expect("fits");
     let reminder = text(w.messages.last().unwrap());
     assert!(reminder.contains("ended right after you answered"), "{reminder}");
     assert!(reminder.contains("call `done`"));
@@ -277,7 +292,7 @@ fn after_a_finished_task_the_reminder_asks_to_verify_and_call_done() {
 
     // An open task, or a last message that is a tool result, is ordinary continuation.
     let open = tasks(false);
-    let w = rebuild_window(&input(&cp, &open, &[], &h, 20_000));
+    let w = rebuild_window(&input(&cp, &open, &[], &h, 20_000)).expect("fits");
     assert!(text(w.messages.last().unwrap()).contains("Continue from the next action"));
 }
 
@@ -287,9 +302,10 @@ fn without_a_checkpoint_the_task_is_the_intent() {
     let empty = Checkpoint::default();
     let mut inp = input(&empty, &t, &[], &[], 20_000);
     inp.checkpoint = None;
-    let w = rebuild_window(&inp);
-    assert!(text(&w.messages[0]).contains("## Task (no checkpoint yet)\nMake the tests pass"));
-    assert!(text(w.messages.last().unwrap()).contains("Active intent:\nMake the tests pass"));
+    let w = rebuild_window(&inp).expect("fits");
+    assert!(text(&w.messages[0]).contains("Task:\nMake the tests pass"));
+    assert!(!text(&w.messages[0]).contains("## Checkpoint"));
+    assert!(text(w.messages.last().unwrap()).contains("Make the tests pass"));
 }
 
 #[test]
@@ -302,7 +318,7 @@ fn an_oversized_checkpoint_and_memory_are_cut_but_intent_and_corrections_stay() 
     let h = vec![Message::User { text: "continue".into() }];
     let mut inp = input(&cp, &t, &corrections, &h, 6_000);
     inp.memory_md = Some(&memory);
-    let w = rebuild_window(&inp);
+    let w = rebuild_window(&inp).expect("fits");
     assert!(w.tokens <= 6_000, "{}", w.tokens);
     let header = text(&w.messages[0]);
     assert!(header.contains(TRIM_MARKER));
@@ -315,19 +331,112 @@ fn an_oversized_checkpoint_and_memory_are_cut_but_intent_and_corrections_stay() 
 }
 
 #[test]
-fn pathological_corrections_are_cut_in_the_middle_and_tiny_limits_still_hold() {
+fn user_words_that_do_not_fit_are_an_error_never_a_cut() {
     let cp = checkpoint();
     let t = tasks(false);
     let corrections = vec![format!("START {} END", "do this and that ".repeat(5_000)), "short one".to_string()];
-    let w = rebuild_window(&input(&cp, &t, &corrections, &[], 4_000));
-    assert!(w.tokens <= 4_000, "{}", w.tokens);
-    let header = text(&w.messages[0]);
-    assert!(header.contains("START") && header.contains("END") && header.contains(TRIM_MARKER));
-    assert!(header.contains("short one"), "the short correction is untouched");
+    let err = rebuild_window(&input(&cp, &t, &corrections, &[], 4_000)).expect_err("the corrections alone are over");
+    let RebuildError::Verbatim { needed, room } = err else { panic!("{err}") };
+    assert_eq!(room, 3_000);
+    assert!(needed > 20_000, "{needed}");
+    assert!(err.to_string().contains("never cut"));
 
-    for limit in [0, 500, 1_000, 1_010, 1_050, 1_100, 1_300] {
-        let w = rebuild_window(&input(&cp, &t, &corrections, &[], limit));
-        assert!(w.messages.is_empty() || w.tokens <= limit, "limit {limit}: {}", w.tokens);
-        assert_eq!(w.tokens, 1_000 + tokens::estimate_messages(&w.messages));
+    // Tiny limits: a window within the limit, or the error; nothing in between.
+    for limit in [0, 500, 1_000, 1_010, 1_050, 1_100, 1_300, 1_600] {
+        match rebuild_window(&input(&cp, &t, &[], &[], limit)) {
+            Ok(w) => {
+                assert!(w.tokens <= limit, "limit {limit}: {}", w.tokens);
+                assert_eq!(w.tokens, 1_000 + tokens::estimate_messages(&w.messages));
+                assert!(text(&w.messages[0]).contains("Task:\nMake the tests pass"));
+            }
+            Err(e) => assert!(matches!(e, RebuildError::Verbatim { .. }), "limit {limit}: {e}"),
+        }
     }
+}
+
+#[test]
+fn the_goal_is_carried_verbatim_beside_the_task() {
+    let cp = checkpoint();
+    let t = tasks(false);
+    let mut inp = input(&cp, &t, &[], &[], 20_000);
+    inp.goal = Some("All 60 tests in tests/billing.rs pass");
+    let w = rebuild_window(&inp).expect("fits");
+    let header = text(&w.messages[0]);
+    assert!(header.contains("Goal (the completion condition):\nAll 60 tests in tests/billing.rs pass"), "{header}");
+    assert!(text(w.messages.last().unwrap()).contains("All 60 tests in tests/billing.rs pass"));
+}
+
+fn calls(n: usize, size: usize) -> Vec<Message> {
+    let mut h = Vec::new();
+    for i in 0..n {
+        h.push(Message::Assistant {
+            text: format!("step {i}"),
+            tool_calls: vec![ToolCallRequest { id: format!("c{i}"), name: "read_file".into(), arguments: format!("{{\"path\": \"f{i}.rs\"}}") }],
+            blocks: Vec::new(),
+        });
+        h.push(Message::Tool { call_id: format!("c{i}"), name: "read_file".into(), content: format!("file {i}\n{}", "line of code\n".repeat(size)) });
+    }
+    h
+}
+
+#[test]
+fn a_review_edits_fields_drops_sections_and_pins_messages_within_the_limit() {
+    let cp = checkpoint();
+    let t = tasks(false);
+    let h = calls(40, 60);
+    let limit = 6_000;
+    let plain = rebuild_window(&input(&cp, &t, &[], &h, limit)).expect("fits");
+    assert!(!plain.units[0].in_tail, "the oldest unit is not in the plain tail");
+    let tail_before = plain.units.iter().filter(|u| u.in_tail).count();
+
+    let mut adj = Adjustments::default();
+    adj.apply(&RebuildEdit::EditField { field: "next_action".into(), text: "Fix src/invoice.rs:42 first, then rerun".into() });
+    adj.apply(&RebuildEdit::DropSection { section: MEMORY.into() });
+    adj.apply(&RebuildEdit::Pin { unit: 0 });
+    let w = rebuild_with(&input(&cp, &t, &[], &h, limit), &adj).expect("fits");
+    assert!(w.tokens <= limit, "{}", w.tokens);
+    let header = text(&w.messages[0]);
+    assert!(header.contains("Fix src/invoice.rs:42 first, then rerun") && !header.contains("Fix the rounding"));
+    assert!(!header.contains("MEMORY.md)"), "the dropped section is gone");
+    assert!(text(w.messages.last().unwrap()).contains("Fix src/invoice.rs:42 first, then rerun"));
+    // The pinned unit comes first, in order, and the tail shrank to make room.
+    assert_eq!(&w.messages[1..3], &h[0..2]);
+    assert!(w.units[0].pinned && !w.units[0].in_tail);
+    let pin_only = Adjustments { pinned: [0].into(), ..Adjustments::default() };
+    let pinned = rebuild_with(&input(&cp, &t, &[], &h, limit), &pin_only).expect("fits");
+    assert!(pinned.units.iter().filter(|u| u.in_tail).count() < tail_before, "the tail shrinks to make room for the pin");
+    assert!(pinned.tokens <= limit);
+    assert_pairs_intact(&w.messages[1..], "pinned");
+    assert_eq!(w.kept[..2], [0, 1]);
+
+    let section = |key: &str| w.sections.iter().find(|s| s.key == key).unwrap_or_else(|| panic!("no section {key}"));
+    assert!(section("checkpoint.next_action").edited && section("checkpoint.next_action").editable);
+    assert!(section(MEMORY).dropped && section(MEMORY).tokens == 0);
+    assert!(!section(USERS_WORDS).droppable && !section(CORRECTIONS).droppable);
+    let tail = section(TAIL);
+    assert!(tail.tokens <= tail.cap && tail.tokens > 0, "{} of {}", tail.tokens, tail.cap);
+    let sum: u64 = w.sections.iter().map(|s| s.tokens).sum();
+    assert!(sum <= w.tokens, "the sections ({sum}) are parts of the window ({})", w.tokens);
+
+    // Edits replay to the same adjustments.
+    let edits = [
+        RebuildEdit::Pin { unit: 3 },
+        RebuildEdit::DropSection { section: TASKS.into() },
+        RebuildEdit::Unpin { unit: 3 },
+        RebuildEdit::RestoreSection { section: TASKS.into() },
+        RebuildEdit::Approve,
+    ];
+    assert_eq!(Adjustments::from_edits(&edits), Adjustments::default());
+}
+
+#[test]
+fn pins_that_do_not_fit_and_unknown_units_are_errors() {
+    let cp = checkpoint();
+    let t = tasks(false);
+    let h = calls(10, 400);
+    let adj = Adjustments { pinned: (0..10).collect(), ..Adjustments::default() };
+    let err = rebuild_with(&input(&cp, &t, &[], &h, 4_000), &adj).expect_err("too much pinned");
+    assert!(matches!(err, RebuildError::Pins { .. }), "{err}");
+    let adj = Adjustments { pinned: [99].into(), ..Adjustments::default() };
+    assert_eq!(rebuild_with(&input(&cp, &t, &[], &h, 40_000), &adj), Err(RebuildError::UnknownUnit(99)));
 }

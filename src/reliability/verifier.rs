@@ -115,6 +115,9 @@ pub struct VerifierInput<'a> {
     pub summary: &'a str,
     /// Checkpoints of past rollovers, `(id, checkpoint)`, oldest first.
     pub checkpoints: &'a [(String, Checkpoint)],
+    /// After a rollover: the user's own words (task, goal, corrections), verbatim, which the
+    /// request always carries whatever else has to be left out.
+    pub users_words: Option<&'a str>,
     /// The agent's current context window.
     pub window: &'a [Message],
     pub model: &'a str,
@@ -157,8 +160,13 @@ fn closing(goal: &str, summary: &str) -> String {
     )
 }
 
-fn opening(checkpoints: Option<&str>, dropped: usize, total: usize) -> String {
+fn opening(users_words: Option<&str>, checkpoints: Option<&str>, dropped: usize, total: usize) -> String {
     let mut out = String::from("[endure: verifier] ");
+    if let Some(words) = users_words {
+        out.push_str("The session's context window was rebuilt. What the user asked for, in their own words:\n\n");
+        out.push_str(words.trim_end());
+        out.push_str("\n\n");
+    }
     match checkpoints {
         Some(cps) => {
             out.push_str("What happened before the current window (the checkpoints written at each rollover):\n\n");
@@ -201,7 +209,7 @@ fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     let unit_costs: Vec<u64> = units.iter().map(|u| tokens::estimate_messages(u)).collect();
 
     let mut last = closing(input.goal, input.summary);
-    let base = user_cost(&opening(Some(""), total, total)) + 1;
+    let base = user_cost(&opening(input.users_words, Some(""), total, total)) + 1;
     if user_cost(&last) + base > room {
         // Pathological: the goal alone is over. Keep what fits of it rather than overflow.
         last = tokens::trim_middle(&last, room.saturating_sub(base + tokens::MESSAGE_OVERHEAD)).into_owned();
@@ -244,7 +252,7 @@ fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     let assemble = |kept: usize| -> Vec<Message> {
         let first_kept = units.len() - kept;
         let dropped: usize = units[..first_kept].iter().map(Vec::len).sum();
-        let mut messages = vec![Message::User { text: opening(cp_text.as_deref(), dropped, total) }];
+        let mut messages = vec![Message::User { text: opening(input.users_words, cp_text.as_deref(), dropped, total) }];
         messages.extend(units[first_kept..].iter().flatten().cloned());
         messages.push(Message::User { text: last.clone() });
         messages

@@ -134,6 +134,7 @@ fn input<'a>(window: &'a [Message], cps: &'a [(String, Checkpoint)], limit: u64)
         goal: "median() returns the mean of the two middle values for even-length lists; all tests pass",
         summary: "Fixed median; pytest passes.",
         checkpoints: cps,
+        users_words: None,
         window,
         model: "verifier-model",
         max_tokens: 1000,
@@ -318,4 +319,34 @@ fn a_big_write_keeps_valid_json_arguments_and_does_not_hide_older_evidence() {
     assert_eq!(v["path"], "big.py");
     let cut = v["content"].as_str().unwrap();
     assert!(cut.contains(tokens::TRIM_MARKER) && cut.starts_with("def f():") && cut.len() < content.len() / 10);
+}
+
+#[test]
+fn after_a_rollover_the_users_words_are_kept_whatever_else_is_cut() {
+    let words = crate::memory::window::users_words_block(
+        "Advance the counter to 60, one step at a time",
+        Some("counter.txt holds 60"),
+        &["Never skip a number".to_string()],
+    );
+    // A window far over the limit: most of it is left out, the user's words are not.
+    let big: Vec<Message> = (0..200)
+        .flat_map(|i| {
+            vec![
+                assistant("", vec![call(&format!("c{i}"), "run", r#"{"cmd":"./step.sh"}"#)]),
+                tool(&format!("c{i}"), "run", &format!("counter at {i}\n{}", "log line\n".repeat(100))),
+            ]
+        })
+        .collect();
+    let mut inp = input(&big, &[], 6_000);
+    inp.users_words = Some(&words);
+    let req = verifier_request(&inp);
+    let first = match &req.messages[0] {
+        Message::User { text } => text.clone(),
+        other => panic!("{other:?}"),
+    };
+    for needle in ["Advance the counter to 60, one step at a time", "counter.txt holds 60", "Never skip a number"] {
+        assert!(first.contains(needle), "{needle} missing:\n{first}");
+    }
+    assert!(first.contains("were left out"), "the window was cut: {first}");
+    assert!(crate::memory::tokens::estimate_messages(&req.messages) + crate::memory::tokens::estimate(&req.system) <= 6_000);
 }

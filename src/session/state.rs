@@ -61,6 +61,23 @@ pub struct CheckpointRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_error: Option<String>,
     pub path: String,
+    /// The checkpoint this one continues from on its branch (a rollback starts a new branch
+    /// from its target).
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Its directives, one item each, for the checks on later checkpoints.
+    #[serde(default)]
+    pub directives: Vec<String>,
+    /// Titles of the tasks in progress when it was saved.
+    #[serde(default)]
+    pub in_progress: Vec<String>,
+}
+
+/// Where a message of the window came from: the event that added it, and the step then.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageOrigin {
+    pub seq: u64,
+    pub step: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -71,6 +88,10 @@ pub struct SessionState {
     /// Sequence number the next persisted event gets.
     pub next_seq: u64,
     pub messages: Vec<Message>,
+    /// Where each of `messages` came from, aligned with it.
+    pub message_origins: Vec<MessageOrigin>,
+    /// `(seq, step)` of every `step_started`, so the step of any event is known.
+    pub step_starts: Vec<(u64, u64)>,
     /// Agent answers received (assistant messages), across every window.
     pub messages_answered: u64,
     /// Answers asked for again after a resume found their calls interrupted.
@@ -108,6 +129,10 @@ pub struct SessionState {
     pub checkpoints: Vec<CheckpointRecord>,
     /// The checkpoint the current window descends from.
     pub latest_checkpoint: Option<Checkpoint>,
+    /// The newest checkpoint on the live branch: the parent of the next one.
+    pub branch_head: Option<String>,
+    /// Rebuilds wait for the supervisor's review (workbench).
+    pub review_rebuilds: bool,
     /// Thresholds (% of the budget) whose checkpoint was saved in the current cycle.
     pub fired_thresholds: Vec<u32>,
     pub start_snapshot: Option<String>,
@@ -178,6 +203,63 @@ impl SessionState {
         self.info.as_ref().map(|i| i.task.as_str()).unwrap_or("")
     }
 
+    /// The `--goal` the session was started with, if any.
+    pub fn goal(&self) -> Option<&str> {
+        self.info.as_ref()?.config.get("goal")?.as_str().map(str::trim).filter(|g| !g.is_empty())
+    }
+
+    /// The checkpoints `id` descends from on its branch, nearest first, `id` itself excluded.
+    pub fn ancestors(&self, id: &str) -> Vec<&CheckpointRecord> {
+        let mut out: Vec<&CheckpointRecord> = Vec::new();
+        let mut next = self.checkpoint(id).and_then(|c| c.parent.clone());
+        while let Some(p) = next {
+            // A malformed log could make a cycle; each checkpoint is visited once.
+            let Some(rec) = self.checkpoint(&p).filter(|r| !out.iter().any(|o| o.id == r.id)) else { break };
+            out.push(rec);
+            next = rec.parent.clone();
+        }
+        out
+    }
+
+    /// Directives of the checkpoints on the live branch, oldest first, without repeats: what
+    /// the next checkpoint must still hold.
+    pub fn branch_directives(&self) -> Vec<String> {
+        let Some(head) = self.branch_head.as_deref() else { return Vec::new() };
+        let mut chain: Vec<&CheckpointRecord> = self.ancestors(head);
+        chain.reverse();
+        chain.extend(self.checkpoint(head));
+        let mut out: Vec<String> = Vec::new();
+        for d in chain.iter().flat_map(|c| c.directives.iter()) {
+            if !out.contains(d) {
+                out.push(d.clone());
+            }
+        }
+        out
+    }
+
+    fn push_message(&mut self, m: Message, seq: u64) {
+        self.messages.push(m);
+        self.message_origins.push(MessageOrigin { seq, step: self.step });
+    }
+
+    /// The step event `seq` happened in (0 before the first step).
+    pub fn step_at(&self, seq: u64) -> u64 {
+        let i = self.step_starts.partition_point(|(s, _)| *s <= seq);
+        i.checked_sub(1).map_or(0, |i| self.step_starts[i].1)
+    }
+
+    /// A rebuilt window replaces the conversation; `origins` says where each message came
+    /// from (`None`, or an old log without them: the rebuilding event itself).
+    fn replace_window(&mut self, window: &[Message], origins: &[Option<u64>], seq: u64) {
+        self.messages = window.to_vec();
+        self.message_origins = (0..window.len())
+            .map(|i| match origins.get(i).copied().flatten() {
+                Some(s) => MessageOrigin { seq: s, step: self.step_at(s) },
+                None => MessageOrigin { seq, step: self.step },
+            })
+            .collect();
+    }
+
     pub fn apply(&mut self, event: &Event) {
         if event.kind.is_live_only() {
             return;
@@ -191,10 +273,10 @@ impl SessionState {
                 self.started_at = Some(event.ts);
                 self.cycle = 1;
             }
-            EventKind::UserMessage { text } => self.messages.push(Message::User { text: text.clone() }),
+            EventKind::UserMessage { text } => self.push_message(Message::User { text: text.clone() }, event.seq),
             EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
                 self.messages_answered += 1;
-                self.messages.push(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone(), blocks: blocks.clone() })
+                self.push_message(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone(), blocks: blocks.clone() }, event.seq)
             }
             EventKind::ToolCall { call_id, .. } => {
                 self.tool_calls += 1;
@@ -203,7 +285,7 @@ impl SessionState {
             }
             EventKind::ToolResult { call_id, name, output, feedback, .. } => {
                 self.calls_in_flight.retain(|c| c != call_id);
-                self.messages.push(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone() });
+                self.push_message(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone() }, event.seq);
                 let tests_changed = feedback.tests.is_some() && feedback.tests != self.last_tests;
                 if feedback.tests.is_some() {
                     self.last_tests = feedback.tests;
@@ -240,7 +322,10 @@ impl SessionState {
                     self.window_covers = self.messages.len();
                 }
             }
-            EventKind::StepStarted { step } => self.step = *step,
+            EventKind::StepStarted { step } => {
+                self.step = *step;
+                self.step_starts.push((event.seq, *step));
+            }
             EventKind::StepFinished { .. } => self.steps_finished += 1,
             EventKind::Paused { reason } => {
                 self.paused = true;
@@ -256,7 +341,7 @@ impl SessionState {
             EventKind::CorrectionDelivered { id, .. } => {
                 if let Some(pos) = self.pending_corrections.iter().position(|(i, _)| i == id) {
                     let (_, text) = self.pending_corrections.remove(pos);
-                    self.messages.push(Message::User { text: correction_message(&text) });
+                    self.push_message(Message::User { text: correction_message(&text) }, event.seq);
                     self.corrections.push(text);
                     self.corrections_delivered += 1;
                     self.intervened();
@@ -279,22 +364,40 @@ impl SessionState {
                     snapshot: snapshot.clone(),
                     snapshot_error: snapshot_error.clone(),
                     path: path.clone(),
+                    parent: self.branch_head.replace(id.clone()),
+                    directives: crate::memory::drift::directive_items(checkpoint),
+                    in_progress: self
+                        .tasks
+                        .iter()
+                        .filter(|t| t.status == crate::protocol::TaskStatus::InProgress)
+                        .map(|t| t.title.clone())
+                        .collect(),
                 });
                 self.latest_checkpoint = Some(checkpoint.clone());
                 self.fired_thresholds.push(*threshold_pct);
             }
-            EventKind::Rollover { cycle, window_tokens, window, .. } => {
+            EventKind::Rollover { cycle, window_tokens, window, origins, review, .. } => {
+                if let Some(r) = review {
+                    if !r.edits.is_empty() {
+                        self.intervened();
+                    }
+                    // Fields the supervisor edited are what later checkpoints continue from.
+                    if let Some(cp) = &mut self.latest_checkpoint {
+                        crate::memory::window::apply_field_edits(cp, &r.edits);
+                    }
+                }
                 self.cycle = *cycle;
-                self.messages = window.clone();
+                self.replace_window(window, origins, event.seq);
                 self.window_tokens = *window_tokens;
                 self.window_covers = window.len();
                 self.fired_thresholds.clear();
                 self.rollovers += 1;
             }
-            EventKind::RolledBack { cycle, window_tokens, window, tasks, .. } => {
+            EventKind::RolledBack { to, cycle, window_tokens, window, tasks, origins, .. } => {
                 self.intervened();
                 self.cycle = *cycle;
-                self.messages = window.clone();
+                self.branch_head = Some(to.clone());
+                self.replace_window(window, origins, event.seq);
                 self.window_tokens = *window_tokens;
                 self.window_covers = window.len();
                 self.tasks = tasks.clone();
@@ -313,6 +416,9 @@ impl SessionState {
                 self.outcome = None;
             }
             EventKind::MemoryProposed { .. } | EventKind::MemoryUpdated { .. } => {}
+            EventKind::RebuildReviewChanged { on } => self.review_rebuilds = *on,
+            EventKind::RebuildVetoed { .. } => self.intervened(),
+            EventKind::RebuildProposed { .. } | EventKind::RebuildFailed { .. } | EventKind::CheckpointFlagged { .. } => {}
             EventKind::MaxModeChanged { candidates, review_picks } => {
                 self.max_mode = *candidates;
                 self.review_picks = *review_picks;

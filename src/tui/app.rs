@@ -10,6 +10,7 @@ use ratatui_textarea::TextArea;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkbenchOptions;
+use super::dropped::DroppedList;
 use super::layout::{PanelId, Screen};
 use super::panels::candidates::CandidatesView;
 use super::panels::checkpoints::CheckpointsView;
@@ -18,6 +19,7 @@ use super::panels::memory::{self, MemoryView};
 use super::panels::transcript::{Anchor, TranscriptView};
 use super::panels::verifier::VerifierView;
 use super::panels::{RenderCtx, TasksView};
+use super::rebuild::RebuildView;
 use super::replay::Timeline;
 use super::search::Search;
 use super::state::{NoticeLevel, WorkbenchState};
@@ -25,6 +27,9 @@ use super::text::find_all;
 use super::widgets::highlight::Highlighter;
 use crate::config::keymap::{Action, KeyContext};
 use crate::protocol::{Command, Event, EventKind};
+
+#[path = "app_cycles.rs"]
+mod cycles;
 
 /// Where "now" comes from: the wall clock, or a fixed instant so tests are deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +63,8 @@ pub enum EditorKind {
     RejectNote,
     /// The note that goes to the agent with denying escalation `id` (may be empty).
     EscalationNote(u64),
+    /// A checkpoint field's text in a rebuilt window under review.
+    RebuildField,
 }
 
 pub enum Overlay {
@@ -70,6 +77,8 @@ pub enum Overlay {
     MemoryConflict { editor: Box<TextArea<'static>>, theirs: String, scroll: usize },
     /// Escalation `id` waits for the supervisor: approve once, or deny with a note.
     Escalation(u64),
+    /// What a rollover dropped, to open each original message.
+    Dropped(DroppedList),
 }
 
 pub struct App {
@@ -89,6 +98,7 @@ pub struct App {
     pub memory: MemoryView,
     pub candidates: CandidatesView,
     pub verifier: VerifierView,
+    pub rebuild: RebuildView,
     /// Proposals this workbench answered; hidden at once, since a rejection has no event.
     pub resolved_proposals: HashSet<u64>,
     /// Escalations this workbench answered, so the overlay does not reopen before the
@@ -126,6 +136,7 @@ impl App {
             memory: MemoryView::default(),
             candidates: CandidatesView::default(),
             verifier: VerifierView::default(),
+            rebuild: RebuildView::default(),
             resolved_proposals: HashSet::new(),
             answered_escalations: HashSet::new(),
             search: Search::default(),
@@ -200,6 +211,7 @@ impl App {
             self.sync_memory_path();
         }
         self.follow_max_mode(e, max_steps);
+        self.follow_rebuild(e);
         self.sync_escalation();
     }
 
@@ -407,7 +419,8 @@ impl App {
         match self.overlay {
             Overlay::Editor(..) => KeyContext::Editor,
             // The conflict view takes no text, so its keys are the global memory keys.
-            Overlay::MemoryConflict { .. } => KeyContext::Global,
+            Overlay::MemoryConflict { .. } | Overlay::Dropped(_) => KeyContext::Global,
+            Overlay::None if self.rebuild_in_view() => KeyContext::Rebuild,
             _ => self.focus.context(),
         }
     }
@@ -540,6 +553,7 @@ impl App {
                 }
                 other => scroll_overlay(scroll, other),
             },
+            Overlay::Dropped(_) => self.dropped_key(action),
             Overlay::Editor(EditorKind::Memory, _) => match action {
                 Some(Action::EditorSend) => {
                     if let Overlay::Editor(_, ta) = std::mem::replace(&mut self.overlay, Overlay::None) {
@@ -582,6 +596,7 @@ impl App {
                                 self.flash = Some("you rejected the work; the note goes to the agent".into());
                             }
                         }
+                        EditorKind::RebuildField => self.send_field_edit(text),
                         // Handled by their own arms above.
                         EditorKind::Memory | EditorKind::EscalationNote(_) => {}
                     }
@@ -654,7 +669,7 @@ impl App {
             EditorKind::Inject => "A correction for the agent, delivered at the next step…",
             EditorKind::RejectNote => "What is still wrong or missing: the agent gets this note and keeps working…",
             EditorKind::EscalationNote(_) => "Why not, or what to do instead: the agent gets this note (may be empty)…",
-            EditorKind::Memory => "",
+            EditorKind::Memory | EditorKind::RebuildField => "",
         });
         self.overlay = Overlay::Editor(kind, Box::new(ta));
     }
@@ -680,6 +695,9 @@ impl App {
 
     pub fn act(&mut self, a: Action) {
         use super::state::RunState;
+        if self.rebuild_in_view() && self.rebuild_act(a) {
+            return;
+        }
         match a {
             Action::Quit => {
                 if !self.is_replay() && self.state.run.is_active() {
@@ -897,6 +915,17 @@ impl App {
                     self.flash = Some(if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" }.into());
                 }
             }
+            Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
+            Action::ToggleRebuildView => self.toggle_rebuild_view(),
+            Action::RebuildEdit | Action::RebuildPin | Action::RebuildDrop | Action::RebuildApprove | Action::RebuildVeto => {
+                self.flash = Some(if self.state.rebuild.is_some() {
+                    "show the Rebuild view first".into()
+                } else {
+                    "no rebuilt window waits for review".into()
+                });
+            }
+            Action::OpenDropped => self.open_dropped(),
+            Action::MarkCheckpoint => self.mark_checkpoint(),
             Action::VerdictAccept | Action::VerdictReject => {
                 if self.focus != PanelId::Verifier {
                     self.flash = Some("verdicts are overridden from the Verifier panel (focus it first)".into());
@@ -1092,9 +1121,22 @@ impl App {
                 }
             }
             Overlay::Help { .. } => add(KeyContext::Global, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
+            Overlay::Dropped(_) => add(KeyContext::Global, &[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel]),
             Overlay::None => {
                 // Help first: it leads to every other key.
                 add(KeyContext::Global, &[Action::Help]);
+                if self.rebuild_in_view() {
+                    // The view claims the keys (`p` pins there), so only its own are hinted.
+                    add(
+                        KeyContext::Rebuild,
+                        &[Action::RebuildApprove, Action::RebuildVeto, Action::RebuildEdit, Action::RebuildPin, Action::RebuildDrop, Action::ToggleRebuildView],
+                    );
+                    add(KeyContext::Global, &[Action::Quit]);
+                    return out;
+                }
+                if self.state.rebuild.is_some() {
+                    add(KeyContext::Global, &[Action::ToggleRebuildView]);
+                }
                 // Then what the moment asks for: a pick that waits, a verdict to answer.
                 if self.candidates_in_view() {
                     if self.state.awaiting_pick().is_some() {
@@ -1150,6 +1192,15 @@ impl App {
             Action::MemoryKeepMine | Action::MemoryTakeTheirs => false,
             Action::CandidatePrev | Action::CandidateNext | Action::CandidateStepPrev | Action::CandidateStepNext => self.candidates_in_view(),
             Action::PickCandidate => self.candidates_in_view() && self.state.awaiting_pick().is_some(),
+            Action::OpenDropped => {
+                self.focus == PanelId::Transcript
+                    && self.transcript.selected.is_some_and(|id| {
+                        self.state.cells.iter().any(|c| c.id == id && matches!(c.kind, super::state::CellKind::Rebuilt(_)))
+                    })
+            }
+            Action::MarkCheckpoint => self.focus == PanelId::Checkpoints && has_checkpoints,
+            Action::ToggleRebuildView => self.state.rebuild.is_some(),
+            Action::RebuildEdit | Action::RebuildPin | Action::RebuildDrop | Action::RebuildApprove | Action::RebuildVeto => self.rebuild_in_view(),
             Action::VerdictAccept | Action::VerdictReject => self.focus == PanelId::Verifier && !self.state.verdicts.is_empty() && !self.is_replay(),
             _ => true,
         }

@@ -426,7 +426,7 @@ fn after_a_rollback_the_run_shows_paused() {
     events.push(Event {
         seq: 200,
         ts: t0(),
-        kind: EventKind::RolledBack { to: "1.1".into(), snapshot: None, cycle: 2, window_tokens: 9_000, window: vec![], tasks: vec![], restored: 2, removed: 1 },
+        kind: EventKind::RolledBack { to: "1.1".into(), snapshot: None, cycle: 2, window_tokens: 9_000, window: vec![], tasks: vec![], restored: 2, removed: 1, origins: vec![] },
     });
     let (mut app, _rx) = live_app(&events);
     let screen = draw(&mut app, 200, 50);
@@ -592,7 +592,7 @@ fn gauge_marks_fired_thresholds_and_shows_the_cycle() {
     app.apply_event(&Event {
         seq: 300,
         ts: t0(),
-        kind: EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Supervisor, checkpoint: Some("1.2".into()), window_tokens: 6_400, window: vec![] },
+        kind: EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Supervisor, checkpoint: Some("1.2".into()), window_tokens: 6_400, window: vec![], origins: vec![], dropped: None, review: None },
     });
     let screen = draw(&mut app, 200, 50);
     let bar = gauge_of(&screen);

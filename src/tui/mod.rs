@@ -48,8 +48,10 @@
 
 pub mod app;
 pub mod escalation;
+pub mod dropped;
 pub mod layout;
 pub mod panels;
+pub mod rebuild;
 pub mod replay;
 pub mod sandbox;
 pub mod scheduler;

@@ -11,8 +11,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::session_diff::SessionDiff;
+
+#[path = "state_cycles.rs"]
+mod cycles;
+pub use cycles::{RebuildProposal, RebuiltCell, thousands};
 use crate::protocol::{
-    BudgetKind, Checkpoint, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus, TestCounts,
+    BudgetKind, Checkpoint, CheckpointFlag, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus, TestCounts,
     ToolCallRequest, opaque_block_summary,
 };
 
@@ -113,6 +117,8 @@ pub enum CellKind {
     Notice { level: NoticeLevel, text: String },
     /// The model refused; `text` is its refusal, possibly empty.
     Refusal { step: u64, text: String },
+    /// A rollover: what left the window and what it was summarized into.
+    Rebuilt(Box<RebuiltCell>),
 }
 
 /// One transcript entry. `revision` changes whenever its rendering would change.
@@ -132,6 +138,7 @@ impl Cell {
             CellKind::Correction { text, .. } => text.clone(),
             CellKind::Notice { text, .. } => text.clone(),
             CellKind::Refusal { text, .. } => format!("refusal {text}"),
+            CellKind::Rebuilt(r) => r.summary(),
         }
     }
 }
@@ -269,6 +276,8 @@ pub struct CheckpointEntry {
     /// was saved. After a rollback that is the rollback's target, not the abandoned one saved
     /// just before, so a diff against it shows what the new branch changed.
     pub prev: Option<usize>,
+    /// What the runtime's checks found (`checkpoint_flagged`).
+    pub flags: Vec<CheckpointFlag>,
 }
 
 /// A MEMORY.md proposal waiting for the supervisor.
@@ -324,6 +333,14 @@ pub struct WorkbenchState {
     pub calls_since_progress: u32,
     /// The sandbox policy, running background processes, a pending escalation.
     pub sandbox: super::sandbox::SandboxState,
+    /// A rebuilt window waiting for the supervisor's review.
+    pub rebuild: Option<RebuildProposal>,
+    /// Rollovers wait for the supervisor's review.
+    pub review_rebuilds: bool,
+    /// Event seq → the cell that shows the message it added.
+    seq_cells: HashMap<u64, usize>,
+    /// An answer with tool calls only, waiting for its first call's cell.
+    answer_without_cell: Option<u64>,
     last_tests: Option<TestCounts>,
     last_quality: Option<f64>,
     progress_in_call: bool,
@@ -363,6 +380,10 @@ impl Default for WorkbenchState {
             samples: Vec::new(),
             calls_since_progress: 0,
             sandbox: Default::default(),
+            rebuild: None,
+            review_rebuilds: false,
+            seq_cells: HashMap::new(),
+            answer_without_cell: None,
             last_tests: None,
             last_quality: None,
             progress_in_call: false,
@@ -393,7 +414,9 @@ impl WorkbenchState {
     }
 
     pub fn apply(&mut self, ev: &Event) {
+        let cells_before = self.cells.len();
         self.apply_kind(ev);
+        self.map_message_seq(ev, cells_before);
         self.update_sample();
     }
 
@@ -403,6 +426,9 @@ impl WorkbenchState {
         self.last_ts = Some(ev.ts);
         if let Some((level, text)) = self.sandbox.apply(&ev.kind) {
             self.push(id, CellKind::Notice { level, text });
+        }
+        if self.apply_cycles(id, ev) {
+            return;
         }
         match &ev.kind {
             EventKind::SessionStarted { info } => {
@@ -625,6 +651,7 @@ impl WorkbenchState {
                     checkpoint: checkpoint.clone(),
                     abandoned: false,
                     prev,
+                    flags: Vec::new(),
                 });
                 // A checkpoint always belongs to the running cycle; trusting it keeps the
                 // gauge right when the log starts mid-session (a resumed or cut log).
@@ -640,25 +667,13 @@ impl WorkbenchState {
                 }
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("checkpoint {cp} saved (at {threshold_pct}% of the context budget)") })
             }
-            EventKind::Rollover { cycle, checkpoint, window_tokens, .. } => {
-                self.cycle = *cycle;
-                self.rollovers += 1;
-                self.fired.clear();
-                self.context_tokens = *window_tokens;
-                if let Some(s) = self.sample_mut() {
-                    s.rollover = true;
-                }
-                self.push(
-                    id,
-                    CellKind::Notice {
-                        level: NoticeLevel::Info,
-                        text: format!(
-                            "rollover: cycle {cycle} starts from checkpoint {} in a fresh window of {window_tokens} tokens",
-                            checkpoint.as_deref().unwrap_or("(none)")
-                        ),
-                    },
-                )
-            }
+            // Folded by `apply_cycles`.
+            EventKind::Rollover { .. }
+            | EventKind::RebuildProposed { .. }
+            | EventKind::RebuildVetoed { .. }
+            | EventKind::RebuildReviewChanged { .. }
+            | EventKind::RebuildFailed { .. }
+            | EventKind::CheckpointFlagged { .. } => {}
             EventKind::RolledBack { to, cycle, window_tokens, tasks, restored, removed, .. } => {
                 // Everything saved after the target is on the branch the rollback left.
                 if let Some(i) = self.checkpoints.iter().rposition(|c| c.id == *to) {
@@ -689,6 +704,8 @@ impl WorkbenchState {
                 )
             }
             EventKind::SessionResumed { interrupted_calls, .. } => {
+                // A review that was waiting when the process stopped is asked again, anew.
+                self.rebuild = None;
                 self.run = RunState::Running;
                 self.finished_at = None;
                 self.push(

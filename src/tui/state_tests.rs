@@ -162,7 +162,7 @@ fn checkpoints_fill_the_cycle_and_a_rollover_starts_the_next() {
     assert_eq!(s.checkpoints[1].prev, Some(0));
     assert_eq!((s.cycle, s.fired.clone()), (1, vec![20, 45]));
     assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Notice { text, .. }) if text.contains("checkpoint 1.2 saved")));
-    s.apply(&ev(EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some("1.2".into()), window_tokens: 12_000, window: vec![] }));
+    s.apply(&ev(EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some("1.2".into()), window_tokens: 12_000, window: vec![], origins: vec![], dropped: None, review: None }));
     assert_eq!((s.cycle, s.rollovers), (2, 1));
     assert!(s.fired.is_empty(), "thresholds fire again in the new window");
     assert_eq!(s.context_tokens, 12_000, "the gauge shows the fresh window");
@@ -187,6 +187,7 @@ fn a_rollback_abandons_later_checkpoints_and_pauses() {
         tasks: vec![Task { title: "again".into(), status: TaskStatus::InProgress }],
         restored: 3,
         removed: 1,
+        origins: vec![],
     }));
     let abandoned: Vec<bool> = s.checkpoints.iter().map(|c| c.abandoned).collect();
     assert_eq!(abandoned, [false, true, true]);

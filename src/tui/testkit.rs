@@ -358,7 +358,7 @@ pub fn endurance_session() -> Vec<Event> {
             fired = 0;
             n = 0;
             tokens = 12_000;
-            s.push(EventKind::Rollover { cycle, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some(format!("{}.3", cycle - 1)), window_tokens: tokens, window: vec![] });
+            s.push(EventKind::Rollover { cycle, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some(format!("{}.3", cycle - 1)), window_tokens: tokens, window: vec![], origins: vec![], dropped: None, review: None });
         }
         if step == 15 {
             s.push(EventKind::RolledBack {
@@ -370,6 +370,7 @@ pub fn endurance_session() -> Vec<Event> {
                 tasks: vec![],
                 restored: 1,
                 removed: 0,
+                origins: vec![],
             });
             cycle += 1;
             s.push(EventKind::Resumed);

@@ -11,6 +11,7 @@ use super::panels::candidates::CandidateKeys;
 use super::panels::memory::{self, MemoryKeys};
 use super::panels::verifier::VerifierKeys;
 use super::panels::{self, endurance, status, RenderCtx};
+use super::rebuild::RebuildKeys;
 use super::text::truncate;
 use crate::config::keymap::{Action, KeyContext};
 
@@ -104,6 +105,20 @@ pub fn render(app: &mut App, f: &mut Frame) {
     if screen.slots.is_empty() && screen.body.height > 0 {
         panels::empty_state(f, screen.body, &ctx, "All panels are hidden; focus one by number to show it.");
     }
+    // The Rebuild view is a layer over the panels while a rebuilt window waits for review.
+    if app.rebuild_in_view() && screen.body.height > 2 {
+        let key = |a| binding_notation(app, KeyContext::Rebuild, a);
+        let keys = RebuildKeys {
+            approve: key(Action::RebuildApprove),
+            veto: key(Action::RebuildVeto),
+            edit: key(Action::RebuildEdit),
+            pin: key(Action::RebuildPin),
+            drop: key(Action::RebuildDrop),
+            hide: key(Action::ToggleRebuildView),
+        };
+        clear(f, screen.body, th);
+        app.rebuild.render(f, screen.body, &ctx, &keys);
+    }
 
     let hints = app.hints();
     let info = status::StatusInfo { context_budget, hints: &hints, flash: app.flash.as_deref() };
@@ -114,6 +129,13 @@ pub fn render(app: &mut App, f: &mut Frame) {
         Overlay::Help { scroll } => render_help(f, area, app, *scroll),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
+        Overlay::Dropped(list) => {
+            let r = centered(area, area.width.saturating_sub(8).min(120), area.height.saturating_sub(6).max(3));
+            clear(f, r, th);
+            let key = |a| binding_notation(app, KeyContext::Global, a);
+            let footer = format!(" {} opens the message · {} close ", key(Action::Expand), key(Action::Cancel));
+            list.render(f, r, &ctx, &footer);
+        }
         Overlay::Editor(EditorKind::Memory, ta) => {
             // MEMORY.md is a document, not a one-off message: give it most of the screen.
             let r = centered(area, area.width.saturating_sub(4).min(110), area.height.saturating_sub(4));
@@ -139,6 +161,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
                 EditorKind::Inject => "Correction",
                 EditorKind::RejectNote => "Reject the work — a note for the agent",
                 EditorKind::EscalationNote(_) => "Deny the escalation — a note for the agent",
+                EditorKind::RebuildField => "Checkpoint field in the rebuilt window",
                 EditorKind::Memory => memory::MEMORY_FILE,
             };
             let block = Block::default()

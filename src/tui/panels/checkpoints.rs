@@ -21,8 +21,10 @@ pub struct CheckpointsView {
     pub selected: Option<usize>,
     /// Rows of the field view scrolled past.
     pub scroll: usize,
-    /// Show the fields as a diff against the previous checkpoint.
+    /// Show the fields as a diff against the marked checkpoint, else the previous one.
     pub diff: bool,
+    /// The checkpoint diffs compare against, chosen by the supervisor.
+    pub marked: Option<usize>,
     /// Fields only, without the list.
     pub expanded: bool,
     detail_height: u16,
@@ -75,9 +77,10 @@ impl CheckpointsView {
                 head.push_str(&format!(" · {n} {what}{}", if n == 1 { "" } else { "s" }));
             }
         }
+        let against = self.marked.filter(|m| *m != sel && *m < cps.len()).or(cps[sel].prev);
         if self.diff {
-            let against = cps[sel].prev.and_then(|p| cps.get(p)).map_or("nothing".to_string(), |p| p.id.clone());
-            head.push_str(&format!(" · diff against {against}"));
+            let name = against.and_then(|p| cps.get(p)).map_or("nothing".to_string(), |p| p.id.clone());
+            head.push_str(&format!(" · diff against {name}"));
         }
         f.render_widget(Paragraph::new(Line::styled(truncate(&head, w), th.style("ui.dim"))), header);
 
@@ -90,7 +93,7 @@ impl CheckpointsView {
             .skip(first)
             .take(lh)
             .map(|(i, c)| {
-                let line = list_row(c, th, w);
+                let line = list_row(c, th, w, self.marked == Some(i));
                 if i == sel { line.patch_style(th.style("ui.selection")) } else { line }
             })
             .collect();
@@ -101,7 +104,7 @@ impl CheckpointsView {
             return;
         }
         let entry = &cps[sel];
-        let prev = entry.prev.and_then(|p| cps.get(p));
+        let prev = against.and_then(|p| cps.get(p));
         let lines = if self.diff { diff_lines(entry, prev, th, w) } else { field_lines(entry, th, w) };
         self.scroll = self.scroll.min(lines.len().saturating_sub(usize::from(detail.height)));
         let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(detail.height)).collect();
@@ -109,14 +112,32 @@ impl CheckpointsView {
     }
 }
 
-/// `1.2  45% · 57.6k tok`, dimmed and marked when a rollback abandoned it.
-fn list_row(c: &CheckpointEntry, th: &Theme, width: usize) -> Line<'static> {
-    let text = format!("{:<5} {:>3}% · {} tok", c.id, c.threshold_pct, tokens(c.window_tokens));
+/// `1.2  45% · 57.6k tok`, with its flags as badges, `◆` when marked for comparison, and
+/// dimmed when a rollback abandoned it.
+fn list_row(c: &CheckpointEntry, th: &Theme, width: usize, marked: bool) -> Line<'static> {
+    let mut text = format!("{:<5} {:>3}% · {} tok", c.id, c.threshold_pct, tokens(c.window_tokens));
+    for f in &c.flags {
+        text.push_str(&format!(" [{}]", badge(&f.kind)));
+    }
+    if marked {
+        text.push_str(" ◆ compared");
+    }
     if c.abandoned {
         let text = truncate(&format!("{text} · abandoned"), width);
         Line::styled(text, th.style("ui.abandoned"))
     } else {
         Line::styled(truncate(&text, width), th.style("ui"))
+    }
+}
+
+/// A flag's short badge.
+fn badge(kind: &str) -> &str {
+    match kind {
+        crate::memory::drift::INTENT_DRIFT => "drift",
+        crate::memory::drift::STALE_TASK => "stale",
+        crate::memory::drift::LOST_DIRECTIVE => "lost",
+        crate::memory::drift::SNAPSHOT_MISSING => "no snap",
+        other => other,
     }
 }
 
@@ -133,9 +154,19 @@ fn summary(c: &CheckpointEntry) -> String {
     format!("checkpoint {} · at {}% · {} tok · up to event {} · {}", c.id, c.threshold_pct, tokens(c.window_tokens), c.upto_seq, c.path)
 }
 
+/// One line per flag the runtime raised on the checkpoint.
+fn flag_lines(c: &CheckpointEntry, th: &Theme, width: usize) -> Vec<Line<'static>> {
+    c.flags
+        .iter()
+        .flat_map(|f| wrap(&format!("⚑ {}: {}", f.kind, f.detail), width))
+        .map(|l| Line::styled(l, th.style("transcript.notice.warning")))
+        .collect()
+}
+
 /// Field name, then the value indented; a list's items hang under their bullets.
 pub fn field_lines(c: &CheckpointEntry, th: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut out: Vec<Line> = wrap(&summary(c), width).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))).collect();
+    out.extend(flag_lines(c, th, width));
     let body = th.style("ui");
     for (name, value) in c.checkpoint.fields() {
         out.push(Line::styled(name.to_string(), th.style("ui.field")));
@@ -162,6 +193,7 @@ pub fn field_lines(c: &CheckpointEntry, th: &Theme, width: usize) -> Vec<Line<'s
 /// Per field: collapsed to one line when unchanged, else its lines marked added or removed.
 pub fn diff_lines(c: &CheckpointEntry, prev: Option<&CheckpointEntry>, th: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut out: Vec<Line> = wrap(&summary(c), width).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))).collect();
+    out.extend(flag_lines(c, th, width));
     let Some(prev) = prev else {
         let head = out.len();
         out.push(Line::styled("No earlier checkpoint on this branch: every field is new.", th.style("ui.dim")));

@@ -5,6 +5,7 @@ pub mod checkpoints;
 pub mod diff;
 pub mod endurance;
 pub mod memory;
+pub mod rebuilt;
 pub mod status;
 pub mod transcript;
 pub mod verifier;

@@ -144,7 +144,7 @@ pub struct TranscriptView {
     /// How many entries existed when the user scrolled away from the tail.
     pub seen: usize,
     pub expanded: HashSet<u64>,
-    /// The tool call `expand` acts on: the lowest one on screen.
+    /// The tool call (or rollover divider) `expand` acts on: the lowest one on screen.
     pub selected: Option<u64>,
     pub cache: WrapCache,
     pub stream: StreamLayout,
@@ -322,7 +322,7 @@ impl TranscriptView {
             rows.push(Line::styled("Waiting for the session to start…", ctx.theme.style("ui.dim")));
         }
         self.selected = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
-            Some(Cell { id, kind: CellKind::Tool(_), .. }) => Some(*id),
+            Some(Cell { id, kind: CellKind::Tool(_) | CellKind::Rebuilt(_), .. }) => Some(*id),
             _ => None,
         });
         let sel_style = ctx.theme.style("ui.selection");
@@ -330,7 +330,7 @@ impl TranscriptView {
         let needle = search.needle();
         for (row, owner) in rows.iter_mut().zip(owners.iter()) {
             if let Some(c) = ctx.state.cells.get(*owner)
-                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
+                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_) | CellKind::Rebuilt(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
                     *row = row.clone().patch_style(sel_style);
                 }
             if let Some(n) = &needle {
@@ -410,6 +410,7 @@ fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec
                 let text = if text.trim().is_empty() { "(the model refused without giving a reason)" } else { text.as_str() };
                 out.extend(styled_wrap(text, width, "  ", th.style("transcript.user")));
             }
+            CellKind::Rebuilt(r) => out.extend(super::rebuilt::divider_lines(ctx, r, width, expanded)),
             CellKind::Notice { level, text } => {
                 let (icon, scope) = match level {
                     NoticeLevel::Info => ("ℹ", "transcript.notice.info"),
