@@ -20,7 +20,7 @@ static TOTALS_RE: LazyLock<Regex> =
 /// surefire 2: `method(pkg.Class)  Time elapsed: 0.01 s  <<< FAILURE!`; surefire 3:
 /// `pkg.Class.method -- Time elapsed: 0.01 s <<< ERROR!`.
 static FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:([\w$]+)\(([\w.$]+)\)|([\w.$]+)\.([\w$]+))\s+(?:-- )?Time elapsed: .*<<< (?:FAILURE|ERROR)!\s*$")
+    re(r"^(?:([^\s(]+)\(([\w.$]+)\)|([\w.$]+)\.([\w$]+))\s+(?:-- )?Time elapsed: .*<<< (?:FAILURE|ERROR)!\s*$")
 });
 static EXCEPTION_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[a-z_$][\w$]*\.)+([A-Z][\w$]*)(?:: (.*))?$"));
 static FRAME_RE: LazyLock<Regex> =
@@ -86,10 +86,16 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
         } else if let Some(c) = JAVAC_RE.captures(line) {
             let get = |k: usize| c.get(k).map_or("", |m| m.as_str());
             let loc = Loc::new(get(1), get(2), Some(get(3)));
+            // `cannot find symbol` says which on the next line: `  symbol:   variable totl`.
+            let symbol = lines.get(i + 1).map(|l| LEVEL_RE.find(l).map_or(*l, |m| &l[m.end()..]).trim()).filter(|l| l.starts_with("symbol:"));
+            let message = match symbol {
+                Some(s) => format!("{} ({})", get(4), s.split_whitespace().collect::<Vec<_>>().join(" ")),
+                None => get(4).to_string(),
+            };
             if warning {
-                sink.warning(i, "javac warning", loc, get(4));
+                sink.warning(i, "javac warning", loc, &message);
             } else {
-                sink.error(i, "javac", loc, get(4));
+                sink.error(i, "javac", loc, &message);
             }
         }
         i += 1;

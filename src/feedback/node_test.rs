@@ -65,7 +65,7 @@ fn counts(lines: &[&str], sink: &mut Sink) {
 
 /// The names of the enclosing subtests, by nesting level (four spaces a level).
 fn path_name(stack: &[String], depth: usize, name: &str) -> String {
-    let mut parts: Vec<&str> = stack.iter().take(depth).map(String::as_str).collect();
+    let mut parts: Vec<&str> = stack.iter().take(depth).map(String::as_str).filter(|s| !s.is_empty()).collect();
     parts.push(name);
     parts.join(" > ")
 }

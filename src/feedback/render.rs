@@ -126,8 +126,8 @@ pub fn render_for_run(fb: &Feedback, output: &str, failed: bool) -> String {
     let lines: Vec<&str> = text.split('\n').map(visible_line).collect();
     let end = lines.iter().rposition(|l| !l.trim().is_empty()).map_or(0, |i| i + 1);
     let start = end.saturating_sub(RENDER_TAIL_LINES);
+    // Without output there is nothing to repeat; the exit status below says the rest.
     if end == 0 {
-        out.push_str("[feedback] the command failed without printing anything\n");
         return out;
     }
     out.push_str("[feedback] the command failed and no parser recognised why; its last lines:\n");

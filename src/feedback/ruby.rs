@@ -13,8 +13,9 @@ static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| {
 static RERUN_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^rspec (\S+?):(\d+) # (.+?)\s*$"));
 static HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+\d+\) (.+?)\s*$"));
 /// A backtrace line: `# ./lib/stack.rb:12:in 'pop'`.
-static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+# (.+?):(\d+)(?::in .*)?$"));
-static LOAD_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^An error occurred while loading (.+?)\.?\s*$"));
+static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*# (.+?):(\d+)(?::in .*)?$"));
+/// `An error occurred while loading ./spec/x_spec.rb. - Did you mean?` and the like.
+static LOAD_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^An error occurred while loading (\S+?)\.?(?:\s|$)"));
 
 /// Message lines worth keeping from a failure (an expectation's expected/got pair).
 const MESSAGE_LINES: usize = 4;
@@ -45,7 +46,7 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
             finish(&mut block, sink);
             let file = c.get(1).map_or("", |m| m.as_str());
             sink.failing(i, &format!("{} (failed to load)", file.trim_start_matches("./")));
-            block = Some(Block { pos: i, message: Vec::new(), seen_failure_line: true });
+            block = Some(Block { pos: i, message: Vec::new(), seen_failure_line: false });
             in_failures = true;
         } else if line == "Failures:" {
             in_failures = true;
