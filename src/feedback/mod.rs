@@ -305,7 +305,7 @@ impl<'c> Sink<'c> {
 
 /// Above this many distinct diagnostics the restatement check (quadratic) is skipped: such
 /// output is a flood where one more duplicate changes nothing.
-const MAX_RESTATEMENT_CHECK: usize = 2000;
+const MAX_RESTATEMENT_CHECK: usize = 500;
 
 /// Two parsers often see the same failure: a test runner's report and the stack trace inside it
 /// (jest's `● test` block holds a Node `SyntaxError: …` with its frames). A diagnostic is dropped
@@ -320,7 +320,7 @@ fn drop_restatements(found: &mut Vec<Found>) {
         found.iter().enumerate().any(|(j, b)| {
             let (x, y) = (&a.diag, &b.diag);
             let better_placed = x.file.is_none() && y.file.is_some();
-            let same_place = x.file == y.file && x.line == y.line && (x.col.is_none() || x.col == y.col);
+            let same_place = x.file.is_some() && x.file == y.file && x.line == y.line && (x.col.is_none() || x.col == y.col);
             // Of two equally placed ones the longer message stays, or the first of equals.
             let says_more = y.message.len() > x.message.len() || (y.message.len() == x.message.len() && j < i);
             j != i

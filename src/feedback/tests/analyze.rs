@@ -245,3 +245,17 @@ fn headers_without_bodies_do_not_make_scans_quadratic() {
     assert!(fb.diagnostics.len() <= MAX_DIAGNOSTICS);
     assert!(took.as_secs() < 5, "analyze took {took:?}");
 }
+
+#[test]
+fn a_failure_seen_by_two_parsers_is_reported_once_where_it_is_located() {
+    // jest's block for a test quotes the Node error inside it; Node's own parser sees the
+    // error too, with only an internal frame.
+    let out = "FAIL __tests__/a.test.js\n  ● parse › rejects garbage\n\n    SyntaxError: Unexpected token v in JSON at position 1\n        at JSON.parse (<anonymous>)\n\n      at parse (src/parse.js:6:15)\n\nTests:       1 failed, 1 total\n";
+    let fb = analyze(out);
+    let d = only(&fb);
+    assert_eq!(at(d), (Some("src/parse.js"), Some(6), Some(15)));
+    assert_eq!(d.message, "SyntaxError: Unexpected token v in JSON at position 1");
+    // Two different errors at one place both stay.
+    let fb = analyze("src/a.c:1:5: error: first\nsrc/a.c:1:5: error: second\n");
+    assert_eq!(fb.diagnostics.len(), 2);
+}
