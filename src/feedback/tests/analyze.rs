@@ -259,3 +259,23 @@ fn a_failure_seen_by_two_parsers_is_reported_once_where_it_is_located() {
     let fb = analyze("src/a.c:1:5: error: first\nsrc/a.c:1:5: error: second\n");
     assert_eq!(fb.diagnostics.len(), 2);
 }
+
+#[test]
+fn feedback_from_older_logs_still_loads_and_the_new_fields_round_trip() {
+    let old = r#"{"diagnostics":[{"kind":"cc","file":"a.c","line":1,"message":"x"}],"failing_tests":["t"],"tests":{"passed":1,"failed":1}}"#;
+    let fb: Feedback = serde_json::from_str(old).unwrap_or_else(|e| panic!("old feedback: {e}"));
+    assert_eq!(fb.tests, counts(1, 1, 0));
+    assert!(fb.tests_unknown.is_none() && fb.omitted.is_empty());
+
+    let fb = Feedback {
+        failing_tests: vec!["TestA".into()],
+        tests_unknown: Some("go test prints passing tests only with -v".into()),
+        omitted: Omitted { failing_tests: 3, errors: 0, warnings: 2 },
+        ..Feedback::default()
+    };
+    let json = serde_json::to_string(&fb).unwrap_or_else(|e| panic!("{e}"));
+    assert!(json.contains(r#""omitted":{"failing_tests":3,"warnings":2}"#), "{json}");
+    let back: Feedback = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, fb);
+    assert!(!fb.is_empty() && !Feedback { omitted: Omitted { errors: 1, ..Omitted::default() }, ..Feedback::default() }.is_empty());
+}
