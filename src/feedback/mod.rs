@@ -87,7 +87,7 @@ impl Context {
         (safe && tree.join(relative).is_file()).then(|| relative.to_string())
     }
 
-    /// The first line of a workspace file, e.g. `module example.com/m` of `go.mod`.
+    /// The text of a small workspace file: a manifest such as `go.mod`.
     fn read_small(&self, relative: &str) -> Option<String> {
         let path = self.tree.as_ref()?.join(relative);
         let meta = std::fs::metadata(&path).ok()?;
