@@ -212,6 +212,32 @@ pub struct Feedback {
     /// only when tests ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<f64>,
+    /// Why the test counts are unknown or incomplete although tests ran (e.g. `go test` without
+    /// `-v` names failing tests but never counts passing ones). With `tests` absent the counts
+    /// are unknown; with `tests` present they cover only what the output reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests_unknown: Option<String>,
+    /// What the parsers found but the capped lists above leave out.
+    #[serde(default, skip_serializing_if = "Omitted::is_empty")]
+    pub omitted: Omitted,
+}
+
+/// Counts of what a [`Feedback`]'s capped lists leave out, so that a reader is told exactly how
+/// much more there is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failing_tests: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub errors: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warnings: u32,
+}
+
+impl Omitted {
+    pub fn is_empty(&self) -> bool {
+        *self == Omitted::default()
+    }
 }
 
 impl Feedback {
@@ -222,6 +248,8 @@ impl Feedback {
             && self.coverage.is_none()
             && self.lint_problems.is_none()
             && self.quality.is_none()
+            && self.tests_unknown.is_none()
+            && self.omitted.is_empty()
     }
 }
 

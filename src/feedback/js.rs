@@ -6,9 +6,15 @@ use regex::Regex;
 
 use super::{Loc, Sink, re};
 
-/// jest's per-file badge (` FAIL  src/a.test.js (1.2 s)`); leading blanks keep `go test`'s
-/// column-0 `FAIL\tpkg` out.
-static JEST_FILE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+(?:FAIL|PASS)\s+(\S+)(?:\s+\(.*\))?\s*$"));
+/// jest's per-file badge (`FAIL src/a.test.js (1.2 s)`, indented on a terminal). Spaces, not
+/// `go test`'s tab, and a script's extension keep `FAIL\tpkg` out.
+static JEST_FILE_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^\s*(?:FAIL|PASS) +(\S+\.[cm]?[jt]sx?)(?:\s+\(.*\))?\s*$"));
+/// Babel's parse error in a suite that failed to run: `SyntaxError: /abs/a.test.js: Unexpected
+/// token (1:11)`.
+static BABEL_SYNTAX_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*SyntaxError: (.+?): (.+ \((\d+):(\d+)\))\s*$"));
+/// vitest's badge for a file that failed before its tests ran: ` FAIL  a.test.js [ a.test.js ]`.
+static VITEST_SUITE_FAIL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+FAIL\s+(\S+) \[ .+ \]\s*$"));
 static JEST_TESTS_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^Tests:\s+(.+)$"));
 static JEST_HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*● (.+?)\s*$"));
 static VITEST_FAIL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+FAIL\s+(\S+ > .+?)\s*$"));
@@ -18,13 +24,16 @@ static COUNT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+) (failed|passed|sk
 static FRAME_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"^\s+at (?:async )?(?:.*? \()?(?:file://)?([^\s()]+?):(\d+):(\d+)\)?$"));
 static NODE_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^\s*(?:Uncaught )?((?:[A-Z]\w*)?Error|[A-Z]\w*Exception)(?: \[[A-Z0-9_]+\])?: (.*)$")
+    re(r"^\s*(?:Uncaught )?((?:[A-Z]\w*)?Error|[A-Z]\w*Exception)(?: \[[A-Za-z0-9_]+\])?: (.*)$")
 });
 
-/// Lines a Node error message may take before its stack (`Require stack:` lists and the like).
-const NODE_MESSAGE_LINES: usize = 8;
+/// Lines a Node error message may take before its stack (`Require stack:` lists, assertion
+/// diffs and the like).
+const NODE_MESSAGE_LINES: usize = 16;
+/// Lines of an assertion message after its `…equal:` line worth keeping: the values compared.
+const NODE_CONTINUATION_LINES: usize = 3;
 
-fn is_user_frame(path: &str) -> bool {
+pub(super) fn is_user_frame(path: &str) -> bool {
     !(path.contains("node_modules") || path.starts_with("node:") || path.starts_with("internal/") || path == "<anonymous>")
 }
 
@@ -46,6 +55,14 @@ impl<'a> Block<'a> {
     fn feed(&mut self, line: &'a str, pos: usize, sink: &mut Sink) {
         let t = line.trim();
         if self.reported || t.is_empty() {
+            return;
+        }
+        if self.tool == "jest"
+            && let Some(c) = BABEL_SYNTAX_RE.captures(line)
+        {
+            let get = |k: usize| c.get(k).map_or("", |m| m.as_str());
+            self.message = Some(t);
+            self.report(pos, Loc::new(get(1), get(3), Some(get(4))), sink);
             return;
         }
         let frame = if self.tool == "jest" { FRAME_RE.captures(line) } else { VITEST_LOC_RE.captures(line) };
@@ -94,8 +111,17 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
 fn parse_runners(lines: &[&str], sink: &mut Sink) {
     let mut file: Option<&str> = None;
     let mut block: Option<Block> = None;
+    // Files whose tests never ran, so that the counts the runner prints leave them out.
+    let mut not_run = 0u32;
     for (i, &line) in lines.iter().enumerate() {
-        if let Some(c) = VITEST_FAIL_RE.captures(line) {
+        if let Some(c) = VITEST_SUITE_FAIL_RE.captures(line) {
+            if let Some(b) = block.take() {
+                b.finish(sink);
+            }
+            not_run += 1;
+            sink.failing(i, &format!("{} (suite failed to run)", c.get(1).map_or("", |m| m.as_str())));
+            block = Some(Block::new("vitest", i));
+        } else if let Some(c) = VITEST_FAIL_RE.captures(line) {
             if let Some(b) = block.take() {
                 b.finish(sink);
             }
@@ -117,6 +143,7 @@ fn parse_runners(lines: &[&str], sink: &mut Sink) {
                 continue;
             }
             if name == "Test suite failed to run" {
+                not_run += 1;
                 sink.failing(i, &format!("{} (suite failed to run)", file.unwrap_or("test suite")));
             } else {
                 sink.failing(i, name);
@@ -138,6 +165,11 @@ fn parse_runners(lines: &[&str], sink: &mut Sink) {
     if let Some(b) = block.take() {
         b.finish(sink);
     }
+    match not_run {
+        0 => {}
+        1 => sink.counts_unknown("1 test file failed to run; its tests are not counted"),
+        n => sink.counts_unknown(format!("{n} test files failed to run; their tests are not counted")),
+    }
 }
 
 fn counts(items: &str, sink: &mut Sink) {
@@ -153,7 +185,8 @@ fn counts(items: &str, sink: &mut Sink) {
     sink.add_counts(passed, failed, skipped);
 }
 
-/// An uncaught error as Node prints it: `TypeError: msg` then `    at …` frames.
+/// An uncaught error as Node prints it: `TypeError: msg` then `    at …` frames. Assertion
+/// messages end with a colon and continue on the next lines (`5 !== 4`), blank lines between.
 fn parse_node(lines: &[&str], sink: &mut Sink) {
     let mut i = 0;
     while i < lines.len() {
@@ -163,11 +196,12 @@ fn parse_node(lines: &[&str], sink: &mut Sink) {
         };
         let start = i;
         let mut j = i + 1;
-        while j < lines.len() && j - start <= NODE_MESSAGE_LINES && !lines[j].trim().is_empty() && !is_frame(lines[j]) {
+        while j < lines.len() && j - start <= NODE_MESSAGE_LINES && !is_frame(lines[j]) {
             j += 1;
         }
         let mut first_user = None;
         let mut frames = 0;
+        let frames_start = j;
         while j < lines.len() && is_frame(lines[j]) {
             frames += 1;
             if first_user.is_none() {
@@ -184,7 +218,19 @@ fn parse_node(lines: &[&str], sink: &mut Sink) {
             Loc::new(get(1), get(2), Some(get(3)))
         });
         let ty = c.get(1).map_or("", |m| m.as_str());
-        sink.error(start, format!("node {ty}"), loc, c.get(2).map_or("", |m| m.as_str()));
+        let mut message = c.get(2).map_or("", |m| m.as_str()).trim_end().to_string();
+        if message.ends_with(':') {
+            let more: Vec<&str> = lines[start + 1..frames_start]
+                .iter()
+                .map(|l| l.trim())
+                .filter(|l| !l.is_empty())
+                .take(NODE_CONTINUATION_LINES)
+                .collect();
+            if !more.is_empty() {
+                message = format!("{message} {}", more.join(" "));
+            }
+        }
+        sink.error(start, format!("node {ty}"), loc, &message);
         i = j;
     }
 }

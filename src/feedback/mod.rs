@@ -2,19 +2,29 @@
 //!
 //! The output of a `run` call is untrusted text from any tool, so every parser is a tolerant,
 //! line-oriented recogniser: it looks for the shapes a tool prints and ignores everything else.
-//! Each parser family lives in its own file and reports into a shared [`Sink`]; [`analyze`]
-//! then orders, de-duplicates and caps what they found.
+//! Each parser family lives in its own file and reports into a shared [`Sink`]; [`analyze_in`]
+//! then orders, de-duplicates and caps what they found, and makes locations relative to the
+//! workspace.
 //!
-//! Warnings (rustc, C compilers, eslint) are collected but kept only when the output shows no
-//! error and no failing test: once something is broken they are noise that pushes the real
-//! problem out of the model's summary.
+//! Nothing is guessed: counts a tool did not print are reported as unknown
+//! (`Feedback::tests_unknown`), and whatever the caps leave out is counted (`Feedback::omitted`).
+//! Warnings are kept, fewer of them, when something is broken: they are often the cause.
 
+mod cc;
+mod ctest;
+mod dotnet;
 mod go;
+mod java;
 mod js;
 mod lint;
+mod mocha;
+mod node_test;
+mod php;
 mod pytest;
 mod python;
 pub mod quality;
+mod render;
+mod ruby;
 mod rust;
 pub mod sandbox;
 #[cfg(test)]
@@ -22,25 +32,25 @@ mod tests;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::protocol::{Diagnostic, Feedback, TestCounts};
+use crate::protocol::{Diagnostic, Feedback, Omitted, TestCounts};
+
+pub use render::{render, render_for_run};
 
 /// Enough to show every distinct problem of a bad build without flooding the event log.
 const MAX_DIAGNOSTICS: usize = 50;
-const MAX_FAILING: usize = 200;
+/// Warnings kept beside errors or failing tests: enough to show a cause, few enough not to
+/// push the errors out.
+const MAX_WARNINGS_WHEN_BROKEN: usize = 10;
+const MAX_FAILING: usize = 500;
 const MAX_MESSAGE_CHARS: usize = 300;
 /// Parsers only look at the start of very long lines (minified code, JSON blobs): nothing a
 /// test runner or compiler prints as a header is that long, and it keeps the regexes cheap.
 const MAX_LINE_BYTES: usize = 4096;
-
-const RENDER_DIAGNOSTICS: usize = 10;
-const RENDER_FAILING: usize = 10;
-const RENDER_MESSAGE_CHARS: usize = 160;
-const RENDER_TEST_CHARS: usize = 100;
 
 static ANSI_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"));
@@ -54,17 +64,85 @@ fn re(pattern: &str) -> Regex {
     }
 }
 
-/// Parses everything the parsers recognise in `output`.
+/// Where a command ran, so that locations can be given relative to the workspace.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The directory the command ran in, spelled as the tool spells it in absolute paths.
+    pub root: Option<PathBuf>,
+    /// Where the workspace's files can be read: `go.mod` names the module whose packages
+    /// `go test` reports, and Java stack frames name classes, not files. The same directory as
+    /// `root` in a session.
+    pub tree: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn workspace(root: &Path) -> Self {
+        Context { root: Some(root.to_path_buf()), tree: Some(root.to_path_buf()) }
+    }
+
+    /// A workspace file, when it exists. Only paths the parsers build from a tool's output come
+    /// here, and they are checked to stay inside the tree.
+    fn existing(&self, relative: &str) -> Option<String> {
+        let tree = self.tree.as_ref()?;
+        let safe = Path::new(relative).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        (safe && tree.join(relative).is_file()).then(|| relative.to_string())
+    }
+
+    /// The text of a small workspace file: a manifest such as `go.mod`.
+    fn read_small(&self, relative: &str) -> Option<String> {
+        let path = self.tree.as_ref()?.join(relative);
+        let meta = std::fs::metadata(&path).ok()?;
+        // A manifest is small; anything else is not what was asked for.
+        if meta.len() > 64 * 1024 {
+            return None;
+        }
+        std::fs::read_to_string(path).ok()
+    }
+
+    /// A location as the workspace knows it: `file://` and the workspace's own absolute prefix
+    /// removed, `./` dropped.
+    fn relative(&self, file: &str) -> String {
+        let file = file.trim();
+        let file = file.strip_prefix("file://").unwrap_or(file);
+        let mut rel = file;
+        if let Some(root) = self.root.as_ref().and_then(|r| r.to_str()) {
+            let root = root.trim_end_matches('/');
+            if let Some(rest) = file.strip_prefix(root).and_then(|r| r.strip_prefix('/')) {
+                rel = rest;
+            }
+        }
+        while let Some(rest) = rel.strip_prefix("./") {
+            rel = rest;
+        }
+        rel.to_string()
+    }
+}
+
+/// Parses everything the parsers recognise in `output`, with no workspace to resolve locations
+/// against.
 pub fn analyze(output: &str) -> Feedback {
+    analyze_in(output, &Context::default())
+}
+
+/// Parses everything the parsers recognise in `output` of a command that ran in `ctx`.
+pub fn analyze_in(output: &str, ctx: &Context) -> Feedback {
     let text: Cow<str> = if output.contains('\x1b') { ANSI_RE.replace_all(output, "") } else { Cow::Borrowed(output) };
     let lines: Vec<&str> = text.split('\n').map(visible_line).collect();
-    let mut sink = Sink::default();
+    let mut sink = Sink::new(ctx);
     python::parse(&lines, &mut sink);
     pytest::parse_pytest(&lines, &mut sink);
     pytest::parse_unittest(&lines, &mut sink);
     rust::parse(&lines, &mut sink);
     go::parse(&lines, &mut sink);
     js::parse(&lines, &mut sink);
+    node_test::parse(&lines, &mut sink);
+    mocha::parse(&lines, &mut sink);
+    ruby::parse(&lines, &mut sink);
+    php::parse(&lines, &mut sink);
+    java::parse(&lines, &mut sink);
+    dotnet::parse(&lines, &mut sink);
+    ctest::parse(&lines, &mut sink);
+    cc::parse(&lines, &mut sink);
     lint::parse(&lines, &mut sink);
     let mut fb = sink.finish();
     fb.coverage = quality::coverage(&lines);
@@ -131,14 +209,20 @@ struct Found {
     diag: Diagnostic,
 }
 
-#[derive(Default)]
-struct Sink {
+/// What the parsers report into.
+struct Sink<'c> {
+    ctx: &'c Context,
     found: Vec<Found>,
     failing: Vec<(usize, String)>,
     counts: Option<TestCounts>,
+    unknown: Vec<String>,
 }
 
-impl Sink {
+impl<'c> Sink<'c> {
+    fn new(ctx: &'c Context) -> Self {
+        Sink { ctx, found: Vec::new(), failing: Vec::new(), counts: None, unknown: Vec::new() }
+    }
+
     fn error(&mut self, pos: usize, kind: impl Into<String>, loc: Loc, message: &str) {
         self.push(pos, Severity::Error, kind.into(), loc, message);
     }
@@ -148,7 +232,7 @@ impl Sink {
     }
 
     fn push(&mut self, pos: usize, severity: Severity, kind: String, loc: Loc, message: &str) {
-        let file = loc.file.map(str::trim).filter(|f| !f.is_empty()).map(str::to_string);
+        let file = loc.file.map(|f| self.ctx.relative(f)).filter(|f| !f.is_empty());
         let message = truncate_chars(message.trim(), MAX_MESSAGE_CHARS).into_owned();
         let diag = Diagnostic { kind, file, line: loc.line, col: loc.col, message };
         self.found.push(Found { pos, severity, diag });
@@ -169,6 +253,14 @@ impl Sink {
         c.skipped = c.skipped.saturating_add(skipped);
     }
 
+    /// Tests ran but the output does not say how many passed, or not for all of them.
+    fn counts_unknown(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if !self.unknown.contains(&why) {
+            self.unknown.push(why);
+        }
+    }
+
     fn finish(mut self) -> Feedback {
         self.found.sort_by_key(|f| f.pos);
         self.failing.sort_by_key(|f| f.0);
@@ -176,19 +268,74 @@ impl Sink {
             || self.counts.is_some_and(|c| c.failed > 0)
             || self.found.iter().any(|f| f.severity == Severity::Error);
         let mut seen = HashSet::new();
-        let diagnostics = self
-            .found
-            .into_iter()
-            .filter(|f| f.severity == Severity::Error || !broken)
-            .map(|f| f.diag)
-            .filter(|d| seen.insert((d.file.clone(), d.line, d.message.clone())))
-            .take(MAX_DIAGNOSTICS)
-            .collect();
+        let mut found: Vec<Found> =
+            self.found.into_iter().filter(|f| seen.insert((f.diag.file.clone(), f.diag.line, f.diag.message.clone()))).collect();
+        drop_restatements(&mut found);
+        let mut omitted = Omitted::default();
+        let (mut errors, mut warnings) = (0usize, 0usize);
+        let warning_cap = if broken { MAX_WARNINGS_WHEN_BROKEN } else { MAX_DIAGNOSTICS };
+        let mut diagnostics = Vec::new();
+        for f in found {
+            let (kept, cap, left_out) = match f.severity {
+                Severity::Error => (&mut errors, MAX_DIAGNOSTICS, &mut omitted.errors),
+                Severity::Warning => (&mut warnings, warning_cap, &mut omitted.warnings),
+            };
+            if *kept < cap {
+                *kept += 1;
+                diagnostics.push(f.diag);
+            } else {
+                *left_out = left_out.saturating_add(1);
+            }
+        }
         let mut seen = HashSet::new();
-        let failing_tests =
-            self.failing.into_iter().map(|f| f.1).filter(|n| seen.insert(n.clone())).take(MAX_FAILING).collect();
-        Feedback { diagnostics, failing_tests, tests: self.counts, ..Feedback::default() }
+        let mut failing_tests = Vec::new();
+        for (_, name) in self.failing {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            if failing_tests.len() < MAX_FAILING {
+                failing_tests.push(name);
+            } else {
+                omitted.failing_tests = omitted.failing_tests.saturating_add(1);
+            }
+        }
+        let tests_unknown = (!self.unknown.is_empty()).then(|| self.unknown.join("; "));
+        Feedback { diagnostics, failing_tests, tests: self.counts, tests_unknown, omitted, ..Feedback::default() }
     }
+}
+
+/// Above this many distinct diagnostics the restatement check (quadratic) is skipped: such
+/// output is a flood where one more duplicate changes nothing.
+const MAX_RESTATEMENT_CHECK: usize = 500;
+
+/// Two parsers often see the same failure: a test runner's report and the stack trace inside it
+/// (jest's `● test` block holds a Node `SyntaxError: …` with its frames). A diagnostic is dropped
+/// when another of the same severity says as much: its message contains this one's, and it
+/// points at the same place or this one points nowhere.
+fn drop_restatements(found: &mut Vec<Found>) {
+    if found.len() > MAX_RESTATEMENT_CHECK {
+        return;
+    }
+    let restated = |i: usize| {
+        let a = &found[i];
+        found.iter().enumerate().any(|(j, b)| {
+            let (x, y) = (&a.diag, &b.diag);
+            let better_placed = x.file.is_none() && y.file.is_some();
+            let same_place = x.file.is_some() && x.file == y.file && x.line == y.line && (x.col.is_none() || x.col == y.col);
+            // Of two equally placed ones the longer message stays, or the first of equals.
+            let says_more = y.message.len() > x.message.len() || (y.message.len() == x.message.len() && j < i);
+            j != i
+                && b.severity == a.severity
+                && (better_placed || same_place && says_more)
+                && y.message.contains(x.message.as_str())
+        })
+    };
+    let drop: Vec<bool> = (0..found.len()).map(restated).collect();
+    let mut k = 0;
+    found.retain(|_| {
+        k += 1;
+        !drop[k - 1]
+    });
 }
 
 /// Whether a kind names a warning; warnings are reported with a ` warning` suffix so that the
@@ -201,85 +348,6 @@ fn split_kind(kind: &str) -> (&'static str, &str) {
     }
 }
 
-/// The compact block that leads a `run` result given to the model. Empty when nothing was found.
-pub fn render(fb: &Feedback) -> String {
-    if fb.is_empty() {
-        return String::new();
-    }
-    let mut head = String::new();
-    if let Some(t) = fb.tests {
-        let _ = write!(head, "tests: {} passed, {} failed", t.passed, t.failed);
-        if t.skipped > 0 {
-            let _ = write!(head, ", {} skipped", t.skipped);
-        }
-    } else {
-        let errors = fb.diagnostics.iter().filter(|d| split_kind(&d.kind).0 == "error").count();
-        let warnings = fb.diagnostics.len() - errors;
-        let mut parts = Vec::new();
-        if errors > 0 {
-            parts.push(plural(errors, "error"));
-        }
-        if warnings > 0 {
-            parts.push(plural(warnings, "warning"));
-        }
-        if !fb.failing_tests.is_empty() {
-            parts.push(plural(fb.failing_tests.len(), "failing test"));
-        }
-        head = parts.join(", ");
-    }
-    let mut first: Vec<String> = Vec::new();
-    if !head.is_empty() {
-        first.push(head);
-    }
-    if let Some(c) = fb.coverage {
-        first.push(format!("coverage {}%", trim_number(c)));
-    }
-    if let Some(n) = fb.lint_problems {
-        first.push(format!("lint {n}"));
-    }
-    if let Some(q) = fb.quality {
-        first.push(format!("quality {}/100", q.round()));
-    }
-    let mut out = format!("[feedback] {}\n", first.join(" · "));
-
-    if !fb.failing_tests.is_empty() {
-        let shown: Vec<Cow<str>> =
-            fb.failing_tests.iter().take(RENDER_FAILING).map(|t| truncate_chars(t, RENDER_TEST_CHARS)).collect();
-        let _ = write!(out, "failing: {}", shown.join(", "));
-        if fb.failing_tests.len() > RENDER_FAILING {
-            let _ = write!(out, " … and {} more", fb.failing_tests.len() - RENDER_FAILING);
-        }
-        out.push('\n');
-    }
-
-    for d in fb.diagnostics.iter().take(RENDER_DIAGNOSTICS) {
-        let (severity, tool) = split_kind(&d.kind);
-        let message = d.message.lines().next().unwrap_or("");
-        let message = truncate_chars(message, RENDER_MESSAGE_CHARS);
-        let _ = write!(out, "{severity} ({tool})");
-        if let Some(file) = &d.file {
-            let _ = write!(out, " {file}");
-            if let Some(line) = d.line {
-                let _ = write!(out, ":{line}");
-                if let Some(col) = d.col {
-                    let _ = write!(out, ":{col}");
-                }
-            }
-        }
-        let _ = writeln!(out, ": {message}");
-    }
-    if fb.diagnostics.len() > RENDER_DIAGNOSTICS {
-        let _ = writeln!(out, "… and {} more diagnostics", fb.diagnostics.len() - RENDER_DIAGNOSTICS);
-    }
-    out
-}
-
-/// A percentage as tools print it: `82`, `81.2`, never `81.20000001`.
-fn trim_number(x: f64) -> String {
-    let s = format!("{:.1}", x);
-    s.strip_suffix(".0").map_or_else(|| s.clone(), str::to_string)
-}
-
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+fn is_warning(d: &Diagnostic) -> bool {
+    split_kind(&d.kind).0 == "warning"
 }

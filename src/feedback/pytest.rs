@@ -8,13 +8,16 @@ use super::python::{EXC_RE, FRAME_RE, Frame, is_library};
 use super::{Loc, Sink, re};
 
 static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^=*\s*((?:\d+ [a-z]+(?:, )?)+|no tests ran) in \d+(?:\.\d+)?s(?: \([0-9:.]+\))?\s*=*\s*$")
+    re(r"^=*\s*((?:\d+ [a-z]+(?: [a-z]+)?(?:, )?)+|no tests ran) in \d+(?:\.\d+)?s(?: \([0-9:.]+\))?\s*=*\s*$")
 });
-static ITEM_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+) ([a-z]+)"));
+/// `3 failed`; subtest tallies (`1 subtests passed`) are not tests and are left out.
+static ITEM_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+) ([a-z]+(?: [a-z]+)?)"));
 /// `FAILED id - msg` from the short summary; xdist prefixes the worker and progress. The id must
 /// start with a file name so that log lines such as `ERROR connection refused` stay out.
-static FAILED_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:\[gw\d+\] \[\s*\d+%\] )?(?:FAILED|ERROR) ([^\s(]+?\.\w+(?:::\S+)?)(?: - .*)?$"));
+/// A failed subtest is `SUBFAILED(params) id`; its test is what can be rerun, so the id is kept.
+static FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"^(?:\[gw\d+\] \[\s*\d+%\] )?(?:FAILED|ERROR|SUBFAILED(?:\(.*?\))?) ([^\s(]+?\.\w+(?:::\S+)?)(?: - .*)?$")
+});
 /// `-v` progress lines: `tests/test_x.py::test_y FAILED  [ 50%]`.
 static VERBOSE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S+::\S+) (?:FAILED|ERROR)\b"));
 static SECTION_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^=+ (.+?) =+$"));
@@ -90,7 +93,10 @@ pub(super) fn parse_pytest(lines: &[&str], sink: &mut Sink) {
                 block.last_pos = i;
                 report(&mut block, Some(rest), sink);
             } else {
+                // `--tb=line` prints the assertion's `E` lines before its one location line.
                 line_style(i, frame, rest, sink);
+                block.e_lines.clear();
+                block.frames.clear();
             }
         }
     }
@@ -164,7 +170,12 @@ fn exception_text<'a>(e_lines: &[&'a str], ty: Option<&str>) -> (Option<&'a str>
     (None, first)
 }
 
+/// unittest's summary counts failure reports, and each failed subtest is a report of its own:
+/// `Ran 4 tests … FAILED (failures=3, errors=1)` can mean one test passed. The failing tests are
+/// therefore counted from the report headers, which name the test, once per test.
 pub(super) fn parse_unittest(lines: &[&str], sink: &mut Sink) {
+    // Test ids of the report headers since the previous summary, one per report.
+    let mut reports: Vec<String> = Vec::new();
     for (i, &line) in lines.iter().enumerate() {
         if line.starts_with("FAIL") || line.starts_with("ERROR") || line.starts_with("UNEXPECTED") {
             // The separator guard keeps log lines that happen to start with `ERROR:` out.
@@ -173,31 +184,43 @@ pub(super) fn parse_unittest(lines: &[&str], sink: &mut Sink) {
                 let name = c.get(1).map_or("", |m| m.as_str());
                 let id = c.get(2).map_or("", |m| m.as_str());
                 // Python 3.11+ prints the full id in the parentheses, older versions the class.
-                if id == name || id.ends_with(&format!(".{name}")) {
-                    sink.failing(i, id);
-                } else {
-                    sink.failing(i, &format!("{id}.{name}"));
-                }
+                let id = if id == name || id.ends_with(&format!(".{name}")) { id.to_string() } else { format!("{id}.{name}") };
+                sink.failing(i, &id);
+                reports.push(id);
             }
             continue;
         }
         let Some(c) = RAN_RE.captures(line) else { continue };
         let ran: u32 = c.get(1).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
+        let reported = std::mem::take(&mut reports);
         for next in lines.iter().skip(i + 1).take(4) {
             if next.starts_with("NO TESTS RAN") {
                 sink.add_counts(0, 0, 0);
                 break;
             }
             let Some(r) = RESULT_RE.captures(next) else { continue };
-            let (mut failed, mut skipped) = (0u32, 0u32);
+            let (mut failure_reports, mut skipped) = (0u32, 0u32);
             for kv in KV_RE.captures_iter(r.get(1).map_or("", |m| m.as_str())) {
                 let n: u32 = kv.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
                 match kv.get(1).map_or("", |m| m.as_str().trim()) {
-                    "failures" | "errors" | "unexpected successes" => failed = failed.saturating_add(n),
+                    "failures" | "errors" | "unexpected successes" => failure_reports = failure_reports.saturating_add(n),
                     "skipped" | "expected failures" => skipped = skipped.saturating_add(n),
                     _ => {}
                 }
             }
+            if reported.len() as u64 != u64::from(failure_reports) {
+                // Some reports are missing (the output was cut): how many tests they cover is
+                // not knowable.
+                sink.counts_unknown(format!(
+                    "unittest reported {failure_reports} failures and errors, but only {} are in the output",
+                    reported.len()
+                ));
+                break;
+            }
+            let mut ids: Vec<&String> = reported.iter().collect();
+            ids.sort();
+            ids.dedup();
+            let failed = u32::try_from(ids.len()).unwrap_or(u32::MAX);
             let passed = ran.saturating_sub(failed).saturating_sub(skipped);
             sink.add_counts(passed, failed, skipped);
             break;

@@ -8,7 +8,16 @@ use super::{Loc, Sink, re};
 
 static HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(error|warning)(?:\[([A-Z]\d{4})\])?: (.+)$"));
 static ARROW_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*--> (.+?):(\d+):(\d+)\s*$"));
-static TEST_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^test (.+?) \.\.\. FAILED\b"));
+/// `test name ... FAILED`; a `#[should_panic]` test is printed as `name - should panic`.
+static TEST_FAILED_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^test (.+?)(?: - should panic)? \.\.\. FAILED\b"));
+/// `cargo test -q` prints failures as `name --- FAILED` instead.
+static QUIET_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S+) --- FAILED$"));
+/// The list after the second `failures:` line, which names every failing test.
+static FAILURES_ITEM_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^    (\S+)$"));
+/// A `#[should_panic]` test that returned normally.
+static NO_PANIC_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^note: test did not panic as expected(?: at (.+?):(\d+):(\d+))?\s*$"));
 static RESULT_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored"));
 /// Rust ≥ 1.73 puts the message on the following lines; recent versions add the thread id.
@@ -59,6 +68,17 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
                 let n = |k: usize| c.get(k).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);
                 add(&mut tests.libtest_counts, [n(1), n(2), n(3)]);
             }
+        } else if line == "failures:" {
+            let names = lines.iter().enumerate().skip(i + 1).map_while(|(j, l)| FAILURES_ITEM_RE.captures(l).map(|c| (j, c)));
+            for (j, c) in names {
+                tests.libtest_failing.push((j, c.get(1).map_or("", |m| m.as_str())));
+            }
+        } else if let Some(c) = QUIET_FAILED_RE.captures(line) {
+            tests.libtest_failing.push((i, c.get(1).map_or("", |m| m.as_str())));
+        } else if let Some(c) = NO_PANIC_RE.captures(line) {
+            let get = |k: usize| c.get(k).map(|m| m.as_str());
+            let loc = get(1).map_or_else(Loc::default, |f| Loc::new(f, get(2).unwrap_or(""), get(3)));
+            sink.error(i, "rust test", loc, "test did not panic as expected");
         } else if line.starts_with("thread '") {
             panic(lines, i, sink);
         } else if line.starts_with(' ') {

@@ -221,7 +221,7 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     drop(guard);
 
     let raw = capture.into_string();
-    let mut feedback = crate::feedback::analyze(&raw);
+    let mut feedback = crate::feedback::analyze_in(&raw, &crate::feedback::Context::workspace(ctx.workspace.root()));
     let memory = ctx.sandbox.memory_guard().check();
     if confinement == Confinement::Sandboxed {
         let info = ctx.sandbox.info();
@@ -240,7 +240,9 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
         feedback.diagnostics.insert(0, d);
     }
     let mut head = String::new();
-    let block = crate::feedback::render(&feedback);
+    // A timeout is reported below with its reason; any other failure may need the output's end.
+    let failed = !timed_out && !matches!(&status, Some(Ok(s)) if s.success());
+    let block = crate::feedback::render_for_run(&feedback, &raw, failed);
     if !block.trim().is_empty() {
         head.push_str(block.trim_end());
         head.push('\n');

@@ -38,13 +38,28 @@ fn read_pid(path: &Path) -> i32 {
 }
 
 #[tokio::test]
+async fn run_feedback_locations_are_relative_to_the_workspace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = ctx(dir.path());
+    let o = call(&mut c, "run", json!({"command": "echo \"$PWD/src/a.c:3:4: error: expected ';'\"; exit 1"})).await;
+    assert!(!o.ok);
+    let d = &o.feedback.diagnostics;
+    assert_eq!(d.len(), 1, "{:?}", o.feedback);
+    assert_eq!((d[0].file.as_deref(), d[0].line, d[0].col), (Some("src/a.c"), Some(3), Some(4)));
+    assert!(o.output.starts_with("[feedback] 1 error\nerror (cc) src/a.c:3:4: expected ';'\nexit code: 1\n"), "{}", o.output);
+}
+
+#[tokio::test]
 async fn run_captures_exit_code_and_both_streams() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = ctx(dir.path());
     let o = call(&mut c, "run", json!({"command": "echo out; echo err >&2; pwd; exit 3"})).await;
     assert!(!o.ok);
     assert_eq!(o.exit_code, Some(3));
-    assert!(o.output.starts_with("exit code: 3\n"), "{}", o.output);
+    // Nothing in the output says why it failed, so the block says so and repeats its end.
+    let note = "[feedback] the command failed and no parser recognised why; its last lines:\n  | out\n";
+    assert!(o.output.starts_with(note) && o.output.contains("\n  | err\nexit code: 3\n"), "{}", o.output);
+    assert!(o.output.contains("\nexit code: 3\n"), "{}", o.output);
     assert!(o.output.contains("out\n") && o.output.contains("err\n"), "{}", o.output);
     assert!(o.output.contains(c.workspace.root().to_str().unwrap()), "runs in the root: {}", o.output);
 

@@ -73,14 +73,81 @@ fn diagnostics_follow_the_output_order_across_parsers_and_are_deduplicated() {
 }
 
 #[test]
-fn diagnostics_are_capped() {
+fn diagnostics_are_capped_and_what_is_left_out_is_counted() {
     let out: String = (1..=500).map(|i| format!("src/gen.c:{i}:1: error: unknown type name 'uint'\n")).collect();
     let fb = analyze(&out);
     assert_eq!(fb.diagnostics.len(), MAX_DIAGNOSTICS);
     assert_eq!(fb.diagnostics[0].line, Some(1));
+    assert_eq!(fb.omitted.errors as usize, 500 - MAX_DIAGNOSTICS);
     let text = render(&fb);
-    assert_eq!(text.lines().count(), 1 + RENDER_DIAGNOSTICS + 1, "{text}");
-    assert!(text.ends_with(&format!("… and {} more diagnostics\n", MAX_DIAGNOSTICS - RENDER_DIAGNOSTICS)));
+    assert!(text.starts_with("[feedback] 500 errors\n"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 10 + 1, "{text}");
+    assert!(text.ends_with("… and 490 more errors\n"), "{text}");
+}
+
+#[test]
+fn failing_tests_past_the_cap_are_counted() {
+    let out: String = (0..MAX_FAILING + 7).map(|i| format!("FAILED tests/test_x.py::test_{i} - assert False\n")).collect();
+    let fb = analyze(&out);
+    assert_eq!(fb.failing_tests.len(), MAX_FAILING);
+    assert_eq!(fb.omitted.failing_tests, 7);
+    let text = render(&fb);
+    assert!(text.contains(&format!("… and {} more\n", MAX_FAILING + 7 - 10)), "{text}");
+}
+
+#[test]
+fn warnings_are_kept_beside_errors_but_capped_and_listed_after_them() {
+    let mut out: String = (1..=30).map(|i| format!("src/a.c:{i}:1: warning: unused variable 'x{i}' [-Wunused-variable]\n")).collect();
+    out.push_str("src/a.c:40:5: error: expected ';' before 'return'\n");
+    let fb = analyze(&out);
+    let warnings = fb.diagnostics.iter().filter(|d| is_warning(d)).count();
+    assert_eq!(warnings, MAX_WARNINGS_WHEN_BROKEN);
+    assert_eq!(fb.omitted.warnings as usize, 30 - MAX_WARNINGS_WHEN_BROKEN);
+    let text = render(&fb);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "[feedback] 1 error, 30 warnings");
+    assert_eq!(lines[1], "error (cc) src/a.c:40:5: expected ';' before 'return'");
+    assert!(lines[2].starts_with("warning (cc) src/a.c:1:1: "), "{text}");
+    assert_eq!(lines.last().copied(), Some("… and 25 more warnings"));
+}
+
+#[test]
+fn locations_are_made_relative_to_the_workspace() {
+    let ctx = Context { root: Some("/home/dev/proj".into()), tree: None };
+    let out = "Traceback (most recent call last):\n  File \"/home/dev/proj/app/main.py\", line 3, in <module>\n    main()\n  File \"/usr/lib/python3.11/json/__init__.py\", line 346, in loads\n    return x\nValueError: bad\n";
+    let fb = analyze_in(out, &ctx);
+    assert_eq!(at(only(&fb)), (Some("app/main.py"), Some(3), None));
+    // A path outside the workspace stays absolute; a sibling with the same prefix is outside.
+    let fb = analyze_in("/home/dev/project2/a.c:1:2: error: boom\n./src/b.c:3:4: error: bang\n", &ctx);
+    let files: Vec<_> = fb.diagnostics.iter().map(|d| d.file.as_deref().unwrap_or("")).collect();
+    assert_eq!(files, ["/home/dev/project2/a.c", "src/b.c"]);
+}
+
+#[test]
+fn a_failed_command_that_no_parser_understood_shows_its_last_lines() {
+    let out = format!("{}Segmentation fault (core dumped)\n\n", (1..=30).map(|i| format!("step {i}\n")).collect::<String>());
+    let fb = analyze(&out);
+    assert!(fb.is_empty());
+    let block = render_for_run(&fb, &out, true);
+    let lines: Vec<&str> = block.lines().collect();
+    assert_eq!(lines[0], "[feedback] the command failed and no parser recognised why; its last lines:");
+    assert_eq!(lines.len(), 1 + 15);
+    assert_eq!(lines[1], "  | step 17");
+    assert_eq!(lines.last().copied(), Some("  | Segmentation fault (core dumped)"));
+    // Succeeding commands and recognised failures get no such note.
+    assert_eq!(render_for_run(&fb, &out, false), "");
+    let fb = analyze("src/a.c:1:2: error: boom\n");
+    assert!(!render_for_run(&fb, "src/a.c:1:2: error: boom\n", true).contains("no parser"));
+    assert_eq!(render_for_run(&Feedback::default(), "\n\n", true), "");
+}
+
+#[test]
+fn a_failed_command_with_only_warnings_recognised_still_shows_its_end() {
+    let out = "src/a.c:1:1: warning: unused variable 'x' [-Wunused-variable]\ncollect2: error: ld returned 1 exit status\n";
+    let fb = analyze(out);
+    let block = render_for_run(&fb, out, true);
+    assert!(block.starts_with("[feedback] 1 warning\n"), "{block}");
+    assert!(block.contains("  | collect2: error: ld returned 1 exit status\n"), "{block}");
 }
 
 #[test]
@@ -177,4 +244,38 @@ fn headers_without_bodies_do_not_make_scans_quadratic() {
     assert!(!fb.diagnostics.is_empty());
     assert!(fb.diagnostics.len() <= MAX_DIAGNOSTICS);
     assert!(took.as_secs() < 5, "analyze took {took:?}");
+}
+
+#[test]
+fn a_failure_seen_by_two_parsers_is_reported_once_where_it_is_located() {
+    // jest's block for a test quotes the Node error inside it; Node's own parser sees the
+    // error too, with only an internal frame.
+    let out = "FAIL __tests__/a.test.js\n  ● parse › rejects garbage\n\n    SyntaxError: Unexpected token v in JSON at position 1\n        at JSON.parse (<anonymous>)\n\n      at parse (src/parse.js:6:15)\n\nTests:       1 failed, 1 total\n";
+    let fb = analyze(out);
+    let d = only(&fb);
+    assert_eq!(at(d), (Some("src/parse.js"), Some(6), Some(15)));
+    assert_eq!(d.message, "SyntaxError: Unexpected token v in JSON at position 1");
+    // Two different errors at one place both stay.
+    let fb = analyze("src/a.c:1:5: error: first\nsrc/a.c:1:5: error: second\n");
+    assert_eq!(fb.diagnostics.len(), 2);
+}
+
+#[test]
+fn feedback_from_older_logs_still_loads_and_the_new_fields_round_trip() {
+    let old = r#"{"diagnostics":[{"kind":"cc","file":"a.c","line":1,"message":"x"}],"failing_tests":["t"],"tests":{"passed":1,"failed":1}}"#;
+    let fb: Feedback = serde_json::from_str(old).unwrap_or_else(|e| panic!("old feedback: {e}"));
+    assert_eq!(fb.tests, counts(1, 1, 0));
+    assert!(fb.tests_unknown.is_none() && fb.omitted.is_empty());
+
+    let fb = Feedback {
+        failing_tests: vec!["TestA".into()],
+        tests_unknown: Some("go test prints passing tests only with -v".into()),
+        omitted: Omitted { failing_tests: 3, errors: 0, warnings: 2 },
+        ..Feedback::default()
+    };
+    let json = serde_json::to_string(&fb).unwrap_or_else(|e| panic!("{e}"));
+    assert!(json.contains(r#""omitted":{"failing_tests":3,"warnings":2}"#), "{json}");
+    let back: Feedback = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back, fb);
+    assert!(!fb.is_empty() && !Feedback { omitted: Omitted { errors: 1, ..Omitted::default() }, ..Feedback::default() }.is_empty());
 }

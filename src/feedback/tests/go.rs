@@ -23,27 +23,42 @@ fn verbose_counts_every_result_line() {
 }
 
 #[test]
-fn without_verbose_counts_packages() {
+fn without_verbose_the_counts_are_unknown_and_packages_are_not_counted_as_tests() {
     let fb = analyze(QUIET_FAIL);
-    assert_eq!(fb.tests, counts(1, 1, 0));
+    assert_eq!(fb.tests, None);
+    assert_eq!(fb.tests_unknown.as_deref(), Some("go test prints passing tests only with -v"));
     assert_eq!(fb.failing_tests, ["TestMedian"]);
     assert_eq!(only(&fb).line, Some(21));
+    assert!(render(&fb).starts_with("[feedback] tests: counts unknown (go test prints passing tests only with -v); 1 failing test\n"));
 
     let fb = analyze(ALL_OK);
-    assert_eq!(fb.tests, counts(2, 0, 0));
+    assert_eq!(fb.tests, None);
+    assert!(fb.tests_unknown.is_some());
     assert!(fb.diagnostics.is_empty());
+}
+
+#[test]
+fn log_lines_are_put_in_their_package_folder_from_go_mod() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    std::fs::write(dir.path().join("go.mod"), "module example.com/textstats // the module\n\ngo 1.22\n").unwrap_or_else(|e| panic!("{e}"));
+    let ctx = Context::workspace(dir.path());
+    let out = "--- FAIL: TestTable (0.00s)\n    table_test.go:9: bad width\nFAIL\nFAIL\texample.com/textstats/report\t0.002s\n--- FAIL: TestMedian (0.00s)\n    stats_test.go:21: Median([1 2 3 4]) = 3; want 2.5\nFAIL\nFAIL\texample.com/textstats\t0.002s\n--- FAIL: TestX (0.00s)\n    x_test.go:3: other module\nFAIL\nFAIL\texample.org/other\t0.002s\n";
+    let fb = analyze_in(out, &ctx);
+    let files: Vec<_> = fb.diagnostics.iter().map(|d| d.file.as_deref().unwrap_or("")).collect();
+    assert_eq!(files, ["report/table_test.go", "stats_test.go", "x_test.go"]);
 }
 
 #[test]
 fn build_failures_are_compile_diagnostics() {
     let fb = analyze(BUILD_FAILED);
-    assert_eq!(fb.tests, counts(0, 1, 0));
+    assert_eq!(fb.tests, None);
+    assert!(fb.tests_unknown.as_deref().is_some_and(|w| w.contains("example.com/textstats did not build")), "{fb:?}");
     let got: Vec<_> = fb.diagnostics.iter().map(|d| (d.kind.as_str(), at(d), d.message.as_str())).collect();
     assert_eq!(
         got,
         [
-            ("go build", (Some("./stats_test.go"), Some(10), Some(9)), "undefined: Mode"),
-            ("go build", (Some("./stats.go"), Some(33), Some(2)), "declared and not used: total"),
+            ("go", (Some("stats_test.go"), Some(10), Some(9)), "undefined: Mode"),
+            ("go", (Some("stats.go"), Some(33), Some(2)), "declared and not used: total"),
         ]
     );
 }

@@ -50,14 +50,18 @@ const ESLINT_COMPACT: &str = "/home/dev/proj/src/stats.js: line 3, col 7, Error 
 const MYPY: &str = "textstats/core.py:12: error: Incompatible return value type (got \"str\", expected \"float\")  [return-value]\nFound 1 error in 1 file (checked 4 source files)\n";
 
 #[test]
-fn gcc_errors_and_fatal_errors_hide_warnings() {
+fn gcc_errors_fatal_errors_and_warnings_notes_left_out() {
     let fb = analyze(GCC);
     let got: Vec<_> = fb.diagnostics.iter().map(|d| (d.kind.as_str(), at(d))).collect();
     assert_eq!(
         got,
-        [("cc", (Some("src/stats.c"), Some(18), Some(5))), ("cc", (Some("src/report.h"), Some(1), Some(10)))]
+        [
+            ("cc warning", (Some("src/stats.c"), Some(14), Some(12))),
+            ("cc", (Some("src/stats.c"), Some(18), Some(5))),
+            ("cc", (Some("src/report.h"), Some(1), Some(10))),
+        ]
     );
-    assert_eq!(fb.diagnostics[1].message, "table.h: No such file or directory");
+    assert_eq!(fb.diagnostics[2].message, "table.h: No such file or directory");
 }
 
 #[test]
@@ -92,6 +96,7 @@ fn eslint_stylish_tracks_the_file_line() {
                 (Some("/home/dev/proj/src/stats.js"), Some(3), Some(7)),
                 "'unused' is assigned a value but never used"
             ),
+            ("eslint warning", (Some("/home/dev/proj/src/stats.js"), Some(10), Some(3)), "Unexpected console statement [no-console]"),
             ("eslint", (Some("/home/dev/proj/src/report.js"), Some(1), Some(10)), "Parsing error: Unexpected token {"),
         ]
     );
@@ -100,9 +105,14 @@ fn eslint_stylish_tracks_the_file_line() {
 #[test]
 fn eslint_unix_and_compact() {
     let fb = analyze(ESLINT_UNIX);
-    let d = only(&fb);
-    assert_eq!(d.kind, "eslint no-unused-vars");
-    assert_eq!(at(d), (Some("/home/dev/proj/src/stats.js"), Some(3), Some(7)));
+    let got: Vec<_> = fb.diagnostics.iter().map(|d| (d.kind.as_str(), at(d))).collect();
+    assert_eq!(
+        got,
+        [
+            ("eslint no-unused-vars", (Some("/home/dev/proj/src/stats.js"), Some(3), Some(7))),
+            ("eslint warning", (Some("/home/dev/proj/src/stats.js"), Some(10), Some(3))),
+        ]
+    );
 
     let d = only_owned(analyze(ESLINT_COMPACT));
     assert_eq!(d.kind, "eslint no-unused-vars");

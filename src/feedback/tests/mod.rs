@@ -1,4 +1,5 @@
 mod analyze;
+mod dotnet;
 mod go;
 mod js;
 mod lint;

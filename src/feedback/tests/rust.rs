@@ -109,12 +109,13 @@ const OLD_PANIC: &str = "thread 'main' panicked at 'called `Option::unwrap()` on
 const RUN_PANIC_WITH_THREAD_ID: &str = "     Running `target/debug/textstats data.txt`\n\nthread 'main' (48213) panicked at src/main.rs:9:33:\ncalled `Result::unwrap()` on an `Err` value: Os { code: 2, kind: NotFound, message: \"No such file or directory\" }\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
 
 #[test]
-fn build_errors_keep_codes_and_locations_and_drop_warnings() {
+fn build_errors_keep_codes_and_locations_and_warnings() {
     let fb = analyze(BUILD_ERRORS);
     let got: Vec<_> = fb.diagnostics.iter().map(|d| (d.kind.as_str(), at(d), d.message.as_str())).collect();
     assert_eq!(
         got,
         [
+            ("rustc warning", (Some("src/lib.rs"), Some(3), Some(9)), "unused variable: `count`"),
             ("rustc E0308", (Some("src/main.rs"), Some(4), Some(18)), "mismatched types"),
             ("rustc E0425", (Some("src/main.rs"), Some(12), Some(20)), "cannot find value `totl` in this scope"),
             ("rustc", (Some("src/main.rs"), Some(1), Some(5)), "unused import: `std::fs`"),
