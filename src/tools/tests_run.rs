@@ -56,9 +56,11 @@ async fn run_captures_exit_code_and_both_streams() {
     let o = call(&mut c, "run", json!({"command": "echo out; echo err >&2; pwd; exit 3"})).await;
     assert!(!o.ok);
     assert_eq!(o.exit_code, Some(3));
-    // Nothing in the output says why it failed, so the block says so and repeats its end.
-    let note = "[feedback] the command failed and no parser recognised why; its last lines:\n  | out\n";
-    assert!(o.output.starts_with(note) && o.output.contains("\n  | err\nexit code: 3\n"), "{}", o.output);
+    // Nothing in the output says why it failed, so the block says so and repeats its end
+    // (stdout and stderr are two pipes: their lines may arrive in either order).
+    let note = "[feedback] the command failed and no parser recognised why; its last lines:\n";
+    assert!(o.output.starts_with(note), "{}", o.output);
+    assert!(o.output.contains("\n  | out\n") && o.output.contains("\n  | err\n"), "{}", o.output);
     assert!(o.output.contains("\nexit code: 3\n"), "{}", o.output);
     assert!(o.output.contains("out\n") && o.output.contains("err\n"), "{}", o.output);
     assert!(o.output.contains(c.workspace.root().to_str().unwrap()), "runs in the root: {}", o.output);
