@@ -673,6 +673,29 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// An MCP server started (at the session's first step) or, with `restarted`, was started
+    /// again after it exited. `tools` are the names its tools are offered under
+    /// (`mcp__NAME__TOOL`); `transport` is `stdio` or `http`.
+    McpServerStarted {
+        name: String,
+        transport: String,
+        tools: Vec<String>,
+        #[serde(default)]
+        restarted: bool,
+    },
+    /// An MCP server cannot be used: it failed to start or to restart, or exited again after
+    /// its one restart. Its tools answer with `reason` for the rest of the session.
+    McpServerFailed {
+        name: String,
+        reason: String,
+    },
+    /// A running MCP server ended: it exited or its connection closed (`reason` says how; it
+    /// is restarted once, at the next call of one of its tools), or endure stopped it
+    /// (`session ended`; `endure stopped`, recorded on resume for one a dead endure ran).
+    McpServerExited {
+        name: String,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -729,6 +752,9 @@ impl EventKind {
             EventKind::ProcessExited { .. } => "process_exited",
             EventKind::EscalationRequested { .. } => "escalation_requested",
             EventKind::EscalationResolved { .. } => "escalation_resolved",
+            EventKind::McpServerStarted { .. } => "mcp_server_started",
+            EventKind::McpServerFailed { .. } => "mcp_server_failed",
+            EventKind::McpServerExited { .. } => "mcp_server_exited",
         }
     }
 }
