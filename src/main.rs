@@ -345,6 +345,12 @@ fn config_check(dir: &Path, out: &Out) -> Result<ExitCode> {
             problems.push(e.to_string());
         }
     }
+    // MCP servers: .mcp.json, and config tables that only make sense over it.
+    if let Ok(opts) = load_layered(&workspace, RunOptions::default())
+        && let Err(e) = endure::mcp::config::resolve(&workspace, &opts.mcp, &Default::default())
+    {
+        problems.push(e.to_string());
+    }
     if problems.is_empty() {
         out.print("no problems in config, themes or keymaps");
         return Ok(ExitCode::SUCCESS);

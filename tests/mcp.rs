@@ -530,6 +530,9 @@ fn bad_mcp_config_is_a_clear_error_with_file_and_key() {
     let r = s.exec(&[], &[]);
     assert_eq!(r.code, Some(1));
     assert!(r.stderr.contains(".mcp.json:1:") && r.stderr.contains("invalid type"), "{}", r.stderr);
+    let check = s.endure(&["config", "check"]).output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains(".mcp.json:1:"), "{}", String::from_utf8_lossy(&check.stdout));
 }
 
 #[test]
