@@ -52,6 +52,27 @@ pub enum Command {
     /// What the sandbox can enforce on this machine, capability by capability; exits non-zero
     /// when the default (workspace-write, network off) cannot be enforced.
     Doctor(DoctorArgs),
+    /// MCP servers: `endure mcp list` starts each configured server and shows its state and tools.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// Start each MCP server of the workspace's configuration (in the sandbox, as a session
+    /// would) and show its state and tools; exits non-zero when an enabled server fails.
+    List(McpListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpListArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
 }
 
 #[derive(Debug, Args)]

@@ -103,6 +103,18 @@ impl Headless {
                 if *approved { "approved" } else { "denied" },
                 note.as_deref().map(|n| format!(": {}", truncate(n, 160))).unwrap_or_default()
             )),
+            EventKind::McpServerStarted { name, transport, tools, restarted } => Some(format!(
+                "           mcp server {name} {} ({transport}, {} tool{})",
+                if *restarted { "restarted" } else { "started" },
+                tools.len(),
+                if tools.len() == 1 { "" } else { "s" }
+            )),
+            EventKind::McpServerFailed { name, reason } => {
+                Some(format!("           mcp server {name} FAILED: {}", truncate(&reason.replace('\n', " | "), 400)))
+            }
+            EventKind::McpServerExited { name, reason } => {
+                Some(format!("           mcp server {name} exited: {}", truncate(&reason.replace('\n', " | "), 300)))
+            }
             EventKind::ToolCall { call_id, name, args, .. } => {
                 self.calls.insert(call_id.clone(), (name.clone(), tool_target(name, args)));
                 None

@@ -63,10 +63,10 @@ pub fn agent_config(
     default_speed: f64,
 ) -> Result<AgentConfig, LaunchError> {
     let kind = provider_kind(opts)?;
-    let key_env = opts.api_key_env.clone().or_else(|| kind.default_key_env().map(str::to_string));
-    let api_key = key_env.as_deref().and_then(|v| std::env::var(v).ok()).filter(|k| !k.is_empty()).map(Secret::new);
+    let (key_env, api_key) = api_key(opts, kind);
     let sandbox = sandbox_policy(opts, key_env.clone(), api_key.clone());
     crate::sandbox::check_required(&sandbox).map_err(|e| LaunchError::Invalid(e.to_string()))?;
+    let mcp = mcp_servers(workspace, opts, &sandbox)?;
     let script = match (kind, &opts.script) {
         (ProviderKind::Scripted, Some(p)) => Some(Arc::new(Scenario::load(p)?)),
         (ProviderKind::Scripted, None) => {
@@ -150,7 +150,18 @@ pub fn agent_config(
             review_picks: opts.review_picks.unwrap_or(false),
         },
         sandbox,
+        mcp,
     })
+}
+
+/// The MCP servers a session with these options uses (see [`crate::mcp::config`]).
+pub fn mcp_servers(workspace: &Path, opts: &RunOptions, sandbox: &crate::sandbox::Policy) -> Result<Vec<crate::mcp::ServerSpec>, LaunchError> {
+    use crate::sandbox::{NetworkMode, SandboxMode};
+    let ctx = crate::mcp::config::ResolveContext {
+        env_policy: Some(&sandbox.env),
+        network_on: sandbox.network == NetworkMode::On || sandbox.mode == SandboxMode::Off,
+    };
+    crate::mcp::config::resolve(workspace, &opts.mcp, &ctx).map_err(|e| LaunchError::Invalid(e.to_string()))
 }
 
 /// The redactor for a run with these options: the key in the variable named by
@@ -161,7 +172,22 @@ pub fn redactor(opts: &RunOptions) -> Redactor {
     let vars = named.into_iter().chain(
         [ProviderKind::Openai, ProviderKind::Anthropic].into_iter().filter_map(|k| k.default_key_env()).map(str::to_string),
     );
-    Redactor::new(vars.filter_map(|v| std::env::var(v).ok()))
+    // What config.toml gives MCP servers (tokens in headers, secret variables) is secret too.
+    Redactor::new(vars.filter_map(|v| std::env::var(v).ok()).chain(crate::mcp::config::secret_values(&opts.mcp)))
+}
+
+/// The sandbox policy a run with these options gets (for commands that start servers outside
+/// a session, like `endure mcp list`).
+pub fn policy(opts: &RunOptions) -> Result<crate::sandbox::Policy, LaunchError> {
+    let (key_env, api_key) = api_key(opts, provider_kind(opts)?);
+    Ok(sandbox_policy(opts, key_env, api_key))
+}
+
+/// The variable that holds the API key (by `--api-key-env` or the provider), and its value.
+fn api_key(opts: &RunOptions, kind: ProviderKind) -> (Option<String>, Option<Secret>) {
+    let key_env = opts.api_key_env.clone().or_else(|| kind.default_key_env().map(str::to_string));
+    let api_key = key_env.as_deref().and_then(|v| std::env::var(v).ok()).filter(|k| !k.is_empty()).map(Secret::new);
+    (key_env, api_key)
 }
 
 /// The sandbox policy from the options; the key's variable and value are always scrubbed.

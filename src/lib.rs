@@ -11,6 +11,7 @@ pub mod feedback;
 pub mod headless;
 pub mod jsonfind;
 pub mod launch;
+pub mod mcp;
 pub mod memory;
 pub mod model;
 pub mod printable;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, MemoryCommand, ReplayArgs, SessionsArgs};
+use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, McpCommand, McpListArgs, MemoryCommand, ReplayArgs, SessionsArgs};
 use endure::config::settings::RunOptions;
 use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
@@ -71,6 +71,7 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Replay(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Config(ConfigCommand::Check(ws))) => (ws.dir(), RunOptions::default()),
         Some(Command::Checkpoints(a)) => (a.workspace.dir(), RunOptions::default()),
+        Some(Command::Mcp(McpCommand::List(a))) => (a.workspace.dir(), a.run.clone()),
         Some(Command::Demo(_) | Command::Doctor(_)) => (cli.workspace.dir(), RunOptions::default()),
     };
     let opts = std::fs::canonicalize(&dir).ok().and_then(|ws| load_layered(&ws, flags.clone()).ok()).unwrap_or(flags);
@@ -97,6 +98,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args, out).await,
         Some(Command::Doctor(args)) => doctor(args, out),
         Some(Command::Checkpoints(args)) => checkpoints(args, out),
+        Some(Command::Mcp(McpCommand::List(args))) => mcp_list(args, out).await,
     }
 }
 
@@ -108,6 +110,61 @@ fn doctor(args: DoctorArgs, out: &Out) -> Result<ExitCode> {
         out.print(report.render().trim_end());
     }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `endure mcp list`: starts the servers as a session would, reports, stops them.
+async fn mcp_list(args: McpListArgs, out: &Out) -> Result<ExitCode> {
+    let workspace = workspace_dir(&args.workspace.dir())?;
+    let opts = load_layered(&workspace, args.run)?;
+    let policy = launch::policy(&opts)?;
+    let specs = launch::mcp_servers(&workspace, &opts, &policy)?;
+    if specs.is_empty() {
+        if args.json {
+            println!("[]");
+        } else {
+            out.print("no MCP servers are configured: add [mcp.servers.NAME] to config.toml, or a .mcp.json to the workspace");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (sandbox, warnings) = endure::sandbox::Sandbox::start(&policy, &workspace, "mcp-list");
+    for w in warnings {
+        out.say(&format!("endure: {w}"));
+    }
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notes.clone();
+    let notify: endure::tools::process::Notify = std::sync::Arc::new(move |k| {
+        if let endure::protocol::EventKind::Warning { message } = k {
+            sink.lock().unwrap_or_else(|p| p.into_inner()).push(message);
+        }
+    });
+    let servers = endure::mcp::McpServers::new(specs, std::sync::Arc::new(sandbox), notify);
+    servers.start().await;
+    let report = servers.report();
+    servers.shutdown("listed");
+    for n in notes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        out.say(&format!("endure: {n}"));
+    }
+    let failed = report.iter().any(|s| s.state != "running" && s.state != "disabled");
+    if args.json {
+        let mut v = serde_json::to_value(&report)?;
+        out.0.redact_json(&mut v);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for s in &report {
+            out.print(&format!("{}  {}  {}  {}", s.name, s.state, s.transport, s.target));
+            out.print(&format!("  from {}", s.source));
+            if let Some(r) = &s.reason {
+                for (i, line) in r.lines().enumerate() {
+                    out.print(&format!("  {}{line}", if i == 0 { "reason: " } else { "  " }));
+                }
+            }
+            for t in &s.tools {
+                let desc = t.description.lines().next().unwrap_or("");
+                out.print(&format!("  {}  {}", t.name, desc));
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// The configuration of a session to continue: its recorded options with `flags` over them.
@@ -125,7 +182,9 @@ fn resume_config(
     if at.is_none() && matches!(state.outcome, Some((Outcome::Done, _))) {
         return Ok(None);
     }
-    let opts = launch::resumed_options(&info, flags)?;
+    let mut opts = launch::resumed_options(&info, flags)?;
+    // MCP servers are not recorded (their headers and variables may be secrets): as configured now.
+    opts.mcp = load_layered(workspace, RunOptions::default())?.mcp;
     let mut cfg = launch::agent_config(workspace, &opts, Some(info.task.clone()), supervision, 0.0)?;
     cfg.session_id = Some(id);
     cfg.resume = Some(agent::ResumeFrom { at });
@@ -306,6 +365,12 @@ fn config_check(dir: &Path, out: &Out) -> Result<ExitCode> {
         if let Err(e) = endure::config::settings::read_config_file(&file) {
             problems.push(e.to_string());
         }
+    }
+    // MCP servers: .mcp.json, and config tables that only make sense over it.
+    if let Ok(opts) = load_layered(&workspace, RunOptions::default())
+        && let Err(e) = endure::mcp::config::resolve(&workspace, &opts.mcp, &Default::default())
+    {
+        problems.push(e.to_string());
     }
     if problems.is_empty() {
         out.print("no problems in config, themes or keymaps");

@@ -766,6 +766,29 @@ pub enum EventKind {
         id: String,
         flags: Vec<CheckpointFlag>,
     },
+    /// An MCP server started (at the session's first step) or, with `restarted`, was started
+    /// again after it exited. `tools` are the names its tools are offered under
+    /// (`mcp__NAME__TOOL`); `transport` is `stdio` or `http`.
+    McpServerStarted {
+        name: String,
+        transport: String,
+        tools: Vec<String>,
+        #[serde(default)]
+        restarted: bool,
+    },
+    /// An MCP server cannot be used: it failed to start or to restart, or exited again after
+    /// its one restart. Its tools answer with `reason` for the rest of the session.
+    McpServerFailed {
+        name: String,
+        reason: String,
+    },
+    /// A running MCP server ended: it exited or its connection closed (`reason` says how; it
+    /// is restarted once, at the next call of one of its tools), or endure stopped it
+    /// (`session ended`; `endure stopped`, recorded on resume for one a dead endure ran).
+    McpServerExited {
+        name: String,
+        reason: String,
+    },
 }
 
 impl EventKind {
@@ -827,6 +850,9 @@ impl EventKind {
             EventKind::RebuildReviewChanged { .. } => "rebuild_review_changed",
             EventKind::RebuildFailed { .. } => "rebuild_failed",
             EventKind::CheckpointFlagged { .. } => "checkpoint_flagged",
+            EventKind::McpServerStarted { .. } => "mcp_server_started",
+            EventKind::McpServerFailed { .. } => "mcp_server_failed",
+            EventKind::McpServerExited { .. } => "mcp_server_exited",
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct AgentConfig {
     pub redactor: crate::redact::Redactor,
     /// What `run` commands may do, and whose escalations are approved without asking.
     pub sandbox: crate::sandbox::Policy,
+    /// The MCP servers of the session, started at its first step.
+    pub mcp: Vec<crate::mcp::ServerSpec>,
 }
 
 /// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.

@@ -19,6 +19,7 @@ use super::recorder::SharedRecorder;
 use super::escalation::EscalationAnswer;
 use super::step::{StepEnd, StepRunner, open_calls};
 use super::{AgentConfig, RunResult, Supervision};
+use crate::mcp::McpServers;
 use crate::memory::window::Adjustments;
 use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, RebuildReview, Role, RolloverReason, SessionInfo};
 use crate::sandbox::{Sandbox, SandboxMode};
@@ -122,6 +123,7 @@ pub(super) async fn run(
         accepted: None,
         sandbox: None,
         processes: None,
+        mcp: None,
     };
     let (outcome, reason) = match run.run(session_id).await {
         Ok(r) => r,
@@ -129,6 +131,9 @@ pub(super) async fn run(
             let reason = e.to_string();
             if let Some(p) = &run.processes {
                 p.shutdown("session ended");
+            }
+            if let Some(m) = &run.mcp {
+                m.shutdown("session ended");
             }
             // The log itself may be what failed; try once to record the end anyway.
             let _ = rec.emit(EventKind::SessionFinished { outcome: Outcome::Failed, reason: reason.clone() });
@@ -172,6 +177,8 @@ struct Run {
     sandbox: Option<Arc<Sandbox>>,
     /// Background processes, ended before the session records its end.
     processes: Option<Arc<Processes>>,
+    /// MCP servers, stopped before the session records its end.
+    mcp: Option<Arc<McpServers>>,
 }
 
 impl Run {
@@ -190,12 +197,17 @@ impl Run {
             let _ = rec.emit(k);
         }))));
         self.processes = Some(processes.clone());
+        let rec = self.rec.clone();
+        let mcp = Arc::new(McpServers::new(self.cfg.mcp.clone(), sandbox.clone(), Arc::new(move |k| {
+            let _ = rec.emit(k);
+        })));
+        self.mcp = Some(mcp.clone());
         let started = tokio::time::Instant::now();
         let (pick_tx, pick_rx) = mpsc::unbounded_channel();
         self.ctl.pick_tx = Some(pick_tx);
         let (escalation_tx, escalation_rx) = mpsc::unbounded_channel();
         self.ctl.escalation_tx = Some(escalation_tx);
-        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx, escalation_rx, sandbox.clone(), processes) {
+        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx, escalation_rx, sandbox.clone(), processes, mcp) {
             Ok(r) => r,
             Err(reason) => return self.finish(Outcome::Failed, reason),
         };
@@ -464,6 +476,7 @@ impl Run {
         self.cfg.provider.resume_at(Role::Verifier, verifier_answers as usize);
         self.cfg.provider.resume_at(Role::Judge, judge_answers as usize);
         let (orphans, before): (Vec<u64>, _) = self.rec.with_state(|s| (s.background.keys().copied().collect(), s.sandbox.clone()));
+        let servers: Vec<String> = self.rec.with_state(|s| s.mcp_running.iter().cloned().collect());
         self.rec.emit(EventKind::SessionResumed {
             at: self.cfg.resume.as_ref().and_then(|r| r.at.clone()),
             interrupted_calls: open.iter().map(|c| c.id.clone()).collect(),
@@ -472,6 +485,10 @@ impl Run {
         // Background processes died with the endure that ran them (their sandbox dies with it).
         for id in orphans {
             self.rec.emit(EventKind::ProcessExited { id, exit_code: None, reason: "endure stopped".into() })?;
+        }
+        // So were its MCP servers; this run starts its own at its first step.
+        for name in servers {
+            self.rec.emit(EventKind::McpServerExited { name, reason: "endure stopped".into() })?;
         }
         steps.close_open_calls(
             "the process running this call stopped before it finished (it was killed or crashed); its outcome is unknown. Check the workspace before repeating anything with side effects",
@@ -555,6 +572,9 @@ impl Run {
     fn finish(&self, outcome: Outcome, reason: String) -> Finish {
         if let Some(p) = &self.processes {
             p.shutdown("session ended");
+        }
+        if let Some(m) = &self.mcp {
+            m.shutdown("session ended");
         }
         if let Some(msg) = self.sandbox.as_ref().and_then(|s| s.memory_guard().check()) {
             self.rec.emit(EventKind::Warning { message: msg })?;

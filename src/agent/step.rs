@@ -45,6 +45,8 @@ pub(super) struct StepRunner {
     retry: RetryPolicy,
     tools: ToolContext,
     specs: Vec<ToolSpec>,
+    /// The MCP servers were started and their tools joined `specs`.
+    mcp_started: bool,
     prices: ModelTable,
     temperature: Option<f32>,
     max_output_tokens: u32,
@@ -67,6 +69,7 @@ impl StepRunner {
         escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
         sandbox: Arc<crate::sandbox::Sandbox>,
         processes: Arc<crate::tools::process::Processes>,
+        mcp: Arc<crate::mcp::McpServers>,
     ) -> Result<StepRunner, String> {
         let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
         // A limit raised earlier in the session (before a resume) still holds.
@@ -74,6 +77,7 @@ impl StepRunner {
         let mut tools = ToolContext::new(workspace, cfg.tool_limits.clone());
         tools.sandbox = sandbox;
         tools.processes = processes;
+        tools.mcp = mcp;
         Ok(StepRunner {
             rec,
             provider: cfg.provider.clone(),
@@ -81,6 +85,7 @@ impl StepRunner {
             retry: cfg.retry.clone(),
             tools,
             specs: tools::specs(),
+            mcp_started: false,
             prices: cfg.prices.clone(),
             temperature: cfg.temperature,
             max_output_tokens,
@@ -111,6 +116,12 @@ impl StepRunner {
     }
 
     pub(super) async fn step(&mut self, step: u64) -> Result<StepEnd, LogError> {
+        if !self.mcp_started {
+            // Lazily, at the first step: the model needs the servers' tools in its first request.
+            self.tools.mcp.start().await;
+            self.specs = self.tools.specs();
+            self.mcp_started = true;
+        }
         let req = self.request();
         let rec = self.rec.clone();
         let mut log_err: Option<LogError> = None;

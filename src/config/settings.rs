@@ -135,6 +135,12 @@ pub struct RunOptions {
     #[arg(skip)]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub models: BTreeMap<String, ModelInfo>,
+    /// MCP servers, `[mcp.servers.NAME]` (config files only). Never recorded in
+    /// `session_started`: headers and environment values may hold secrets, so a resumed
+    /// session reads them from the config files again.
+    #[arg(skip)]
+    #[serde(default, skip_serializing)]
+    pub mcp: crate::mcp::McpSection,
 }
 
 macro_rules! overlay {
@@ -153,6 +159,7 @@ impl RunOptions {
             candidate_temperature, review_picks, review_rebuilds, theme, keymap, sandbox, network, approve_escalations,
             env_keep, env_remove);
         self.models.extend(over.models);
+        self.mcp = self.mcp.overlay(over.mcp);
         self
     }
 }
@@ -190,6 +197,7 @@ pub fn parse_config(text: &str, path: &Path) -> Result<RunOptions, ConfigFileErr
         };
         ConfigFileError { file: path.display().to_string(), line, col, message }
     })?;
+    opts.mcp = std::mem::take(&mut opts.mcp).checked(text, path)?;
     // A relative script path in a config file means relative to that file's folder.
     if let (Some(script), Some(dir)) = (&opts.script, path.parent())
         && script.is_relative()

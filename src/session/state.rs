@@ -164,6 +164,9 @@ pub struct SessionState {
     pub last_process_id: u64,
     /// Escalations requested so far; the next one gets this + 1.
     pub escalations: u64,
+    /// MCP servers running, by name.
+    #[serde(default)]
+    pub mcp_running: std::collections::BTreeSet<String>,
 }
 
 impl SessionState {
@@ -451,6 +454,12 @@ impl SessionState {
                 self.background.remove(id);
             }
             EventKind::EscalationRequested { id, .. } => self.escalations = self.escalations.max(*id),
+            EventKind::McpServerStarted { name, .. } => {
+                self.mcp_running.insert(name.clone());
+            }
+            EventKind::McpServerFailed { name, .. } | EventKind::McpServerExited { name, .. } => {
+                self.mcp_running.remove(name);
+            }
             EventKind::EscalationResolved { by, .. } => {
                 if by == "supervisor" {
                     self.intervened();

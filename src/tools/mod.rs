@@ -50,13 +50,30 @@ pub struct ToolContext {
     pub processes: Arc<process::Processes>,
     /// Set by the runtime for the one `run` call approved to execute outside the sandbox.
     pub escalation_approved: bool,
+    /// The session's MCP servers, whose tools are offered beside these.
+    pub mcp: Arc<crate::mcp::McpServers>,
 }
 
 impl ToolContext {
     /// Tools without a session: no sandbox, background processes reported nowhere.
     pub fn new(workspace: Workspace, limits: ToolLimits) -> ToolContext {
         let sandbox = Arc::new(crate::sandbox::Sandbox::unconfined(workspace.root()));
-        ToolContext { workspace, limits, sandbox, processes: Arc::new(process::Processes::new(1, None)), escalation_approved: false }
+        ToolContext {
+            workspace,
+            limits,
+            sandbox,
+            processes: Arc::new(process::Processes::new(1, None)),
+            escalation_approved: false,
+            mcp: Arc::new(crate::mcp::McpServers::none()),
+        }
+    }
+
+    /// Every tool offered to the model: the built-in ones, then the MCP servers' (started
+    /// with [`crate::mcp::McpServers::start`] before the first request).
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        let mut all = specs::all();
+        all.extend(self.mcp.specs());
+        all
     }
 }
 
@@ -104,8 +121,13 @@ pub async fn execute(ctx: &mut ToolContext, name: &str, args: &Value) -> ToolOut
 }
 
 async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<ToolOutcome, ToolError> {
+    if crate::mcp::is_mcp_tool(name) {
+        return mcp_call(ctx, name, raw).await;
+    }
     if !TOOL_NAMES.contains(&name) {
-        return Err(ToolError(format!("unknown tool `{name}`; the available tools are: {}", TOOL_NAMES.join(", "))));
+        let mut known: Vec<String> = TOOL_NAMES.iter().map(|n| n.to_string()).collect();
+        known.extend(ctx.mcp.tool_names());
+        return Err(ToolError(format!("unknown tool `{name}`; the available tools are: {}", known.join(", "))));
     }
     let a = args::Args::new(name, raw)?;
     if matches!(name, "write_file" | "edit_file") && ctx.sandbox.info().mode == crate::sandbox::SandboxMode::ReadOnly {
@@ -128,6 +150,29 @@ async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
         }
         _ => Err(ToolError(format!("unknown tool `{name}`"))),
     }
+}
+
+/// A call of an MCP server's tool. Its result is an ordinary tool result; files the server
+/// changed in the workspace are recorded like a command's.
+async fn mcp_call(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<ToolOutcome, ToolError> {
+    if !ctx.processes.any_running() && !ctx.mcp.any_running() {
+        ctx.sandbox.memory_guard().accept_current();
+    }
+    let Some(result) = ctx.mcp.call(name, raw).await else {
+        let offered = ctx.mcp.tool_names();
+        let known = if offered.is_empty() { "no MCP server offers tools in this session".to_string() } else { format!("the MCP tools are: {}", offered.join(", ")) };
+        return Err(ToolError(format!("unknown tool `{name}`; {known}")));
+    };
+    let mut feedback = Feedback::default();
+    let mut ok = result.ok;
+    if let Some(m) = ctx.sandbox.memory_guard().check() {
+        ok = false;
+        feedback.diagnostics.push(crate::protocol::Diagnostic { kind: "sandbox".into(), file: Some("MEMORY.md".into()), line: None, col: None, message: m });
+    }
+    let block = crate::feedback::render(&feedback);
+    let output = if block.trim().is_empty() { result.text } else { format!("{}\n{}", block.trim_end(), result.text) };
+    let changes = ctx.workspace.rescan();
+    Ok(ToolOutcome { ok, output, feedback, changes, ..Default::default() })
 }
 
 /// Caps `text` to at most `cap` characters, keeping its head and its tail around a

@@ -149,7 +149,7 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     }
     let confinement = if escalate { Confinement::Escalated } else { Confinement::Sandboxed };
     // With nothing of the session running, whoever changed MEMORY.md since was not a command.
-    if !ctx.processes.any_running() {
+    if !ctx.processes.any_running() && !ctx.mcp.any_running() {
         ctx.sandbox.memory_guard().accept_current();
     }
 

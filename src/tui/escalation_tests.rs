@@ -111,3 +111,26 @@ fn the_status_bar_states_the_policy_and_background_processes() {
     let screen = draw(&mut weak);
     assert!(screen.contains("NOT ENFORCED"), "{screen}");
 }
+
+#[test]
+fn mcp_servers_show_in_the_status_bar_and_the_transcript() {
+    let (mut app, _rx) = live(&[started(true)]);
+    let tools = vec!["mcp__everything__echo".to_string()];
+    app.apply_event(&ev(1, EventKind::McpServerStarted { name: "everything".into(), transport: "stdio".into(), tools, restarted: false }));
+    app.apply_event(&ev(2, EventKind::McpServerFailed { name: "broken".into(), reason: "it exited with code 127".into() }));
+    let screen = draw(&mut app);
+    assert!(screen.contains("sandbox workspace-write · net off · mcp 1/2"), "{screen}");
+    let notices: Vec<String> = app
+        .state
+        .cells
+        .iter()
+        .filter_map(|c| match &c.kind {
+            super::state::CellKind::Notice { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(notices.iter().any(|n| n == "MCP server everything started (stdio, 1 tool)"), "{notices:?}");
+    assert!(notices.iter().any(|n| n == "MCP server broken failed: it exited with code 127"), "{notices:?}");
+    app.apply_event(&ev(3, EventKind::McpServerExited { name: "everything".into(), reason: "session ended".into() }));
+    assert!(draw(&mut app).contains("mcp 0/2"));
+}

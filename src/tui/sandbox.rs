@@ -1,5 +1,5 @@
-//! The workbench's view of the sandbox: the policy in force, the background processes still
-//! running, and an escalation waiting for the supervisor.
+//! The workbench's view of the sandbox: the policy in force, the background processes and
+//! MCP servers still running, and an escalation waiting for the supervisor.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,8 @@ pub struct SandboxState {
     pub background: BTreeMap<u64, String>,
     /// The escalation the runtime waits on, if any.
     pub escalation: Option<PendingEscalation>,
+    /// MCP servers by name: whether each is running.
+    pub mcp: BTreeMap<String, bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +63,21 @@ impl SandboxState {
                 let note = note.as_deref().map(|n| format!(": {n}")).unwrap_or_default();
                 Some((if *approved { NoticeLevel::Warning } else { NoticeLevel::Info }, format!("escalation {id} {what} ({by}){note}")))
             }
+            EventKind::McpServerStarted { name, transport, tools, restarted } => {
+                self.mcp.insert(name.clone(), true);
+                let what = if *restarted { "restarted" } else { "started" };
+                let n = tools.len();
+                Some((NoticeLevel::Info, format!("MCP server {name} {what} ({transport}, {n} tool{})", if n == 1 { "" } else { "s" })))
+            }
+            EventKind::McpServerFailed { name, reason } => {
+                self.mcp.insert(name.clone(), false);
+                Some((NoticeLevel::Error, format!("MCP server {name} failed: {reason}")))
+            }
+            EventKind::McpServerExited { name, reason } => {
+                self.mcp.insert(name.clone(), false);
+                let level = if reason == "session ended" { NoticeLevel::Info } else { NoticeLevel::Warning };
+                Some((level, format!("MCP server {name} exited: {reason}")))
+            }
             EventKind::SessionFinished { .. } => {
                 self.escalation = None;
                 None
@@ -75,6 +92,10 @@ impl SandboxState {
         let mut text = crate::sandbox::describe(info);
         if !self.background.is_empty() {
             text.push_str(&format!(" · bg {}", self.background.len()));
+        }
+        if !self.mcp.is_empty() {
+            let up = self.mcp.values().filter(|r| **r).count();
+            text.push_str(&format!(" · mcp {up}/{}", self.mcp.len()));
         }
         Some((text, !info.enforced))
     }

@@ -806,7 +806,12 @@ impl WorkbenchState {
                 }
             }
             // Folded by `self.sandbox` above.
-            EventKind::ProcessStarted { .. } | EventKind::ProcessExited { .. } | EventKind::EscalationRequested { .. } => {}
+            EventKind::ProcessStarted { .. }
+            | EventKind::ProcessExited { .. }
+            | EventKind::EscalationRequested { .. }
+            | EventKind::McpServerStarted { .. }
+            | EventKind::McpServerFailed { .. }
+            | EventKind::McpServerExited { .. } => {}
             EventKind::SessionFinished { outcome, reason } => {
                 self.reset_streaming(id);
                 self.finished_at = Some(ev.ts);
