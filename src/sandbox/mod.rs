@@ -249,23 +249,36 @@ impl Sandbox {
             .process_group(0)
             .kill_on_drop(true);
         let join = if confined.is_some() { self.net.as_ref().map(SharedNet::fds) } else { None };
-        // SAFETY: the closure makes only async-signal-safe system calls (setns, prctl), and the
-        // descriptors it uses belong to `self.net`, which outlives the spawn.
+        let parent = std::process::id();
+        // SAFETY: the closure makes only async-signal-safe system calls (setns, prctl,
+        // getppid), and the descriptors it uses belong to `self.net`, which outlives the spawn.
         unsafe {
             cmd.pre_exec(move || {
                 if let Some(fds) = join {
                     fds.join()?;
                 }
-                // bwrap's --die-with-parent covers confined commands; an unconfined shell at
-                // least dies with endure, though what it starts in the background may not.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
+                die_with_parent(parent)
             });
         }
         cmd
     }
+}
+
+/// In a forked child before exec: be killed when endure dies, even by `kill -9`. bwrap's own
+/// `--die-with-parent` is set only once bwrap runs, and an unconfined shell has nothing else;
+/// a parent that died before this call would never send the signal, so the child checks that
+/// endure (`parent`) is still its parent after asking, and gives up if not.
+pub(crate) fn die_with_parent(parent: u32) -> std::io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe and touch only this process.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if u32::try_from(libc::getppid()).ok() != Some(parent) {
+            return Err(std::io::Error::other("endure exited before the command could start"));
+        }
+    }
+    Ok(())
 }
 
 /// Removes the private temporary directories that endure processes killed before they could

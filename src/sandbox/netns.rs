@@ -50,10 +50,12 @@ impl SharedNet {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // SAFETY: dup2 is async-signal-safe; it gives bwrap the info pipe as fd 3 without
-        // close-on-exec.
+        let parent = std::process::id();
+        // SAFETY: dup2 and fcntl are async-signal-safe; they give bwrap the info pipe as fd 3
+        // without close-on-exec. die_with_parent makes only async-signal-safe calls.
         unsafe {
             cmd.pre_exec(move || {
+                super::die_with_parent(parent)?;
                 if info_fd == 3 {
                     let flags = libc::fcntl(3, libc::F_GETFD);
                     if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
