@@ -30,6 +30,7 @@ fn provider(server: &TestServer, wire: Wire, key: Option<&str>) -> Arc<dyn Provi
         script: None,
         speed: 0.0,
         connect_timeout: Duration::from_secs(5),
+        options: Default::default(),
     })
     .unwrap()
 }
@@ -93,7 +94,7 @@ fn tool_answer() -> Answer {
             call("read_file", json!({"path": "src/lib.rs"})),
             call("run", json!({"command": "cargo test -- --nocapture"})),
         ],
-        usage: Some(TokenUsage { prompt_tokens: 321, completion_tokens: 45 }),
+        usage: Some(TokenUsage::new(321, 45)),
     }
 }
 
@@ -171,7 +172,7 @@ async fn a_cut_stream_is_requested_again_and_completes() {
         let c = r.unwrap();
         assert_eq!(c.text, "Let me look at both files first.");
         assert_eq!(c.tool_calls, tool_answer().tool_requests(0));
-        assert_eq!(c.usage, Some(TokenUsage { prompt_tokens: 321, completion_tokens: 45 }));
+        assert_eq!(c.usage, Some(TokenUsage::new(321, 45)));
         assert_eq!(server.request_count(), 2);
         assert_eq!(log.retries.len(), 1, "{wire:?}: {:?}", log.retries);
         assert!(log.retries[0].1.contains("the stream broke off"), "{:?}", log.retries);
@@ -412,7 +413,7 @@ async fn usage_is_reported_only_when_sent() {
         server.push(Reply::text("no usage here"));
         let p = provider(&server, wire, None);
         let with = run(&*p, &hello(), &policy()).await.0.unwrap();
-        assert_eq!(with.usage, Some(TokenUsage { prompt_tokens: 321, completion_tokens: 45 }), "{wire:?}");
+        assert_eq!(with.usage, Some(TokenUsage::new(321, 45)), "{wire:?}");
         let without = run(&*p, &hello(), &policy()).await.0.unwrap();
         assert_eq!(without.usage, None);
     }
@@ -437,8 +438,11 @@ async fn request_bodies_have_the_required_fields() {
     assert_eq!(o["tools"][0]["function"]["name"], "read_file");
     assert_eq!(a["stream"], true);
     assert_eq!(a["max_tokens"], 4096);
-    assert_eq!(a["system"], "You are a careful engineer.");
-    assert_eq!(a["messages"], json!([{"role": "user", "content": [{"type": "text", "text": "Fix the failing test."}]}]));
+    assert_eq!(a["system"], json!([{"type": "text", "text": "You are a careful engineer.", "cache_control": {"type": "ephemeral"}}]));
+    assert_eq!(
+        a["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "Fix the failing test.", "cache_control": {"type": "ephemeral"}}]}])
+    );
     assert_eq!(a["tools"][0]["input_schema"]["type"], "object");
     assert_eq!(reqs[1].header("content-type"), Some("application/json"));
 }
@@ -451,8 +455,8 @@ async fn anthropic_merges_consecutive_messages_of_one_role() {
     let req = request(vec![
         Message::User { text: "Fix it.".into() },
         Message::Assistant { text: String::new(), tool_calls: calls.clone(), blocks: vec![] },
-        Message::Tool { call_id: calls[0].id.clone(), name: calls[0].name.clone(), content: "fn main() {}".into() },
-        Message::Tool { call_id: calls[1].id.clone(), name: calls[1].name.clone(), content: "1 passed".into() },
+        Message::Tool { call_id: calls[0].id.clone(), name: calls[0].name.clone(), content: "fn main() {}".into(), is_error: false },
+        Message::Tool { call_id: calls[1].id.clone(), name: calls[1].name.clone(), content: "1 passed".into(), is_error: false },
         Message::User { text: "Supervisor: also update the docs.".into() },
     ]);
     run(&*provider(&server, Wire::Anthropic, None), &req, &policy()).await.0.unwrap();
@@ -509,6 +513,7 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
             script: None,
             speed: 0.0,
             connect_timeout: Duration::from_secs(2),
+            options: Default::default(),
         })
         .unwrap();
         let policy = RetryPolicy { max_attempts: 2, ..policy() };
@@ -530,6 +535,7 @@ fn bad_base_urls_are_config_errors() {
             script: None,
             speed: 0.0,
             connect_timeout: Duration::from_secs(1),
+            options: Default::default(),
         };
         let err = build(&settings).err().expect("must fail");
         assert!(matches!(err, ModelError::Config(_)), "{err:?}");
@@ -560,7 +566,7 @@ fn conversation(s: &Scenario, turns: usize) -> Vec<Message> {
         let calls = a.tool_requests(k);
         m.push(Message::Assistant { text: a.text.clone(), tool_calls: calls.clone(), blocks: vec![] });
         for c in calls {
-            m.push(Message::Tool { call_id: c.id, name: c.name, content: "ok".into() });
+            m.push(Message::Tool { call_id: c.id, name: c.name, content: "ok".into(), is_error: false });
         }
     }
     m
