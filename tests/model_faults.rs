@@ -15,13 +15,14 @@ use endure::protocol::{Role, ToolCallRequest};
 use serde_json::json;
 use support::{Reply, TestServer, Wire};
 
-const WIRES: [Wire; 2] = [Wire::OpenAi, Wire::Anthropic];
+const WIRES: [Wire; 3] = [Wire::OpenAi, Wire::Anthropic, Wire::Responses];
 const KEY: &str = "sk-test-4f9a8b7c6d5e";
 
 fn provider(server: &TestServer, wire: Wire, key: Option<&str>) -> Arc<dyn Provider> {
     let kind = match wire {
         Wire::OpenAi => ProviderKind::Openai,
         Wire::Anthropic => ProviderKind::Anthropic,
+        Wire::Responses => ProviderKind::OpenaiResponses,
     };
     build(&ProviderSettings {
         kind,
@@ -190,6 +191,10 @@ async fn a_cut_without_a_transport_error_is_still_a_cut() {
     let raw = [
         (Wire::OpenAi, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"half\"}}]}\n\n"),
         (Wire::Anthropic, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n"),
+        (
+            Wire::Responses,
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"half\"}\n\n",
+        ),
     ];
     for (wire, text) in raw {
         let server = TestServer::start().await;
@@ -263,7 +268,17 @@ async fn unknown_events_fields_and_keepalives_are_ignored() {
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
     );
-    for (wire, raw) in [(Wire::OpenAi, openai), (Wire::Anthropic, anthropic)] {
+    let responses = concat!(
+        ": keep-alive\n\n",
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"r\",\"status\":\"in_progress\",\"output\":[]}}\n\n",
+        "event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1,\"response\":{\"id\":\"r\"}}\n\n",
+        "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":2,\"output_index\":0,\"item\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"brand_new_field\":true}}\n\n",
+        "event: response.brand_new_event\ndata: {\"type\":\"response.brand_new_event\",\"sequence_number\":3}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":4,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hello there\"}\n\n",
+        "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"sequence_number\":5,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"text\":\"Hello there\"}\n\n",
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":6,\"response\":{\"id\":\"r\",\"status\":\"completed\"}}\n\n",
+    );
+    for (wire, raw) in [(Wire::OpenAi, openai), (Wire::Anthropic, anthropic), (Wire::Responses, responses)] {
         let server = TestServer::start().await;
         server.push(Reply::Raw(raw.into()));
         let (r, log) = run(&*provider(&server, wire, None), &hello(), &policy()).await;
@@ -351,6 +366,9 @@ async fn an_echoed_key_never_reaches_the_error_text() {
             Wire::OpenAi => format!("data: {{\"error\":{{\"message\":\"key {KEY} is rate limited\"}}}}\n\n"),
             Wire::Anthropic => format!(
                 "event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\",\"message\":\"key {KEY} is rate limited\"}}}}\n\n"
+            ),
+            Wire::Responses => format!(
+                "event: error\ndata: {{\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"key {KEY} is rate limited\",\"param\":null}}\n\n"
             ),
         };
         server.push(Reply::Raw(stream_error));
@@ -476,6 +494,10 @@ async fn an_error_event_in_the_stream_is_retried() {
         (
             Wire::Anthropic,
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"upstream overloaded\"}}\n\n",
+        ),
+        (
+            Wire::Responses,
+            "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\nevent: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"id\":\"r\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"upstream overloaded\"}}}\n\n",
         ),
     ];
     for (wire, text) in raw {

@@ -18,10 +18,7 @@ use support::{Recorded, Reply, TestServer, Wire};
 
 fn opts(server: &TestServer, wire: Wire) -> RunOptions {
     RunOptions {
-        provider: Some(match wire {
-            Wire::OpenAi => "openai".into(),
-            Wire::Anthropic => "anthropic".into(),
-        }),
+        provider: Some(wire.provider().into()),
         base_url: Some(server.base_url(wire)),
         model: Some("scripted".into()),
         verifier_model: Some("verifier-model".into()),
