@@ -190,3 +190,7 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     };
     f.render_widget(Paragraph::new(line).style(bar), hint_row);
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;
