@@ -389,3 +389,22 @@ fn the_flags_are_spelled_as_documented() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--reasoning-effort") && help.contains("--thinking <BUDGET>") && help.contains("openai-responses"), "{help}");
 }
+
+#[tokio::test]
+async fn a_headless_run_prints_what_the_model_reasoned() {
+    let server = server(done_at(1), vec![Reply::fixture("openai_reasoning_content.sse")]).await;
+    let ws = workspace();
+    let config = tempfile::tempdir().unwrap();
+    let base = server.base_url(Wire::OpenAi);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_endure"))
+        .args(["exec", "--provider", "openai", "--base-url", &base, "--model", "scripted", "--verifier-model", "verifier-model", "fix the tests"])
+        .current_dir(ws.path())
+        .env("ENDURE_CONFIG_DIR", config.path())
+        .env_remove("OPENAI_API_KEY")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("reasoned: The user wants the test fixed. First I need to see a.txt."), "{stderr}");
+}
