@@ -27,6 +27,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("panels/memory.rs", include_str!("panels/memory.rs")),
     ("panels/mod.rs", include_str!("panels/mod.rs")),
     ("panels/status.rs", include_str!("panels/status.rs")),
+    ("panels/status_tests.rs", include_str!("panels/status_tests.rs")),
     ("panels/transcript.rs", include_str!("panels/transcript.rs")),
     ("panels/transcript_tests.rs", include_str!("panels/transcript_tests.rs")),
     ("panels/verifier.rs", include_str!("panels/verifier.rs")),
