@@ -3,11 +3,18 @@
 //! - harness overhead per step (scripted model at zero delay, so model time is ~0): median of
 //!   step durations over a 1,000-step session;
 //! - replay of a 10,000-event log (read + fold), median of 20 runs;
-//! - peak RSS of a 1,000-step headless session of the real binary (its own `VmHWM`).
+//! - peak RSS of a 1,000-step headless session of the real binary (its own `VmHWM`);
+//! - prompt prefix stability: a 300-step session (no rollover) served over HTTP by the
+//!   loopback model server, and the share of each request's (estimated) tokens that is a
+//!   byte-identical prefix of the previous request, which is what providers' prefix caches
+//!   can reuse. `cargo bench --bench harness -- prefix` runs this figure alone.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use endure::agent::{self, Supervision};
 use endure::config::settings::RunOptions;
@@ -166,8 +173,75 @@ fn peak_rss_kib() -> Option<i64> {
     }
 }
 
+/// Steps of the prefix-stability session.
+const PREFIX_STEPS: usize = 300;
+
+/// How much of each request repeats the previous one byte for byte, over `wire`: (share of
+/// estimated tokens, share of bytes, requests compared).
+fn prefix_share(wire: support::Wire) -> (f64, f64, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ws, script) = setup(dir.path(), PREFIX_STEPS);
+    let scenario = endure::model::scripted::Scenario::load(&script).expect("scenario");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (reqs, events) = rt.block_on(async {
+        let server = support::TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await;
+        let opts = RunOptions {
+            provider: Some(wire.provider().into()),
+            base_url: Some(server.base_url(wire)),
+            model: Some("scripted".into()),
+            verifier_model: Some("verifier-model".into()),
+            stall_after: Some(0),
+            // No checkpoint and no rollover: the figure is about one window.
+            context_budget: Some(1_000_000_000),
+            ..Default::default()
+        };
+        let cfg = endure::launch::agent_config(&ws, &opts, Some("refactor".into()), Supervision::Headless, 0.0).expect("config");
+        let handle = agent::spawn(cfg).expect("spawn");
+        let log = handle.log_path.clone();
+        let result = handle.join.await.expect("join");
+        assert_eq!(result.outcome, endure::protocol::Outcome::Done, "{}", result.reason);
+        let reqs: Vec<String> = server.requests().into_iter().filter(|r| r.model() == "scripted").map(|r| r.raw).collect();
+        (reqs, read_log(&log).expect("log").events)
+    });
+    assert!(
+        !events.iter().any(|e| matches!(e.kind, EventKind::Rollover { .. } | EventKind::CheckpointSaved { .. })),
+        "the session rolled over"
+    );
+    assert_eq!(reqs.len(), PREFIX_STEPS + 1, "one request per agent answer");
+    let (mut same_tokens, mut all_tokens, mut same_bytes, mut all_bytes) = (0u64, 0u64, 0usize, 0usize);
+    for pair in reqs.windows(2) {
+        let (prev, cur) = (&pair[0], &pair[1]);
+        let mut same = prev.bytes().zip(cur.bytes()).take_while(|(a, b)| a == b).count();
+        while !cur.is_char_boundary(same) {
+            same -= 1;
+        }
+        same_tokens += endure::memory::tokens::estimate(&cur[..same]);
+        all_tokens += endure::memory::tokens::estimate(cur);
+        same_bytes += same;
+        all_bytes += cur.len();
+    }
+    (same_tokens as f64 / all_tokens as f64, same_bytes as f64 / all_bytes as f64, reqs.len() - 1)
+}
+
+fn print_prefix_share() {
+    println!("prompt prefix stability ({PREFIX_STEPS}-step session over HTTP, no rollover; goal >= 97%)");
+    for wire in [support::Wire::OpenAi, support::Wire::Responses] {
+        let (tokens, bytes, n) = prefix_share(wire);
+        println!(
+            "  {:<18} {:>6.2}% of request tokens ({:.2}% of bytes) repeat the previous request byte for byte, over {n} requests",
+            wire.provider(),
+            tokens * 100.0,
+            bytes * 100.0
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing: run either way.
+    if std::env::args().skip(1).any(|a| a == "prefix") {
+        print_prefix_share();
+        return;
+    }
     let (median_step, mean_step, log, _dir) = step_overhead();
     let (events, replay_time) = replay(&log);
     let rss = peak_rss_kib();
@@ -179,4 +253,5 @@ fn main() {
         Some(kib) => println!("  peak RSS, {STEPS}-step session    {:>10.1} MB   (target < 50 MB)", kib as f64 / 1024.0),
         None => println!("  peak RSS: unavailable"),
     }
+    print_prefix_share();
 }

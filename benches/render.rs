@@ -384,7 +384,7 @@ async fn stream(k: u64, tx: broadcast::Sender<Event>, tokens: Vec<String>, mut s
         let _ = tx.send(ev(EventKind::AssistantDelta { role: Role::Agent, text }));
         sent += 1;
         if k == 0 && sent.is_multiple_of(turn) {
-            let _ = tx.send(ev(EventKind::AssistantMessage { step, text: std::mem::take(&mut own), tool_calls: vec![] }));
+            let _ = tx.send(ev(EventKind::AssistantMessage { step, text: std::mem::take(&mut own), tool_calls: vec![], blocks: vec![] }));
             let _ = tx.send(ev(EventKind::StepFinished { step }));
             step += 1;
             let _ = tx.send(ev(EventKind::StepStarted { step }));

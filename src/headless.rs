@@ -211,8 +211,9 @@ impl Headless {
                 flags.iter().map(|f| format!("checkpoint {id} flagged: {} — {}", f.kind, truncate(&f.detail, 300))).collect::<Vec<_>>().join("\n"),
             ),
             EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
-                let mut lines: Vec<String> =
-                    blocks.iter().map(|b| format!("           server tool: {}", opaque_block_summary(b))).collect();
+                let mut lines: Vec<String> = crate::protocol::server_tool_blocks(blocks)
+                    .map(|b| format!("           server tool: {}", opaque_block_summary(b)))
+                    .collect();
                 if tool_calls.is_empty() && !text.is_empty() {
                     lines.push(format!("           said: {}", truncate(text.lines().next().unwrap_or(""), 160)));
                 }
@@ -227,6 +228,14 @@ impl Headless {
                 if dropped_calls.is_empty() { String::new() } else { format!("; not run: {}", dropped_calls.join(", ")) }
             )),
             EventKind::MaxTokensRaised { from, to } => Some(format!("           output limit raised from {from} to {to} tokens")),
+            EventKind::Reasoning { text, redacted, .. } => {
+                let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+                let mut line = format!("           reasoned: {}", truncate(first, 120));
+                if *redacted > 0 {
+                    line.push_str(&format!(" ({redacted} block{} encrypted)", if *redacted == 1 { "" } else { "s" }));
+                }
+                Some(line)
+            }
             _ => None,
         }
     }

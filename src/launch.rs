@@ -8,7 +8,8 @@ use crate::agent::{AgentConfig, Budgets, CycleSettings, MaxModeSettings, MemoryS
 use crate::config::prices::ModelTable;
 use crate::config::settings::{RunOptions, parse_duration};
 use crate::model::scripted::Scenario;
-use crate::model::{self, ProviderKind, ProviderSettings, RetryPolicy, Secret};
+use crate::model::options::MIN_THINKING_BUDGET;
+use crate::model::{self, ProviderKind, ProviderSettings, RequestOptions, RetryPolicy, Secret};
 use crate::protocol::RoleModels;
 use crate::redact::Redactor;
 use crate::tools::ToolLimits;
@@ -29,6 +30,7 @@ pub const DEFAULT_STALL_AFTER: u32 = 50;
 fn default_model(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Openai => "gpt-4.1",
+        ProviderKind::OpenaiResponses => "gpt-5",
         ProviderKind::Anthropic => "claude-sonnet-4-5",
         ProviderKind::Scripted => "scripted",
     }
@@ -79,6 +81,9 @@ pub fn agent_config(
         return Err(LaunchError::Invalid(format!("--speed must be 0 or more, not {speed}")));
     }
     let base_url = opts.base_url.clone().or_else(|| kind.default_base_url().map(str::to_string));
+    let models = role_models(opts, kind);
+    let prices = ModelTable::with_overrides(&opts.models);
+    let options = request_options(opts, kind, &models.agent, &prices)?;
     let provider = model::build(&ProviderSettings {
         kind,
         base_url: base_url.clone(),
@@ -86,9 +91,8 @@ pub fn agent_config(
         script,
         speed,
         connect_timeout: Duration::from_secs(30),
+        options,
     })?;
-    let models = role_models(opts, kind);
-    let prices = ModelTable::with_overrides(&opts.models);
     let max_time = opts.max_time.as_deref().map(parse_duration).transpose().map_err(LaunchError::Invalid)?;
     let mut retry = RetryPolicy::default();
     if let Some(n) = opts.max_attempts {
@@ -162,6 +166,36 @@ pub fn mcp_servers(workspace: &Path, opts: &RunOptions, sandbox: &crate::sandbox
         network_on: sandbox.network == NetworkMode::On || sandbox.mode == SandboxMode::Off,
     };
     crate::mcp::config::resolve(workspace, &opts.mcp, &ctx).map_err(|e| LaunchError::Invalid(e.to_string()))
+}
+
+/// `--reasoning-effort` and `--thinking`, checked against the provider that would receive them:
+/// a flag the API cannot take is an error rather than silently dropped. The scripted provider
+/// takes both and ignores them, so a project's config may set them for its real runs.
+fn request_options(opts: &RunOptions, kind: ProviderKind, agent_model: &str, prices: &ModelTable) -> Result<RequestOptions, LaunchError> {
+    if let Some(effort) = opts.reasoning_effort
+        && kind == ProviderKind::Anthropic
+    {
+        return Err(LaunchError::Invalid(format!(
+            "--reasoning-effort {} is for --provider openai or openai-responses; Anthropic models think with --thinking BUDGET",
+            effort.as_str()
+        )));
+    }
+    if let Some(budget) = opts.thinking {
+        if matches!(kind, ProviderKind::Openai | ProviderKind::OpenaiResponses) {
+            return Err(LaunchError::Invalid(format!(
+                "--thinking {budget} is for --provider anthropic; OpenAI reasoning models take --reasoning-effort low|medium|high"
+            )));
+        }
+        if budget < MIN_THINKING_BUDGET {
+            return Err(LaunchError::Invalid(format!("--thinking takes a budget of at least {MIN_THINKING_BUDGET} tokens, not {budget}")));
+        }
+        if let Some(max) = prices.max_output(agent_model).filter(|m| u64::from(budget) >= *m) {
+            return Err(LaunchError::Invalid(format!(
+                "--thinking {budget} leaves no room for an answer: {agent_model} writes at most {max} tokens per answer"
+            )));
+        }
+    }
+    Ok(RequestOptions { reasoning_effort: opts.reasoning_effort, thinking_budget: opts.thinking, models: prices.clone() })
 }
 
 /// The redactor for a run with these options: the key in the variable named by

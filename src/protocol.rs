@@ -115,8 +115,13 @@ pub enum Message {
         text: String,
         tool_calls: Vec<ToolCallRequest>,
         /// Provider content the runtime does not interpret (Anthropic server tool blocks such
-        /// as `server_tool_use` and `web_search_tool_result`), kept verbatim so that the
-        /// provider gets them back unchanged. Absent from older logs.
+        /// as `server_tool_use` and `web_search_tool_result`, signed `thinking` and
+        /// `redacted_thinking` blocks, Responses `reasoning` items), kept verbatim so that the
+        /// provider gets them back unchanged. When present, the list is the whole answer in
+        /// order: `text` appears in it as `{"type":"text","text":..}` pieces and each tool call
+        /// as a `{"type":"tool_use","id":..}` marker ([`is_answer_block`]), so each provider
+        /// block goes back in its place. Older logs hold the provider blocks alone. Absent when
+        /// the answer had none.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         blocks: Vec<Value>,
     },
@@ -124,6 +129,9 @@ pub enum Message {
         call_id: String,
         name: String,
         content: String,
+        /// The tool failed (Anthropic's `is_error`). Absent from older logs.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
     },
 }
 
@@ -135,11 +143,40 @@ impl Message {
             Message::Assistant { text, tool_calls, blocks } => {
                 text.len()
                     + tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>()
-                    + blocks.iter().map(|b| b.to_string().len()).sum::<usize>()
+                    + provider_blocks(blocks).map(|b| b.to_string().len()).sum::<usize>()
             }
             Message::Tool { content, .. } => content.len(),
         }
     }
+}
+
+/// The `type` of a content block, or "".
+pub fn block_type(block: &Value) -> &str {
+    block.get("type").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Whether a block of [`Message::Assistant`]'s `blocks` stands for the answer's own text or
+/// one of its tool calls (which the message holds in `text` and `tool_calls`), rather than
+/// provider content. Both are types providers never send as opaque blocks.
+pub fn is_answer_block(block: &Value) -> bool {
+    matches!(block_type(block), "text" | "tool_use")
+}
+
+/// Whether a provider block carries the model's reasoning (Anthropic `thinking` and
+/// `redacted_thinking`, a Responses `reasoning` item): shown through the `reasoning` event,
+/// not as a server tool.
+pub fn is_reasoning_block(block: &Value) -> bool {
+    matches!(block_type(block), "thinking" | "redacted_thinking" | "reasoning")
+}
+
+/// The provider's own blocks among an assistant message's `blocks`.
+pub fn provider_blocks(blocks: &[Value]) -> impl Iterator<Item = &Value> {
+    blocks.iter().filter(|b| !is_answer_block(b))
+}
+
+/// Provider blocks shown as server tools: neither the answer's own pieces nor reasoning.
+pub fn server_tool_blocks(blocks: &[Value]) -> impl Iterator<Item = &Value> {
+    provider_blocks(blocks).filter(|b| !is_reasoning_block(b))
 }
 
 /// A tool call as the model asked for it.
@@ -176,6 +213,10 @@ pub struct TestCounts {
 }
 
 fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
     *n == 0
 }
 
@@ -480,8 +521,15 @@ pub enum EventKind {
     },
     Usage {
         role: Role,
+        /// Every prompt token, cached or not.
         prompt_tokens: u64,
         completion_tokens: u64,
+        /// Of `prompt_tokens`, those read from the provider's prompt cache.
+        #[serde(default, skip_serializing_if = "is_zero_u64")]
+        cache_read_tokens: u64,
+        /// Of `prompt_tokens`, those written to the provider's prompt cache.
+        #[serde(default, skip_serializing_if = "is_zero_u64")]
+        cache_write_tokens: u64,
         cost_usd: f64,
         /// True when the provider reported nothing and the figures are estimates.
         estimated: bool,
@@ -789,6 +837,17 @@ pub enum EventKind {
         name: String,
         reason: String,
     },
+    /// The readable reasoning that came with the agent's answer of `step` (OpenAI-compatible
+    /// `reasoning_content`, Anthropic thinking, a Responses reasoning summary), recorded just
+    /// before that answer. Display only: the conversation never gets it from here (signed
+    /// thinking blocks go back through the answer's `blocks`). `redacted` counts thinking the
+    /// provider encrypted.
+    Reasoning {
+        step: u64,
+        text: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        redacted: u32,
+    },
 }
 
 impl EventKind {
@@ -853,6 +912,7 @@ impl EventKind {
             EventKind::McpServerStarted { .. } => "mcp_server_started",
             EventKind::McpServerFailed { .. } => "mcp_server_failed",
             EventKind::McpServerExited { .. } => "mcp_server_exited",
+            EventKind::Reasoning { .. } => "reasoning",
         }
     }
 }

@@ -15,13 +15,14 @@ use endure::protocol::{Role, ToolCallRequest};
 use serde_json::json;
 use support::{Reply, TestServer, Wire};
 
-const WIRES: [Wire; 2] = [Wire::OpenAi, Wire::Anthropic];
+const WIRES: [Wire; 3] = [Wire::OpenAi, Wire::Anthropic, Wire::Responses];
 const KEY: &str = "sk-test-4f9a8b7c6d5e";
 
 fn provider(server: &TestServer, wire: Wire, key: Option<&str>) -> Arc<dyn Provider> {
     let kind = match wire {
         Wire::OpenAi => ProviderKind::Openai,
         Wire::Anthropic => ProviderKind::Anthropic,
+        Wire::Responses => ProviderKind::OpenaiResponses,
     };
     build(&ProviderSettings {
         kind,
@@ -30,6 +31,7 @@ fn provider(server: &TestServer, wire: Wire, key: Option<&str>) -> Arc<dyn Provi
         script: None,
         speed: 0.0,
         connect_timeout: Duration::from_secs(5),
+        options: Default::default(),
     })
     .unwrap()
 }
@@ -93,7 +95,7 @@ fn tool_answer() -> Answer {
             call("read_file", json!({"path": "src/lib.rs"})),
             call("run", json!({"command": "cargo test -- --nocapture"})),
         ],
-        usage: Some(TokenUsage { prompt_tokens: 321, completion_tokens: 45 }),
+        usage: Some(TokenUsage::new(321, 45)),
     }
 }
 
@@ -171,7 +173,7 @@ async fn a_cut_stream_is_requested_again_and_completes() {
         let c = r.unwrap();
         assert_eq!(c.text, "Let me look at both files first.");
         assert_eq!(c.tool_calls, tool_answer().tool_requests(0));
-        assert_eq!(c.usage, Some(TokenUsage { prompt_tokens: 321, completion_tokens: 45 }));
+        assert_eq!(c.usage, Some(TokenUsage::new(321, 45)));
         assert_eq!(server.request_count(), 2);
         assert_eq!(log.retries.len(), 1, "{wire:?}: {:?}", log.retries);
         assert!(log.retries[0].1.contains("the stream broke off"), "{:?}", log.retries);
@@ -189,6 +191,10 @@ async fn a_cut_without_a_transport_error_is_still_a_cut() {
     let raw = [
         (Wire::OpenAi, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"half\"}}]}\n\n"),
         (Wire::Anthropic, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\n"),
+        (
+            Wire::Responses,
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"half\"}\n\n",
+        ),
     ];
     for (wire, text) in raw {
         let server = TestServer::start().await;
@@ -262,7 +268,17 @@ async fn unknown_events_fields_and_keepalives_are_ignored() {
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
     );
-    for (wire, raw) in [(Wire::OpenAi, openai), (Wire::Anthropic, anthropic)] {
+    let responses = concat!(
+        ": keep-alive\n\n",
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"r\",\"status\":\"in_progress\",\"output\":[]}}\n\n",
+        "event: response.in_progress\ndata: {\"type\":\"response.in_progress\",\"sequence_number\":1,\"response\":{\"id\":\"r\"}}\n\n",
+        "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":2,\"output_index\":0,\"item\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"brand_new_field\":true}}\n\n",
+        "event: response.brand_new_event\ndata: {\"type\":\"response.brand_new_event\",\"sequence_number\":3}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":4,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hello there\"}\n\n",
+        "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"sequence_number\":5,\"item_id\":\"m\",\"output_index\":0,\"content_index\":0,\"text\":\"Hello there\"}\n\n",
+        "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":6,\"response\":{\"id\":\"r\",\"status\":\"completed\"}}\n\n",
+    );
+    for (wire, raw) in [(Wire::OpenAi, openai), (Wire::Anthropic, anthropic), (Wire::Responses, responses)] {
         let server = TestServer::start().await;
         server.push(Reply::Raw(raw.into()));
         let (r, log) = run(&*provider(&server, wire, None), &hello(), &policy()).await;
@@ -351,6 +367,9 @@ async fn an_echoed_key_never_reaches_the_error_text() {
             Wire::Anthropic => format!(
                 "event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\",\"message\":\"key {KEY} is rate limited\"}}}}\n\n"
             ),
+            Wire::Responses => format!(
+                "event: error\ndata: {{\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"key {KEY} is rate limited\",\"param\":null}}\n\n"
+            ),
         };
         server.push(Reply::Raw(stream_error));
         server.push(Reply::text("fine"));
@@ -412,7 +431,7 @@ async fn usage_is_reported_only_when_sent() {
         server.push(Reply::text("no usage here"));
         let p = provider(&server, wire, None);
         let with = run(&*p, &hello(), &policy()).await.0.unwrap();
-        assert_eq!(with.usage, Some(TokenUsage { prompt_tokens: 321, completion_tokens: 45 }), "{wire:?}");
+        assert_eq!(with.usage, Some(TokenUsage::new(321, 45)), "{wire:?}");
         let without = run(&*p, &hello(), &policy()).await.0.unwrap();
         assert_eq!(without.usage, None);
     }
@@ -437,8 +456,11 @@ async fn request_bodies_have_the_required_fields() {
     assert_eq!(o["tools"][0]["function"]["name"], "read_file");
     assert_eq!(a["stream"], true);
     assert_eq!(a["max_tokens"], 4096);
-    assert_eq!(a["system"], "You are a careful engineer.");
-    assert_eq!(a["messages"], json!([{"role": "user", "content": [{"type": "text", "text": "Fix the failing test."}]}]));
+    assert_eq!(a["system"], json!([{"type": "text", "text": "You are a careful engineer.", "cache_control": {"type": "ephemeral"}}]));
+    assert_eq!(
+        a["messages"],
+        json!([{"role": "user", "content": [{"type": "text", "text": "Fix the failing test.", "cache_control": {"type": "ephemeral"}}]}])
+    );
     assert_eq!(a["tools"][0]["input_schema"]["type"], "object");
     assert_eq!(reqs[1].header("content-type"), Some("application/json"));
 }
@@ -451,8 +473,8 @@ async fn anthropic_merges_consecutive_messages_of_one_role() {
     let req = request(vec![
         Message::User { text: "Fix it.".into() },
         Message::Assistant { text: String::new(), tool_calls: calls.clone(), blocks: vec![] },
-        Message::Tool { call_id: calls[0].id.clone(), name: calls[0].name.clone(), content: "fn main() {}".into() },
-        Message::Tool { call_id: calls[1].id.clone(), name: calls[1].name.clone(), content: "1 passed".into() },
+        Message::Tool { call_id: calls[0].id.clone(), name: calls[0].name.clone(), content: "fn main() {}".into(), is_error: false },
+        Message::Tool { call_id: calls[1].id.clone(), name: calls[1].name.clone(), content: "1 passed".into(), is_error: false },
         Message::User { text: "Supervisor: also update the docs.".into() },
     ]);
     run(&*provider(&server, Wire::Anthropic, None), &req, &policy()).await.0.unwrap();
@@ -472,6 +494,10 @@ async fn an_error_event_in_the_stream_is_retried() {
         (
             Wire::Anthropic,
             "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"upstream overloaded\"}}\n\n",
+        ),
+        (
+            Wire::Responses,
+            "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\nevent: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"id\":\"r\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"upstream overloaded\"}}}\n\n",
         ),
     ];
     for (wire, text) in raw {
@@ -509,6 +535,7 @@ async fn a_refused_connection_is_a_retryable_transport_error() {
             script: None,
             speed: 0.0,
             connect_timeout: Duration::from_secs(2),
+            options: Default::default(),
         })
         .unwrap();
         let policy = RetryPolicy { max_attempts: 2, ..policy() };
@@ -530,6 +557,7 @@ fn bad_base_urls_are_config_errors() {
             script: None,
             speed: 0.0,
             connect_timeout: Duration::from_secs(1),
+            options: Default::default(),
         };
         let err = build(&settings).err().expect("must fail");
         assert!(matches!(err, ModelError::Config(_)), "{err:?}");
@@ -560,7 +588,7 @@ fn conversation(s: &Scenario, turns: usize) -> Vec<Message> {
         let calls = a.tool_requests(k);
         m.push(Message::Assistant { text: a.text.clone(), tool_calls: calls.clone(), blocks: vec![] });
         for c in calls {
-            m.push(Message::Tool { call_id: c.id, name: c.name, content: "ok".into() });
+            m.push(Message::Tool { call_id: c.id, name: c.name, content: "ok".into(), is_error: false });
         }
     }
     m

@@ -18,10 +18,7 @@ use support::{Recorded, Reply, TestServer, Wire};
 
 fn opts(server: &TestServer, wire: Wire) -> RunOptions {
     RunOptions {
-        provider: Some(match wire {
-            Wire::OpenAi => "openai".into(),
-            Wire::Anthropic => "anthropic".into(),
-        }),
+        provider: Some(wire.provider().into()),
         base_url: Some(server.base_url(wire)),
         model: Some("scripted".into()),
         verifier_model: Some("verifier-model".into()),
@@ -226,21 +223,32 @@ async fn anthropic_server_tool_blocks_are_kept_shown_and_passed_back_unchanged()
     let at = pos(&events, "the answer", |k| matches!(k, EventKind::AssistantMessage { .. }));
     let EventKind::AssistantMessage { text, tool_calls, blocks, .. } = &events[at].kind else { unreachable!() };
     assert_eq!(text, "Let me check the spec. Now the local file.");
-    assert_eq!(blocks, &vec![server_use.clone(), search_result.clone()]);
+    assert_eq!(
+        blocks,
+        &vec![
+            json!({"type": "text", "text": "Let me check the spec."}),
+            server_use.clone(),
+            search_result.clone(),
+            json!({"type": "text", "text": " Now the local file."}),
+            json!({"type": "tool_use", "id": "toolu_01ReadA7xt"}),
+        ],
+        "the whole answer in its order"
+    );
     assert_eq!(tool_calls.len(), 1);
     pos(&events, "the client tool's result", |k| matches!(k, EventKind::ToolResult { name, ok: true, .. } if name == "read_file"));
 
     let reqs = agent_requests(&server);
     let content = reqs[1].body["messages"][1]["content"].as_array().unwrap().clone();
-    assert_eq!(content[0], server_use, "passed back unchanged");
-    assert_eq!(content[1], search_result, "passed back unchanged");
-    assert_eq!(content[2]["type"], "text");
-    assert_eq!(content[3]["type"], "tool_use");
+    let types: Vec<&str> = content.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["text", "server_tool_use", "web_search_tool_result", "text", "tool_use"], "in the order they came");
+    assert_eq!(content[1], server_use, "passed back unchanged");
+    assert_eq!(content[2], search_result, "passed back unchanged");
+    assert_eq!(content[4]["input"], json!({"path": "a.txt"}));
     assert_eq!(reqs[1].body["messages"][2]["content"][0]["type"], "tool_result");
 
     // Replay folds the blocks into the conversation, and the workbench shows them.
     let state = endure::session::SessionState::from_events(&events);
-    assert!(state.messages.iter().any(|m| matches!(m, Message::Assistant { blocks, .. } if blocks.len() == 2)));
+    assert!(state.messages.iter().any(|m| matches!(m, Message::Assistant { blocks, .. } if blocks.len() == 5)));
     let notices: Vec<String> = WorkbenchState::from_events(&events)
         .cells
         .into_iter()

@@ -22,10 +22,7 @@ async fn server_for(scenario: Scenario) -> TestServer {
 
 fn http_opts(server: &TestServer, wire: Wire) -> RunOptions {
     RunOptions {
-        provider: Some(match wire {
-            Wire::OpenAi => "openai".into(),
-            Wire::Anthropic => "anthropic".into(),
-        }),
+        provider: Some(wire.provider().into()),
         base_url: Some(server.base_url(wire)),
         model: Some("scripted".into()),
         verifier_model: Some("verifier-model".into()),
@@ -110,6 +107,11 @@ async fn the_demo_over_anthropic_http_logs_the_same_events_as_the_scripted_run()
     same_log_as_scripted(Wire::Anthropic).await;
 }
 
+#[tokio::test]
+async fn the_demo_over_openai_responses_http_logs_the_same_events_as_the_scripted_run() {
+    same_log_as_scripted(Wire::Responses).await;
+}
+
 const APPEND_THEN_DONE: &str = r#"
 [[verifier]]
 text = '{"met": true, "missing": [], "evidence": ["side_effect.txt has one line"]}'
@@ -133,7 +135,7 @@ fn workspace() -> tempfile::TempDir {
 
 #[tokio::test]
 async fn a_stream_cut_mid_way_is_retried_and_no_tool_runs_twice() {
-    for wire in [Wire::OpenAi, Wire::Anthropic] {
+    for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Responses] {
         let scenario = Scenario::parse(APPEND_THEN_DONE, false).unwrap();
         let server = server_for(scenario.clone()).await;
         // The first answer is cut after a few events, then served whole on the retry.

@@ -229,11 +229,13 @@ impl Cycles {
         run: WriterRun,
     ) -> Result<Option<(String, Checkpoint, WriterAnswer)>, LogError> {
         for (u, estimated) in &run.usage {
-            let (cost_usd, priced) = self.writer.prices.cost(&self.writer.model, u.prompt_tokens, u.completion_tokens);
+            let (cost_usd, priced) = self.writer.prices.cost(&self.writer.model, u);
             rec.emit(EventKind::Usage {
                 role: Role::Writer,
                 prompt_tokens: u.prompt_tokens,
                 completion_tokens: u.completion_tokens,
+                cache_read_tokens: u.cache_read_tokens,
+                cache_write_tokens: u.cache_write_tokens,
                 cost_usd,
                 estimated: *estimated,
                 priced,
@@ -479,10 +481,10 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
         usage.push(match completion.usage {
             Some(u) => (u, false),
             None => (
-                TokenUsage {
-                    prompt_tokens: tokens::estimate(&system) + tokens::estimate_messages(&req.messages),
-                    completion_tokens: tokens::estimate(&completion.text),
-                },
+                TokenUsage::new(
+                    tokens::estimate(&system) + tokens::estimate_messages(&req.messages),
+                    tokens::estimate(&completion.text),
+                ),
                 true,
             ),
         });

@@ -172,6 +172,7 @@ impl StepRunner {
             }
         };
 
+        record_reasoning(&self.rec, step, &completion)?;
         if let Some(text) = completion.refusal.clone() {
             // Recorded as what it is and never retried: asking again would only repeat it.
             self.cut_answers = 0;
@@ -459,6 +460,15 @@ pub(crate) fn open_calls(s: &crate::session::SessionState) -> Vec<ToolCallReques
     tool_calls.iter().filter(|c| !answered.contains(&c.id.as_str())).cloned().collect()
 }
 
+/// Records the reasoning that came with an answer, before the answer itself.
+fn record_reasoning(rec: &SharedRecorder, step: u64, c: &model::Completion) -> Result<(), LogError> {
+    let redacted = c.blocks.iter().filter(|b| crate::protocol::block_type(b) == "redacted_thinking").count();
+    if c.reasoning.trim().is_empty() && redacted == 0 {
+        return Ok(());
+    }
+    rec.emit(EventKind::Reasoning { step, text: c.reasoning.clone(), redacted: u32::try_from(redacted).unwrap_or(u32::MAX) })
+}
+
 /// Records one answer's usage: as reported, or estimated; priced from the model table.
 fn record_usage(
     rec: &SharedRecorder,
@@ -473,11 +483,13 @@ fn record_usage(
         Some(u) => (u, false),
         None => (estimate_usage(req, &c.text, &c.tool_calls), true),
     };
-    let (cost_usd, priced) = prices.cost(model, usage.prompt_tokens, usage.completion_tokens);
+    let (cost_usd, priced) = prices.cost(model, &usage);
     rec.emit(EventKind::Usage {
         role,
         prompt_tokens: usage.prompt_tokens,
         completion_tokens: usage.completion_tokens,
+        cache_read_tokens: usage.cache_read_tokens,
+        cache_write_tokens: usage.cache_write_tokens,
         cost_usd,
         estimated,
         priced,
@@ -490,5 +502,5 @@ fn estimate_usage(req: &ModelRequest, text: &str, calls: &[ToolCallRequest]) -> 
     let tools: u64 = req.tools.iter().map(|t| estimate(&t.name) + estimate(&t.description) + estimate(&t.parameters.to_string())).sum();
     let prompt = estimate(&req.system) + tools + estimate_messages(&req.messages);
     let completion = estimate(text) + calls.iter().map(|c| estimate(&c.name) + estimate(&c.arguments)).sum::<u64>();
-    TokenUsage { prompt_tokens: prompt, completion_tokens: completion }
+    TokenUsage::new(prompt, completion)
 }

@@ -14,7 +14,8 @@ use super::{describe_toml_error, line_col};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RunOptions {
-    /// Model API: openai (any OpenAI-compatible server), anthropic, or scripted.
+    /// Model API: openai (any OpenAI-compatible server), openai-responses (OpenAI's Responses
+    /// API), anthropic, or scripted.
     #[arg(long)]
     pub provider: Option<String>,
     /// Base URL of the API (openai: including /v1; anthropic: without it).
@@ -65,6 +66,13 @@ pub struct RunOptions {
     /// Most tokens a single answer may have.
     #[arg(long, value_name = "N")]
     pub max_output_tokens: Option<u32>,
+    /// Reasoning effort of the agent's model (openai, openai-responses), passed as the API's
+    /// `reasoning_effort` / `reasoning.effort`.
+    #[arg(long, value_enum, value_name = "low|medium|high")]
+    pub reasoning_effort: Option<crate::model::ReasoningEffort>,
+    /// Anthropic extended thinking for the agent, with a budget of BUDGET tokens (1024 or more).
+    #[arg(long, value_name = "BUDGET")]
+    pub thinking: Option<u32>,
     /// Attempts per model request before giving up on transient failures.
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,
@@ -154,7 +162,7 @@ impl RunOptions {
     pub fn overlay(mut self, over: RunOptions) -> RunOptions {
         overlay!(self, over; provider, base_url, model, writer_model, verifier_model, judge_model,
             api_key_env, script, speed, max_steps, max_tokens, max_cost, max_time, stall_after,
-            context_budget, temperature, max_output_tokens, max_attempts, retry_base_ms,
+            context_budget, temperature, max_output_tokens, reasoning_effort, thinking, max_attempts, retry_base_ms,
             stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, goal, max_rejections, max_mode,
             candidate_temperature, review_picks, review_rebuilds, theme, keymap, sandbox, network, approve_escalations,
             env_keep, env_remove);
@@ -302,6 +310,14 @@ mod tests {
         assert_eq!((o.env_keep.unwrap(), o.env_remove.unwrap()), (vec!["KEYBOARD".to_string()], vec!["CORP_PROXY".to_string()]));
         let err = parse_config("sandbox = \"loose\"\n", Path::new("c.toml")).expect_err("must fail");
         assert!(err.message.contains("sandbox") && err.line == 1, "{err}");
+    }
+
+    #[test]
+    fn reasoning_keys_parse_and_bad_efforts_name_the_key() {
+        let o = parse_config("reasoning-effort = \"high\"\nthinking = 8000\n", Path::new("c.toml")).unwrap();
+        assert_eq!((o.reasoning_effort, o.thinking), (Some(crate::model::ReasoningEffort::High), Some(8000)));
+        let err = parse_config("reasoning-effort = \"extreme\"\n", Path::new("c.toml")).expect_err("must fail");
+        assert!(err.message.contains("reasoning-effort") && err.line == 1, "{err}");
     }
 
     #[test]

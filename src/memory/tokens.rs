@@ -152,9 +152,9 @@ pub fn estimate_message(msg: &Message) -> u64 {
                         .iter()
                         .map(|c| TOOL_CALL_OVERHEAD + estimate(&c.id) + estimate(&c.name) + estimate(&c.arguments))
                         .sum::<u64>()
-                    + blocks.iter().map(|b| estimate(&b.to_string())).sum::<u64>()
+                    + crate::protocol::provider_blocks(blocks).map(|b| estimate(&b.to_string())).sum::<u64>()
             }
-            Message::Tool { call_id, name, content } => estimate(call_id) + estimate(name) + estimate(content),
+            Message::Tool { call_id, name, content, .. } => estimate(call_id) + estimate(name) + estimate(content),
         }
 }
 

@@ -279,7 +279,7 @@ fn message_estimate_counts_overhead_tool_calls_and_results() {
     let call_cost = TOOL_CALL_OVERHEAD + estimate(&call.id) + estimate(&call.name) + estimate(&call.arguments);
     assert_eq!(estimate_message(&with_call), estimate_message(&without) + call_cost);
 
-    let result = Message::Tool { call_id: "c1".into(), name: "run".into(), content: PYTEST.into() };
+    let result = Message::Tool { call_id: "c1".into(), name: "run".into(), content: PYTEST.into(), is_error: false };
     assert!(estimate_message(&result) > estimate(PYTEST));
     let all = [user, with_call, result];
     assert_eq!(estimate_messages(&all), all.iter().map(estimate_message).sum::<u64>());

@@ -93,7 +93,7 @@ fn history(rng: &mut Rng) -> Vec<Message> {
                 for c in calls {
                     // Now and then a huge output, like a full test log.
                     let content = if rng.below(6) == 0 { words(rng, 1_000, 6_000) } else { words(rng, 0, 300) };
-                    h.push(Message::Tool { call_id: c.id, name: c.name, content });
+                    h.push(Message::Tool { call_id: c.id, name: c.name, content, is_error: false });
                 }
             }
         }
@@ -193,7 +193,7 @@ fn huge_history_gives_a_much_smaller_window_with_the_newest_messages() {
             tool_calls: vec![ToolCallRequest { id: format!("c{i}"), name: "run".into(), arguments: "{\"command\": \"cargo test\"}".into() }],
             blocks: vec![],
         });
-        h.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("run {i}\n{}", "test ok\n".repeat(200)) });
+        h.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("run {i}\n{}", "test ok\n".repeat(200)), is_error: false });
     }
     let cp = checkpoint();
     let t = tasks(false);
@@ -222,8 +222,8 @@ fn a_history_that_fits_is_kept_entirely_and_in_order() {
             ],
             blocks: vec![],
         },
-        Message::Tool { call_id: "a".into(), name: "read_file".into(), content: "# Changelog\n".into() },
-        Message::Tool { call_id: "b".into(), name: "read_file".into(), content: "[package]\n".into() },
+        Message::Tool { call_id: "a".into(), name: "read_file".into(), content: "# Changelog\n".into(), is_error: false },
+        Message::Tool { call_id: "b".into(), name: "read_file".into(), content: "[package]\n".into(), is_error: false },
         Message::Assistant { text: "Now editing.".into(), tool_calls: vec![], blocks: vec![] },
     ];
     let cp = checkpoint();
@@ -258,7 +258,7 @@ fn a_history_that_fits_is_kept_entirely_and_in_order() {
 #[test]
 fn a_trailing_call_without_result_and_an_orphan_result_are_left_out() {
     let h = vec![
-        Message::Tool { call_id: "old".into(), name: "run".into(), content: "orphan".into() },
+        Message::Tool { call_id: "old".into(), name: "run".into(), content: "orphan".into(), is_error: false },
         Message::User { text: "go on".into() },
         Message::Assistant {
             text: "two calls".into(),
@@ -268,7 +268,7 @@ fn a_trailing_call_without_result_and_an_orphan_result_are_left_out() {
             ],
             blocks: vec![],
         },
-        Message::Tool { call_id: "x".into(), name: "run".into(), content: "only x answered".into() },
+        Message::Tool { call_id: "x".into(), name: "run".into(), content: "only x answered".into(), is_error: false },
     ];
     let cp = checkpoint();
     let t = tasks(false);
@@ -374,7 +374,7 @@ fn calls(n: usize, size: usize) -> Vec<Message> {
             tool_calls: vec![ToolCallRequest { id: format!("c{i}"), name: "read_file".into(), arguments: format!("{{\"path\": \"f{i}.rs\"}}") }],
             blocks: Vec::new(),
         });
-        h.push(Message::Tool { call_id: format!("c{i}"), name: "read_file".into(), content: format!("file {i}\n{}", "line of code\n".repeat(size)) });
+        h.push(Message::Tool { call_id: format!("c{i}"), name: "read_file".into(), content: format!("file {i}\n{}", "line of code\n".repeat(size)), is_error: false });
     }
     h
 }

@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderName};
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::sse::{self, DecodeError, Decoder, Flow, SseClient, SseEvent};
-use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, Secret, StreamEvent, TokenUsage};
+use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, RequestOptions, Secret, StreamEvent, TokenUsage};
+use crate::protocol::{Role, ToolCallRequest, block_type, is_answer_block};
 
 pub const API_VERSION: &str = "2023-06-01";
 
@@ -16,11 +18,12 @@ pub struct AnthropicProvider {
     http: SseClient,
     url: Url,
     headers: HeaderMap,
+    options: RequestOptions,
 }
 
 impl AnthropicProvider {
     /// `base_url` is without the version segment, e.g. `https://api.anthropic.com`.
-    pub fn new(base_url: &str, key: Option<Secret>, connect_timeout: Duration) -> Result<Self, ModelError> {
+    pub fn new(base_url: &str, key: Option<Secret>, connect_timeout: Duration, options: RequestOptions) -> Result<Self, ModelError> {
         let url = sse::endpoint("anthropic", base_url, "/v1/messages")?;
         let http = SseClient::new("anthropic", key, connect_timeout)?;
         let mut headers = HeaderMap::new();
@@ -29,7 +32,7 @@ impl AnthropicProvider {
         if let Some(v) = http.key_header("")? {
             headers.insert(HeaderName::from_static("x-api-key"), v);
         }
-        Ok(AnthropicProvider { http, url, headers })
+        Ok(AnthropicProvider { http, url, headers, options })
     }
 }
 
@@ -40,9 +43,22 @@ impl Provider for AnthropicProvider {
 
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a> {
         Box::pin(async move {
-            let body = request_body(req);
-            self.http.open(&self.url, &self.headers, &body, req.max_tokens, AnthropicDecoder::default()).await
+            let body = request_body(req, &self.options);
+            let limit = body.max_tokens;
+            self.http.open(&self.url, &self.headers, &body, limit, AnthropicDecoder::default()).await
         })
+    }
+
+    fn output_limit(&self, req: &ModelRequest) -> u32 {
+        max_tokens(req, &self.options)
+    }
+}
+
+/// `max_tokens` as sent: the request's, raised by the thinking budget when thinking is on.
+fn max_tokens(req: &ModelRequest, opts: &RequestOptions) -> u32 {
+    match opts.thinking(req.role) {
+        Some(budget) => opts.max_tokens_with_thinking(&req.model, req.max_tokens, budget),
+        None => req.max_tokens,
     }
 }
 
@@ -55,25 +71,61 @@ fn tool_input(arguments: &str) -> Value {
     }
 }
 
+fn tool_use(c: &ToolCallRequest) -> Value {
+    json!({"type": "tool_use", "id": c.id, "name": c.name, "input": tool_input(&c.arguments)})
+}
+
+/// Block types of other APIs that may sit in a message's blocks (a session resumed with
+/// another provider); Anthropic rejects them.
+const FOREIGN_BLOCKS: [&str; 1] = ["reasoning"];
+
+/// An assistant message's content. Blocks kept from the provider (server tools, signed
+/// thinking) go back unchanged and in their place: the API checks that thinking comes before
+/// the text and tool calls it led to, and each server call before its result.
+fn assistant_content(text: &str, tool_calls: &[ToolCallRequest], blocks: &[Value]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(blocks.len() + tool_calls.len() + 1);
+    if !blocks.iter().any(is_answer_block) {
+        // Logs from before the order was kept hold the provider's blocks alone; they came
+        // first in every answer that had them.
+        out.extend(blocks.iter().filter(|b| !FOREIGN_BLOCKS.contains(&block_type(b))).cloned());
+        if !text.is_empty() {
+            out.push(json!({"type": "text", "text": text}));
+        }
+        out.extend(tool_calls.iter().map(tool_use));
+        return out;
+    }
+    let mut sent: Vec<&str> = Vec::new();
+    for b in blocks {
+        match block_type(b) {
+            // The API rejects empty text blocks.
+            "text" if b.get("text").and_then(Value::as_str).is_none_or(str::is_empty) => {}
+            "text" => out.push(b.clone()),
+            "tool_use" => {
+                // A call that was not kept (a cut answer's) has nothing to stand for.
+                let id = b.get("id").and_then(Value::as_str).unwrap_or_default();
+                if let Some(c) = tool_calls.iter().find(|c| c.id == id) {
+                    out.push(tool_use(c));
+                    sent.push(&c.id);
+                }
+            }
+            t if FOREIGN_BLOCKS.contains(&t) => {}
+            _ => out.push(b.clone()),
+        }
+    }
+    out.extend(tool_calls.iter().filter(|c| !sent.contains(&c.id.as_str())).map(tool_use));
+    out
+}
+
 fn blocks(m: &Message) -> (&'static str, Vec<Value>) {
     match m {
         Message::User { text } => ("user", vec![json!({"type": "text", "text": text})]),
-        Message::Assistant { text, tool_calls, blocks } => {
-            // Server tool blocks go back unchanged, before the text and the client tool calls:
-            // each server call is followed by its result, and the client calls stay last so
-            // that the tool results answering them open the next turn.
-            let mut b = blocks.clone();
-            b.reserve(tool_calls.len() + 1);
-            if !text.is_empty() {
-                b.push(json!({"type": "text", "text": text}));
+        Message::Assistant { text, tool_calls, blocks } => ("assistant", assistant_content(text, tool_calls, blocks)),
+        Message::Tool { call_id, content, is_error, .. } => {
+            let mut b = json!({"type": "tool_result", "tool_use_id": call_id, "content": content});
+            if *is_error {
+                b["is_error"] = true.into();
             }
-            for c in tool_calls {
-                b.push(json!({"type": "tool_use", "id": c.id, "name": c.name, "input": tool_input(&c.arguments)}));
-            }
-            ("assistant", b)
-        }
-        Message::Tool { call_id, content, .. } => {
-            ("user", vec![json!({"type": "tool_result", "tool_use_id": call_id, "content": content})])
+            ("user", vec![b])
         }
     }
 }
@@ -103,27 +155,72 @@ pub fn encode_messages(messages: &[Message]) -> Vec<Value> {
         .collect()
 }
 
-pub fn request_body(req: &ModelRequest) -> Value {
-    let mut body = Map::new();
-    body.insert("model".into(), req.model.as_str().into());
-    if !req.system.is_empty() {
-        body.insert("system".into(), req.system.as_str().into());
+fn ephemeral() -> Value {
+    json!({"type": "ephemeral"})
+}
+
+/// Marks the newest message's last block of endure's own making (text, a tool call or result;
+/// never an empty text, and never a provider's block, which goes back unchanged), so the next
+/// request, which extends this one, reads everything up to here from the cache.
+fn mark_newest_message(messages: &mut [Value]) {
+    let Some(content) = messages.last_mut().and_then(|m| m.get_mut("content")).and_then(Value::as_array_mut) else { return };
+    let target = content.iter_mut().rev().find(|b| match block_type(b) {
+        "text" => b["text"].as_str().is_some_and(|t| !t.is_empty()),
+        t => t == "tool_use" || t == "tool_result",
+    });
+    if let Some(b) = target {
+        b["cache_control"] = ephemeral();
     }
-    body.insert("max_tokens".into(), req.max_tokens.into());
-    if let Some(t) = req.temperature {
-        body.insert("temperature".into(), super::openai::temperature_json(t));
+}
+
+/// A Messages request, fields in the order of Anthropic's cache (tools, system, messages) and
+/// the conversation before the fields that may change between requests.
+#[derive(Debug, Serialize)]
+pub struct MessagesBody {
+    model: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<Value>,
+    messages: Vec<Value>,
+    pub max_tokens: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<Value>,
+    stream: bool,
+}
+
+/// The request body. Cache breakpoints go on the last tool and the system prompt (the part
+/// every request of a session shares) and, for the agent, on the newest message: each step
+/// then reads the previous step's whole prompt from the cache. Other roles answer once, so
+/// marking their newest message would only pay for a cache write nobody reads.
+pub fn request_body(req: &ModelRequest, opts: &RequestOptions) -> MessagesBody {
+    let mut tools: Vec<Value> = req
+        .tools
+        .iter()
+        .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
+        .collect();
+    if let Some(last) = tools.last_mut() {
+        last["cache_control"] = ephemeral();
     }
-    body.insert("stream".into(), true.into());
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
+    let system = (!req.system.is_empty()).then(|| json!([{"type": "text", "text": req.system, "cache_control": ephemeral()}]));
+    let mut messages = encode_messages(&req.messages);
+    if req.role == Role::Agent {
+        mark_newest_message(&mut messages);
     }
-    body.insert("messages".into(), Value::Array(encode_messages(&req.messages)));
-    Value::Object(body)
+    let thinking = opts.thinking(req.role);
+    MessagesBody {
+        model: req.model.clone(),
+        tools,
+        system,
+        messages,
+        max_tokens: max_tokens(req, opts),
+        thinking: thinking.map(|budget| json!({"type": "enabled", "budget_tokens": budget})),
+        // Thinking accepts no temperature but the default.
+        temperature: req.temperature.filter(|_| thinking.is_none()).map(super::openai::temperature_json),
+        stream: true,
+    }
 }
 
 /// Stop reasons in the vocabulary the rest of endure (and the scripted provider) uses, which is
@@ -146,8 +243,16 @@ struct OpaqueBlock {
     partial_input: String,
 }
 
-/// Block types read for what they are; every other type is kept opaque.
-const KNOWN_BLOCKS: [&str; 4] = ["text", "tool_use", "thinking", "redacted_thinking"];
+/// A thinking block being received: its text (also streamed for display) and signature.
+#[derive(Debug, Default)]
+struct ThinkingBlock {
+    thinking: String,
+    signature: String,
+}
+
+/// Block types read for what they are; every other type (server tools, `redacted_thinking`)
+/// is kept opaque.
+const KNOWN_BLOCKS: [&str; 3] = ["text", "tool_use", "thinking"];
 
 #[derive(Debug, Default)]
 struct ToolBlock {
@@ -164,28 +269,47 @@ pub struct AnthropicDecoder {
     tools: HashMap<u64, ToolBlock>,
     /// Opaque blocks still open, by block index.
     opaque: HashMap<u64, OpaqueBlock>,
+    thinking: HashMap<u64, ThinkingBlock>,
     opaque_seen: usize,
     saw_text: bool,
-    input_tokens: u64,
-    output_tokens: u64,
+    usage: TokenUsage,
+    /// Input tokens not read from or written to the cache.
+    uncached_input: u64,
     saw_usage: bool,
     stop_reason: Option<String>,
 }
 
 impl AnthropicDecoder {
+    /// Usage comes in `message_start` and again, cumulative, in `message_delta`; a field
+    /// missing from the later one keeps its earlier value.
     fn usage(&mut self, u: &Value) {
         let n = |k: &str| u.get(k).and_then(Value::as_u64);
         if let Some(input) = n("input_tokens") {
-            // Cached prompt tokens are still prompt tokens; Anthropic counts them apart.
-            self.input_tokens = input
-                + n("cache_creation_input_tokens").unwrap_or(0)
-                + n("cache_read_input_tokens").unwrap_or(0);
+            self.uncached_input = input;
             self.saw_usage = true;
         }
+        if let Some(read) = n("cache_read_input_tokens") {
+            self.usage.cache_read_tokens = read;
+        }
+        if let Some(write) = n("cache_creation_input_tokens") {
+            self.usage.cache_write_tokens = write;
+        }
+        // Cached prompt tokens are still prompt tokens; Anthropic counts them apart.
+        self.usage.prompt_tokens = self.uncached_input + self.usage.cache_read_tokens + self.usage.cache_write_tokens;
         if let Some(output) = n("output_tokens") {
-            self.output_tokens = output;
+            self.usage.completion_tokens = output;
             self.saw_usage = true;
         }
+    }
+
+    fn start_opaque(&mut self, block: Option<u64>, kind: &str, cb: &Value) -> Result<(), DecodeError> {
+        let block = block.ok_or_else(|| format!("a {kind} block without an index"))?;
+        self.opaque_seen += 1;
+        if self.opaque_seen > super::MAX_TOOL_CALLS {
+            return Err(format!("more than {} opaque blocks in one answer", super::MAX_TOOL_CALLS).into());
+        }
+        self.opaque.insert(block, OpaqueBlock { block: cb.clone(), partial_input: String::new() });
+        Ok(())
     }
 }
 
@@ -222,14 +346,17 @@ impl Decoder for AnthropicDecoder {
                         let initial_input = cb.get("input").filter(|i| i.as_object().is_some_and(|o| !o.is_empty())).cloned();
                         self.tools.insert(block, ToolBlock { index, had_arguments: false, initial_input });
                     }
-                    Some(kind) if !KNOWN_BLOCKS.contains(&kind) => {
-                        let block = block.ok_or_else(|| format!("a {kind} block without an index"))?;
-                        self.opaque_seen += 1;
-                        if self.opaque_seen > super::MAX_TOOL_CALLS {
-                            return Err(format!("more than {} server tool blocks in one answer", super::MAX_TOOL_CALLS).into());
+                    Some("thinking") => {
+                        let block = block.ok_or("a thinking block without an index")?;
+                        let mut t = ThinkingBlock::default();
+                        if let Some(text) = cb.get("thinking").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                            t.thinking.push_str(text);
+                            out.push(StreamEvent::ReasoningDelta(text.to_string()));
                         }
-                        self.opaque.insert(block, OpaqueBlock { block: cb.clone(), partial_input: String::new() });
+                        t.signature = cb.get("signature").and_then(Value::as_str).unwrap_or_default().to_string();
+                        self.thinking.insert(block, t);
                     }
+                    Some(kind) if !KNOWN_BLOCKS.contains(&kind) => self.start_opaque(block, kind, cb)?,
                     _ => {}
                 }
             }
@@ -241,6 +368,19 @@ impl Decoder for AnthropicDecoder {
                             self.saw_text = true;
                             out.push(StreamEvent::TextDelta(t.to_string()));
                         }
+                    }
+                    Some("thinking_delta") => {
+                        let t = block.and_then(|b| self.thinking.get_mut(&b)).ok_or("thinking text for a block that is not thinking")?;
+                        if let Some(text) = d.get("thinking").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+                            t.thinking.push_str(text);
+                            out.push(StreamEvent::ReasoningDelta(text.to_string()));
+                        }
+                    }
+                    Some("signature_delta") => {
+                        let t = block.and_then(|b| self.thinking.get_mut(&b)).ok_or("a signature for a block that is not thinking")?;
+                        // The signature comes whole, just before the block ends (the SDKs
+                        // replace, not append).
+                        t.signature = d.get("signature").and_then(Value::as_str).unwrap_or_default().to_string();
                     }
                     Some("input_json_delta") if block.is_some_and(|b| self.opaque.contains_key(&b)) => {
                         if let Some(o) = block.and_then(|b| self.opaque.get_mut(&b)) {
@@ -261,6 +401,15 @@ impl Decoder for AnthropicDecoder {
                 }
             }
             "content_block_stop" => {
+                // A thinking block goes back to the API only with its signature, which proves
+                // it unchanged; one without (an answer cut mid-thought) can only be shown.
+                if let Some(t) = block.and_then(|b| self.thinking.remove(&b)).filter(|t| !t.signature.is_empty()) {
+                    self.opaque_seen += 1;
+                    if self.opaque_seen > super::MAX_TOOL_CALLS {
+                        return Err(format!("more than {} opaque blocks in one answer", super::MAX_TOOL_CALLS).into());
+                    }
+                    out.push(StreamEvent::Opaque(json!({"type": "thinking", "thinking": t.thinking, "signature": t.signature})));
+                }
                 if let Some(mut o) = block.and_then(|b| self.opaque.remove(&b)) {
                     if !o.partial_input.trim().is_empty() {
                         let input: Value = serde_json::from_str(&o.partial_input)
@@ -292,10 +441,7 @@ impl Decoder for AnthropicDecoder {
             }
             "message_stop" => {
                 if self.saw_usage {
-                    out.push(StreamEvent::Usage(TokenUsage {
-                        prompt_tokens: self.input_tokens,
-                        completion_tokens: self.output_tokens,
-                    }));
+                    out.push(StreamEvent::Usage(self.usage));
                 }
                 out.push(StreamEvent::Finished { stop_reason: self.stop_reason.take() });
                 return Ok(Flow::Done);
@@ -309,195 +455,5 @@ impl Decoder for AnthropicDecoder {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::ToolSpec;
-    use crate::protocol::{Role, ToolCallRequest};
-
-    fn call(id: &str, args: &str) -> ToolCallRequest {
-        ToolCallRequest { id: id.into(), name: "run".into(), arguments: args.into() }
-    }
-
-    #[test]
-    fn body_has_blocks_and_merges_roles() {
-        let req = ModelRequest {
-            role: Role::Agent,
-            model: "claude-test".into(),
-            system: "be brief".into(),
-            messages: vec![
-                Message::User { text: "fix it".into() },
-                Message::Assistant {
-                    text: "Looking.".into(),
-                    tool_calls: vec![call("t1", "{\"cmd\":\"ls\"}"), call("t2", "[1")],
-                    blocks: vec![],
-                },
-                Message::Tool { call_id: "t1".into(), name: "run".into(), content: "a.py".into() },
-                Message::Tool { call_id: "t2".into(), name: "run".into(), content: "error: bad arguments".into() },
-                Message::User { text: "hurry up".into() },
-                Message::Assistant { text: String::new(), tool_calls: vec![call("t3", "{}")], blocks: vec![] },
-            ],
-            tools: vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }],
-            temperature: Some(0.5),
-            max_tokens: 2048,
-        };
-        let b = request_body(&req);
-        assert_eq!(b["system"], "be brief");
-        assert_eq!(b["max_tokens"], 2048);
-        assert_eq!(b["stream"], true);
-        assert_eq!(b["temperature"], json!(0.5));
-        assert_eq!(b["tools"], json!([{"name":"run","description":"runs","input_schema":{"type":"object"}}]));
-        assert_eq!(
-            b["messages"],
-            json!([
-                {"role":"user","content":[{"type":"text","text":"fix it"}]},
-                {"role":"assistant","content":[
-                    {"type":"text","text":"Looking."},
-                    {"type":"tool_use","id":"t1","name":"run","input":{"cmd":"ls"}},
-                    {"type":"tool_use","id":"t2","name":"run","input":{}}]},
-                {"role":"user","content":[
-                    {"type":"tool_result","tool_use_id":"t1","content":"a.py"},
-                    {"type":"tool_result","tool_use_id":"t2","content":"error: bad arguments"},
-                    {"type":"text","text":"hurry up"}]},
-                {"role":"assistant","content":[{"type":"tool_use","id":"t3","name":"run","input":{}}]},
-            ])
-        );
-    }
-
-    #[test]
-    fn tool_results_open_a_merged_user_turn() {
-        let msgs = encode_messages(&[
-            Message::User { text: "note".into() },
-            Message::Tool { call_id: "t1".into(), name: "run".into(), content: "ok".into() },
-        ]);
-        assert_eq!(msgs.len(), 1);
-        assert_eq!(msgs[0]["content"][0]["type"], "tool_result");
-        assert_eq!(msgs[0]["content"][1]["text"], "note");
-    }
-
-    fn run(events: &[(&str, &str)]) -> Result<(Vec<StreamEvent>, Flow), DecodeError> {
-        let mut d = AnthropicDecoder::default();
-        let mut out = Vec::new();
-        let mut flow = Flow::Continue;
-        for (e, data) in events {
-            flow = d.decode(&SseEvent::new(*e, *data), &mut out)?;
-        }
-        Ok((out, flow))
-    }
-
-    #[test]
-    fn parses_a_full_stream() {
-        let (ev, flow) = run(&[
-            ("message_start", r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":10,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}}}"#),
-            ("ping", r#"{"type":"ping"}"#),
-            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
-            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-            ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"tu1","name":"run","input":{}}}"#),
-            ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}}"#),
-            ("future_event", r#"{"type":"future_event"}"#),
-            ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"1}"}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
-            ("content_block_start", r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"tu2","name":"list","input":{}}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":2}"#),
-            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":42}}"#),
-            ("message_stop", r#"{"type":"message_stop"}"#),
-        ])
-        .unwrap();
-        assert_eq!(flow, Flow::Done);
-        assert_eq!(
-            ev,
-            vec![
-                StreamEvent::TextDelta("Hi".into()),
-                StreamEvent::ToolCallStart { index: 0, id: "tu1".into(), name: "run".into() },
-                StreamEvent::ToolCallDelta { index: 0, arguments: "{\"a\":".into() },
-                StreamEvent::ToolCallDelta { index: 0, arguments: "1}".into() },
-                StreamEvent::ToolCallStart { index: 1, id: "tu2".into(), name: "list".into() },
-                StreamEvent::ToolCallDelta { index: 1, arguments: "{}".into() },
-                StreamEvent::Usage(TokenUsage { prompt_tokens: 17, completion_tokens: 42 }),
-                StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
-            ]
-        );
-    }
-
-    #[test]
-    fn no_usage_reported_means_no_usage_event() {
-        let (ev, _) = run(&[
-            ("message_start", r#"{"type":"message_start","message":{"id":"m"}}"#),
-            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#),
-            ("message_stop", r#"{"type":"message_stop"}"#),
-        ])
-        .unwrap();
-        assert_eq!(ev, vec![StreamEvent::Finished { stop_reason: Some("stop".into()) }]);
-    }
-
-    #[test]
-    fn error_events_and_bad_json_fail() {
-        let err = run(&[("error", r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#)]).unwrap_err();
-        assert_eq!(err, DecodeError::Reported { kind: Some("overloaded_error".into()), status: None, message: "Overloaded".into() });
-        assert!(run(&[("message_start", "{oops")]).is_err());
-        assert!(run(&[("content_block_delta", r#"{"index":5,"delta":{"type":"input_json_delta","partial_json":"x"}}"#)]).is_err());
-    }
-
-    #[test]
-    fn refusals_end_with_their_reason() {
-        let (ev, _) = run(&[
-            ("message_start", r#"{"type":"message_start","message":{"id":"m"}}"#),
-            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"refusal","stop_details":{"type":"refusal","explanation":"Declined by policy."}}}"#),
-            ("message_stop", r#"{"type":"message_stop"}"#),
-        ])
-        .unwrap();
-        assert_eq!(
-            ev,
-            vec![StreamEvent::RefusalDelta("Declined by policy.".into()), StreamEvent::Finished { stop_reason: Some("refusal".into()) }]
-        );
-    }
-
-    #[test]
-    fn server_tool_blocks_are_kept_opaque() {
-        let (ev, _) = run(&[
-            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srv1","name":"web_search","input":{}}}"#),
-            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"query\": "}}"#),
-            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"\"rust\"}"}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-            ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"web_search_tool_result","tool_use_id":"srv1","content":[{"type":"web_search_result","url":"https://example.com","encrypted_content":"e"}]}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
-            ("content_block_start", r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"tu","name":"run","input":{}}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":2}"#),
-            ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"}}"#),
-            ("message_stop", r#"{"type":"message_stop"}"#),
-        ])
-        .unwrap();
-        assert_eq!(
-            ev,
-            vec![
-                StreamEvent::Opaque(json!({"type":"server_tool_use","id":"srv1","name":"web_search","input":{"query":"rust"}})),
-                StreamEvent::Opaque(json!({"type":"web_search_tool_result","tool_use_id":"srv1","content":[{"type":"web_search_result","url":"https://example.com","encrypted_content":"e"}]})),
-                StreamEvent::ToolCallStart { index: 0, id: "tu".into(), name: "run".into() },
-                StreamEvent::ToolCallDelta { index: 0, arguments: "{}".into() },
-                StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
-            ]
-        );
-        let bad = run(&[
-            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"s","name":"web_search","input":{}}}"#),
-            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{oops"}}"#),
-            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
-        ]);
-        assert!(matches!(bad, Err(DecodeError::Malformed(_))), "{bad:?}");
-    }
-
-    #[test]
-    fn opaque_blocks_go_back_first_and_unchanged() {
-        let block = json!({"type":"web_search_tool_result","tool_use_id":"srv1","content":[]});
-        let msgs = encode_messages(&[Message::Assistant {
-            text: "Found it.".into(),
-            tool_calls: vec![call("t1", "{}")],
-            blocks: vec![json!({"type":"server_tool_use","id":"srv1","name":"web_search","input":{"query":"q"}}), block.clone()],
-        }]);
-        let content = msgs[0]["content"].as_array().unwrap();
-        let types: Vec<&str> = content.iter().map(|b| b["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["server_tool_use", "web_search_tool_result", "text", "tool_use"]);
-        assert_eq!(content[1], block);
-    }
-}
+#[path = "anthropic_tests.rs"]
+mod tests;

@@ -1,4 +1,5 @@
-//! Model clients: one trait, three providers (OpenAI-compatible, Anthropic, scripted).
+//! Model clients: one trait, four providers (OpenAI-compatible Chat Completions, OpenAI
+//! Responses, Anthropic, scripted).
 //!
 //! A provider only turns a [`ModelRequest`] into a stream of [`StreamEvent`]s. Everything above
 //! that — assembly of tool calls, idle timeouts, retries with backoff, usage — lives in
@@ -6,6 +7,8 @@
 
 pub mod anthropic;
 pub mod openai;
+pub mod options;
+pub mod responses;
 pub mod retry;
 pub mod scripted;
 pub mod sse;
@@ -21,6 +24,7 @@ use serde_json::Value;
 pub use crate::protocol::Message;
 use crate::protocol::{Role, ToolCallRequest};
 
+pub use options::{ReasoningEffort, RequestOptions};
 pub use retry::{complete, Progress, RetryPolicy};
 
 /// A tool as described to the model: name, description and a JSON schema for its arguments.
@@ -45,8 +49,28 @@ pub struct ModelRequest {
 /// Token counts for one completed request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
+    /// Every prompt token, cached or not.
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of `prompt_tokens`, those read from the provider's prompt cache (Anthropic
+    /// `cache_read_input_tokens`, OpenAI `cached_tokens`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read_tokens: u64,
+    /// Of `prompt_tokens`, those written to the cache (Anthropic
+    /// `cache_creation_input_tokens`; OpenAI reports none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+}
+
+impl TokenUsage {
+    /// Counts without any cache figures.
+    pub fn new(prompt_tokens: u64, completion_tokens: u64) -> TokenUsage {
+        TokenUsage { prompt_tokens, completion_tokens, ..Default::default() }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a provider's stream yields, already translated from its wire format.
@@ -55,8 +79,13 @@ pub enum StreamEvent {
     TextDelta(String),
     /// Refusal text (OpenAI streams it apart from the content).
     RefusalDelta(String),
+    /// Readable reasoning: `reasoning_content` deltas, Anthropic thinking, a Responses
+    /// reasoning summary. Shown, never sent back as such.
+    ReasoningDelta(String),
     /// A complete content block the runtime keeps without interpreting it (an Anthropic
-    /// server tool call or result), to be passed back to the provider unchanged.
+    /// server tool call or result, a signed thinking block, a Responses reasoning item), to be
+    /// passed back to the provider unchanged and in its place among the answer's text and tool
+    /// calls.
     Opaque(Value),
     /// A new tool call at position `index` of this answer.
     ToolCallStart { index: usize, id: String, name: String },
@@ -79,8 +108,13 @@ pub struct Completion {
     /// Set when the model refused: the refusal text, possibly empty. `text` then holds
     /// nothing of it.
     pub refusal: Option<String>,
-    /// Opaque provider blocks, in the order they came.
+    /// Empty unless the answer had opaque provider blocks; then the whole answer in order:
+    /// the opaque blocks, with the text as `{"type":"text","text":..}` pieces and each tool
+    /// call as `{"type":"tool_use","id":..}` between them (see
+    /// [`crate::protocol::is_answer_block`]).
     pub blocks: Vec<Value>,
+    /// Readable reasoning that came with the answer, for display only.
+    pub reasoning: String,
 }
 
 impl Completion {
@@ -177,6 +211,12 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a>;
 
+    /// The most tokens the provider may produce for `req`: its `max_tokens`, plus a thinking
+    /// budget the provider adds. An answer's size bounds follow it.
+    fn output_limit(&self, req: &ModelRequest) -> u32 {
+        req.max_tokens
+    }
+
     /// A resumed session has already received `answers` answers for `role`. Only a scripted
     /// provider cares: a real model just answers the next request.
     fn resume_at(&self, role: Role, answers: usize) {
@@ -221,6 +261,9 @@ impl std::fmt::Debug for Secret {
 #[serde(rename_all = "snake_case")]
 pub enum ProviderKind {
     Openai,
+    /// OpenAI's Responses API (`POST /v1/responses`).
+    #[serde(rename = "openai-responses")]
+    OpenaiResponses,
     Anthropic,
     Scripted,
 }
@@ -229,6 +272,7 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::Openai => "openai",
+            ProviderKind::OpenaiResponses => "openai-responses",
             ProviderKind::Anthropic => "anthropic",
             ProviderKind::Scripted => "scripted",
         }
@@ -236,7 +280,7 @@ impl ProviderKind {
 
     pub fn default_base_url(self) -> Option<&'static str> {
         match self {
-            ProviderKind::Openai => Some("https://api.openai.com/v1"),
+            ProviderKind::Openai | ProviderKind::OpenaiResponses => Some("https://api.openai.com/v1"),
             ProviderKind::Anthropic => Some("https://api.anthropic.com"),
             ProviderKind::Scripted => None,
         }
@@ -244,7 +288,7 @@ impl ProviderKind {
 
     pub fn default_key_env(self) -> Option<&'static str> {
         match self {
-            ProviderKind::Openai => Some("OPENAI_API_KEY"),
+            ProviderKind::Openai | ProviderKind::OpenaiResponses => Some("OPENAI_API_KEY"),
             ProviderKind::Anthropic => Some("ANTHROPIC_API_KEY"),
             ProviderKind::Scripted => None,
         }
@@ -256,9 +300,10 @@ impl std::str::FromStr for ProviderKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "openai" => Ok(ProviderKind::Openai),
+            "openai-responses" => Ok(ProviderKind::OpenaiResponses),
             "anthropic" => Ok(ProviderKind::Anthropic),
             "scripted" => Ok(ProviderKind::Scripted),
-            other => Err(format!("unknown provider `{other}` (expected openai, anthropic or scripted)")),
+            other => Err(format!("unknown provider `{other}` (expected openai, openai-responses, anthropic or scripted)")),
         }
     }
 }
@@ -274,6 +319,8 @@ pub struct ProviderSettings {
     /// Scripted provider: 1 = human pace, 0 = no delay.
     pub speed: f64,
     pub connect_timeout: Duration,
+    /// Reasoning settings and the model table.
+    pub options: RequestOptions,
 }
 
 /// True for base URLs that point at this machine, where a key is optional.
@@ -307,10 +354,14 @@ pub fn build(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ModelErro
             ))),
         }
     };
+    let options = settings.options.clone();
     match settings.kind {
-        ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(&base(), key()?, settings.connect_timeout)?)),
+        ProviderKind::Openai => Ok(Arc::new(openai::OpenAiProvider::new(&base(), key()?, settings.connect_timeout, options)?)),
+        ProviderKind::OpenaiResponses => {
+            Ok(Arc::new(responses::ResponsesProvider::new(&base(), key()?, settings.connect_timeout, options)?))
+        }
         ProviderKind::Anthropic => {
-            Ok(Arc::new(anthropic::AnthropicProvider::new(&base(), key()?, settings.connect_timeout)?))
+            Ok(Arc::new(anthropic::AnthropicProvider::new(&base(), key()?, settings.connect_timeout, options)?))
         }
         ProviderKind::Scripted => {
             let scenario = settings

@@ -7,28 +7,37 @@ use std::time::Duration;
 
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::sse::{self, DecodeError, Decoder, Flow, SseClient, SseEvent};
-use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, Secret, StreamEvent, TokenUsage};
+use super::{Message, ModelError, ModelRequest, OpenFuture, Provider, RequestOptions, Secret, StreamEvent, TokenUsage};
+use crate::config::prices::MaxTokensField;
 
 pub struct OpenAiProvider {
     http: SseClient,
     url: Url,
     headers: HeaderMap,
+    options: RequestOptions,
 }
 
 impl OpenAiProvider {
     /// `base_url` includes the version segment, e.g. `https://api.openai.com/v1`.
-    pub fn new(base_url: &str, key: Option<Secret>, connect_timeout: Duration) -> Result<Self, ModelError> {
+    pub fn new(base_url: &str, key: Option<Secret>, connect_timeout: Duration, options: RequestOptions) -> Result<Self, ModelError> {
         let url = sse::endpoint("openai", base_url, "/chat/completions")?;
         let http = SseClient::new("openai", key, connect_timeout)?;
-        let mut headers = HeaderMap::new();
-        if let Some(v) = http.key_header("Bearer ")? {
-            headers.insert(AUTHORIZATION, v);
-        }
-        Ok(OpenAiProvider { http, url, headers })
+        let headers = bearer_headers(&http)?;
+        Ok(OpenAiProvider { http, url, headers, options })
     }
+}
+
+/// `Authorization: Bearer KEY` when there is a key.
+pub(crate) fn bearer_headers(http: &SseClient) -> Result<HeaderMap, ModelError> {
+    let mut headers = HeaderMap::new();
+    if let Some(v) = http.key_header("Bearer ")? {
+        headers.insert(AUTHORIZATION, v);
+    }
+    Ok(headers)
 }
 
 impl Provider for OpenAiProvider {
@@ -38,7 +47,7 @@ impl Provider for OpenAiProvider {
 
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a> {
         Box::pin(async move {
-            let body = request_body(req);
+            let body = request_body(req, &self.options);
             self.http.open(&self.url, &self.headers, &body, req.max_tokens, OpenAiDecoder::default()).await
         })
     }
@@ -50,7 +59,39 @@ pub(crate) fn temperature_json(t: f32) -> Value {
     t.to_string().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
 }
 
-pub fn request_body(req: &ModelRequest) -> Value {
+/// A Chat Completions request. Fields go out in this order: what never changes in a session
+/// (model, tools, then the system prompt as the first message) before the conversation, and
+/// the conversation before the few fields that may change between requests, so consecutive
+/// requests share a byte-identical prefix up to their newest message, which servers with
+/// prefix caching (OpenAI, vLLM, llama.cpp) reuse.
+#[derive(Debug, Serialize)]
+pub struct ChatBody {
+    model: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<Value>,
+    messages: Vec<Value>,
+    stream: bool,
+    stream_options: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
+}
+
+/// The tools as the Chat Completions and Responses APIs describe functions, in the order given
+/// (which `tools::specs` keeps fixed).
+fn chat_tools(req: &ModelRequest) -> Vec<Value> {
+    req.tools
+        .iter()
+        .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
+        .collect()
+}
+
+pub fn request_body(req: &ModelRequest, opts: &RequestOptions) -> ChatBody {
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     if !req.system.is_empty() {
         messages.push(json!({"role": "system", "content": req.system}));
@@ -58,7 +99,8 @@ pub fn request_body(req: &ModelRequest) -> Value {
     for m in &req.messages {
         messages.push(match m {
             Message::User { text } => json!({"role": "user", "content": text}),
-            // Opaque blocks are another provider's content; this API has no place for them.
+            // Opaque blocks are another API's content (and `reasoning_content` is never kept):
+            // this API has no place for them, and DeepSeek rejects reasoning sent back.
             Message::Assistant { text, tool_calls, .. } => {
                 let mut o = Map::new();
                 o.insert("role".into(), "assistant".into());
@@ -81,27 +123,23 @@ pub fn request_body(req: &ModelRequest) -> Value {
             }
         });
     }
-    let mut body = Map::new();
-    body.insert("model".into(), req.model.as_str().into());
-    body.insert("messages".into(), Value::Array(messages));
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(|t| {
-                json!({"type": "function",
-                       "function": {"name": t.name, "description": t.description, "parameters": t.parameters}})
-            })
-            .collect();
-        body.insert("tools".into(), Value::Array(tools));
+    let reasoning_model = opts.is_reasoning_model(&req.model);
+    let (max_tokens, max_completion_tokens) = match opts.max_tokens_field(&req.model) {
+        MaxTokensField::MaxTokens => (Some(req.max_tokens), None),
+        MaxTokensField::MaxCompletionTokens => (None, Some(req.max_tokens)),
+    };
+    ChatBody {
+        model: req.model.clone(),
+        tools: chat_tools(req),
+        messages,
+        stream: true,
+        stream_options: json!({"include_usage": true}),
+        // OpenAI reasoning models accept only the default temperature and reject any other.
+        temperature: req.temperature.filter(|_| !reasoning_model).map(temperature_json),
+        max_tokens,
+        max_completion_tokens,
+        reasoning_effort: opts.effort(req.role).map(|e| e.as_str()),
     }
-    body.insert("stream".into(), true.into());
-    body.insert("stream_options".into(), json!({"include_usage": true}));
-    if let Some(t) = req.temperature {
-        body.insert("temperature".into(), temperature_json(t));
-    }
-    body.insert("max_tokens".into(), req.max_tokens.into());
-    Value::Object(body)
 }
 
 /// Decodes `chat.completion.chunk` objects.
@@ -161,6 +199,12 @@ impl Decoder for OpenAiDecoder {
                 if let Some(refusal) = delta.get("refusal").and_then(Value::as_str).filter(|t| !t.is_empty()) {
                     out.push(StreamEvent::RefusalDelta(refusal.to_string()));
                 }
+                // DeepSeek, vLLM and llama.cpp call it `reasoning_content`; OpenRouter and newer
+                // vLLM `reasoning`.
+                let reasoning = ["reasoning_content", "reasoning"].iter().find_map(|k| delta.get(*k).and_then(Value::as_str));
+                if let Some(r) = reasoning.filter(|t| !t.is_empty()) {
+                    out.push(StreamEvent::ReasoningDelta(r.to_string()));
+                }
                 for tc in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
                     self.tool_call(tc, out)?;
                 }
@@ -172,10 +216,13 @@ impl Decoder for OpenAiDecoder {
             }
         }
         if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
-            let n = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
+            let n = |k: &str| u.pointer(k).and_then(Value::as_u64);
             out.push(StreamEvent::Usage(TokenUsage {
-                prompt_tokens: n("prompt_tokens"),
-                completion_tokens: n("completion_tokens"),
+                prompt_tokens: n("/prompt_tokens").unwrap_or(0),
+                completion_tokens: n("/completion_tokens").unwrap_or(0),
+                // DeepSeek reports its cache hits apart from OpenAI's details object.
+                cache_read_tokens: n("/prompt_tokens_details/cached_tokens").or_else(|| n("/prompt_cache_hit_tokens")).unwrap_or(0),
+                cache_write_tokens: 0,
             }));
         }
         Ok(Flow::Continue)
@@ -187,6 +234,10 @@ mod tests {
     use super::*;
     use crate::model::ToolSpec;
     use crate::protocol::{Role, ToolCallRequest};
+
+    fn body(r: &ModelRequest) -> Value {
+        serde_json::to_value(request_body(r, &RequestOptions::default())).unwrap()
+    }
 
     fn req(messages: Vec<Message>) -> ModelRequest {
         ModelRequest {
@@ -209,12 +260,12 @@ mod tests {
                 tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"cmd\":\"ls\"}".into() }],
                 blocks: vec![json!({"type": "server_tool_use", "id": "s1", "name": "web_search", "input": {}})],
             },
-            Message::Tool { call_id: "c1".into(), name: "run".into(), content: "a.py".into() },
+            Message::Tool { call_id: "c1".into(), name: "run".into(), content: "a.py".into(), is_error: false },
             Message::Assistant { text: "done".into(), tool_calls: vec![], blocks: vec![] },
         ]);
         r.tools = vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }];
         r.temperature = Some(0.2);
-        let b = request_body(&r);
+        let b = body(&r);
         assert_eq!(
             b["messages"],
             json!([
@@ -236,7 +287,7 @@ mod tests {
 
     #[test]
     fn body_omits_optional_fields() {
-        let b = request_body(&req(vec![Message::User { text: "hi".into() }]));
+        let b = body(&req(vec![Message::User { text: "hi".into() }]));
         assert!(b.get("tools").is_none());
         assert!(b.get("temperature").is_none());
     }
@@ -256,6 +307,7 @@ mod tests {
         let (ev, flow) = run(&[
             r#"{"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"content":"Hi","reasoning_content":"hmm"},"finish_reason":null}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning":" more"},"finish_reason":null}]}"#,
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","type":"function","function":{"name":"run","arguments":""}}]}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"b","function":{"name":"read","arguments":"{\"p"}}]}}]}"#,
             r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}}]}"#,
@@ -269,12 +321,14 @@ mod tests {
             ev,
             vec![
                 StreamEvent::TextDelta("Hi".into()),
+                StreamEvent::ReasoningDelta("hmm".into()),
+                StreamEvent::ReasoningDelta(" more".into()),
                 StreamEvent::ToolCallStart { index: 0, id: "a".into(), name: "run".into() },
                 StreamEvent::ToolCallStart { index: 1, id: "b".into(), name: "read".into() },
                 StreamEvent::ToolCallDelta { index: 1, arguments: "{\"p".into() },
                 StreamEvent::ToolCallDelta { index: 0, arguments: "{}".into() },
                 StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
-                StreamEvent::Usage(TokenUsage { prompt_tokens: 12, completion_tokens: 5 }),
+                StreamEvent::Usage(TokenUsage::new(12, 5)),
             ]
         );
     }
@@ -342,8 +396,53 @@ mod tests {
     }
 
     #[test]
+    fn cached_tokens_are_read_from_either_shape() {
+        let (ev, _) = run(&[
+            r#"{"choices":[],"usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,"prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0}}}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":100,"completion_tokens":5,"prompt_cache_hit_tokens":64,"prompt_cache_miss_tokens":36}}"#,
+        ])
+        .unwrap();
+        let cached: Vec<(u64, u64)> = ev
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::Usage(u) => Some((u.prompt_tokens, u.cache_read_tokens)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cached, vec![(2006, 1920), (100, 64)]);
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens_and_no_temperature() {
+        use crate::model::ReasoningEffort;
+        let opts = RequestOptions { reasoning_effort: Some(ReasoningEffort::High), ..Default::default() };
+        let mut r = req(vec![Message::User { text: "hi".into() }]);
+        r.temperature = Some(0.0);
+        for (model, field, temperature) in [("o3", "max_completion_tokens", false), ("gpt-5-mini", "max_completion_tokens", false), ("gpt-4.1", "max_tokens", true), ("qwen2.5-coder", "max_tokens", true)] {
+            r.model = model.into();
+            let b = serde_json::to_value(request_body(&r, &opts)).unwrap();
+            let other = if field == "max_tokens" { "max_completion_tokens" } else { "max_tokens" };
+            assert_eq!((b.get(field), b.get(other)), (Some(&json!(1000)), None), "{model}");
+            assert_eq!(b.get("temperature").is_some(), temperature, "{model}");
+            assert_eq!(b["reasoning_effort"], "high", "{model}: the flag is passed as given");
+        }
+        r.role = Role::Verifier;
+        assert!(serde_json::to_value(request_body(&r, &opts)).unwrap().get("reasoning_effort").is_none(), "the agent's flag only");
+        assert!(body(&r).get("reasoning_effort").is_none());
+    }
+
+    #[test]
+    fn the_body_puts_stable_fields_first() {
+        let mut r = req(vec![Message::User { text: "hi".into() }]);
+        r.tools = vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }];
+        let text = serde_json::to_string(&request_body(&r, &RequestOptions::default())).unwrap();
+        let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} in {text}"));
+        assert!(at("model") < at("tools") && at("tools") < at("messages") && at("messages") < at("stream") && at("stream") < at("max_tokens"), "{text}");
+    }
+
+    #[test]
     fn n_is_never_requested() {
-        let b = request_body(&req(vec![Message::User { text: "hi".into() }]));
+        let b = body(&req(vec![Message::User { text: "hi".into() }]));
         assert!(b.get("n").is_none());
     }
 

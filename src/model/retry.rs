@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Completion, MAX_TOOL_CALLS, ModelError, ModelRequest, Provider, StreamEvent, TokenUsage};
 use crate::protocol::ToolCallRequest;
@@ -61,12 +61,22 @@ pub enum Progress<'a> {
 /// for slow consumers, so their size bounds its memory; longer deltas are split.
 const MAX_DELTA_BYTES: usize = 4096;
 
+/// One piece of an answer, in the order the provider sent it.
+enum Piece {
+    Text(String),
+    /// The tool call at this index of the answer.
+    Call(usize),
+    Opaque(Value),
+}
+
 /// The answer being put together from one attempt's events, within its bounds.
 struct Assembly {
     text: String,
     refusal: Option<String>,
+    reasoning: String,
     calls: Vec<(String, String, String)>,
-    blocks: Vec<Value>,
+    /// Text, calls and opaque blocks in order; consulted only when opaque blocks came.
+    order: Vec<Piece>,
     usage: Option<TokenUsage>,
     finished: Option<Option<String>>,
     /// Content bytes received, against `cap`.
@@ -76,7 +86,17 @@ struct Assembly {
 
 impl Assembly {
     fn new(cap: usize) -> Self {
-        Assembly { text: String::new(), refusal: None, calls: Vec::new(), blocks: Vec::new(), usage: None, finished: None, size: 0, cap }
+        Assembly {
+            text: String::new(),
+            refusal: None,
+            reasoning: String::new(),
+            calls: Vec::new(),
+            order: Vec::new(),
+            usage: None,
+            finished: None,
+            size: 0,
+            cap,
+        }
     }
 
     /// Counts `n` more bytes of content; an answer past its cap is malformed, which also
@@ -104,17 +124,28 @@ impl Assembly {
             StreamEvent::TextDelta(t) => {
                 self.grow(t.len())?;
                 self.text.push_str(t);
+                match self.order.last_mut() {
+                    Some(Piece::Text(piece)) => piece.push_str(t),
+                    _ => self.order.push(Piece::Text(t.clone())),
+                }
             }
             StreamEvent::RefusalDelta(t) => {
                 self.grow(t.len())?;
                 self.refusal.get_or_insert_with(String::new).push_str(t);
             }
+            StreamEvent::ReasoningDelta(t) => {
+                self.grow(t.len())?;
+                self.reasoning.push_str(t);
+            }
             StreamEvent::Opaque(block) => {
                 self.grow(block.to_string().len())?;
-                self.blocks.push(block.clone());
+                self.order.push(Piece::Opaque(block.clone()));
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 self.grow(id.len() + name.len())?;
+                if !self.order.iter().any(|p| matches!(p, Piece::Call(i) if i == index)) {
+                    self.order.push(Piece::Call(*index));
+                }
                 let slot = self.slot(*index)?;
                 if !id.is_empty() {
                     slot.0 = id.clone();
@@ -140,21 +171,34 @@ impl Assembly {
             // A refusal is the whole answer: whatever text came with it is the refusal (that is
             // how Anthropic sends it), and no tool call of it may run.
             let refusal = self.refusal.filter(|r| !r.trim().is_empty()).unwrap_or(self.text);
-            return Completion { refusal: Some(refusal), usage: self.usage, stop_reason, ..Default::default() };
+            return Completion { refusal: Some(refusal), usage: self.usage, stop_reason, reasoning: self.reasoning, ..Default::default() };
         }
+        // A slot with no name is a gap left by a provider that numbered sparsely.
+        let ids: Vec<Option<String>> = self
+            .calls
+            .iter()
+            .enumerate()
+            .map(|(i, (id, name, _))| (!name.is_empty()).then(|| if id.is_empty() { format!("call_{i}") } else { id.clone() }))
+            .collect();
+        let blocks = if self.order.iter().any(|p| matches!(p, Piece::Opaque(_))) {
+            self.order
+                .into_iter()
+                .filter_map(|p| match p {
+                    Piece::Text(t) => Some(json!({"type": "text", "text": t})),
+                    Piece::Call(i) => ids.get(i).cloned().flatten().map(|id| json!({"type": "tool_use", "id": id})),
+                    Piece::Opaque(b) => Some(b),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let tool_calls = self
             .calls
             .into_iter()
-            .enumerate()
-            // A slot with no name is a gap left by a provider that numbered sparsely.
-            .filter(|(_, (_, name, _))| !name.is_empty())
-            .map(|(i, (id, name, arguments))| ToolCallRequest {
-                id: if id.is_empty() { format!("call_{i}") } else { id },
-                name,
-                arguments,
-            })
+            .zip(ids)
+            .filter_map(|((_, name, arguments), id)| Some(ToolCallRequest { id: id?, name, arguments }))
             .collect();
-        Completion { text: self.text, tool_calls, usage: self.usage, stop_reason, refusal: None, blocks: self.blocks }
+        Completion { text: self.text, tool_calls, usage: self.usage, stop_reason, refusal: None, blocks, reasoning: self.reasoning }
     }
 }
 
@@ -188,7 +232,7 @@ async fn attempt(
     let name = provider.name().to_string();
     let idle_err = || ModelError::IdleTimeout { provider: name.clone(), after: idle };
     let mut stream = tokio::time::timeout(idle, provider.open(req)).await.map_err(|_| idle_err())??;
-    let mut asm = Assembly::new(super::answer_cap(req.max_tokens));
+    let mut asm = Assembly::new(super::answer_cap(provider.output_limit(req)));
     loop {
         let next = tokio::time::timeout(idle, stream.next()).await.map_err(|_| idle_err())?;
         match next {
@@ -341,6 +385,48 @@ mod tests {
         assert!(c.refusal.is_some());
         let c = assemble(vec![StreamEvent::TextDelta("{\"".into()), finish("length")], 1 << 20).unwrap();
         assert!(c.truncated() && c.refusal.is_none());
+    }
+
+    #[test]
+    fn opaque_blocks_keep_their_place_among_text_and_calls() {
+        let thinking = json!({"type": "thinking", "thinking": "plan", "signature": "sig"});
+        let search = json!({"type": "server_tool_use", "id": "srv", "name": "web_search", "input": {}});
+        let c = assemble(
+            vec![
+                StreamEvent::ReasoningDelta("plan".into()),
+                StreamEvent::Opaque(thinking.clone()),
+                StreamEvent::TextDelta("Let me ".into()),
+                StreamEvent::TextDelta("check.".into()),
+                StreamEvent::Opaque(search.clone()),
+                StreamEvent::TextDelta(" Now the file.".into()),
+                StreamEvent::ToolCallStart { index: 0, id: "t1".into(), name: "read_file".into() },
+                StreamEvent::ToolCallDelta { index: 0, arguments: "{}".into() },
+                StreamEvent::ToolCallStart { index: 1, id: String::new(), name: "run".into() },
+                StreamEvent::ToolCallStart { index: 0, id: String::new(), name: String::new() },
+                StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
+            ],
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(c.text, "Let me check. Now the file.");
+        assert_eq!(c.reasoning, "plan");
+        assert_eq!(
+            c.blocks,
+            vec![
+                thinking,
+                json!({"type": "text", "text": "Let me check."}),
+                search,
+                json!({"type": "text", "text": " Now the file."}),
+                json!({"type": "tool_use", "id": "t1"}),
+                json!({"type": "tool_use", "id": "call_1"}),
+            ]
+        );
+        // Without opaque blocks nothing is duplicated: the answer is its text and calls.
+        let c = assemble(vec![StreamEvent::TextDelta("hi".into()), StreamEvent::ReasoningDelta("hmm".into())], 1 << 20).unwrap();
+        assert!(c.blocks.is_empty());
+        assert_eq!(c.reasoning, "hmm");
+        // Reasoning counts against the answer's bound.
+        assert!(assemble(vec![StreamEvent::ReasoningDelta("x".repeat(1001))], 1000).is_err());
     }
 
     #[test]

@@ -159,11 +159,11 @@ impl SseClient {
 
     /// Sends one request and, once the status says it succeeded and the body starts as an
     /// event stream, returns the decoded events. `max_tokens` sets the body's bounds.
-    pub async fn open<D: Decoder>(
+    pub async fn open<D: Decoder, B: serde::Serialize + Sync + ?Sized>(
         &self,
         url: &Url,
         headers: &HeaderMap,
-        body: &Value,
+        body: &B,
         max_tokens: u32,
         decoder: D,
     ) -> Result<EventStream<'static>, ModelError> {

@@ -26,7 +26,7 @@ fn candidates_are_numbered_with_their_tool_calls() {
     let window = vec![
         Message::User { text: "Fix median for even lists.".into() },
         Message::Assistant { text: "Reading.".into(), tool_calls: vec![call("r", "read_file", r#"{"path":"stats.py"}"#)], blocks: vec![] },
-        Message::Tool { call_id: "r".into(), name: "read_file".into(), content: "def median(xs): return xs[len(xs)//2]".into() },
+        Message::Tool { call_id: "r".into(), name: "read_file".into(), content: "def median(xs): return xs[len(xs)//2]".into(), is_error: false },
     ];
     let req = judge_request(&JudgeInput {
         task: "Fix median for even lists.",
@@ -69,7 +69,7 @@ fn context_is_trimmed_to_fit_keeping_the_newest() {
     let mut window = Vec::new();
     for i in 0..300 {
         window.push(Message::Assistant { text: format!("step {i}"), tool_calls: vec![call(&format!("c{i}"), "run", r#"{"cmd":"make"}"#)], blocks: vec![] });
-        window.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("output {i}\n").repeat(200) });
+        window.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("output {i}\n").repeat(200), is_error: false });
     }
     let args = r#"{"path":"a.py","content":"print(1)"}"#;
     let c = [call("x", "write_file", args)];

@@ -280,11 +280,11 @@ fn units(window: &[Message]) -> Vec<Vec<Message>> {
             Message::Assistant { text, tool_calls, .. } if !tool_calls.is_empty() => {
                 let mut results = Vec::new();
                 let mut j = i + 1;
-                while let Some(Message::Tool { call_id, name, content }) = window.get(j) {
+                while let Some(Message::Tool { call_id, name, content, is_error }) = window.get(j) {
                     if !tool_calls.iter().any(|c| &c.id == call_id) {
                         break;
                     }
-                    results.push(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: trimmed(content) });
+                    results.push(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: trimmed(content), is_error: *is_error });
                     j += 1;
                 }
                 let answered =

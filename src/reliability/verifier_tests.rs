@@ -14,7 +14,7 @@ fn assistant(text: &str, calls: Vec<ToolCallRequest>) -> Message {
 }
 
 fn tool(id: &str, name: &str, content: &str) -> Message {
-    Message::Tool { call_id: id.into(), name: name.into(), content: content.into() }
+    Message::Tool { call_id: id.into(), name: name.into(), content: content.into(), is_error: false }
 }
 
 fn text_of(m: &Message) -> &str {

@@ -27,6 +27,11 @@ pub struct SessionSummary {
     pub reason: Option<String>,
     pub tool_calls: u64,
     pub tokens: u64,
+    /// Prompt tokens read from and written to the provider's prompt cache.
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// `cache_read_tokens` over all prompt tokens (0 to 1); null before any request.
+    pub cache_hit_rate: Option<f64>,
     pub cost_usd: f64,
     /// Of `cost_usd`, what went to losing Max Mode candidates and the judge.
     pub overhead_cost_usd: f64,
@@ -47,6 +52,9 @@ impl SessionSummary {
             reason: s.outcome.as_ref().map(|(_, r)| r.clone()),
             tool_calls: s.tool_calls,
             tokens: s.usage.tokens(),
+            cache_read_tokens: s.usage.cache_read_tokens,
+            cache_write_tokens: s.usage.cache_write_tokens,
+            cache_hit_rate: s.usage.cache_hit_rate(),
             cost_usd: s.usage.cost_usd,
             overhead_cost_usd: s.overhead.cost_usd,
             endurance: s.endurance(),

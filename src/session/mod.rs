@@ -10,4 +10,4 @@ pub mod timeline;
 pub use list::{SessionSummary, find_session, list_sessions, log_path, sessions_dir};
 pub use lock::{LockError, SessionLock};
 pub use log::{EventLog, LogError, LogRead, read_log};
-pub use state::SessionState;
+pub use state::{SessionState, cache_hit_rate};

@@ -21,6 +21,12 @@ pub fn correction_message(text: &str) -> String {
 pub struct UsageTotals {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Of `prompt_tokens`, read from the provider's prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Of `prompt_tokens`, written to the provider's prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
     pub cost_usd: f64,
     /// True when some figures were estimated rather than reported.
     pub estimated: bool,
@@ -34,6 +40,17 @@ impl UsageTotals {
     pub fn tokens(&self) -> u64 {
         self.prompt_tokens + self.completion_tokens
     }
+
+    /// The share of prompt tokens read from the provider's cache; None before any prompt.
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        cache_hit_rate(self.cache_read_tokens, self.prompt_tokens)
+    }
+}
+
+/// Cache reads over prompt tokens, at most 1; None without prompt tokens. The one rule the
+/// status bar and `sessions --json` share.
+pub fn cache_hit_rate(cache_read_tokens: u64, prompt_tokens: u64) -> Option<f64> {
+    (prompt_tokens > 0).then(|| (cache_read_tokens as f64 / prompt_tokens as f64).min(1.0))
 }
 
 /// The longest run of steps between interventions (the steps they happened at, in order),
@@ -286,9 +303,9 @@ impl SessionState {
                 self.calls_in_flight.push(call_id.clone());
                 self.progress_in_call = false;
             }
-            EventKind::ToolResult { call_id, name, output, feedback, .. } => {
+            EventKind::ToolResult { call_id, name, ok, output, feedback, .. } => {
                 self.calls_in_flight.retain(|c| c != call_id);
-                self.push_message(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone() }, event.seq);
+                self.push_message(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone(), is_error: !ok }, event.seq);
                 let tests_changed = feedback.tests.is_some() && feedback.tests != self.last_tests;
                 if feedback.tests.is_some() {
                     self.last_tests = feedback.tests;
@@ -305,16 +322,20 @@ impl SessionState {
                 self.progress_in_call = true;
             }
             EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
-            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, priced, overhead } => {
+            EventKind::Usage { role, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost_usd, estimated, priced, overhead } => {
                 if *overhead {
                     self.overhead.prompt_tokens += prompt_tokens;
                     self.overhead.completion_tokens += completion_tokens;
+                    self.overhead.cache_read_tokens += cache_read_tokens;
+                    self.overhead.cache_write_tokens += cache_write_tokens;
                     self.overhead.cost_usd += cost_usd;
                     self.overhead.requests += 1;
                 }
                 for t in [&mut self.usage, self.usage_by_role.entry(role.as_str().to_string()).or_default()] {
                     t.prompt_tokens += prompt_tokens;
                     t.completion_tokens += completion_tokens;
+                    t.cache_read_tokens += cache_read_tokens;
+                    t.cache_write_tokens += cache_write_tokens;
                     t.cost_usd += cost_usd;
                     t.estimated |= *estimated;
                     t.unpriced |= !*priced;
@@ -477,6 +498,8 @@ impl SessionState {
             }
             EventKind::AnswerTruncated { notice, .. } => self.messages.push(Message::User { text: notice.clone() }),
             EventKind::MaxTokensRaised { to, .. } => self.max_tokens_raised = Some(*to),
+            // Display only: the conversation keeps the signed blocks of the answer itself.
+            EventKind::Reasoning { .. } => {}
         }
     }
 }

@@ -810,7 +810,7 @@ impl App {
                             self.transcript.expanded.insert(id);
                         }
                     } else {
-                        self.flash = Some("no tool call on screen to expand".into());
+                        self.flash = Some("no tool call or reasoning on screen to expand".into());
                     }
                 }
                 PanelId::Diff => self.diff.expanded = !self.diff.expanded,

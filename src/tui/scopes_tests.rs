@@ -31,6 +31,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("panels/rebuilt.rs", include_str!("panels/rebuilt.rs")),
     ("panels/mod.rs", include_str!("panels/mod.rs")),
     ("panels/status.rs", include_str!("panels/status.rs")),
+    ("panels/status_tests.rs", include_str!("panels/status_tests.rs")),
     ("panels/transcript.rs", include_str!("panels/transcript.rs")),
     ("panels/transcript_tests.rs", include_str!("panels/transcript_tests.rs")),
     ("panels/verifier.rs", include_str!("panels/verifier.rs")),

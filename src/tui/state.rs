@@ -119,6 +119,9 @@ pub enum CellKind {
     Refusal { step: u64, text: String },
     /// A rollover: what left the window and what it was summarized into.
     Rebuilt(Box<RebuiltCell>),
+    /// The reasoning that came with the answer of `step`, shown collapsed until expanded;
+    /// `redacted` blocks the provider encrypted.
+    Reasoning { step: u64, text: String, redacted: u32 },
 }
 
 /// One transcript entry. `revision` changes whenever its rendering would change.
@@ -139,6 +142,7 @@ impl Cell {
             CellKind::Notice { text, .. } => text.clone(),
             CellKind::Refusal { text, .. } => format!("refusal {text}"),
             CellKind::Rebuilt(r) => r.summary(),
+            CellKind::Reasoning { text, .. } => text.clone(),
         }
     }
 }
@@ -172,6 +176,9 @@ pub struct Totals {
     pub estimated: bool,
     /// The part of `cost_usd` spent on reliability (losing Max Mode candidates, the judge).
     pub overhead_usd: f64,
+    /// Of `tokens_in`, read from and written to the provider's prompt cache.
+    pub cache_read: u64,
+    pub cache_write: u64,
 }
 
 impl Totals {
@@ -180,6 +187,15 @@ impl Totals {
     pub fn overhead_ratio(&self) -> Option<f64> {
         let own = self.cost_usd - self.overhead_usd;
         (own > 1e-9).then(|| self.cost_usd / own)
+    }
+
+    /// The share of prompt tokens read from the cache, once the provider reported any cache
+    /// figure (a provider that reports none shows nothing rather than 0%).
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        if self.cache_read + self.cache_write == 0 {
+            return None;
+        }
+        crate::session::cache_hit_rate(self.cache_read, self.tokens_in)
     }
 }
 
@@ -466,12 +482,15 @@ impl WorkbenchState {
                 if self.run == RunState::WaitingForModel {
                     self.run = RunState::Running;
                 }
-                for b in blocks {
+                for b in crate::protocol::server_tool_blocks(blocks) {
                     self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("server tool · {}", opaque_block_summary(b)) });
                 }
                 if !text.trim().is_empty() {
                     self.push(id, CellKind::Assistant { step: *step, text: text.clone() });
                 }
+            }
+            EventKind::Reasoning { step, text, redacted } => {
+                self.push(id, CellKind::Reasoning { step: *step, text: text.clone(), redacted: *redacted })
             }
             EventKind::Refusal { step, text } => {
                 self.reset_streaming(id);
@@ -556,8 +575,10 @@ impl WorkbenchState {
                 });
             }
             EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
-            EventKind::Usage { role, prompt_tokens, completion_tokens, cost_usd, estimated, overhead, .. } => {
+            EventKind::Usage { role, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost_usd, estimated, overhead, .. } => {
                 self.totals.tokens_in += prompt_tokens;
+                self.totals.cache_read += cache_read_tokens;
+                self.totals.cache_write += cache_write_tokens;
                 self.totals.tokens_out += completion_tokens;
                 self.totals.cost_usd += cost_usd;
                 self.totals.estimated |= estimated;

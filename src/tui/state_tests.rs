@@ -79,8 +79,8 @@ fn correction_is_queued_then_delivered() {
 #[test]
 fn usage_accumulates_and_context_follows_the_agent() {
     let s = state_of(vec![
-        EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cost_usd: 0.5, estimated: false, priced: true, overhead: false },
-        EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cost_usd: 0.25, estimated: true, priced: true, overhead: false },
+        EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.5, estimated: false, priced: true, overhead: false },
+        EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.25, estimated: true, priced: true, overhead: false },
     ]);
     assert_eq!((s.totals.tokens_in, s.totals.tokens_out), (1000, 30));
     assert!((s.totals.cost_usd - 0.75).abs() < 1e-9);

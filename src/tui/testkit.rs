@@ -93,7 +93,7 @@ pub fn demo_session() -> Vec<Event> {
         tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"command\":\"cargo test\"}".into() }],
         blocks: vec![],
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cost_usd: 0.12, estimated: false, priced: true, overhead: false });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.12, estimated: false, priced: true, overhead: false });
     s.push(EventKind::ToolCall { step: 1, call_id: "c1".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
     s.push(EventKind::ToolResult {
         step: 1,
@@ -144,7 +144,7 @@ pub fn demo_session() -> Vec<Event> {
         output: "test result: ok. 4 passed; 0 failed".into(),
         feedback: Feedback { tests: Some(TestCounts { passed: 4, failed: 0, skipped: 0 }), ..Feedback::default() },
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cost_usd: 0.31, estimated: false, priced: true, overhead: false });
+    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.31, estimated: false, priced: true, overhead: false });
     s.push(EventKind::BudgetWarning { budget: crate::protocol::BudgetKind::Cost, used: 0.43, limit: 0.5 });
     s.push(EventKind::TaskList {
         tasks: vec![
@@ -218,7 +218,7 @@ fn call(id: &str, name: &str, args: serde_json::Value) -> ToolCallRequest {
 }
 
 fn usage(prompt: u64, cost: f64, overhead: bool) -> EventKind {
-    EventKind::Usage { role: Role::Agent, prompt_tokens: prompt, completion_tokens: 300, cost_usd: cost, estimated: false, priced: true, overhead }
+    EventKind::Usage { role: Role::Agent, prompt_tokens: prompt, completion_tokens: 300, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: cost, estimated: false, priced: true, overhead }
 }
 
 /// `demo_session`, then step 4 in Max Mode with three candidates: an `edit_file`, a
@@ -254,7 +254,7 @@ pub fn max_mode_session(stage: MaxStage) -> Vec<Event> {
     s.push(usage(66_000, 0.33, false));
     s.push(usage(66_000, 0.33, true));
     s.push(usage(66_000, 0.33, true));
-    s.push(EventKind::Usage { role: Role::Judge, prompt_tokens: 9_000, completion_tokens: 80, cost_usd: 0.05, estimated: false, priced: true, overhead: true });
+    s.push(EventKind::Usage { role: Role::Judge, prompt_tokens: 9_000, completion_tokens: 80, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.05, estimated: false, priced: true, overhead: true });
     s.push(EventKind::JudgeVerdict { step: 4, pick: 2, reason: "a regression test protects the fix; the others change nothing".into() });
     if stage == MaxStage::Picked {
         s.push(EventKind::CandidatePicked { step: 4, pick: 2, by: crate::protocol::PickedBy::Judge });

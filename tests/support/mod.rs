@@ -1,5 +1,5 @@
-//! A loopback model server for integration tests, speaking the OpenAI Chat Completions and
-//! Anthropic Messages streaming wire formats.
+//! A loopback model server for integration tests, speaking the OpenAI Chat Completions, OpenAI
+//! Responses and Anthropic Messages streaming wire formats.
 //!
 //! Replies come from a queue of programmed [`Reply`]s (fault injection) and, when the queue is
 //! empty, from a [`Scenario`]. Scenario answers are chosen statelessly from the request, so a
@@ -86,6 +86,8 @@ pub struct Recorded {
     pub headers: BTreeMap<String, String>,
     /// `Value::Null` when the body was not JSON.
     pub body: Value,
+    /// The body's bytes as they arrived (lossy UTF-8).
+    pub raw: String,
 }
 
 impl Recorded {
@@ -94,7 +96,13 @@ impl Recorded {
     }
 
     /// Assistant messages in the request: how many answers the client has already accepted.
+    /// A Responses request has no messages but input items, of which an answer is a run of
+    /// reasoning items, assistant messages and function calls.
     pub fn assistant_turns(&self) -> usize {
+        if let Some(input) = self.body["input"].as_array() {
+            let ours = |i: &Value| i["role"] == "assistant" || i["type"] == "reasoning" || i["type"] == "function_call";
+            return input.iter().enumerate().filter(|(k, i)| ours(i) && (*k == 0 || !ours(&input[k - 1]))).count();
+        }
         self.body["messages"]
             .as_array()
             .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count())
@@ -109,6 +117,7 @@ impl Recorded {
 pub enum Wire {
     OpenAi,
     Anthropic,
+    Responses,
 }
 
 impl Wire {
@@ -116,7 +125,17 @@ impl Wire {
         match path {
             "/v1/chat/completions" => Some(Wire::OpenAi),
             "/v1/messages" => Some(Wire::Anthropic),
+            "/v1/responses" => Some(Wire::Responses),
             _ => None,
+        }
+    }
+
+    /// The `--provider` that speaks this wire.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Wire::OpenAi => "openai",
+            Wire::Anthropic => "anthropic",
+            Wire::Responses => "openai-responses",
         }
     }
 }
@@ -231,7 +250,7 @@ impl TestServer {
 
     pub fn base_url(&self, wire: Wire) -> String {
         match wire {
-            Wire::OpenAi => self.base_url_openai(),
+            Wire::OpenAi | Wire::Responses => self.base_url_openai(),
             Wire::Anthropic => self.base_url_anthropic(),
         }
     }
@@ -280,6 +299,7 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
             .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        raw: String::from_utf8_lossy(&body).into_owned(),
     };
     lock(&shared.recorded).push(rec.clone());
     shared.arrived.notify_waiters();
@@ -411,6 +431,7 @@ pub fn render(wire: Wire, rec: &Recorded, answer: &Answer, index: usize) -> Vec<
     match wire {
         Wire::OpenAi => render_openai(rec, answer, index),
         Wire::Anthropic => render_anthropic(rec, answer, index),
+        Wire::Responses => render_responses(rec, answer, index),
     }
 }
 
@@ -451,11 +472,12 @@ fn render_openai(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String> {
     // Usage only when the answer has it, so the scripted and HTTP paths report the same.
     let wants_usage = rec.body.pointer("/stream_options/include_usage") == Some(&Value::Bool(true));
     if let (true, Some(u)) = (wants_usage, answer.usage) {
-        frames.push(chunk(
-            json!([]),
-            Some(json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                        "total_tokens": u.prompt_tokens + u.completion_tokens})),
-        ));
+        let mut usage = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                               "total_tokens": u.prompt_tokens + u.completion_tokens});
+        if u.cache_read_tokens > 0 {
+            usage["prompt_tokens_details"] = json!({"cached_tokens": u.cache_read_tokens, "audio_tokens": 0});
+        }
+        frames.push(chunk(json!([]), Some(usage)));
     }
     frames.push("data: [DONE]\n\n".to_string());
     frames
@@ -468,7 +490,10 @@ fn render_anthropic(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String
         "model": rec.model(), "content": [], "stop_reason": null, "stop_sequence": null,
     });
     if let Some(u) = answer.usage {
-        message["usage"] = json!({"input_tokens": u.prompt_tokens, "output_tokens": 1});
+        // Anthropic counts cached prompt tokens apart from `input_tokens`.
+        let uncached = u.prompt_tokens.saturating_sub(u.cache_read_tokens + u.cache_write_tokens);
+        message["usage"] = json!({"input_tokens": uncached, "cache_creation_input_tokens": u.cache_write_tokens,
+                                  "cache_read_input_tokens": u.cache_read_tokens, "output_tokens": 1});
     }
     let mut frames = vec![ev("message_start", json!({"type": "message_start", "message": message}))];
     frames.push(ev("ping", json!({"type": "ping"})));
@@ -513,3 +538,55 @@ fn render_anthropic(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String
     frames
 }
 
+
+fn render_responses(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String> {
+    let mut seq = 0u64;
+    let mut ev = |mut data: Value| {
+        data["sequence_number"] = seq.into();
+        seq += 1;
+        format!("event: {}\ndata: {data}\n\n", data["type"].as_str().unwrap_or_default())
+    };
+    let response = |status: &str, output: Value, usage: Value| {
+        json!({"id": format!("resp_test{index}"), "object": "response", "created_at": 1_700_000_000, "status": status,
+               "model": rec.model(), "output": output, "usage": usage, "incomplete_details": null, "error": null})
+    };
+    let mut frames = vec![ev(json!({"type": "response.created", "response": response("in_progress", json!([]), Value::Null)}))];
+    let mut output = Vec::new();
+    if !answer.text.is_empty() {
+        let at = output.len();
+        let id = format!("msg_test{index}");
+        frames.push(ev(json!({"type": "response.output_item.added", "output_index": at,
+                              "item": {"id": id, "type": "message", "role": "assistant", "status": "in_progress", "content": []}})));
+        frames.push(ev(json!({"type": "response.content_part.added", "item_id": id, "output_index": at, "content_index": 0,
+                              "part": {"type": "output_text", "text": "", "annotations": []}})));
+        for word in chunk_words(&answer.text) {
+            frames.push(ev(json!({"type": "response.output_text.delta", "item_id": id, "output_index": at, "content_index": 0,
+                                  "delta": word, "logprobs": []})));
+        }
+        let item = json!({"id": id, "type": "message", "role": "assistant", "status": "completed",
+                          "content": [{"type": "output_text", "text": answer.text, "annotations": []}]});
+        frames.push(ev(json!({"type": "response.output_text.done", "item_id": id, "output_index": at, "content_index": 0, "text": answer.text})));
+        frames.push(ev(json!({"type": "response.output_item.done", "output_index": at, "item": item})));
+        output.push(item);
+    }
+    for (i, call) in answer.tool_requests(index).into_iter().enumerate() {
+        let at = output.len();
+        let id = format!("fc_test{index}_{i}");
+        frames.push(ev(json!({"type": "response.output_item.added", "output_index": at,
+                              "item": {"id": id, "type": "function_call", "status": "in_progress", "call_id": call.id, "name": call.name, "arguments": ""}})));
+        for piece in split_arguments(&call.arguments) {
+            frames.push(ev(json!({"type": "response.function_call_arguments.delta", "item_id": id, "output_index": at, "delta": piece})));
+        }
+        frames.push(ev(json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": at, "arguments": call.arguments})));
+        let item = json!({"id": id, "type": "function_call", "status": "completed", "call_id": call.id, "name": call.name, "arguments": call.arguments});
+        frames.push(ev(json!({"type": "response.output_item.done", "output_index": at, "item": item})));
+        output.push(item);
+    }
+    let usage = answer.usage.map_or(Value::Null, |u| {
+        json!({"input_tokens": u.prompt_tokens, "input_tokens_details": {"cached_tokens": u.cache_read_tokens},
+               "output_tokens": u.completion_tokens, "output_tokens_details": {"reasoning_tokens": 0},
+               "total_tokens": u.prompt_tokens + u.completion_tokens})
+    });
+    frames.push(ev(json!({"type": "response.completed", "response": response("completed", Value::Array(output), usage)})));
+    frames
+}

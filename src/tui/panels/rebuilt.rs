@@ -18,6 +18,7 @@ pub fn item_label(state: &WorkbenchState, seq: u64) -> String {
         Some(CellKind::Notice { text, .. }) => first(text),
         Some(CellKind::Rebuilt(r)) => format!("the rebuilt window of cycle {}", r.cycle),
         Some(CellKind::Refusal { step, text }) => format!("refusal · step {step}: {}", first(text)),
+        Some(CellKind::Reasoning { step, text, .. }) => format!("reasoning · step {step}: {}", first(text)),
         None => "(not in this view)".into(),
     };
     format!("#{seq}  {what}")

@@ -98,6 +98,11 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
         (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), bar)),
     ];
+    if let Some(rate) = st.totals.cache_hit_rate() {
+        // Next to the tokens it qualifies: how much of the prompt the provider's cache served.
+        let at = fields.iter().position(|(p, _)| *p == 2).map_or(fields.len(), |i| i + 1);
+        fields.insert(at, (2, Span::styled(format!("cache {:.0}%", rate * 100.0), bar)));
+    }
     // Max Mode's markers come right after the step: they change what a step costs and whether
     // it waits for you, so they are worth more room than the clock.
     let mut markers = Vec::new();
@@ -185,3 +190,7 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     };
     f.render_widget(Paragraph::new(line).style(bar), hint_row);
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

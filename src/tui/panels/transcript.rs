@@ -321,8 +321,9 @@ impl TranscriptView {
         if rows.is_empty() && count == 0 {
             rows.push(Line::styled("Waiting for the session to start…", ctx.theme.style("ui.dim")));
         }
+        // What `expand` acts on: the lowest tool call or reasoning on screen.
         self.selected = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
-            Some(Cell { id, kind: CellKind::Tool(_) | CellKind::Rebuilt(_), .. }) => Some(*id),
+            Some(Cell { id, kind: CellKind::Tool(_) | CellKind::Rebuilt(_) | CellKind::Reasoning { .. }, .. }) => Some(*id),
             _ => None,
         });
         let sel_style = ctx.theme.style("ui.selection");
@@ -330,7 +331,7 @@ impl TranscriptView {
         let needle = search.needle();
         for (row, owner) in rows.iter_mut().zip(owners.iter()) {
             if let Some(c) = ctx.state.cells.get(*owner)
-                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_) | CellKind::Rebuilt(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
+                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_) | CellKind::Rebuilt(_) | CellKind::Reasoning { .. }) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
                     *row = row.clone().patch_style(sel_style);
                 }
             if let Some(n) = &needle {
@@ -403,6 +404,17 @@ fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec
                 let scope = if delivered_at.is_some() { "transcript.correction.delivered" } else { "transcript.correction.queued" };
                 out.push(Line::styled(head, th.style(scope)));
                 out.extend(styled_wrap(text, width, "  ", th.style("transcript.correction")));
+            }
+            CellKind::Reasoning { step, text, redacted } => {
+                let marker = if expanded { "▾ " } else { "▸ " };
+                let mut head = format!("{marker}✻ reasoning · step {step} · {} chars", text.chars().count());
+                if *redacted > 0 {
+                    head.push_str(&format!(" · {redacted} block{} encrypted by the provider", if *redacted == 1 { "" } else { "s" }));
+                }
+                out.push(Line::styled(head, th.style("ui.dim")));
+                if expanded {
+                    out.extend(styled_wrap(text, width, "  ", th.style("ui.dim")));
+                }
             }
             CellKind::Refusal { step, text } => {
                 out.push(Line::default());

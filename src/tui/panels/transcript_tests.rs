@@ -171,3 +171,24 @@ fn a_refusal_cell_shows_its_text_or_says_none_was_given() {
         assert!(rows.iter().any(|r| r.trim() == shown), "{rows:?}");
     }
 }
+
+#[test]
+fn reasoning_is_one_line_until_expanded_and_selectable_like_a_tool_call() {
+    let (t, hl) = setup();
+    let mut state = WorkbenchState::default();
+    state.apply(&ev(EventKind::Reasoning { step: 2, text: "Read the test first.\nThen fix the parser.".into(), redacted: 1 }));
+    let c = ctx(&t, &hl, &state);
+    let text = |expanded: bool| -> Vec<String> {
+        layout_entry(&c, &Entry::Cell(&state.cells[0]), 80, expanded).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    };
+    let collapsed = text(false);
+    assert_eq!(collapsed, vec!["▸ ✻ reasoning · step 2 · 41 chars · 1 block encrypted by the provider".to_string()]);
+    let expanded = text(true);
+    assert!(expanded[0].starts_with("▾ ✻ reasoning"), "{expanded:?}");
+    assert_eq!(expanded[1..].iter().map(|r| r.trim()).collect::<Vec<_>>(), ["Read the test first.", "Then fix the parser."]);
+
+    let mut view = TranscriptView { width: 80, height: 10, ..TranscriptView::default() };
+    let mut term = Terminal::new(TestBackend::new(80, 10)).unwrap();
+    term.draw(|f| view.render(f, f.area(), &c, &[], &Default::default())).unwrap();
+    assert_eq!(view.selected, Some(state.cells[0].id), "the expand key acts on it");
+}
