@@ -22,3 +22,4 @@ pub mod tools;
 pub mod workspace;
 pub mod session;
 pub mod tui;
+pub mod workflow;
