@@ -133,6 +133,7 @@ pub fn agent_config(
         resume: None,
         redactor: redactor(opts),
         verifier: VerifierSettings {
+            enabled: true,
             goal: opts.goal.clone().filter(|g| !g.trim().is_empty()),
             max_rejections: opts.max_rejections.unwrap_or(VerifierSettings::default().max_rejections).max(1),
         },
@@ -150,6 +151,8 @@ pub fn agent_config(
             review_picks: opts.review_picks.unwrap_or(false),
         },
         sandbox,
+        child: None,
+        workflow: Default::default(),
     })
 }
 

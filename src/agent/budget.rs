@@ -43,6 +43,12 @@ impl Budgets {
     }
 }
 
+/// Budgets shared by several sessions (a workflow run's caps over its subagents): each reads
+/// them at its step boundaries like its own.
+pub trait SharedBudget: Send + Sync {
+    fn readings(&self) -> Vec<BudgetReading>;
+}
+
 impl BudgetReading {
     pub fn exhausted(&self) -> bool {
         self.used >= self.limit
