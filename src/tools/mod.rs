@@ -120,7 +120,7 @@ pub fn specs() -> Vec<ToolSpec> {
 pub fn session_specs(allowed: Option<&[String]>, workflows: bool, schema: Option<&Value>) -> Vec<ToolSpec> {
     let mut all = specs::all();
     all.retain(|s| {
-        (s.name != "workflow" || workflows) && (s.name == "done" || allowed.is_none_or(|a| a.iter().any(|n| *n == s.name)))
+        (s.name != "workflow" || workflows) && (s.name == "done" || allowed.is_none_or(|a| a.contains(&s.name)))
     });
     if let Some(schema) = schema
         && let Some(done) = all.iter_mut().find(|s| s.name == "done")

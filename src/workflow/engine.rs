@@ -113,7 +113,7 @@ async fn evaluate(script: &str, file_name: &str, args: &Value, limits: Limits, h
     let file = file_name.to_string();
     let outcome = context
         .async_with(async |ctx| -> Result<Value, ScriptError> {
-            install_host(&ctx, host, args_json).map_err(|e| caught(&ctx, e.into()))?;
+            install_host(&ctx, host, args_json).map_err(|e| caught(&ctx, e))?;
             ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| ScriptError::Engine(format!("prelude: {}", describe(e))))?;
             let mut options = rquickjs::context::EvalOptions::default();
             options.global = true;

@@ -25,7 +25,9 @@ pub struct WorkflowEnd {
 pub struct WorkflowHandle {
     pub session_id: String,
     pub log_path: PathBuf,
-    /// Subscribed before the run started: receives every event.
+    /// What the log held before this process (a resumed run's history).
+    pub history: Vec<Event>,
+    /// Subscribed before the run started: receives every event from now on.
     pub events: broadcast::Receiver<Event>,
     pub commands: mpsc::UnboundedSender<Command>,
     pub join: JoinHandle<WorkflowEnd>,
@@ -62,6 +64,7 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
     let dir = crate::agent::session_dir(&workspace, &session_id);
     let log_path = dir.join("events.jsonl");
     let lock = SessionLock::acquire(&dir)?;
+    let mut history = Vec::new();
     let (state, spec) = match what {
         Start::New { name, script, args } => (SessionState::default(), RunSpec { name, script, args, call_id: None, resume: None }),
         Start::Resume => {
@@ -71,6 +74,7 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
                 return Err(AgentError::Resume(format!("session {session_id} has no unfinished workflow run to resume")));
             };
             let name = state.workflows.get(&run).map(|w| w.name.clone()).unwrap_or_default();
+            history = read.events;
             (state, RunSpec { name, script: String::new(), args: Value::Null, call_id: None, resume: Some(run) })
         }
     };
@@ -132,7 +136,7 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
         let _ = rec.emit(EventKind::SessionFinished { outcome: end.outcome, reason: end.reason.clone() });
         end
     });
-    Ok(WorkflowHandle { session_id, log_path, events: rx, commands: cmd_tx, join })
+    Ok(WorkflowHandle { session_id, log_path, history, events: rx, commands: cmd_tx, join })
 }
 
 fn short_json(v: &Value) -> String {
