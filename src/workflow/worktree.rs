@@ -67,7 +67,10 @@ fn commit_state(dir: &Path, message: &str) -> Result<String, String> {
         .map(text)
         .map_err(|_| "worktree isolation needs a git repository with at least one commit".to_string())?;
     git(dir, &[os("read-tree"), os(&head)], Some(&index))?;
-    git(dir, &[os("add"), os("-A"), os("--"), os("."), os(":(exclude).endure")], Some(&index))?;
+    git(dir, &[os("add"), os("-A")], Some(&index))?;
+    // endure's own files are never part of the work (an exclude pathspec would fail when
+    // .gitignore lists .endure/ already).
+    git(dir, &[os("rm"), os("-r"), os("-q"), os("--cached"), os("--ignore-unmatch"), os("--"), os(".endure")], Some(&index))?;
     let tree = text(git(dir, &[os("write-tree")], Some(&index))?);
     Ok(text(git(dir, &[os("commit-tree"), os(&tree), os("-p"), os(&head), os("-m"), os(message)], None)?))
 }
