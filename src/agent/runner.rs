@@ -630,10 +630,14 @@ impl Run {
         steps: &mut StepRunner,
         budget: u64,
     ) -> Result<Option<(Outcome, String)>, LogError> {
-        let mut readings = self.rec.with_state(|s| self.cfg.budgets.readings(s, elapsed));
-        if let Some(shared) = self.cfg.child.as_ref().and_then(|c| c.budget.as_ref()) {
-            readings.extend(shared.readings());
-        }
+        let shared = self.cfg.child.as_ref().and_then(|c| c.budget.clone());
+        let readings = self.rec.with_state(|s| {
+            let mut r = self.cfg.budgets.readings(s, elapsed);
+            if let Some(shared) = &shared {
+                r.extend(shared.readings(s));
+            }
+            r
+        });
         for reading in readings {
             let BudgetReading { kind, used, limit } = reading;
             if self.ctl.waived.contains(&kind) {

@@ -502,23 +502,33 @@ impl Orchestrator {
         Ok(json!({"ok": report.conflicts.is_empty(), "applied": report.applied, "conflicts": report.conflicts}))
     }
 
-    /// The run's caps as budgets for its agents.
-    pub(super) fn shared_budget(self: &Arc<Self>) -> Arc<dyn SharedBudget> {
-        Arc::new(RunBudget(Arc::downgrade(self)))
+    /// The run's caps as budgets for agent `agent`.
+    pub(super) fn shared_budget(self: &Arc<Self>, agent: u64) -> Arc<dyn SharedBudget> {
+        Arc::new(RunBudget { run: Arc::downgrade(self), agent })
     }
 }
 
-struct RunBudget(Weak<Orchestrator>);
+struct RunBudget {
+    run: Weak<Orchestrator>,
+    agent: u64,
+}
 
 impl SharedBudget for RunBudget {
-    fn readings(&self) -> Vec<BudgetReading> {
-        let Some(o) = self.0.upgrade() else { return Vec::new() };
+    fn readings(&self, own: &crate::session::SessionState) -> Vec<BudgetReading> {
+        let Some(o) = self.run.upgrade() else { return Vec::new() };
         let s = o.lock();
         if s.waived {
             return Vec::new();
         }
         let caps = s.caps();
-        let spent = s.spent();
+        // The agent's own usage from its state, which is current; the others' as last heard.
+        let mut spent = s.settled;
+        for (n, u) in &s.live {
+            if *n != self.agent {
+                spent.add(*u);
+            }
+        }
+        spent.add(AgentUsage { prompt_tokens: own.usage.prompt_tokens, completion_tokens: own.usage.completion_tokens, cost_usd: own.usage.cost_usd });
         let mut out = Vec::new();
         if let Some(t) = caps.tokens {
             out.push(BudgetReading { kind: BudgetKind::Tokens, used: spent.tokens() as f64, limit: t as f64 });

@@ -194,7 +194,7 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
         tools: opts.tools.clone(),
         schema: opts.schema.clone(),
         file_locks: worktree.is_none().then(|| parent.file_locks.clone()),
-        budget: Some(o.shared_budget()),
+        budget: Some(o.shared_budget(n)),
     });
     let mut handle = match agent::spawn(cfg) {
         Ok(h) => h,
