@@ -464,10 +464,22 @@ async fn kill_9_mid_parallel_then_resume_redoes_no_finished_agent() {
 
     let second = TestServer::builder().responder(endure::protocol::Role::Agent, by_task(kill_answers())).start().await;
     let id = w.session_dir().file_name().unwrap().to_string_lossy().into_owned();
-    let mut args = vec!["workflow".to_string(), "resume".to_string(), id[..12].to_string()];
+    // `endure exec --resume` continues a workflow session as a workflow.
+    let mut args = vec!["exec".to_string(), "--resume".to_string(), id[..12].to_string()];
     args.extend(http(&second));
-    let resumed = stdout_json(&w.endure(&args).await);
-    assert_eq!(resumed, expected);
+    let out = w.endure(&args).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let finished = w.events().into_iter().rev().find_map(|e| match e.kind {
+        EventKind::WorkflowFinished { ok: true, result, .. } => Some(result),
+        _ => None,
+    });
+    assert_eq!(finished, Some(expected.clone()));
+    // Nothing is left to resume.
+    let mut again = vec!["workflow".to_string(), "resume".to_string(), id.clone()];
+    again.extend(http(&second));
+    let out = w.endure(&again).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already finished"), "{}", String::from_utf8_lossy(&out.stderr));
     let requests = second.requests();
     // Finished agents were taken from the journal: not one request for them.
     for done_before in ["wave 1", "wave 2"] {

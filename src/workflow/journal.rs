@@ -126,11 +126,6 @@ impl Journal {
         self.known.get(key)
     }
 
-    /// Calls that settled, for the run's totals.
-    pub fn settled(&self) -> impl Iterator<Item = &Entry> {
-        self.known.values().filter_map(|k| k.settled.as_ref())
-    }
-
     pub fn append(&mut self, entry: Entry) -> Result<(), JournalError> {
         let mut line = serde_json::to_vec(&entry).map_err(|e| JournalError { path: self.path.display().to_string(), source: e.into() })?;
         line.push(b'\n');
