@@ -718,3 +718,61 @@ async fn the_bundled_examples_run_against_the_scripted_provider() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_inside_its_workflow_call_resumes_the_workflow_not_the_agents() {
+    let mut answers = kill_answers();
+    answers.push(("run the flow", vec![say("Running it.", vec![call("workflow", json!({"script": kill_script()}))]), done("flowed")]));
+    let verdicts = endure::model::scripted::Scenario {
+        verifier: (0..4).map(|_| Answer { text: r#"{"met": true, "missing": [], "evidence": ["the workflow ran"]}"#.into(), ..Default::default() }).collect(),
+        ..Default::default()
+    };
+    let server = |gated: bool| {
+        let mut b = TestServer::builder()
+            .scenario(verdicts.clone())
+            .role_model(endure::protocol::Role::Verifier, "verifier-model")
+            .responder(endure::protocol::Role::Agent, by_task(answers.clone()));
+        if gated {
+            b = b.gate(1000, |r| (task_starts(r, "wave 3") || task_starts(r, "wave 4")) && r.assistant_turns() == 1);
+        }
+        b.start()
+    };
+    let first = server(true).await;
+    let w = workspace(&[]);
+    let mut args = vec!["exec".to_string()];
+    args.extend(http(&first));
+    args.extend(["--verifier-model".to_string(), "verifier-model".to_string(), "run the flow".to_string()]);
+    let mut child = w.command(&args).spawn().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !(journal_finished(&w) == 2 && first.gate(0).arrived() == 2) {
+        assert!(tokio::time::Instant::now() < deadline, "the workflow is mid-wave");
+        assert!(child.try_wait().unwrap().is_none(), "endure ended early");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: signalling a child process this test started.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGKILL) };
+    let _ = child.wait().await;
+
+    let second = server(false).await;
+    let id = w.session_dir().file_name().unwrap().to_string_lossy().into_owned();
+    let mut args = vec!["exec".to_string(), "--resume".to_string(), id];
+    args.extend(http(&second));
+    args.extend(["--verifier-model".to_string(), "verifier-model".to_string()]);
+    let out = w.endure(&args).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let requests = second.requests();
+    for done_before in ["wave 1", "wave 2"] {
+        assert_eq!(requests.iter().filter(|r| task_starts(r, done_before)).count(), 0, "{done_before} ran again");
+    }
+    // The agent was not asked to redo its call: its next request already carries the result.
+    let parent: Vec<usize> = requests.iter().filter(|r| task_starts(r, "run the flow")).map(Recorded::assistant_turns).collect();
+    assert_eq!(parent, vec![1]);
+    let events = w.events();
+    let result = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::ToolResult { name, output, ok: true, .. } if name == "workflow" => Some(output.clone()),
+        _ => None,
+    });
+    let result: Value = serde_json::from_str(&result.expect("the workflow call's result")).unwrap();
+    assert_eq!(result, json!({"r": ["one", "two", "three", "four"], "s": "ten"}));
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::SessionResumed { interrupted_calls, .. } if interrupted_calls.is_empty())));
+}
