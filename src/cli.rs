@@ -51,7 +51,7 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Dynamic Workflow: run a JavaScript orchestration of subagents (`endure workflow FILE.js`
     /// opens it in the workbench), list saved workflows, resume a run.
-    Workflow(WorkflowArgs),
+    Workflow(Box<WorkflowArgs>),
 }
 
 #[derive(Debug, Args)]

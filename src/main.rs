@@ -101,7 +101,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Memory(MemoryCommand::Dream(args))) => memory_dream(args, out).await,
         Some(Command::Memory(MemoryCommand::Distill(args))) => memory_distill(args, out).await,
         Some(Command::Doctor(args)) => doctor(args, out),
-        Some(Command::Workflow(args)) => workflow_cmd::dispatch(args, out).await,
+        Some(Command::Workflow(args)) => workflow_cmd::dispatch(*args, out).await,
     }
 }
 

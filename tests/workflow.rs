@@ -96,8 +96,7 @@ impl Ws {
     }
 
     async fn endure(&self, args: &[String]) -> Output {
-        let out = tokio::time::timeout(Duration::from_secs(120), self.command(args).output()).await.expect("endure finished in time").unwrap();
-        out
+        tokio::time::timeout(Duration::from_secs(120), self.command(args).output()).await.expect("endure finished in time").unwrap()
     }
 
     fn session_dir(&self) -> PathBuf {
