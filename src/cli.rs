@@ -55,6 +55,9 @@ pub enum Command {
     /// MCP servers: `endure mcp list` starts each configured server and shows its state and tools.
     #[command(subcommand)]
     Mcp(McpCommand),
+    /// Dynamic Workflow: run a JavaScript orchestration of subagents (`endure workflow FILE.js`
+    /// opens it in the workbench), list saved workflows, resume a run.
+    Workflow(Box<WorkflowArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +74,95 @@ pub struct McpListArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct WorkflowArgs {
+    #[command(subcommand)]
+    pub command: Option<WorkflowCommand>,
+    /// A script to run in the workbench (the same as `workflow run FILE --tui`).
+    #[arg(value_name = "FILE.js")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub opts: WorkflowRunOpts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Run a workflow script: headless (progress on stderr, the script's return value on
+    /// stdout, or every event as JSONL with --json), or in the workbench with --tui.
+    Run(WorkflowRunArgs),
+    /// The saved workflows: .endure/workflows/*.js and .claude/workflows/*.js.
+    List(WorkflowListArgs),
+    /// Continue a workflow run killed or stopped midway: finished agents are taken from its
+    /// journal, unfinished ones continue from their own logs.
+    Resume(WorkflowResumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowRunArgs {
+    /// The script.
+    #[arg(value_name = "FILE.js")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub opts: WorkflowRunOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowRunOpts {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// The script's `args`, as JSON.
+    #[arg(long = "args", value_name = "JSON")]
+    pub script_args: Option<String>,
+    #[command(flatten)]
+    pub common: WorkflowCommonOpts,
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// Flags shared by `workflow run` and `workflow resume`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkflowCommonOpts {
+    /// Print every event as a JSON line on stdout.
+    #[arg(long, conflicts_with = "tui")]
+    pub json: bool,
+    /// Open the workbench on the run.
+    #[arg(long)]
+    pub tui: bool,
+    /// Memory the script may use, in MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    pub memory_limit: Option<u64>,
+    /// CPU time the script itself may use, in seconds (default 30; waiting for agents is free).
+    #[arg(long, value_name = "SECS")]
+    pub cpu_limit: Option<f64>,
+    /// Subagents running at once, whatever the script asks for (default 16).
+    #[arg(long, value_name = "N")]
+    pub agents_at_once: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowListArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkflowResumeArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// The run's session id or a unique prefix (default: the most recent session).
+    #[arg(value_name = "RUN")]
+    pub run_id: Option<String>,
+    #[command(flatten)]
+    pub common: WorkflowCommonOpts,
+    /// Flags given again override those recorded when the run started.
     #[command(flatten)]
     pub run: RunOptions,
 }

@@ -137,6 +137,7 @@ pub fn agent_config(
         resume: None,
         redactor: redactor(opts),
         verifier: VerifierSettings {
+            enabled: true,
             goal: opts.goal.clone().filter(|g| !g.trim().is_empty()),
             max_rejections: opts.max_rejections.unwrap_or(VerifierSettings::default().max_rejections).max(1),
         },
@@ -155,6 +156,8 @@ pub fn agent_config(
         },
         sandbox,
         mcp,
+        child: None,
+        workflow: Default::default(),
     })
 }
 

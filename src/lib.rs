@@ -23,3 +23,4 @@ pub mod tools;
 pub mod workspace;
 pub mod session;
 pub mod tui;
+pub mod workflow;

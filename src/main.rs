@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, McpCommand, McpListArgs, MemoryCommand, ReplayArgs, SessionsArgs};
+use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, McpCommand, McpListArgs, MemoryCommand, ReplayArgs, SessionsArgs, WorkflowCommand};
 use endure::config::settings::RunOptions;
 use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 /// What the binary prints itself (errors, summaries, listings) goes through here: the API key
 /// redacted, control characters and escape sequences made visible.
 #[derive(Clone)]
-struct Out(Redactor);
+pub(crate) struct Out(Redactor);
 
 impl Out {
     fn clean(&self, text: &str) -> String {
@@ -48,12 +48,12 @@ impl Out {
     }
 
     /// A line on stderr. A closed terminal (after SIGHUP) or pipe is no reason to panic.
-    fn say(&self, text: &str) {
+    pub(crate) fn say(&self, text: &str) {
         let _ = writeln!(std::io::stderr(), "{}", self.clean(text));
     }
 
     /// A line on stdout.
-    fn print(&self, text: &str) {
+    pub(crate) fn print(&self, text: &str) {
         let _ = writeln!(std::io::stdout(), "{}", self.clean(text));
     }
 }
@@ -73,6 +73,12 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Checkpoints(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Mcp(McpCommand::List(a))) => (a.workspace.dir(), a.run.clone()),
         Some(Command::Demo(_) | Command::Doctor(_)) => (cli.workspace.dir(), RunOptions::default()),
+        Some(Command::Workflow(a)) => match &a.command {
+            Some(WorkflowCommand::Run(r)) => (r.opts.workspace.dir(), r.opts.run.clone()),
+            Some(WorkflowCommand::Resume(r)) => (r.workspace.dir(), r.run.clone()),
+            Some(WorkflowCommand::List(l)) => (l.workspace.dir(), RunOptions::default()),
+            None => (a.opts.workspace.dir(), a.opts.run.clone()),
+        },
     };
     let opts = std::fs::canonicalize(&dir).ok().and_then(|ws| load_layered(&ws, flags.clone()).ok()).unwrap_or(flags);
     launch::redactor(&opts)
@@ -99,6 +105,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Doctor(args)) => doctor(args, out),
         Some(Command::Checkpoints(args)) => checkpoints(args, out),
         Some(Command::Mcp(McpCommand::List(args))) => mcp_list(args, out).await,
+        Some(Command::Workflow(args)) => workflow_cmd::dispatch(*args, out).await,
     }
 }
 
@@ -168,7 +175,7 @@ async fn mcp_list(args: McpListArgs, out: &Out) -> Result<ExitCode> {
 }
 
 /// The configuration of a session to continue: its recorded options with `flags` over them.
-fn resume_config(
+pub(crate) fn resume_config(
     workspace: &Path,
     session: Option<&str>,
     at: Option<String>,
@@ -292,7 +299,7 @@ async fn memory_distill(args: endure::cli::MemoryArgs, out: &Out) -> Result<Exit
 }
 
 /// Theme and keymap by name; problems become the workbench's banner, never a failed start.
-fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budget: u64, title: String) -> WorkbenchOptions {
+pub(crate) fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budget: u64, title: String) -> WorkbenchOptions {
     let user_dir = endure::config::paths::user_config_dir();
     let (mut theme, theme_problems) = endure::config::theme::load_theme(theme.unwrap_or("default"), user_dir.as_deref());
     if endure::config::theme::no_color_requested() {
@@ -307,7 +314,7 @@ fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budget: u64, ti
     WorkbenchOptions { theme, keymap, banner, context_budget, title }
 }
 
-async fn workbench(cfg: agent::AgentConfig, opts: &RunOptions, title: String, task_pending: bool, out: &Out) -> Result<ExitCode> {
+pub(crate) async fn workbench(cfg: agent::AgentConfig, opts: &RunOptions, title: String, task_pending: bool, out: &Out) -> Result<ExitCode> {
     let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
     // A resumed session's history is in its log; the workbench shows it before new events.
     let history = match &cfg.session_id {
@@ -338,7 +345,7 @@ async fn workbench(cfg: agent::AgentConfig, opts: &RunOptions, title: String, ta
     }
 }
 
-fn first_line(s: &str) -> &str {
+pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
@@ -383,7 +390,7 @@ fn config_check(dir: &Path, out: &Out) -> Result<ExitCode> {
     Ok(ExitCode::from(1))
 }
 
-fn exit_code(outcome: Outcome) -> ExitCode {
+pub(crate) fn exit_code(outcome: Outcome) -> ExitCode {
     match outcome {
         Outcome::Done => ExitCode::SUCCESS,
         Outcome::Budget | Outcome::Stalled => ExitCode::from(2),
@@ -391,12 +398,20 @@ fn exit_code(outcome: Outcome) -> ExitCode {
     }
 }
 
-fn workspace_dir(dir: &Path) -> Result<std::path::PathBuf> {
+pub(crate) fn workspace_dir(dir: &Path) -> Result<std::path::PathBuf> {
     std::fs::canonicalize(dir).with_context(|| format!("workspace {}", dir.display()))
 }
 
 async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
+    // A session started by `endure workflow run` continues as a workflow, not as an agent.
+    if let Some(session) = args.resume.as_deref()
+        && args.at.is_none()
+        && let Some(id) = workflow_cmd::workflow_session(&workspace, session)?
+    {
+        let common = endure::cli::WorkflowCommonOpts { json: args.json, tui: false, memory_limit: None, cpu_limit: None, agents_at_once: None };
+        return workflow_cmd::resume_session(&workspace, id, common, args.run, out).await;
+    }
     let cfg = match args.resume {
         Some(session) => match resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)? {
             Some((cfg, _)) => cfg,
@@ -444,7 +459,7 @@ async fn demo(args: DemoArgs, out: &Out) -> Result<ExitCode> {
     Ok(code)
 }
 
-async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out) -> Result<ExitCode> {
+pub(crate) async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out) -> Result<ExitCode> {
     // Installed before the run starts, so that no signal finds the default action (which
     // would end the process without `session_finished` and orphan a running command).
     let mut signals = Signals::install().context("cannot handle signals")?;
@@ -469,20 +484,20 @@ async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out) -> Result<
 }
 
 /// The signals that stop a headless run.
-struct Signals {
+pub(crate) struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn install() -> std::io::Result<Signals> {
+    pub(crate) fn install() -> std::io::Result<Signals> {
         use tokio::signal::unix::{SignalKind, signal};
         Ok(Signals { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())?, hup: signal(SignalKind::hangup())? })
     }
 
     /// The next signal's name, and the exit status a process killed by it reports (128 + n).
-    async fn next(&mut self) -> (&'static str, i32) {
+    pub(crate) async fn next(&mut self) -> (&'static str, i32) {
         tokio::select! {
             _ = self.int.recv() => ("SIGINT", 130),
             _ = self.term.recv() => ("SIGTERM", 143),
@@ -511,4 +526,178 @@ fn sessions(args: SessionsArgs, out: &Out) -> Result<ExitCode> {
         out.print(&format!("{:<26} {:<20} {:>5}  {:<10} {}", s.id, s.start.unwrap_or_default(), s.steps, s.outcome, task));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `endure workflow …`, and `endure exec --resume` of a workflow session.
+mod workflow_cmd {
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+
+    use anyhow::{Context, Result, bail};
+    use endure::agent::Supervision;
+    use endure::cli::{WorkflowArgs, WorkflowCommand, WorkflowCommonOpts, WorkflowRunOpts};
+    use endure::config::settings::{RunOptions, load_layered};
+    use endure::launch;
+    use endure::workflow::session::{self, Start, WorkflowHandle};
+
+    use super::{Out, Signals, exit_code, first_line, ui_options, workspace_dir};
+
+    pub async fn dispatch(args: WorkflowArgs, out: &Out) -> Result<ExitCode> {
+        match args.command {
+            Some(WorkflowCommand::Run(r)) => run(&r.file, r.opts, out).await,
+            Some(WorkflowCommand::List(l)) => list(&l.workspace.dir(), l.json, out),
+            Some(WorkflowCommand::Resume(r)) => {
+                let workspace = workspace_dir(&r.workspace.dir())?;
+                let id = endure::session::find_session(&workspace, r.run_id.as_deref().filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?;
+                resume_session(&workspace, id, r.common, r.run, out).await
+            }
+            None => match args.file {
+                Some(file) => {
+                    let mut opts = args.opts;
+                    opts.common.tui = !opts.common.json;
+                    run(&file, opts, out).await
+                }
+                None => bail!("give a script: `endure workflow FILE.js`, or `endure workflow run|list|resume`"),
+            },
+        }
+    }
+
+    fn settings(common: &WorkflowCommonOpts) -> Result<endure::workflow::WorkflowSettings> {
+        let mut s = endure::workflow::WorkflowSettings::default();
+        if let Some(mb) = common.memory_limit {
+            if mb == 0 {
+                bail!("--memory-limit must be at least 1 MiB");
+            }
+            s.limits.memory_bytes = usize::try_from(mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        }
+        if let Some(secs) = common.cpu_limit {
+            if !(secs.is_finite() && secs > 0.0) {
+                bail!("--cpu-limit must be a positive number of seconds, not {secs}");
+            }
+            s.limits.cpu = std::time::Duration::from_secs_f64(secs);
+        }
+        if let Some(n) = common.agents_at_once {
+            if n == 0 {
+                bail!("--agents-at-once must be at least 1");
+            }
+            s.max_agents_at_once = n;
+        }
+        Ok(s)
+    }
+
+    fn supervision(common: &WorkflowCommonOpts) -> (Supervision, f64) {
+        if common.tui { (Supervision::Supervised, 1.0) } else { (Supervision::Headless, 0.0) }
+    }
+
+    async fn run(file: &Path, opts: WorkflowRunOpts, out: &Out) -> Result<ExitCode> {
+        let workspace = workspace_dir(&opts.workspace.dir())?;
+        let script = std::fs::read_to_string(file).with_context(|| format!("reading the workflow script {}", file.display()))?;
+        let args = match opts.script_args.as_deref() {
+            None => serde_json::Value::Null,
+            Some(text) => serde_json::from_str(text).with_context(|| format!("--args is not valid JSON: {text}"))?,
+        };
+        let run_opts = load_layered(&workspace, opts.run)?;
+        let (supervision, speed) = supervision(&opts.common);
+        let mut cfg = launch::agent_config(&workspace, &run_opts, None, supervision, speed)?;
+        cfg.workflow = settings(&opts.common)?;
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "workflow.js".into());
+        let handle = session::start(cfg.clone(), Start::New { name, script, args })?;
+        drive(handle, &opts.common, &run_opts, &cfg, out).await
+    }
+
+    /// The session id when `session` (an id, a prefix, or empty for the most recent) is a
+    /// session started by `endure workflow run`.
+    pub fn workflow_session(workspace: &Path, session: &str) -> Result<Option<String>> {
+        let Ok(id) = endure::session::find_session(workspace, Some(session).filter(|s| !s.is_empty())) else { return Ok(None) };
+        let read = endure::session::read_log(&endure::session::log_path(workspace, &id))?;
+        let state = endure::session::SessionState::from_events(&read.events);
+        Ok(session::is_workflow_session(&state).then_some(id))
+    }
+
+    pub async fn resume_session(workspace: &Path, id: String, common: WorkflowCommonOpts, flags: RunOptions, out: &Out) -> Result<ExitCode> {
+        let read = endure::session::read_log(&endure::session::log_path(workspace, &id))?;
+        let state = endure::session::SessionState::from_events(&read.events);
+        let info = state.info.clone().context("the session's log has no session_started event")?;
+        let (supervision, speed) = supervision(&common);
+        if !session::is_workflow_session(&state) {
+            // An agent's session: resuming it re-runs a workflow call it was in the middle of.
+            let Some((cfg, opts)) = super::resume_config(workspace, Some(&id), None, flags, supervision)? else {
+                out.say(super::ALREADY_DONE);
+                return Ok(ExitCode::from(1));
+            };
+            if common.tui {
+                return super::workbench(cfg, &opts, format!("endure — {}", workspace.display()), false, out).await;
+            }
+            return super::run_headless(cfg, common.json, out).await;
+        }
+        if session::unfinished_run(&state).is_none() {
+            out.say(&format!("endure: the workflow of session {id} already finished; nothing to resume"));
+            return Ok(ExitCode::from(1));
+        }
+        let opts = launch::resumed_options(&info, flags)?;
+        let mut cfg = launch::agent_config(workspace, &opts, None, supervision, speed)?;
+        cfg.workflow = settings(&common)?;
+        cfg.session_id = Some(id);
+        let handle = session::start(cfg.clone(), Start::Resume)?;
+        drive(handle, &common, &opts, &cfg, out).await
+    }
+
+    /// Follows a workflow session to its end, headless or in the workbench.
+    async fn drive(handle: WorkflowHandle, common: &WorkflowCommonOpts, opts: &RunOptions, cfg: &endure::agent::AgentConfig, out: &Out) -> Result<ExitCode> {
+        let WorkflowHandle { session_id, log_path, history, events, commands, join } = handle;
+        if common.tui {
+            let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, format!("endure workflow — {}", cfg.workspace.display()));
+            let exit = endure::tui::run_live(ui, history, events, commands.clone(), false).await;
+            let _ = commands.send(endure::protocol::Command::Stop);
+            let end = tokio::time::timeout(std::time::Duration::from_secs(30), join).await;
+            exit.context("the workbench failed")?;
+            return match end {
+                Ok(Ok(end)) => {
+                    out.say(&format!("endure: session {session_id} — {}: {}", end.outcome.as_str(), first_line(&end.reason)));
+                    out.say(&format!("endure: log {}", log_path.display()));
+                    Ok(exit_code(end.outcome))
+                }
+                Ok(Err(e)) => Err(anyhow::anyhow!("the workflow task failed: {e}")),
+                Err(_) => Err(anyhow::anyhow!("the workflow did not stop within 30 s; its log is {}", log_path.display())),
+            };
+        }
+        let mut signals = Signals::install().context("cannot handle signals")?;
+        let o = out.clone();
+        tokio::spawn(async move {
+            let (name, _) = signals.next().await;
+            o.say(&format!("endure: {name}: stopping (send it again to quit at once)"));
+            let _ = commands.send(endure::protocol::Command::Stop);
+            let (_, code) = signals.next().await;
+            std::process::exit(code);
+        });
+        let mut headless = endure::headless::Headless::new(common.json);
+        let consumer = headless.consume(events, &log_path);
+        let (end, ()) = tokio::join!(join, consumer);
+        let end = end.context("the workflow task failed")?;
+        if !common.json
+            && let Some(result) = &end.result
+        {
+            println!("{}", serde_json::to_string_pretty(result)?);
+        }
+        Ok(exit_code(end.outcome))
+    }
+
+    fn list(dir: &Path, json: bool, out: &Out) -> Result<ExitCode> {
+        let workspace = workspace_dir(dir)?;
+        let saved = endure::workflow::scripts::list(&workspace);
+        if json {
+            println!("{}", serde_json::to_string_pretty(&saved)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if saved.is_empty() {
+            out.print("no saved workflows in .endure/workflows/ or .claude/workflows/");
+            return Ok(ExitCode::SUCCESS);
+        }
+        out.print(&format!("{:<24} {:<44} DESCRIPTION", "NAME", "PATH"));
+        for w in saved {
+            let path: PathBuf = w.path.strip_prefix(&workspace).map(Path::to_path_buf).unwrap_or(w.path);
+            out.print(&format!("{:<24} {:<44} {}", w.name, path.display(), w.description));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
 }

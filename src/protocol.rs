@@ -848,6 +848,170 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "is_zero")]
         redacted: u32,
     },
+    /// A workflow run began (or began again after a crash: `resumed`). `run` numbers the
+    /// session's workflows from 1; `script` is the copy the run executes, relative to the
+    /// session's directory; `call_id` is the agent's `workflow` tool call that started it
+    /// (absent for `endure workflow run`).
+    WorkflowStarted {
+        run: u32,
+        name: String,
+        script: String,
+        #[serde(default)]
+        args: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call_id: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
+    },
+    /// `phase(name)`: what follows belongs to this phase.
+    WorkflowPhase {
+        run: u32,
+        name: String,
+    },
+    /// `log(msg)`.
+    WorkflowLog {
+        run: u32,
+        message: String,
+    },
+    /// The run's caps now in force: the script's `budget({...})` within the session's own.
+    WorkflowBudget {
+        run: u32,
+        #[serde(flatten)]
+        caps: WorkflowCaps,
+    },
+    /// The whole run was paused (by the supervisor, or at a cap when supervised); queued
+    /// agents wait and running ones pause at their next boundary.
+    WorkflowPaused {
+        run: u32,
+        reason: String,
+    },
+    WorkflowResumed {
+        run: u32,
+    },
+    /// `merge(result)`: the files of agent `agent`'s worktree applied to the workspace, or,
+    /// when any file conflicts, nothing applied and the conflicts named.
+    WorkflowMerged {
+        run: u32,
+        agent: u64,
+        branch: String,
+        applied: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        conflicts: Vec<String>,
+    },
+    /// The script returned (`ok`, with `result`) or failed (`error`). The usage sums every
+    /// agent of the run, journaled ones included.
+    WorkflowFinished {
+        run: u32,
+        ok: bool,
+        #[serde(default)]
+        result: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        agents: u64,
+        #[serde(flatten)]
+        usage: AgentUsage,
+    },
+    /// `agent()` was called: subagent `agent` (numbered per session; its log is
+    /// `agents/<agent>/events.jsonl` in the session's directory) waits for a slot.
+    AgentQueued {
+        run: u32,
+        agent: u64,
+        label: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+        prompt: String,
+    },
+    /// The subagent's session started (or was resumed from its log: `resumed`).
+    AgentStarted {
+        run: u32,
+        agent: u64,
+        label: String,
+        /// Its log, relative to the workspace.
+        log: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        isolation: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resumed: bool,
+    },
+    /// The subagent finished a step: its latest action and its usage so far.
+    AgentStep {
+        run: u32,
+        agent: u64,
+        step: u64,
+        action: String,
+        #[serde(flatten)]
+        usage: AgentUsage,
+    },
+    AgentPaused {
+        run: u32,
+        agent: u64,
+        reason: PauseReason,
+    },
+    AgentResumed {
+        run: u32,
+        agent: u64,
+    },
+    /// The subagent's answer: text, or the object its schema asked for (with `branch` and
+    /// `diff` under worktree isolation). `journaled`: taken from the journal of an earlier
+    /// process, nothing was run or spent again.
+    AgentFinished {
+        run: u32,
+        agent: u64,
+        label: String,
+        result: Value,
+        steps: u64,
+        #[serde(flatten)]
+        usage: AgentUsage,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        journaled: bool,
+    },
+    AgentFailed {
+        run: u32,
+        agent: u64,
+        label: String,
+        error: String,
+        steps: u64,
+        #[serde(flatten)]
+        usage: AgentUsage,
+    },
+    /// Live only: an event of subagent `agent`'s own session, for a view that follows it.
+    /// Its log holds it already.
+    SubagentEvent {
+        run: u32,
+        agent: u64,
+        event: Box<Event>,
+    },
+}
+
+/// Tokens and cost of one subagent or of a whole workflow run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct AgentUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub cost_usd: f64,
+}
+
+impl AgentUsage {
+    pub fn tokens(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+
+    pub fn add(&mut self, other: AgentUsage) {
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cost_usd += other.cost_usd;
+    }
+}
+
+/// Caps on a workflow run; None is no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowCaps {
+    #[serde(default)]
+    pub tokens: Option<u64>,
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub agents: Option<u64>,
 }
 
 impl EventKind {
@@ -855,7 +1019,10 @@ impl EventKind {
     /// they are either reconstructible (deltas are folded into the assistant message) or
     /// only meaningful while the process runs.
     pub fn is_live_only(&self) -> bool {
-        matches!(self, EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. })
+        matches!(
+            self,
+            EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. } | EventKind::SubagentEvent { .. }
+        )
     }
 
     pub fn name(&self) -> &'static str {
@@ -913,6 +1080,22 @@ impl EventKind {
             EventKind::McpServerFailed { .. } => "mcp_server_failed",
             EventKind::McpServerExited { .. } => "mcp_server_exited",
             EventKind::Reasoning { .. } => "reasoning",
+            EventKind::WorkflowStarted { .. } => "workflow_started",
+            EventKind::WorkflowPhase { .. } => "workflow_phase",
+            EventKind::WorkflowLog { .. } => "workflow_log",
+            EventKind::WorkflowBudget { .. } => "workflow_budget",
+            EventKind::WorkflowPaused { .. } => "workflow_paused",
+            EventKind::WorkflowResumed { .. } => "workflow_resumed",
+            EventKind::WorkflowMerged { .. } => "workflow_merged",
+            EventKind::WorkflowFinished { .. } => "workflow_finished",
+            EventKind::AgentQueued { .. } => "agent_queued",
+            EventKind::AgentStarted { .. } => "agent_started",
+            EventKind::AgentStep { .. } => "agent_step",
+            EventKind::AgentPaused { .. } => "agent_paused",
+            EventKind::AgentResumed { .. } => "agent_resumed",
+            EventKind::AgentFinished { .. } => "agent_finished",
+            EventKind::AgentFailed { .. } => "agent_failed",
+            EventKind::SubagentEvent { .. } => "subagent_event",
         }
     }
 }
@@ -952,6 +1135,10 @@ pub enum Command {
     SetReviewRebuilds(bool),
     /// A change to, or the verdict on, rebuild proposal `id`.
     ReviewRebuild { id: u64, edit: RebuildEdit },
+    /// For workflow subagent `target` only (its agent number): `Pause`, `Resume`, `Stop`, or
+    /// `Inject` a correction that only it receives. Other commands inside are refused with a
+    /// warning.
+    ToAgent { target: u64, command: Box<Command> },
 }
 
 #[cfg(test)]
@@ -1007,7 +1194,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) }, Command::SetReviewRebuilds(true), Command::ReviewRebuild { id: 2, edit: RebuildEdit::EditField { field: "next_action".into(), text: "x".into() } }, Command::ReviewRebuild { id: 2, edit: RebuildEdit::Veto }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop] {
+        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) }, Command::SetReviewRebuilds(true), Command::ReviewRebuild { id: 2, edit: RebuildEdit::EditField { field: "next_action".into(), text: "x".into() } }, Command::ReviewRebuild { id: 2, edit: RebuildEdit::Veto }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop, Command::ToAgent { target: 3, command: Box::new(Command::Inject("only you".into())) }] {
             let s = serde_json::to_string(&c).expect("serialize");
             assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
         }
@@ -1027,6 +1214,7 @@ pub fn tool_target(name: &str, args: &Value) -> String {
         "run" => field("command"),
         "process" => args.get("id").map(|id| format!("{} {id}", field("action").unwrap_or_default())),
         "todo" => args.get("tasks").and_then(Value::as_array).map(|t| format!("{} tasks", t.len())),
+        "workflow" => field("name").or_else(|| args.get("script").map(|_| "inline script".to_string())),
         "done" => field("summary"),
         _ => None,
     };

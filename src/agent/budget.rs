@@ -43,6 +43,13 @@ impl Budgets {
     }
 }
 
+/// Budgets shared by several sessions (a workflow run's caps over its subagents): each reads
+/// them at its step boundaries like its own. `own` is the reading session's state, so its
+/// latest usage counts even before the others hear of it.
+pub trait SharedBudget: Send + Sync {
+    fn readings(&self, own: &SessionState) -> Vec<BudgetReading>;
+}
+
 impl BudgetReading {
     pub fn exhausted(&self) -> bool {
         self.used >= self.limit

@@ -42,6 +42,7 @@ pub enum Supervision {
     Supervised,
 }
 
+#[derive(Clone)]
 pub struct AgentConfig {
     pub workspace: PathBuf,
     /// None: wait for `Command::Start`.
@@ -75,11 +76,32 @@ pub struct AgentConfig {
     pub sandbox: crate::sandbox::Policy,
     /// The MCP servers of the session, started at its first step.
     pub mcp: Vec<crate::mcp::ServerSpec>,
+    /// Set for a workflow subagent: a child session of the session that ran the workflow.
+    pub child: Option<ChildSettings>,
+    /// Limits of the scripts the `workflow` tool runs.
+    pub workflow: crate::workflow::WorkflowSettings,
+}
+
+/// What makes a session a workflow subagent.
+#[derive(Clone)]
+pub struct ChildSettings {
+    /// Its log and files: `sessions/<parent>/agents/<n>`.
+    pub dir: PathBuf,
+    /// The tools it may call besides `done`; None: all but `workflow`.
+    pub tools: Option<Vec<String>>,
+    /// The JSON Schema its answer (`done`'s `result`) must match.
+    pub schema: Option<Value>,
+    /// Shared with the sessions writing the same workspace at the same time.
+    pub file_locks: Option<Arc<crate::tools::locks::FileLocks>>,
+    /// The caps of the whole workflow run, checked at each step boundary like its own budgets.
+    pub budget: Option<Arc<dyn budget::SharedBudget>>,
 }
 
 /// The goal verifier: what "done" must satisfy, and when to stop trusting the loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifierSettings {
+    /// Off for workflow subagents unless asked for (`verify: true`): a claim of done ends them.
+    pub enabled: bool,
     /// The completion condition; None means the task itself.
     pub goal: Option<String>,
     /// Rejections in a row before the supervisor decides.
@@ -88,7 +110,7 @@ pub struct VerifierSettings {
 
 impl Default for VerifierSettings {
     fn default() -> Self {
-        VerifierSettings { goal: None, max_rejections: 3 }
+        VerifierSettings { enabled: true, goal: None, max_rejections: 3 }
     }
 }
 
@@ -206,13 +228,15 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         return Err(AgentError::Workspace { path: workspace.display().to_string(), message: "not a directory".into() });
     }
     let session_id = config.session_id.clone().unwrap_or_else(|| crate::session::id::new_session_id(chrono::Utc::now()));
-    let log_path = crate::session::log_path(&workspace, &session_id);
+    // A subagent's files live inside its parent's session directory.
+    let dir = config.child.as_ref().map(|c| c.dir.clone()).unwrap_or_else(|| session_dir(&workspace, &session_id));
+    let log_path = dir.join("events.jsonl");
     // Taken before the log is read: another process driving this session could append to it
     // between our read and our first write. Held until the run ends.
-    let lock = crate::session::SessionLock::acquire(&session_dir(&workspace, &session_id))?;
+    let lock = crate::session::SessionLock::acquire(&dir)?;
     // A checkpoint write killed midway leaves its temporary file; nobody else writes here
     // while we hold the lock. Failing to tidy up is no reason not to run.
-    let _ = crate::memory::atomic::remove_temporaries(&session_dir(&workspace, &session_id).join("checkpoints"));
+    let _ = crate::memory::atomic::remove_temporaries(&dir.join("checkpoints"));
     // A resumed session continues its own log: the state is what the log says.
     let state = if config.resume.is_some() {
         let read = crate::session::read_log(&log_path)?;

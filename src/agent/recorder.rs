@@ -57,6 +57,8 @@ impl SharedRecorder {
         // Done outside the lock: it is the costliest part, and needs nothing the lock guards.
         let kind = match kind {
             delta @ (EventKind::AssistantDelta { .. } | EventKind::CandidateDelta { .. }) => delta,
+            // A subagent's event went through its own recorder, with the same redactor.
+            sub @ EventKind::SubagentEvent { .. } => sub,
             other => self.redact(other),
         };
         let mut r = self.lock();

@@ -51,13 +51,33 @@ struct Control {
     review_picks: Option<bool>,
     /// Rollovers propose their window and wait for the supervisor (supervised runs only).
     review_rebuilds: bool,
+    /// Runs the session's workflows; commands for a running one go there.
+    workflow: Option<Arc<crate::workflow::Parent>>,
 }
 
 impl Control {
     fn handle(&mut self, rec: &SharedRecorder, cmd: Command) -> Result<(), LogError> {
         match cmd {
-            Command::Pause => self.pause_requested = true,
-            Command::Resume => self.pause_requested = false,
+            // A running workflow pauses and resumes with the session; the session itself
+            // pauses at the boundary after the workflow call.
+            Command::Pause => {
+                self.pause_requested = true;
+                if let Some(w) = &self.workflow {
+                    w.forward(Command::Pause);
+                }
+            }
+            Command::Resume => {
+                self.pause_requested = false;
+                if let Some(w) = &self.workflow {
+                    w.forward(Command::Resume);
+                }
+            }
+            Command::ToAgent { target, command } => {
+                let sent = self.workflow.as_ref().is_some_and(|w| w.forward(Command::ToAgent { target, command }));
+                if !sent {
+                    rec.emit(EventKind::Warning { message: format!("no workflow is running, so the command for agent {target} was dropped") })?;
+                }
+            }
             Command::Stop => self.stop = true,
             Command::Inject(text) => {
                 let text = text.trim().to_string();
@@ -124,6 +144,7 @@ pub(super) async fn run(
         sandbox: None,
         processes: None,
         mcp: None,
+        workflow: None,
     };
     let (outcome, reason) = match run.run(session_id).await {
         Ok(r) => r,
@@ -179,6 +200,8 @@ struct Run {
     processes: Option<Arc<Processes>>,
     /// MCP servers, stopped before the session records its end.
     mcp: Option<Arc<McpServers>>,
+    /// Runs the `workflow` tool; None for subagents.
+    workflow: Option<Arc<crate::workflow::Parent>>,
 }
 
 impl Run {
@@ -187,6 +210,12 @@ impl Run {
         let (sandbox, sandbox_warnings) = Sandbox::start(&self.cfg.sandbox, &self.cfg.workspace, &session_id);
         let sandbox = Arc::new(sandbox);
         self.sandbox = Some(sandbox.clone());
+        let session_dir = self.log_path.parent().map(PathBuf::from).unwrap_or_default();
+        if self.cfg.child.is_none() {
+            let parent = crate::workflow::Parent::new(&self.cfg, &session_id, &session_dir, self.rec.clone());
+            self.ctl.workflow = Some(parent.clone());
+            self.workflow = Some(parent);
+        }
         if resuming.is_none() && !self.start_session(session_id, &sandbox).await? {
             return Ok((Outcome::Stopped, "no task was given".into()));
         }
@@ -207,11 +236,11 @@ impl Run {
         self.ctl.pick_tx = Some(pick_tx);
         let (escalation_tx, escalation_rx) = mpsc::unbounded_channel();
         self.ctl.escalation_tx = Some(escalation_tx);
-        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx, escalation_rx, sandbox.clone(), processes, mcp) {
+        let host = self.workflow.clone().map(|p| Arc::new(crate::workflow::ToolHost::new(p)));
+        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx, escalation_rx, sandbox.clone(), processes, mcp, host) {
             Ok(r) => r,
             Err(reason) => return self.finish(Outcome::Failed, reason),
         };
-        let session_dir = self.log_path.parent().map(PathBuf::from).unwrap_or_default();
         let budget = self.rec.with_state(|s| s.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0)).unwrap_or(self.cfg.context_budget);
         let writer = WriterSetup {
             provider: self.cfg.provider.clone(),
@@ -222,7 +251,10 @@ impl Run {
         };
         let mut cycles = Cycles::new(&self.cfg.workspace, &session_dir, budget, &self.cfg.cycles, writer, &self.rec)?;
         self.start_review_setting()?;
+        let mut rerun = Vec::new();
         match resuming {
+            // A subagent shares its parent's snapshot and memory upkeep.
+            None if self.cfg.child.is_some() => {}
             None => {
                 if let Ok(id) = cycles.snapshot(&self.rec, "session start")? {
                     self.rec.emit(EventKind::WorkspaceSnapshot { id, label: "session start".into() })?;
@@ -236,7 +268,7 @@ impl Run {
                 }
             }
             Some(from) => {
-                self.resume(&mut steps, &sandbox)?;
+                rerun = self.resume(&mut steps, &sandbox)?;
                 if let Some(at) = from.at {
                     self.ctl.rollback = Some(at);
                 }
@@ -248,6 +280,9 @@ impl Run {
         if self.cfg.sandbox.mode == SandboxMode::Require && !sandbox.info().enforced {
             let missing = sandbox.info().missing.join(", ");
             return self.finish(Outcome::Failed, format!("--sandbox require: the sandbox cannot be enforced here (missing: {missing})"));
+        }
+        if !rerun.is_empty() {
+            steps.rerun_workflow_calls(&rerun).await?;
         }
 
         loop {
@@ -322,7 +357,14 @@ impl Run {
                         end = &mut fut => break InFlight::Ended(end),
                         _ = &mut out_of_time => break InFlight::OutOfTime,
                         cmd = self.commands.recv() => match cmd {
-                            Some(Command::Stop) | None => break InFlight::Stopped,
+                            Some(Command::Stop) | None => {
+                                // A running workflow stops its subagents first, so that their
+                                // logs end with their own `session_finished`.
+                                if let Some(w) = &self.workflow {
+                                    w.stop_and_wait(Duration::from_secs(20)).await;
+                                }
+                                break InFlight::Stopped;
+                            }
                             Some(c) => self.ctl.handle(&self.rec, c)?,
                         },
                     }
@@ -456,8 +498,8 @@ impl Run {
     /// Continues a session from its log: calls that were in flight are reported to the model
     /// as interrupted (never re-run), and the scripted provider, if any, picks up where the
     /// log says it was.
-    fn resume(&mut self, steps: &mut StepRunner, sandbox: &Sandbox) -> Result<(), LogError> {
-        let (open, answers, writer_answers, verifier_answers, judge_answers) = self.rec.with_state(|s| {
+    fn resume(&mut self, steps: &mut StepRunner, sandbox: &Sandbox) -> Result<Vec<crate::protocol::ToolCallRequest>, LogError> {
+        let (mut open, answers, writer_answers, verifier_answers, judge_answers) = self.rec.with_state(|s| {
             let requests = |role: &str| s.usage_by_role.get(role).map(|u| u.requests).unwrap_or(0);
             (
                 open_calls(s),
@@ -467,6 +509,10 @@ impl Run {
                 requests("judge"),
             )
         });
+        // A workflow call is run again instead: its journal makes that safe, and the model gets
+        // the workflow's real result.
+        let (rerun, interrupted): (Vec<_>, Vec<_>) = open.drain(..).partition(|c| c.name == "workflow" && self.workflow.is_some());
+        let open = interrupted;
         // An answer whose calls never finished is asked for again: the model, told the calls
         // were interrupted, decides what to do, rather than the runtime re-running them. A
         // scripted model repeats the interrupted answer, so its cursor steps back one.
@@ -490,8 +536,10 @@ impl Run {
         for name in servers {
             self.rec.emit(EventKind::McpServerExited { name, reason: "endure stopped".into() })?;
         }
-        steps.close_open_calls(
+        let keep: Vec<String> = rerun.iter().map(|c| c.id.clone()).collect();
+        steps.close_open_calls_except(
             "the process running this call stopped before it finished (it was killed or crashed); its outcome is unknown. Check the workspace before repeating anything with side effects",
+            &keep,
         )?;
         // The system prompt states the policy the session started with; a different one now
         // (flags given again, another machine) is told to the model, after the calls' results
@@ -502,7 +550,7 @@ impl Run {
                 text: format!("[endure] This session was resumed with a different sandbox: {}. It replaces what the system prompt says about the sandbox.", crate::sandbox::describe(now)),
             })?;
         }
-        Ok(())
+        Ok(rerun)
     }
 
     async fn maintain_memory(&mut self) -> Result<(), LogError> {
@@ -643,7 +691,14 @@ impl Run {
         steps: &mut StepRunner,
         budget: u64,
     ) -> Result<Option<(Outcome, String)>, LogError> {
-        let readings = self.rec.with_state(|s| self.cfg.budgets.readings(s, elapsed));
+        let shared = self.cfg.child.as_ref().and_then(|c| c.budget.clone());
+        let readings = self.rec.with_state(|s| {
+            let mut r = self.cfg.budgets.readings(s, elapsed);
+            if let Some(shared) = &shared {
+                r.extend(shared.readings(s));
+            }
+            r
+        });
         for reading in readings {
             let BudgetReading { kind, used, limit } = reading;
             if self.ctl.waived.contains(&kind) {

@@ -59,7 +59,15 @@ pub(super) struct StepRunner {
     picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
     escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
     supervision: super::Supervision,
+    /// A subagent's answer schema, and how many answers failed it so far.
+    result_schema: Option<Value>,
+    invalid_results: u32,
+    /// Set when the answer failed its schema twice: the run ends with this reason.
+    result_failure: Option<String>,
 }
+
+/// Answers that may fail a subagent's schema before it fails: the first is asked for again.
+const MAX_INVALID_RESULTS: u32 = 2;
 
 impl StepRunner {
     pub(super) fn new(
@@ -70,6 +78,7 @@ impl StepRunner {
         sandbox: Arc<crate::sandbox::Sandbox>,
         processes: Arc<crate::tools::process::Processes>,
         mcp: Arc<crate::mcp::McpServers>,
+        workflow: Option<Arc<crate::workflow::ToolHost>>,
     ) -> Result<StepRunner, String> {
         let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
         // A limit raised earlier in the session (before a resume) still holds.
@@ -78,13 +87,19 @@ impl StepRunner {
         tools.sandbox = sandbox;
         tools.processes = processes;
         tools.mcp = mcp;
+        let child = cfg.child.as_ref();
+        tools.allowed = child.and_then(|c| c.tools.clone());
+        tools.file_locks = child.and_then(|c| c.file_locks.clone());
+        let result_schema = child.and_then(|c| c.schema.clone());
+        let specs = tools::session_specs(tools.allowed.as_deref(), workflow.is_some(), result_schema.as_ref());
+        tools.workflow = workflow;
         Ok(StepRunner {
             rec,
             provider: cfg.provider.clone(),
             models: cfg.models.clone(),
             retry: cfg.retry.clone(),
             tools,
-            specs: tools::specs(),
+            specs,
             mcp_started: false,
             prices: cfg.prices.clone(),
             temperature: cfg.temperature,
@@ -97,6 +112,9 @@ impl StepRunner {
             picks,
             escalations,
             supervision: cfg.supervision,
+            result_schema,
+            invalid_results: 0,
+            result_failure: None,
         })
     }
 
@@ -119,7 +137,8 @@ impl StepRunner {
         if !self.mcp_started {
             // Lazily, at the first step: the model needs the servers' tools in its first request.
             self.tools.mcp.start().await;
-            self.specs = self.tools.specs();
+            let mcp = self.tools.mcp_specs();
+            self.specs.extend(mcp);
             self.mcp_started = true;
         }
         let req = self.request();
@@ -219,7 +238,13 @@ impl StepRunner {
                 done = Some(summary);
             }
         }
+        if let Some(reason) = self.result_failure.take() {
+            return Ok(StepEnd::Failed(reason));
+        }
         if let Some(summary) = done {
+            if !self.verifier.enabled {
+                return Ok(StepEnd::Done(summary));
+            }
             let usage = |role: Role, model: &str, r: &ModelRequest, c: &model::Completion, overhead: bool| {
                 record_usage(&self.rec, &self.prices, role, model, r, c, overhead)
             };
@@ -359,10 +384,19 @@ impl StepRunner {
             }
             self.tools.escalation_approved = true;
         }
-        let outcome = tools::execute(&mut self.tools, &call.name, &args).await;
+        self.tools.call_id = call.id.clone();
+        let mut outcome = tools::execute(&mut self.tools, &call.name, &args).await;
         self.tools.escalation_approved = false;
+        if outcome.done.is_some() {
+            self.check_result(&args, &mut outcome);
+        }
         let duration_ms = started.elapsed().as_millis() as u64;
         self.emit_changes(step, outcome.changes)?;
+        if call.name == "workflow" {
+            // Subagents and merges changed files outside this session's tools.
+            let changes = self.tools.workspace.rescan();
+            self.emit_changes(step, changes)?;
+        }
         if let Some(tasks) = outcome.tasks {
             self.rec.emit(EventKind::TaskList { tasks })?;
         }
@@ -377,6 +411,57 @@ impl StepRunner {
             feedback: outcome.feedback,
         })?;
         Ok(outcome.done)
+    }
+
+    /// A subagent's `done` must carry a `result` matching its schema. The first answer that
+    /// does not is refused with the problems (the agent calls `done` again); the second ends
+    /// the run.
+    fn check_result(&mut self, args: &Value, outcome: &mut tools::ToolOutcome) {
+        let Some(schema) = &self.result_schema else { return };
+        let problems = match args.get("result") {
+            None => vec!["`result` is missing".to_string()],
+            Some(result) => crate::workflow::schema::validate(schema, result),
+        };
+        if problems.is_empty() {
+            return;
+        }
+        self.invalid_results += 1;
+        outcome.ok = false;
+        outcome.done = None;
+        let list = problems.iter().take(20).map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n");
+        if self.invalid_results >= MAX_INVALID_RESULTS {
+            outcome.output = format!("error: `result` does not match the schema again:\n{list}");
+            self.result_failure = Some(format!("the answer did not match its schema {MAX_INVALID_RESULTS} times; the last problems:\n{list}"));
+        } else {
+            outcome.output = format!(
+                "error: `result` does not match the schema it must follow:\n{list}\nCall `done` again with a corrected `result`; nothing else is needed."
+            );
+        }
+    }
+
+    /// Runs calls of the `workflow` tool that a killed process left without a result: the
+    /// workflow resumes from its journal, so re-running it redoes no finished agent.
+    pub(super) async fn rerun_workflow_calls(&mut self, calls: &[ToolCallRequest]) -> Result<(), LogError> {
+        let step = self.rec.with_state(|s| s.step);
+        for call in calls {
+            let args = serde_json::from_str::<Value>(&call.arguments).unwrap_or(Value::Null);
+            let started = std::time::Instant::now();
+            self.tools.call_id = call.id.clone();
+            let outcome = tools::execute(&mut self.tools, &call.name, &args).await;
+            let changes = self.tools.workspace.rescan();
+            self.emit_changes(step, changes)?;
+            self.rec.emit(EventKind::ToolResult {
+                step,
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                ok: outcome.ok,
+                exit_code: outcome.exit_code,
+                duration_ms: started.elapsed().as_millis() as u64,
+                output: outcome.output,
+                feedback: outcome.feedback,
+            })?;
+        }
+        Ok(())
     }
 
     fn emit_changes(&self, step: u64, changes: Vec<crate::workspace::FileChange>) -> Result<(), LogError> {
@@ -395,7 +480,13 @@ impl StepRunner {
     /// Gives every tool call of the last answer that has no result yet a result saying why, so
     /// the conversation stays valid for any later request (providers reject unanswered calls).
     pub(super) fn close_open_calls(&mut self, why: &str) -> Result<(), LogError> {
-        let open = self.rec.with_state(open_calls);
+        self.close_open_calls_except(why, &[])
+    }
+
+    /// As [`Self::close_open_calls`], leaving the calls in `keep` open (to be run again).
+    pub(super) fn close_open_calls_except(&mut self, why: &str, keep: &[String]) -> Result<(), LogError> {
+        let mut open = self.rec.with_state(open_calls);
+        open.retain(|c| !keep.contains(&c.id));
         let step = self.rec.with_state(|s| s.step);
         for call in open {
             self.rec.emit(EventKind::ToolResult {

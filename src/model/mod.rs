@@ -222,6 +222,14 @@ pub trait Provider: Send + Sync {
     fn resume_at(&self, role: Role, answers: usize) {
         let _ = (role, answers);
     }
+
+    /// The provider a workflow subagent labelled `label` uses; None: this one. Only a
+    /// scripted provider differs, so that concurrent subagents each get their own answers in
+    /// a deterministic order.
+    fn for_subagent(&self, label: &str) -> Result<Option<Arc<dyn Provider>>, ModelError> {
+        let _ = label;
+        Ok(None)
+    }
 }
 
 /// An API key that cannot be printed by accident.

@@ -33,6 +33,11 @@ pub struct Scenario {
     pub verifier: Vec<Answer>,
     #[serde(default)]
     pub judge: Vec<Answer>,
+    /// Workflow subagents' answers by their label (`*` for any label not listed): each label
+    /// has its own answers per role, consumed in order by the agents with that label, so
+    /// concurrent subagents with distinct labels get deterministic answers.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub subagents: std::collections::BTreeMap<String, Scenario>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -138,6 +143,9 @@ pub struct ScriptedProvider {
     /// Delay before the first word at speed 1, like a model's time to first token.
     first_delay: Duration,
     cursors: Mutex<HashMap<Role, usize>>,
+    speed: f64,
+    /// One provider per subagent label, made on first use.
+    children: Mutex<HashMap<String, std::sync::Arc<ScriptedProvider>>>,
 }
 
 impl ScriptedProvider {
@@ -148,6 +156,8 @@ impl ScriptedProvider {
             word_delay: Duration::from_millis(40).mul_f64(speed),
             first_delay: Duration::from_millis(800).mul_f64(speed),
             cursors: Mutex::new(HashMap::new()),
+            speed,
+            children: Mutex::new(HashMap::new()),
         }
     }
 
@@ -183,6 +193,23 @@ impl Provider for ScriptedProvider {
 
     fn resume_at(&self, role: Role, answers: usize) {
         self.skip(role, answers);
+    }
+
+    fn for_subagent(&self, label: &str) -> Result<Option<std::sync::Arc<dyn Provider>>, ModelError> {
+        if self.scenario.subagents.is_empty() {
+            return Ok(None);
+        }
+        let Some(sub) = self.scenario.subagents.get(label).or_else(|| self.scenario.subagents.get("*")) else {
+            return Err(ModelError::Config(format!(
+                "the scripted scenario has no [subagents.\"{label}\"] answers (and no [subagents.\"*\"])"
+            )));
+        };
+        let mut children = self.children.lock().map_err(|_| ModelError::Config("scripted provider poisoned".into()))?;
+        let child = children
+            .entry(label.to_string())
+            .or_insert_with(|| std::sync::Arc::new(ScriptedProvider::new(std::sync::Arc::new(sub.clone()), self.speed)))
+            .clone();
+        Ok(Some(child))
     }
 
     fn open<'a>(&'a self, req: &'a ModelRequest) -> OpenFuture<'a> {

@@ -184,6 +184,28 @@ pub struct SessionState {
     /// MCP servers running, by name.
     #[serde(default)]
     pub mcp_running: std::collections::BTreeSet<String>,
+    /// What workflow subagents spent (journaled ones once, when they ran); also in `usage`.
+    #[serde(default)]
+    pub subagent_usage: UsageTotals,
+    /// The session's workflow runs, by run number.
+    #[serde(default)]
+    pub workflows: BTreeMap<u32, WorkflowRecord>,
+    /// The highest workflow subagent number used so far.
+    #[serde(default)]
+    pub last_agent: u64,
+}
+
+/// A workflow run of the session, as `workflow_started` and `workflow_finished` tell it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    pub name: String,
+    /// The script the run executes, relative to the session's directory.
+    pub script: String,
+    pub args: serde_json::Value,
+    /// The agent's `workflow` call that started it; None for `endure workflow run`.
+    pub call_id: Option<String>,
+    /// Set by `workflow_finished`: whether the script returned, and what it returned or why it failed.
+    pub finished: Option<(bool, serde_json::Value)>,
 }
 
 impl SessionState {
@@ -500,6 +522,39 @@ impl SessionState {
             EventKind::MaxTokensRaised { to, .. } => self.max_tokens_raised = Some(*to),
             // Display only: the conversation keeps the signed blocks of the answer itself.
             EventKind::Reasoning { .. } => {}
+            EventKind::WorkflowStarted { run, name, script, args, call_id, .. } => {
+                let record = WorkflowRecord { name: name.clone(), script: script.clone(), args: args.clone(), call_id: call_id.clone(), finished: None };
+                self.workflows.insert(*run, record);
+            }
+            EventKind::WorkflowFinished { run, ok, result, error, .. } => {
+                if let Some(w) = self.workflows.get_mut(run) {
+                    let outcome = if *ok { result.clone() } else { serde_json::Value::String(error.clone().unwrap_or_default()) };
+                    w.finished = Some((*ok, outcome));
+                }
+            }
+            EventKind::AgentQueued { agent, .. } | EventKind::AgentStarted { agent, .. } => self.last_agent = self.last_agent.max(*agent),
+            // Counted once, when it ran: a journaled answer spent nothing in this process and
+            // was counted when it was first recorded.
+            EventKind::AgentFinished { agent, usage, journaled: false, .. } | EventKind::AgentFailed { agent, usage, .. } => {
+                self.last_agent = self.last_agent.max(*agent);
+                for t in [&mut self.usage, &mut self.subagent_usage] {
+                    t.prompt_tokens += usage.prompt_tokens;
+                    t.completion_tokens += usage.completion_tokens;
+                    t.cost_usd += usage.cost_usd;
+                }
+                self.subagent_usage.requests += 1;
+            }
+            EventKind::AgentFinished { agent, .. } => self.last_agent = self.last_agent.max(*agent),
+            EventKind::WorkflowPhase { .. }
+            | EventKind::WorkflowLog { .. }
+            | EventKind::WorkflowBudget { .. }
+            | EventKind::WorkflowPaused { .. }
+            | EventKind::WorkflowResumed { .. }
+            | EventKind::WorkflowMerged { .. }
+            | EventKind::AgentStep { .. }
+            | EventKind::AgentPaused { .. }
+            | EventKind::AgentResumed { .. }
+            | EventKind::SubagentEvent { .. } => {}
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod args;
 mod fs;
+pub mod locks;
 pub mod process;
 mod run;
 mod search;
@@ -52,6 +53,14 @@ pub struct ToolContext {
     pub escalation_approved: bool,
     /// The session's MCP servers, whose tools are offered beside these.
     pub mcp: Arc<crate::mcp::McpServers>,
+    /// The tools this session may call (`done` always); None: all of them.
+    pub allowed: Option<Vec<String>>,
+    /// Shared with the other sessions writing this workspace at the same time.
+    pub file_locks: Option<Arc<locks::FileLocks>>,
+    /// Runs the `workflow` tool; None where workflows cannot start (subagents).
+    pub workflow: Option<Arc<crate::workflow::ToolHost>>,
+    /// The id of the call being executed, set by the runtime before each call.
+    pub call_id: String,
 }
 
 impl ToolContext {
@@ -65,14 +74,21 @@ impl ToolContext {
             processes: Arc::new(process::Processes::new(1, None)),
             escalation_approved: false,
             mcp: Arc::new(crate::mcp::McpServers::none()),
+            allowed: None,
+            file_locks: None,
+            workflow: None,
+            call_id: String::new(),
         }
     }
 
-    /// Every tool offered to the model: the built-in ones, then the MCP servers' (started
-    /// with [`crate::mcp::McpServers::start`] before the first request).
-    pub fn specs(&self) -> Vec<ToolSpec> {
-        let mut all = specs::all();
-        all.extend(self.mcp.specs());
+    /// The MCP servers' tools this session may call (started with
+    /// [`crate::mcp::McpServers::start`] before the first request), offered after the
+    /// built-in ones.
+    pub fn mcp_specs(&self) -> Vec<ToolSpec> {
+        let mut all = self.mcp.specs();
+        if let Some(allowed) = &self.allowed {
+            all.retain(|s| allowed.contains(&s.name));
+        }
         all
     }
 }
@@ -113,6 +129,23 @@ pub fn specs() -> Vec<ToolSpec> {
     specs::all()
 }
 
+/// The tools a session offers: all of them, or `allowed` and `done`; `workflow` only where a
+/// workflow can start; `done` asking for a `result` matching `schema` when there is one.
+pub fn session_specs(allowed: Option<&[String]>, workflows: bool, schema: Option<&Value>) -> Vec<ToolSpec> {
+    let mut all = specs::all();
+    all.retain(|s| {
+        (s.name != "workflow" || workflows) && (s.name == "done" || allowed.is_none_or(|a| a.contains(&s.name)))
+    });
+    if let Some(schema) = schema
+        && let Some(done) = all.iter_mut().find(|s| s.name == "done")
+    {
+        done.description.push_str(" Give your answer as `result`, a JSON value matching the schema given for it.");
+        done.parameters["properties"]["result"] = schema.clone();
+        done.parameters["required"] = serde_json::json!(["summary", "result"]);
+    }
+    all
+}
+
 pub async fn execute(ctx: &mut ToolContext, name: &str, args: &Value) -> ToolOutcome {
     let result = dispatch(ctx, name, args).await;
     let mut outcome = result.unwrap_or_else(|e| ToolOutcome { ok: false, output: e.0, ..Default::default() });
@@ -121,6 +154,12 @@ pub async fn execute(ctx: &mut ToolContext, name: &str, args: &Value) -> ToolOut
 }
 
 async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<ToolOutcome, ToolError> {
+    if let Some(allowed) = &ctx.allowed
+        && name != "done"
+        && !allowed.iter().any(|a| a == name)
+    {
+        return Err(ToolError(format!("the tool `{name}` is not available to this agent; it may use: {}, done", allowed.join(", "))));
+    }
     if crate::mcp::is_mcp_tool(name) {
         return mcp_call(ctx, name, raw).await;
     }
@@ -133,6 +172,14 @@ async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
     if matches!(name, "write_file" | "edit_file") && ctx.sandbox.info().mode == crate::sandbox::SandboxMode::ReadOnly {
         return Err(ToolError(format!("{name}: this session is read-only (--sandbox read-only): files cannot be changed")));
     }
+    // Held until the write is done: another session's write to this file waits for it.
+    let _file_lock = match (&ctx.file_locks, name) {
+        (Some(locks), "write_file" | "edit_file") => match ctx.workspace.resolve(a.str("path")?, crate::workspace::Access::Write) {
+            Ok(abs) => Some(locks.clone().lock(&abs).await),
+            Err(_) => None,
+        },
+        _ => None,
+    };
     match name {
         "read_file" => fs::read_file(ctx, &a),
         "write_file" => fs::write_file(ctx, &a),
@@ -142,6 +189,10 @@ async fn dispatch(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
         "run" => run::run(ctx, &a).await,
         "process" => process::process(ctx, &a).await,
         "todo" => tasks::todo(&a),
+        "workflow" => match ctx.workflow.clone() {
+            Some(host) => Ok(Box::pin(host.call(ctx.call_id.clone(), raw.clone())).await),
+            None => Err(ToolError("workflow: subagents cannot start workflows (one level of workflows only)".into())),
+        },
         "done" => tasks::done(&a),
         "skill" => {
             let name = a.str("name")?;

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::model::ToolSpec;
 
-pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "process", "todo", "done", "skill"];
+pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "process", "todo", "done", "skill", "workflow"];
 
 fn spec(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpec {
     ToolSpec { name: name.to_string(), description: description.to_string(), parameters }
@@ -175,6 +175,25 @@ pub(super) fn all() -> Vec<ToolSpec> {
                     "name": {"type": "string", "description": "The skill's name, as listed in the system prompt."}
                 },
                 "required": ["name"],
+                "additionalProperties": false
+            }),
+        ),
+        spec(
+            "workflow",
+            "Run a workflow: a JavaScript orchestration script whose `agent(prompt, opts)` calls run \
+             subagents (each its own session with its own context window), with `parallel`, \
+             `pipeline`, `dag`, `barrier`, `phase`, `log`, `args`, `budget` and `merge`. Give \
+             `name` to run `.endure/workflows/NAME.js` (or `.claude/workflows/NAME.js`), or the \
+             `script` itself. The call returns the script's return value as JSON when the run \
+             ends; finished agents are journaled, so a crashed run resumes without redoing them. \
+             Scripts must be deterministic: no Date.now(), new Date() or Math.random().",
+            json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "A saved workflow: .endure/workflows/NAME.js or .claude/workflows/NAME.js."},
+                    "script": {"type": "string", "description": "The script itself, when not a saved one. Top-level await and return work."},
+                    "args": {"description": "Any JSON value, given to the script as `args`."}
+                },
                 "additionalProperties": false
             }),
         ),

@@ -833,6 +833,28 @@ impl WorkbenchState {
             | EventKind::McpServerStarted { .. }
             | EventKind::McpServerFailed { .. }
             | EventKind::McpServerExited { .. } => {}
+            // Until the Workflow panel lands, a workflow shows as one line per milestone.
+            EventKind::WorkflowStarted { .. }
+            | EventKind::WorkflowPhase { .. }
+            | EventKind::WorkflowLog { .. }
+            | EventKind::WorkflowBudget { .. }
+            | EventKind::WorkflowPaused { .. }
+            | EventKind::WorkflowResumed { .. }
+            | EventKind::WorkflowMerged { .. }
+            | EventKind::WorkflowFinished { .. }
+            | EventKind::AgentQueued { .. }
+            | EventKind::AgentStarted { .. }
+            | EventKind::AgentStep { .. }
+            | EventKind::AgentPaused { .. }
+            | EventKind::AgentResumed { .. }
+            | EventKind::AgentFinished { .. }
+            | EventKind::AgentFailed { .. }
+            | EventKind::SubagentEvent { .. } => {
+                if let Some((failed, text)) = crate::workflow::describe::milestone(&ev.kind) {
+                    let level = if failed { NoticeLevel::Warning } else { NoticeLevel::Info };
+                    self.push(id, CellKind::Notice { level, text });
+                }
+            }
             EventKind::SessionFinished { outcome, reason } => {
                 self.reset_streaming(id);
                 self.finished_at = Some(ev.ts);

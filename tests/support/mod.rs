@@ -91,6 +91,26 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The text of the first user message that is not project memory: a session's task.
+    pub fn task(&self) -> String {
+        let Some(messages) = self.body["messages"].as_array() else { return String::new() };
+        messages
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .filter_map(|m| match &m["content"] {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(parts) => Some(parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("")),
+                _ => None,
+            })
+            .find(|t| !t.starts_with("Project memory (MEMORY.md"))
+            .unwrap_or_default()
+    }
+
+    /// The whole request as text, to look for what the model was told.
+    pub fn text(&self) -> String {
+        self.body.to_string()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
@@ -154,6 +174,63 @@ struct Shared {
     candidates: Mutex<HashMap<usize, (Vec<Answer>, usize)>>,
     /// Answers computed from the request, by role (e.g. a judge that reads the candidates).
     responders: Mutex<HashMap<Role, Responder>>,
+    /// Requests held back until enough of them wait at once: proof of concurrency.
+    gates: Vec<Arc<Gate>>,
+}
+
+/// Holds the requests it matches until `n` of them have arrived (or it is opened, or 30 s
+/// pass), and records how many were held at once: requests sent one after the other never
+/// get past one.
+pub struct Gate {
+    n: usize,
+    matches: Box<dyn Fn(&Recorded) -> bool + Send + Sync>,
+    arrived: Mutex<usize>,
+    waiting: Mutex<usize>,
+    max_waiting: Mutex<usize>,
+    opened: Mutex<bool>,
+    changed: Notify,
+}
+
+impl Gate {
+    async fn pass(&self) {
+        {
+            *lock(&self.arrived) += 1;
+            let mut w = lock(&self.waiting);
+            *w += 1;
+            let mut m = lock(&self.max_waiting);
+            *m = (*m).max(*w);
+        }
+        self.changed.notify_waiters();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if *lock(&self.arrived) >= self.n || *lock(&self.opened) {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break;
+            }
+        }
+        *lock(&self.waiting) -= 1;
+    }
+
+    /// The most requests this gate held at once.
+    pub fn max_held(&self) -> usize {
+        *lock(&self.max_waiting)
+    }
+
+    /// Lets every held request (and every later one) through.
+    pub fn open(&self) {
+        *lock(&self.opened) = true;
+        self.changed.notify_waiters();
+    }
+
+    /// Requests that reached the gate so far.
+    pub fn arrived(&self) -> usize {
+        *lock(&self.arrived)
+    }
 }
 
 /// Builds an answer from what the request contains.
@@ -170,6 +247,7 @@ pub struct TestServerBuilder {
     role_models: HashMap<String, Role>,
     candidates: HashMap<usize, (Vec<Answer>, usize)>,
     responders: HashMap<Role, Responder>,
+    gates: Vec<Arc<Gate>>,
 }
 
 impl TestServerBuilder {
@@ -196,12 +274,28 @@ impl TestServerBuilder {
         self
     }
 
+    /// Holds requests matching `matches` until `n` of them have arrived; see [`Gate`].
+    /// Gates are numbered in the order they are added, from 0.
+    pub fn gate(mut self, n: usize, matches: impl Fn(&Recorded) -> bool + Send + Sync + 'static) -> Self {
+        self.gates.push(Arc::new(Gate {
+            n,
+            matches: Box::new(matches),
+            arrived: Mutex::new(0),
+            waiting: Mutex::new(0),
+            max_waiting: Mutex::new(0),
+            opened: Mutex::new(false),
+            changed: Notify::new(),
+        }));
+        self
+    }
+
     pub async fn start(self) -> TestServer {
         let shared = Arc::new(Shared {
             scenario: self.scenario,
             role_models: Mutex::new(self.role_models),
             candidates: Mutex::new(self.candidates),
             responders: Mutex::new(self.responders),
+            gates: self.gates,
             ..Default::default()
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
@@ -268,6 +362,10 @@ impl TestServer {
         lock(&self.shared.role_models).insert(model.to_string(), role);
     }
 
+    pub fn gate(&self, i: usize) -> &Gate {
+        &self.shared.gates[i]
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.shared.recorded).clone()
     }
@@ -303,6 +401,10 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap,
     };
     lock(&shared.recorded).push(rec.clone());
     shared.arrived.notify_waiters();
+    // The first gate that matches holds the request.
+    if let Some(g) = shared.gates.iter().find(|g| (g.matches)(&rec)) {
+        g.pass().await;
+    }
 
     let Some(wire) = Wire::for_path(&rec.path) else {
         return status(404, &format!("test server: no endpoint {}", rec.path));

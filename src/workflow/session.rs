@@ -1,0 +1,145 @@
+//! `endure workflow run`: a session whose work is one workflow run rather than an agent's
+//! steps. Its log holds the run's events; its subagents live in its directory like those of
+//! an agent's `workflow` call; `endure workflow resume` and `endure exec --resume` continue it.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+
+use super::parent::{Parent, RunSpec};
+use crate::agent::{AgentConfig, AgentError, SharedRecorder};
+use crate::protocol::{Command, Event, EventKind, Outcome, SessionInfo};
+use crate::session::{EventLog, SessionLock, SessionState};
+
+/// How a workflow session ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowEnd {
+    pub outcome: Outcome,
+    pub reason: String,
+    /// The script's return value when it returned.
+    pub result: Option<Value>,
+}
+
+pub struct WorkflowHandle {
+    pub session_id: String,
+    pub log_path: PathBuf,
+    /// What the log held before this process (a resumed run's history).
+    pub history: Vec<Event>,
+    /// Subscribed before the run started: receives every event from now on.
+    pub events: broadcast::Receiver<Event>,
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub join: JoinHandle<WorkflowEnd>,
+}
+
+/// What a workflow session runs: a new script, or the unfinished run of an existing session.
+pub enum Start {
+    New { name: String, script: String, args: Value },
+    /// `cfg.session_id` names the session.
+    Resume,
+}
+
+/// The unfinished `endure workflow run` of a session, if it is one: the run's number.
+pub fn unfinished_run(state: &SessionState) -> Option<u32> {
+    let driven = state.workflows.values().next().is_some_and(|w| w.call_id.is_none()) && state.step == 0;
+    if !driven {
+        return None;
+    }
+    state.workflows.iter().find(|(_, w)| w.finished.is_none()).map(|(n, _)| *n)
+}
+
+/// Whether a session was started by `endure workflow run` (rather than being an agent's).
+pub fn is_workflow_session(state: &SessionState) -> bool {
+    state.step == 0 && state.workflows.values().next().is_some_and(|w| w.call_id.is_none())
+}
+
+const EVENT_CAPACITY: usize = 8_192;
+
+/// Starts (or resumes) a workflow session on the current tokio runtime.
+pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError> {
+    let workspace = std::fs::canonicalize(&cfg.workspace)
+        .map_err(|e| AgentError::Workspace { path: cfg.workspace.display().to_string(), message: e.to_string() })?;
+    let session_id = cfg.session_id.clone().unwrap_or_else(|| crate::session::id::new_session_id(chrono::Utc::now()));
+    let dir = crate::agent::session_dir(&workspace, &session_id);
+    let log_path = dir.join("events.jsonl");
+    let lock = SessionLock::acquire(&dir)?;
+    let mut history = Vec::new();
+    let (state, spec) = match what {
+        Start::New { name, script, args } => (SessionState::default(), RunSpec { name, script, args, call_id: None, resume: None }),
+        Start::Resume => {
+            let read = crate::session::read_log(&log_path)?;
+            let state = SessionState::from_events(&read.events);
+            let Some(run) = unfinished_run(&state) else {
+                return Err(AgentError::Resume(format!("session {session_id} has no unfinished workflow run to resume")));
+            };
+            let name = state.workflows.get(&run).map(|w| w.name.clone()).unwrap_or_default();
+            history = read.events;
+            (state, RunSpec { name, script: String::new(), args: Value::Null, call_id: None, resume: Some(run) })
+        }
+    };
+    let resuming = spec.resume.is_some();
+    let log = EventLog::open(&log_path)?;
+    let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+    let rec = SharedRecorder::new(log, tx, state, cfg.redactor.clone());
+    let cfg = AgentConfig { workspace: workspace.clone(), session_id: Some(session_id.clone()), ..cfg };
+    let id = session_id.clone();
+    let join = tokio::spawn(async move {
+        let _lock = lock;
+        let begun = if resuming {
+            rec.emit(EventKind::SessionResumed { at: None, interrupted_calls: Vec::new(), sandbox: None })
+        } else {
+            rec.emit(EventKind::SessionStarted {
+                info: Box::new(SessionInfo {
+                    session_id: id.clone(),
+                    endure_version: env!("CARGO_PKG_VERSION").to_string(),
+                    workspace: workspace.display().to_string(),
+                    task: format!("workflow {}", spec.name),
+                    provider: cfg.provider_name.clone(),
+                    base_url: cfg.base_url.clone(),
+                    models: cfg.models.clone(),
+                    system_prompt: String::new(),
+                    config: cfg.recorded_config.clone(),
+                    context_budget: cfg.context_budget,
+                    sandbox: None,
+                }),
+            })
+        };
+        if let Err(e) = begun {
+            return WorkflowEnd { outcome: Outcome::Failed, reason: e.to_string(), result: None };
+        }
+        let parent = Parent::new(&cfg, &id, &dir, rec.clone());
+        // The supervisor's commands reach the run (or one of its agents) while it runs.
+        let p = parent.clone();
+        let r = rec.clone();
+        let commands = tokio::spawn(async move {
+            while let Some(cmd) = cmd_rx.recv().await {
+                match cmd {
+                    Command::Stop => p.stop_and_wait(std::time::Duration::from_secs(20)).await,
+                    Command::Start(_) => {}
+                    other => {
+                        if !p.forward(other.clone()) {
+                            let _ = r.emit(EventKind::Warning { message: format!("no workflow is running; {other:?} was dropped") });
+                        }
+                    }
+                }
+            }
+        });
+        let result = parent.run(spec).await;
+        commands.abort();
+        let end = match result {
+            Ok(value) => WorkflowEnd { outcome: Outcome::Done, reason: format!("the workflow returned {}", short_json(&value)), result: Some(value) },
+            Err(e) if e == super::ScriptError::Stopped.to_string() => WorkflowEnd { outcome: Outcome::Stopped, reason: e, result: None },
+            Err(e) => WorkflowEnd { outcome: Outcome::Failed, reason: e, result: None },
+        };
+        let _ = rec.emit(EventKind::SessionFinished { outcome: end.outcome, reason: end.reason.clone() });
+        end
+    });
+    Ok(WorkflowHandle { session_id, log_path, history, events: rx, commands: cmd_tx, join })
+}
+
+fn short_json(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 300 { format!("{}…", s.chars().take(300).collect::<String>()) } else { s }
+}
