@@ -75,8 +75,19 @@ fn commit_state(dir: &Path, message: &str) -> Result<String, String> {
     Ok(text(git(dir, &[os("commit-tree"), os(&tree), os("-p"), os(&head), os("-m"), os(message)], None)?))
 }
 
+/// Held while the repository's worktree list changes: git reads every worktree's metadata
+/// when it adds or removes one, and fails on another's half-written entry ("failed to read
+/// .git/worktrees/…/commondir") when two subagents start or finish at once.
+static WORKTREE_LIST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn worktree_list_lock() -> std::sync::MutexGuard<'static, ()> {
+    // The lock guards no data: a panic while holding it leaves nothing inconsistent.
+    WORKTREE_LIST.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Creates the worktree (or finds it again, for a resumed agent); fills in `info.base`.
 pub fn prepare(workspace: &Path, info: &mut WorktreeInfo) -> Result<PathBuf, String> {
+    let _list = worktree_list_lock();
     let path = workspace.join(&info.path);
     if path.join(".git").exists() && !info.base.is_empty() {
         return Ok(path);
@@ -105,6 +116,7 @@ pub fn prepare(workspace: &Path, info: &mut WorktreeInfo) -> Result<PathBuf, Str
 /// Commits what the agent left in its worktree to its branch, removes the worktree, and
 /// returns the diff from the base.
 pub fn finish(workspace: &Path, info: &WorktreeInfo, agent: u64) -> Result<String, String> {
+    let _list = worktree_list_lock();
     let path = workspace.join(&info.path);
     let commit = if path.join(".git").exists() {
         let commit = commit_state(&path, &format!("endure: the work of agent {agent}"))?;
