@@ -231,8 +231,7 @@ fn a_command_over_the_socket_takes_effect_and_its_source_is_recorded() {
 fn a_client_killed_with_kill_9_does_not_disturb_the_run() {
     let mut f = Fleet::new(10, 0.1);
     let id = f.detach();
-    // `logs -f` is a client; with its stdout a pipe nobody reads, it soon stops reading the
-    // socket too. Then it is killed.
+    // `logs -f` is a client: it is killed mid-run, and a raw subscriber hangs up without a word.
     let mut stuck = f.cmd(&["logs", "-f", &id]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut raw = Raw::connect(&f.socket(&id), "dies");
     raw.send(&serde_json::json!({"type": "subscribe", "from": 0}));
