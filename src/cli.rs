@@ -58,6 +58,12 @@ pub enum Command {
     /// Dynamic Workflow: run a JavaScript orchestration of subagents (`endure workflow FILE.js`
     /// opens it in the workbench), list saved workflows, resume a run.
     Workflow(Box<WorkflowArgs>),
+    /// List running sessions, of every workspace: state, step, cost, context fill.
+    Ps(PsArgs),
+    /// Stop a running session and wait for it to end.
+    Stop(StopArgs),
+    /// Print a session's progress lines, as `exec` does; with -f, follow it until it ends.
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,9 +302,41 @@ pub struct ExecArgs {
     /// With --resume: roll back to checkpoint `<cycle>.<n>` first.
     #[arg(long, value_name = "ID", requires = "resume")]
     pub at: Option<String>,
+    /// Run in the background: print the session id and return once the run holds its
+    /// session and serves its control socket. Follow it with `endure logs -f`, end it with
+    /// `endure stop`.
+    #[arg(long)]
+    pub detach: bool,
+    /// The background process of `--detach`: the session id it must use.
+    #[arg(long, hide = true, value_name = "SESSION", conflicts_with = "detach")]
+    pub detached_session: Option<String>,
     /// What the agent should do.
     #[arg(required_unless_present = "resume")]
     pub task: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The running session (an id, or the start of one).
+    pub session: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Keep following a running session until it ends.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// A running session (from any workspace), or a session of the workspace.
+    pub session: String,
 }
 
 #[derive(Debug, Args)]

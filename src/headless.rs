@@ -17,11 +17,19 @@ pub struct Headless {
     last_seq: Option<u64>,
     /// Tool call targets by call id, for the result line.
     calls: HashMap<String, (String, String)>,
+    /// Progress lines go to stdout instead of stderr (`endure logs`).
+    progress_on_stdout: bool,
 }
 
 impl Headless {
     pub fn new(json: bool) -> Self {
-        Headless { json, state: Default::default(), last_seq: None, calls: HashMap::new() }
+        Headless { json, state: Default::default(), last_seq: None, calls: HashMap::new(), progress_on_stdout: false }
+    }
+
+    /// Progress lines on stdout: for `endure logs`, whose output is the lines themselves.
+    pub fn progress_on_stdout(mut self) -> Self {
+        self.progress_on_stdout = true;
+        self
     }
 
     /// Consumes events until the channel closes (the runtime finished).
@@ -44,7 +52,8 @@ impl Headless {
         }
     }
 
-    fn catch_up(&mut self, log_path: &Path) {
+    /// Prints what the log holds beyond what was printed already.
+    pub fn catch_up(&mut self, log_path: &Path) {
         if let Ok(read) = crate::session::read_log(log_path) {
             // on_event skips what was already printed.
             for ev in &read.events {
@@ -73,7 +82,12 @@ impl Headless {
             // Tool arguments, model text and errors come from outside: nothing in them may
             // drive the terminal.
             // A closed terminal (SIGHUP) or pipe must not panic the run on its way out.
-            let _ = writeln!(std::io::stderr(), "{}", crate::printable::visible(&line));
+            let line = crate::printable::visible(&line);
+            if self.progress_on_stdout {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            } else {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
         }
     }
 
@@ -236,6 +250,7 @@ impl Headless {
                 }
                 Some(line)
             }
+            EventKind::CommandReceived { source, command } => Some(format!("           command {} from {}", command.name(), truncate(source, 80))),
             EventKind::AgentStep { agent, step, action, .. } => Some(format!("           agent {agent} step {step:>3}  {}", truncate(action, 120))),
             kind @ (EventKind::WorkflowStarted { .. }
             | EventKind::WorkflowPhase { .. }

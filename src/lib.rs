@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod feedback;
 pub mod headless;

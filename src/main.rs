@@ -72,7 +72,8 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Config(ConfigCommand::Check(ws))) => (ws.dir(), RunOptions::default()),
         Some(Command::Checkpoints(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Mcp(McpCommand::List(a))) => (a.workspace.dir(), a.run.clone()),
-        Some(Command::Demo(_) | Command::Doctor(_)) => (cli.workspace.dir(), RunOptions::default()),
+        Some(Command::Logs(a)) => (a.workspace.dir(), RunOptions::default()),
+        Some(Command::Demo(_) | Command::Doctor(_) | Command::Ps(_) | Command::Stop(_)) => (cli.workspace.dir(), RunOptions::default()),
         Some(Command::Workflow(a)) => match &a.command {
             Some(WorkflowCommand::Run(r)) => (r.opts.workspace.dir(), r.opts.run.clone()),
             Some(WorkflowCommand::Resume(r)) => (r.workspace.dir(), r.run.clone()),
@@ -106,6 +107,9 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Checkpoints(args)) => checkpoints(args, out),
         Some(Command::Mcp(McpCommand::List(args))) => mcp_list(args, out).await,
         Some(Command::Workflow(args)) => workflow_cmd::dispatch(*args, out).await,
+        Some(Command::Ps(args)) => fleet_cmd::ps(args, out).await,
+        Some(Command::Stop(args)) => fleet_cmd::stop(args, out).await,
+        Some(Command::Logs(args)) => fleet_cmd::logs(args, out).await,
     }
 }
 
@@ -183,6 +187,11 @@ pub(crate) fn resume_config(
     supervision: Supervision,
 ) -> Result<Option<(agent::AgentConfig, RunOptions)>> {
     let id = endure::session::find_session(workspace, session.filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?;
+    // A session another process runs (a detached one, say) may not have logged its start yet:
+    // the lock is the answer, not the log.
+    if let Some(holder) = endure::session::SessionLock::holder(&agent::session_dir(workspace, &id)) {
+        return Err(endure::session::LockError::Held { session: id, pid: holder.pid }.into());
+    }
     let read = endure::session::read_log(&endure::session::log_path(workspace, &id))?;
     let state = endure::session::SessionState::from_events(&read.events);
     let info = state.info.clone().context("the session's log has no session_started event")?;
@@ -321,13 +330,18 @@ pub(crate) async fn workbench(cfg: agent::AgentConfig, opts: &RunOptions, title:
         Some(id) if cfg.resume.is_some() => endure::session::read_log(&endure::session::log_path(&cfg.workspace, id))?.events,
         _ => Vec::new(),
     };
+    let task = cfg.task.clone().unwrap_or_default();
     let mut handle = agent::spawn(cfg)?;
+    let control = serve_control(&handle, &task, out);
     let events = handle.take_events();
     let exit = endure::tui::run_live(ui, history, events, handle.commands.clone(), task_pending).await;
     // Leaving the workbench ends the session: stop a run still going so its log says so, but
     // never hang on the way out.
     let _ = handle.commands.send(endure::protocol::Command::Stop);
     let result = tokio::time::timeout(std::time::Duration::from_secs(10), handle.join).await;
+    if let Some(control) = control {
+        control.finish().await;
+    }
     let exit = exit.context("the workbench failed")?;
     let log = handle.log_path;
     match result {
@@ -412,7 +426,15 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         let common = endure::cli::WorkflowCommonOpts { json: args.json, tui: false, memory_limit: None, cpu_limit: None, agents_at_once: None };
         return workflow_cmd::resume_session(&workspace, id, common, args.run, out).await;
     }
-    let cfg = match args.resume {
+    if args.detach {
+        return detach(&workspace, args.resume.as_deref(), out);
+    }
+    // The background process of --detach: a new session gets the id its starter printed.
+    let resume = match (&args.detached_session, args.resume) {
+        (Some(id), Some(_)) => Some(id.clone()),
+        (_, resume) => resume,
+    };
+    let cfg = match resume {
         Some(session) => match resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)? {
             Some((cfg, _)) => cfg,
             None => {
@@ -424,10 +446,27 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         None => {
             let opts = load_layered(&workspace, args.run)?;
             let task = args.task.context("a TASK is needed (or --resume)")?;
-            launch::agent_config(&workspace, &opts, Some(task), Supervision::Headless, 0.0)?
+            let mut cfg = launch::agent_config(&workspace, &opts, Some(task), Supervision::Headless, 0.0)?;
+            cfg.session_id = args.detached_session;
+            cfg
         }
     };
     run_headless(cfg, args.json, out).await
+}
+
+/// `exec --detach`: starts the run in a background process and prints its session id.
+fn detach(workspace: &Path, resume: Option<&str>, out: &Out) -> Result<ExitCode> {
+    let id = match resume {
+        Some(session) => endure::session::find_session(workspace, Some(session).filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?,
+        None => endure::session::id::new_session_id(chrono::Utc::now()),
+    };
+    let exe = std::env::current_exe().context("cannot find the endure binary to run in the background")?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let dir = agent::session_dir(workspace, &id);
+    let pid = endure::control::detach::start(&exe, endure::control::detach::background_args(&args, &id), &dir)?;
+    out.print(&id);
+    out.say(&format!("endure: session {id} runs in the background (pid {pid}); follow it with `endure logs -f {id}`, stop it with `endure stop {id}`"));
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn demo(args: DemoArgs, out: &Out) -> Result<ExitCode> {
@@ -463,7 +502,11 @@ pub(crate) async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out)
     // Installed before the run starts, so that no signal finds the default action (which
     // would end the process without `session_finished` and orphan a running command).
     let mut signals = Signals::install().context("cannot handle signals")?;
-    let agent::AgentHandle { events, commands, join, log_path, .. } = agent::spawn(cfg)?;
+    let task = cfg.task.clone().unwrap_or_default();
+    let mut handle = agent::spawn(cfg)?;
+    let control = serve_control(&handle, &task, out);
+    let events = handle.take_events();
+    let (commands, join, log_path) = handle.into_parts();
     // Ctrl-C, and SIGTERM and SIGHUP (what `timeout`, CI and systemd send, and a closed
     // terminal), ask the runtime to stop cleanly: the step in flight is dropped, which kills a
     // running command's process group, and the session finishes with outcome `stopped`. A
@@ -479,8 +522,22 @@ pub(crate) async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out)
     let mut headless = Headless::new(json);
     let consumer = headless.consume(events, &log_path);
     let (result, ()) = tokio::join!(join, consumer);
+    if let Some(control) = control {
+        control.finish().await;
+    }
     let result = result.context("the agent task failed")?;
     Ok(exit_code(result.outcome))
+}
+
+/// The session's control socket; a session that cannot serve one still runs, with a warning.
+pub(crate) fn serve_control(handle: &agent::AgentHandle, task: &str, out: &Out) -> Option<endure::control::ControlServer> {
+    match endure::control::ControlServer::for_session(handle, task) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            out.say(&format!("endure: warning: {e}; the session runs without one"));
+            None
+        }
+    }
 }
 
 /// The signals that stop a headless run.
@@ -529,6 +586,8 @@ fn sessions(args: SessionsArgs, out: &Out) -> Result<ExitCode> {
 }
 
 /// `endure workflow …`, and `endure exec --resume` of a workflow session.
+mod fleet_cmd;
+
 mod workflow_cmd {
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;

@@ -981,6 +981,13 @@ pub enum EventKind {
         agent: u64,
         event: Box<Event>,
     },
+    /// A command that reached the runtime from a control-socket client, recorded before it is
+    /// forwarded: `source` names the client (its name and pid). Until commands travel in an
+    /// envelope with their own id and source ([4/7]), this is where the source is kept.
+    CommandReceived {
+        source: String,
+        command: Command,
+    },
 }
 
 /// Tokens and cost of one subagent or of a whole workflow run.
@@ -1096,6 +1103,7 @@ impl EventKind {
             EventKind::AgentFinished { .. } => "agent_finished",
             EventKind::AgentFailed { .. } => "agent_failed",
             EventKind::SubagentEvent { .. } => "subagent_event",
+            EventKind::CommandReceived { .. } => "command_received",
         }
     }
 }
@@ -1139,6 +1147,13 @@ pub enum Command {
     /// `Inject` a correction that only it receives. Other commands inside are refused with a
     /// warning.
     ToAgent { target: u64, command: Box<Command> },
+}
+
+impl Command {
+    /// The command's wire name (`pause`, `inject`, ...), for progress lines.
+    pub fn name(&self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.get("type")?.as_str().map(str::to_string)).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -198,6 +198,38 @@ pub struct AgentHandle {
     sender: broadcast::Sender<Event>,
     pub commands: mpsc::UnboundedSender<Command>,
     pub join: JoinHandle<RunResult>,
+    recorder: recorder::WeakRecorder,
+}
+
+/// What a control socket needs of a running session: its events from now on, and a way to
+/// send it commands with their source recorded. Weak, so that holding it never keeps the
+/// event channel open after the runtime finished (consumers wait for it to close).
+#[derive(Clone)]
+pub struct ControlLink {
+    events: broadcast::WeakSender<Event>,
+    commands: mpsc::WeakUnboundedSender<Command>,
+    recorder: recorder::WeakRecorder,
+}
+
+impl ControlLink {
+    /// A receiver of every event from now on; None once the runtime has finished.
+    pub fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {
+        self.events.upgrade().map(|tx| tx.subscribe())
+    }
+
+    /// Records `command_received {source, command}`, then forwards the command as the
+    /// workbench would. False when the runtime has finished.
+    ///
+    /// Hook for [4/7]: once commands travel in an envelope with an id and a source, this
+    /// builds the envelope instead, and the runtime records the source itself.
+    pub fn send(&self, source: &str, command: Command) -> bool {
+        let (Some(commands), Some(recorder)) = (self.commands.upgrade(), self.recorder.upgrade()) else { return false };
+        if commands.is_closed() {
+            return false;
+        }
+        let _ = recorder.emit(crate::protocol::EventKind::CommandReceived { source: source.to_string(), command: command.clone() });
+        commands.send(command).is_ok()
+    }
 }
 
 impl AgentHandle {
@@ -207,6 +239,17 @@ impl AgentHandle {
     }
 
     /// Takes the receiver that has seen every event (leaving a fresh one in its place).
+    /// The parts a frontend that no longer needs new receivers keeps: dropping the rest lets
+    /// the event channel close when the runtime finishes.
+    pub fn into_parts(self) -> (mpsc::UnboundedSender<Command>, JoinHandle<RunResult>, PathBuf) {
+        (self.commands, self.join, self.log_path)
+    }
+
+    /// For the session's control socket.
+    pub fn control_link(&self) -> ControlLink {
+        ControlLink { events: self.sender.downgrade(), commands: self.commands.downgrade(), recorder: self.recorder.clone() }
+    }
+
     pub fn take_events(&mut self) -> broadcast::Receiver<Event> {
         let fresh = self.sender.subscribe();
         std::mem::replace(&mut self.events, fresh)
@@ -255,11 +298,12 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
     let config = AgentConfig { workspace, ..config };
     let id = session_id.clone();
     let path = log_path.clone();
+    let kept = recorder.downgrade();
     let join = tokio::spawn(async move {
         let _lock = lock;
         runner::run(config, id, path, recorder, cmd_rx).await
     });
-    Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join })
+    Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join, recorder: kept })
 }
 
 /// The directory of a session's files.

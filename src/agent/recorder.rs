@@ -35,7 +35,24 @@ pub struct SharedRecorder {
     redactor: Redactor,
 }
 
+/// A recorder that does not keep the session's recorder (and so its event channel) alive.
+#[derive(Clone)]
+pub struct WeakRecorder {
+    inner: std::sync::Weak<Mutex<Recorder>>,
+    redactor: Redactor,
+}
+
+impl WeakRecorder {
+    pub fn upgrade(&self) -> Option<SharedRecorder> {
+        Some(SharedRecorder { inner: self.inner.upgrade()?, redactor: self.redactor.clone() })
+    }
+}
+
 impl SharedRecorder {
+    pub fn downgrade(&self) -> WeakRecorder {
+        WeakRecorder { inner: Arc::downgrade(&self.inner), redactor: self.redactor.clone() }
+    }
+
     pub fn new(log: EventLog, tx: broadcast::Sender<Event>, state: SessionState, redactor: Redactor) -> Self {
         SharedRecorder { inner: Arc::new(Mutex::new(Recorder { log, tx, state, held: HashMap::new() })), redactor }
     }

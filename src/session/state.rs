@@ -554,7 +554,8 @@ impl SessionState {
             | EventKind::AgentStep { .. }
             | EventKind::AgentPaused { .. }
             | EventKind::AgentResumed { .. }
-            | EventKind::SubagentEvent { .. } => {}
+            | EventKind::SubagentEvent { .. }
+            | EventKind::CommandReceived { .. } => {}
         }
     }
 }

@@ -855,6 +855,9 @@ impl WorkbenchState {
                     self.push(id, CellKind::Notice { level, text });
                 }
             }
+            EventKind::CommandReceived { source, command } => {
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("command {} from {source}", command.name()) });
+            }
             EventKind::SessionFinished { outcome, reason } => {
                 self.reset_streaming(id);
                 self.finished_at = Some(ev.ts);
