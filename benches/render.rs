@@ -360,7 +360,7 @@ fn stream_tokens(seed: u64, n: usize) -> Vec<String> {
 }
 
 fn ev(kind: EventKind) -> Event {
-    Event { seq: 0, ts: chrono::Utc::now(), kind }
+    Event { command_id: None, seq: 0, ts: chrono::Utc::now(), kind }
 }
 
 /// One stream: a delta every 2 ms, staggered against the others. Stream 0 is the agent's

@@ -140,6 +140,10 @@ impl Headless {
                 Some(format!("           retry {attempt} in {}: {reason}", fmt_ms(*delay_ms)))
             }
             EventKind::CorrectionQueued { text, .. } => Some(format!("           correction queued: {}", truncate(text, 120))),
+            EventKind::CorrectionWithdrawn { id } => Some(format!("           correction {id} withdrawn before delivery")),
+            EventKind::MemoryResolved { id, accept } => {
+                Some(format!("           MEMORY.md proposal {id} {}", if *accept { "accepted" } else { "rejected: the file is unchanged" }))
+            }
             EventKind::CorrectionDelivered { step, .. } => Some(format!("           correction delivered at step {step}")),
             EventKind::BudgetWarning { budget, used, limit } => {
                 Some(format!("warning: {} budget at {:.0}% ({used:.2} of {limit:.2})", budget.as_str(), used / limit * 100.0))

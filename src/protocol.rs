@@ -19,6 +19,10 @@ pub struct Event {
     /// last persisted event so that consumers can order them.
     pub seq: u64,
     pub ts: DateTime<Utc>,
+    /// The id of the command that caused this event (see `CommandEnvelope`), so that a client
+    /// knows which of its commands an event answers without matching text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -633,8 +637,11 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
-    /// Project memory (MEMORY.md) was changed by the writer or the supervisor.
+    /// Project memory (MEMORY.md) was changed by the writer or the supervisor. `id` is the
+    /// proposal this change settles, when it settles one.
     MemoryUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
         source: String,
         added: u32,
         summary: String,
@@ -738,6 +745,16 @@ pub enum EventKind {
         id: String,
         flags: Vec<CheckpointFlag>,
     },
+    /// MEMORY.md proposal `id` was settled: accepted (a `memory_updated` with the same id
+    /// follows when the file was written) or rejected (the file is unchanged).
+    MemoryResolved {
+        id: u64,
+        accept: bool,
+    },
+    /// Queued correction `id` was withdrawn by the supervisor before it was delivered.
+    CorrectionWithdrawn {
+        id: u64,
+    },
 }
 
 impl EventKind {
@@ -799,6 +816,8 @@ impl EventKind {
             EventKind::RebuildReviewChanged { .. } => "rebuild_review_changed",
             EventKind::RebuildFailed { .. } => "rebuild_failed",
             EventKind::CheckpointFlagged { .. } => "checkpoint_flagged",
+            EventKind::MemoryResolved { .. } => "memory_resolved",
+            EventKind::CorrectionWithdrawn { .. } => "correction_withdrawn",
         }
     }
 }
@@ -838,6 +857,20 @@ pub enum Command {
     SetReviewRebuilds(bool),
     /// A change to, or the verdict on, rebuild proposal `id`.
     ReviewRebuild { id: u64, edit: RebuildEdit },
+    /// Replace MEMORY.md with `text`. `base_hash` is the SHA-256 (hex) of the file the edit
+    /// started from (empty for a missing file); when the file changed since, nothing is
+    /// overwritten: the edit becomes a `memory_proposed` against the file as it is now.
+    SaveMemory { text: String, base_hash: String },
+    /// Take back queued correction `id` before it is delivered.
+    WithdrawCorrection { id: u64 },
+}
+
+/// A command with the id its events echo in `Event::command_id`. Ids are unique across
+/// clients: `<client>:<n>`, with `n` counting up per client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    pub id: String,
+    pub command: Command,
 }
 
 #[cfg(test)]
@@ -847,7 +880,7 @@ mod tests {
     #[test]
     fn events_are_internally_tagged_one_object_per_line() {
         let ev = Event {
-            seq: 3,
+            command_id: None, seq: 3,
             ts: DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
                 .map(|t| t.with_timezone(&Utc))
                 .expect("valid time"),
@@ -883,7 +916,7 @@ mod tests {
             context_budget: 1000,
             sandbox: None,
         };
-        let ev = Event { seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
+        let ev = Event { command_id: None, seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
         let v: Value = serde_json::to_value(&ev).expect("serialize");
         assert_eq!(v["type"], "session_started");
         assert_eq!(v["task"], "t");

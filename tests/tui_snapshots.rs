@@ -12,7 +12,6 @@ use endure::tui::testkit::{default_keymap, demo_session, t0, EventSeq};
 use endure::tui::WorkbenchOptions;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
 /// A bundled theme, which must load cleanly: a fallback would test the wrong colours.
 fn theme(name: &str) -> Theme {
@@ -36,7 +35,7 @@ fn events() -> Vec<Event> {
 }
 
 fn app(theme_name: &str) -> App {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     // The receiver is leaked on purpose: commands sent in a snapshot test are not inspected.
     std::mem::forget(rx);
     let opts = WorkbenchOptions {
@@ -262,7 +261,7 @@ fn checkpoint_app() -> App {
     let mut fourth = second;
     fourth.directives = list(&["Keep the public API unchanged", "Do not refactor beyond the fix"]);
     s.push(saved(2, 1, 20, 26_000, fourth));
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
     let mut app = App::live(opts, &s.events, tx, false);
@@ -301,7 +300,7 @@ fn memory_app(ws: &std::path::Path, proposal: bool) -> App {
             content: String::new(),
         });
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
     let mut app = App::live(opts, &s.events, tx, false);
@@ -340,7 +339,7 @@ fn memory_view_editor_conflict_and_proposal() {
 
 /// A live workbench over `events` with the snapshot options and clock.
 fn app_with(events: &[Event]) -> App {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     // Leaked like `app`'s: nothing here reads the commands.
     std::mem::forget(rx);
     let opts = WorkbenchOptions {

@@ -4,6 +4,7 @@
 //! was subscribed before the task started, so the first consumer misses nothing.
 
 pub mod budget;
+pub mod commands;
 mod cycles;
 mod escalation;
 mod maxmode;
@@ -29,8 +30,9 @@ pub use recorder::SharedRecorder;
 
 use crate::config::prices::ModelTable;
 use crate::model::{Provider, RetryPolicy};
-use crate::protocol::{Command, Event, Outcome, RoleModels};
+use crate::protocol::{Event, Outcome, RoleModels};
 use crate::session::{EventLog, LogError};
+pub use commands::{CommandSender, RuntimeGone};
 use crate::tools::ToolLimits;
 
 /// What to do when a budget runs out or the run stalls.
@@ -119,7 +121,7 @@ pub struct CycleSettings {
 
 impl Default for CycleSettings {
     fn default() -> Self {
-        CycleSettings { checkpoints: vec![20, 45, 70], rollover_pct: 85, window_cap: 65_000, review_rebuilds: false }
+        CycleSettings { checkpoints: DEFAULT_CHECKPOINTS.to_vec(), rollover_pct: 85, window_cap: 65_000, review_rebuilds: false }
     }
 }
 
@@ -166,13 +168,16 @@ pub enum AgentError {
     Locked(#[from] crate::session::LockError),
 }
 
+/// Checkpoint thresholds (% of the context budget) when none are configured.
+pub const DEFAULT_CHECKPOINTS: [u32; 3] = [20, 45, 70];
+
 pub struct AgentHandle {
     pub session_id: String,
     pub log_path: PathBuf,
     /// Subscribed before the runtime started: receives every event.
     pub events: broadcast::Receiver<Event>,
     sender: broadcast::Sender<Event>,
-    pub commands: mpsc::UnboundedSender<Command>,
+    pub commands: CommandSender,
     pub join: JoinHandle<RunResult>,
 }
 
@@ -233,7 +238,7 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         let _lock = lock;
         runner::run(config, id, path, recorder, cmd_rx).await
     });
-    Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join })
+    Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: CommandSender::new(cmd_tx, "local"), join })
 }
 
 /// The directory of a session's files.

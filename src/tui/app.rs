@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
 use ratatui::Frame;
 use ratatui_textarea::TextArea;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkbenchOptions;
 use super::dropped::DroppedList;
@@ -16,7 +15,7 @@ use super::panels::candidates::CandidatesView;
 use super::panels::checkpoints::CheckpointsView;
 use super::panels::diff::{DiffMode, DiffScope, DiffView};
 use super::panels::memory::{self, MemoryView};
-use super::panels::transcript::{Anchor, TranscriptView};
+use super::panels::transcript::{Anchor, Sent, TranscriptView};
 use super::panels::verifier::VerifierView;
 use super::panels::{RenderCtx, TasksView};
 use super::rebuild::RebuildView;
@@ -25,11 +24,18 @@ use super::search::Search;
 use super::state::{NoticeLevel, WorkbenchState};
 use super::text::find_all;
 use super::widgets::highlight::Highlighter;
+use crate::agent::CommandSender;
 use crate::config::keymap::{Action, KeyContext};
 use crate::protocol::{Command, Event, EventKind};
 
 #[path = "app_cycles.rs"]
 mod cycles;
+
+/// The first proposal waiting for an answer that `answered` does not hold yet.
+pub fn pending_proposal<'a>(state: &'a WorkbenchState, answered: &HashSet<u64>) -> Option<&'a super::state::MemoryProposal> {
+    let id = state.core.memory_pending.iter().find(|id| !answered.contains(id))?;
+    state.memory_proposals.iter().find(|p| p.id == *id)
+}
 
 /// Where "now" comes from: the wall clock, or a fixed instant so tests are deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -86,7 +92,7 @@ pub struct App {
     pub(super) hl: Highlighter,
     pub state: WorkbenchState,
     pub mode: Mode,
-    commands: Option<UnboundedSender<Command>>,
+    commands: Option<CommandSender>,
     pub focus: PanelId,
     pub hidden: HashSet<PanelId>,
     pub maximized: bool,
@@ -99,7 +105,7 @@ pub struct App {
     pub candidates: CandidatesView,
     pub verifier: VerifierView,
     pub rebuild: RebuildView,
-    /// Proposals this workbench answered; hidden at once, since a rejection has no event.
+    /// Proposals this workbench answered, hidden until their `memory_resolved` arrives.
     pub resolved_proposals: HashSet<u64>,
     /// Escalations this workbench answered, so the overlay does not reopen before the
     /// runtime's `escalation_resolved` arrives.
@@ -107,7 +113,7 @@ pub struct App {
     pub search: Search,
     pub overlay: Overlay,
     /// Corrections sent but not yet acknowledged by a `CorrectionQueued`.
-    pub pending: Vec<String>,
+    pub pending: Vec<Sent>,
     pub flash: Option<String>,
     pub should_quit: bool,
     pub clock: Clock,
@@ -117,7 +123,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(opts: WorkbenchOptions, mode: Mode, commands: Option<UnboundedSender<Command>>) -> App {
+    pub fn new(opts: WorkbenchOptions, mode: Mode, commands: Option<CommandSender>) -> App {
         let hl = Highlighter::new(&opts.theme);
         let mut app = App {
             opts,
@@ -158,7 +164,7 @@ impl App {
         app
     }
 
-    pub fn live(opts: WorkbenchOptions, history: &[Event], commands: UnboundedSender<Command>, task_pending: bool) -> App {
+    pub fn live(opts: WorkbenchOptions, history: &[Event], commands: CommandSender, task_pending: bool) -> App {
         let mut app = App::new(opts, Mode::Live { task_pending }, Some(commands));
         for e in history {
             app.apply_event(e);
@@ -190,17 +196,13 @@ impl App {
     /// True while something on screen moves by itself, which is the only time the loop
     /// schedules frames without an input.
     pub fn is_animating(&self) -> bool {
-        !self.is_replay() && self.state.run.is_active() && (self.state.run == super::state::RunState::WaitingForModel || self.state.running_tools > 0)
+        !self.is_replay() && self.state.run.is_active() && (self.state.run == super::state::RunState::WaitingForModel || self.state.running_tools() > 0)
     }
 
     /// Folds a live event into the projection.
     pub fn apply_event(&mut self, e: &Event) {
-        if let EventKind::CorrectionQueued { text, .. } = &e.kind {
-            // Acknowledged corrections leave the pending list, oldest first if texts differ.
-            let i = self.pending.iter().position(|p| p.trim() == text.trim()).unwrap_or(0);
-            if i < self.pending.len() {
-                self.pending.remove(i);
-            }
+        if let (EventKind::CorrectionQueued { .. }, Some(cause)) = (&e.kind, &e.command_id) {
+            self.pending.retain(|p| p.command_id != *cause);
         }
         if let (EventKind::SessionStarted { .. }, Mode::Live { task_pending }) = (&e.kind, &mut self.mode) {
             *task_pending = false;
@@ -248,7 +250,7 @@ impl App {
             {
                 self.candidates.open(None, !self.candidates.shown || self.candidates.auto);
             }
-            EventKind::JudgeVerdict { step, pick, .. } if self.state.review_picks => {
+            EventKind::JudgeVerdict { step, pick, .. } if self.state.core.review_picks => {
                 // Start the review on the judge's choice: confirming it is one key.
                 if self.candidates.shown_step(&self.state).is_some_and(|m| m.step == *step)
                     && let Some(pos) = self.state.max_steps.last().and_then(|m| m.candidates.iter().position(|c| c.index == *pick))
@@ -279,7 +281,7 @@ impl App {
 
     /// Points the Memory panel at the session's workspace once it is known.
     fn sync_memory_path(&mut self) {
-        if let Some(info) = &self.state.session {
+        if let Some(info) = self.state.session() {
             let path = memory::memory_path(&info.workspace);
             self.memory.set_path(path);
         }
@@ -290,9 +292,10 @@ impl App {
         self.memory.path.as_deref()
     }
 
-    /// The first proposal nobody has answered yet.
+    /// The first proposal nobody has answered yet (nor this workbench, whose answer may not
+    /// have come back as `memory_resolved` yet).
     pub fn pending_proposal(&self) -> Option<&super::state::MemoryProposal> {
-        self.state.memory_proposals.iter().find(|p| !self.resolved_proposals.contains(&p.id))
+        pending_proposal(&self.state, &self.resolved_proposals)
     }
 
     /// MEMORY.md changed on disk (the watcher's reload message). The panel follows the file;
@@ -345,8 +348,10 @@ impl App {
         self.overlay = Overlay::Editor(EditorKind::Memory, Box::new(ta));
     }
 
-    /// Saves the editor's buffer unless the file changed since the editor loaded it (the
-    /// watcher may not have reported it yet); then it is a conflict, not an overwrite.
+    /// Asks the runtime to save the editor's buffer, unless the file visibly changed since
+    /// the editor loaded it (then it is a conflict, not an overwrite). The runtime checks
+    /// the base again when it writes, so a change the watcher has not reported yet is caught
+    /// there and the edit becomes a proposal instead.
     fn save_memory(&mut self, ta: Box<TextArea<'static>>) {
         let mine = memory::buffer_text(&ta);
         let theirs = match self.memory.read_now() {
@@ -363,23 +368,20 @@ impl App {
             self.overlay = Overlay::MemoryConflict { editor: ta, theirs, scroll: 0 };
             return;
         }
-        self.write_memory(mine, ta);
+        let base = std::mem::take(&mut self.memory.base);
+        self.request_memory_save(mine, &base, ta);
     }
 
-    fn write_memory(&mut self, text: String, ta: Box<TextArea<'static>>) {
-        let Some(path) = self.memory.path.clone() else { return };
-        match crate::memory::memory_file::write_memory_md(&path, text.as_bytes()) {
-            Ok(()) => {
-                self.memory.saved(text);
+    fn request_memory_save(&mut self, text: String, base: &str, ta: Box<TextArea<'static>>) {
+        let base_hash = crate::workspace::sha256_hex(base.as_bytes());
+        match self.send(Command::SaveMemory { text, base_hash }) {
+            Some(_) => {
                 self.memory.base.clear();
                 self.overlay = Overlay::None;
-                self.flash = Some(format!("saved {}", path.display()));
+                self.flash = Some("MEMORY.md sent to the runtime to save".into());
             }
-            Err(e) => {
-                // Keep the buffer: the edits are still only in memory.
-                self.flash = Some(format!("cannot save {}: {e}", path.display()));
-                self.overlay = Overlay::Editor(EditorKind::Memory, ta);
-            }
+            // Keep the buffer: the edits are still only in memory.
+            None => self.overlay = Overlay::Editor(EditorKind::Memory, ta),
         }
     }
 
@@ -515,7 +517,9 @@ impl App {
                 if action == Some(Action::Confirm) {
                     match kind {
                         ConfirmKind::Quit => self.should_quit = true,
-                        ConfirmKind::Stop => self.send(Command::Stop),
+                        ConfirmKind::Stop => {
+                            self.send(Command::Stop);
+                        }
                         ConfirmKind::Rollback(id) => {
                             self.send(Command::Rollback(id.clone()));
                             if self.flash.is_none() {
@@ -533,9 +537,10 @@ impl App {
             }
             Overlay::MemoryConflict { scroll, .. } => match action {
                 Some(Action::MemoryKeepMine) => {
-                    if let Overlay::MemoryConflict { editor, .. } = std::mem::replace(&mut self.overlay, Overlay::None) {
+                    if let Overlay::MemoryConflict { editor, theirs, .. } = std::mem::replace(&mut self.overlay, Overlay::None) {
+                        // Overwriting the disk version on purpose: it is the base now.
                         let mine = memory::buffer_text(&editor);
-                        self.write_memory(mine, editor);
+                        self.request_memory_save(mine, &theirs, editor);
                     }
                 }
                 Some(Action::MemoryTakeTheirs) => {
@@ -587,8 +592,9 @@ impl App {
                             }
                         }
                         EditorKind::Inject => {
-                            self.send(Command::Inject(text.clone()));
-                            self.pending.push(text);
+                            if let Some(command_id) = self.send(Command::Inject(text.clone())) {
+                                self.pending.push(Sent { command_id, text });
+                            }
                         }
                         EditorKind::RejectNote => {
                             self.send(Command::OverrideVerdict { accept: false, note: Some(text) });
@@ -651,14 +657,16 @@ impl App {
         }
     }
 
-    fn send(&mut self, cmd: Command) {
+    /// Sends `cmd` and returns its id, which the events it causes echo.
+    fn send(&mut self, cmd: Command) -> Option<String> {
         if self.read_only() {
-            return;
+            return None;
         }
-        let ok = self.commands.as_ref().is_some_and(|tx| tx.send(cmd).is_ok());
-        if !ok {
+        let id = self.commands.as_ref().and_then(|tx| tx.send(cmd).ok());
+        if id.is_none() {
             self.flash = Some("the runtime is not listening any more".into());
         }
+        id
     }
 
     fn open_editor(&mut self, kind: EditorKind) {
@@ -716,8 +724,12 @@ impl App {
                     return;
                 }
                 match self.state.run {
-                    RunState::Paused(_) => self.send(Command::Resume),
-                    RunState::Running | RunState::WaitingForModel | RunState::Stalled => self.send(Command::Pause),
+                    RunState::Paused(_) => {
+                        self.send(Command::Resume);
+                    }
+                    RunState::Running | RunState::WaitingForModel | RunState::Stalled => {
+                        self.send(Command::Pause);
+                    }
                     _ => self.flash = Some(format!("nothing to pause: the session is {}", self.state.run.label())),
                 }
             }
@@ -896,7 +908,7 @@ impl App {
                 if self.read_only() {
                     return;
                 }
-                let next = if self.state.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
+                let next = if self.state.core.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
                 self.send(Command::SetMaxMode(next));
                 if self.flash.is_none() {
                     self.flash = Some(match next {
@@ -909,7 +921,7 @@ impl App {
                 if self.read_only() {
                     return;
                 }
-                let on = !self.state.review_picks;
+                let on = !self.state.core.review_picks;
                 self.send(Command::SetReviewPicks(on));
                 if self.flash.is_none() {
                     self.flash = Some(if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" }.into());
@@ -988,7 +1000,7 @@ impl App {
         let shown = self.candidates.shown_step(&self.state).map(|m| m.step);
         let waiting = self.state.awaiting_pick().map(|m| m.step);
         if waiting.is_none() || shown != waiting {
-            self.flash = Some(if self.state.review_picks {
+            self.flash = Some(if self.state.core.review_picks {
                 "nothing waits for a pick now".into()
             } else {
                 "picks run without you: turn review picks on first".into()
@@ -1024,7 +1036,7 @@ impl App {
                     self.transcript.bottom();
                 }
             }
-            PanelId::Tasks => self.tasks.scroll = if top { 0 } else { self.state.tasks.len() },
+            PanelId::Tasks => self.tasks.scroll = if top { 0 } else { self.state.tasks().len() },
             PanelId::Diff => self.diff.move_selection(if top { isize::MIN / 2 } else { isize::MAX / 2 }),
             PanelId::Checkpoints => {
                 let n = self.state.checkpoints.len();
@@ -1048,7 +1060,7 @@ impl App {
                     self.transcript.scroll_down(&ctx, &self.pending, delta.unsigned_abs());
                 }
             }
-            PanelId::Tasks => self.tasks.scroll_by(delta, self.state.tasks.len()),
+            PanelId::Tasks => self.tasks.scroll_by(delta, self.state.tasks().len()),
             PanelId::Diff => self.diff.move_selection(delta.signum()),
             PanelId::Checkpoints => self.checkpoints.move_selection(delta.signum(), self.state.checkpoints.len()),
             PanelId::Memory => self.memory.scroll_by(delta),

@@ -113,7 +113,7 @@ impl App {
         if self.read_only() {
             return;
         }
-        let on = !self.state.review_rebuilds;
+        let on = !self.state.core.review_rebuilds;
         self.send(Command::SetReviewRebuilds(on));
         self.flash.get_or_insert_with(|| {
             if on { "rebuild review on: the next rollover waits for you" } else { "rebuild review off: rollovers apply at once" }.into()

@@ -1,7 +1,6 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
 use super::super::{App, Clock, EditorKind, Overlay};
 use crate::protocol::{
@@ -13,8 +12,8 @@ use crate::tui::state::{CellKind, RunState};
 use crate::tui::testkit::{default_keymap, demo_session, t0};
 use crate::tui::WorkbenchOptions;
 
-fn live(events: &[Event]) -> (App, mpsc::UnboundedReceiver<Command>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn live(events: &[Event]) -> (App, crate::tui::testkit::CommandRx) {
+    let (tx, rx) = crate::tui::testkit::command_channel();
     let opts = WorkbenchOptions { keymap: default_keymap(), title: "endure — test".into(), ..WorkbenchOptions::default() };
     let mut app = App::live(opts, events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(90));
@@ -32,7 +31,7 @@ fn draw(app: &mut App, w: u16, h: u16) -> String {
 }
 
 fn ev(seq: u64, kind: EventKind) -> Event {
-    Event { seq, ts: t0(), kind }
+    Event { command_id: None, seq, ts: t0(), kind }
 }
 
 fn section(key: &str, text: &str, droppable: bool) -> RebuildSection {

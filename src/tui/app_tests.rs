@@ -3,14 +3,13 @@ use crate::tui::testkit::{default_keymap, demo_session, finished_session, long_s
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
 fn opts() -> WorkbenchOptions {
     WorkbenchOptions { keymap: default_keymap(), title: "endure — test".into(), ..WorkbenchOptions::default() }
 }
 
-fn live_app(events: &[Event]) -> (App, mpsc::UnboundedReceiver<Command>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn live_app(events: &[Event]) -> (App, crate::tui::testkit::CommandRx) {
+    let (tx, rx) = crate::tui::testkit::command_channel();
     let mut app = App::live(opts(), events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(90));
     (app, rx)
@@ -58,7 +57,7 @@ fn pause_resume_and_stop_send_commands() {
     let (mut app, mut rx) = live_app(&demo_session());
     app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
-    app.apply_event(&Event { seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
+    app.apply_event(&Event { command_id: None, seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
     app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Resume));
     app.handle_key(key('s'));
@@ -78,9 +77,14 @@ fn inject_editor_sends_and_shows_pending_until_queued() {
     app.handle_event(TermEvent::Paste("\nplease".into()));
     app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     assert_eq!(rx.try_recv().ok(), Some(Command::Inject("use v2\nplease".into())));
-    assert_eq!(app.pending, vec!["use v2\nplease".to_string()]);
+    let sent = rx.ids.last().cloned().unwrap_or_default();
+    assert_eq!(app.pending, vec![Sent { command_id: sent.clone(), text: "use v2\nplease".into() }]);
     assert!(draw(&mut app, 100, 30).contains("sending"));
-    app.apply_event(&Event { seq: 99, ts: t0(), kind: EventKind::CorrectionQueued { id: 2, text: "use v2\nplease".into() } });
+    // Another client's correction with the same text settles nothing: ids, not text, match.
+    let queued = |id: u64, cmd: &str| Event { command_id: Some(cmd.into()), seq: 99, ts: t0(), kind: EventKind::CorrectionQueued { id, text: "use v2\nplease".into() } };
+    app.apply_event(&queued(2, "other:1"));
+    assert_eq!(app.pending.len(), 1);
+    app.apply_event(&queued(3, &sent));
     assert!(app.pending.is_empty());
     app.handle_key(key('i'));
     app.handle_key(code(KeyCode::Esc));
@@ -90,7 +94,7 @@ fn inject_editor_sends_and_shows_pending_until_queued() {
 
 #[test]
 fn task_editor_opens_without_a_task_and_sends_start() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = crate::tui::testkit::command_channel();
     let mut app = App::live(opts(), &[], tx, true);
     assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Task, _)));
     for c in "fix it".chars() {
@@ -192,7 +196,7 @@ fn following_shows_the_latest_events() {
         app.apply_event(e);
     }
     let screen = draw(&mut app, 100, 30);
-    assert!(screen.contains(&format!("step {}", app.state.step)), "{screen}");
+    assert!(screen.contains(&format!("step {}", app.state.step())), "{screen}");
 }
 
 #[test]
@@ -300,7 +304,7 @@ fn status_bar_hints_come_from_the_keymap() {
     let hints = narrow.lines().last().unwrap_or_default().trim_matches('"').trim_end();
     assert!(hints.ends_with("p Pause or resume the agent"), "the next hint does not fit whole: {hints}");
     let status = narrow.lines().nth_back(1).unwrap_or_default();
-    assert!(status.contains("50%"), "the gauge keeps its percentage at 80 columns: {status}");
+    assert!(status.contains("51%"), "the gauge keeps its percentage at 80 columns: {status}");
 
     // A panel key that does nothing there is not advertised.
     app.handle_key(key('4'));
@@ -424,7 +428,7 @@ fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
 fn after_a_rollback_the_run_shows_paused() {
     let mut events = with_checkpoints();
     events.push(Event {
-        seq: 200,
+        command_id: None, seq: 200,
         ts: t0(),
         kind: EventKind::RolledBack { to: "1.1".into(), snapshot: None, cycle: 2, window_tokens: 9_000, window: vec![], tasks: vec![], restored: 2, removed: 1, origins: vec![] },
     });
@@ -440,7 +444,7 @@ fn after_a_rollback_the_run_shows_paused() {
 fn memory_session(ws: &std::path::Path) -> Vec<Event> {
     let mut info = crate::tui::testkit::session_info("t");
     info.workspace = ws.display().to_string();
-    vec![Event { seq: 0, ts: t0(), kind: EventKind::SessionStarted { info: Box::new(info) } }]
+    vec![Event { command_id: None, seq: 0, ts: t0(), kind: EventKind::SessionStarted { info: Box::new(info) } }]
 }
 
 fn ctrl(c: char) -> KeyEvent {
@@ -458,7 +462,7 @@ fn memory_panel_shows_the_file_and_edit_saves_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("MEMORY.md");
     std::fs::write(&path, "# Memory\n\n- use cargo nextest\n").expect("write");
-    let (mut app, _rx) = live_app(&memory_session(dir.path()));
+    let (mut app, mut rx) = live_app(&memory_session(dir.path()));
     app.handle_key(key('6'));
     assert_eq!(app.focus, PanelId::Memory);
     let screen = draw(&mut app, 100, 30);
@@ -467,13 +471,16 @@ fn memory_panel_shows_the_file_and_edit_saves_it() {
     assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Memory, _)));
     type_str(&mut app, "- never push to main\n");
     app.handle_key(ctrl('s'));
-    assert!(matches!(app.overlay, Overlay::None), "saved and closed");
-    let on_disk = std::fs::read_to_string(&path).expect("read");
-    assert_eq!(on_disk, "- never push to main\n# Memory\n\n- use cargo nextest\n");
-    assert!(app.flash.as_deref().is_some_and(|f| f.starts_with("saved")), "{:?}", app.flash);
-    assert!(draw(&mut app, 100, 30).contains("never push to main"));
-    // Nothing was left beside it by the atomic write.
-    assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 1);
+    assert!(matches!(app.overlay, Overlay::None), "sent and closed");
+    // The workbench never writes the file: the runtime does, if the base is still current.
+    assert_eq!(
+        rx.try_recv().ok(),
+        Some(Command::SaveMemory {
+            text: "- never push to main\n# Memory\n\n- use cargo nextest\n".into(),
+            base_hash: crate::workspace::sha256_hex(b"# Memory\n\n- use cargo nextest\n"),
+        })
+    );
+    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("# Memory\n\n- use cargo nextest\n"));
 }
 
 #[test]
@@ -494,8 +501,9 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("MEMORY.md");
     std::fs::write(&path, "one\n").expect("write");
-    let (mut app, _rx) = live_app(&memory_session(dir.path()));
+    let (mut app, mut rx) = live_app(&memory_session(dir.path()));
     app.handle_key(key('6'));
+    let save = |text: &str, base: &str| Some(Command::SaveMemory { text: text.into(), base_hash: crate::workspace::sha256_hex(base.as_bytes()) });
 
     // Without edits the editor just follows the file.
     app.handle_key(key('e'));
@@ -519,7 +527,8 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     app.handle_key(key('e'));
     assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Memory, _)));
     app.handle_key(ctrl('s'));
-    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("mine two\n"), "seen conflicts do not block a save");
+    assert_eq!(rx.try_recv().ok(), save("mine two\n", "theirs\n"), "seen conflicts do not block a save: the base is the version seen");
+    std::fs::write(&path, "mine two\n").expect("write");
 
     // Take theirs drops the buffer.
     app.handle_key(key('e'));
@@ -538,7 +547,7 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     app.handle_key(ctrl('s'));
     assert!(matches!(app.overlay, Overlay::MemoryConflict { .. }));
     app.handle_key(key('m'));
-    assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("ynewest\n"), "keep mine overwrites");
+    assert_eq!(rx.try_recv().ok(), save("ynewest\n", "sneaky\n"), "keep mine overwrites the version it was shown");
 }
 
 #[test]
@@ -547,7 +556,7 @@ fn memory_proposals_are_accepted_or_rejected_from_the_panel() {
     let mut events = memory_session(dir.path());
     for id in [1, 2] {
         events.push(Event {
-            seq: id,
+            command_id: None, seq: id,
             ts: t0(),
             kind: EventKind::MemoryProposed {
                 id,
@@ -590,7 +599,7 @@ fn gauge_marks_fired_thresholds_and_shows_the_cycle() {
     assert_eq!(bar.chars().filter(|c| *c == '│').count(), 1, "70% still ahead: {bar}");
     assert!(screen.contains("cycle 1"), "{screen}");
     app.apply_event(&Event {
-        seq: 300,
+        command_id: None, seq: 300,
         ts: t0(),
         kind: EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Supervisor, checkpoint: Some("1.2".into()), window_tokens: 6_400, window: vec![], origins: vec![], dropped: None, review: None },
     });
@@ -611,12 +620,13 @@ fn the_session_budget_wins_over_the_option() {
     }
     let (mut app, _rx) = live_app(&events);
     let status = draw(&mut app, 200, 50).lines().nth_back(1).unwrap_or_default().to_string();
-    assert!(status.contains("100%"), "64k of a 64k session budget, not of the 128k option: {status}");
+    // The window is the last prompt (64k) plus its answer, of a 64k session budget, not of the 128k option.
+    assert!(status.contains("101%"), "{status}");
 }
 
 use crate::tui::testkit::{max_mode_session, verdict_session, MaxStage};
 
-fn drain(rx: &mut mpsc::UnboundedReceiver<Command>) -> Vec<Command> {
+fn drain(rx: &mut crate::tui::testkit::CommandRx) -> Vec<Command> {
     let mut out = Vec::new();
     while let Ok(c) = rx.try_recv() {
         out.push(c);
@@ -639,7 +649,7 @@ fn a_streaming_max_mode_step_takes_the_transcript_area_and_gives_it_back() {
     let (mut app, _rx) = live_app(&max_mode_session(MaxStage::Picked));
     assert!(app.candidates.shown, "still the step in flight");
     let seq = app.state.events_applied;
-    app.apply_event(&Event { seq, ts: t0(), kind: EventKind::StepFinished { step: 4 } });
+    app.apply_event(&Event { command_id: None, seq, ts: t0(), kind: EventKind::StepFinished { step: 4 } });
     assert!(!app.candidates.shown, "the transcript comes back when the picked step ends");
 }
 
@@ -739,7 +749,7 @@ fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
     let mut events = max_mode_session(MaxStage::Picked);
     let mut push = |kind: EventKind| {
         let seq = events.len() as u64;
-        events.push(Event { seq, ts: t0(), kind });
+        events.push(Event { command_id: None, seq, ts: t0(), kind });
     };
     push(EventKind::ToolCall { step: 4, call_id: "b1".into(), name: "write_file".into(), args: serde_json::json!({"path": "tests/neg.rs"}) });
     push(EventKind::StepFinished { step: 4 });
@@ -764,7 +774,7 @@ fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
 fn a_finished_session_shows_its_endurance_in_the_status_bar() {
     let mut events = crate::tui::testkit::endurance_session();
     let seq = events.len() as u64;
-    events.push(Event { seq, ts: t0(), kind: EventKind::SessionFinished { outcome: crate::protocol::Outcome::Done, reason: "done".into() } });
+    events.push(Event { command_id: None, seq, ts: t0(), kind: EventKind::SessionFinished { outcome: crate::protocol::Outcome::Done, reason: "done".into() } });
     let (mut app, _rx) = live_app(&events);
     let screen = draw(&mut app, 120, 30);
     let status = screen.lines().rev().nth(1).unwrap_or_default().to_string();

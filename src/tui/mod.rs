@@ -78,7 +78,8 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
-use crate::protocol::{Command, Event};
+use crate::agent::CommandSender;
+use crate::protocol::Event;
 use crate::session::log::LogError;
 
 pub use app::App;
@@ -123,7 +124,7 @@ pub async fn run_live(
     opts: WorkbenchOptions,
     history: Vec<Event>,
     events: broadcast::Receiver<Event>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: CommandSender,
     task_pending: bool,
 ) -> Result<WorkbenchExit, TuiError> {
     let app = App::live(opts, &history, commands, task_pending);

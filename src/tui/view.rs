@@ -41,7 +41,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         reject: binding_notation(app, KeyContext::Verifier, Action::VerdictReject),
     };
     // The session's own budget is what its checkpoints were measured against.
-    let context_budget = app.state.session.as_ref().map(|s| s.context_budget).filter(|b| *b > 0).unwrap_or(app.opts.context_budget);
+    let context_budget = app.state.session().map(|s| s.context_budget).filter(|b| *b > 0).unwrap_or(app.opts.context_budget);
     let th = &app.opts.theme;
     let ctx = RenderCtx { theme: th, hl: &app.hl, state: &app.state, now, spinner };
     // The base style first: widgets mostly set a foreground only, so a theme's own background
@@ -97,7 +97,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
             PanelId::Verifier => app.verifier.render(f, inner, &ctx, &verifier_keys),
             PanelId::Endurance => endurance::render(f, inner, &ctx, context_budget),
             PanelId::Memory => {
-                let proposal = app.state.memory_proposals.iter().find(|p| !app.resolved_proposals.contains(&p.id));
+                let proposal = super::app::pending_proposal(&app.state, &app.resolved_proposals);
                 app.memory.render(f, inner, &ctx, proposal, &memory_keys);
             }
         }
@@ -202,7 +202,7 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
     let mut spans = vec![Span::styled(format!(" {} ", app.opts.title), th.style("ui.title"))];
-    if let Some(info) = &ctx.state.session {
+    if let Some(info) = ctx.state.session() {
         spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), 60)), th.style("ui.dim")));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), left_area);

@@ -71,8 +71,8 @@ impl CheckpointsView {
         let [header, list, detail] = Layout::vertical([Constraint::Length(1), Constraint::Length(list_h), Constraint::Min(0)]).areas(area);
         let w = usize::from(area.width);
 
-        let mut head = format!("cycle {}", st.cycle);
-        for (n, what) in [(st.rollovers, "rollover"), (st.rollbacks, "rollback")] {
+        let mut head = format!("cycle {}", st.core.cycle);
+        for (n, what) in [(st.core.rollovers, "rollover"), (st.core.rollbacks, "rollback")] {
             if n > 0 {
                 head.push_str(&format!(" · {n} {what}{}", if n == 1 { "" } else { "s" }));
             }

@@ -40,7 +40,7 @@ pub struct TasksView {
 impl TasksView {
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx) {
         let th = ctx.theme;
-        let tasks = &ctx.state.tasks;
+        let tasks = &ctx.state.tasks();
         if tasks.is_empty() {
             empty_state(f, area, ctx, "The agent's task list appears here once it writes one.");
             return;

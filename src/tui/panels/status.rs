@@ -43,7 +43,7 @@ pub fn gauge(ctx: &RenderCtx, fill: f64, width: usize) -> Vec<Span<'static>> {
     let filled = ((fill.clamp(0.0, 1.0)) * width as f64).round() as usize;
     let at = |pct: f64| ((pct * width as f64).round() as usize).min(width - 1);
     let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| at(*m)).collect();
-    let fired: Vec<usize> = ctx.state.fired.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
+    let fired: Vec<usize> = ctx.state.core.fired_thresholds.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
     let fill_scope = if fill >= GAUGE_MARKS[2] { "gauge.high" } else { "gauge.fill" };
     let mut spans = vec![Span::styled("ctx ", th.style("ui.dim"))];
     for i in 0..width {
@@ -80,8 +80,8 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         RunState::Finished { outcome: crate::protocol::Outcome::Done, .. } => ("✓", "status.done"),
         RunState::Finished { .. } => ("✗", "status.failed"),
     };
-    let fill = if info.context_budget == 0 { 0.0 } else { st.context_tokens as f64 / info.context_budget as f64 };
-    let est = if st.totals.estimated { "~" } else { "" };
+    let fill = if info.context_budget == 0 { 0.0 } else { st.context_tokens() as f64 / info.context_budget as f64 };
+    let est = if st.totals().estimated { "~" } else { "" };
     let bar = th.style("ui.statusbar");
     let run = if st.awaiting_pick().is_some() {
         // Review picks hold the run at the pick without pausing it: say who it waits for.
@@ -93,40 +93,40 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     // shrinks, then whole fields drop from the end of this list, rather than the row being cut
     // mid-number at the edge.
     let mut fields = vec![
-        (0, Span::styled(format!("step {}", st.step), bar)),
-        (3, Span::styled(format!("${:.2}", st.totals.cost_usd), bar)),
+        (0, Span::styled(format!("step {}", st.step()), bar)),
+        (3, Span::styled(format!("${:.2}", st.totals().cost_usd), bar)),
         (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
-        (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), bar)),
+        (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals().tokens_in), tokens(st.totals().tokens_out)), bar)),
     ];
     // Max Mode's markers come right after the step: they change what a step costs and whether
     // it waits for you, so they are worth more room than the clock.
     let mut markers = Vec::new();
-    if let Some(n) = st.max_mode {
+    if let Some(n) = st.core.max_mode {
         markers.push(format!("max {n}"));
     }
-    if st.review_picks {
+    if st.core.review_picks {
         markers.push("review".to_string());
     }
     if !markers.is_empty() {
         fields.insert(1, (0, Span::styled(markers.join(" "), th.style("status.max"))));
     }
-    if st.totals.overhead_usd > 0.0 {
+    if st.totals().overhead_usd > 0.0 {
         // What the losing candidates and the judge cost, and total over the agent's own cost:
         // Max Mode's multiplier, visible while it runs.
-        let ratio = st.totals.overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
+        let ratio = st.totals().overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
-        fields.insert(at, (3, Span::styled(format!("overhead ${:.2}{ratio}", st.totals.overhead_usd), th.style("status.overhead"))));
+        fields.insert(at, (3, Span::styled(format!("overhead ${:.2}{ratio}", st.totals().overhead_usd), th.style("status.overhead"))));
     }
-    if matches!(st.run, RunState::Finished { .. }) && st.step > 0 {
+    if matches!(st.run, RunState::Finished { .. }) && st.step() > 0 {
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
         fields.insert(at, (3, Span::styled(super::endurance::figure(st), th.style("endurance.figure"))));
     }
-    if st.session.is_some() {
+    if st.session().is_some() {
         // Next to the gauge it qualifies: which window the fill is of, and how many
         // rollovers made it (rollbacks start cycles too, so the two can differ).
-        let mut cycle = format!("cycle {}", st.cycle);
-        if st.rollovers > 0 {
-            cycle.push_str(&format!(" ↻{}", st.rollovers));
+        let mut cycle = format!("cycle {}", st.core.cycle);
+        if st.core.rollovers > 0 {
+            cycle.push_str(&format!(" ↻{}", st.core.rollovers));
         }
         fields.insert(1, (4, Span::styled(cycle, bar)));
     }

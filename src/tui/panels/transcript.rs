@@ -152,11 +152,19 @@ pub struct TranscriptView {
     pub width: u16,
 }
 
-pub fn entry_count(state: &WorkbenchState, pending: &[String]) -> usize {
+/// A correction this workbench sent that the runtime has not acknowledged yet: matched to its
+/// `correction_queued` by the command id the event echoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub command_id: String,
+    pub text: String,
+}
+
+pub fn entry_count(state: &WorkbenchState, pending: &[Sent]) -> usize {
     state.cells.len() + usize::from(!state.streaming.text.is_empty()) + pending.len()
 }
 
-pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [String], i: usize) -> Option<Entry<'a>> {
+pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [Sent], i: usize) -> Option<Entry<'a>> {
     let n = state.cells.len();
     if i < n {
         return state.cells.get(i).map(Entry::Cell);
@@ -165,7 +173,7 @@ pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [String], i: usize) -> 
     if i < n + streaming {
         return Some(Entry::Streaming);
     }
-    pending.get(i - n - streaming).map(|s| Entry::Pending(s.as_str()))
+    pending.get(i - n - streaming).map(|s| Entry::Pending(s.text.as_str()))
 }
 
 impl TranscriptView {
@@ -173,7 +181,7 @@ impl TranscriptView {
         self.anchor.is_none()
     }
 
-    pub fn new_since_scroll(&self, state: &WorkbenchState, pending: &[String]) -> usize {
+    pub fn new_since_scroll(&self, state: &WorkbenchState, pending: &[Sent]) -> usize {
         if self.following() { 0 } else { entry_count(state, pending).saturating_sub(self.seen) }
     }
 
@@ -186,7 +194,7 @@ impl TranscriptView {
     }
 
     /// The rows of entry `i` at the current width, from the cache when it is still valid.
-    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> Rows {
+    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[Sent], i: usize) -> Rows {
         let Some(e) = entry(ctx.state, pending, i) else { return Rows::default() };
         let (id, revision) = self.key(ctx.state, &e, i);
         let width = self.width;
@@ -217,17 +225,17 @@ impl TranscriptView {
         lines
     }
 
-    fn len(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> usize {
+    fn len(&mut self, ctx: &RenderCtx, pending: &[Sent], i: usize) -> usize {
         self.rows(ctx, pending, i).len()
     }
 
     /// The anchor of the top row when the view shows the tail.
-    fn tail_anchor(&mut self, ctx: &RenderCtx, pending: &[String]) -> Anchor {
+    fn tail_anchor(&mut self, ctx: &RenderCtx, pending: &[Sent]) -> Anchor {
         let count = entry_count(ctx.state, pending);
         self.back(ctx, pending, Anchor { entry: count, row: 0 }, usize::from(self.height))
     }
 
-    fn back(&mut self, ctx: &RenderCtx, pending: &[String], mut a: Anchor, mut n: usize) -> Anchor {
+    fn back(&mut self, ctx: &RenderCtx, pending: &[Sent], mut a: Anchor, mut n: usize) -> Anchor {
         while n > 0 {
             if a.row > 0 {
                 let d = a.row.min(n);
@@ -244,7 +252,7 @@ impl TranscriptView {
         a
     }
 
-    pub fn scroll_up(&mut self, ctx: &RenderCtx, pending: &[String], n: usize) {
+    pub fn scroll_up(&mut self, ctx: &RenderCtx, pending: &[Sent], n: usize) {
         let from = match self.anchor {
             Some(a) => a,
             None => {
@@ -255,7 +263,7 @@ impl TranscriptView {
         self.anchor = Some(self.back(ctx, pending, from, n));
     }
 
-    pub fn scroll_down(&mut self, ctx: &RenderCtx, pending: &[String], n: usize) {
+    pub fn scroll_down(&mut self, ctx: &RenderCtx, pending: &[Sent], n: usize) {
         let Some(a) = self.anchor else { return };
         let tail = self.tail_anchor(ctx, pending);
         let mut a = a;
@@ -276,7 +284,7 @@ impl TranscriptView {
         self.anchor = if (a.entry, a.row) >= (tail.entry, tail.row) { None } else { Some(a) };
     }
 
-    pub fn top(&mut self, ctx: &RenderCtx, pending: &[String]) {
+    pub fn top(&mut self, ctx: &RenderCtx, pending: &[Sent]) {
         if self.anchor.is_none() {
             self.seen = entry_count(ctx.state, pending);
         }
@@ -287,7 +295,7 @@ impl TranscriptView {
         self.anchor = None;
     }
 
-    pub fn jump_to(&mut self, ctx: &RenderCtx, pending: &[String], a: Anchor) {
+    pub fn jump_to(&mut self, ctx: &RenderCtx, pending: &[Sent], a: Anchor) {
         if self.anchor.is_none() {
             self.seen = entry_count(ctx.state, pending);
         }
@@ -295,7 +303,7 @@ impl TranscriptView {
         self.anchor = if (a.entry, a.row) >= (tail.entry, tail.row) { None } else { Some(a) };
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, pending: &[String], search: &Search) {
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, pending: &[Sent], search: &Search) {
         self.width = area.width;
         self.height = area.height;
         if area.height == 0 || area.width == 0 {
@@ -395,9 +403,10 @@ fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec
                     out.extend(styled_wrap(output, width, "    ", th.style("transcript.tool.output")));
                 }
             }
-            CellKind::Correction { text, delivered_at, .. } => {
+            CellKind::Correction { text, delivered_at, withdrawn, .. } => {
                 let head = match delivered_at {
                     Some(s) => format!("✎ correction · delivered at step {s}"),
+                    None if *withdrawn => "✎ correction · withdrawn before delivery".to_string(),
                     None => "✎ correction · queued".to_string(),
                 };
                 let scope = if delivered_at.is_some() { "transcript.correction.delivered" } else { "transcript.correction.queued" };
