@@ -43,7 +43,7 @@ use tokio::sync::broadcast;
 const FRAMES: usize = 200;
 
 fn app(events: &[Event]) -> App {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { keymap: default_keymap(), ..WorkbenchOptions::default() };
     let mut a = App::live(opts, events, tx, false);
@@ -204,7 +204,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn live_app(history: &[Event]) -> App {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { keymap: default_keymap(), ..WorkbenchOptions::default() };
     // The real clock, as in a live session (the spinner and durations follow it).
@@ -384,7 +384,7 @@ async fn stream(k: u64, tx: broadcast::Sender<Event>, tokens: Vec<String>, mut s
         let _ = tx.send(ev(EventKind::AssistantDelta { role: Role::Agent, text }));
         sent += 1;
         if k == 0 && sent.is_multiple_of(turn) {
-            let _ = tx.send(ev(EventKind::AssistantMessage { step, text: std::mem::take(&mut own), tool_calls: vec![] }));
+            let _ = tx.send(ev(EventKind::AssistantMessage { step, text: std::mem::take(&mut own), tool_calls: vec![], blocks: vec![] }));
             let _ = tx.send(ev(EventKind::StepFinished { step }));
             step += 1;
             let _ = tx.send(ev(EventKind::StepStarted { step }));

@@ -87,7 +87,7 @@ fn each_panel_maximized() {
 #[test]
 fn diff_side_by_side_and_session_scope() {
     let mut a = app("default");
-    a.handle_key(key('3'));
+    a.handle_key(key('2'));
     a.handle_key(key('z'));
     a.handle_key(key('d'));
     insta::assert_snapshot!("diff_side_by_side", draw(&mut a, 100, 24).backend());
@@ -160,7 +160,7 @@ fn cells_carry_the_theme_colours() {
     for name in ["default", "light"] {
         let th = theme(name);
         let mut a = app(name);
-        a.handle_key(key('3'));
+        a.handle_key(key('2'));
         a.handle_key(key('z'));
         let t = draw(&mut a, 100, 24);
         // An added line of the diff, drawn in the theme's diff.plus colours.
@@ -273,7 +273,7 @@ fn checkpoint_app() -> App {
 fn checkpoints_fields_and_diff() {
     for (w, h) in [(80, 24), (200, 50)] {
         let mut a = checkpoint_app();
-        a.handle_key(key('4'));
+        a.handle_key(key('6'));
         insta::assert_snapshot!(format!("checkpoints_fields_{w}x{h}"), draw(&mut a, w, h).backend());
         a.handle_key(key('c'));
         insta::assert_snapshot!(format!("checkpoints_diff_{w}x{h}"), draw(&mut a, w, h).backend());
@@ -318,7 +318,7 @@ fn memory_view_editor_conflict_and_proposal() {
     for (w, h) in [(80, 24), (200, 50)] {
         std::fs::write(&path, MEMORY).expect("write");
         let mut a = memory_app(dir.path(), false);
-        a.handle_key(key('6'));
+        a.handle_key(key('7'));
         insta::assert_snapshot!(format!("memory_view_{w}x{h}"), draw(&mut a, w, h).backend());
         a.handle_key(key('e'));
         for c in "- Prefer small commits.".chars() {
@@ -327,12 +327,12 @@ fn memory_view_editor_conflict_and_proposal() {
         a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
         insta::assert_snapshot!(format!("memory_editor_{w}x{h}"), draw(&mut a, w, h).backend());
         std::fs::write(&path, format!("{MEMORY}- Written by the agent meanwhile.\n")).expect("write");
-        a.memory_changed();
+        a.file_changed();
         insta::assert_snapshot!(format!("memory_conflict_{w}x{h}"), draw(&mut a, w, h).backend());
 
         std::fs::write(&path, MEMORY).expect("write");
         let mut p = memory_app(dir.path(), true);
-        p.handle_key(key('6'));
+        p.handle_key(key('7'));
         insta::assert_snapshot!(format!("memory_proposal_{w}x{h}"), draw(&mut p, w, h).backend());
     }
 }
@@ -390,7 +390,7 @@ fn endurance_panel_over_a_long_run() {
     use endure::tui::testkit::endurance_session;
     for (w, h) in [(100, 30), (200, 50)] {
         let mut a = app_with(&endurance_session());
-        a.handle_key(key('7'));
+        a.handle_key(key('3'));
         if w < 200 {
             a.handle_key(key('z'));
         }

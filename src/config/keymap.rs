@@ -45,18 +45,31 @@ pub enum KeyContext {
     Verifier,
     Editor,
     Rebuild,
+    Memory,
+    /// The Max Mode candidates, shown in the transcript's place.
+    Candidates,
+    /// A yes/no question (quit, stop, rollback, an escalation).
+    Confirm,
+    Help,
+    /// MEMORY.md changed on disk under unsaved edits.
+    Conflict,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 8] = [
+    pub const ALL: [KeyContext; 13] = [
         KeyContext::Global,
         KeyContext::Transcript,
+        KeyContext::Candidates,
         KeyContext::Tasks,
         KeyContext::Diff,
         KeyContext::Checkpoints,
         KeyContext::Verifier,
+        KeyContext::Memory,
         KeyContext::Editor,
         KeyContext::Rebuild,
+        KeyContext::Confirm,
+        KeyContext::Help,
+        KeyContext::Conflict,
     ];
 
     /// The section name in keymap files.
@@ -70,6 +83,11 @@ impl KeyContext {
             KeyContext::Verifier => "verifier",
             KeyContext::Editor => "editor",
             KeyContext::Rebuild => "rebuild",
+            KeyContext::Memory => "memory",
+            KeyContext::Candidates => "candidates",
+            KeyContext::Confirm => "confirm",
+            KeyContext::Help => "help",
+            KeyContext::Conflict => "conflict",
         }
     }
 }

@@ -1,4 +1,5 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::tui::panels::{checkpoints::CheckpointsView, transcript_panel::TranscriptPanel};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -103,7 +104,7 @@ fn the_rebuild_view_opens_on_a_proposal_and_its_keys_send_review_commands() {
     app.handle_key(key('g'));
     app.handle_key(key('x'));
     assert!(rx.try_recv().is_err());
-    assert!(app.flash.as_deref().is_some_and(|f| f.contains("user's own words")));
+    assert!(app.message().is_some_and(|f| f.contains("user's own words")));
     // Pin the old window's first message.
     app.handle_key(key('G'));
     app.handle_key(key('k'));
@@ -177,7 +178,7 @@ fn a_rollover_is_a_divider_that_lists_what_it_dropped_and_opens_each_message() {
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert!(matches!(app.overlay, Overlay::None));
     let tool = app.state.cell_for_seq(result_seq).map(|c| c.id).expect("the tool cell");
-    assert!(app.transcript.expanded.contains(&tool));
+    assert!(app.panel::<TranscriptPanel>().view.expanded.contains(&tool));
     assert!(matches!(app.state.cell_for_seq(result_seq).map(|c| &c.kind), Some(CellKind::Tool(_))));
     assert!(draw(&mut app, 160, 40).contains("test add_works ... FAILED"), "the original output is shown");
 }
@@ -217,12 +218,12 @@ fn the_timeline_shows_flags_as_badges_and_diffs_any_two_checkpoints() {
     // Mark 1.1, select 1.3: the diff is between the two, field by field.
     app.handle_key(key('g'));
     app.handle_key(key('v'));
-    assert_eq!(app.checkpoints.marked, Some(0));
+    assert_eq!(app.panel::<CheckpointsView>().marked, Some(0));
     app.handle_key(key('G'));
     let screen = draw(&mut app, 120, 40);
     assert!(screen.contains("diff against 1.1") && screen.contains("◆ compared"), "{screen}");
     assert!(screen.contains("- read the spec") && screen.contains("+ test the parser"), "{screen}");
     app.handle_key(key('g'));
     app.handle_key(key('v'));
-    assert_eq!(app.checkpoints.marked, None, "marking again unmarks");
+    assert_eq!(app.panel::<CheckpointsView>().marked, None, "marking again unmarks");
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::tui::panels::{memory::MemoryView, transcript_panel::TranscriptPanel};
 use crate::tui::testkit::{default_keymap, demo_session, finished_session, long_session, t0};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::backend::TestBackend;
@@ -108,10 +109,10 @@ fn task_editor_opens_without_a_task_and_sends_start() {
 fn replay_is_read_only() {
     let mut app = App::replay(opts(), demo_session());
     app.handle_key(key('p'));
-    assert_eq!(app.flash.as_deref(), Some("read-only replay"));
+    assert_eq!(app.message(), Some("read-only replay"));
     app.handle_key(key('i'));
     assert!(matches!(app.overlay, Overlay::None));
-    assert_eq!(app.flash.as_deref(), Some("read-only replay"));
+    assert_eq!(app.message(), Some("read-only replay"));
     app.handle_key(key('['));
     let Mode::Replay(tl) = &app.mode else { panic!("replay mode") };
     assert_eq!(tl.position() + 1, tl.steps());
@@ -124,30 +125,31 @@ fn replay_is_read_only() {
 #[test]
 fn focus_cycles_maximizes_and_hides() {
     let (mut app, _rx) = live_app(&demo_session());
+    // Panels are numbered, and focused, in reading order: left to right, top to bottom.
     app.handle_key(code(KeyCode::Tab));
-    assert_eq!(app.focus, PanelId::Tasks);
+    assert_eq!(app.focus, PanelId::Diff);
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-    assert_eq!(app.focus, PanelId::Endurance, "the Endurance panel is the last one");
-    app.handle_key(key('3'));
+    assert_eq!(app.focus, PanelId::Memory, "the Memory panel is the last one");
+    app.handle_key(key('2'));
     assert_eq!(app.focus, PanelId::Diff);
     app.handle_key(key('z'));
     assert!(app.maximized);
     let screen = draw(&mut app, 200, 50);
-    assert!(screen.contains("3 Diff [max]"));
+    assert!(screen.contains("2 Diff [max]"));
     assert!(!screen.contains("1 Transcript"));
     app.handle_key(key('z'));
     app.handle_key(key('h'));
     assert!(app.hidden.contains(&PanelId::Diff));
-    assert_eq!(app.focus, PanelId::Checkpoints);
-    assert!(!draw(&mut app, 200, 50).contains("3 Diff"));
-    app.handle_key(key('3'));
+    assert_eq!(app.focus, PanelId::Endurance);
+    assert!(!draw(&mut app, 200, 50).contains("2 Diff"));
+    app.handle_key(key('2'));
     assert!(!app.hidden.contains(&PanelId::Diff), "focusing a hidden panel shows it");
     for _ in 0..7 {
         app.handle_key(key('h'));
     }
     assert_eq!(app.visible_panels().len(), 1);
-    assert!(app.flash.is_some());
+    assert!(app.message().is_some());
 }
 
 #[test]
@@ -169,21 +171,21 @@ fn scrolled_up_transcript_counts_new_entries() {
     let events = long_session(200);
     let (mut app, _rx) = live_app(&events[..100]);
     draw(&mut app, 100, 30);
-    assert!(app.transcript.following());
+    assert!(app.panel::<TranscriptPanel>().view.following());
     app.handle_key(key('k'));
-    assert!(!app.transcript.following());
+    assert!(!app.panel::<TranscriptPanel>().view.following());
     let before = draw(&mut app, 100, 30);
     assert!(!before.contains("new"));
     for e in &events[100..110] {
         app.apply_event(e);
     }
     let after = draw(&mut app, 100, 30);
-    let n = app.transcript.new_since_scroll(&app.state, &app.pending);
+    let n = app.panel::<TranscriptPanel>().view.new_since_scroll(&app.state, &app.pending);
     assert!(n > 0);
     assert!(after.contains(&format!("↓ {n} new")), "{after}");
     assert_eq!(before.lines().nth(3), after.lines().nth(3), "the view stays where the user put it");
     app.handle_key(key('G'));
-    assert!(app.transcript.following());
+    assert!(app.panel::<TranscriptPanel>().view.following());
     assert!(!draw(&mut app, 100, 30).contains("new "));
 }
 
@@ -208,20 +210,20 @@ fn search_finds_hits_and_n_moves_between_them() {
         app.handle_key(key(c));
     }
     app.handle_key(code(KeyCode::Enter));
-    assert_eq!(app.search.hits.len(), 2);
-    assert_eq!(app.search.current, Some(0));
-    let first = app.search.hits[0];
+    assert_eq!(app.panel::<TranscriptPanel>().search.hits.len(), 2);
+    assert_eq!(app.panel::<TranscriptPanel>().search.current, Some(0));
+    let first = app.panel::<TranscriptPanel>().search.hits[0];
     app.handle_key(key('n'));
-    assert_eq!(app.search.current, Some(1));
+    assert_eq!(app.panel::<TranscriptPanel>().search.current, Some(1));
     app.handle_key(key('n'));
-    assert_eq!(app.search.current, Some(0), "wraps around");
+    assert_eq!(app.panel::<TranscriptPanel>().search.current, Some(0), "wraps around");
     app.handle_key(KeyEvent::new(KeyCode::Char('N'), KeyModifiers::SHIFT));
-    assert_eq!(app.search.current, Some(1));
-    assert_ne!(first, app.search.hits[1]);
+    assert_eq!(app.panel::<TranscriptPanel>().search.current, Some(1));
+    assert_ne!(first, app.panel::<TranscriptPanel>().search.hits[1]);
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("match 2/2"), "{screen}");
     app.handle_key(code(KeyCode::Esc));
-    assert!(app.search.query.is_empty());
+    assert!(app.panel::<TranscriptPanel>().search.query.is_empty());
 }
 
 #[test]
@@ -241,14 +243,14 @@ fn expand_shows_arguments_and_output() {
 fn wrap_cache_is_reused_between_frames() {
     let (mut app, _rx) = live_app(&long_session(1000));
     draw(&mut app, 120, 40);
-    let misses = app.transcript.cache.misses;
-    let hits = app.transcript.cache.hits;
+    let misses = app.panel::<TranscriptPanel>().view.cache.misses;
+    let hits = app.panel::<TranscriptPanel>().view.cache.hits;
     draw(&mut app, 120, 40);
-    assert_eq!(app.transcript.cache.misses, misses, "nothing is laid out twice");
-    assert!(app.transcript.cache.hits > hits);
+    assert_eq!(app.panel::<TranscriptPanel>().view.cache.misses, misses, "nothing is laid out twice");
+    assert!(app.panel::<TranscriptPanel>().view.cache.hits > hits);
     assert!(misses < 40, "only what is on screen is laid out, not 1000 events: {misses}");
     draw(&mut app, 90, 40);
-    assert!(app.transcript.cache.misses > misses, "a new width lays out again");
+    assert!(app.panel::<TranscriptPanel>().view.cache.misses > misses, "a new width lays out again");
 }
 
 #[test]
@@ -266,7 +268,7 @@ fn resizing_down_to_tiny_never_panics() {
     app.handle_key(key('i'));
     draw(&mut app, 20, 5);
     app.handle_key(code(KeyCode::Esc));
-    app.handle_key(key('3'));
+    app.handle_key(key('2'));
     app.handle_key(key('d'));
     draw(&mut app, 20, 5);
     draw(&mut app, 23, 7);
@@ -291,7 +293,7 @@ fn help_lists_the_active_keymap() {
 #[test]
 fn status_bar_hints_come_from_the_keymap() {
     let (mut app, _rx) = live_app(&demo_session());
-    app.handle_key(key('3'));
+    app.handle_key(key('2'));
     let screen = draw(&mut app, 200, 50);
     let hints = screen.lines().last().unwrap_or_default().trim_matches('"');
     // The bundled keymap's notations and descriptions, help first.
@@ -307,7 +309,7 @@ fn status_bar_hints_come_from_the_keymap() {
     assert!(status.contains("51%"), "the gauge keeps its percentage at 80 columns: {status}");
 
     // A panel key that does nothing there is not advertised.
-    app.handle_key(key('4'));
+    app.handle_key(key('6'));
     let hints = draw(&mut app, 200, 50);
     assert!(!hints.contains("Show or hide the checkpoint list"), "{hints}");
     assert!(!hints.contains("Roll back"), "no checkpoint to roll back to: {hints}");
@@ -363,7 +365,7 @@ fn with_checkpoints() -> Vec<Event> {
 #[test]
 fn rollback_asks_then_sends_the_selected_checkpoint() {
     let (mut app, mut rx) = live_app(&with_checkpoints());
-    app.handle_key(key('4'));
+    app.handle_key(key('6'));
     app.handle_key(key('r'));
     assert!(matches!(&app.overlay, Overlay::Confirm(ConfirmKind::Rollback(id)) if id == "1.2"), "the newest is selected");
     let screen = draw(&mut app, 100, 30);
@@ -376,7 +378,7 @@ fn rollback_asks_then_sends_the_selected_checkpoint() {
     app.handle_key(key('r'));
     app.handle_key(key('y'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Rollback("1.1".into())));
-    assert!(app.flash.as_deref().is_some_and(|f| f.contains("1.1")));
+    assert!(app.message().is_some_and(|f| f.contains("1.1")));
     app.handle_key(key('j'));
     app.handle_key(key('r'));
     app.handle_key(key('y'));
@@ -386,12 +388,12 @@ fn rollback_asks_then_sends_the_selected_checkpoint() {
 #[test]
 fn rollback_and_rollover_are_read_only_in_replay() {
     let mut app = App::replay(opts(), with_checkpoints());
-    app.handle_key(key('4'));
+    app.handle_key(key('6'));
     app.handle_key(key('r'));
     assert!(matches!(app.overlay, Overlay::None));
-    assert_eq!(app.flash.as_deref(), Some("read-only replay"));
+    assert_eq!(app.message(), Some("read-only replay"));
     app.handle_key(key('R'));
-    assert_eq!(app.flash.as_deref(), Some("read-only replay"));
+    assert_eq!(app.message(), Some("read-only replay"));
 }
 
 #[test]
@@ -399,7 +401,7 @@ fn rollover_key_sends_rollover_with_a_flash() {
     let (mut app, mut rx) = live_app(&with_checkpoints());
     app.handle_key(KeyEvent::new(KeyCode::Char('R'), KeyModifiers::SHIFT));
     assert_eq!(rx.try_recv().ok(), Some(Command::Rollover));
-    assert_eq!(app.flash.as_deref(), Some("rollover requested"));
+    assert_eq!(app.message(), Some("rollover requested"));
     let (mut done, mut rx) = live_app(&finished_session());
     done.handle_key(key('R'));
     assert!(rx.try_recv().is_err(), "a finished session has no window to roll over");
@@ -408,7 +410,7 @@ fn rollover_key_sends_rollover_with_a_flash() {
 #[test]
 fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
     let (mut app, _rx) = live_app(&with_checkpoints());
-    app.handle_key(key('4'));
+    app.handle_key(key('6'));
     app.handle_key(key('z'));
     let screen = draw(&mut app, 100, 40);
     assert!(screen.contains("1.1    20% · 25.6k tok"), "{screen}");
@@ -463,12 +465,12 @@ fn memory_panel_shows_the_file_and_edit_saves_it() {
     let path = dir.path().join("MEMORY.md");
     std::fs::write(&path, "# Memory\n\n- use cargo nextest\n").expect("write");
     let (mut app, mut rx) = live_app(&memory_session(dir.path()));
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     assert_eq!(app.focus, PanelId::Memory);
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("use cargo nextest"), "{screen}");
     app.handle_key(key('e'));
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Memory, _)));
+    assert!(matches!(app.overlay, Overlay::MemoryEditor(_)));
     type_str(&mut app, "- never push to main\n");
     app.handle_key(ctrl('s'));
     assert!(matches!(app.overlay, Overlay::None), "sent and closed");
@@ -490,10 +492,10 @@ fn memory_edit_needs_focus_and_is_read_only_in_replay() {
     app.handle_key(key('e'));
     assert!(matches!(app.overlay, Overlay::None), "the key does nothing outside the Memory panel");
     let mut replay = App::replay(opts(), memory_session(dir.path()));
-    replay.handle_key(key('6'));
+    replay.handle_key(key('7'));
     replay.handle_key(key('e'));
     assert!(matches!(replay.overlay, Overlay::None));
-    assert_eq!(replay.flash.as_deref(), Some("read-only replay"));
+    assert_eq!(replay.message(), Some("read-only replay"));
 }
 
 #[test]
@@ -502,20 +504,20 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     let path = dir.path().join("MEMORY.md");
     std::fs::write(&path, "one\n").expect("write");
     let (mut app, mut rx) = live_app(&memory_session(dir.path()));
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     let save = |text: &str, base: &str| Some(Command::SaveMemory { text: text.into(), base_hash: crate::workspace::sha256_hex(base.as_bytes()) });
 
     // Without edits the editor just follows the file.
     app.handle_key(key('e'));
     std::fs::write(&path, "two\n").expect("write");
-    app.memory_changed();
-    let Overlay::Editor(EditorKind::Memory, ta) = &app.overlay else { panic!("still editing") };
-    assert_eq!(ta.lines().join("\n"), "two\n");
+    app.file_changed();
+    let Overlay::MemoryEditor(edit) = &app.overlay else { panic!("still editing") };
+    assert_eq!(edit.editor.lines().join("\n"), "two\n");
 
     // With edits: a conflict, and neither side is written.
     type_str(&mut app, "mine ");
     std::fs::write(&path, "theirs\n").expect("write");
-    app.memory_changed();
+    app.file_changed();
     assert!(matches!(app.overlay, Overlay::MemoryConflict { .. }));
     assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("theirs\n"));
     let screen = draw(&mut app, 100, 30);
@@ -525,7 +527,7 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
 
     // Keep editing, then keep mine: the buffer overwrites the file.
     app.handle_key(key('e'));
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Memory, _)));
+    assert!(matches!(app.overlay, Overlay::MemoryEditor(_)));
     app.handle_key(ctrl('s'));
     assert_eq!(rx.try_recv().ok(), save("mine two\n", "theirs\n"), "seen conflicts do not block a save: the base is the version seen");
     std::fs::write(&path, "mine two\n").expect("write");
@@ -534,11 +536,11 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     app.handle_key(key('e'));
     type_str(&mut app, "x");
     std::fs::write(&path, "newest\n").expect("write");
-    app.memory_changed();
+    app.file_changed();
     app.handle_key(key('t'));
     assert!(matches!(app.overlay, Overlay::None));
     assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("newest\n"));
-    assert_eq!(app.memory.disk.as_deref(), Some("newest\n"));
+    assert_eq!(app.panel::<MemoryView>().disk.as_deref(), Some("newest\n"));
 
     // A change the watcher has not reported yet is caught at save time.
     app.handle_key(key('e'));
@@ -569,7 +571,7 @@ fn memory_proposals_are_accepted_or_rejected_from_the_panel() {
     let (mut app, mut rx) = live_app(&events);
     app.handle_key(key('a'));
     assert!(rx.try_recv().is_err(), "only from the Memory panel");
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("Proposed MEMORY.md #1 from dream"), "{screen}");
     assert!(screen.contains("+- tests run with nextest"), "{screen}");
@@ -637,20 +639,20 @@ fn drain(rx: &mut crate::tui::testkit::CommandRx) -> Vec<Command> {
 #[test]
 fn a_streaming_max_mode_step_takes_the_transcript_area_and_gives_it_back() {
     let (mut app, _rx) = live_app(&max_mode_session(MaxStage::Streaming));
-    assert!(app.candidates.shown && app.candidates.auto);
+    assert!(app.panel::<TranscriptPanel>().candidates.shown && app.panel::<TranscriptPanel>().candidates.auto);
     assert!(draw(&mut app, 100, 30).contains("1 Transcript · Max Mode candidates"));
     // The toggle goes back to the transcript and again to the candidates.
     app.handle_key(key('C'));
-    assert!(!app.candidates.shown);
+    assert!(!app.panel::<TranscriptPanel>().candidates.shown);
     app.handle_key(key('C'));
-    assert!(app.candidates.shown);
+    assert!(app.panel::<TranscriptPanel>().candidates.shown);
     app.handle_key(key('C'));
 
     let (mut app, _rx) = live_app(&max_mode_session(MaxStage::Picked));
-    assert!(app.candidates.shown, "still the step in flight");
+    assert!(app.panel::<TranscriptPanel>().candidates.shown, "still the step in flight");
     let seq = app.state.events_applied;
     app.apply_event(&Event { command_id: None, seq, ts: t0(), kind: EventKind::StepFinished { step: 4 } });
-    assert!(!app.candidates.shown, "the transcript comes back when the picked step ends");
+    assert!(!app.panel::<TranscriptPanel>().candidates.shown, "the transcript comes back when the picked step ends");
 }
 
 #[test]
@@ -675,7 +677,7 @@ fn review_picks_select_with_arrows_and_send_the_pick() {
     let (mut app, mut rx) = live_app(&max_mode_session(MaxStage::Picked));
     app.handle_key(key('P'));
     assert!(drain(&mut rx).is_empty());
-    assert!(app.flash.as_deref().is_some_and(|f| f.contains("review picks")));
+    assert!(app.message().is_some_and(|f| f.contains("review picks")));
 }
 
 #[test]
@@ -756,18 +758,18 @@ fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
     push(EventKind::StepStarted { step: 5 });
     push(EventKind::CandidateDelta { step: 5, index: 1, text: "next".into() });
     let (mut app, _rx) = live_app(&events);
-    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(5), "the step in flight is followed");
+    assert_eq!(app.panel::<TranscriptPanel>().candidates.shown_step(&app.state).map(|m| m.step), Some(5), "the step in flight is followed");
     app.handle_key(key('C'));
-    assert!(!app.candidates.shown);
+    assert!(!app.panel::<TranscriptPanel>().candidates.shown);
     // The write_file call of step 4 is the transcript's selection: the toggle opens its step.
     let id = app.state.cells.iter().find(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.call_id == "b1")).map(|c| c.id);
-    app.transcript.selected = id;
+    app.panel_mut::<TranscriptPanel>().view.selected = id;
     app.handle_key(key('C'));
-    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(4));
+    assert_eq!(app.panel::<TranscriptPanel>().candidates.shown_step(&app.state).map(|m| m.step), Some(4));
     app.handle_key(key('>'));
-    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(5));
+    assert_eq!(app.panel::<TranscriptPanel>().candidates.shown_step(&app.state).map(|m| m.step), Some(5));
     app.handle_key(key('<'));
-    assert_eq!(app.candidates.shown_step(&app.state).map(|m| m.step), Some(4));
+    assert_eq!(app.panel::<TranscriptPanel>().candidates.shown_step(&app.state).map(|m| m.step), Some(4));
 }
 
 #[test]

@@ -50,6 +50,7 @@ pub mod app;
 pub mod escalation;
 pub mod dropped;
 pub mod layout;
+pub mod panel;
 pub mod panels;
 pub mod rebuild;
 pub mod replay;
@@ -249,11 +250,11 @@ struct MemoryWatch {
 
 impl MemoryWatch {
     fn sync(&mut self, app: &mut App) {
-        let Some(want) = app.memory_path() else { return };
-        if self.path.as_deref() == Some(want) {
+        // One watched file today (MEMORY.md, from the Memory panel).
+        let Some(want) = app.watched_files().into_iter().next() else { return };
+        if self.path.as_deref() == Some(want.as_path()) {
             return;
         }
-        let want = want.to_path_buf();
         *self = MemoryWatch { path: Some(want.clone()), ..MemoryWatch::default() };
         match watch_memory(&want) {
             Ok((rx, w)) => {
@@ -354,7 +355,7 @@ async fn run_loop(
             },
             m = recv_unit(&mut memory.rx) => match m {
                 Some(()) => {
-                    app.memory_changed();
+                    app.file_changed();
                     frames.schedule();
                 }
                 None => memory.rx = None,

@@ -10,6 +10,8 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Sparkline};
 use ratatui::Frame;
 
 use super::{empty_state, RenderCtx};
+use crate::config::keymap::{Action, KeyContext};
+use crate::tui::panel::{Effects, Offer, PanelId, Placement};
 use crate::tui::state::{StepSample, WorkbenchState};
 use crate::tui::text::truncate;
 
@@ -166,4 +168,35 @@ fn render_chart(f: &mut Frame, area: Rect, ctx: &RenderCtx, budget: u64) {
         )
         .y_axis(Axis::default().style(dim).bounds([0.0, 100.0]).labels(vec![Span::styled("0", dim), Span::styled("50", dim), Span::styled("100%", dim)]));
     f.render_widget(chart, area);
+}
+
+/// The panel: charts only, nothing to select or act on.
+#[derive(Debug, Default)]
+pub struct EndurancePanel;
+
+impl crate::tui::panel::Panel for EndurancePanel {
+    fn id(&self) -> PanelId {
+        PanelId::Endurance
+    }
+    fn title(&self) -> &'static str {
+        "Endurance"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Global
+    }
+    fn placement(&self) -> Placement {
+        Placement::Wide
+    }
+    fn weight(&self) -> u16 {
+        2
+    }
+    fn offers(&self, _cx: &RenderCtx) -> Vec<Offer> {
+        Vec::new()
+    }
+    fn act(&mut self, _a: Action, _cx: &RenderCtx, _fx: &mut Effects) {}
+    fn scroll(&mut self, _delta: isize, _cx: &RenderCtx) {}
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        render(f, area, cx, cx.context_budget)
+    }
+    crate::panel_any!();
 }

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod rebuilt;
 pub mod status;
 pub mod transcript;
+pub mod transcript_panel;
 pub mod verifier;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::panel::{Effects, Offer, Panel, PanelId, Placement, scroll_delta, scroll_offers};
 use super::state::WorkbenchState;
+use crate::config::keymap::{Action, KeyContext, Keymap};
 use super::text::wrap;
 use super::widgets::highlight::Highlighter;
 use crate::config::theme::Theme;
@@ -30,6 +33,20 @@ pub struct RenderCtx<'a> {
     pub now: DateTime<Utc>,
     /// Spinner frame; only advances while something animates.
     pub spinner: usize,
+    /// Commands can be sent: a live session, not a replay.
+    pub live: bool,
+    pub keymap: &'a Keymap,
+    /// Corrections sent and not yet acknowledged, shown at the transcript's end.
+    pub pending: &'a [transcript::Sent],
+    /// The context budget the session's figures are measured against.
+    pub context_budget: u64,
+}
+
+impl RenderCtx<'_> {
+    /// The key shown for `action` in `layer` (or the global section).
+    pub fn key(&self, layer: KeyContext, action: Action) -> String {
+        self.keymap.binding_for(layer, action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +88,39 @@ impl TasksView {
     }
 }
 
+impl Panel for TasksView {
+    fn id(&self) -> PanelId {
+        PanelId::Tasks
+    }
+    fn title(&self) -> &'static str {
+        "Tasks"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Tasks
+    }
+    fn placement(&self) -> Placement {
+        Placement::Side
+    }
+    fn weight(&self) -> u16 {
+        2
+    }
+    fn offers(&self, _cx: &RenderCtx) -> Vec<Offer> {
+        scroll_offers().to_vec()
+    }
+    fn act(&mut self, a: Action, cx: &RenderCtx, _fx: &mut Effects) {
+        if let Some(d) = scroll_delta(a, 10) {
+            self.scroll(d, cx);
+        }
+    }
+    fn scroll(&mut self, delta: isize, cx: &RenderCtx) {
+        self.scroll_by(delta, cx.state.tasks().len());
+    }
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        TasksView::render(self, f, area, cx)
+    }
+    crate::panel_any!();
+}
+
 /// Centered, wrapped text for a panel with nothing to show yet.
 pub fn empty_state(f: &mut Frame, area: Rect, ctx: &RenderCtx, text: &str) {
     let lines: Vec<Line> = wrap(text, usize::from(area.width.saturating_sub(2)).max(1))
@@ -82,8 +132,16 @@ pub fn empty_state(f: &mut Frame, area: Rect, ctx: &RenderCtx, text: &str) {
     f.render_widget(Paragraph::new(lines).alignment(ratatui::layout::Alignment::Center), r);
 }
 
-pub const CHECKPOINTS_EMPTY: &str =
-    "Checkpoints appear here when the background writer saves one, at 20%, 45% and 70% of the context budget.";
+/// What the empty Checkpoints panel says, with the session's own thresholds.
+pub fn checkpoints_empty(thresholds: &[u32]) -> String {
+    let pcts: Vec<String> = thresholds.iter().map(|t| format!("{t}%")).collect();
+    let list = match pcts.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    format!("Checkpoints appear here when the background writer saves one, at {list} of the context budget.")
+}
 pub const VERIFIER_EMPTY: &str =
     "Goal-verifier verdicts appear here when the agent calls done: whether the goal is met, what is missing, and the evidence. \
      You can accept the work or send it back with a note from here.";

@@ -17,8 +17,10 @@ pub struct StatusInfo<'a> {
     pub context_budget: u64,
     /// The focused panel's keys as (notation, description).
     pub hints: &'a [(String, String)],
-    /// A one-off message that replaces the hints until the next key.
-    pub flash: Option<&'a str>,
+    /// What the last key did, replacing the hints until the next key.
+    pub notice: Option<&'a str>,
+    /// Why the last key could not do what it asked; shown as an error.
+    pub error: Option<&'a str>,
 }
 
 pub fn tokens(n: u64) -> String {
@@ -161,9 +163,10 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         return;
     }
     let hint_row = Rect { y: area.y + 1, height: 1, ..area };
-    let line = match info.flash {
-        Some(msg) => Line::styled(format!(" {msg}"), th.style("ui.flash")),
-        None => {
+    let line = match (info.error, info.notice) {
+        (Some(msg), _) => Line::styled(format!(" {msg}"), th.style("ui.error")),
+        (None, Some(msg)) => Line::styled(format!(" {msg}"), th.style("ui.flash")),
+        (None, None) => {
             // Whole hints only, in the order given (most useful first): a hint cut after its
             // key would name the key but not what it does.
             let mut spans = vec![Span::raw(" ")];
