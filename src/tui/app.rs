@@ -545,20 +545,10 @@ impl App {
                     self.notice = Some("rollover requested".into());
                 }
             }
-            Action::ToggleMaxMode => {
-                let next = if self.state.core.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
-                if self.send(Command::SetMaxMode(next)).is_some() {
-                    self.notice = Some(match next {
-                        Some(n) => format!("Max Mode on from the next step: {n} candidates, judged (about {n}x the cost)"),
-                        None => "Max Mode off from the next step".into(),
-                    });
-                }
-            }
-            Action::ToggleReviewPicks => {
-                let on = !self.state.core.review_picks;
-                if self.send(Command::SetReviewPicks(on)).is_some() {
-                    self.notice =
-                        Some(if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" }.into());
+            Action::ToggleMaxMode | Action::ToggleReviewPicks => {
+                let (cmd, what) = if a == Action::ToggleMaxMode { toggle_max_mode(&self.state) } else { toggle_review_picks(&self.state) };
+                if self.send(cmd).is_some() {
+                    self.notice = Some(what);
                 }
             }
             Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
@@ -716,12 +706,6 @@ impl App {
                 let rest: Vec<Action> =
                     panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
                 add(layer, &rest);
-                if self.focus == PanelId::Checkpoints && on(&global, Action::Rollover) {
-                    add(KeyContext::Global, &[Action::Rollover]);
-                }
-                if self.focus == PanelId::Transcript && self.panel::<super::panels::transcript_panel::TranscriptPanel>().candidates.shown && !self.is_replay() {
-                    add(KeyContext::Global, &[Action::ToggleMaxMode, Action::ToggleReviewPicks]);
-                }
                 add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
             }
         }
@@ -735,6 +719,22 @@ impl App {
 
 /// Candidates per step when the supervisor turns Max Mode on from the workbench.
 pub const MAX_MODE_CANDIDATES: u32 = 5;
+
+/// The command that turns Max Mode on or off from the next step, and what to tell the user.
+pub fn toggle_max_mode(state: &WorkbenchState) -> (Command, String) {
+    let next = if state.core.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
+    let what = match next {
+        Some(n) => format!("Max Mode on from the next step: {n} candidates, judged (about {n}x the cost)"),
+        None => "Max Mode off from the next step".into(),
+    };
+    (Command::SetMaxMode(next), what)
+}
+
+pub fn toggle_review_picks(state: &WorkbenchState) -> (Command, String) {
+    let on = !state.core.review_picks;
+    let what = if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" };
+    (Command::SetReviewPicks(on), what.into())
+}
 
 #[cfg(test)]
 #[path = "app_tests.rs"]

@@ -104,7 +104,7 @@ fn the_status_bar_states_the_policy_and_background_processes() {
     let screen = draw(&mut app);
     assert!(screen.contains("sandbox workspace-write · net off · bg 1"), "{screen}");
     app.apply_event(&ev(2, EventKind::ProcessExited { id: 1, exit_code: None, reason: "killed".into() }));
-    assert!(app.state.sandbox.background.is_empty());
+    assert!(app.state.core.background.is_empty());
 
     let (mut weak, _rx) = live(&[started(false)]);
     let screen = draw(&mut weak);

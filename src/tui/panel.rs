@@ -5,7 +5,7 @@
 //! commands, overlays and messages through `Effects`, which `App` carries out.
 //!
 //! Adding a panel is one new file in `panels/` with a type implementing `Panel`, plus one
-//! line in `registry`.
+//! line in the `panels!` list of `panels/mod.rs`.
 
 use std::any::Any;
 use std::path::Path;
@@ -169,18 +169,10 @@ pub trait Panel: Any {
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-/// Every panel, registered once. Numbers follow the reading order of the wide layout
-/// (placement, then this order), so the order here only matters within a column.
+/// Every panel (listed once, in `panels::panels!`). Numbers follow the reading order of the
+/// wide layout: placement, then the listed order within a column.
 pub fn registry() -> Vec<Box<dyn Panel>> {
-    let mut panels: Vec<Box<dyn Panel>> = vec![
-        Box::new(super::panels::transcript_panel::TranscriptPanel::default()),
-        Box::new(super::panels::diff::DiffView::default()),
-        Box::new(super::panels::endurance::EndurancePanel::default()),
-        Box::new(super::panels::TasksView::default()),
-        Box::new(super::panels::verifier::VerifierView::default()),
-        Box::new(super::panels::checkpoints::CheckpointsView::default()),
-        Box::new(super::panels::memory::MemoryView::default()),
-    ];
+    let mut panels = super::panels::all();
     panels.sort_by_key(|p| p.placement());
     panels
 }

@@ -254,6 +254,8 @@ impl crate::tui::panel::Panel for CheckpointsView {
             Offer::when(Action::ToggleCheckpointDiff, any, NONE),
             Offer::when(Action::MarkCheckpoint, any, NONE),
             Offer::when(Action::Expand, any, NONE),
+            // Named here because this is where the supervisor looks at what a rollover keeps.
+            Offer::when(Action::Rollover, cx.live && cx.state.run.is_active(), if cx.live { "nothing to roll over now" } else { READ_ONLY }),
         ];
         v.extend(scroll_offers());
         v
@@ -282,6 +284,10 @@ impl crate::tui::panel::Panel for CheckpointsView {
                 }
             }
             Action::Expand => self.expanded = !self.expanded,
+            Action::Rollover => {
+                fx.send(crate::protocol::Command::Rollover);
+                fx.notice("rollover requested");
+            }
             Action::PageUp | Action::PageDown => {
                 let p = self.page();
                 self.scroll_detail(if a == Action::PageUp { -p } else { p });

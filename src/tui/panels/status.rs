@@ -132,7 +132,7 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         }
         fields.insert(1, (4, Span::styled(cycle, bar)));
     }
-    if let Some((text, warn)) = st.sandbox.status() {
+    if let Some((text, warn)) = st.sandbox.status(st.core.background.len()) {
         // An unenforced sandbox is worth room next to the step; an enforced one yields first.
         if warn {
             fields.insert(1, (0, Span::styled(format!("⚠ {text}"), th.style("status.stalled"))));

@@ -12,7 +12,7 @@ use super::candidates::{CandidateKeys, CandidatesView};
 use super::transcript::{Anchor, TranscriptView};
 use crate::config::keymap::{Action, KeyContext};
 use crate::protocol::{Command, Event, EventKind};
-use crate::tui::app::Overlay;
+use crate::tui::app::{Overlay, toggle_max_mode, toggle_review_picks};
 use crate::tui::dropped::DroppedList;
 use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::tui::search::Search;
@@ -51,6 +51,8 @@ impl TranscriptPanel {
         // The way back to the transcript is named first.
         v.insert(0, Offer::on(Action::ToggleCandidates).urgent());
         v.extend([Offer::on(Action::CandidateStepPrev), Offer::on(Action::CandidateStepNext)]);
+        // The Max Mode settings, named where their effect is shown.
+        v.extend([Offer::live(Action::ToggleMaxMode, cx), Offer::live(Action::ToggleReviewPicks, cx)]);
         v.extend(scroll_offers());
         v
     }
@@ -173,6 +175,11 @@ impl crate::tui::panel::Panel for TranscriptPanel {
                     self.candidates.auto = false;
                 }
                 Action::ToggleCandidates => self.toggle_candidates(cx, fx),
+                Action::ToggleMaxMode | Action::ToggleReviewPicks => {
+                    let (cmd, what) = if a == Action::ToggleMaxMode { toggle_max_mode(cx.state) } else { toggle_review_picks(cx.state) };
+                    fx.send(cmd);
+                    fx.notice(what);
+                }
                 Action::Top => self.candidates.scroll = 0,
                 Action::Bottom => self.candidates.scroll = usize::MAX / 2,
                 _ => {
