@@ -273,7 +273,7 @@ fn checkpoint_app() -> App {
 fn checkpoints_fields_and_diff() {
     for (w, h) in [(80, 24), (200, 50)] {
         let mut a = checkpoint_app();
-        a.handle_key(key('6'));
+        a.handle_key(key('7'));
         insta::assert_snapshot!(format!("checkpoints_fields_{w}x{h}"), draw(&mut a, w, h).backend());
         a.handle_key(key('c'));
         insta::assert_snapshot!(format!("checkpoints_diff_{w}x{h}"), draw(&mut a, w, h).backend());
@@ -318,7 +318,7 @@ fn memory_view_editor_conflict_and_proposal() {
     for (w, h) in [(80, 24), (200, 50)] {
         std::fs::write(&path, MEMORY).expect("write");
         let mut a = memory_app(dir.path(), false);
-        a.handle_key(key('7'));
+        a.handle_key(key('8'));
         insta::assert_snapshot!(format!("memory_view_{w}x{h}"), draw(&mut a, w, h).backend());
         a.handle_key(key('e'));
         for c in "- Prefer small commits.".chars() {
@@ -332,7 +332,7 @@ fn memory_view_editor_conflict_and_proposal() {
 
         std::fs::write(&path, MEMORY).expect("write");
         let mut p = memory_app(dir.path(), true);
-        p.handle_key(key('7'));
+        p.handle_key(key('8'));
         insta::assert_snapshot!(format!("memory_proposal_{w}x{h}"), draw(&mut p, w, h).backend());
     }
 }
@@ -414,4 +414,24 @@ fn new_views_survive_shrinking_to_nothing() {
             }
         }
     }
+}
+
+#[test]
+fn processes_panel_lists_the_running_background_processes() {
+    let mut s = EventSeq::new();
+    for e in demo_session() {
+        s.push(e.kind);
+    }
+    s.push(EventKind::ProcessStarted { id: 1, command: "python3 -m http.server 8000".into() });
+    s.push(EventKind::ProcessStarted { id: 2, command: "cargo watch -x test".into() });
+    s.push(EventKind::ProcessExited { id: 1, exit_code: Some(0), reason: "exited".into() });
+    let mut a = app_with(&s.events);
+    a.handle_key(key('6'));
+    a.handle_key(key('z'));
+    let t = draw(&mut a, 80, 12);
+    let text = t.backend().to_string();
+    assert!(text.contains("6 Processes [max]"), "{text}");
+    assert!(text.contains("1 running · 2 started") && text.contains("#2 cargo watch -x test"), "{text}");
+    assert!(!text.contains("http.server"), "an exited process is gone: {text}");
+    insta::assert_snapshot!("processes_80x12", t.backend());
 }

@@ -145,7 +145,7 @@ fn focus_cycles_maximizes_and_hides() {
     assert!(!draw(&mut app, 200, 50).contains("2 Diff"));
     app.handle_key(key('2'));
     assert!(!app.hidden.contains(&PanelId::Diff), "focusing a hidden panel shows it");
-    for _ in 0..7 {
+    for _ in 0..app.panels.len() {
         app.handle_key(key('h'));
     }
     assert_eq!(app.visible_panels().len(), 1);
@@ -309,7 +309,7 @@ fn status_bar_hints_come_from_the_keymap() {
     assert!(status.contains("51%"), "the gauge keeps its percentage at 80 columns: {status}");
 
     // A panel key that does nothing there is not advertised.
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     let hints = draw(&mut app, 200, 50);
     assert!(!hints.contains("Show or hide the checkpoint list"), "{hints}");
     assert!(!hints.contains("Roll back"), "no checkpoint to roll back to: {hints}");
@@ -365,7 +365,7 @@ fn with_checkpoints() -> Vec<Event> {
 #[test]
 fn rollback_asks_then_sends_the_selected_checkpoint() {
     let (mut app, mut rx) = live_app(&with_checkpoints());
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     app.handle_key(key('r'));
     assert!(matches!(&app.overlay, Overlay::Confirm(ConfirmKind::Rollback(id)) if id == "1.2"), "the newest is selected");
     let screen = draw(&mut app, 100, 30);
@@ -388,7 +388,7 @@ fn rollback_asks_then_sends_the_selected_checkpoint() {
 #[test]
 fn rollback_and_rollover_are_read_only_in_replay() {
     let mut app = App::replay(opts(), with_checkpoints());
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     app.handle_key(key('r'));
     assert!(matches!(app.overlay, Overlay::None));
     assert_eq!(app.message(), Some("read-only replay"));
@@ -410,7 +410,7 @@ fn rollover_key_sends_rollover_with_a_flash() {
 #[test]
 fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
     let (mut app, _rx) = live_app(&with_checkpoints());
-    app.handle_key(key('6'));
+    app.handle_key(key('7'));
     app.handle_key(key('z'));
     let screen = draw(&mut app, 100, 40);
     assert!(screen.contains("1.1    20% · 25.6k tok"), "{screen}");
@@ -465,7 +465,7 @@ fn memory_panel_shows_the_file_and_edit_saves_it() {
     let path = dir.path().join("MEMORY.md");
     std::fs::write(&path, "# Memory\n\n- use cargo nextest\n").expect("write");
     let (mut app, mut rx) = live_app(&memory_session(dir.path()));
-    app.handle_key(key('7'));
+    app.handle_key(key('8'));
     assert_eq!(app.focus, PanelId::Memory);
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("use cargo nextest"), "{screen}");
@@ -492,7 +492,7 @@ fn memory_edit_needs_focus_and_is_read_only_in_replay() {
     app.handle_key(key('e'));
     assert!(matches!(app.overlay, Overlay::None), "the key does nothing outside the Memory panel");
     let mut replay = App::replay(opts(), memory_session(dir.path()));
-    replay.handle_key(key('7'));
+    replay.handle_key(key('8'));
     replay.handle_key(key('e'));
     assert!(matches!(replay.overlay, Overlay::None));
     assert_eq!(replay.message(), Some("read-only replay"));
@@ -504,7 +504,7 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     let path = dir.path().join("MEMORY.md");
     std::fs::write(&path, "one\n").expect("write");
     let (mut app, mut rx) = live_app(&memory_session(dir.path()));
-    app.handle_key(key('7'));
+    app.handle_key(key('8'));
     let save = |text: &str, base: &str| Some(Command::SaveMemory { text: text.into(), base_hash: crate::workspace::sha256_hex(base.as_bytes()) });
 
     // Without edits the editor just follows the file.
@@ -571,7 +571,7 @@ fn memory_proposals_are_accepted_or_rejected_from_the_panel() {
     let (mut app, mut rx) = live_app(&events);
     app.handle_key(key('a'));
     assert!(rx.try_recv().is_err(), "only from the Memory panel");
-    app.handle_key(key('7'));
+    app.handle_key(key('8'));
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("Proposed MEMORY.md #1 from dream"), "{screen}");
     assert!(screen.contains("+- tests run with nextest"), "{screen}");

@@ -26,6 +26,7 @@ panels![
     verifier::VerifierView,
     checkpoints::CheckpointsView,
     memory::MemoryView,
+    processes::ProcessesPanel,
 ];
 
 use chrono::{DateTime, Utc};
