@@ -277,6 +277,55 @@ pub struct Keymap {
 }
 
 impl Keymap {
+    /// Bindings that can never fire, per layer: a key sequence bound twice (after `prepend`
+    /// and `append` merged, the first wins), or a key that is also the start of a longer
+    /// sequence in the same layer (the short one fires first).
+    pub fn conflicts(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (ctx, bindings) in &self.sections {
+            let norm: Vec<Vec<_>> = bindings.iter().map(|b| b.keys.iter().map(normalize).collect()).collect();
+            for (i, a) in norm.iter().enumerate() {
+                for (j, b) in norm.iter().enumerate().skip(i + 1) {
+                    let (first, second) = (&bindings[i], &bindings[j]);
+                    if a == b {
+                        out.push(format!(
+                            "[{}] `{}` is bound twice: to {} and to {} (the first wins)",
+                            ctx.as_str(),
+                            first.notation,
+                            first.desc,
+                            second.desc
+                        ));
+                    } else if a.len() != b.len() && a.iter().zip(b).all(|(x, y)| x == y) {
+                        let (short, long) = if a.len() < b.len() { (first, second) } else { (second, first) };
+                        out.push(format!("[{}] `{}` ({}) shadows the sequence `{}` ({})", ctx.as_str(), short.notation, short.desc, long.notation, long.desc));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The bindings of `ctx` (then global) that continue the keys typed so far, for the
+    /// which-key hint while a prefix is pending: (the remaining keys, description).
+    pub fn continuations(&self, ctx: KeyContext, typed: &[KeyEvent]) -> Vec<(String, String)> {
+        let typed: Vec<_> = typed.iter().map(normalize).collect();
+        let mut contexts = vec![ctx];
+        if ctx != KeyContext::Editor && ctx != KeyContext::Global {
+            contexts.push(KeyContext::Global);
+        }
+        let mut out = Vec::new();
+        for c in contexts {
+            for b in self.bindings(c) {
+                let bound: Vec<_> = b.keys.iter().map(normalize).collect();
+                if bound.len() > typed.len() && bound[..typed.len()] == typed[..] {
+                    let rest: Vec<String> = b.notation.split_whitespace().skip(typed.len()).map(str::to_string).collect();
+                    out.push((rest.join(" "), b.desc.clone()));
+                }
+            }
+        }
+        out
+    }
+
     pub fn bindings(&self, ctx: KeyContext) -> &[Binding] {
         self.sections.get(&ctx).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -351,6 +400,28 @@ fn normalize(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
 }
 
 /// Parses one key in the notation described in the module docs.
+/// A key as the keymap files write it: `g`, `<C-s>`, `<Space>`, `<S-Tab>`.
+pub fn notation(key: &KeyEvent) -> String {
+    let mut mods = String::new();
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        mods.push_str("C-");
+    }
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        mods.push_str("A-");
+    }
+    let name = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char('<') => "lt".to_string(),
+        KeyCode::Char('>') => "gt".to_string(),
+        KeyCode::Char(c) if mods.is_empty() => return c.to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::BackTab => return "<S-Tab>".into(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    format!("<{mods}{name}>")
+}
+
 pub fn parse_key(notation: &str) -> Result<KeyEvent, String> {
     let bad = || {
         format!("bad key notation `{notation}`: write one character, or a named key in angle brackets such as <Tab>, <C-s>, <S-Tab>, <F1>")

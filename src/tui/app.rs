@@ -23,7 +23,7 @@ use super::replay::Timeline;
 use super::state::{NoticeLevel, RunState, WorkbenchState};
 use super::widgets::highlight::Highlighter;
 use crate::agent::CommandSender;
-use crate::config::keymap::{Action, KeyContext};
+use crate::config::keymap::{Action, KeyContext, SeqMatch};
 use crate::protocol::{Command, Event, EventKind};
 
 #[path = "app_cycles.rs"]
@@ -119,6 +119,8 @@ pub struct App {
     pub(super) screen: Screen,
     /// Events lost to a lagging broadcast receiver.
     pub lagged: u64,
+    /// The keys of a sequence typed so far (`g` of `g g`), while they are a prefix.
+    pub pending_keys: Vec<KeyEvent>,
 }
 
 impl App {
@@ -145,6 +147,7 @@ impl App {
             clock: Clock::System,
             screen: Screen::default(),
             lagged: 0,
+            pending_keys: Vec::new(),
         };
         if let Mode::Replay(tl) = &mut app.mode {
             tl.seek(tl.steps(), &mut app.state);
@@ -419,8 +422,33 @@ impl App {
             self.with_panel(focus, |p, cx, fx| p.input(key, cx, fx));
             return;
         }
-        if let Some(a) = action {
-            self.act(a);
+        self.sequence_key(layer, key, action);
+    }
+
+    /// A key outside overlays: part of a sequence (`g g`), or a binding of its own.
+    fn sequence_key(&mut self, layer: KeyContext, key: KeyEvent, single: Option<Action>) {
+        if !self.pending_keys.is_empty() && key.code == KeyCode::Esc {
+            self.pending_keys.clear();
+            return;
+        }
+        self.pending_keys.push(key);
+        match self.opts.keymap.lookup_sequence(layer, &self.pending_keys) {
+            SeqMatch::Exact(b) => {
+                let a = b.action;
+                self.pending_keys.clear();
+                self.act(a);
+            }
+            // The status bar lists what can follow (`hints`).
+            SeqMatch::Prefix => {}
+            SeqMatch::None => {
+                let typed = std::mem::take(&mut self.pending_keys);
+                if typed.len() > 1 {
+                    let keys: Vec<String> = typed.iter().map(crate::config::keymap::notation).collect();
+                    self.error = Some(format!("no binding for {}", keys.join(" ")));
+                } else if let Some(a) = single {
+                    self.act(a);
+                }
+            }
         }
     }
 
@@ -641,6 +669,14 @@ impl App {
         let km = &self.opts.keymap;
         let mut seen = HashSet::new();
         let mut out: Vec<(String, String)> = Vec::new();
+        if !self.pending_keys.is_empty() && matches!(self.overlay, Overlay::None) {
+            // Which-key: what the keys typed so far can become.
+            let typed: Vec<String> = self.pending_keys.iter().map(crate::config::keymap::notation).collect();
+            let mut out = vec![(format!("{}…", typed.join(" ")), "then:".to_string())];
+            out.extend(km.continuations(self.layer(), &self.pending_keys));
+            out.push(("<Esc>".into(), "cancel".into()));
+            return out;
+        }
         let mut add = |layer: KeyContext, actions: &[Action]| {
             for a in actions {
                 if let Some(b) = km.binding_for(layer, *a)

@@ -782,3 +782,62 @@ fn a_finished_session_shows_its_endurance_in_the_status_bar() {
     let status = screen.lines().rev().nth(1).unwrap_or_default().to_string();
     assert!(status.contains("endurance 6 of 24 steps"), "{status}");
 }
+
+#[test]
+fn a_key_sequence_fires_after_its_last_key_with_a_which_key_hint_between() {
+    let (mut app, _rx) = live_app(&long_session(200));
+    app.opts.keymap = crate::config::keymap::load_keymap("vim", None).0;
+    draw(&mut app, 100, 30);
+    assert!(app.panel::<TranscriptPanel>().view.following());
+    app.handle_key(key('g'));
+    assert!(app.panel::<TranscriptPanel>().view.following(), "one g does nothing yet");
+    let hints = draw(&mut app, 100, 30).lines().last().unwrap_or_default().to_string();
+    assert!(hints.contains("g… then:") && hints.contains("g Go to the top"), "{hints}");
+    app.handle_key(key('g'));
+    assert!(!app.panel::<TranscriptPanel>().view.following(), "g g went to the top");
+    assert!(app.pending_keys.is_empty());
+    // A prefix followed by a key that continues nothing is reported, and Esc cancels a prefix.
+    app.handle_key(key('g'));
+    app.handle_key(key('z'));
+    assert_eq!(app.message(), Some("no binding for g z"));
+    app.handle_key(key('g'));
+    app.handle_key(code(KeyCode::Esc));
+    assert!(app.pending_keys.is_empty() && app.message().is_none());
+}
+
+#[test]
+fn each_layer_claims_its_keys_and_global_keys_apply_where_it_does_not() {
+    let (mut app, mut rx) = live_app(&verdict_session_live());
+    // Verifier layer: `a` accepts the work (after a confirmation, the confirm layer's `y`).
+    app.handle_key(key('5'));
+    assert_eq!(app.layer(), KeyContext::Verifier);
+    app.handle_key(key('a'));
+    assert_eq!(app.layer(), KeyContext::Confirm);
+    app.handle_key(key('y'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::OverrideVerdict { accept: true, note: None }));
+    // Outside the confirmation `y` does nothing, and `a` is not a memory key in the transcript.
+    app.handle_key(key('1'));
+    app.handle_key(key('y'));
+    app.handle_key(key('a'));
+    assert!(rx.try_recv().is_err());
+    // Global keys reach every panel layer: `p` pauses from the Diff panel.
+    app.handle_key(key('2'));
+    assert_eq!(app.layer(), KeyContext::Diff);
+    app.handle_key(key('p'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
+    // The help layer: `?` closes it, other global keys do nothing there.
+    app.handle_key(key('?'));
+    assert_eq!(app.layer(), KeyContext::Help);
+    app.handle_key(key('p'));
+    assert!(rx.try_recv().is_err(), "help has the keyboard");
+    app.handle_key(key('?'));
+    assert!(matches!(app.overlay, Overlay::None));
+}
+
+/// The verdict session with the run still going (its verdict can be overridden).
+fn verdict_session_live() -> Vec<Event> {
+    crate::tui::testkit::verdict_session()
+        .into_iter()
+        .filter(|e| !matches!(e.kind, EventKind::SessionFinished { .. } | EventKind::VerdictOverridden { .. }))
+        .collect()
+}
