@@ -166,6 +166,9 @@ enum InFlight {
     Ended(Result<StepEnd, LogError>),
     Stopped,
     OutOfTime,
+    /// The supervisor paused while the model was still answering and no tool of the step
+    /// had started: the request was cancelled, and the step is asked again on resume.
+    Paused,
 }
 
 /// What the model is told when the supervisor resumes after its refusal without a correction.
@@ -257,6 +260,8 @@ impl Run {
             return self.finish(Outcome::Failed, format!("--sandbox require: the sandbox cannot be enforced here (missing: {missing})"));
         }
 
+        // A step whose request a pause cancelled, asked again.
+        let mut retry: Option<u64> = None;
         loop {
             // Step boundary: take everything the supervisor sent since the last one.
             while let Ok(cmd) = self.commands.try_recv() {
@@ -294,7 +299,7 @@ impl Run {
             }
             // Corrections go in before a rollover, so the rebuilt window's block of the user's
             // words already holds every one the supervisor sent.
-            self.deliver_corrections()?;
+            self.deliver_corrections(retry)?;
             let roll = cycles.on_boundary(&self.rec).await?;
             let manual = std::mem::take(&mut self.ctl.rollover);
             if roll.is_some() || manual {
@@ -313,10 +318,18 @@ impl Run {
                 }
             }
             // And those sent while the rollover ran (or waited for review) before the step.
-            self.deliver_corrections()?;
+            self.deliver_corrections(retry)?;
 
-            let step = self.rec.with_state(|s| s.step) + 1;
-            self.rec.emit(EventKind::StepStarted { step })?;
+            let step = match retry.take() {
+                Some(step) => step,
+                None => {
+                    let step = self.rec.with_state(|s| s.step) + 1;
+                    self.rec.emit(EventKind::StepStarted { step })?;
+                    step
+                }
+            };
+            // Until an answer is recorded no tool of this step can have started.
+            let answered_before = self.rec.with_state(|s| s.messages_answered);
             let time_limit = self.cfg.budgets.max_time.filter(|_| !self.ctl.waived.contains(&BudgetKind::Time));
             let outcome = {
                 let fut = steps.step(step);
@@ -329,7 +342,13 @@ impl Run {
                         _ = &mut out_of_time => break InFlight::OutOfTime,
                         cmd = self.commands.recv() => match cmd {
                             Some(CommandEnvelope { command: Command::Stop, .. }) | None => break InFlight::Stopped,
-                            Some(c) => self.ctl.handle(&self.rec, c)?,
+                            Some(c) => {
+                                let pause = c.command == Command::Pause;
+                                self.ctl.handle(&self.rec, c)?;
+                                if pause && self.rec.with_state(|s| s.messages_answered) == answered_before {
+                                    break InFlight::Paused;
+                                }
+                            }
                         },
                     }
                 }
@@ -341,6 +360,20 @@ impl Run {
                 InFlight::Stopped => {
                     steps.close_open_calls("the supervisor stopped the session while this call was running; its outcome is unknown")?;
                     return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                }
+                InFlight::Paused => {
+                    // Dropping the step cancelled the request; nothing of it was recorded, so
+                    // the same step is asked again, and a scripted model repeats its answer.
+                    let answers = self.rec.with_state(|s| s.messages_answered.saturating_sub(s.answers_reasked));
+                    self.cfg.provider.resume_at(Role::Agent, answers as usize);
+                    self.rec.emit(EventKind::Warning {
+                        message: format!("paused while the model was answering step {step}: the request was cancelled and is asked again on resume"),
+                    })?;
+                    if !self.wait_while_paused(PauseReason::Supervisor, &mut cycles, &mut steps, budget).await? {
+                        return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                    }
+                    retry = Some(step);
+                    continue;
                 }
                 InFlight::OutOfTime => {
                     steps.close_open_calls("the time budget ran out while this call was running; it was stopped and its outcome is unknown")?;
@@ -732,8 +765,9 @@ impl Run {
         }
     }
 
-    fn deliver_corrections(&self) -> Result<(), LogError> {
-        let (pending, step) = self.rec.with_state(|s| (s.pending_corrections.clone(), s.step + 1));
+    /// Delivers the queued corrections before the next step (`retry`: the step asked again).
+    fn deliver_corrections(&self, retry: Option<u64>) -> Result<(), LogError> {
+        let (pending, step) = self.rec.with_state(|s| (s.pending_corrections.clone(), retry.unwrap_or(s.step + 1)));
         for (id, _) in pending {
             self.rec.emit(EventKind::CorrectionDelivered { id, step })?;
         }

@@ -531,8 +531,18 @@ impl App {
                 RunState::Paused(_) => {
                     self.send(Command::Resume);
                 }
+                // Pressed again before the pause landed: take it back.
+                _ if self.state.pause_pending => {
+                    if self.send(Command::Resume).is_some() {
+                        self.state.pause_pending = false;
+                        self.notice = Some("pause cancelled".into());
+                    }
+                }
                 _ => {
-                    self.send(Command::Pause);
+                    if self.send(Command::Pause).is_some() {
+                        self.state.pause_pending = true;
+                        self.notice = Some("pausing… (at once while the model answers; after the running tools otherwise)".into());
+                    }
                 }
             },
             Action::Inject => {

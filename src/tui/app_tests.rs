@@ -841,3 +841,21 @@ fn verdict_session_live() -> Vec<Event> {
         .filter(|e| !matches!(e.kind, EventKind::SessionFinished { .. } | EventKind::VerdictOverridden { .. }))
         .collect()
 }
+
+#[test]
+fn pause_says_pausing_at_once_and_a_second_press_takes_it_back() {
+    let (mut app, mut rx) = live_app(&demo_session());
+    app.handle_key(key('p'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
+    let status = draw(&mut app, 120, 30).lines().nth_back(1).unwrap_or_default().to_string();
+    assert!(status.contains("pausing…"), "{status}");
+    app.handle_key(key('p'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Resume), "the pending pause is cancelled");
+    assert_eq!(app.message(), Some("pause cancelled"));
+    assert!(!draw(&mut app, 120, 30).contains("pausing…"));
+    // Once the pause lands the label is the run's own again.
+    app.handle_key(key('p'));
+    app.apply_event(&Event { command_id: None, seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
+    assert!(!app.state.pause_pending);
+    assert_eq!(app.state.run_label(), "paused");
+}

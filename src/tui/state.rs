@@ -310,6 +310,8 @@ pub struct WorkbenchState {
     pub checkpoints: Vec<CheckpointEntry>,
     /// Every MEMORY.md proposal with its content; `core.memory_pending` says which still wait.
     pub memory_proposals: Vec<MemoryProposal>,
+    /// A pause this workbench asked for that has not landed yet ("pausing…").
+    pub pause_pending: bool,
     /// Every Max Mode step seen, oldest first.
     pub max_steps: Vec<MaxStep>,
     /// Goal-verifier verdicts, oldest first.
@@ -351,6 +353,9 @@ impl WorkbenchState {
 
     pub fn apply(&mut self, ev: &Event) {
         self.core.apply(ev);
+        if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
+            self.pause_pending = false;
+        }
         let cells_before = self.cells.len();
         self.apply_kind(ev);
         self.map_message_seq(ev, cells_before);
@@ -708,6 +713,11 @@ impl WorkbenchState {
     /// The longest run of steps without a supervisor intervention (the runtime's count).
     pub fn endurance(&self) -> u64 {
         self.core.endurance()
+    }
+
+    /// What the run is doing, as the status bar says it.
+    pub fn run_label(&self) -> &'static str {
+        if self.pause_pending && self.run.is_active() && !matches!(self.run, RunState::Paused(_)) { "pausing…" } else { self.run.label() }
     }
 
     pub fn step(&self) -> u64 {

@@ -89,7 +89,7 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         // Review picks hold the run at the pick without pausing it: say who it waits for.
         Span::styled(" ◆ waiting for your pick ", th.style("candidate.waiting"))
     } else {
-        Span::styled(format!(" {icon} {} ", st.run.label()), th.style(scope))
+        Span::styled(format!(" {icon} {} ", st.run_label()), th.style(scope))
     };
     // (position on the row, field), most important first: on a narrow terminal the gauge
     // shrinks, then whole fields drop from the end of this list, rather than the row being cut
