@@ -106,8 +106,11 @@ fn default_keymap_contract_keys() {
     assert_eq!(k.lookup(KeyContext::Verifier, &ch('a')).map(|b| b.action), Some(Action::VerdictAccept));
     assert_eq!(k.lookup(KeyContext::Transcript, &ch('a')).map(|b| b.action), None, "memory keys are not global any more");
     assert_eq!(g(key(KeyCode::Esc, KeyModifiers::NONE)), Some(Action::Cancel));
-    assert_eq!(g(ch('j')), Some(Action::ScrollDown));
-    assert_eq!(g(key(KeyCode::Up, KeyModifiers::NONE)), Some(Action::ScrollUp));
+    // In the transcript j/k and the arrows move the selection cursor; elsewhere they scroll.
+    assert_eq!(g(ch('j')), Some(Action::SelectNext));
+    assert_eq!(g(key(KeyCode::Up, KeyModifiers::NONE)), Some(Action::SelectPrev));
+    assert_eq!(g(ch('y')), Some(Action::Copy));
+    assert_eq!(k.lookup(KeyContext::Diff, &ch('j')).map(|b| b.action), Some(Action::ScrollDown));
     assert_eq!(g(key(KeyCode::PageDown, KeyModifiers::NONE)), Some(Action::PageDown));
     assert_eq!(g(key(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
     assert_eq!(g(key(KeyCode::Home, KeyModifiers::NONE)), Some(Action::Top));

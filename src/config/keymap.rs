@@ -184,6 +184,11 @@ pub enum Action {
     OpenDropped,
     /// Checkpoints: mark the selected checkpoint as the one to compare against.
     MarkCheckpoint,
+    /// Transcript: move the selection cursor to the next or previous cell.
+    SelectNext,
+    SelectPrev,
+    /// Copy the selected cell's text to the clipboard (OSC 52: works over ssh and in tmux).
+    Copy,
 }
 
 impl Action {
@@ -243,6 +248,9 @@ impl Action {
         ("rebuild_veto", Action::RebuildVeto),
         ("open_dropped", Action::OpenDropped),
         ("mark_checkpoint", Action::MarkCheckpoint),
+        ("select_next", Action::SelectNext),
+        ("select_prev", Action::SelectPrev),
+        ("copy", Action::Copy),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

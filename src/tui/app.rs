@@ -119,6 +119,8 @@ pub struct App {
     pub(super) screen: Screen,
     /// Events lost to a lagging broadcast receiver.
     pub lagged: u64,
+    /// Text to put on the clipboard: the terminal loop writes it as OSC 52.
+    pub clipboard: Option<String>,
     /// The keys of a sequence typed so far (`g` of `g g`), while they are a prefix.
     pub pending_keys: Vec<KeyEvent>,
 }
@@ -148,6 +150,7 @@ impl App {
             screen: Screen::default(),
             lagged: 0,
             pending_keys: Vec::new(),
+            clipboard: None,
         };
         if let Mode::Replay(tl) = &mut app.mode {
             tl.seek(tl.steps(), &mut app.state);
@@ -375,6 +378,13 @@ impl App {
                 MouseEventKind::Down(MouseButton::Left) => {
                     if let Some((shown, tab)) = self.screen.panel_at(m.column, m.row) {
                         self.set_focus(tab.unwrap_or(shown));
+                        // A click inside the frame selects what is under it.
+                        let inner_top = self.screen.slots.iter().find(|s| s.shown == shown).map(|s| s.area.y + 1);
+                        if tab.is_none()
+                            && let Some(top) = inner_top.filter(|t| m.row >= *t)
+                        {
+                            self.with_panel(shown, |p, cx, _| p.click(m.row - top, cx));
+                        }
                     }
                 }
                 MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
@@ -610,6 +620,10 @@ impl App {
                 Effect::Edit(kind, text) => self.open_editor(kind, &text),
                 Effect::Overlay(o) => self.overlay = o,
                 Effect::Focus(p) => self.set_focus(p),
+                Effect::Copy(text) => {
+                    self.notice = Some(format!("copied {} characters to the clipboard", text.chars().count()));
+                    self.clipboard = Some(text);
+                }
                 Effect::Reveal(seq) => {
                     let ids: Vec<PanelId> = self.panels.iter().map(|p| p.id()).collect();
                     let shown = ids.into_iter().find(|id| self.with_panel(*id, |p, cx, _| p.reveal(seq, cx)).unwrap_or(false));

@@ -172,7 +172,7 @@ fn scrolled_up_transcript_counts_new_entries() {
     let (mut app, _rx) = live_app(&events[..100]);
     draw(&mut app, 100, 30);
     assert!(app.panel::<TranscriptPanel>().view.following());
-    app.handle_key(key('k'));
+    app.handle_key(code(KeyCode::PageUp));
     assert!(!app.panel::<TranscriptPanel>().view.following());
     let before = draw(&mut app, 100, 30);
     assert!(!before.contains("new"));
@@ -858,4 +858,88 @@ fn pause_says_pausing_at_once_and_a_second_press_takes_it_back() {
     app.apply_event(&Event { command_id: None, seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
     assert!(!app.state.pause_pending);
     assert_eq!(app.state.run_label(), "paused");
+}
+
+#[test]
+fn the_selection_cursor_moves_between_cells_enter_expands_it_and_y_copies_it() {
+    let (mut app, _rx) = live_app(&demo_session());
+    draw(&mut app, 200, 50);
+    let cells: Vec<u64> = app.state.cells.iter().map(|c| c.id).collect();
+    // The failing `run` at step 3 is reachable even when the whole transcript fits.
+    let run = app.state.cells.iter().position(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.name == "run")).expect("a run call");
+    // The cursor starts on the newest tool call on screen; it stops at the first cell.
+    for _ in 0..cells.len() {
+        app.handle_key(key('k'));
+    }
+    assert_eq!(app.panel::<TranscriptPanel>().view.cursor, Some(cells[0]));
+    app.handle_key(key('j'));
+    assert_eq!(app.panel::<TranscriptPanel>().view.cursor, Some(cells[1]));
+    for _ in 1..run {
+        app.handle_key(code(KeyCode::Down));
+    }
+    assert_eq!(app.panel::<TranscriptPanel>().view.cursor, Some(cells[run]));
+    app.handle_key(code(KeyCode::Enter));
+    assert!(app.panel::<TranscriptPanel>().view.expanded.contains(&cells[run]), "Enter expands the selected cell");
+    assert!(draw(&mut app, 200, 50).contains("output"), "the expanded call shows its output");
+    app.handle_key(key('k'));
+    assert_eq!(app.panel::<TranscriptPanel>().view.cursor, Some(cells[run - 1]));
+    app.handle_key(key('y'));
+    let copied = app.clipboard.take().expect("y copies");
+    assert_eq!(copied, app.state.cells[run - 1].search_text());
+    assert!(app.message().is_some_and(|m| m.starts_with("copied")));
+    // Past the newest cell the transcript follows again.
+    for _ in 0..cells.len() {
+        app.handle_key(key('j'));
+    }
+    assert_eq!(app.panel::<TranscriptPanel>().view.cursor, None);
+    assert!(app.panel::<TranscriptPanel>().view.following());
+}
+
+#[test]
+fn a_click_in_the_transcript_selects_the_cell_under_it() {
+    let (mut app, _rx) = live_app(&demo_session());
+    let screen = draw(&mut app, 200, 50);
+    // Below the title, which names the task too.
+    let row = screen.lines().skip(1).position(|l| l.contains("Fix the add function")).expect("the task on screen") as u16 + 1;
+    let area = app.screen.slots.iter().find(|s| s.shown == PanelId::Transcript).map(|s| s.area).unwrap_or_default();
+    app.handle_event(TermEvent::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: area.x + 3,
+        row,
+        modifiers: KeyModifiers::NONE,
+    }));
+    let id = app.panel::<TranscriptPanel>().view.cursor.expect("a cell selected");
+    let cell = app.state.cells.iter().find(|c| c.id == id).expect("the cell");
+    assert!(cell.search_text().contains("Fix the add function"), "{:?}", cell.kind);
+}
+
+#[test]
+fn search_scrolls_to_the_current_match_and_draws_it_apart_from_the_others() {
+    let (mut app, _rx) = live_app(&long_session(300));
+    app.opts.theme = crate::config::theme::load_theme("default", None).0;
+    let current_bg = app.opts.theme.style("ui.search.current").bg;
+    let draw_buf = |app: &mut App| {
+        let mut t = Terminal::new(TestBackend::new(100, 30)).expect("backend");
+        t.draw(|f| app.render(f)).expect("draw");
+        t.backend().buffer().clone()
+    };
+    draw_buf(&mut app);
+    app.handle_key(key('/'));
+    for c in "step 5".chars() {
+        app.handle_key(key(c));
+    }
+    app.handle_key(code(KeyCode::Enter));
+    let first = draw_buf(&mut app);
+    let marked = |b: &ratatui::buffer::Buffer| (0..b.area.height).filter(|y| (0..b.area.width).any(|x| b[(x, *y)].bg == current_bg.unwrap_or_default())).count();
+    assert!(current_bg.is_some());
+    assert_eq!(marked(&first), 1, "exactly one row holds the current match");
+    let row_of = |b: &ratatui::buffer::Buffer| (0..b.area.height).find(|y| (0..b.area.width).any(|x| b[(x, *y)].bg == current_bg.unwrap_or_default()));
+    let at = row_of(&first);
+    app.handle_key(key('n'));
+    let second = draw_buf(&mut app);
+    assert_eq!(marked(&second), 1);
+    assert!(app.panel::<TranscriptPanel>().search.status().contains("match 2/"), "{}", app.panel::<TranscriptPanel>().search.status());
+    // The view moved to the next match: the screen changed and the current match is on it.
+    assert_ne!(first, second);
+    assert!(row_of(&second).is_some() && (row_of(&second) != at || first != second));
 }

@@ -47,6 +47,7 @@
 //! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
 pub mod app;
+pub mod clipboard;
 pub mod escalation;
 pub mod dropped;
 pub mod layout;
@@ -312,6 +313,10 @@ async fn run_loop(
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     app.handle_event(ev);
+                    if let Some(text) = app.clipboard.take() {
+                        // A terminal without OSC 52 ignores the escape; nothing else to do.
+                        let _ = clipboard::copy_to(guard.terminal.backend_mut(), &text);
+                    }
                     frames.schedule();
                 }
                 Some(Err(e)) => return Err(TuiError::Io(e)),

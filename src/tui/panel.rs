@@ -100,6 +100,8 @@ pub enum Effect {
     Focus(PanelId),
     /// Show the message event `seq` added, wherever a panel can (the transcript).
     Reveal(u64),
+    /// Put this text on the clipboard.
+    Copy(String),
 }
 
 #[derive(Debug, Default)]

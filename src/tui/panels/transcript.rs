@@ -15,7 +15,7 @@ use ratatui::Frame;
 use super::RenderCtx;
 use crate::tui::search::Search;
 use crate::tui::state::{Cell, CellKind, NoticeLevel, ToolCell, ToolStatus, WorkbenchState};
-use crate::tui::text::{hard_wrap, highlight, str_width, truncate, wrap};
+use crate::tui::text::{find_all, hard_wrap, highlight_nth, str_width, truncate, wrap};
 use crate::tui::widgets::markdown;
 
 pub const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
@@ -146,6 +146,11 @@ pub struct TranscriptView {
     pub expanded: HashSet<u64>,
     /// The tool call (or rollover divider) `expand` acts on: the lowest one on screen.
     pub selected: Option<u64>,
+    /// The cell the supervisor moved the selection cursor to; `None` follows the newest
+    /// tool call or divider on screen.
+    pub cursor: Option<u64>,
+    /// The entry shown on each row of the last frame, for clicks and keeping the cursor in view.
+    pub row_owners: Vec<usize>,
     pub cache: WrapCache,
     pub stream: StreamLayout,
     pub height: u16,
@@ -329,22 +334,45 @@ impl TranscriptView {
         if rows.is_empty() && count == 0 {
             rows.push(Line::styled("Waiting for the session to start…", ctx.theme.style("ui.dim")));
         }
-        self.selected = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
+        let auto = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
             Some(Cell { id, kind: CellKind::Tool(_) | CellKind::Rebuilt(_), .. }) => Some(*id),
             _ => None,
         });
+        self.selected = self.cursor.filter(|id| ctx.state.cells.iter().any(|c| c.id == *id)).or(auto);
         let sel_style = ctx.theme.style("ui.selection");
         let match_style = ctx.theme.style("ui.search.match");
+        let current_style = ctx.theme.style("ui.search.current");
         let needle = search.needle();
+        let current = search.current_hit();
+        let mut marked = false;
+        // Matches of the first entry above the screen count toward its occurrence numbers.
+        let mut nth_in_cell: Option<(usize, usize)> = needle.as_ref().map(|n| {
+            let before = self.rows(ctx, pending, start.entry);
+            let k = before.iter().take(start.row).map(|l| find_all(&l.spans.iter().map(|s| s.content.as_ref()).collect::<String>(), n).len()).sum();
+            (start.entry, k)
+        });
         for (row, owner) in rows.iter_mut().zip(owners.iter()) {
             if let Some(c) = ctx.state.cells.get(*owner)
-                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_) | CellKind::Rebuilt(_)) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
-                    *row = row.clone().patch_style(sel_style);
-                }
+                && Some(c.id) == self.selected
+                && !marked
+                && !row.spans.iter().all(|s| s.content.trim().is_empty())
+            {
+                *row = row.clone().patch_style(sel_style);
+                marked = true;
+            }
             if let Some(n) = &needle {
-                *row = highlight(row, n, match_style);
+                // The current match is drawn apart from the others.
+                let seen = match nth_in_cell {
+                    Some((cell, k)) if cell == *owner => k,
+                    _ => 0,
+                };
+                let target = current.filter(|h| h.cell == *owner).map(|h| h.nth);
+                let (line, count) = highlight_nth(row, n, match_style, target.and_then(|t| t.checked_sub(seen)), current_style);
+                *row = line;
+                nth_in_cell = Some((*owner, seen + count));
             }
         }
+        self.row_owners = owners;
         f.render_widget(Paragraph::new(rows), area);
         let fresh = self.new_since_scroll(ctx.state, pending);
         if fresh > 0 {

@@ -115,6 +115,26 @@ impl TranscriptPanel {
         self.view.jump_to(cx, cx.pending, Anchor { entry: hit.cell, row });
     }
 
+    /// Moves the selection cursor `delta` cells, keeping it on screen; past the newest cell
+    /// the transcript follows the tail again.
+    fn move_cursor(&mut self, delta: isize, cx: &RenderCtx) {
+        let cells = &cx.state.cells;
+        let Some(last) = cells.len().checked_sub(1) else { return };
+        let here = self.view.selected.and_then(|id| cells.iter().position(|c| c.id == id)).unwrap_or(last);
+        let Some(next) = here.checked_add_signed(delta) else { return };
+        if next > last {
+            self.view.cursor = None;
+            self.view.bottom();
+            return;
+        }
+        self.view.cursor = Some(cells[next].id);
+        self.view.selected = self.view.cursor;
+        let on_screen = self.view.row_owners.first().is_some_and(|f| *f <= next) && self.view.row_owners.last().is_some_and(|l| *l > next);
+        if !on_screen {
+            self.view.jump_to(cx, cx.pending, Anchor { entry: next, row: 0 });
+        }
+    }
+
     /// Lists what the selected rollover divider dropped.
     fn open_dropped(&self, cx: &RenderCtx, fx: &mut Effects) {
         let Some(CellKind::Rebuilt(r)) = self.selected_cell(cx).map(|c| &c.kind) else { return };
@@ -151,8 +171,12 @@ impl crate::tui::panel::Panel for TranscriptPanel {
         let selected = self.selected_cell(cx);
         let divider = selected.is_some_and(|c| matches!(c.kind, CellKind::Rebuilt(_)));
         let searched = !self.search.query.is_empty();
+        let any = !cx.state.cells.is_empty();
         let mut v = vec![
+            Offer::when(Action::SelectNext, any, "nothing to select yet"),
+            Offer::when(Action::SelectPrev, any, "nothing to select yet"),
             Offer::when(Action::Expand, selected.is_some(), "no tool call on screen to expand"),
+            Offer::when(Action::Copy, selected.is_some(), "select a cell to copy first"),
             Offer::when(Action::OpenDropped, divider, "select a rollover divider in the transcript first"),
             Offer::on(Action::Search),
             Offer::when(Action::SearchNext, searched, "no search yet: press the search key first"),
@@ -199,6 +223,12 @@ impl crate::tui::panel::Panel for TranscriptPanel {
                 }
             }
             Action::OpenDropped => self.open_dropped(cx, fx),
+            Action::SelectNext | Action::SelectPrev => self.move_cursor(if a == Action::SelectNext { 1 } else { -1 }, cx),
+            Action::Copy => {
+                if let Some(c) = self.selected_cell(cx) {
+                    fx.push(Effect::Copy(c.search_text()));
+                }
+            }
             Action::Search => self.search.open(),
             Action::SearchNext | Action::SearchPrev => self.search_step(a == Action::SearchNext, cx, fx),
             Action::ToggleCandidates => self.toggle_candidates(cx, fx),
@@ -287,6 +317,15 @@ impl crate::tui::panel::Panel for TranscriptPanel {
                 }
             }
             _ => {}
+        }
+    }
+    fn click(&mut self, row: u16, cx: &RenderCtx) {
+        if self.candidates.shown {
+            return;
+        }
+        if let Some(c) = self.view.row_owners.get(usize::from(row)).and_then(|i| cx.state.cells.get(*i)) {
+            self.view.cursor = Some(c.id);
+            self.view.selected = self.view.cursor;
         }
     }
     fn takes_text(&self) -> bool {
