@@ -114,12 +114,13 @@ fn help_overlay() {
 
 #[test]
 fn inject_editor() {
+    // The composer: an input at the bottom, Alt+Enter for a new line.
     let mut a = app("default");
     a.handle_key(key('i'));
     for c in "Keep the public API".chars() {
         a.handle_key(key(c));
     }
-    a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
     for c in "unchanged.".chars() {
         a.handle_key(key(c));
     }

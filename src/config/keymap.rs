@@ -53,10 +53,12 @@ pub enum KeyContext {
     Help,
     /// MEMORY.md changed on disk under unsaved edits.
     Conflict,
+    /// The inline correction input at the bottom.
+    Composer,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 13] = [
+    pub const ALL: [KeyContext; 14] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,
@@ -66,11 +68,17 @@ impl KeyContext {
         KeyContext::Verifier,
         KeyContext::Memory,
         KeyContext::Editor,
+        KeyContext::Composer,
         KeyContext::Rebuild,
         KeyContext::Confirm,
         KeyContext::Help,
         KeyContext::Conflict,
     ];
+
+    /// Layers where typed keys are text, so global bindings do not apply.
+    pub fn takes_text(self) -> bool {
+        matches!(self, KeyContext::Editor | KeyContext::Composer)
+    }
 
     /// The section name in keymap files.
     pub fn as_str(self) -> &'static str {
@@ -88,6 +96,7 @@ impl KeyContext {
             KeyContext::Confirm => "confirm",
             KeyContext::Help => "help",
             KeyContext::Conflict => "conflict",
+            KeyContext::Composer => "composer",
         }
     }
 }
@@ -189,6 +198,13 @@ pub enum Action {
     SelectPrev,
     /// Copy the selected cell's text to the clipboard (OSC 52: works over ssh and in tmux).
     Copy,
+    /// Composer: a new line in the correction (Enter sends it).
+    ComposerNewline,
+    /// Composer: recall an earlier correction, or go forward again.
+    HistoryPrev,
+    HistoryNext,
+    /// Transcript: take back the selected correction before it is delivered.
+    Withdraw,
 }
 
 impl Action {
@@ -251,6 +267,10 @@ impl Action {
         ("select_next", Action::SelectNext),
         ("select_prev", Action::SelectPrev),
         ("copy", Action::Copy),
+        ("composer_newline", Action::ComposerNewline),
+        ("history_prev", Action::HistoryPrev),
+        ("history_next", Action::HistoryNext),
+        ("withdraw", Action::Withdraw),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.
@@ -318,7 +338,7 @@ impl Keymap {
     pub fn continuations(&self, ctx: KeyContext, typed: &[KeyEvent]) -> Vec<(String, String)> {
         let typed: Vec<_> = typed.iter().map(normalize).collect();
         let mut contexts = vec![ctx];
-        if ctx != KeyContext::Editor && ctx != KeyContext::Global {
+        if !ctx.takes_text() && ctx != KeyContext::Global {
             contexts.push(KeyContext::Global);
         }
         let mut out = Vec::new();
@@ -347,7 +367,7 @@ impl Keymap {
     pub fn lookup(&self, ctx: KeyContext, key: &KeyEvent) -> Option<&Binding> {
         let key = normalize(key);
         let hit = |c: KeyContext| self.bindings(c).iter().find(|b| b.keys.len() == 1 && normalize(&b.keys[0]) == key);
-        hit(ctx).or_else(|| if ctx == KeyContext::Editor { None } else { hit(KeyContext::Global) })
+        hit(ctx).or_else(|| if ctx.takes_text() { None } else { hit(KeyContext::Global) })
     }
 
     /// Like [`Keymap::lookup`] for the keys typed so far, for multi-key bindings: an exact
@@ -358,7 +378,7 @@ impl Keymap {
         }
         let typed: Vec<_> = keys.iter().map(normalize).collect();
         let mut contexts = vec![ctx];
-        if ctx != KeyContext::Editor && ctx != KeyContext::Global {
+        if !ctx.takes_text() && ctx != KeyContext::Global {
             contexts.push(KeyContext::Global);
         }
         for c in contexts {
@@ -381,7 +401,7 @@ impl Keymap {
     /// such as "press ? for help".
     pub fn binding_for(&self, ctx: KeyContext, action: Action) -> Option<&Binding> {
         let find = |c: KeyContext| self.bindings(c).iter().find(|b| b.action == action);
-        find(ctx).or_else(|| if ctx == KeyContext::Editor { None } else { find(KeyContext::Global) })
+        find(ctx).or_else(|| if ctx.takes_text() { None } else { find(KeyContext::Global) })
     }
 }
 

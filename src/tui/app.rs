@@ -84,6 +84,8 @@ pub enum Overlay {
         theirs: String,
         scroll: usize,
     },
+    /// The inline correction input at the bottom.
+    Composer(super::composer::Composer),
     /// Escalation `id` waits for the supervisor: approve once, or deny with a note.
     Escalation(u64),
     /// What a rollover dropped, to open each original message.
@@ -341,6 +343,7 @@ impl App {
     pub fn layer(&self) -> KeyContext {
         match self.overlay {
             Overlay::Editor(..) | Overlay::MemoryEditor(_) => KeyContext::Editor,
+            Overlay::Composer(_) => KeyContext::Composer,
             Overlay::MemoryConflict { .. } => KeyContext::Conflict,
             Overlay::Confirm(_) | Overlay::Escalation(_) => KeyContext::Confirm,
             Overlay::Help { .. } => KeyContext::Help,
@@ -406,6 +409,9 @@ impl App {
             }
             Overlay::MemoryEditor(e) => {
                 e.editor.insert_str(text);
+            }
+            Overlay::Composer(c) => {
+                c.editor.insert_str(text);
             }
             _ => {
                 let focus = self.focus;
@@ -559,7 +565,7 @@ impl App {
                 if matches!(self.mode, Mode::Live { task_pending: true }) {
                     self.open_editor(EditorKind::Task, "");
                 } else {
-                    self.open_editor(EditorKind::Inject, "");
+                    self.overlay = Overlay::Composer(super::composer::Composer::default());
                 }
             }
             Action::Stop => self.overlay = Overlay::Confirm(ConfirmKind::Stop),
@@ -711,7 +717,15 @@ impl App {
             }
         };
         match &self.overlay {
-            Overlay::Editor(..) => add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]),
+            Overlay::Editor(kind, _) => {
+                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
+                if *kind == EditorKind::Task {
+                    for ((_, d), new) in out.iter_mut().zip(["Start the task", "Cancel"]) {
+                        *d = new.into();
+                    }
+                }
+            }
+            Overlay::Composer(_) => add(KeyContext::Composer, &[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel]),
             Overlay::MemoryEditor(_) => {
                 add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
                 // The editor section describes corrections; here the same keys save a file.

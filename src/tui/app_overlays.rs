@@ -78,6 +78,28 @@ impl App {
                     self.overlay = Overlay::MemoryConflict { edit, theirs, scroll };
                 }
             },
+            Overlay::Composer(mut c) => {
+                match action {
+                    Some(Action::EditorSend) => {
+                        let text = c.text();
+                        if text.trim().is_empty() {
+                            self.error = Some("nothing to send".into());
+                        } else {
+                            self.editor_sent(EditorKind::Inject, text);
+                            c.clear();
+                        }
+                    }
+                    Some(Action::EditorCancel) => return,
+                    Some(Action::ComposerNewline) => c.newline(),
+                    Some(a @ (Action::HistoryPrev | Action::HistoryNext)) => {
+                        c.recall(&crate::tui::composer::history(&self.state), a == Action::HistoryPrev)
+                    }
+                    _ => {
+                        c.editor.input(key);
+                    }
+                }
+                self.overlay = Overlay::Composer(c);
+            }
             Overlay::MemoryEditor(mut edit) => match action {
                 Some(Action::EditorSend) => self.save_memory(edit),
                 Some(Action::EditorCancel) => {}
@@ -123,6 +145,7 @@ impl App {
             EditorKind::Inject => {
                 if let Some(command_id) = self.send(Command::Inject(text.clone())) {
                     self.pending.push(Sent { command_id, text });
+                    self.notice = Some("correction sent: it shows queued, then delivered at the next step".into());
                 }
             }
             EditorKind::RejectNote => {

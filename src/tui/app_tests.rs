@@ -68,16 +68,24 @@ fn pause_resume_and_stop_send_commands() {
 }
 
 #[test]
-fn inject_editor_sends_and_shows_pending_until_queued() {
+fn the_composer_sends_with_enter_and_shows_pending_until_queued() {
     let (mut app, mut rx) = live_app(&demo_session());
     app.handle_key(key('i'));
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Inject, _)));
+    assert!(matches!(app.overlay, Overlay::Composer(_)));
+    assert_eq!(app.layer(), KeyContext::Composer);
     for c in "use v2".chars() {
         app.handle_key(key(c));
     }
-    app.handle_event(TermEvent::Paste("\nplease".into()));
-    app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    // Alt+Enter is a new line, Enter sends; `p` and `q` are text here.
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
+    for c in "please".chars() {
+        app.handle_key(key(c));
+    }
+    assert!(draw(&mut app, 100, 30).contains("Correction — <Enter> send"));
+    app.handle_key(code(KeyCode::Enter));
     assert_eq!(rx.try_recv().ok(), Some(Command::Inject("use v2\nplease".into())));
+    assert!(matches!(&app.overlay, Overlay::Composer(c) if c.text().is_empty()), "the composer stays, empty");
+    app.handle_key(code(KeyCode::Esc));
     let sent = rx.ids.last().cloned().unwrap_or_default();
     assert_eq!(app.pending, vec![Sent { command_id: sent.clone(), text: "use v2\nplease".into() }]);
     assert!(draw(&mut app, 100, 30).contains("sending"));
@@ -87,10 +95,33 @@ fn inject_editor_sends_and_shows_pending_until_queued() {
     assert_eq!(app.pending.len(), 1);
     app.apply_event(&queued(3, &sent));
     assert!(app.pending.is_empty());
+    // Up recalls it; Esc leaves without sending.
     app.handle_key(key('i'));
+    app.handle_key(code(KeyCode::Up));
+    assert!(matches!(&app.overlay, Overlay::Composer(c) if c.text() == "use v2\nplease"));
     app.handle_key(code(KeyCode::Esc));
     assert!(matches!(app.overlay, Overlay::None));
     assert!(rx.try_recv().is_err());
+    // Queued, then delivered at step N, in the transcript.
+    assert!(draw(&mut app, 100, 30).contains("correction · queued"));
+    app.apply_event(&Event { command_id: None, seq: 100, ts: t0(), kind: EventKind::CorrectionDelivered { id: 3, step: 4 } });
+    assert!(draw(&mut app, 100, 30).contains("correction · delivered at step 4"));
+}
+
+#[test]
+fn a_queued_correction_is_withdrawn_from_the_transcript() {
+    let mut events = demo_session();
+    events.push(Event { command_id: None, seq: 50, ts: t0(), kind: EventKind::CorrectionQueued { id: 7, text: "never mind".into() } });
+    let (mut app, mut rx) = live_app(&events);
+    draw(&mut app, 120, 40);
+    // Up from the followed tail selects the newest cell: the correction.
+    app.handle_key(key('k'));
+    assert!(app.hints().iter().any(|(k, d)| k == "W" && d.contains("Withdraw")), "{:?}", app.hints());
+    app.handle_key(key('W'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::WithdrawCorrection { id: 7 }));
+    app.apply_event(&Event { command_id: rx.ids.last().cloned(), seq: 51, ts: t0(), kind: EventKind::CorrectionWithdrawn { id: 7 } });
+    assert!(draw(&mut app, 120, 40).contains("withdrawn before delivery"));
+    assert!(!app.hints().iter().any(|(k, _)| k == "W"), "nothing left to withdraw");
 }
 
 #[test]
@@ -322,7 +353,7 @@ fn help_shows_bundled_notations_and_descriptions() {
         crate::tui::view::help_lines(&app).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
     let find = |desc: &str| lines.iter().find(|l| l.ends_with(desc)).map(|l| l.split_whitespace().next().unwrap_or_default().to_string());
     assert_eq!(find("Pause or resume the agent").as_deref(), Some("p"), "{lines:#?}");
-    assert_eq!(find("Send the correction").as_deref(), Some("<C-s>"), "{lines:#?}");
+    assert_eq!(find("Send the correction").as_deref(), Some("<Enter>"), "the composer sends with Enter: {lines:#?}");
     assert_eq!(find("This change or the whole session").as_deref(), Some("D"), "{lines:#?}");
     app.handle_key(key('?'));
     let screen = draw(&mut app, 100, 50);
@@ -867,8 +898,8 @@ fn the_selection_cursor_moves_between_cells_enter_expands_it_and_y_copies_it() {
     let cells: Vec<u64> = app.state.cells.iter().map(|c| c.id).collect();
     // The failing `run` at step 3 is reachable even when the whole transcript fits.
     let run = app.state.cells.iter().position(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.name == "run")).expect("a run call");
-    // The cursor starts on the newest tool call on screen; it stops at the first cell.
-    for _ in 0..cells.len() {
+    // The cursor starts on the newest cell; it stops at the first.
+    for _ in 0..=cells.len() {
         app.handle_key(key('k'));
     }
     assert_eq!(app.panel::<TranscriptPanel>().view.cursor, Some(cells[0]));

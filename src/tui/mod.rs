@@ -48,6 +48,7 @@
 
 pub mod app;
 pub mod clipboard;
+pub mod composer;
 pub mod escalation;
 pub mod dropped;
 pub mod layout;

@@ -105,6 +105,12 @@ pub fn render(app: &mut App, f: &mut Frame) {
         Overlay::Help { scroll } => render_help(f, area, app, *scroll),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
+        Overlay::Composer(c) => {
+            let h = c.height(screen.body.height);
+            let r = Rect { y: screen.body.bottom().saturating_sub(h), height: h, ..screen.body };
+            clear(f, r, th);
+            c.render(f, r, &ctx);
+        }
         Overlay::Dropped(list) => {
             let r = centered(area, area.width.saturating_sub(8).min(120), area.height.saturating_sub(6).max(3));
             clear(f, r, th);

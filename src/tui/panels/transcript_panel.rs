@@ -115,12 +115,28 @@ impl TranscriptPanel {
         self.view.jump_to(cx, cx.pending, Anchor { entry: hit.cell, row });
     }
 
+    /// Withdraw is offered on a correction that is queued and not delivered yet.
+    fn withdraw_offer(&self, cx: &RenderCtx) -> Offer {
+        let queued = matches!(self.selected_cell(cx).map(|c| &c.kind), Some(CellKind::Correction { delivered_at: None, withdrawn: false, .. }));
+        if !cx.live {
+            Offer::when(Action::Withdraw, false, READ_ONLY)
+        } else {
+            let o = Offer::when(Action::Withdraw, queued, "select a queued correction to withdraw it");
+            if queued { o.urgent() } else { o }
+        }
+    }
+
     /// Moves the selection cursor `delta` cells, keeping it on screen; past the newest cell
     /// the transcript follows the tail again.
     fn move_cursor(&mut self, delta: isize, cx: &RenderCtx) {
         let cells = &cx.state.cells;
         let Some(last) = cells.len().checked_sub(1) else { return };
-        let here = self.view.selected.and_then(|id| cells.iter().position(|c| c.id == id)).unwrap_or(last);
+        // Without a cursor the view follows the tail: up selects the newest cell.
+        let here = match self.view.cursor.and_then(|id| cells.iter().position(|c| c.id == id)) {
+            Some(i) => i,
+            None if delta < 0 => last + 1,
+            None => return,
+        };
         let Some(next) = here.checked_add_signed(delta) else { return };
         if next > last {
             self.view.cursor = None;
@@ -177,6 +193,7 @@ impl crate::tui::panel::Panel for TranscriptPanel {
             Offer::when(Action::SelectPrev, any, "nothing to select yet"),
             Offer::when(Action::Expand, selected.is_some(), "no tool call on screen to expand"),
             Offer::when(Action::Copy, selected.is_some(), "select a cell to copy first"),
+            self.withdraw_offer(cx),
             Offer::when(Action::OpenDropped, divider, "select a rollover divider in the transcript first"),
             Offer::on(Action::Search),
             Offer::when(Action::SearchNext, searched, "no search yet: press the search key first"),
@@ -224,6 +241,12 @@ impl crate::tui::panel::Panel for TranscriptPanel {
             }
             Action::OpenDropped => self.open_dropped(cx, fx),
             Action::SelectNext | Action::SelectPrev => self.move_cursor(if a == Action::SelectNext { 1 } else { -1 }, cx),
+            Action::Withdraw => {
+                if let Some(CellKind::Correction { id, .. }) = self.selected_cell(cx).map(|c| &c.kind) {
+                    fx.send(Command::WithdrawCorrection { id: *id });
+                    fx.notice(format!("withdrawing correction {id}"));
+                }
+            }
             Action::Copy => {
                 if let Some(c) = self.selected_cell(cx) {
                     fx.push(Effect::Copy(c.search_text()));
