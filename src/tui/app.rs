@@ -72,6 +72,8 @@ pub enum Overlay {
     None,
     Help {
         scroll: usize,
+        /// Typed text that narrows the list.
+        filter: String,
     },
     Confirm(ConfirmKind),
     Editor(EditorKind, Box<TextArea<'static>>),
@@ -353,6 +355,11 @@ impl App {
         }
     }
 
+    /// The layer of the focused panel (what the help overlay lists first).
+    pub fn focus_layer(&self) -> KeyContext {
+        self.focused().map_or(KeyContext::Global, |p| p.layer())
+    }
+
     /// The binding for a key: as sent, then with the shift state that terminals disagree on
     /// (`?` with or without SHIFT, `N` with or without it).
     pub fn lookup(&self, ctx: KeyContext, key: &KeyEvent) -> Option<Action> {
@@ -587,7 +594,7 @@ impl App {
                     self.maximized = false;
                 }
             }
-            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
+            Action::Help => self.overlay = Overlay::Help { scroll: 0, filter: String::new() },
             Action::TimelinePrev | Action::TimelineNext => {
                 if let Mode::Replay(tl) = &mut self.mode {
                     let k = if a == Action::TimelineNext { tl.position() + 1 } else { tl.position().saturating_sub(1) };
@@ -741,11 +748,15 @@ impl App {
                     *d = new.into();
                 }
             }
-            Overlay::Help { .. } => add(KeyContext::Help, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
+            Overlay::Help { .. } => {
+                add(KeyContext::Help, &[Action::Help, Action::ScrollDown, Action::ScrollUp]);
+                out.push(("type".into(), "to filter".into()));
+            }
             Overlay::Dropped(_) => add(KeyContext::Global, &[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel]),
             Overlay::None => {
-                // Help and quit first: they lead to every other key, and out.
-                add(KeyContext::Global, &[Action::Help]);
+                // Help and quit first, so the footer always shows them: they lead to every
+                // other key, and out.
+                add(KeyContext::Global, &[Action::Help, Action::Quit]);
                 if self.rebuild_in_view() {
                     // The view claims the keys (`p` pins there), so only its own are hinted.
                     add(

@@ -25,11 +25,23 @@ impl App {
                     self.confirmed(kind);
                 }
             }
-            Overlay::Help { mut scroll } => match action {
-                Some(Action::Help | Action::Cancel | Action::Quit) => {}
-                other => {
+            Overlay::Help { mut scroll, mut filter } => match (action, key.code) {
+                (Some(Action::Help | Action::Cancel), _) => {}
+                (_, crossterm::event::KeyCode::Backspace) => {
+                    filter.pop();
+                    self.overlay = Overlay::Help { scroll: 0, filter };
+                }
+                // Letters narrow the list; the arrows and page keys scroll it.
+                (_, crossterm::event::KeyCode::Char(c)) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                    filter.push(c);
+                    self.overlay = Overlay::Help { scroll: 0, filter };
+                }
+                (other, _) => {
+                    if other == Some(Action::Quit) {
+                        return;
+                    }
                     scroll_overlay(&mut scroll, other);
-                    self.overlay = Overlay::Help { scroll };
+                    self.overlay = Overlay::Help { scroll, filter };
                 }
             },
             Overlay::Dropped(mut list) => match action {

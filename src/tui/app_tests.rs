@@ -327,14 +327,15 @@ fn status_bar_hints_come_from_the_keymap() {
     app.handle_key(key('2'));
     let screen = draw(&mut app, 200, 50);
     let hints = screen.lines().last().unwrap_or_default().trim_matches('"');
-    // The bundled keymap's notations and descriptions, help first.
-    assert!(hints.starts_with(" ? Show the keys  p Pause or resume the agent"), "{hints}");
+    // The bundled keymap's notations and descriptions, help and quit first.
+    assert!(hints.starts_with(" ? Show the keys  q Quit  p Pause or resume the agent"), "{hints}");
     assert!(hints.contains("D This change or the whole session"), "{hints}");
     assert!(hints.contains("<Space> Expand or collapse the file"), "{hints}");
 
     // At 80 columns only whole hints are shown, never one cut after its key.
     let narrow = draw(&mut app, 80, 24);
     let hints = narrow.lines().last().unwrap_or_default().trim_matches('"').trim_end();
+    assert!(hints.starts_with(" ? Show the keys  q Quit"), "the footer always shows help and quit: {hints}");
     assert!(hints.ends_with("p Pause or resume the agent"), "the next hint does not fit whole: {hints}");
     let status = narrow.lines().nth_back(1).unwrap_or_default();
     assert!(status.contains("51%"), "the gauge keeps its percentage at 80 columns: {status}");
@@ -350,7 +351,7 @@ fn status_bar_hints_come_from_the_keymap() {
 fn help_shows_bundled_notations_and_descriptions() {
     let (mut app, _rx) = live_app(&demo_session());
     let lines: Vec<String> =
-        crate::tui::view::help_lines(&app).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+        crate::tui::view::help_lines(&app, "").iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
     let find = |desc: &str| lines.iter().find(|l| l.ends_with(desc)).map(|l| l.split_whitespace().next().unwrap_or_default().to_string());
     assert_eq!(find("Pause or resume the agent").as_deref(), Some("p"), "{lines:#?}");
     assert_eq!(find("Send the correction").as_deref(), Some("<Enter>"), "the composer sends with Enter: {lines:#?}");
@@ -754,14 +755,36 @@ fn verdicts_are_accepted_with_a_confirmation_and_rejected_with_a_note() {
 }
 
 #[test]
-fn overlay_scrolling_is_shared_by_help() {
+fn help_scrolls_with_the_arrows_and_filters_by_typing() {
     let (mut app, _rx) = live_app(&demo_session());
     app.handle_key(key('?'));
-    app.handle_key(key('j'));
+    app.handle_key(code(KeyCode::Down));
     app.handle_key(code(KeyCode::PageDown));
-    assert!(matches!(app.overlay, Overlay::Help { scroll: 11 }));
-    app.handle_key(key('g'));
-    assert!(matches!(app.overlay, Overlay::Help { scroll: 0 }));
+    assert!(matches!(app.overlay, Overlay::Help { scroll: 11, .. }));
+    app.handle_key(code(KeyCode::Home));
+    assert!(matches!(app.overlay, Overlay::Help { scroll: 0, .. }));
+    for c in "roll".chars() {
+        app.handle_key(key(c));
+    }
+    let screen = draw(&mut app, 100, 40);
+    assert!(screen.contains("filter: roll") && screen.contains("Roll back to the selected checkpoint"), "{screen}");
+    assert!(!screen.contains("Pause or resume"), "{screen}");
+    app.handle_key(code(KeyCode::Esc));
+    assert!(matches!(app.overlay, Overlay::None));
+}
+
+#[test]
+fn help_lists_the_focused_layer_first_and_quit_at_the_top_of_the_global_keys() {
+    let (mut app, _rx) = live_app(&demo_session());
+    app.handle_key(key('2'));
+    app.handle_key(key('?'));
+    let lines: Vec<String> = crate::tui::view::help_lines(&app, "").iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+    assert_eq!(lines[0], "diff (here)");
+    let global = lines.iter().position(|l| l == "global").expect("global");
+    assert!(lines[global + 1].ends_with("Quit"), "{lines:?}");
+    // At 80x24 quit is on the first screen of help.
+    let screen = draw(&mut app, 80, 24);
+    assert!(screen.contains("Quit"), "{screen}");
 }
 
 #[test]

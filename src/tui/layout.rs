@@ -64,17 +64,27 @@ pub fn tab_label(p: &Tab) -> String {
 }
 
 /// The tab bar's labels for a frame `width` wide. When every full name does not fit, the
-/// shown tab keeps its name and the others shrink to their number and a four-letter abbreviation, so
-/// no tab falls off the edge (the number is what focuses it).
+/// shown tab keeps its name and the others are cut to the longest length that still fits
+/// (at least their number), so the labels use the room there is and no tab falls off.
 pub fn tab_labels(tabs: &[Tab], shown: PanelId, width: u16) -> Vec<String> {
-    let full: Vec<String> = tabs.iter().map(tab_label).collect();
     let room = usize::from(width.saturating_sub(2));
-    if full.iter().map(|l| l.chars().count()).sum::<usize>() <= room {
-        return full;
+    let label = |p: &Tab, max: usize| {
+        if p.id == shown || p.title.chars().count() <= max {
+            tab_label(p)
+        } else if max == 0 {
+            format!(" {} ", p.number)
+        } else {
+            format!(" {} {} ", p.number, p.title.chars().take(max).collect::<String>())
+        }
+    };
+    let longest = tabs.iter().map(|p| p.title.chars().count()).max().unwrap_or(0);
+    for max in (0..=longest).rev() {
+        let labels: Vec<String> = tabs.iter().map(|p| label(p, max)).collect();
+        if labels.iter().map(|l| l.chars().count()).sum::<usize>() <= room || max == 0 {
+            return labels;
+        }
     }
-    tabs.iter()
-        .map(|p| if p.id == shown { tab_label(p) } else { format!(" {} {} ", p.number, p.title.chars().take(4).collect::<String>()) })
-        .collect()
+    Vec::new()
 }
 
 /// Lays out the screen. `last_side` is the side panel shown most recently, so a medium-width

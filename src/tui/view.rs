@@ -102,7 +102,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
 
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help { scroll } => render_help(f, area, app, *scroll),
+        Overlay::Help { scroll, filter } => render_help(f, area, app, *scroll, filter),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
         Overlay::Composer(c) => {
@@ -182,9 +182,11 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
     let right_width = (right.width() as u16).min(area.width);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
-    let mut spans = vec![Span::styled(format!(" {} ", app.opts.title), th.style("ui.title"))];
+    let title = format!(" {} ", app.opts.title);
+    let room = usize::from(left_area.width).saturating_sub(super::text::str_width(&title) + 3);
+    let mut spans = vec![Span::styled(title, th.style("ui.title"))];
     if let Some(info) = ctx.state.session() {
-        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), 60)), th.style("ui.dim")));
+        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), room)), th.style("ui.dim")));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), left_area);
     f.render_widget(Paragraph::new(right), right_area);
@@ -208,19 +210,36 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     r
 }
 
-/// The help overlay lists the active keymap, so it is right whatever the user rebound.
-pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+/// The help overlay lists the active keymap, so it is right whatever the user rebound:
+/// grouped by layer, the one that has the keyboard first, quitting at the top of the global
+/// keys, and only the lines containing `filter` (case-insensitive) when one is typed.
+pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let th = &app.opts.theme;
+    let under = match app.overlay {
+        Overlay::Help { .. } => app.focus_layer(),
+        _ => app.layer(),
+    };
+    let mut order = vec![under];
+    if under != KeyContext::Global {
+        order.push(KeyContext::Global);
+    }
+    let rest: Vec<KeyContext> = KeyContext::ALL.into_iter().filter(|c| !order.contains(c)).collect();
+    order.extend(rest);
+    let needle = filter.to_lowercase();
     let mut lines = Vec::new();
-    for ctx in KeyContext::ALL {
-        let bindings = app.opts.keymap.bindings(ctx);
+    for ctx in order {
+        let mut bindings: Vec<&crate::config::keymap::Binding> = app.opts.keymap.bindings(ctx).iter().collect();
+        // Quit first: the one key everybody needs to find.
+        bindings.sort_by_key(|b| b.action != Action::Quit);
+        bindings.retain(|b| needle.is_empty() || b.desc.to_lowercase().contains(&needle) || b.notation.to_lowercase().contains(&needle));
         if bindings.is_empty() {
             continue;
         }
         if !lines.is_empty() {
             lines.push(Line::default());
         }
-        lines.push(Line::styled(ctx.as_str().to_string(), th.style("ui.help.section")));
+        let here = if ctx == under { " (here)" } else { "" };
+        lines.push(Line::styled(format!("{}{here}", ctx.as_str()), th.style("ui.help.section")));
         let w = bindings.iter().map(|b| b.notation.chars().count()).max().unwrap_or(0);
         for b in bindings {
             lines.push(Line::from(vec![
@@ -230,26 +249,27 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         }
     }
     if lines.is_empty() {
-        lines.push(Line::raw("The keymap is empty."));
+        lines.push(Line::raw(if needle.is_empty() { "The keymap is empty." } else { "No key matches what you typed." }));
     }
     lines
 }
 
-fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize) {
+fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize, filter: &str) {
     let th = &app.opts.theme;
-    let r = centered(area, 60, area.height.saturating_sub(4).max(3));
+    let r = centered(area, 64, area.height.saturating_sub(4).max(3));
     clear(f, r, th);
-    let close = binding_notation(app, KeyContext::Global, Action::Help);
-    let lines = help_lines(app);
+    let close = binding_notation(app, KeyContext::Help, Action::Help);
+    let lines = help_lines(app, filter);
+    let what = if filter.is_empty() { "type to filter".to_string() } else { format!("filter: {filter}") };
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(th.style("ui.border.focused"))
-        .title(Line::styled(format!(" Keys — {close} closes "), th.style("ui.title.focused")));
+        .title(Line::styled(format!(" Keys — {close} closes · {what} "), th.style("ui.title.focused")));
     let height = usize::from(block.inner(r).height);
     let scroll = scroll.min(lines.len().saturating_sub(height));
     // Say when the list goes on below, or the last section shown looks like the end.
     if scroll + height < lines.len() {
-        let down = binding_notation(app, KeyContext::Global, Action::ScrollDown);
+        let down = binding_notation(app, KeyContext::Global, Action::PageDown);
         let more = format!(" {} more — {down} scrolls ", lines.len() - scroll - height);
         block = block.title_bottom(Line::styled(more, th.style("ui.dim")).right_aligned());
     }
