@@ -1,6 +1,7 @@
 //! Headless frontend for `endure exec`: a readable progress log on stderr, and the events as
 //! JSONL on stdout with `--json`. It is just another consumer of the event stream.
 
+use crate::printable::fmt_ms;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -228,7 +229,4 @@ fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
 }
 
-fn fmt_ms(ms: u64) -> String {
-    if ms < 1000 { format!("{ms}ms") } else { format!("{:.1}s", ms as f64 / 1000.0) }
-}
 

@@ -96,3 +96,14 @@ mod tests {
         assert_eq!(col, 6);
     }
 }
+
+/// A duration in milliseconds the way every frontend prints it: `850ms`, `2.3s`, `4m05s`.
+pub fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}

@@ -997,3 +997,19 @@ fn search_scrolls_to_the_current_match_and_draws_it_apart_from_the_others() {
     assert_ne!(first, second);
     assert!(row_of(&second).is_some() && (row_of(&second) != at || first != second));
 }
+
+#[test]
+fn after_the_run_ends_the_hints_offer_no_run_controls() {
+    let (mut app, _rx) = live_app(&finished_session());
+    for panel in ['1', '5'] {
+        app.handle_key(key(panel));
+        let hints: Vec<String> = app.hints().into_iter().map(|(_, d)| d).collect();
+        for gone in ["Pause or resume the agent", "Write a correction for the agent", "Stop the agent", "Accept the work as done (overrides the verifier)", "Reject the work with a note for the agent"] {
+            assert!(!hints.iter().any(|h| h == gone), "{gone} offered after the end: {hints:?}");
+        }
+        assert!(hints.iter().any(|h| h == "Quit") && hints.iter().any(|h| h == "Show the keys"));
+    }
+    // Pressing one says why instead of doing anything.
+    app.handle_key(key('p'));
+    assert!(app.message().is_some_and(|m| m.contains("nothing to pause")), "{:?}", app.message());
+}

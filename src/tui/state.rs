@@ -901,15 +901,7 @@ pub fn count_diff(diff: &str) -> (usize, usize) {
     (plus, minus)
 }
 
-pub fn fmt_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
-    }
-}
+pub use crate::printable::fmt_ms;
 
 fn fmt_budget(kind: BudgetKind, used: f64, limit: f64) -> String {
     let pct = if limit > 0.0 { used / limit * 100.0 } else { 0.0 };

@@ -207,6 +207,8 @@ impl crate::tui::panel::Panel for MemoryView {
         let answer = |a| {
             let why = if !cx.live {
                 Some(READ_ONLY.to_string())
+            } else if !cx.state.run.is_active() {
+                Some(format!("the session is {}: nobody applies the proposal now", cx.state.run.label()))
             } else if !waiting {
                 Some("no proposed MEMORY.md is waiting".to_string())
             } else {

@@ -10,7 +10,6 @@ use super::RenderCtx;
 use crate::tui::state::RunState;
 
 /// Context fill marks, where the background writer saves checkpoints.
-pub const GAUGE_MARKS: [f64; 3] = [0.20, 0.45, 0.70];
 const GAUGE_WIDTH: usize = 20;
 
 pub struct StatusInfo<'a> {
@@ -44,9 +43,12 @@ pub fn gauge(ctx: &RenderCtx, fill: f64, width: usize) -> Vec<Span<'static>> {
     let width = width.max(1);
     let filled = ((fill.clamp(0.0, 1.0)) * width as f64).round() as usize;
     let at = |pct: f64| ((pct * width as f64).round() as usize).min(width - 1);
-    let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| at(*m)).collect();
+    // The session's own thresholds (`--checkpoints`), not the defaults.
+    let thresholds = ctx.state.thresholds();
+    let marks: Vec<usize> = thresholds.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
+    let last = thresholds.iter().max().map_or(0.70, |p| f64::from(*p) / 100.0);
     let fired: Vec<usize> = ctx.state.core.fired_thresholds.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
-    let fill_scope = if fill >= GAUGE_MARKS[2] { "gauge.high" } else { "gauge.fill" };
+    let fill_scope = if fill >= last { "gauge.high" } else { "gauge.fill" };
     let mut spans = vec![Span::styled("ctx ", th.style("ui.dim"))];
     for i in 0..width {
         let (ch, scope) = if fired.contains(&i) {
