@@ -933,8 +933,22 @@ mod tests {
     }
 }
 
-/// The short target of a tool call for one-line displays: the path, command or pattern.
+/// The short target of a tool call for one-line displays: the path, command or pattern, on
+/// one line of at most 80 characters.
 pub fn tool_target(name: &str, args: &Value) -> String {
+    let target = tool_target_full(name, args);
+    let one_line = target.lines().next().unwrap_or("").to_string();
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(79).collect::<String>())
+    } else if target.contains('\n') {
+        format!("{one_line} …")
+    } else {
+        one_line
+    }
+}
+
+/// What a tool call is about, whole: the one function every display of a call uses.
+pub fn tool_target_full(name: &str, args: &Value) -> String {
     let field = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
     let target = match name {
         "read_file" | "write_file" | "edit_file" => field("path"),
@@ -949,18 +963,23 @@ pub fn tool_target(name: &str, args: &Value) -> String {
         "done" => field("summary"),
         _ => None,
     };
-    let target = target.unwrap_or_else(|| match args {
+    target.unwrap_or_else(|| match args {
+        // Another tool (an MCP one, say): the first field that usually names the target,
+        // else its first string argument, else the JSON.
+        Value::Object(map) => ["path", "command", "cmd", "pattern", "query", "file", "url", "title"]
+            .iter()
+            .find_map(|k| map.get(*k))
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" "),
+                other => other.to_string(),
+            })
+            .or_else(|| map.values().find_map(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| args.to_string()),
         Value::String(raw) => raw.clone(),
+        Value::Null => String::new(),
         other => other.to_string(),
-    });
-    let one_line = target.lines().next().unwrap_or("").to_string();
-    if one_line.chars().count() > 80 {
-        format!("{}…", one_line.chars().take(79).collect::<String>())
-    } else if target.contains('\n') {
-        format!("{one_line} …")
-    } else {
-        one_line
-    }
+    })
 }
 
 /// One line describing an opaque provider block (a server tool call or its result) for the

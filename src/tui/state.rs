@@ -78,28 +78,10 @@ pub struct ToolCell {
 }
 
 impl ToolCell {
-    /// The one thing the call is about, so a collapsed line says what was touched.
+    /// The one thing the call is about, so a collapsed line says what was touched (the same
+    /// words the Candidates view and headless use).
     pub fn target(&self) -> String {
-        const KEYS: [&str; 8] = ["path", "command", "cmd", "pattern", "query", "file", "url", "title"];
-        if let Value::Object(map) = &self.args {
-            for k in KEYS {
-                if let Some(v) = map.get(k) {
-                    return match v {
-                        Value::String(s) => s.clone(),
-                        Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" "),
-                        other => other.to_string(),
-                    };
-                }
-            }
-            if let Some(s) = map.values().find_map(Value::as_str) {
-                return s.to_string();
-            }
-            String::new()
-        } else if let Value::String(raw) = &self.args {
-            raw.clone()
-        } else {
-            self.args.to_string()
-        }
+        crate::protocol::tool_target_full(&self.name, &self.args)
     }
 }
 

@@ -407,3 +407,22 @@ fn server_tool_blocks_show_as_notices_before_the_text() {
         ]
     );
 }
+
+#[test]
+fn a_tool_call_reads_the_same_in_the_transcript_and_everywhere_else() {
+    let args = serde_json::json!({"pattern": "fn add", "path": "src"});
+    let cell = ToolCell {
+        call_id: "c".into(),
+        name: "search".into(),
+        step: 1,
+        args: args.clone(),
+        started: t0(),
+        status: ToolStatus::Ok,
+        duration_ms: None,
+        exit_code: None,
+        output: String::new(),
+        tests: None,
+    };
+    assert_eq!(cell.target(), "/fn add/ in src");
+    assert_eq!(cell.target(), crate::protocol::tool_target("search", &args));
+}
