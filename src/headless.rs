@@ -170,7 +170,7 @@ impl Headless {
                     if s.interventions.len() == 1 { "" } else { "s" }
                 ));
                 if s.overhead.cost_usd > 0.0 {
-                    line.push_str(&format!("\ncost: ${:.4}, of which ${:.4} Max Mode overhead", s.usage.cost_usd, s.overhead.cost_usd));
+                    line.push_str(&format!("\ncost: {}, of which {} Max Mode overhead", crate::printable::money(s.usage.cost_usd), crate::printable::money(s.overhead.cost_usd)));
                 }
                 Some(line)
             }

@@ -107,3 +107,23 @@ pub fn fmt_ms(ms: u64) -> String {
         format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
     }
 }
+
+/// An amount of money the way every frontend prints it: cents (`$0.43`), and four decimals
+/// only for an amount under a cent that would otherwise read as nothing (`$0.0042`).
+pub fn money(usd: f64) -> String {
+    if usd != 0.0 && usd.abs() < 0.01 { format!("${usd:.4}") } else { format!("${usd:.2}") }
+}
+
+#[cfg(test)]
+mod money_tests {
+    use super::{fmt_ms, money};
+
+    #[test]
+    fn money_is_cents_unless_that_would_hide_a_small_amount() {
+        assert_eq!(money(0.0), "$0.00");
+        assert_eq!(money(0.4321), "$0.43");
+        assert_eq!(money(12.5), "$12.50");
+        assert_eq!(money(0.0042), "$0.0042");
+        assert_eq!((fmt_ms(850), fmt_ms(2300), fmt_ms(245_000)), ("850ms".into(), "2.3s".into(), "4m05s".into()));
+    }
+}

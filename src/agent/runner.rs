@@ -778,7 +778,7 @@ impl Run {
 pub(crate) fn fmt_amount(kind: BudgetKind, v: f64) -> String {
     match kind {
         BudgetKind::Steps | BudgetKind::Tokens => format!("{}", v as u64),
-        BudgetKind::Cost => format!("${v:.4}"),
+        BudgetKind::Cost => crate::printable::money(v),
         BudgetKind::Time => format!("{}s", v as u64),
     }
 }

@@ -888,7 +888,7 @@ pub use crate::printable::fmt_ms;
 fn fmt_budget(kind: BudgetKind, used: f64, limit: f64) -> String {
     let pct = if limit > 0.0 { used / limit * 100.0 } else { 0.0 };
     match kind {
-        BudgetKind::Cost => format!("${used:.2} of ${limit:.2} ({pct:.0}%)"),
+        BudgetKind::Cost => format!("{} of {} ({pct:.0}%)", crate::printable::money(used), crate::printable::money(limit)),
         BudgetKind::Time => format!("{}s of {}s ({pct:.0}%)", used.round(), limit.round()),
         _ => format!("{} of {} ({pct:.0}%)", used.round(), limit.round()),
     }

@@ -98,7 +98,7 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     // mid-number at the edge.
     let mut fields = vec![
         (0, Span::styled(format!("step {}", st.step()), bar)),
-        (3, Span::styled(format!("${:.2}", st.totals().cost_usd), bar)),
+        (3, Span::styled(crate::printable::money(st.totals().cost_usd), bar)),
         (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
         (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals().tokens_in), tokens(st.totals().tokens_out)), bar)),
     ];
@@ -119,7 +119,7 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         // Max Mode's multiplier, visible while it runs.
         let ratio = st.totals().overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
-        fields.insert(at, (3, Span::styled(format!("overhead ${:.2}{ratio}", st.totals().overhead_usd), th.style("status.overhead"))));
+        fields.insert(at, (3, Span::styled(format!("overhead {}{ratio}", crate::printable::money(st.totals().overhead_usd)), th.style("status.overhead"))));
     }
     if matches!(st.run, RunState::Finished { .. }) && st.step() > 0 {
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
