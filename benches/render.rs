@@ -43,7 +43,7 @@ use tokio::sync::broadcast;
 const FRAMES: usize = 200;
 
 fn app(events: &[Event]) -> App {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { keymap: default_keymap(), ..WorkbenchOptions::default() };
     let mut a = App::live(opts, events, tx, false);
@@ -204,7 +204,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn live_app(history: &[Event]) -> App {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { keymap: default_keymap(), ..WorkbenchOptions::default() };
     // The real clock, as in a live session (the spinner and durations follow it).
@@ -360,7 +360,7 @@ fn stream_tokens(seed: u64, n: usize) -> Vec<String> {
 }
 
 fn ev(kind: EventKind) -> Event {
-    Event { seq: 0, ts: chrono::Utc::now(), kind }
+    Event { command_id: None, seq: 0, ts: chrono::Utc::now(), kind }
 }
 
 /// One stream: a delta every 2 ms, staggered against the others. Stream 0 is the agent's

@@ -272,7 +272,8 @@ pub struct DemoArgs {
     /// With --headless: print every event as a JSON line on stdout.
     #[arg(long, requires = "headless")]
     pub json: bool,
-    /// Pace of the scripted answers: 1 = human pace, 0 = no delay.
+    /// Delay factor for the scripted answers: 1 = human pace, 2 = twice as slow, 0.5 = twice
+    /// as fast, 0 = no delay at all.
     #[arg(long, value_name = "FACTOR")]
     pub speed: Option<f64>,
     /// Where to put the demo copy (default: a new temporary directory).

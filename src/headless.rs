@@ -1,6 +1,7 @@
 //! Headless frontend for `endure exec`: a readable progress log on stderr, and the events as
 //! JSONL on stdout with `--json`. It is just another consumer of the event stream.
 
+use crate::printable::fmt_ms;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -166,6 +167,10 @@ impl Headless {
                 Some(format!("           retry {attempt} in {}: {reason}", fmt_ms(*delay_ms)))
             }
             EventKind::CorrectionQueued { text, .. } => Some(format!("           correction queued: {}", truncate(text, 120))),
+            EventKind::CorrectionWithdrawn { id } => Some(format!("           correction {id} withdrawn before delivery")),
+            EventKind::MemoryResolved { id, accept } => {
+                Some(format!("           MEMORY.md proposal {id} {}", if *accept { "accepted" } else { "rejected: the file is unchanged" }))
+            }
             EventKind::CorrectionDelivered { step, .. } => Some(format!("           correction delivered at step {step}")),
             EventKind::BudgetWarning { budget, used, limit } => {
                 Some(format!("warning: {} budget at {:.0}% ({used:.2} of {limit:.2})", budget.as_str(), used / limit * 100.0))
@@ -191,7 +196,7 @@ impl Headless {
                     if s.interventions.len() == 1 { "" } else { "s" }
                 ));
                 if s.overhead.cost_usd > 0.0 {
-                    line.push_str(&format!("\ncost: ${:.4}, of which ${:.4} Max Mode overhead", s.usage.cost_usd, s.overhead.cost_usd));
+                    line.push_str(&format!("\ncost: {}, of which {} Max Mode overhead", crate::printable::money(s.usage.cost_usd), crate::printable::money(s.overhead.cost_usd)));
                 }
                 Some(line)
             }
@@ -277,7 +282,4 @@ fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
 }
 
-fn fmt_ms(ms: u64) -> String {
-    if ms < 1000 { format!("{ms}ms") } else { format!("{:.1}s", ms as f64 / 1000.0) }
-}
 

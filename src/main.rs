@@ -470,6 +470,12 @@ fn detach(workspace: &Path, resume: Option<&str>, out: &Out) -> Result<ExitCode>
 }
 
 async fn demo(args: DemoArgs, out: &Out) -> Result<ExitCode> {
+    // The demo project's tests are Python; without python3 every `run` of them fails.
+    let python = std::process::Command::new("python3").arg("--version").output();
+    if !python.is_ok_and(|o| o.status.success()) {
+        out.say("endure demo needs python3 on PATH: the demo project is a small Python package whose tests the agent runs. Install python3 and try again.");
+        return Ok(ExitCode::from(1));
+    }
     let root = match &args.dir {
         Some(d) => {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;

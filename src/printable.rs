@@ -96,3 +96,34 @@ mod tests {
         assert_eq!(col, 6);
     }
 }
+
+/// A duration in milliseconds the way every frontend prints it: `850ms`, `2.3s`, `4m05s`.
+pub fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+/// An amount of money the way every frontend prints it: cents (`$0.43`), and four decimals
+/// only for an amount under a cent that would otherwise read as nothing (`$0.0042`).
+pub fn money(usd: f64) -> String {
+    if usd != 0.0 && usd.abs() < 0.01 { format!("${usd:.4}") } else { format!("${usd:.2}") }
+}
+
+#[cfg(test)]
+mod money_tests {
+    use super::{fmt_ms, money};
+
+    #[test]
+    fn money_is_cents_unless_that_would_hide_a_small_amount() {
+        assert_eq!(money(0.0), "$0.00");
+        assert_eq!(money(0.4321), "$0.43");
+        assert_eq!(money(12.5), "$12.50");
+        assert_eq!(money(0.0042), "$0.0042");
+        assert_eq!((fmt_ms(850), fmt_ms(2300), fmt_ms(245_000)), ("850ms".into(), "2.3s".into(), "4m05s".into()));
+    }
+}

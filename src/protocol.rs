@@ -19,6 +19,10 @@ pub struct Event {
     /// last persisted event so that consumers can order them.
     pub seq: u64,
     pub ts: DateTime<Utc>,
+    /// The id of the command that caused this event (see `CommandEnvelope`), so that a client
+    /// knows which of its commands an event answers without matching text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
     #[serde(flatten)]
     pub kind: EventKind,
 }
@@ -709,8 +713,11 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
-    /// Project memory (MEMORY.md) was changed by the writer or the supervisor.
+    /// Project memory (MEMORY.md) was changed by the writer or the supervisor. `id` is the
+    /// proposal this change settles, when it settles one.
     MemoryUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
         source: String,
         added: u32,
         summary: String,
@@ -988,6 +995,16 @@ pub enum EventKind {
         source: String,
         command: Command,
     },
+    /// MEMORY.md proposal `id` was settled: accepted (a `memory_updated` with the same id
+    /// follows when the file was written) or rejected (the file is unchanged).
+    MemoryResolved {
+        id: u64,
+        accept: bool,
+    },
+    /// Queued correction `id` was withdrawn by the supervisor before it was delivered.
+    CorrectionWithdrawn {
+        id: u64,
+    },
 }
 
 /// Tokens and cost of one subagent or of a whole workflow run.
@@ -1104,6 +1121,8 @@ impl EventKind {
             EventKind::AgentFailed { .. } => "agent_failed",
             EventKind::SubagentEvent { .. } => "subagent_event",
             EventKind::CommandReceived { .. } => "command_received",
+            EventKind::MemoryResolved { .. } => "memory_resolved",
+            EventKind::CorrectionWithdrawn { .. } => "correction_withdrawn",
         }
     }
 }
@@ -1147,6 +1166,20 @@ pub enum Command {
     /// `Inject` a correction that only it receives. Other commands inside are refused with a
     /// warning.
     ToAgent { target: u64, command: Box<Command> },
+    /// Replace MEMORY.md with `text`. `base_hash` is the SHA-256 (hex) of the file the edit
+    /// started from (empty for a missing file); when the file changed since, nothing is
+    /// overwritten: the edit becomes a `memory_proposed` against the file as it is now.
+    SaveMemory { text: String, base_hash: String },
+    /// Take back queued correction `id` before it is delivered.
+    WithdrawCorrection { id: u64 },
+}
+
+/// A command with the id its events echo in `Event::command_id`. Ids are unique across
+/// clients: `<client>:<n>`, with `n` counting up per client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandEnvelope {
+    pub id: String,
+    pub command: Command,
 }
 
 impl Command {
@@ -1163,7 +1196,7 @@ mod tests {
     #[test]
     fn events_are_internally_tagged_one_object_per_line() {
         let ev = Event {
-            seq: 3,
+            command_id: None, seq: 3,
             ts: DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
                 .map(|t| t.with_timezone(&Utc))
                 .expect("valid time"),
@@ -1199,7 +1232,7 @@ mod tests {
             context_budget: 1000,
             sandbox: None,
         };
-        let ev = Event { seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
+        let ev = Event { command_id: None, seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
         let v: Value = serde_json::to_value(&ev).expect("serialize");
         assert_eq!(v["type"], "session_started");
         assert_eq!(v["task"], "t");
@@ -1216,8 +1249,22 @@ mod tests {
     }
 }
 
-/// The short target of a tool call for one-line displays: the path, command or pattern.
+/// The short target of a tool call for one-line displays: the path, command or pattern, on
+/// one line of at most 80 characters.
 pub fn tool_target(name: &str, args: &Value) -> String {
+    let target = tool_target_full(name, args);
+    let one_line = target.lines().next().unwrap_or("").to_string();
+    if one_line.chars().count() > 80 {
+        format!("{}…", one_line.chars().take(79).collect::<String>())
+    } else if target.contains('\n') {
+        format!("{one_line} …")
+    } else {
+        one_line
+    }
+}
+
+/// What a tool call is about, whole: the one function every display of a call uses.
+pub fn tool_target_full(name: &str, args: &Value) -> String {
     let field = |k: &str| args.get(k).and_then(Value::as_str).map(str::to_string);
     let target = match name {
         "read_file" | "write_file" | "edit_file" => field("path"),
@@ -1233,18 +1280,23 @@ pub fn tool_target(name: &str, args: &Value) -> String {
         "done" => field("summary"),
         _ => None,
     };
-    let target = target.unwrap_or_else(|| match args {
+    target.unwrap_or_else(|| match args {
+        // Another tool (an MCP one, say): the first field that usually names the target,
+        // else its first string argument, else the JSON.
+        Value::Object(map) => ["path", "command", "cmd", "pattern", "query", "file", "url", "title"]
+            .iter()
+            .find_map(|k| map.get(*k))
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" "),
+                other => other.to_string(),
+            })
+            .or_else(|| map.values().find_map(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| args.to_string()),
         Value::String(raw) => raw.clone(),
+        Value::Null => String::new(),
         other => other.to_string(),
-    });
-    let one_line = target.lines().next().unwrap_or("").to_string();
-    if one_line.chars().count() > 80 {
-        format!("{}…", one_line.chars().take(79).collect::<String>())
-    } else if target.contains('\n') {
-        format!("{one_line} …")
-    } else {
-        one_line
-    }
+    })
 }
 
 /// One line describing an opaque provider block (a server tool call or its result) for the

@@ -61,7 +61,7 @@ fn write_log(ws: &Path) {
     let lines: Vec<String> = kinds
         .into_iter()
         .enumerate()
-        .map(|(i, kind)| serde_json::to_string(&Event { seq: i as u64, ts: Utc::now(), kind }).unwrap())
+        .map(|(i, kind)| serde_json::to_string(&Event { command_id: None, seq: i as u64, ts: Utc::now(), kind }).unwrap())
         .collect();
     std::fs::write(dir.join("events.jsonl"), lines.join("\n") + "\n").unwrap();
 }

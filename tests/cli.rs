@@ -313,3 +313,21 @@ fn exec_resume_at_a_checkpoint_rolls_back_and_continues() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already finished"));
 }
+
+#[test]
+fn the_demo_says_it_needs_python3_when_there_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_endure"))
+        .args(["demo", "--headless", "--speed", "0", "--dir"])
+        .arg(dir.path().join("demo"))
+        .env("PATH", &empty)
+        .env("ENDURE_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("endure demo needs python3"), "{stderr}");
+    assert!(!dir.path().join("demo").exists(), "nothing was started");
+}

@@ -145,12 +145,14 @@ async fn supervise_a_session_in_a_real_terminal() {
     tmux.wait(r#"the state "paused""#, 20, |s| s.to_lowercase().contains("paused")).await;
     assert_eq!(server.request_count(), 1, "no new request while paused");
 
-    // 3. A correction, typed into the editor and sent with Ctrl+s.
+    // 3. A correction, typed into the composer and sent with Enter; Esc leaves it.
     tmux.keys(&["i"]);
-    tmux.wait("the correction editor", 10, |s| s.to_lowercase().contains("correction")).await;
+    tmux.wait("the composer", 10, |s| s.contains("Correction — <Enter> send")).await;
     tmux.literal("Use the v2 API.");
-    tmux.keys(&["C-s"]);
-    tmux.wait_text("Use the v2 API.", 10).await;
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("correction · queued", 10).await;
+    tmux.keys(&["Escape"]);
+    tmux.wait("the composer closed", 10, |s| !s.contains("Correction — <Enter> send")).await;
 
     // 4. Resume: the correction is delivered at the next step, then the agent finishes.
     tmux.keys(&["p"]);

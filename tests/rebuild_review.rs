@@ -176,8 +176,8 @@ async fn the_supervisor_edits_pins_drops_and_approves_then_vetoes_until_the_wind
     assert_eq!(endure::session::SessionState::from_events(&events), *result.state);
     assert!(result.state.interventions.len() > vetoes, "the approved changes and every veto");
     let workbench = endure::tui::state::WorkbenchState::from_events(&events);
-    assert_eq!(workbench.interventions, result.state.interventions, "the workbench counts them the same way");
-    assert_eq!(workbench.rollovers, result.state.rollovers);
+    assert_eq!(workbench.core.interventions, result.state.interventions, "the workbench counts them the same way");
+    assert_eq!(workbench.core.rollovers, result.state.rollovers);
 }
 
 #[tokio::test]

@@ -100,10 +100,17 @@ fn default_keymap_contract_keys() {
     assert_eq!(g(ch('d')), Some(Action::ToggleDiffMode));
     assert_eq!(g(key(KeyCode::Enter, KeyModifiers::NONE)), Some(Action::Expand));
     assert_eq!(g(ch('q')), Some(Action::Quit));
-    assert_eq!(g(ch('y')), Some(Action::Confirm));
+    // Answering yes belongs to the confirmation layer, so `y` is free elsewhere.
+    assert_eq!(k.lookup(KeyContext::Confirm, &ch('y')).map(|b| b.action), Some(Action::Confirm));
+    assert_eq!(k.lookup(KeyContext::Memory, &ch('a')).map(|b| b.action), Some(Action::MemoryAccept));
+    assert_eq!(k.lookup(KeyContext::Verifier, &ch('a')).map(|b| b.action), Some(Action::VerdictAccept));
+    assert_eq!(k.lookup(KeyContext::Transcript, &ch('a')).map(|b| b.action), None, "memory keys are not global any more");
     assert_eq!(g(key(KeyCode::Esc, KeyModifiers::NONE)), Some(Action::Cancel));
-    assert_eq!(g(ch('j')), Some(Action::ScrollDown));
-    assert_eq!(g(key(KeyCode::Up, KeyModifiers::NONE)), Some(Action::ScrollUp));
+    // In the transcript j/k and the arrows move the selection cursor; elsewhere they scroll.
+    assert_eq!(g(ch('j')), Some(Action::SelectNext));
+    assert_eq!(g(key(KeyCode::Up, KeyModifiers::NONE)), Some(Action::SelectPrev));
+    assert_eq!(g(ch('y')), Some(Action::Copy));
+    assert_eq!(k.lookup(KeyContext::Diff, &ch('j')).map(|b| b.action), Some(Action::ScrollDown));
     assert_eq!(g(key(KeyCode::PageDown, KeyModifiers::NONE)), Some(Action::PageDown));
     assert_eq!(g(key(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::Bottom));
     assert_eq!(g(key(KeyCode::Home, KeyModifiers::NONE)), Some(Action::Top));
@@ -320,4 +327,49 @@ fn colour_forms() {
     for bad in ["#ff80", "#gg0000", "256", "chartreuse", ""] {
         assert_eq!(parse_color(bad), None, "{bad}");
     }
+}
+
+#[test]
+fn notation_round_trips_through_parse_key() {
+    for n in ["g", "G", "<C-s>", "<A-Enter>", "<Space>", "<S-Tab>", "<F5>", "<Up>", "<lt>"] {
+        let k = parse_key(n).unwrap();
+        assert_eq!(parse_key(&endure::config::keymap::notation(&k)).unwrap(), k, "{n}");
+    }
+}
+
+#[test]
+fn bundled_keymaps_have_no_conflicts_and_vim_uses_a_sequence() {
+    for name in bundled_keymap_names() {
+        let (k, _) = load_keymap(name, None);
+        assert!(k.conflicts().is_empty(), "{name}: {:?}", k.conflicts());
+    }
+    let (vim, _) = load_keymap("vim", None);
+    let top = vim.bindings(KeyContext::Global).iter().find(|b| b.action == Action::Top && b.keys.len() == 2).expect("g g");
+    assert_eq!(top.notation, "g g");
+    assert_eq!(vim.continuations(KeyContext::Transcript, &[ch('g')]), vec![("g".to_string(), "Go to the top".to_string())]);
+}
+
+#[test]
+fn config_check_reports_conflicts_within_a_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "keymaps/default.toml",
+        r#"
+[diff]
+append = [
+  { on = "D", run = "toggle_diff_mode", desc = "Shadowed" },
+  { on = ["x", "y"], run = "toggle_diff_mode", desc = "Sequence" },
+  { on = "x", run = "expand", desc = "Short" },
+]
+"#,
+    );
+    let (k, problems) = load_keymap("default", Some(dir.path()));
+    assert!(problems.is_empty(), "{problems:?}");
+    let c = k.conflicts();
+    assert!(c.iter().any(|m| m.contains("[diff] `D` is bound twice")), "{c:?}");
+    assert!(c.iter().any(|m| m.contains("[diff] `x` (Short) shadows the sequence `x y` (Sequence)")), "{c:?}");
+    assert_eq!(c.len(), 2, "keys of other layers do not conflict: {c:?}");
+    let problems = endure::config::ui_check::check_ui(Some(dir.path()));
+    assert!(problems.iter().any(|p| p.message.contains("shadows the sequence")), "{problems:?}");
 }

@@ -12,7 +12,6 @@ use endure::tui::testkit::{default_keymap, demo_session, t0, EventSeq};
 use endure::tui::WorkbenchOptions;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
 /// A bundled theme, which must load cleanly: a fallback would test the wrong colours.
 fn theme(name: &str) -> Theme {
@@ -36,7 +35,7 @@ fn events() -> Vec<Event> {
 }
 
 fn app(theme_name: &str) -> App {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     // The receiver is leaked on purpose: commands sent in a snapshot test are not inspected.
     std::mem::forget(rx);
     let opts = WorkbenchOptions {
@@ -88,7 +87,7 @@ fn each_panel_maximized() {
 #[test]
 fn diff_side_by_side_and_session_scope() {
     let mut a = app("default");
-    a.handle_key(key('3'));
+    a.handle_key(key('2'));
     a.handle_key(key('z'));
     a.handle_key(key('d'));
     insta::assert_snapshot!("diff_side_by_side", draw(&mut a, 100, 24).backend());
@@ -115,12 +114,13 @@ fn help_overlay() {
 
 #[test]
 fn inject_editor() {
+    // The composer: an input at the bottom, Alt+Enter for a new line.
     let mut a = app("default");
     a.handle_key(key('i'));
     for c in "Keep the public API".chars() {
         a.handle_key(key(c));
     }
-    a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT));
     for c in "unchanged.".chars() {
         a.handle_key(key(c));
     }
@@ -161,7 +161,7 @@ fn cells_carry_the_theme_colours() {
     for name in ["default", "light"] {
         let th = theme(name);
         let mut a = app(name);
-        a.handle_key(key('3'));
+        a.handle_key(key('2'));
         a.handle_key(key('z'));
         let t = draw(&mut a, 100, 24);
         // An added line of the diff, drawn in the theme's diff.plus colours.
@@ -262,7 +262,7 @@ fn checkpoint_app() -> App {
     let mut fourth = second;
     fourth.directives = list(&["Keep the public API unchanged", "Do not refactor beyond the fix"]);
     s.push(saved(2, 1, 20, 26_000, fourth));
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
     let mut app = App::live(opts, &s.events, tx, false);
@@ -274,7 +274,7 @@ fn checkpoint_app() -> App {
 fn checkpoints_fields_and_diff() {
     for (w, h) in [(80, 24), (200, 50)] {
         let mut a = checkpoint_app();
-        a.handle_key(key('4'));
+        a.handle_key(key('7'));
         insta::assert_snapshot!(format!("checkpoints_fields_{w}x{h}"), draw(&mut a, w, h).backend());
         a.handle_key(key('c'));
         insta::assert_snapshot!(format!("checkpoints_diff_{w}x{h}"), draw(&mut a, w, h).backend());
@@ -301,7 +301,7 @@ fn memory_app(ws: &std::path::Path, proposal: bool) -> App {
             content: String::new(),
         });
     }
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
     let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
     let mut app = App::live(opts, &s.events, tx, false);
@@ -319,7 +319,7 @@ fn memory_view_editor_conflict_and_proposal() {
     for (w, h) in [(80, 24), (200, 50)] {
         std::fs::write(&path, MEMORY).expect("write");
         let mut a = memory_app(dir.path(), false);
-        a.handle_key(key('6'));
+        a.handle_key(key('8'));
         insta::assert_snapshot!(format!("memory_view_{w}x{h}"), draw(&mut a, w, h).backend());
         a.handle_key(key('e'));
         for c in "- Prefer small commits.".chars() {
@@ -328,19 +328,19 @@ fn memory_view_editor_conflict_and_proposal() {
         a.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
         insta::assert_snapshot!(format!("memory_editor_{w}x{h}"), draw(&mut a, w, h).backend());
         std::fs::write(&path, format!("{MEMORY}- Written by the agent meanwhile.\n")).expect("write");
-        a.memory_changed();
+        a.file_changed();
         insta::assert_snapshot!(format!("memory_conflict_{w}x{h}"), draw(&mut a, w, h).backend());
 
         std::fs::write(&path, MEMORY).expect("write");
         let mut p = memory_app(dir.path(), true);
-        p.handle_key(key('6'));
+        p.handle_key(key('8'));
         insta::assert_snapshot!(format!("memory_proposal_{w}x{h}"), draw(&mut p, w, h).backend());
     }
 }
 
 /// A live workbench over `events` with the snapshot options and clock.
 fn app_with(events: &[Event]) -> App {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = endure::tui::testkit::command_channel();
     // Leaked like `app`'s: nothing here reads the commands.
     std::mem::forget(rx);
     let opts = WorkbenchOptions {
@@ -391,7 +391,7 @@ fn endurance_panel_over_a_long_run() {
     use endure::tui::testkit::endurance_session;
     for (w, h) in [(100, 30), (200, 50)] {
         let mut a = app_with(&endurance_session());
-        a.handle_key(key('7'));
+        a.handle_key(key('3'));
         if w < 200 {
             a.handle_key(key('z'));
         }
@@ -415,4 +415,24 @@ fn new_views_survive_shrinking_to_nothing() {
             }
         }
     }
+}
+
+#[test]
+fn processes_panel_lists_the_running_background_processes() {
+    let mut s = EventSeq::new();
+    for e in demo_session() {
+        s.push(e.kind);
+    }
+    s.push(EventKind::ProcessStarted { id: 1, command: "python3 -m http.server 8000".into() });
+    s.push(EventKind::ProcessStarted { id: 2, command: "cargo watch -x test".into() });
+    s.push(EventKind::ProcessExited { id: 1, exit_code: Some(0), reason: "exited".into() });
+    let mut a = app_with(&s.events);
+    a.handle_key(key('6'));
+    a.handle_key(key('z'));
+    let t = draw(&mut a, 80, 12);
+    let text = t.backend().to_string();
+    assert!(text.contains("6 Processes [max]"), "{text}");
+    assert!(text.contains("1 running · 2 started") && text.contains("#2 cargo watch -x test"), "{text}");
+    assert!(!text.contains("http.server"), "an exited process is gone: {text}");
+    insta::assert_snapshot!("processes_80x12", t.backend());
 }

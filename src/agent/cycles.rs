@@ -332,10 +332,11 @@ impl Cycles {
         prepared: &Prepared,
         built: RebuiltWindow,
         review: Option<RebuildReview>,
+        cause: Option<&str>,
     ) -> Result<(), LogError> {
         self.ask_again_at = None;
         let s = &prepared.state;
-        rec.emit(EventKind::Rollover {
+        rec.emit_for(cause, EventKind::Rollover {
             cycle: s.cycle + 1,
             reason: prepared.reason,
             checkpoint: prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
@@ -374,6 +375,7 @@ impl Cycles {
         match result {
             Ok(0) => Ok(()),
             Ok(added) => rec.emit(EventKind::MemoryUpdated {
+                id: None,
                 source: "writer".into(),
                 added,
                 summary: format!("{added} entr{} from session {session}", if added == 1 { "y" } else { "ies" }),

@@ -17,6 +17,8 @@ pub(crate) struct EscalationAnswer {
     pub id: u64,
     pub approve: bool,
     pub note: Option<String>,
+    /// The command that carried the answer.
+    pub command_id: Option<String>,
 }
 
 /// True when a `run` call asks to leave the sandbox.
@@ -47,6 +49,7 @@ impl Escalation<'_> {
         }
         let id = self.rec.with_state(|s| s.escalations) + 1;
         self.rec.emit(EventKind::EscalationRequested { id, command, justification })?;
+        let mut cause = None;
         let (approved, by, note) = if !self.confining {
             (true, "sandbox off", None)
         } else if self.approve_all {
@@ -57,14 +60,17 @@ impl Escalation<'_> {
             // Answers to other (older) escalations are stale: only this one is waited on.
             loop {
                 match self.answers.recv().await {
-                    Some(a) if a.id == id => break (a.approve, "supervisor", a.note.filter(|n| !n.trim().is_empty())),
+                    Some(a) if a.id == id => {
+                        cause = a.command_id;
+                        break (a.approve, "supervisor", a.note.filter(|n| !n.trim().is_empty()));
+                    }
                     Some(_) => continue,
                     // The runtime is going away; the step is dropped before this matters.
                     None => break (false, "supervisor", None),
                 }
             }
         };
-        self.rec.emit(EventKind::EscalationResolved { id, approved, by: by.to_string(), note: note.clone() })?;
+        self.rec.emit_for(cause.as_deref(), EventKind::EscalationResolved { id, approved, by: by.to_string(), note: note.clone() })?;
         if approved {
             return Ok(Ok(()));
         }

@@ -21,7 +21,8 @@ pub(super) struct MaxModeStep<'a> {
     pub judge_model: &'a str,
     pub temperature: f32,
     pub review: bool,
-    pub picks: &'a mut mpsc::UnboundedReceiver<u32>,
+    /// Supervisor picks, with the id of the command that sent each.
+    pub picks: &'a mut mpsc::UnboundedReceiver<(u32, Option<String>)>,
     pub usage: &'a (dyn Fn(Role, &str, &ModelRequest, &Completion, bool) -> Result<(), LogError> + Sync),
 }
 
@@ -76,31 +77,34 @@ pub(super) async fn answer(m: MaxModeStep<'_>, step: u64, req: &ModelRequest, n:
     } else {
         judge(&m, step, req, &ok, n).await?
     };
+    let mut cause = None;
     if m.review {
         // The run waits here until the supervisor confirms the pick or chooses another.
         while m.picks.try_recv().is_ok() {}
         loop {
             match m.picks.recv().await {
-                Some(i) if ok.iter().any(|(idx, _)| *idx == i) => {
+                Some((i, id)) if ok.iter().any(|(idx, _)| *idx == i) => {
                     if i != pick {
                         by = PickedBy::Supervisor;
                     }
                     pick = i;
+                    cause = id;
                     break;
                 }
-                Some(i) => rec.emit(EventKind::Warning { message: format!("candidate {i} cannot be picked: it failed or does not exist") })?,
+                Some((i, _)) => rec.emit(EventKind::Warning { message: format!("candidate {i} cannot be picked: it failed or does not exist") })?,
                 // The runtime is going away; the step is being dropped anyway.
                 None => break,
             }
         }
-    } else if let Ok(i) = m.picks.try_recv()
+    } else if let Ok((i, id)) = m.picks.try_recv()
         && ok.iter().any(|(idx, _)| *idx == i)
     {
         // A pick sent while the candidates streamed overrides the judge.
         by = if i == pick { by } else { PickedBy::Supervisor };
         pick = i;
+        cause = id;
     }
-    rec.emit(EventKind::CandidatePicked { step, pick, by })?;
+    rec.emit_for(cause.as_deref(), EventKind::CandidatePicked { step, pick, by })?;
 
     let mut chosen = None;
     for (index, c) in ok {

@@ -4,6 +4,7 @@
 //! was subscribed before the task started, so the first consumer misses nothing.
 
 pub mod budget;
+pub mod commands;
 mod cycles;
 mod escalation;
 mod maxmode;
@@ -29,8 +30,9 @@ pub use recorder::SharedRecorder;
 
 use crate::config::prices::ModelTable;
 use crate::model::{Provider, RetryPolicy};
-use crate::protocol::{Command, Event, Outcome, RoleModels};
+use crate::protocol::{Event, Outcome, RoleModels};
 use crate::session::{EventLog, LogError};
+pub use commands::{CommandSender, RuntimeGone};
 use crate::tools::ToolLimits;
 
 /// What to do when a budget runs out or the run stalls.
@@ -143,7 +145,7 @@ pub struct CycleSettings {
 
 impl Default for CycleSettings {
     fn default() -> Self {
-        CycleSettings { checkpoints: vec![20, 45, 70], rollover_pct: 85, window_cap: 65_000, review_rebuilds: false }
+        CycleSettings { checkpoints: DEFAULT_CHECKPOINTS.to_vec(), rollover_pct: 85, window_cap: 65_000, review_rebuilds: false }
     }
 }
 
@@ -190,13 +192,16 @@ pub enum AgentError {
     Locked(#[from] crate::session::LockError),
 }
 
+/// Checkpoint thresholds (% of the context budget) when none are configured.
+pub const DEFAULT_CHECKPOINTS: [u32; 3] = [20, 45, 70];
+
 pub struct AgentHandle {
     pub session_id: String,
     pub log_path: PathBuf,
     /// Subscribed before the runtime started: receives every event.
     pub events: broadcast::Receiver<Event>,
     sender: broadcast::Sender<Event>,
-    pub commands: mpsc::UnboundedSender<Command>,
+    pub commands: CommandSender,
     pub join: JoinHandle<RunResult>,
     recorder: recorder::WeakRecorder,
 }
@@ -207,8 +212,11 @@ pub struct AgentHandle {
 #[derive(Clone)]
 pub struct ControlLink {
     events: broadcast::WeakSender<Event>,
-    commands: mpsc::WeakUnboundedSender<Command>,
+    commands: mpsc::WeakUnboundedSender<crate::protocol::CommandEnvelope>,
     recorder: recorder::WeakRecorder,
+    /// Numbers the commands that come through the socket; with the source in the id, ids stay
+    /// unique across clients.
+    next: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ControlLink {
@@ -217,18 +225,18 @@ impl ControlLink {
         self.events.upgrade().map(|tx| tx.subscribe())
     }
 
-    /// Records `command_received {source, command}`, then forwards the command as the
-    /// workbench would. False when the runtime has finished.
-    ///
-    /// Hook for [4/7]: once commands travel in an envelope with an id and a source, this
-    /// builds the envelope instead, and the runtime records the source itself.
-    pub fn send(&self, source: &str, command: Command) -> bool {
+    /// Records `command_received {source, command}` under the command's id, then forwards the
+    /// command in its envelope as the workbench would, so the events it causes echo the same
+    /// id. False when the runtime has finished.
+    pub fn send(&self, source: &str, command: crate::protocol::Command) -> bool {
         let (Some(commands), Some(recorder)) = (self.commands.upgrade(), self.recorder.upgrade()) else { return false };
         if commands.is_closed() {
             return false;
         }
-        let _ = recorder.emit(crate::protocol::EventKind::CommandReceived { source: source.to_string(), command: command.clone() });
-        commands.send(command).is_ok()
+        let id = format!("{source}:{}", self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+        let received = crate::protocol::EventKind::CommandReceived { source: source.to_string(), command: command.clone() };
+        let _ = recorder.emit_for(Some(&id), received);
+        commands.send(crate::protocol::CommandEnvelope { id, command }).is_ok()
     }
 }
 
@@ -241,13 +249,18 @@ impl AgentHandle {
     /// Takes the receiver that has seen every event (leaving a fresh one in its place).
     /// The parts a frontend that no longer needs new receivers keeps: dropping the rest lets
     /// the event channel close when the runtime finishes.
-    pub fn into_parts(self) -> (mpsc::UnboundedSender<Command>, JoinHandle<RunResult>, PathBuf) {
+    pub fn into_parts(self) -> (CommandSender, JoinHandle<RunResult>, PathBuf) {
         (self.commands, self.join, self.log_path)
     }
 
     /// For the session's control socket.
     pub fn control_link(&self) -> ControlLink {
-        ControlLink { events: self.sender.downgrade(), commands: self.commands.downgrade(), recorder: self.recorder.clone() }
+        ControlLink {
+            events: self.sender.downgrade(),
+            commands: self.commands.downgrade(),
+            recorder: self.recorder.clone(),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
     }
 
     pub fn take_events(&mut self) -> broadcast::Receiver<Event> {
@@ -303,7 +316,7 @@ pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
         let _lock = lock;
         runner::run(config, id, path, recorder, cmd_rx).await
     });
-    Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: cmd_tx, join, recorder: kept })
+    Ok(AgentHandle { session_id, log_path, events: rx, sender: tx, commands: CommandSender::new(cmd_tx, "local"), join, recorder: kept })
 }
 
 /// The directory of a session's files.

@@ -195,9 +195,10 @@ impl Review {
         Review { id, revision: 0, prepared, adj: Adjustments::default(), edits: Vec::new(), built }
     }
 
-    pub(crate) fn propose(&self, rec: &SharedRecorder, spec: &WindowSpec) -> Result<(), LogError> {
+    /// Proposes the window; `cause` is the edit command that led to this revision.
+    pub(crate) fn propose(&self, rec: &SharedRecorder, cause: Option<&str>, spec: &WindowSpec) -> Result<(), LogError> {
         let s = &self.prepared.state;
-        rec.emit(EventKind::RebuildProposed {
+        rec.emit_for(cause, EventKind::RebuildProposed {
             id: self.id,
             revision: self.revision,
             cycle: s.cycle + 1,
@@ -215,9 +216,9 @@ impl Review {
     /// Applies one edit: a change is checked by building the window with it, and proposed
     /// again; one that cannot be built (a pin that does not fit, a section that must stay)
     /// is refused with a warning and changes nothing.
-    pub(crate) fn apply(&mut self, rec: &SharedRecorder, spec: &WindowSpec, edit: RebuildEdit) -> Result<ReviewStep, LogError> {
+    pub(crate) fn apply(&mut self, rec: &SharedRecorder, cause: Option<&str>, spec: &WindowSpec, edit: RebuildEdit) -> Result<ReviewStep, LogError> {
         let refuse = |why: String| -> Result<ReviewStep, LogError> {
-            rec.emit(EventKind::Warning { message: format!("rebuild review: {why}") })?;
+            rec.emit_for(cause, EventKind::Warning { message: format!("rebuild review: {why}") })?;
             Ok(ReviewStep::Rejected)
         };
         match &edit {
@@ -250,7 +251,7 @@ impl Review {
                 self.built = built;
                 self.edits.push(edit);
                 self.revision += 1;
-                self.propose(rec, spec)?;
+                self.propose(rec, cause, spec)?;
                 Ok(ReviewStep::Revised)
             }
             Err(e) => refuse(e.to_string()),

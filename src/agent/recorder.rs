@@ -71,6 +71,11 @@ impl SharedRecorder {
 
     /// Records an event. Live-only events are broadcast without touching the log or state.
     pub fn emit(&self, kind: EventKind) -> Result<(), LogError> {
+        self.emit_for(None, kind)
+    }
+
+    /// Records an event caused by command `command_id`, which the event echoes.
+    pub fn emit_for(&self, command_id: Option<&str>, kind: EventKind) -> Result<(), LogError> {
         // Done outside the lock: it is the costliest part, and needs nothing the lock guards.
         let kind = match kind {
             delta @ (EventKind::AssistantDelta { .. } | EventKind::CandidateDelta { .. }) => delta,
@@ -81,7 +86,7 @@ impl SharedRecorder {
         let mut r = self.lock();
         let Some(kind) = r.hold_back(kind, &self.redactor) else { return Ok(()) };
         let live = kind.is_live_only();
-        let ev = Event { seq: r.state.next_seq, ts: Utc::now(), kind };
+        let ev = Event { command_id: command_id.map(str::to_string), seq: r.state.next_seq, ts: Utc::now(), kind };
         if !live {
             r.log.append(&ev)?;
             r.state.apply(&ev);

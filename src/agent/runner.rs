@@ -21,7 +21,7 @@ use super::step::{StepEnd, StepRunner, open_calls};
 use super::{AgentConfig, RunResult, Supervision};
 use crate::mcp::McpServers;
 use crate::memory::window::Adjustments;
-use crate::protocol::{BudgetKind, Command, EventKind, Outcome, PauseReason, RebuildReview, Role, RolloverReason, SessionInfo};
+use crate::protocol::{BudgetKind, Command, CommandEnvelope, EventKind, Outcome, PauseReason, RebuildReview, Role, RolloverReason, SessionInfo};
 use crate::sandbox::{Sandbox, SandboxMode};
 use crate::session::LogError;
 use crate::tools::process::Processes;
@@ -38,14 +38,16 @@ struct Control {
     rollback: Option<String>,
     /// A manual rollover the supervisor asked for.
     rollover: bool,
-    /// The supervisor's answers to proposed MEMORY.md changes.
-    memory_answers: Vec<(u64, bool)>,
+    /// The workspace whose MEMORY.md the supervisor's memory commands change.
+    workspace: PathBuf,
+    /// MEMORY.md proposals waiting for the supervisor: (id, source, content).
+    proposals: Vec<(u64, String, String)>,
     /// Where Max Mode picks by the supervisor go: the step waiting on them.
-    pick_tx: Option<mpsc::UnboundedSender<u32>>,
+    pick_tx: Option<mpsc::UnboundedSender<(u32, Option<String>)>>,
     /// Where the supervisor's answers to escalations go: the step waiting on them.
     escalation_tx: Option<mpsc::UnboundedSender<EscalationAnswer>>,
     /// The supervisor's answer to a verdict: accept, or reject with a note.
-    verdict_override: Option<(bool, Option<String>)>,
+    verdict_override: Option<(bool, Option<String>, String)>,
     /// Max Mode on (Some(n)) or off (None) from the next step.
     max_mode: Option<Option<u32>>,
     review_picks: Option<bool>,
@@ -56,8 +58,9 @@ struct Control {
 }
 
 impl Control {
-    fn handle(&mut self, rec: &SharedRecorder, cmd: Command) -> Result<(), LogError> {
-        match cmd {
+    fn handle(&mut self, rec: &SharedRecorder, env: CommandEnvelope) -> Result<(), LogError> {
+        let CommandEnvelope { id: cmd, command } = env;
+        match command {
             // A running workflow pauses and resumes with the session; the session itself
             // pauses at the boundary after the workflow call.
             Command::Pause => {
@@ -75,7 +78,7 @@ impl Control {
             Command::ToAgent { target, command } => {
                 let sent = self.workflow.as_ref().is_some_and(|w| w.forward(Command::ToAgent { target, command }));
                 if !sent {
-                    rec.emit(EventKind::Warning { message: format!("no workflow is running, so the command for agent {target} was dropped") })?;
+                    rec.emit_for(Some(&cmd), EventKind::Warning { message: format!("no workflow is running, so the command for agent {target} was dropped") })?;
                 }
             }
             Command::Stop => self.stop = true,
@@ -83,31 +86,49 @@ impl Control {
                 let text = text.trim().to_string();
                 if !text.is_empty() {
                     let id = rec.with_state(|s| s.next_correction_id);
-                    rec.emit(EventKind::CorrectionQueued { id, text })?;
+                    rec.emit_for(Some(&cmd), EventKind::CorrectionQueued { id, text })?;
+                }
+            }
+            Command::WithdrawCorrection { id } => {
+                if rec.with_state(|s| s.pending_corrections.iter().any(|(i, _)| *i == id)) {
+                    rec.emit_for(Some(&cmd), EventKind::CorrectionWithdrawn { id })?;
+                } else {
+                    rec.emit_for(Some(&cmd), EventKind::Warning { message: format!("correction {id} cannot be withdrawn: it was delivered already") })?;
                 }
             }
             // The task is already set; a second Start is a frontend bug, not worth failing over.
             Command::Start(_) => {}
             Command::Rollback(id) => self.rollback = Some(id),
             Command::Rollover => self.rollover = true,
-            Command::ResolveMemory { id, accept } => self.memory_answers.push((id, accept)),
-            Command::PickCandidate(i) => {
-                if let Some(tx) = &self.pick_tx {
-                    let _ = tx.send(i);
+            Command::ResolveMemory { id, accept } => match self.proposals.iter().position(|(p, _, _)| *p == id) {
+                Some(pos) => {
+                    let (_, source, content) = self.proposals.remove(pos);
+                    super::upkeep::resolve_proposal(&self.workspace, rec, &cmd, id, &source, &content, accept)?;
+                }
+                None => rec.emit_for(Some(&cmd), EventKind::Warning { message: format!("MEMORY.md proposal {id} is not waiting for an answer") })?,
+            },
+            Command::SaveMemory { text, base_hash } => {
+                if let Some((id, content)) = super::upkeep::save_memory(&self.workspace, rec, &cmd, &text, &base_hash)? {
+                    self.proposals.push((id, "supervisor".into(), content));
                 }
             }
-            Command::OverrideVerdict { accept, note } => self.verdict_override = Some((accept, note)),
+            Command::PickCandidate(i) => {
+                if let Some(tx) = &self.pick_tx {
+                    let _ = tx.send((i, Some(cmd)));
+                }
+            }
+            Command::OverrideVerdict { accept, note } => self.verdict_override = Some((accept, note, cmd)),
             Command::SetMaxMode(n) => self.max_mode = Some(n),
             Command::SetReviewPicks(on) => self.review_picks = Some(on),
             Command::ResolveEscalation { id, approve, note } => {
                 if let Some(tx) = &self.escalation_tx {
-                    let _ = tx.send(EscalationAnswer { id, approve, note });
+                    let _ = tx.send(EscalationAnswer { id, approve, note, command_id: Some(cmd) });
                 }
             }
             Command::SetReviewRebuilds(on) => {
                 if on != self.review_rebuilds {
                     self.review_rebuilds = on;
-                    rec.emit(EventKind::RebuildReviewChanged { on })?;
+                    rec.emit_for(Some(&cmd), EventKind::RebuildReviewChanged { on })?;
                 }
             }
             // A review that is no longer waiting (approved, vetoed) ignores late edits.
@@ -131,15 +152,15 @@ pub(super) async fn run(
     session_id: String,
     log_path: PathBuf,
     rec: SharedRecorder,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<CommandEnvelope>,
 ) -> RunResult {
+    let cfg_workspace = cfg.workspace.clone();
     let mut run = Run {
         cfg,
         rec: rec.clone(),
         commands,
-        ctl: Control::default(),
+        ctl: Control { workspace: cfg_workspace, ..Control::default() },
         log_path,
-        proposals: Vec::new(),
         accepted: None,
         sandbox: None,
         processes: None,
@@ -171,6 +192,9 @@ enum InFlight {
     Ended(Result<StepEnd, LogError>),
     Stopped,
     OutOfTime,
+    /// The supervisor paused while the model was still answering and no tool of the step
+    /// had started: the request was cancelled, and the step is asked again on resume.
+    Paused,
 }
 
 /// What the model is told when the supervisor resumes after its refusal without a correction.
@@ -188,11 +212,9 @@ async fn until(deadline: Option<tokio::time::Instant>) {
 struct Run {
     cfg: AgentConfig,
     rec: SharedRecorder,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::UnboundedReceiver<CommandEnvelope>,
     ctl: Control,
     log_path: PathBuf,
-    /// MEMORY.md proposals waiting for the supervisor: (id, content).
-    proposals: Vec<(u64, String)>,
     /// Set when the supervisor accepted the work during a pause: the summary to finish with.
     accepted: Option<String>,
     sandbox: Option<Arc<Sandbox>>,
@@ -285,6 +307,8 @@ impl Run {
             steps.rerun_workflow_calls(&rerun).await?;
         }
 
+        // A step whose request a pause cancelled, asked again.
+        let mut retry: Option<u64> = None;
         loop {
             // Step boundary: take everything the supervisor sent since the last one.
             while let Ok(cmd) = self.commands.try_recv() {
@@ -293,7 +317,6 @@ impl Run {
             if self.ctl.stop {
                 return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
             }
-            self.answer_proposals()?;
             self.apply_max_mode(&mut steps)?;
             if let Some(summary) = self.apply_verdict_override()? {
                 self.accepted = Some(summary);
@@ -323,7 +346,7 @@ impl Run {
             }
             // Corrections go in before a rollover, so the rebuilt window's block of the user's
             // words already holds every one the supervisor sent.
-            self.deliver_corrections()?;
+            self.deliver_corrections(retry)?;
             let roll = cycles.on_boundary(&self.rec).await?;
             let manual = std::mem::take(&mut self.ctl.rollover);
             if roll.is_some() || manual {
@@ -342,10 +365,18 @@ impl Run {
                 }
             }
             // And those sent while the rollover ran (or waited for review) before the step.
-            self.deliver_corrections()?;
+            self.deliver_corrections(retry)?;
 
-            let step = self.rec.with_state(|s| s.step) + 1;
-            self.rec.emit(EventKind::StepStarted { step })?;
+            let step = match retry.take() {
+                Some(step) => step,
+                None => {
+                    let step = self.rec.with_state(|s| s.step) + 1;
+                    self.rec.emit(EventKind::StepStarted { step })?;
+                    step
+                }
+            };
+            // Until an answer is recorded no tool of this step can have started.
+            let answered_before = self.rec.with_state(|s| s.messages_answered);
             let time_limit = self.cfg.budgets.max_time.filter(|_| !self.ctl.waived.contains(&BudgetKind::Time));
             let outcome = {
                 let fut = steps.step(step);
@@ -357,7 +388,7 @@ impl Run {
                         end = &mut fut => break InFlight::Ended(end),
                         _ = &mut out_of_time => break InFlight::OutOfTime,
                         cmd = self.commands.recv() => match cmd {
-                            Some(Command::Stop) | None => {
+                            Some(CommandEnvelope { command: Command::Stop, .. }) | None => {
                                 // A running workflow stops its subagents first, so that their
                                 // logs end with their own `session_finished`.
                                 if let Some(w) = &self.workflow {
@@ -365,7 +396,13 @@ impl Run {
                                 }
                                 break InFlight::Stopped;
                             }
-                            Some(c) => self.ctl.handle(&self.rec, c)?,
+                            Some(c) => {
+                                let pause = c.command == Command::Pause;
+                                self.ctl.handle(&self.rec, c)?;
+                                if pause && self.rec.with_state(|s| s.messages_answered) == answered_before {
+                                    break InFlight::Paused;
+                                }
+                            }
                         },
                     }
                 }
@@ -377,6 +414,20 @@ impl Run {
                 InFlight::Stopped => {
                     steps.close_open_calls("the supervisor stopped the session while this call was running; its outcome is unknown")?;
                     return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                }
+                InFlight::Paused => {
+                    // Dropping the step cancelled the request; nothing of it was recorded, so
+                    // the same step is asked again, and a scripted model repeats its answer.
+                    let answers = self.rec.with_state(|s| s.messages_answered.saturating_sub(s.answers_reasked));
+                    self.cfg.provider.resume_at(Role::Agent, answers as usize);
+                    self.rec.emit(EventKind::Warning {
+                        message: format!("paused while the model was answering step {step}: the request was cancelled and is asked again on resume"),
+                    })?;
+                    if !self.wait_while_paused(PauseReason::Supervisor, &mut cycles, &mut steps, budget).await? {
+                        return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
+                    }
+                    retry = Some(step);
+                    continue;
                 }
                 InFlight::OutOfTime => {
                     steps.close_open_calls("the time budget ran out while this call was running; it was stopped and its outcome is unknown")?;
@@ -445,8 +496,8 @@ impl Run {
             Some(t) => t,
             None => loop {
                 match self.commands.recv().await {
-                    Some(Command::Start(t)) if !t.trim().is_empty() => break t,
-                    Some(Command::Stop) | None => return Ok(false),
+                    Some(CommandEnvelope { command: Command::Start(t), .. }) if !t.trim().is_empty() => break t,
+                    Some(CommandEnvelope { command: Command::Stop, .. }) | None => return Ok(false),
                     Some(other) => self.ctl.handle(&self.rec, other)?,
                 }
             },
@@ -554,16 +605,7 @@ impl Run {
     }
 
     async fn maintain_memory(&mut self) -> Result<(), LogError> {
-        super::upkeep::at_session_start(&self.cfg, &self.rec, &mut self.proposals).await
-    }
-
-    fn answer_proposals(&mut self) -> Result<(), LogError> {
-        for (id, accept) in std::mem::take(&mut self.ctl.memory_answers) {
-            let Some(pos) = self.proposals.iter().position(|(p, _)| *p == id) else { continue };
-            let (_, content) = self.proposals.remove(pos);
-            super::upkeep::resolve_proposal(&self.cfg.workspace, &self.rec, &content, accept)?;
-        }
-        Ok(())
+        super::upkeep::at_session_start(&self.cfg, &self.rec, &mut self.ctl.proposals).await
     }
 
     fn do_rollback(&mut self, cycles: &mut Cycles, steps: &mut StepRunner, budget: u64) -> Result<(), LogError> {
@@ -605,8 +647,8 @@ impl Run {
     /// The supervisor's override of the last verdict. Accepting returns the summary to finish
     /// with; rejecting sends the note to the agent, and the run goes on.
     fn apply_verdict_override(&mut self) -> Result<Option<String>, LogError> {
-        let Some((accept, note)) = self.ctl.verdict_override.take() else { return Ok(None) };
-        self.rec.emit(EventKind::VerdictOverridden { accept, note: note.clone() })?;
+        let Some((accept, note, cmd)) = self.ctl.verdict_override.take() else { return Ok(None) };
+        self.rec.emit_for(Some(&cmd), EventKind::VerdictOverridden { accept, note: note.clone() })?;
         if accept {
             return Ok(Some("the supervisor accepted the work as done".to_string()));
         }
@@ -656,7 +698,6 @@ impl Run {
                 None => {}
             }
             cycles.take_in_finished(&self.rec).await?;
-            self.answer_proposals()?;
             self.apply_max_mode(steps)?;
             // An answer to the verdict ends the pause: accepting also ends the run (at the
             // next boundary), rejecting lets the agent continue with the note.
@@ -754,26 +795,31 @@ impl Run {
         };
         if !review || forced {
             let record = (review && forced).then(|| RebuildReview { proposal: None, edits: Vec::new(), forced: true });
-            cycles.commit(&self.rec, &prepared, built, record)?;
+            cycles.commit(&self.rec, &prepared, built, record, None)?;
             return Ok(RollEnd::Done);
         }
         let id = self.rec.with_state(|s| s.next_seq);
         let mut review = Review::new(id, prepared, built);
-        review.propose(&self.rec, &cycles.spec())?;
+        review.propose(&self.rec, None, &cycles.spec())?;
         loop {
-            let step = match self.commands.recv().await {
-                None | Some(Command::Stop) => {
+            let Some(env) = self.commands.recv().await else {
+                self.ctl.stop = true;
+                return Ok(RollEnd::Stopped);
+            };
+            let cause = env.id.clone();
+            let step = match env.command {
+                Command::Stop => {
                     self.ctl.stop = true;
                     return Ok(RollEnd::Stopped);
                 }
-                Some(Command::ReviewRebuild { id, edit }) if id == review.id => review.apply(&self.rec, &cycles.spec(), edit)?,
+                Command::ReviewRebuild { id, edit } if id == review.id => review.apply(&self.rec, Some(&env.id), &cycles.spec(), edit)?,
                 // Turning review off approves what is proposed.
-                Some(Command::SetReviewRebuilds(false)) => {
-                    self.ctl.handle(&self.rec, Command::SetReviewRebuilds(false))?;
+                Command::SetReviewRebuilds(false) => {
+                    self.ctl.handle(&self.rec, env)?;
                     ReviewStep::Approve
                 }
-                Some(other) => {
-                    self.ctl.handle(&self.rec, other)?;
+                _ => {
+                    self.ctl.handle(&self.rec, env)?;
                     ReviewStep::Rejected
                 }
             };
@@ -781,21 +827,22 @@ impl Run {
                 ReviewStep::Revised | ReviewStep::Rejected => {}
                 ReviewStep::Approve => {
                     let record = RebuildReview { proposal: Some(review.id), edits: review.edits, forced: false };
-                    cycles.commit(&self.rec, &review.prepared, review.built, Some(record))?;
+                    cycles.commit(&self.rec, &review.prepared, review.built, Some(record), Some(&cause))?;
                     return Ok(RollEnd::Done);
                 }
                 ReviewStep::Veto => {
                     let fill_pct = review.prepared.fill_pct;
                     let next_pct = cycles.postpone(fill_pct);
-                    self.rec.emit(EventKind::RebuildVetoed { id: review.id, fill_pct, next_pct })?;
+                    self.rec.emit_for(Some(&cause), EventKind::RebuildVetoed { id: review.id, fill_pct, next_pct })?;
                     return Ok(RollEnd::Done);
                 }
             }
         }
     }
 
-    fn deliver_corrections(&self) -> Result<(), LogError> {
-        let (pending, step) = self.rec.with_state(|s| (s.pending_corrections.clone(), s.step + 1));
+    /// Delivers the queued corrections before the next step (`retry`: the step asked again).
+    fn deliver_corrections(&self, retry: Option<u64>) -> Result<(), LogError> {
+        let (pending, step) = self.rec.with_state(|s| (s.pending_corrections.clone(), retry.unwrap_or(s.step + 1)));
         for (id, _) in pending {
             self.rec.emit(EventKind::CorrectionDelivered { id, step })?;
         }
@@ -806,7 +853,7 @@ impl Run {
 pub(crate) fn fmt_amount(kind: BudgetKind, v: f64) -> String {
     match kind {
         BudgetKind::Steps | BudgetKind::Tokens => format!("{}", v as u64),
-        BudgetKind::Cost => format!("${v:.4}"),
+        BudgetKind::Cost => crate::printable::money(v),
         BudgetKind::Time => format!("{}s", v as u64),
     }
 }

@@ -56,7 +56,7 @@ pub(super) struct StepRunner {
     cut_answers: u32,
     pub(super) max_mode: super::MaxModeSettings,
     verifier: super::VerifierSettings,
-    picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
+    picks: tokio::sync::mpsc::UnboundedReceiver<(u32, Option<String>)>,
     escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
     supervision: super::Supervision,
     /// A subagent's answer schema, and how many answers failed it so far.
@@ -73,7 +73,7 @@ impl StepRunner {
     pub(super) fn new(
         cfg: &AgentConfig,
         rec: SharedRecorder,
-        picks: tokio::sync::mpsc::UnboundedReceiver<u32>,
+        picks: tokio::sync::mpsc::UnboundedReceiver<(u32, Option<String>)>,
         escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
         sandbox: Arc<crate::sandbox::Sandbox>,
         processes: Arc<crate::tools::process::Processes>,

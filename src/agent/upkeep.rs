@@ -94,7 +94,7 @@ async fn run_distill(cfg: &AgentConfig, except: Option<&str>) -> Result<(Pattern
 pub(super) async fn at_session_start(
     cfg: &AgentConfig,
     rec: &SharedRecorder,
-    proposals: &mut Vec<(u64, String)>,
+    proposals: &mut Vec<(u64, String, String)>,
 ) -> Result<(), LogError> {
     let now = Utc::now();
     let (mut state, warnings) = MemoryState::load(&cfg.workspace);
@@ -109,9 +109,9 @@ pub(super) async fn at_session_start(
         match cfg.supervision {
             super::Supervision::Supervised => match propose_dream(cfg, session.as_deref()).await {
                 Ok(Some(d)) if d.content.trim() != MemoryFile::load(&cfg.workspace).map(|m| m.render()).unwrap_or_default().trim() => {
-                    let id = proposals.len() as u64 + 1;
+                    let id = rec.with_state(|s| s.memory_proposed) + 1;
                     rec.emit(EventKind::MemoryProposed { id, source: "dream".into(), diff: d.diff, content: d.content.clone() })?;
-                    proposals.push((id, d.content));
+                    proposals.push((id, "dream".into(), d.content));
                     state.mark_dreamed(now);
                     changed = true;
                 }
@@ -138,6 +138,7 @@ pub(super) async fn at_session_start(
             Ok((_, written)) => {
                 if !written.is_empty() {
                     rec.emit(EventKind::MemoryUpdated {
+                        id: None,
                         source: "distill".into(),
                         added: written.len() as u32,
                         summary: format!("new skills: {}", written.join(", ")),
@@ -155,18 +156,86 @@ pub(super) async fn at_session_start(
     Ok(())
 }
 
-/// Applies or drops a proposed MEMORY.md after the supervisor's answer.
-pub(super) fn resolve_proposal(workspace: &Path, rec: &SharedRecorder, content: &str, accept: bool) -> Result<(), LogError> {
+/// Applies or drops proposal `id` after the supervisor's answer (command `command_id`):
+/// `memory_resolved` records the answer either way, and `memory_updated` the write.
+pub(super) fn resolve_proposal(
+    workspace: &Path,
+    rec: &SharedRecorder,
+    command_id: &str,
+    id: u64,
+    source: &str,
+    content: &str,
+    accept: bool,
+) -> Result<(), LogError> {
+    rec.emit_for(Some(command_id), EventKind::MemoryResolved { id, accept })?;
     if !accept {
-        return rec.emit(EventKind::Warning { message: "the supervisor rejected the dream's MEMORY.md; the file is unchanged".into() });
+        return Ok(());
     }
     let content = rec.redactor().redact(content);
     match crate::memory::memory_file::write_memory_md(&workspace.join("MEMORY.md"), content.as_bytes()) {
-        Ok(()) => rec.emit(EventKind::MemoryUpdated {
-            source: "dream".into(),
-            added: 0,
-            summary: "consolidated by a dream, approved by the supervisor".into(),
-        }),
-        Err(e) => rec.emit(EventKind::Warning { message: format!("cannot write MEMORY.md: {e}") }),
+        Ok(()) => rec.emit_for(
+            Some(command_id),
+            EventKind::MemoryUpdated {
+                id: Some(id),
+                source: source.to_string(),
+                added: 0,
+                summary: format!("proposed by {source}, approved by the supervisor"),
+            },
+        ),
+        Err(e) => rec.emit_for(Some(command_id), EventKind::Warning { message: format!("cannot write MEMORY.md: {e}") }),
     }
+}
+
+/// The supervisor's edit of MEMORY.md (`Command::SaveMemory`). Written when the file is
+/// still the one the edit started from (`base_hash`); otherwise nothing is overwritten and
+/// the edit becomes a proposal against the file as it is now, for the supervisor to accept
+/// or reject. Returns that proposal (id, content).
+pub(super) fn save_memory(
+    workspace: &Path,
+    rec: &SharedRecorder,
+    command_id: &str,
+    text: &str,
+    base_hash: &str,
+) -> Result<Option<(u64, String)>, LogError> {
+    let path = workspace.join("MEMORY.md");
+    let now = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            rec.emit_for(Some(command_id), EventKind::Warning { message: format!("cannot read MEMORY.md before saving: {e}; nothing was written") })?;
+            return Ok(None);
+        }
+    };
+    let text = rec.redactor().redact(text).into_owned();
+    if crate::workspace::sha256_hex(&now) != base_hash {
+        let current = String::from_utf8_lossy(&now).into_owned();
+        if current == text {
+            return Ok(None);
+        }
+        let id = rec.with_state(|s| s.memory_proposed) + 1;
+        let diff = crate::workspace::file_diff("MEMORY.md", "MEMORY.md", &current, &text);
+        rec.emit_for(
+            Some(command_id),
+            EventKind::Warning { message: "MEMORY.md changed since you opened it: your edit was not written; it is proposed against the file as it is now".into() },
+        )?;
+        rec.emit_for(Some(command_id), EventKind::MemoryProposed { id, source: "supervisor".into(), diff, content: text.clone() })?;
+        return Ok(Some((id, text)));
+    }
+    let before = MemoryFile::parse(&String::from_utf8_lossy(&now)).entry_count();
+    match crate::memory::memory_file::write_memory_md(&path, text.as_bytes()) {
+        Ok(()) => {
+            let after = MemoryFile::parse(&text).entry_count();
+            rec.emit_for(
+                Some(command_id),
+                EventKind::MemoryUpdated {
+                    id: None,
+                    source: "supervisor".into(),
+                    added: after.saturating_sub(before) as u32,
+                    summary: "edited by the supervisor".into(),
+                },
+            )?;
+        }
+        Err(e) => rec.emit_for(Some(command_id), EventKind::Warning { message: format!("cannot write MEMORY.md: {e}; your edit was not saved") })?,
+    }
+    Ok(None)
 }

@@ -45,19 +45,40 @@ pub enum KeyContext {
     Verifier,
     Editor,
     Rebuild,
+    Memory,
+    /// The Max Mode candidates, shown in the transcript's place.
+    Candidates,
+    /// A yes/no question (quit, stop, rollback, an escalation).
+    Confirm,
+    Help,
+    /// MEMORY.md changed on disk under unsaved edits.
+    Conflict,
+    /// The inline correction input at the bottom.
+    Composer,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 8] = [
+    pub const ALL: [KeyContext; 14] = [
         KeyContext::Global,
         KeyContext::Transcript,
+        KeyContext::Candidates,
         KeyContext::Tasks,
         KeyContext::Diff,
         KeyContext::Checkpoints,
         KeyContext::Verifier,
+        KeyContext::Memory,
         KeyContext::Editor,
+        KeyContext::Composer,
         KeyContext::Rebuild,
+        KeyContext::Confirm,
+        KeyContext::Help,
+        KeyContext::Conflict,
     ];
+
+    /// Layers where typed keys are text, so global bindings do not apply.
+    pub fn takes_text(self) -> bool {
+        matches!(self, KeyContext::Editor | KeyContext::Composer)
+    }
 
     /// The section name in keymap files.
     pub fn as_str(self) -> &'static str {
@@ -70,6 +91,12 @@ impl KeyContext {
             KeyContext::Verifier => "verifier",
             KeyContext::Editor => "editor",
             KeyContext::Rebuild => "rebuild",
+            KeyContext::Memory => "memory",
+            KeyContext::Candidates => "candidates",
+            KeyContext::Confirm => "confirm",
+            KeyContext::Help => "help",
+            KeyContext::Conflict => "conflict",
+            KeyContext::Composer => "composer",
         }
     }
 }
@@ -166,6 +193,18 @@ pub enum Action {
     OpenDropped,
     /// Checkpoints: mark the selected checkpoint as the one to compare against.
     MarkCheckpoint,
+    /// Transcript: move the selection cursor to the next or previous cell.
+    SelectNext,
+    SelectPrev,
+    /// Copy the selected cell's text to the clipboard (OSC 52: works over ssh and in tmux).
+    Copy,
+    /// Composer: a new line in the correction (Enter sends it).
+    ComposerNewline,
+    /// Composer: recall an earlier correction, or go forward again.
+    HistoryPrev,
+    HistoryNext,
+    /// Transcript: take back the selected correction before it is delivered.
+    Withdraw,
 }
 
 impl Action {
@@ -225,6 +264,13 @@ impl Action {
         ("rebuild_veto", Action::RebuildVeto),
         ("open_dropped", Action::OpenDropped),
         ("mark_checkpoint", Action::MarkCheckpoint),
+        ("select_next", Action::SelectNext),
+        ("select_prev", Action::SelectPrev),
+        ("copy", Action::Copy),
+        ("composer_newline", Action::ComposerNewline),
+        ("history_prev", Action::HistoryPrev),
+        ("history_next", Action::HistoryNext),
+        ("withdraw", Action::Withdraw),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.
@@ -259,6 +305,55 @@ pub struct Keymap {
 }
 
 impl Keymap {
+    /// Bindings that can never fire, per layer: a key sequence bound twice (after `prepend`
+    /// and `append` merged, the first wins), or a key that is also the start of a longer
+    /// sequence in the same layer (the short one fires first).
+    pub fn conflicts(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (ctx, bindings) in &self.sections {
+            let norm: Vec<Vec<_>> = bindings.iter().map(|b| b.keys.iter().map(normalize).collect()).collect();
+            for (i, a) in norm.iter().enumerate() {
+                for (j, b) in norm.iter().enumerate().skip(i + 1) {
+                    let (first, second) = (&bindings[i], &bindings[j]);
+                    if a == b {
+                        out.push(format!(
+                            "[{}] `{}` is bound twice: to {} and to {} (the first wins)",
+                            ctx.as_str(),
+                            first.notation,
+                            first.desc,
+                            second.desc
+                        ));
+                    } else if a.len() != b.len() && a.iter().zip(b).all(|(x, y)| x == y) {
+                        let (short, long) = if a.len() < b.len() { (first, second) } else { (second, first) };
+                        out.push(format!("[{}] `{}` ({}) shadows the sequence `{}` ({})", ctx.as_str(), short.notation, short.desc, long.notation, long.desc));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The bindings of `ctx` (then global) that continue the keys typed so far, for the
+    /// which-key hint while a prefix is pending: (the remaining keys, description).
+    pub fn continuations(&self, ctx: KeyContext, typed: &[KeyEvent]) -> Vec<(String, String)> {
+        let typed: Vec<_> = typed.iter().map(normalize).collect();
+        let mut contexts = vec![ctx];
+        if !ctx.takes_text() && ctx != KeyContext::Global {
+            contexts.push(KeyContext::Global);
+        }
+        let mut out = Vec::new();
+        for c in contexts {
+            for b in self.bindings(c) {
+                let bound: Vec<_> = b.keys.iter().map(normalize).collect();
+                if bound.len() > typed.len() && bound[..typed.len()] == typed[..] {
+                    let rest: Vec<String> = b.notation.split_whitespace().skip(typed.len()).map(str::to_string).collect();
+                    out.push((rest.join(" "), b.desc.clone()));
+                }
+            }
+        }
+        out
+    }
+
     pub fn bindings(&self, ctx: KeyContext) -> &[Binding] {
         self.sections.get(&ctx).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -272,7 +367,7 @@ impl Keymap {
     pub fn lookup(&self, ctx: KeyContext, key: &KeyEvent) -> Option<&Binding> {
         let key = normalize(key);
         let hit = |c: KeyContext| self.bindings(c).iter().find(|b| b.keys.len() == 1 && normalize(&b.keys[0]) == key);
-        hit(ctx).or_else(|| if ctx == KeyContext::Editor { None } else { hit(KeyContext::Global) })
+        hit(ctx).or_else(|| if ctx.takes_text() { None } else { hit(KeyContext::Global) })
     }
 
     /// Like [`Keymap::lookup`] for the keys typed so far, for multi-key bindings: an exact
@@ -283,7 +378,7 @@ impl Keymap {
         }
         let typed: Vec<_> = keys.iter().map(normalize).collect();
         let mut contexts = vec![ctx];
-        if ctx != KeyContext::Editor && ctx != KeyContext::Global {
+        if !ctx.takes_text() && ctx != KeyContext::Global {
             contexts.push(KeyContext::Global);
         }
         for c in contexts {
@@ -306,7 +401,7 @@ impl Keymap {
     /// such as "press ? for help".
     pub fn binding_for(&self, ctx: KeyContext, action: Action) -> Option<&Binding> {
         let find = |c: KeyContext| self.bindings(c).iter().find(|b| b.action == action);
-        find(ctx).or_else(|| if ctx == KeyContext::Editor { None } else { find(KeyContext::Global) })
+        find(ctx).or_else(|| if ctx.takes_text() { None } else { find(KeyContext::Global) })
     }
 }
 
@@ -333,6 +428,28 @@ fn normalize(key: &KeyEvent) -> (KeyCode, KeyModifiers) {
 }
 
 /// Parses one key in the notation described in the module docs.
+/// A key as the keymap files write it: `g`, `<C-s>`, `<Space>`, `<S-Tab>`.
+pub fn notation(key: &KeyEvent) -> String {
+    let mut mods = String::new();
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        mods.push_str("C-");
+    }
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        mods.push_str("A-");
+    }
+    let name = match key.code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char('<') => "lt".to_string(),
+        KeyCode::Char('>') => "gt".to_string(),
+        KeyCode::Char(c) if mods.is_empty() => return c.to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::BackTab => return "<S-Tab>".into(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    format!("<{mods}{name}>")
+}
+
 pub fn parse_key(notation: &str) -> Result<KeyEvent, String> {
     let bad = || {
         format!("bad key notation `{notation}`: write one character, or a named key in angle brackets such as <Tab>, <C-s>, <S-Tab>, <F1>")

@@ -96,9 +96,9 @@ pub const SCOPES: &[&str] = &[
     // The base style under everything: the frame is filled with it first.
     "ui",
     "ui.border", "ui.border.focused", "ui.title", "ui.title.focused", "ui.tab", "ui.tab.active",
-    "ui.selection", "ui.dim", "ui.banner.error", "ui.flash", "ui.confirm",
+    "ui.selection", "ui.dim", "ui.banner.error", "ui.flash", "ui.error", "ui.confirm",
     "ui.help.section", "ui.help.key", "ui.help.desc",
-    "ui.search.match", "ui.search.input",
+    "ui.search.match", "ui.search.current", "ui.search.input",
     "ui.statusbar", "ui.statusbar.key",
     "ui.replay", "ui.timeline",
     // Checkpoint field names, checkpoints a rollback abandoned, the MEMORY.md proposal banner

@@ -26,7 +26,9 @@ pub fn check_ui(user_dir: Option<&Path>) -> Vec<ConfigProblem> {
         add(load_theme(&name, user_dir).1);
     }
     for name in dedup(keymaps) {
-        add(load_keymap(&name, user_dir).1);
+        let (km, problems) = load_keymap(&name, user_dir);
+        add(problems);
+        add(km.conflicts().into_iter().map(|c| ConfigProblem::file(format!("keymap {name}"), c)).collect());
     }
     out
 }

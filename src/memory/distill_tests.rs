@@ -15,7 +15,7 @@ struct Log {
 
 impl Log {
     fn push(&mut self, kind: EventKind) -> &mut Self {
-        self.events.push(Event { seq: self.events.len() as u64, ts: Utc::now(), kind });
+        self.events.push(Event { command_id: None, seq: self.events.len() as u64, ts: Utc::now(), kind });
         self
     }
 

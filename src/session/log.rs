@@ -104,7 +104,7 @@ mod tests {
     use chrono::Utc;
 
     fn ev(seq: u64) -> Event {
-        Event { seq, ts: Utc::now(), kind: EventKind::StepStarted { step: seq } }
+        Event { command_id: None, seq, ts: Utc::now(), kind: EventKind::StepStarted { step: seq } }
     }
 
     #[test]

@@ -193,6 +193,18 @@ pub struct SessionState {
     /// The highest workflow subagent number used so far.
     #[serde(default)]
     pub last_agent: u64,
+    /// The highest MEMORY.md proposal id so far; the next proposal gets this + 1.
+    #[serde(default)]
+    pub memory_proposed: u64,
+    /// MEMORY.md proposals not yet accepted or rejected, by id.
+    #[serde(default)]
+    pub memory_pending: Vec<u64>,
+    /// Corrections the supervisor withdrew before delivery.
+    #[serde(default)]
+    pub corrections_withdrawn: u64,
+    /// Rollbacks done so far.
+    #[serde(default)]
+    pub rollbacks: u32,
 }
 
 /// A workflow run of the session, as `workflow_started` and `workflow_finished` tell it.
@@ -440,6 +452,7 @@ impl SessionState {
                 self.rollovers += 1;
             }
             EventKind::RolledBack { to, cycle, window_tokens, window, tasks, origins, .. } => {
+                self.rollbacks += 1;
                 self.intervened();
                 self.cycle = *cycle;
                 self.branch_head = Some(to.clone());
@@ -461,7 +474,21 @@ impl SessionState {
                 self.paused = false;
                 self.outcome = None;
             }
-            EventKind::MemoryProposed { .. } | EventKind::MemoryUpdated { .. } => {}
+            EventKind::MemoryProposed { id, .. } => {
+                self.memory_proposed = self.memory_proposed.max(*id);
+                self.memory_pending.push(*id);
+            }
+            EventKind::MemoryResolved { id, .. } => {
+                self.memory_pending.retain(|p| p != id);
+                self.intervened();
+            }
+            EventKind::MemoryUpdated { .. } => {}
+            EventKind::CorrectionWithdrawn { id } => {
+                if let Some(pos) = self.pending_corrections.iter().position(|(i, _)| i == id) {
+                    self.pending_corrections.remove(pos);
+                    self.corrections_withdrawn += 1;
+                }
+            }
             EventKind::RebuildReviewChanged { on } => self.review_rebuilds = *on,
             EventKind::RebuildVetoed { .. } => self.intervened(),
             EventKind::RebuildProposed { .. } | EventKind::RebuildFailed { .. } | EventKind::CheckpointFlagged { .. } => {}

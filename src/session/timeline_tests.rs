@@ -10,7 +10,7 @@ struct Log(Vec<Event>);
 impl Log {
     fn push(&mut self, kind: EventKind) -> &mut Self {
         let seq = self.0.len() as u64;
-        self.0.push(Event { seq, ts: Utc::now(), kind });
+        self.0.push(Event { command_id: None, seq, ts: Utc::now(), kind });
         self
     }
 

@@ -1,5 +1,8 @@
-//! Input to actions, actions to commands and view changes. No terminal in here: tests drive
-//! `handle_key`/`handle_event` and draw with `render` on a `TestBackend`.
+//! Input to actions, actions to commands and view changes. `App` routes: keys go to the layer
+//! on top (an overlay, the Rebuild view, or the focused panel, whose `offers` say what it does
+//! now), then to the app's own global actions; panels ask for commands, overlays and messages
+//! through `Effects`. No terminal in here: tests drive `handle_key`/`handle_event` and draw
+//! with `render` on a `TestBackend`.
 
 use std::collections::HashSet;
 
@@ -7,29 +10,26 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
 use ratatui::Frame;
 use ratatui_textarea::TextArea;
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::WorkbenchOptions;
 use super::dropped::DroppedList;
-use super::layout::{PanelId, Screen};
-use super::panels::candidates::CandidatesView;
-use super::panels::checkpoints::CheckpointsView;
-use super::panels::diff::{DiffMode, DiffScope, DiffView};
-use super::panels::memory::{self, MemoryView};
-use super::panels::transcript::{Anchor, TranscriptView};
-use super::panels::verifier::VerifierView;
-use super::panels::{RenderCtx, TasksView};
+use super::layout::Screen;
+use super::panel::{Effect, Effects, Offer, Panel, PanelId, READ_ONLY, registry};
+use super::panels::RenderCtx;
+use super::panels::memory::MemoryEdit;
+use super::panels::transcript::Sent;
 use super::rebuild::RebuildView;
 use super::replay::Timeline;
-use super::search::Search;
-use super::state::{NoticeLevel, WorkbenchState};
-use super::text::find_all;
+use super::state::{NoticeLevel, RunState, WorkbenchState};
 use super::widgets::highlight::Highlighter;
-use crate::config::keymap::{Action, KeyContext};
+use crate::agent::CommandSender;
+use crate::config::keymap::{Action, KeyContext, SeqMatch};
 use crate::protocol::{Command, Event, EventKind};
 
 #[path = "app_cycles.rs"]
 mod cycles;
+#[path = "app_overlays.rs"]
+mod overlays;
 
 /// Where "now" comes from: the wall clock, or a fixed instant so tests are deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -57,8 +57,6 @@ pub enum ConfirmKind {
 pub enum EditorKind {
     Task,
     Inject,
-    /// MEMORY.md, saved to disk rather than sent.
-    Memory,
     /// The note that goes with rejecting the work over the verifier's verdict.
     RejectNote,
     /// The note that goes to the agent with denying escalation `id` (may be empty).
@@ -67,14 +65,29 @@ pub enum EditorKind {
     RebuildField,
 }
 
+/// The layers drawn over the panels; the one open has the keyboard.
+#[derive(Debug, Default)]
 pub enum Overlay {
+    #[default]
     None,
-    Help { scroll: usize },
+    Help {
+        scroll: usize,
+        /// Typed text that narrows the list.
+        filter: String,
+    },
     Confirm(ConfirmKind),
     Editor(EditorKind, Box<TextArea<'static>>),
-    /// MEMORY.md changed on disk while the editor had unsaved edits: neither is written until
-    /// the supervisor picks one. `editor` keeps the buffer for "keep editing".
-    MemoryConflict { editor: Box<TextArea<'static>>, theirs: String, scroll: usize },
+    /// MEMORY.md in the editor; saving asks the runtime to write it.
+    MemoryEditor(MemoryEdit),
+    /// MEMORY.md changed on disk while the editor had unsaved edits: nothing is saved until
+    /// the supervisor picks a side.
+    MemoryConflict {
+        edit: MemoryEdit,
+        theirs: String,
+        scroll: usize,
+    },
+    /// The inline correction input at the bottom.
+    Composer(super::composer::Composer),
     /// Escalation `id` waits for the supervisor: approve once, or deny with a note.
     Escalation(u64),
     /// What a rollover dropped, to open each original message.
@@ -86,38 +99,38 @@ pub struct App {
     pub(super) hl: Highlighter,
     pub state: WorkbenchState,
     pub mode: Mode,
-    commands: Option<UnboundedSender<Command>>,
+    commands: Option<CommandSender>,
+    /// Every panel, in reading order (their numbers).
+    pub panels: Vec<Box<dyn Panel>>,
     pub focus: PanelId,
     pub hidden: HashSet<PanelId>,
     pub maximized: bool,
     pub(super) last_side: PanelId,
-    pub transcript: TranscriptView,
-    pub tasks: TasksView,
-    pub diff: DiffView,
-    pub checkpoints: CheckpointsView,
-    pub memory: MemoryView,
-    pub candidates: CandidatesView,
-    pub verifier: VerifierView,
+    /// The Rebuild view: a layer over the panels while a rebuilt window waits for review.
     pub rebuild: RebuildView,
-    /// Proposals this workbench answered; hidden at once, since a rejection has no event.
-    pub resolved_proposals: HashSet<u64>,
     /// Escalations this workbench answered, so the overlay does not reopen before the
     /// runtime's `escalation_resolved` arrives.
     pub answered_escalations: HashSet<u64>,
-    pub search: Search,
     pub overlay: Overlay,
     /// Corrections sent but not yet acknowledged by a `CorrectionQueued`.
-    pub pending: Vec<String>,
-    pub flash: Option<String>,
+    pub pending: Vec<Sent>,
+    /// What the last key did, for the status bar until the next key.
+    pub notice: Option<String>,
+    /// Why the last key could not do what it asked.
+    pub error: Option<String>,
     pub should_quit: bool,
     pub clock: Clock,
     pub(super) screen: Screen,
     /// Events lost to a lagging broadcast receiver.
     pub lagged: u64,
+    /// Text to put on the clipboard: the terminal loop writes it as OSC 52.
+    pub clipboard: Option<String>,
+    /// The keys of a sequence typed so far (`g` of `g g`), while they are a prefix.
+    pub pending_keys: Vec<KeyEvent>,
 }
 
 impl App {
-    pub fn new(opts: WorkbenchOptions, mode: Mode, commands: Option<UnboundedSender<Command>>) -> App {
+    pub fn new(opts: WorkbenchOptions, mode: Mode, commands: Option<CommandSender>) -> App {
         let hl = Highlighter::new(&opts.theme);
         let mut app = App {
             opts,
@@ -125,40 +138,35 @@ impl App {
             state: WorkbenchState::default(),
             mode,
             commands,
+            panels: registry(),
             focus: PanelId::Transcript,
             hidden: HashSet::new(),
             maximized: false,
             last_side: PanelId::Tasks,
-            transcript: TranscriptView::default(),
-            tasks: TasksView::default(),
-            diff: DiffView::default(),
-            checkpoints: CheckpointsView::default(),
-            memory: MemoryView::default(),
-            candidates: CandidatesView::default(),
-            verifier: VerifierView::default(),
             rebuild: RebuildView::default(),
-            resolved_proposals: HashSet::new(),
             answered_escalations: HashSet::new(),
-            search: Search::default(),
             overlay: Overlay::None,
             pending: Vec::new(),
-            flash: None,
+            notice: None,
+            error: None,
             should_quit: false,
             clock: Clock::System,
             screen: Screen::default(),
             lagged: 0,
+            pending_keys: Vec::new(),
+            clipboard: None,
         };
         if let Mode::Replay(tl) = &mut app.mode {
             tl.seek(tl.steps(), &mut app.state);
         }
-        app.sync_memory_path();
+        app.session_known();
         if matches!(app.mode, Mode::Live { task_pending: true }) {
-            app.open_editor(EditorKind::Task);
+            app.open_editor(EditorKind::Task, "");
         }
         app
     }
 
-    pub fn live(opts: WorkbenchOptions, history: &[Event], commands: UnboundedSender<Command>, task_pending: bool) -> App {
+    pub fn live(opts: WorkbenchOptions, history: &[Event], commands: CommandSender, task_pending: bool) -> App {
         let mut app = App::new(opts, Mode::Live { task_pending }, Some(commands));
         for e in history {
             app.apply_event(e);
@@ -172,6 +180,11 @@ impl App {
 
     pub fn is_replay(&self) -> bool {
         matches!(self.mode, Mode::Replay(_))
+    }
+
+    /// The status bar's message: an error wins over a notice.
+    pub fn message(&self) -> Option<&str> {
+        self.error.as_deref().or(self.notice.as_deref())
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -190,29 +203,85 @@ impl App {
     /// True while something on screen moves by itself, which is the only time the loop
     /// schedules frames without an input.
     pub fn is_animating(&self) -> bool {
-        !self.is_replay() && self.state.run.is_active() && (self.state.run == super::state::RunState::WaitingForModel || self.state.running_tools > 0)
+        !self.is_replay() && self.state.run.is_active() && (self.state.run == RunState::WaitingForModel || self.state.running_tools() > 0)
+    }
+
+    /// The session's own budget is what its checkpoints were measured against.
+    pub fn context_budget(&self) -> u64 {
+        self.state.session().map(|s| s.context_budget).filter(|b| *b > 0).unwrap_or(self.opts.context_budget)
+    }
+
+    /// What every panel reads while drawing or acting.
+    pub fn cx(&self, spinner: usize) -> RenderCtx<'_> {
+        RenderCtx {
+            theme: &self.opts.theme,
+            hl: &self.hl,
+            state: &self.state,
+            now: self.now(),
+            spinner,
+            live: !self.is_replay(),
+            keymap: &self.opts.keymap,
+            pending: &self.pending,
+            context_budget: self.context_budget(),
+        }
+    }
+
+    /// The panel registered as `T`.
+    pub fn panel<T: Panel>(&self) -> &T {
+        self.panels.iter().find_map(|p| p.as_any().downcast_ref::<T>()).unwrap_or_else(|| unreachable!("every panel type is registered"))
+    }
+
+    pub fn panel_mut<T: Panel>(&mut self) -> &mut T {
+        self.panels.iter_mut().find_map(|p| p.as_any_mut().downcast_mut::<T>()).unwrap_or_else(|| unreachable!("every panel type is registered"))
+    }
+
+    fn index_of(&self, id: PanelId) -> Option<usize> {
+        self.panels.iter().position(|p| p.id() == id)
+    }
+
+    /// Runs `f` on panel `id` with the context; the panel is taken out meanwhile so that it
+    /// can read the app's state while changing itself.
+    fn with_panel<R>(&mut self, id: PanelId, f: impl FnOnce(&mut dyn Panel, &RenderCtx, &mut Effects) -> R) -> Option<R> {
+        let i = self.index_of(id)?;
+        let mut panel = self.panels.remove(i);
+        let mut fx = Effects::default();
+        let r = {
+            let cx = self.cx(0);
+            f(panel.as_mut(), &cx, &mut fx)
+        };
+        self.panels.insert(i, panel);
+        self.apply_effects(fx);
+        Some(r)
     }
 
     /// Folds a live event into the projection.
     pub fn apply_event(&mut self, e: &Event) {
-        if let EventKind::CorrectionQueued { text, .. } = &e.kind {
-            // Acknowledged corrections leave the pending list, oldest first if texts differ.
-            let i = self.pending.iter().position(|p| p.trim() == text.trim()).unwrap_or(0);
-            if i < self.pending.len() {
-                self.pending.remove(i);
-            }
+        if let (EventKind::CorrectionQueued { .. }, Some(cause)) = (&e.kind, &e.command_id) {
+            self.pending.retain(|p| p.command_id != *cause);
         }
         if let (EventKind::SessionStarted { .. }, Mode::Live { task_pending }) = (&e.kind, &mut self.mode) {
             *task_pending = false;
         }
-        let max_steps = self.state.max_steps.len();
         self.state.apply(e);
         if matches!(e.kind, EventKind::SessionStarted { .. }) {
-            self.sync_memory_path();
+            self.session_known();
         }
-        self.follow_max_mode(e, max_steps);
+        let ids: Vec<PanelId> = self.panels.iter().map(|p| p.id()).collect();
+        for id in ids {
+            self.with_panel(id, |p, cx, _| p.on_event(e, cx));
+        }
         self.follow_rebuild(e);
         self.sync_escalation();
+    }
+
+    fn session_known(&mut self) {
+        if self.state.session().is_none() {
+            return;
+        }
+        let ids: Vec<PanelId> = self.panels.iter().map(|p| p.id()).collect();
+        for id in ids {
+            self.with_panel(id, |p, cx, _| p.session_known(cx));
+        }
     }
 
     /// An escalation nobody here has answered yet opens its overlay as soon as no other is
@@ -229,177 +298,25 @@ impl App {
         }
     }
 
-    fn answer_escalation(&mut self, id: u64, approve: bool, note: Option<String>) {
-        self.answered_escalations.insert(id);
-        self.send(Command::ResolveEscalation { id, approve, note });
-        if self.flash.is_none() {
-            self.flash = Some(if approve { format!("escalation {id} approved: the command runs outside the sandbox once") } else { format!("escalation {id} denied") });
-        }
-    }
-
-    /// The Candidates view takes the transcript's place while a Max Mode step is in flight,
-    /// and gives it back when that step ends unless the supervisor opened it themselves.
-    fn follow_max_mode(&mut self, e: &Event, max_steps_before: usize) {
-        match &e.kind {
-            // A new step: follow it, unless the supervisor is reading an older one.
-            EventKind::CandidateDelta { .. } | EventKind::CandidateProposed { .. } | EventKind::CandidateFailed { .. }
-                if self.state.max_steps.len() > max_steps_before
-                    && (!self.candidates.shown || self.candidates.auto || self.candidates.step.is_none()) =>
-            {
-                self.candidates.open(None, !self.candidates.shown || self.candidates.auto);
-            }
-            EventKind::JudgeVerdict { step, pick, .. } if self.state.review_picks => {
-                // Start the review on the judge's choice: confirming it is one key.
-                if self.candidates.shown_step(&self.state).is_some_and(|m| m.step == *step)
-                    && let Some(pos) = self.state.max_steps.last().and_then(|m| m.candidates.iter().position(|c| c.index == *pick))
-                {
-                    self.candidates.selected = pos;
-                }
-            }
-            EventKind::StepFinished { step } | EventKind::StepStarted { step }
-                if self.candidates.shown && self.candidates.auto && self.candidates.step.is_none() =>
-            {
-                let done = self.state.max_steps.last().is_some_and(|m| m.picked.is_some() && (m.step < *step || matches!(e.kind, EventKind::StepFinished { .. })));
-                if done {
-                    self.candidates.shown = false;
-                    self.candidates.auto = false;
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// Appends events read from a followed log.
     pub fn append_replay(&mut self, events: Vec<Event>) {
         if let Mode::Replay(tl) = &mut self.mode {
             tl.append_following(events, &mut self.state);
         }
-        self.sync_memory_path();
+        self.session_known();
     }
 
-    /// Points the Memory panel at the session's workspace once it is known.
-    fn sync_memory_path(&mut self) {
-        if let Some(info) = &self.state.session {
-            let path = memory::memory_path(&info.workspace);
-            self.memory.set_path(path);
-        }
+    /// The files panels show, for the watcher.
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        self.panels.iter().filter_map(|p| p.watched_file().map(std::path::Path::to_path_buf)).collect()
     }
 
-    /// The MEMORY.md being shown, for the file watcher.
-    pub fn memory_path(&self) -> Option<&std::path::Path> {
-        self.memory.path.as_deref()
-    }
-
-    /// The first proposal nobody has answered yet.
-    pub fn pending_proposal(&self) -> Option<&super::state::MemoryProposal> {
-        self.state.memory_proposals.iter().find(|p| !self.resolved_proposals.contains(&p.id))
-    }
-
-    /// MEMORY.md changed on disk (the watcher's reload message). The panel follows the file;
-    /// an open editor follows it too while it has no unsaved edits, and otherwise the
-    /// conflict view opens so that neither version is lost.
-    pub fn memory_changed(&mut self) {
-        self.memory.reload();
-        let theirs = self.memory.disk.clone().unwrap_or_default();
-        match std::mem::replace(&mut self.overlay, Overlay::None) {
-            Overlay::Editor(EditorKind::Memory, mut ta) => {
-                let mine = memory::buffer_text(&ta);
-                if theirs == self.memory.base || theirs == mine {
-                    // Our own save echoing back, a touch, or the same edit made on both sides.
-                    self.memory.base = theirs;
-                    self.overlay = Overlay::Editor(EditorKind::Memory, ta);
-                } else if mine == self.memory.base {
-                    *ta = memory::textarea(&theirs);
-                    self.memory.base = theirs;
-                    self.flash = Some("MEMORY.md changed on disk; the editor shows the new version".into());
-                    self.overlay = Overlay::Editor(EditorKind::Memory, ta);
-                } else {
-                    self.flash = Some("MEMORY.md changed on disk while you were editing it".into());
-                    self.overlay = Overlay::MemoryConflict { editor: ta, theirs, scroll: 0 };
-                }
-            }
-            Overlay::MemoryConflict { editor, scroll, .. } => {
-                self.overlay = Overlay::MemoryConflict { editor, theirs, scroll };
-            }
-            other => self.overlay = other,
+    /// A watched file changed on disk (the watcher's reload message).
+    pub fn file_changed(&mut self) {
+        for p in &mut self.panels {
+            p.file_changed();
         }
-    }
-
-    fn open_memory_editor(&mut self) {
-        if self.read_only() {
-            return;
-        }
-        if self.memory.path.is_none() {
-            self.flash = Some("no workspace yet: MEMORY.md is known once the session starts".into());
-            return;
-        }
-        self.memory.reload();
-        if let Some(e) = &self.memory.error {
-            self.flash = Some(format!("cannot read MEMORY.md: {e}"));
-            return;
-        }
-        let text = self.memory.disk.clone().unwrap_or_default();
-        let mut ta = memory::textarea(&text);
-        ta.set_placeholder_text("What every session in this workspace should know…");
-        self.memory.base = text;
-        self.overlay = Overlay::Editor(EditorKind::Memory, Box::new(ta));
-    }
-
-    /// Saves the editor's buffer unless the file changed since the editor loaded it (the
-    /// watcher may not have reported it yet); then it is a conflict, not an overwrite.
-    fn save_memory(&mut self, ta: Box<TextArea<'static>>) {
-        let mine = memory::buffer_text(&ta);
-        let theirs = match self.memory.read_now() {
-            Ok(t) => t.unwrap_or_default(),
-            Err(e) => {
-                self.flash = Some(format!("cannot read MEMORY.md before saving: {e}"));
-                self.overlay = Overlay::Editor(EditorKind::Memory, ta);
-                return;
-            }
-        };
-        if theirs != self.memory.base && theirs != mine {
-            self.memory.reload();
-            self.flash = Some("MEMORY.md changed on disk while you were editing it".into());
-            self.overlay = Overlay::MemoryConflict { editor: ta, theirs, scroll: 0 };
-            return;
-        }
-        self.write_memory(mine, ta);
-    }
-
-    fn write_memory(&mut self, text: String, ta: Box<TextArea<'static>>) {
-        let Some(path) = self.memory.path.clone() else { return };
-        match crate::memory::memory_file::write_memory_md(&path, text.as_bytes()) {
-            Ok(()) => {
-                self.memory.saved(text);
-                self.memory.base.clear();
-                self.overlay = Overlay::None;
-                self.flash = Some(format!("saved {}", path.display()));
-            }
-            Err(e) => {
-                // Keep the buffer: the edits are still only in memory.
-                self.flash = Some(format!("cannot save {}: {e}", path.display()));
-                self.overlay = Overlay::Editor(EditorKind::Memory, ta);
-            }
-        }
-    }
-
-    fn resolve_proposal(&mut self, accept: bool) {
-        if self.focus != PanelId::Memory {
-            self.flash = Some("proposals are answered in the Memory panel (focus it first)".into());
-            return;
-        }
-        if self.read_only() {
-            return;
-        }
-        let Some(id) = self.pending_proposal().map(|p| p.id) else {
-            self.flash = Some("no proposed MEMORY.md is waiting".into());
-            return;
-        };
-        self.send(Command::ResolveMemory { id, accept });
-        if self.flash.is_none() {
-            self.resolved_proposals.insert(id);
-            self.flash = Some(format!("{} proposal #{id}", if accept { "accepted" } else { "rejected" }));
-        }
+        self.memory_changed();
     }
 
     pub fn note(&mut self, level: NoticeLevel, text: String) {
@@ -412,17 +329,35 @@ impl App {
     }
 
     pub fn visible_panels(&self) -> Vec<PanelId> {
-        PanelId::ALL.iter().copied().filter(|p| !self.hidden.contains(p)).collect()
+        self.panels.iter().map(|p| p.id()).filter(|p| !self.hidden.contains(p)).collect()
     }
 
-    fn context(&self) -> KeyContext {
+    /// A panel's number: its place in reading order.
+    pub fn number(&self, id: PanelId) -> usize {
+        self.index_of(id).map_or(1, |i| i + 1)
+    }
+
+    fn focused(&self) -> Option<&dyn Panel> {
+        self.panels.iter().find(|p| p.id() == self.focus).map(|p| p.as_ref())
+    }
+
+    /// The keymap layer that has the keyboard now.
+    pub fn layer(&self) -> KeyContext {
         match self.overlay {
-            Overlay::Editor(..) => KeyContext::Editor,
-            // The conflict view takes no text, so its keys are the global memory keys.
-            Overlay::MemoryConflict { .. } | Overlay::Dropped(_) => KeyContext::Global,
+            Overlay::Editor(..) | Overlay::MemoryEditor(_) => KeyContext::Editor,
+            Overlay::Composer(_) => KeyContext::Composer,
+            Overlay::MemoryConflict { .. } => KeyContext::Conflict,
+            Overlay::Confirm(_) | Overlay::Escalation(_) => KeyContext::Confirm,
+            Overlay::Help { .. } => KeyContext::Help,
+            Overlay::Dropped(_) => KeyContext::Global,
             Overlay::None if self.rebuild_in_view() => KeyContext::Rebuild,
-            _ => self.focus.context(),
+            Overlay::None => self.focused().map_or(KeyContext::Global, |p| p.layer()),
         }
+    }
+
+    /// The layer of the focused panel (what the help overlay lists first).
+    pub fn focus_layer(&self) -> KeyContext {
+        self.focused().map_or(KeyContext::Global, |p| p.layer())
     }
 
     /// The binding for a key: as sent, then with the shift state that terminals disagree on
@@ -453,12 +388,19 @@ impl App {
                 MouseEventKind::Down(MouseButton::Left) => {
                     if let Some((shown, tab)) = self.screen.panel_at(m.column, m.row) {
                         self.set_focus(tab.unwrap_or(shown));
+                        // A click inside the frame selects what is under it.
+                        let inner_top = self.screen.slots.iter().find(|s| s.shown == shown).map(|s| s.area.y + 1);
+                        if tab.is_none()
+                            && let Some(top) = inner_top.filter(|t| m.row >= *t)
+                        {
+                            self.with_panel(shown, |p, cx, _| p.click(m.row - top, cx));
+                        }
                     }
                 }
                 MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
                     let up = matches!(m.kind, MouseEventKind::ScrollUp);
                     if let Some((p, _)) = self.screen.panel_at(m.column, m.row) {
-                        self.scroll_panel(p, if up { -3 } else { 3 });
+                        self.with_panel(p, |p, cx, _| p.scroll(if up { -3 } else { 3 }, cx));
                     }
                 }
                 _ => {}
@@ -468,10 +410,20 @@ impl App {
     }
 
     fn paste(&mut self, text: &str) {
-        if let Overlay::Editor(_, ta) = &mut self.overlay {
-            ta.insert_str(text);
-        } else if let Some(input) = &mut self.search.input {
-            input.push_str(&text.replace(['\n', '\r'], " "));
+        match &mut self.overlay {
+            Overlay::Editor(_, ta) => {
+                ta.insert_str(text);
+            }
+            Overlay::MemoryEditor(e) => {
+                e.editor.insert_str(text);
+            }
+            Overlay::Composer(c) => {
+                c.editor.insert_str(text);
+            }
+            _ => {
+                let focus = self.focus;
+                self.with_panel(focus, |p, _, _| p.paste(text));
+            }
         }
     }
 
@@ -479,202 +431,256 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return;
         }
-        self.flash = None;
+        self.notice = None;
+        self.error = None;
         self.sync_escalation();
-        let ctx = self.context();
-        let action = self.lookup(ctx, &key);
-        match &mut self.overlay {
-            Overlay::Escalation(id) => {
-                let id = *id;
-                match action {
-                    Some(Action::Confirm) => {
-                        self.overlay = Overlay::None;
-                        self.answer_escalation(id, true, None);
-                    }
-                    Some(Action::Cancel) => self.open_editor(EditorKind::EscalationNote(id)),
-                    // The run waits on this answer; nothing else is done until it is given.
-                    _ => {}
-                }
+        let layer = self.layer();
+        let action = self.lookup(layer, &key);
+        if !matches!(self.overlay, Overlay::None) {
+            self.overlay_key(key, action);
+            return;
+        }
+        let focus = self.focus;
+        if self.focused().is_some_and(|p| p.takes_text()) {
+            self.with_panel(focus, |p, cx, fx| p.input(key, cx, fx));
+            return;
+        }
+        self.sequence_key(layer, key, action);
+    }
+
+    /// A key outside overlays: part of a sequence (`g g`), or a binding of its own.
+    fn sequence_key(&mut self, layer: KeyContext, key: KeyEvent, single: Option<Action>) {
+        if !self.pending_keys.is_empty() && key.code == KeyCode::Esc {
+            self.pending_keys.clear();
+            return;
+        }
+        self.pending_keys.push(key);
+        match self.opts.keymap.lookup_sequence(layer, &self.pending_keys) {
+            SeqMatch::Exact(b) => {
+                let a = b.action;
+                self.pending_keys.clear();
+                self.act(a);
             }
-            Overlay::Editor(EditorKind::EscalationNote(id), ta) => match action {
-                Some(Action::EditorSend) => {
-                    let (id, note) = (*id, ta.lines().join("\n"));
-                    self.overlay = Overlay::None;
-                    let note = Some(note).filter(|n| !n.trim().is_empty());
-                    self.answer_escalation(id, false, note);
-                }
-                // Back to the question: it still waits for an answer.
-                Some(Action::EditorCancel) => self.overlay = Overlay::None,
-                _ => {
-                    ta.input(key);
-                }
-            },
-            Overlay::Confirm(kind) => {
-                let kind = kind.clone();
-                self.overlay = Overlay::None;
-                if action == Some(Action::Confirm) {
-                    match kind {
-                        ConfirmKind::Quit => self.should_quit = true,
-                        ConfirmKind::Stop => self.send(Command::Stop),
-                        ConfirmKind::Rollback(id) => {
-                            self.send(Command::Rollback(id.clone()));
-                            if self.flash.is_none() {
-                                self.flash = Some(format!("rollback to checkpoint {id} requested"));
-                            }
-                        }
-                        ConfirmKind::AcceptWork => {
-                            self.send(Command::OverrideVerdict { accept: true, note: None });
-                            if self.flash.is_none() {
-                                self.flash = Some("you accepted the work as done".into());
-                            }
-                        }
-                    }
-                }
-            }
-            Overlay::MemoryConflict { scroll, .. } => match action {
-                Some(Action::MemoryKeepMine) => {
-                    if let Overlay::MemoryConflict { editor, .. } = std::mem::replace(&mut self.overlay, Overlay::None) {
-                        let mine = memory::buffer_text(&editor);
-                        self.write_memory(mine, editor);
-                    }
-                }
-                Some(Action::MemoryTakeTheirs) => {
-                    self.overlay = Overlay::None;
-                    self.memory.reload();
-                    self.memory.base.clear();
-                    self.flash = Some("kept MEMORY.md as it is on disk; your edits were dropped".into());
-                }
-                Some(Action::MemoryEdit | Action::Cancel) => {
-                    if let Overlay::MemoryConflict { editor, theirs, .. } = std::mem::replace(&mut self.overlay, Overlay::None) {
-                        // The disk version has been seen: saving now overwrites it on purpose.
-                        self.memory.base = theirs;
-                        self.overlay = Overlay::Editor(EditorKind::Memory, editor);
-                    }
-                }
-                other => scroll_overlay(scroll, other),
-            },
-            Overlay::Dropped(_) => self.dropped_key(action),
-            Overlay::Editor(EditorKind::Memory, _) => match action {
-                Some(Action::EditorSend) => {
-                    if let Overlay::Editor(_, ta) = std::mem::replace(&mut self.overlay, Overlay::None) {
-                        self.save_memory(ta);
-                    }
-                }
-                Some(Action::EditorCancel) => {
-                    self.overlay = Overlay::None;
-                    self.memory.base.clear();
-                }
-                _ => {
-                    if let Overlay::Editor(_, ta) = &mut self.overlay {
-                        ta.input(key);
-                    }
-                }
-            },
-            Overlay::Editor(kind, ta) => match action {
-                Some(Action::EditorSend) => {
-                    let kind = *kind;
-                    let text = ta.lines().join("\n");
-                    if text.trim().is_empty() {
-                        self.flash = Some("nothing to send".into());
-                        return;
-                    }
-                    self.overlay = Overlay::None;
-                    match kind {
-                        EditorKind::Task => {
-                            self.send(Command::Start(text));
-                            if let Mode::Live { task_pending } = &mut self.mode {
-                                *task_pending = false;
-                            }
-                        }
-                        EditorKind::Inject => {
-                            self.send(Command::Inject(text.clone()));
-                            self.pending.push(text);
-                        }
-                        EditorKind::RejectNote => {
-                            self.send(Command::OverrideVerdict { accept: false, note: Some(text) });
-                            if self.flash.is_none() {
-                                self.flash = Some("you rejected the work; the note goes to the agent".into());
-                            }
-                        }
-                        EditorKind::RebuildField => self.send_field_edit(text),
-                        // Handled by their own arms above.
-                        EditorKind::Memory | EditorKind::EscalationNote(_) => {}
-                    }
-                }
-                Some(Action::EditorCancel) => self.overlay = Overlay::None,
-                _ => {
-                    ta.input(key);
-                }
-            },
-            Overlay::Help { scroll } => match action {
-                Some(Action::Help | Action::Cancel | Action::Quit) => self.overlay = Overlay::None,
-                other => scroll_overlay(scroll, other),
-            },
-            Overlay::None => {
-                if self.search.input.is_some() {
-                    self.search_input(key);
-                } else if let Some(a) = action {
+            // The status bar lists what can follow (`hints`).
+            SeqMatch::Prefix => {}
+            SeqMatch::None => {
+                let typed = std::mem::take(&mut self.pending_keys);
+                if typed.len() > 1 {
+                    let keys: Vec<String> = typed.iter().map(crate::config::keymap::notation).collect();
+                    self.error = Some(format!("no binding for {}", keys.join(" ")));
+                } else if let Some(a) = single {
                     self.act(a);
                 }
             }
         }
     }
 
-    /// The search line is a modal text input, so its keys are fixed: typing, backspace,
-    /// enter to search, esc to cancel.
-    fn search_input(&mut self, key: KeyEvent) {
-        let Some(input) = &mut self.search.input else { return };
-        match key.code {
-            KeyCode::Enter => {
-                self.search.commit(&self.state);
-                if self.search.hits.is_empty() {
-                    self.flash = Some(format!("no matches for {:?}", self.search.query));
-                } else {
-                    self.search_step(true);
+    /// Runs an action: the Rebuild view's when it is shown, else the focused panel's when it
+    /// offers it, else the app's own; an action offered but disabled says why.
+    pub fn act(&mut self, a: Action) {
+        if self.rebuild_in_view() && self.rebuild_act(a) {
+            return;
+        }
+        let offer = {
+            let cx = self.cx(0);
+            self.focused().and_then(|p| p.offers(&cx).into_iter().find(|o| o.action == a))
+        };
+        match offer {
+            Some(o) if o.enabled() => {
+                let focus = self.focus;
+                self.with_panel(focus, |p, cx, fx| p.act(a, cx, fx));
+                if a == Action::Cancel {
+                    self.maximized = false;
                 }
             }
-            KeyCode::Esc => self.search.input = None,
-            KeyCode::Backspace => {
-                input.pop();
+            Some(o) => self.error = o.disabled,
+            None => match self.global_offers().into_iter().find(|o| o.action == a) {
+                Some(o) if o.enabled() => self.global_act(a),
+                Some(o) => self.error = o.disabled,
+                None => {
+                    let what = self.opts.keymap.binding_for(self.layer(), a).map_or(String::new(), |b| format!("{}: ", b.desc));
+                    self.error = Some(format!("{what}nothing to do in the {} panel", self.focused().map_or("", |p| p.title())));
+                }
+            },
+        }
+    }
+
+    /// The app's own actions and whether they do something now.
+    pub fn global_offers(&self) -> Vec<Offer> {
+        let live = !self.is_replay();
+        let run = &self.state.run;
+        let active = run.is_active();
+        let ended = matches!(run, RunState::Finished { .. });
+        let finished = format!("the session is {}", run.label());
+        let live_and = |a: Action, ok: bool, why: &str| if !live { Offer::when(a, false, READ_ONLY) } else { Offer::when(a, ok, why) };
+        let task_pending = matches!(self.mode, Mode::Live { task_pending: true });
+        let mut v = vec![
+            Offer::on(Action::Help),
+            live_and(Action::PauseResume, active, &format!("nothing to pause: {finished}")),
+            live_and(Action::Inject, active || task_pending, &format!("nothing to correct: {finished}")),
+            live_and(Action::Stop, active, &format!("nothing to stop: {finished}")),
+            live_and(Action::Rollover, active, &format!("nothing to roll over: {finished}")),
+            // Settings can be sent before the run starts: the runtime applies them when it does.
+            live_and(Action::ToggleMaxMode, !ended, &finished),
+            live_and(Action::ToggleReviewPicks, !ended, &finished),
+            live_and(Action::ToggleReviewRebuilds, !ended, &finished),
+            Offer::when(Action::ToggleRebuildView, self.state.rebuild.is_some(), "no rebuilt window waits for review"),
+            Offer::on(Action::FocusNext),
+            Offer::on(Action::FocusPrev),
+            Offer::on(Action::Maximize),
+            Offer::on(Action::HidePanel),
+            Offer::on(Action::Cancel),
+            Offer::on(Action::Quit),
+        ];
+        for n in 1..=9u8 {
+            v.push(Offer::when(Action::Focus(n), usize::from(n) <= self.panels.len(), "no panel with that number"));
+        }
+        let replay = |a| Offer::when(a, !live, "the timeline is for replays (endure replay SESSION)");
+        v.extend([replay(Action::TimelinePrev), replay(Action::TimelineNext)]);
+        v
+    }
+
+    fn global_act(&mut self, a: Action) {
+        match a {
+            Action::Quit => {
+                if !self.is_replay() && self.state.run.is_active() {
+                    self.overlay = Overlay::Confirm(ConfirmKind::Quit);
+                } else {
+                    self.should_quit = true;
+                }
             }
-            KeyCode::Char(c) if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => input.push(c),
+            Action::Cancel => self.maximized = false,
+            Action::PauseResume => match self.state.run {
+                RunState::Paused(_) => {
+                    self.send(Command::Resume);
+                }
+                // Pressed again before the pause landed: take it back.
+                _ if self.state.pause_pending => {
+                    if self.send(Command::Resume).is_some() {
+                        self.state.pause_pending = false;
+                        self.notice = Some("pause cancelled".into());
+                    }
+                }
+                _ => {
+                    if self.send(Command::Pause).is_some() {
+                        self.state.pause_pending = true;
+                        self.notice = Some("pausing… (at once while the model answers; after the running tools otherwise)".into());
+                    }
+                }
+            },
+            Action::Inject => {
+                if matches!(self.mode, Mode::Live { task_pending: true }) {
+                    self.open_editor(EditorKind::Task, "");
+                } else {
+                    self.overlay = Overlay::Composer(super::composer::Composer::default());
+                }
+            }
+            Action::Stop => self.overlay = Overlay::Confirm(ConfirmKind::Stop),
+            Action::FocusNext => self.cycle_focus(true),
+            Action::FocusPrev => self.cycle_focus(false),
+            Action::Focus(n) => {
+                if let Some(p) = self.panels.get(usize::from(n).saturating_sub(1)).map(|p| p.id()) {
+                    self.set_focus(p);
+                }
+            }
+            Action::Maximize => self.maximized = !self.maximized,
+            Action::HidePanel => {
+                if self.visible_panels().len() <= 1 {
+                    self.error = Some("the last visible panel cannot be hidden".into());
+                } else {
+                    let hide = self.focus;
+                    self.cycle_focus(true);
+                    self.hidden.insert(hide);
+                    self.maximized = false;
+                }
+            }
+            Action::Help => self.overlay = Overlay::Help { scroll: 0, filter: String::new() },
+            Action::TimelinePrev | Action::TimelineNext => {
+                if let Mode::Replay(tl) = &mut self.mode {
+                    let k = if a == Action::TimelineNext { tl.position() + 1 } else { tl.position().saturating_sub(1) };
+                    tl.seek(k, &mut self.state);
+                }
+            }
+            Action::Rollover => {
+                if self.send(Command::Rollover).is_some() {
+                    self.notice = Some("rollover requested".into());
+                }
+            }
+            Action::ToggleMaxMode | Action::ToggleReviewPicks => {
+                let (cmd, what) = if a == Action::ToggleMaxMode { toggle_max_mode(&self.state) } else { toggle_review_picks(&self.state) };
+                if self.send(cmd).is_some() {
+                    self.notice = Some(what);
+                }
+            }
+            Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
+            Action::ToggleRebuildView => self.rebuild.shown = !self.rebuild.shown,
             _ => {}
         }
     }
 
-    fn read_only(&mut self) -> bool {
+    /// Carries out what a panel asked for.
+    fn apply_effects(&mut self, fx: Effects) {
+        for e in fx.0 {
+            match e {
+                Effect::Send(c) => {
+                    self.send(c);
+                }
+                Effect::Notice(s) => {
+                    self.notice.get_or_insert(s);
+                }
+                Effect::Error(s) => self.error = Some(s),
+                Effect::Confirm(k) => self.overlay = Overlay::Confirm(k),
+                Effect::Edit(kind, text) => self.open_editor(kind, &text),
+                Effect::Overlay(o) => self.overlay = o,
+                Effect::Focus(p) => self.set_focus(p),
+                Effect::Copy(text) => {
+                    self.notice = Some(format!("copied {} characters to the clipboard", text.chars().count()));
+                    self.clipboard = Some(text);
+                }
+                Effect::Reveal(seq) => {
+                    let ids: Vec<PanelId> = self.panels.iter().map(|p| p.id()).collect();
+                    let shown = ids.into_iter().find(|id| self.with_panel(*id, |p, cx, _| p.reveal(seq, cx)).unwrap_or(false));
+                    match shown {
+                        Some(id) => {
+                            self.set_focus(id);
+                            self.notice = Some(format!("the original message of event #{seq}"));
+                        }
+                        None => self.error = Some(format!("event #{seq} is not in this view")),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends `cmd` and returns its id, which the events it causes echo.
+    fn send(&mut self, cmd: Command) -> Option<String> {
         if self.is_replay() {
-            self.flash = Some("read-only replay".into());
-            true
-        } else {
-            false
+            self.error = Some(READ_ONLY.into());
+            return None;
         }
+        let id = self.commands.as_ref().and_then(|tx| tx.send(cmd).ok());
+        if id.is_none() {
+            self.error = Some("the runtime is not listening any more".into());
+        }
+        id
     }
 
-    fn send(&mut self, cmd: Command) {
-        if self.read_only() {
-            return;
-        }
-        let ok = self.commands.as_ref().is_some_and(|tx| tx.send(cmd).is_ok());
-        if !ok {
-            self.flash = Some("the runtime is not listening any more".into());
-        }
-    }
-
-    fn open_editor(&mut self, kind: EditorKind) {
-        let mut ta = TextArea::default();
-        ta.set_cursor_line_style(ratatui::style::Style::default());
+    pub(super) fn open_editor(&mut self, kind: EditorKind, text: &str) {
+        let mut ta = super::panels::memory::textarea(text);
         ta.set_placeholder_text(match kind {
             EditorKind::Task => "Describe the task for the agent…",
             EditorKind::Inject => "A correction for the agent, delivered at the next step…",
             EditorKind::RejectNote => "What is still wrong or missing: the agent gets this note and keeps working…",
             EditorKind::EscalationNote(_) => "Why not, or what to do instead: the agent gets this note (may be empty)…",
-            EditorKind::Memory | EditorKind::RebuildField => "",
+            EditorKind::RebuildField => "The field's text for the new window…",
         });
         self.overlay = Overlay::Editor(kind, Box::new(ta));
     }
 
     pub fn set_focus(&mut self, p: PanelId) {
+        if self.index_of(p).is_none() {
+            return;
+        }
         self.hidden.remove(&p);
         self.focus = p;
         if p != PanelId::Transcript {
@@ -693,407 +699,24 @@ impl App {
         self.set_focus(vis[next]);
     }
 
-    pub fn act(&mut self, a: Action) {
-        use super::state::RunState;
-        if self.rebuild_in_view() && self.rebuild_act(a) {
-            return;
-        }
-        match a {
-            Action::Quit => {
-                if !self.is_replay() && self.state.run.is_active() {
-                    self.overlay = Overlay::Confirm(ConfirmKind::Quit);
-                } else {
-                    self.should_quit = true;
-                }
-            }
-            Action::Confirm => {}
-            Action::Cancel => {
-                self.search.clear();
-                self.maximized = false;
-            }
-            Action::PauseResume => {
-                if self.read_only() {
-                    return;
-                }
-                match self.state.run {
-                    RunState::Paused(_) => self.send(Command::Resume),
-                    RunState::Running | RunState::WaitingForModel | RunState::Stalled => self.send(Command::Pause),
-                    _ => self.flash = Some(format!("nothing to pause: the session is {}", self.state.run.label())),
-                }
-            }
-            Action::Inject => {
-                if self.read_only() {
-                    return;
-                }
-                if matches!(self.mode, Mode::Live { task_pending: true }) {
-                    self.open_editor(EditorKind::Task);
-                } else if matches!(self.state.run, RunState::Finished { .. }) {
-                    self.flash = Some("the session has finished".into());
-                } else {
-                    self.open_editor(EditorKind::Inject);
-                }
-            }
-            Action::Stop => {
-                if self.read_only() {
-                    return;
-                }
-                if self.state.run.is_active() {
-                    self.overlay = Overlay::Confirm(ConfirmKind::Stop);
-                } else {
-                    self.flash = Some("nothing to stop".into());
-                }
-            }
-            Action::FocusNext => self.cycle_focus(true),
-            Action::FocusPrev => self.cycle_focus(false),
-            Action::Focus(n) => {
-                if let Some(p) = PanelId::from_number(n) {
-                    self.set_focus(p);
-                }
-            }
-            Action::Maximize => self.maximized = !self.maximized,
-            Action::HidePanel => {
-                if self.visible_panels().len() <= 1 {
-                    self.flash = Some("the last visible panel cannot be hidden".into());
-                } else {
-                    let hide = self.focus;
-                    self.cycle_focus(true);
-                    self.hidden.insert(hide);
-                    self.maximized = false;
-                }
-            }
-            Action::Help => self.overlay = Overlay::Help { scroll: 0 },
-            Action::Search => {
-                if self.focus == PanelId::Transcript {
-                    self.search.open();
-                } else {
-                    self.flash = Some("search works in the transcript (focus it first)".into());
-                }
-            }
-            Action::SearchNext => self.search_step(true),
-            Action::SearchPrev => self.search_step(false),
-            Action::ScrollUp => self.scroll_panel(self.focus, -1),
-            Action::ScrollDown => self.scroll_panel(self.focus, 1),
-            Action::PageUp | Action::PageDown => {
-                let up = a == Action::PageUp;
-                match self.focus {
-                    PanelId::Diff => {
-                        let p = self.diff.page();
-                        self.diff.scroll_detail(if up { -p } else { p });
-                    }
-                    PanelId::Checkpoints => {
-                        let p = self.checkpoints.page();
-                        self.checkpoints.scroll_detail(if up { -p } else { p });
-                    }
-                    PanelId::Memory => {
-                        let p = self.memory.page();
-                        self.memory.scroll_by(if up { -p } else { p });
-                    }
-                    PanelId::Verifier => {
-                        let p = self.verifier.page();
-                        self.verifier.scroll_by(if up { -p } else { p });
-                    }
-                    PanelId::Transcript if self.candidates.shown => {
-                        let p = self.candidates.page();
-                        self.candidates.scroll_by(if up { -p } else { p });
-                    }
-                    p => {
-                        let page = self.transcript.height.saturating_sub(1).max(1) as isize;
-                        self.scroll_panel(p, if up { -page } else { page });
-                    }
-                }
-            }
-            Action::Top | Action::Bottom => self.top_bottom(a == Action::Top),
-            Action::Expand => match self.focus {
-                PanelId::Transcript => {
-                    if let Some(id) = self.transcript.selected {
-                        if !self.transcript.expanded.remove(&id) {
-                            self.transcript.expanded.insert(id);
-                        }
-                    } else {
-                        self.flash = Some("no tool call or reasoning on screen to expand".into());
-                    }
-                }
-                PanelId::Diff => self.diff.expanded = !self.diff.expanded,
-                PanelId::Checkpoints => self.checkpoints.expanded = !self.checkpoints.expanded,
-                _ => {}
-            },
-            Action::ToggleDiffMode => {
-                self.diff.mode = match self.diff.mode {
-                    DiffMode::Unified => DiffMode::SideBySide,
-                    DiffMode::SideBySide => DiffMode::Unified,
-                }
-            }
-            Action::ToggleDiffScope => {
-                self.diff.scope = match self.diff.scope {
-                    DiffScope::Step => DiffScope::Session,
-                    DiffScope::Session => DiffScope::Step,
-                };
-                self.diff.selected = 0;
-                self.diff.detail_scroll = 0;
-            }
-            Action::TimelinePrev | Action::TimelineNext => {
-                let Mode::Replay(tl) = &mut self.mode else {
-                    self.flash = Some("the timeline is for replays (endure replay SESSION)".into());
-                    return;
-                };
-                let k = if a == Action::TimelineNext { tl.position() + 1 } else { tl.position().saturating_sub(1) };
-                tl.seek(k, &mut self.state);
-            }
-            Action::Rollback => {
-                if self.read_only() {
-                    return;
-                }
-                match self.checkpoints.selected_id(&self.state) {
-                    Some(id) => self.overlay = Overlay::Confirm(ConfirmKind::Rollback(id)),
-                    None => self.flash = Some("no checkpoint to roll back to yet".into()),
-                }
-            }
-            Action::Rollover => {
-                if self.read_only() {
-                    return;
-                }
-                if !self.state.run.is_active() {
-                    self.flash = Some(format!("nothing to roll over: the session is {}", self.state.run.label()));
-                    return;
-                }
-                self.send(Command::Rollover);
-                if self.flash.is_none() {
-                    self.flash = Some("rollover requested".into());
-                }
-            }
-            Action::ToggleCheckpointDiff => {
-                self.checkpoints.diff = !self.checkpoints.diff;
-                self.checkpoints.scroll = 0;
-            }
-            Action::MemoryEdit => {
-                if self.focus == PanelId::Memory {
-                    self.open_memory_editor();
-                } else {
-                    self.flash = Some("MEMORY.md is edited from the Memory panel (focus it first)".into());
-                }
-            }
-            Action::MemoryAccept => self.resolve_proposal(true),
-            Action::MemoryReject => self.resolve_proposal(false),
-            // Only meaningful in the conflict view, which handles them itself.
-            Action::MemoryKeepMine | Action::MemoryTakeTheirs => {}
-            Action::EditorSend | Action::EditorCancel => {}
-            Action::ToggleCandidates => self.toggle_candidates(),
-            Action::CandidatePrev | Action::CandidateNext => {
-                if self.candidates_in_view() {
-                    let n = self.candidates.shown_step(&self.state).map_or(0, |m| m.candidates.len());
-                    self.candidates.move_selection(if a == Action::CandidateNext { 1 } else { -1 }, n);
-                }
-            }
-            Action::CandidateStepPrev | Action::CandidateStepNext => {
-                if self.candidates_in_view() {
-                    self.candidates.move_step(if a == Action::CandidateStepNext { 1 } else { -1 }, self.state.max_steps.len());
-                    // Reading an older step is a choice: keep the view when the run moves on.
-                    self.candidates.auto = false;
-                }
-            }
-            Action::PickCandidate => self.pick_candidate(),
-            Action::ToggleMaxMode => {
-                if self.read_only() {
-                    return;
-                }
-                let next = if self.state.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
-                self.send(Command::SetMaxMode(next));
-                if self.flash.is_none() {
-                    self.flash = Some(match next {
-                        Some(n) => format!("Max Mode on from the next step: {n} candidates, judged (about {n}x the cost)"),
-                        None => "Max Mode off from the next step".into(),
-                    });
-                }
-            }
-            Action::ToggleReviewPicks => {
-                if self.read_only() {
-                    return;
-                }
-                let on = !self.state.review_picks;
-                self.send(Command::SetReviewPicks(on));
-                if self.flash.is_none() {
-                    self.flash = Some(if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" }.into());
-                }
-            }
-            Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
-            Action::ToggleRebuildView => self.toggle_rebuild_view(),
-            Action::RebuildEdit | Action::RebuildPin | Action::RebuildDrop | Action::RebuildApprove | Action::RebuildVeto => {
-                self.flash = Some(if self.state.rebuild.is_some() {
-                    "show the Rebuild view first".into()
-                } else {
-                    "no rebuilt window waits for review".into()
-                });
-            }
-            Action::OpenDropped => self.open_dropped(),
-            Action::MarkCheckpoint => self.mark_checkpoint(),
-            Action::VerdictAccept | Action::VerdictReject => {
-                if self.focus != PanelId::Verifier {
-                    self.flash = Some("verdicts are overridden from the Verifier panel (focus it first)".into());
-                    return;
-                }
-                if self.read_only() {
-                    return;
-                }
-                if self.state.verdicts.is_empty() {
-                    self.flash = Some("no verdict to override yet".into());
-                } else if !self.state.run.is_active() {
-                    self.flash = Some(format!("the session is {}: nothing to override", self.state.run.label()));
-                } else if a == Action::VerdictAccept {
-                    self.overlay = Overlay::Confirm(ConfirmKind::AcceptWork);
-                } else {
-                    self.open_editor(EditorKind::RejectNote);
-                }
-            }
-        }
-    }
-
-    /// The Candidates view is what the transcript's area shows and the keyboard is there.
-    fn candidates_in_view(&self) -> bool {
-        self.focus == PanelId::Transcript && self.candidates.shown
-    }
-
-    /// Shows the candidates (of the selected tool call's step when it ran in Max Mode, else
-    /// of the newest Max Mode step), or the transcript again.
-    fn toggle_candidates(&mut self) {
-        if self.candidates.shown && self.focus == PanelId::Transcript {
-            self.candidates.shown = false;
-            self.candidates.auto = false;
-            return;
-        }
-        self.set_focus(PanelId::Transcript);
-        let selected_step = self.transcript.selected.and_then(|id| {
-            self.state.cells.iter().find(|c| c.id == id).and_then(|c| match &c.kind {
-                super::state::CellKind::Tool(t) => Some(t.step),
-                _ => None,
-            })
-        });
-        let at = selected_step.and_then(|s| self.state.max_steps.iter().position(|m| m.step == s));
-        // The newest step is followed rather than pinned, so new steps still show up.
-        let at = at.filter(|i| i + 1 < self.state.max_steps.len());
-        self.candidates.open(at, false);
-        if self.state.max_steps.is_empty() {
-            self.flash = Some("no Max Mode step yet".into());
-        }
-    }
-
-    /// Sends the selected candidate while the run waits for the supervisor's pick.
-    fn pick_candidate(&mut self) {
-        if !self.candidates_in_view() {
-            self.flash = Some("picks are made in the Candidates view (show it first)".into());
-            return;
-        }
-        if self.read_only() {
-            return;
-        }
-        let shown = self.candidates.shown_step(&self.state).map(|m| m.step);
-        let waiting = self.state.awaiting_pick().map(|m| m.step);
-        if waiting.is_none() || shown != waiting {
-            self.flash = Some(if self.state.review_picks {
-                "nothing waits for a pick now".into()
-            } else {
-                "picks run without you: turn review picks on first".into()
-            });
-            return;
-        }
-        let Some(i) = self.candidates.selected_number(&self.state) else { return };
-        let failed = self
-            .candidates
-            .shown_step(&self.state)
-            .and_then(|m| m.candidate(i))
-            .is_some_and(|c| matches!(c.status, super::state::CandidateStatus::Failed(_)));
-        if failed {
-            self.flash = Some(format!("candidate {i} failed: pick another"));
-            return;
-        }
-        self.send(Command::PickCandidate(i));
-        if self.flash.is_none() {
-            self.flash = Some(format!("candidate {i} picked"));
-        }
-    }
-
-    fn top_bottom(&mut self, top: bool) {
-        match self.focus {
-            PanelId::Transcript if self.candidates.shown => self.candidates.scroll = if top { 0 } else { usize::MAX / 2 },
-            PanelId::Verifier => self.verifier.scroll = if top { 0 } else { usize::MAX / 2 },
-            PanelId::Transcript => {
-                if top {
-                    let now = self.now();
-                    let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
-                    self.transcript.top(&ctx, &self.pending);
-                } else {
-                    self.transcript.bottom();
-                }
-            }
-            PanelId::Tasks => self.tasks.scroll = if top { 0 } else { self.state.tasks.len() },
-            PanelId::Diff => self.diff.move_selection(if top { isize::MIN / 2 } else { isize::MAX / 2 }),
-            PanelId::Checkpoints => {
-                let n = self.state.checkpoints.len();
-                self.checkpoints.move_selection(if top { isize::MIN / 2 } else { isize::MAX / 2 }, n);
-            }
-            PanelId::Memory => self.memory.scroll = if top { 0 } else { usize::MAX / 2 },
-            _ => {}
-        }
-    }
-
-    fn scroll_panel(&mut self, p: PanelId, delta: isize) {
-        match p {
-            PanelId::Transcript if self.candidates.shown => self.candidates.scroll_by(delta),
-            PanelId::Verifier => self.verifier.scroll_by(delta),
-            PanelId::Transcript => {
-                let now = self.now();
-                let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
-                if delta < 0 {
-                    self.transcript.scroll_up(&ctx, &self.pending, delta.unsigned_abs());
-                } else {
-                    self.transcript.scroll_down(&ctx, &self.pending, delta.unsigned_abs());
-                }
-            }
-            PanelId::Tasks => self.tasks.scroll_by(delta, self.state.tasks.len()),
-            PanelId::Diff => self.diff.move_selection(delta.signum()),
-            PanelId::Checkpoints => self.checkpoints.move_selection(delta.signum(), self.state.checkpoints.len()),
-            PanelId::Memory => self.memory.scroll_by(delta),
-            _ => {}
-        }
-    }
-
-    fn search_step(&mut self, forward: bool) {
-        if self.search.query.is_empty() {
-            self.flash = Some("no search yet: press the search key first".into());
-            return;
-        }
-        let Some(hit) = self.search.step(&self.state, forward) else {
-            self.flash = Some(format!("no matches for {:?}", self.search.query));
-            return;
-        };
-        let now = self.now();
-        let ctx = RenderCtx { theme: &self.opts.theme, hl: &self.hl, state: &self.state, now, spinner: 0 };
-        let needle = self.search.query.to_ascii_lowercase();
-        let rows = self.transcript.rows(&ctx, &self.pending, hit.cell);
-        // The row holding the nth occurrence; the cell's first row when markup moved it.
-        let mut seen = 0;
-        let mut row = 0;
-        for (i, l) in rows.iter().enumerate() {
-            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            let n = find_all(&text, &needle).len();
-            if seen + n > hit.nth {
-                row = i;
-                break;
-            }
-            seen += n;
-        }
-        self.transcript.jump_to(&ctx, &self.pending, Anchor { entry: hit.cell, row });
-    }
-
-    /// Bindings to show in the status bar for what has the keyboard now, most useful first
-    /// (the bar shows as many whole hints as fit), one per action.
+    /// Bindings to show in the status bar for the layer that has the keyboard, most useful
+    /// first (the bar shows as many whole hints as fit), one per action. Only enabled
+    /// actions are named.
     pub fn hints(&self) -> Vec<(String, String)> {
         let km = &self.opts.keymap;
         let mut seen = HashSet::new();
         let mut out: Vec<(String, String)> = Vec::new();
-        let mut add = |ctx: KeyContext, actions: &[Action]| {
-            // In the listed order, not the keymap's; the first binding of each action.
+        if !self.pending_keys.is_empty() && matches!(self.overlay, Overlay::None) {
+            // Which-key: what the keys typed so far can become.
+            let typed: Vec<String> = self.pending_keys.iter().map(crate::config::keymap::notation).collect();
+            let mut out = vec![(format!("{}…", typed.join(" ")), "then:".to_string())];
+            out.extend(km.continuations(self.layer(), &self.pending_keys));
+            out.push(("<Esc>".into(), "cancel".into()));
+            return out;
+        }
+        let mut add = |layer: KeyContext, actions: &[Action]| {
             for a in actions {
-                if let Some(b) = km.bindings(ctx).iter().find(|b| b.action == *a)
+                if let Some(b) = km.binding_for(layer, *a)
                     && seen.insert(b.action)
                 {
                     out.push((b.notation.clone(), b.desc.clone()));
@@ -1103,28 +726,37 @@ impl App {
         match &self.overlay {
             Overlay::Editor(kind, _) => {
                 add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
-                if *kind == EditorKind::Memory {
-                    // The editor section describes corrections; here the same keys save a file.
-                    for ((_, d), new) in out.iter_mut().zip(["Save MEMORY.md", "Close without saving"]) {
+                if *kind == EditorKind::Task {
+                    for ((_, d), new) in out.iter_mut().zip(["Start the task", "Cancel"]) {
                         *d = new.into();
                     }
                 }
             }
-            Overlay::MemoryConflict { .. } => {
-                add(KeyContext::Global, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit]);
+            Overlay::Composer(_) => add(KeyContext::Composer, &[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel]),
+            Overlay::MemoryEditor(_) => {
+                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
+                // The editor section describes corrections; here the same keys save a file.
+                for ((_, d), new) in out.iter_mut().zip(["Save MEMORY.md", "Close without saving"]) {
+                    *d = new.into();
+                }
             }
-            Overlay::Confirm(_) => add(KeyContext::Global, &[Action::Confirm]),
+            Overlay::MemoryConflict { .. } => add(KeyContext::Conflict, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit]),
+            Overlay::Confirm(_) => add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]),
             Overlay::Escalation(_) => {
-                add(KeyContext::Global, &[Action::Confirm, Action::Cancel]);
+                add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]);
                 for ((_, d), new) in out.iter_mut().zip(["Approve once", "Deny with a note"]) {
                     *d = new.into();
                 }
             }
-            Overlay::Help { .. } => add(KeyContext::Global, &[Action::Help, Action::ScrollDown, Action::ScrollUp]),
+            Overlay::Help { .. } => {
+                add(KeyContext::Help, &[Action::Help, Action::ScrollDown, Action::ScrollUp]);
+                out.push(("type".into(), "to filter".into()));
+            }
             Overlay::Dropped(_) => add(KeyContext::Global, &[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel]),
             Overlay::None => {
-                // Help first: it leads to every other key.
-                add(KeyContext::Global, &[Action::Help]);
+                // Help and quit first, so the footer always shows them: they lead to every
+                // other key, and out.
+                add(KeyContext::Global, &[Action::Help, Action::Quit]);
                 if self.rebuild_in_view() {
                     // The view claims the keys (`p` pins there), so only its own are hinted.
                     add(
@@ -1134,76 +766,35 @@ impl App {
                     add(KeyContext::Global, &[Action::Quit]);
                     return out;
                 }
-                if self.state.rebuild.is_some() {
+                let cx = self.cx(0);
+                let layer = self.layer();
+                let panel: Vec<Offer> = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
+                let global = self.global_offers();
+                let on = |offers: &[Offer], a: Action| offers.iter().any(|o| o.action == a && o.enabled());
+                if on(&global, Action::ToggleRebuildView) {
                     add(KeyContext::Global, &[Action::ToggleRebuildView]);
                 }
                 // Then what the moment asks for: a pick that waits, a verdict to answer.
-                if self.candidates_in_view() {
-                    if self.state.awaiting_pick().is_some() {
-                        add(self.focus.context(), &[Action::PickCandidate, Action::CandidatePrev, Action::CandidateNext]);
-                    }
-                    add(KeyContext::Global, &[Action::ToggleCandidates]);
-                }
-                if self.focus == PanelId::Verifier && self.acts_in_focus(Action::VerdictAccept) {
-                    add(KeyContext::Verifier, &[Action::VerdictAccept, Action::VerdictReject]);
-                }
-                if self.is_replay() {
-                    add(KeyContext::Global, &[Action::TimelinePrev, Action::TimelineNext]);
+                let urgent: Vec<Action> = panel.iter().filter(|o| o.urgent && o.enabled()).map(|o| o.action).collect();
+                add(layer, &urgent);
+                let controls = if self.is_replay() {
+                    vec![Action::TimelinePrev, Action::TimelineNext]
                 } else {
-                    add(KeyContext::Global, &[Action::PauseResume, Action::Inject, Action::Stop]);
-                }
-                let ctx = self.focus.context();
-                let local: Vec<Action> =
-                    km.bindings(ctx).iter().map(|b| b.action).filter(|a| self.acts_in_focus(*a)).collect();
-                if self.candidates_in_view() {
-                    add(KeyContext::Global, &[Action::ToggleMaxMode, Action::ToggleReviewPicks]);
-                }
-                if self.focus == PanelId::Memory {
-                    // Its keys are global ones, so name them before the generic ones.
-                    let mem: Vec<Action> =
-                        [Action::MemoryAccept, Action::MemoryReject, Action::MemoryEdit].into_iter().filter(|a| self.acts_in_focus(*a)).collect();
-                    add(KeyContext::Global, &mem);
-                } else {
-                    add(ctx, &local);
-                }
-                if self.focus == PanelId::Checkpoints && !self.is_replay() {
-                    add(KeyContext::Global, &[Action::Rollover]);
-                }
+                    [Action::PauseResume, Action::Inject, Action::Stop].into_iter().filter(|a| on(&global, *a)).collect()
+                };
+                add(KeyContext::Global, &controls);
+                // The panel's own keys: those of its section, then the global ones it handles
+                // that are not plain scrolling.
+                let own: Vec<Action> = km.bindings(layer).iter().map(|b| b.action).filter(|a| on(&panel, *a)).collect();
+                add(layer, &own);
+                let scrolling = [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
+                let rest: Vec<Action> =
+                    panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
+                add(layer, &rest);
                 add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
             }
         }
         out
-    }
-
-    /// Whether `a` does anything in the focused panel, so the bar does not advertise a
-    /// panel key that is a no-op there (expanding in a panel with nothing to expand).
-    fn acts_in_focus(&self, a: Action) -> bool {
-        let has_checkpoints = !self.state.checkpoints.is_empty();
-        match a {
-            Action::Expand => match self.focus {
-                PanelId::Transcript | PanelId::Diff => true,
-                PanelId::Checkpoints => has_checkpoints,
-                _ => false,
-            },
-            Action::ToggleDiffMode | Action::ToggleDiffScope => self.focus == PanelId::Diff,
-            Action::Rollback | Action::ToggleCheckpointDiff => self.focus == PanelId::Checkpoints && has_checkpoints,
-            Action::MemoryEdit => self.focus == PanelId::Memory && !self.is_replay(),
-            Action::MemoryAccept | Action::MemoryReject => self.focus == PanelId::Memory && self.pending_proposal().is_some(),
-            Action::MemoryKeepMine | Action::MemoryTakeTheirs => false,
-            Action::CandidatePrev | Action::CandidateNext | Action::CandidateStepPrev | Action::CandidateStepNext => self.candidates_in_view(),
-            Action::PickCandidate => self.candidates_in_view() && self.state.awaiting_pick().is_some(),
-            Action::OpenDropped => {
-                self.focus == PanelId::Transcript
-                    && self.transcript.selected.is_some_and(|id| {
-                        self.state.cells.iter().any(|c| c.id == id && matches!(c.kind, super::state::CellKind::Rebuilt(_)))
-                    })
-            }
-            Action::MarkCheckpoint => self.focus == PanelId::Checkpoints && has_checkpoints,
-            Action::ToggleRebuildView => self.state.rebuild.is_some(),
-            Action::RebuildEdit | Action::RebuildPin | Action::RebuildDrop | Action::RebuildApprove | Action::RebuildVeto => self.rebuild_in_view(),
-            Action::VerdictAccept | Action::VerdictReject => self.focus == PanelId::Verifier && !self.state.verdicts.is_empty() && !self.is_replay(),
-            _ => true,
-        }
     }
 
     pub fn render(&mut self, f: &mut Frame) {
@@ -1214,16 +805,20 @@ impl App {
 /// Candidates per step when the supervisor turns Max Mode on from the workbench.
 pub const MAX_MODE_CANDIDATES: u32 = 5;
 
-/// The scroll keys every scrolling overlay (help, the MEMORY.md conflict) shares.
-fn scroll_overlay(scroll: &mut usize, action: Option<Action>) {
-    match action {
-        Some(Action::ScrollDown) => *scroll += 1,
-        Some(Action::ScrollUp) => *scroll = scroll.saturating_sub(1),
-        Some(Action::PageDown) => *scroll += 10,
-        Some(Action::PageUp) => *scroll = scroll.saturating_sub(10),
-        Some(Action::Top) => *scroll = 0,
-        _ => {}
-    }
+/// The command that turns Max Mode on or off from the next step, and what to tell the user.
+pub fn toggle_max_mode(state: &WorkbenchState) -> (Command, String) {
+    let next = if state.core.max_mode.is_some() { None } else { Some(MAX_MODE_CANDIDATES) };
+    let what = match next {
+        Some(n) => format!("Max Mode on from the next step: {n} candidates, judged (about {n}x the cost)"),
+        None => "Max Mode off from the next step".into(),
+    };
+    (Command::SetMaxMode(next), what)
+}
+
+pub fn toggle_review_picks(state: &WorkbenchState) -> (Command, String) {
+    let on = !state.core.review_picks;
+    let what = if on { "review picks on: every Max Mode pick waits for you" } else { "review picks off: the judge's pick runs" };
+    (Command::SetReviewPicks(on), what.into())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::tui::panels::{checkpoints::CheckpointsView, transcript_panel::TranscriptPanel};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use tokio::sync::mpsc;
 
 use super::super::{App, Clock, EditorKind, Overlay};
 use crate::protocol::{
@@ -13,8 +13,8 @@ use crate::tui::state::{CellKind, RunState};
 use crate::tui::testkit::{default_keymap, demo_session, t0};
 use crate::tui::WorkbenchOptions;
 
-fn live(events: &[Event]) -> (App, mpsc::UnboundedReceiver<Command>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn live(events: &[Event]) -> (App, crate::tui::testkit::CommandRx) {
+    let (tx, rx) = crate::tui::testkit::command_channel();
     let opts = WorkbenchOptions { keymap: default_keymap(), title: "endure — test".into(), ..WorkbenchOptions::default() };
     let mut app = App::live(opts, events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(90));
@@ -32,7 +32,7 @@ fn draw(app: &mut App, w: u16, h: u16) -> String {
 }
 
 fn ev(seq: u64, kind: EventKind) -> Event {
-    Event { seq, ts: t0(), kind }
+    Event { command_id: None, seq, ts: t0(), kind }
 }
 
 fn section(key: &str, text: &str, droppable: bool) -> RebuildSection {
@@ -104,7 +104,7 @@ fn the_rebuild_view_opens_on_a_proposal_and_its_keys_send_review_commands() {
     app.handle_key(key('g'));
     app.handle_key(key('x'));
     assert!(rx.try_recv().is_err());
-    assert!(app.flash.as_deref().is_some_and(|f| f.contains("user's own words")));
+    assert!(app.message().is_some_and(|f| f.contains("user's own words")));
     // Pin the old window's first message.
     app.handle_key(key('G'));
     app.handle_key(key('k'));
@@ -178,7 +178,7 @@ fn a_rollover_is_a_divider_that_lists_what_it_dropped_and_opens_each_message() {
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     assert!(matches!(app.overlay, Overlay::None));
     let tool = app.state.cell_for_seq(result_seq).map(|c| c.id).expect("the tool cell");
-    assert!(app.transcript.expanded.contains(&tool));
+    assert!(app.panel::<TranscriptPanel>().view.expanded.contains(&tool));
     assert!(matches!(app.state.cell_for_seq(result_seq).map(|c| &c.kind), Some(CellKind::Tool(_))));
     assert!(draw(&mut app, 160, 40).contains("test add_works ... FAILED"), "the original output is shown");
 }
@@ -218,12 +218,12 @@ fn the_timeline_shows_flags_as_badges_and_diffs_any_two_checkpoints() {
     // Mark 1.1, select 1.3: the diff is between the two, field by field.
     app.handle_key(key('g'));
     app.handle_key(key('v'));
-    assert_eq!(app.checkpoints.marked, Some(0));
+    assert_eq!(app.panel::<CheckpointsView>().marked, Some(0));
     app.handle_key(key('G'));
     let screen = draw(&mut app, 120, 40);
     assert!(screen.contains("diff against 1.1") && screen.contains("◆ compared"), "{screen}");
     assert!(screen.contains("- read the spec") && screen.contains("+ test the parser"), "{screen}");
     app.handle_key(key('g'));
     app.handle_key(key('v'));
-    assert_eq!(app.checkpoints.marked, None, "marking again unmarks");
+    assert_eq!(app.panel::<CheckpointsView>().marked, None, "marking again unmarks");
 }

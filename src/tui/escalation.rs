@@ -15,8 +15,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, id: u64) {
     let Some(e) = app.state.sandbox.escalation.as_ref().filter(|e| e.id == id) else { return };
     let width: u16 = area.width.saturating_sub(4).min(90);
     let w = usize::from(width.saturating_sub(2)).max(10);
-    let approve = binding_notation(app, KeyContext::Global, Action::Confirm);
-    let deny = binding_notation(app, KeyContext::Global, Action::Cancel);
+    let approve = binding_notation(app, KeyContext::Confirm, Action::Confirm);
+    let deny = binding_notation(app, KeyContext::Confirm, Action::Cancel);
     let mut lines = vec![Line::styled("The agent asks to run this command outside the sandbox:", th.style("ui.confirm"))];
     for l in e.command.lines().take(8) {
         for part in super::text::wrap(l, w.saturating_sub(2)) {

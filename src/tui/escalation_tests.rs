@@ -5,7 +5,6 @@ use chrono::Utc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use tokio::sync::mpsc;
 
 use super::app::{App, Clock, EditorKind, Overlay};
 use super::testkit::{default_keymap, session_info, t0};
@@ -14,7 +13,7 @@ use crate::protocol::{Command, Event, EventKind, SandboxInfo};
 use crate::sandbox::{NetworkMode, SandboxMode};
 
 fn ev(seq: u64, kind: EventKind) -> Event {
-    Event { seq, ts: Utc::now(), kind }
+    Event { command_id: None, seq, ts: Utc::now(), kind }
 }
 
 fn started(enforced: bool) -> Event {
@@ -33,8 +32,8 @@ fn requested(seq: u64, id: u64) -> Event {
     ev(seq, EventKind::EscalationRequested { id, command: "pip install requests".into(), justification: "the tests import it".into() })
 }
 
-fn live(events: &[Event]) -> (App, mpsc::UnboundedReceiver<Command>) {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn live(events: &[Event]) -> (App, crate::tui::testkit::CommandRx) {
+    let (tx, rx) = crate::tui::testkit::command_channel();
     let opts = WorkbenchOptions { keymap: default_keymap(), ..WorkbenchOptions::default() };
     let mut app = App::live(opts, events, tx, false);
     app.clock = Clock::Fixed(t0());
@@ -51,7 +50,7 @@ fn draw(app: &mut App) -> String {
     t.backend().to_string()
 }
 
-fn drain(rx: &mut mpsc::UnboundedReceiver<Command>) -> Vec<Command> {
+fn drain(rx: &mut crate::tui::testkit::CommandRx) -> Vec<Command> {
     std::iter::from_fn(|| rx.try_recv().ok()).collect()
 }
 
@@ -71,7 +70,7 @@ fn an_escalation_opens_the_overlay_and_is_approved_once() {
     assert!(matches!(app.overlay, Overlay::None), "an answered escalation does not come back before the runtime resolves it");
     app.apply_event(&ev(2, EventKind::EscalationResolved { id: 1, approved: true, by: "supervisor".into(), note: None }));
     assert!(app.state.sandbox.escalation.is_none());
-    assert_eq!(app.state.interventions.len(), 1, "the supervisor's answer is an intervention");
+    assert_eq!(app.state.core.interventions.len(), 1, "the supervisor's answer is an intervention");
 }
 
 #[test]
@@ -105,7 +104,7 @@ fn the_status_bar_states_the_policy_and_background_processes() {
     let screen = draw(&mut app);
     assert!(screen.contains("sandbox workspace-write · net off · bg 1"), "{screen}");
     app.apply_event(&ev(2, EventKind::ProcessExited { id: 1, exit_code: None, reason: "killed".into() }));
-    assert!(app.state.sandbox.background.is_empty());
+    assert!(app.state.core.background.is_empty());
 
     let (mut weak, _rx) = live(&[started(false)]);
     let screen = draw(&mut weak);

@@ -47,9 +47,12 @@
 //! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
 pub mod app;
+pub mod clipboard;
+pub mod composer;
 pub mod escalation;
 pub mod dropped;
 pub mod layout;
+pub mod panel;
 pub mod panels;
 pub mod rebuild;
 pub mod replay;
@@ -78,7 +81,8 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
-use crate::protocol::{Command, Event};
+use crate::agent::CommandSender;
+use crate::protocol::Event;
 use crate::session::log::LogError;
 
 pub use app::App;
@@ -123,7 +127,7 @@ pub async fn run_live(
     opts: WorkbenchOptions,
     history: Vec<Event>,
     events: broadcast::Receiver<Event>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: CommandSender,
     task_pending: bool,
 ) -> Result<WorkbenchExit, TuiError> {
     let app = App::live(opts, &history, commands, task_pending);
@@ -248,11 +252,11 @@ struct MemoryWatch {
 
 impl MemoryWatch {
     fn sync(&mut self, app: &mut App) {
-        let Some(want) = app.memory_path() else { return };
-        if self.path.as_deref() == Some(want) {
+        // One watched file today (MEMORY.md, from the Memory panel).
+        let Some(want) = app.watched_files().into_iter().next() else { return };
+        if self.path.as_deref() == Some(want.as_path()) {
             return;
         }
-        let want = want.to_path_buf();
         *self = MemoryWatch { path: Some(want.clone()), ..MemoryWatch::default() };
         match watch_memory(&want) {
             Ok((rx, w)) => {
@@ -310,6 +314,10 @@ async fn run_loop(
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     app.handle_event(ev);
+                    if let Some(text) = app.clipboard.take() {
+                        // A terminal without OSC 52 ignores the escape; nothing else to do.
+                        let _ = clipboard::copy_to(guard.terminal.backend_mut(), &text);
+                    }
                     frames.schedule();
                 }
                 Some(Err(e)) => return Err(TuiError::Io(e)),
@@ -353,7 +361,7 @@ async fn run_loop(
             },
             m = recv_unit(&mut memory.rx) => match m {
                 Some(()) => {
-                    app.memory_changed();
+                    app.file_changed();
                     frames.schedule();
                 }
                 None => memory.rx = None,

@@ -163,7 +163,7 @@ mod tests {
             }
         }
         tl.seek(1, &mut state);
-        assert_eq!(state.step, 1);
+        assert_eq!(state.step(), 1);
     }
 
     #[test]

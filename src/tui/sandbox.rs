@@ -1,5 +1,6 @@
-//! The workbench's view of the sandbox: the policy in force, the background processes and
-//! MCP servers still running, and an escalation waiting for the supervisor.
+//! The workbench's view of the sandbox: the policy in force, the MCP servers running, and an
+//! escalation waiting for the supervisor. Running background processes are counted by the
+//! session's own fold.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +10,6 @@ use crate::protocol::{EventKind, SandboxInfo};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SandboxState {
     pub info: Option<SandboxInfo>,
-    /// Running background processes by id, with their command.
-    pub background: BTreeMap<u64, String>,
     /// The escalation the runtime waits on, if any.
     pub escalation: Option<PendingEscalation>,
     /// MCP servers by name: whether each is running.
@@ -43,11 +42,9 @@ impl SandboxState {
                 None
             }
             EventKind::ProcessStarted { id, command } => {
-                self.background.insert(*id, command.clone());
                 Some((NoticeLevel::Info, format!("background process {id} started: {command}")))
             }
             EventKind::ProcessExited { id, exit_code, reason } => {
-                self.background.remove(id);
                 let code = exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
                 Some((NoticeLevel::Info, format!("background process {id} {reason}{code}")))
             }
@@ -86,12 +83,13 @@ impl SandboxState {
         }
     }
 
-    /// The status bar's sandbox field, and whether it is a warning.
-    pub fn status(&self) -> Option<(String, bool)> {
+    /// The status bar's sandbox field with `running` background processes, and whether it
+    /// is a warning.
+    pub fn status(&self, running: usize) -> Option<(String, bool)> {
         let info = self.info.as_ref()?;
         let mut text = crate::sandbox::describe(info);
-        if !self.background.is_empty() {
-            text.push_str(&format!(" · bg {}", self.background.len()));
+        if running > 0 {
+            text.push_str(&format!(" · bg {running}"));
         }
         if !self.mcp.is_empty() {
             let up = self.mcp.values().filter(|r| **r).count();

@@ -83,6 +83,11 @@ impl Search {
         self.hits.get(next).copied()
     }
 
+    /// The hit `n`/`N` last moved to.
+    pub fn current_hit(&self) -> Option<Hit> {
+        self.hits.get(self.current?).copied()
+    }
+
     pub fn status(&self) -> String {
         if let Some(i) = &self.input {
             return format!("/{i}");

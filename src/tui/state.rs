@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::session_diff::SessionDiff;
+use crate::session::SessionState;
 
 #[path = "state_cycles.rs"]
 mod cycles;
@@ -21,9 +22,10 @@ use crate::protocol::{
 };
 
 /// What the runtime is doing, as far as the events tell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum RunState {
     /// No `SessionStarted` yet (or started without a task).
+    #[default]
     NotStarted,
     Running,
     WaitingForModel,
@@ -76,28 +78,10 @@ pub struct ToolCell {
 }
 
 impl ToolCell {
-    /// The one thing the call is about, so a collapsed line says what was touched.
+    /// The one thing the call is about, so a collapsed line says what was touched (the same
+    /// words the Candidates view and headless use).
     pub fn target(&self) -> String {
-        const KEYS: [&str; 8] = ["path", "command", "cmd", "pattern", "query", "file", "url", "title"];
-        if let Value::Object(map) = &self.args {
-            for k in KEYS {
-                if let Some(v) = map.get(k) {
-                    return match v {
-                        Value::String(s) => s.clone(),
-                        Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" "),
-                        other => other.to_string(),
-                    };
-                }
-            }
-            if let Some(s) = map.values().find_map(Value::as_str) {
-                return s.to_string();
-            }
-            String::new()
-        } else if let Value::String(raw) = &self.args {
-            raw.clone()
-        } else {
-            self.args.to_string()
-        }
+        crate::protocol::tool_target_full(&self.name, &self.args)
     }
 }
 
@@ -113,7 +97,8 @@ pub enum CellKind {
     User(String),
     Assistant { step: u64, text: String },
     Tool(Box<ToolCell>),
-    Correction { id: u64, text: String, delivered_at: Option<u64> },
+    /// A supervisor correction: queued, then delivered at a step, or withdrawn before that.
+    Correction { id: u64, text: String, delivered_at: Option<u64>, withdrawn: bool },
     Notice { level: NoticeLevel, text: String },
     /// The model refused; `text` is its refusal, possibly empty.
     Refusal { step: u64, text: String },
@@ -305,108 +290,43 @@ pub struct MemoryProposal {
     pub content: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WorkbenchState {
-    pub session: Option<Box<SessionInfo>>,
-    pub started_at: Option<DateTime<Utc>>,
+    /// The runtime's own fold of the same events: every counter (steps, usage, the window,
+    /// stalls, interventions, cycles, thresholds, Max Mode, tasks) is read from here, so the
+    /// workbench and the runtime never disagree. What follows is view state only.
+    pub core: SessionState,
     pub last_ts: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub run: RunState,
-    pub step: u64,
-    pub totals: Totals,
-    /// The latest agent prompt size: how full the context window is.
-    pub context_tokens: u64,
     pub cells: Vec<Cell>,
     pub streaming: Streaming,
-    pub tasks: Vec<Task>,
     pub changes: Vec<FileChange>,
     pub session_diff: SessionDiff,
     pub events_applied: u64,
-    /// Tool calls without a result yet; their lines show a live spinner and duration.
-    pub running_tools: usize,
     /// Every checkpoint saved, in the order saved (abandoned ones included).
     pub checkpoints: Vec<CheckpointEntry>,
-    /// The context window's cycle: 1 at the start, one more with every rollover or rollback.
-    pub cycle: u32,
-    pub rollovers: u32,
-    pub rollbacks: u32,
-    /// The thresholds (% of the context budget) whose checkpoint was saved in this cycle.
-    pub fired: Vec<u32>,
-    /// Proposals not yet followed by the `MemoryUpdated` that accepting them produces.
+    /// Every MEMORY.md proposal with its content; `core.memory_pending` says which still wait.
     pub memory_proposals: Vec<MemoryProposal>,
-    /// Max Mode: candidates per step when on, and whether picks wait for the supervisor.
-    pub max_mode: Option<u32>,
-    pub review_picks: bool,
+    /// A pause this workbench asked for that has not landed yet ("pausing…").
+    pub pause_pending: bool,
     /// Every Max Mode step seen, oldest first.
     pub max_steps: Vec<MaxStep>,
     /// Goal-verifier verdicts, oldest first.
     pub verdicts: Vec<Verdict>,
-    /// Steps at which the supervisor intervened, as `SessionState::interventions` counts them.
-    pub interventions: Vec<u64>,
     /// One sample per step seen, for the Endurance panel.
     pub samples: Vec<StepSample>,
-    /// The stall detector's counter, derived like `SessionState::calls_since_progress`.
-    pub calls_since_progress: u32,
     /// The sandbox policy, running background processes, a pending escalation.
     pub sandbox: super::sandbox::SandboxState,
     /// A rebuilt window waiting for the supervisor's review.
     pub rebuild: Option<RebuildProposal>,
-    /// Rollovers wait for the supervisor's review.
-    pub review_rebuilds: bool,
     /// Event seq → the cell that shows the message it added.
     seq_cells: HashMap<u64, usize>,
     /// An answer with tool calls only, waiting for its first call's cell.
     answer_without_cell: Option<u64>,
-    last_tests: Option<TestCounts>,
     last_quality: Option<f64>,
-    progress_in_call: bool,
     tool_cells: HashMap<String, usize>,
     correction_cells: HashMap<u64, usize>,
-}
-
-impl Default for WorkbenchState {
-    fn default() -> Self {
-        WorkbenchState {
-            session: None,
-            started_at: None,
-            last_ts: None,
-            finished_at: None,
-            run: RunState::NotStarted,
-            step: 0,
-            totals: Totals::default(),
-            context_tokens: 0,
-            cells: Vec::new(),
-            streaming: Streaming::default(),
-            tasks: Vec::new(),
-            changes: Vec::new(),
-            session_diff: SessionDiff::default(),
-            events_applied: 0,
-            running_tools: 0,
-            checkpoints: Vec::new(),
-            cycle: 1,
-            rollovers: 0,
-            rollbacks: 0,
-            fired: Vec::new(),
-            memory_proposals: Vec::new(),
-            max_mode: None,
-            review_picks: false,
-            max_steps: Vec::new(),
-            verdicts: Vec::new(),
-            interventions: Vec::new(),
-            samples: Vec::new(),
-            calls_since_progress: 0,
-            sandbox: Default::default(),
-            rebuild: None,
-            review_rebuilds: false,
-            seq_cells: HashMap::new(),
-            answer_without_cell: None,
-            last_tests: None,
-            last_quality: None,
-            progress_in_call: false,
-            tool_cells: HashMap::new(),
-            correction_cells: HashMap::new(),
-        }
-    }
 }
 
 impl WorkbenchState {
@@ -419,7 +339,7 @@ impl WorkbenchState {
     }
 
     pub fn in_progress_task(&self) -> Option<usize> {
-        self.tasks.iter().position(|t| t.status == TaskStatus::InProgress)
+        self.core.tasks.iter().position(|t| t.status == TaskStatus::InProgress)
     }
 
     /// Adds a notice that did not come from the runtime (a lagged receiver, a torn log line).
@@ -430,6 +350,10 @@ impl WorkbenchState {
     }
 
     pub fn apply(&mut self, ev: &Event) {
+        self.core.apply(ev);
+        if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
+            self.pause_pending = false;
+        }
         let cells_before = self.cells.len();
         self.apply_kind(ev);
         self.map_message_seq(ev, cells_before);
@@ -447,11 +371,7 @@ impl WorkbenchState {
             return;
         }
         match &ev.kind {
-            EventKind::SessionStarted { info } => {
-                self.session = Some(info.clone());
-                self.started_at = Some(ev.ts);
-                self.run = RunState::Running;
-            }
+            EventKind::SessionStarted { .. } => self.run = RunState::Running,
             EventKind::UserMessage { text } => self.push(id, CellKind::User(text.clone())),
             EventKind::AssistantDelta { role, text } => {
                 if *role == Role::Agent {
@@ -459,11 +379,10 @@ impl WorkbenchState {
                     self.streaming.revision += 1;
                 }
             }
-            EventKind::ModelRequest { role, step, .. } => {
+            EventKind::ModelRequest { role, .. } => {
                 if *role == Role::Agent {
                     // A new attempt replaces whatever a failed one streamed.
                     self.reset_streaming(id);
-                    self.step = self.step.max(*step);
                     if self.run_is_live() {
                         self.run = RunState::WaitingForModel;
                     }
@@ -478,7 +397,6 @@ impl WorkbenchState {
             ),
             EventKind::AssistantMessage { step, text, blocks, .. } => {
                 self.reset_streaming(id);
-                self.step = self.step.max(*step);
                 if self.run == RunState::WaitingForModel {
                     self.run = RunState::Running;
                 }
@@ -494,7 +412,6 @@ impl WorkbenchState {
             }
             EventKind::Refusal { step, text } => {
                 self.reset_streaming(id);
-                self.step = self.step.max(*step);
                 if self.run == RunState::WaitingForModel {
                     self.run = RunState::Running;
                 }
@@ -517,7 +434,6 @@ impl WorkbenchState {
             ),
             EventKind::ToolCall { step, call_id, name, args } => {
                 self.open_tool_cell(id, call_id, name, *step, args.clone(), ev.ts);
-                self.progress_in_call = false;
             }
             EventKind::ToolResult { step, call_id, name, ok, exit_code, duration_ms, output, feedback } => {
                 let idx = match self.tool_cells.get(call_id) {
@@ -527,9 +443,6 @@ impl WorkbenchState {
                 };
                 if let Some(cell) = self.cells.get_mut(idx) {
                     if let CellKind::Tool(t) = &mut cell.kind {
-                        if t.status == ToolStatus::Running {
-                            self.running_tools = self.running_tools.saturating_sub(1);
-                        }
                         t.status = if *ok { ToolStatus::Ok } else { ToolStatus::Failed };
                         t.duration_ms = Some(*duration_ms);
                         t.exit_code = *exit_code;
@@ -538,29 +451,16 @@ impl WorkbenchState {
                     }
                     cell.revision += 1;
                 }
-                // The stall detector's rule (`SessionState`): a call makes progress when it
-                // changed a file or the test counts.
-                let tests_changed = feedback.tests.is_some() && feedback.tests != self.last_tests;
-                if feedback.tests.is_some() {
-                    self.last_tests = feedback.tests;
-                }
                 if feedback.quality.is_some() {
                     self.last_quality = feedback.quality;
                 }
-                if self.progress_in_call || tests_changed {
-                    self.calls_since_progress = 0;
-                } else {
-                    self.calls_since_progress += 1;
-                }
-                self.progress_in_call = false;
-                let c = self.calls_since_progress;
+                let c = self.core.calls_since_progress;
                 if let Some(s) = self.sample_mut() {
                     s.stall = if s.tool_results == 0 { c } else { s.stall.max(c) };
                     s.tool_results += 1;
                 }
             }
             EventKind::FileChanged { step, path, before, after, diff } => {
-                self.progress_in_call = true;
                 let (plus, minus) = count_diff(diff);
                 self.session_diff.apply(path, before.as_deref(), after.as_deref(), diff);
                 self.changes.push(FileChange {
@@ -574,29 +474,12 @@ impl WorkbenchState {
                     minus,
                 });
             }
-            EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
-            EventKind::Usage { role, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost_usd, estimated, overhead, .. } => {
-                self.totals.tokens_in += prompt_tokens;
-                self.totals.cache_read += cache_read_tokens;
-                self.totals.cache_write += cache_write_tokens;
-                self.totals.tokens_out += completion_tokens;
-                self.totals.cost_usd += cost_usd;
-                self.totals.estimated |= estimated;
-                if *overhead {
-                    self.totals.overhead_usd += cost_usd;
-                }
-                // Losing candidates are agent requests too, but never enter the window.
-                if *role == Role::Agent && !*overhead {
-                    self.context_tokens = *prompt_tokens;
-                }
-            }
-            EventKind::StepStarted { step } => {
-                self.step = self.step.max(*step);
+            EventKind::TaskList { .. } | EventKind::Usage { .. } | EventKind::StepFinished { .. } => {}
+            EventKind::StepStarted { .. } => {
                 if self.run == RunState::Stalled {
                     self.run = RunState::Running;
                 }
             }
-            EventKind::StepFinished { step } => self.step = self.step.max(*step),
             EventKind::Paused { reason } => {
                 // A budget can stop a model call mid-stream; its partial text is not an answer.
                 self.reset_streaming(id);
@@ -614,7 +497,7 @@ impl WorkbenchState {
             }
             EventKind::CorrectionQueued { id: cid, text } => {
                 let idx = self.cells.len();
-                self.push(id, CellKind::Correction { id: *cid, text: text.clone(), delivered_at: None });
+                self.push(id, CellKind::Correction { id: *cid, text: text.clone(), delivered_at: None, withdrawn: false });
                 self.correction_cells.insert(*cid, idx);
             }
             EventKind::CorrectionDelivered { id: cid, step } => {
@@ -639,7 +522,6 @@ impl WorkbenchState {
                 if let Some(s) = self.sample_mut() {
                     s.stall = s.stall.max(*tool_calls);
                 }
-                self.calls_since_progress = 0;
                 if self.run_is_live() {
                     self.run = RunState::Stalled;
                 }
@@ -674,15 +556,6 @@ impl WorkbenchState {
                     prev,
                     flags: Vec::new(),
                 });
-                // A checkpoint always belongs to the running cycle; trusting it keeps the
-                // gauge right when the log starts mid-session (a resumed or cut log).
-                if *cycle > self.cycle {
-                    self.cycle = *cycle;
-                    self.fired.clear();
-                }
-                if *cycle == self.cycle && !self.fired.contains(threshold_pct) {
-                    self.fired.push(*threshold_pct);
-                }
                 if let Some(s) = self.sample_mut() {
                     s.checkpoint = true;
                 }
@@ -695,19 +568,13 @@ impl WorkbenchState {
             | EventKind::RebuildReviewChanged { .. }
             | EventKind::RebuildFailed { .. }
             | EventKind::CheckpointFlagged { .. } => {}
-            EventKind::RolledBack { to, cycle, window_tokens, tasks, restored, removed, .. } => {
+            EventKind::RolledBack { to, cycle, restored, removed, .. } => {
                 // Everything saved after the target is on the branch the rollback left.
                 if let Some(i) = self.checkpoints.iter().rposition(|c| c.id == *to) {
                     for c in &mut self.checkpoints[i + 1..] {
                         c.abandoned = true;
                     }
                 }
-                self.cycle = *cycle;
-                self.rollbacks += 1;
-                self.fired.clear();
-                self.context_tokens = *window_tokens;
-                self.tasks = tasks.clone();
-                self.calls_since_progress = 0;
                 self.intervened();
                 // The runtime stays paused after a rollback (a `Paused` follows); showing it
                 // paused at once also covers a rollback after the session had finished.
@@ -764,8 +631,6 @@ impl WorkbenchState {
                 )
             }
             EventKind::MaxModeChanged { candidates, review_picks } => {
-                self.max_mode = *candidates;
-                self.review_picks = *review_picks;
                 self.push(
                 id,
                 CellKind::Notice {
@@ -813,12 +678,20 @@ impl WorkbenchState {
                 self.memory_proposals.push(MemoryProposal { id: *pid, source: source.clone(), diff: diff.clone(), content: content.clone() });
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") })
             }
-            EventKind::MemoryUpdated { source, summary, .. } => {
-                // Accepting a proposal writes it under the proposer's name; the event carries
-                // no id, so the oldest proposal from that source is the one it settles.
-                if let Some(i) = self.memory_proposals.iter().position(|p| p.source == *source) {
-                    self.memory_proposals.remove(i);
+            EventKind::MemoryResolved { id: pid, accept } => {
+                let verb = if *accept { "accepted" } else { "rejected; MEMORY.md is unchanged" };
+                self.intervened();
+                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("MEMORY.md proposal {pid} {verb}") })
+            }
+            EventKind::CorrectionWithdrawn { id: cid } => {
+                if let Some(cell) = self.correction_cells.get(cid).and_then(|i| self.cells.get_mut(*i)) {
+                    if let CellKind::Correction { withdrawn, .. } = &mut cell.kind {
+                        *withdrawn = true;
+                    }
+                    cell.revision += 1;
                 }
+            }
+            EventKind::MemoryUpdated { source, summary, .. } => {
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("MEMORY.md updated by {source}: {summary}") })
             }
             EventKind::EscalationResolved { by, .. } => {
@@ -868,15 +741,69 @@ impl WorkbenchState {
         }
     }
 
-    /// The longest run of steps without a supervisor intervention, counted exactly like
-    /// `SessionState::endurance` so the workbench and the session summary agree.
+    /// The longest run of steps without a supervisor intervention (the runtime's count).
     pub fn endurance(&self) -> u64 {
-        crate::session::state::longest_unassisted_run(&self.interventions, self.step)
+        self.core.endurance()
+    }
+
+    /// What the run is doing, as the status bar says it.
+    pub fn run_label(&self) -> &'static str {
+        if self.pause_pending && self.run.is_active() && !matches!(self.run, RunState::Paused(_)) { "pausing…" } else { self.run.label() }
+    }
+
+    pub fn step(&self) -> u64 {
+        self.core.step
+    }
+
+    pub fn session(&self) -> Option<&SessionInfo> {
+        self.core.info.as_ref()
+    }
+
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.core.started_at
+    }
+
+    pub fn tasks(&self) -> &[Task] {
+        &self.core.tasks
+    }
+
+    /// How full the agent's context window is, in tokens.
+    pub fn context_tokens(&self) -> u64 {
+        self.core.window_tokens
+    }
+
+    /// Tool calls without a result yet; their lines show a live spinner and duration.
+    pub fn running_tools(&self) -> usize {
+        self.core.calls_in_flight.len()
+    }
+
+    /// Spending so far, as the runtime counts it.
+    pub fn totals(&self) -> Totals {
+        let u = &self.core.usage;
+        Totals {
+            tokens_in: u.prompt_tokens,
+            tokens_out: u.completion_tokens,
+            cost_usd: u.cost_usd,
+            estimated: u.estimated,
+            overhead_usd: self.core.overhead.cost_usd,
+            cache_read: u.cache_read_tokens,
+            cache_write: u.cache_write_tokens,
+        }
+    }
+
+    /// Checkpoint thresholds (% of the context budget) as the session is configured.
+    pub fn thresholds(&self) -> Vec<u32> {
+        self.session()
+            .and_then(|i| i.config.get("checkpoints"))
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|n| n.as_u64().and_then(|n| u32::try_from(n).ok())).collect::<Vec<_>>())
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| crate::agent::DEFAULT_CHECKPOINTS.to_vec())
     }
 
     /// The stall detector's threshold, when the session recorded one.
     pub fn stall_after(&self) -> Option<u32> {
-        let v = self.session.as_ref()?.config.get("stall-after")?;
+        let v = self.session()?.config.get("stall-after")?;
         v.as_u64().and_then(|n| u32::try_from(n).ok())
     }
 
@@ -889,7 +816,7 @@ impl WorkbenchState {
     /// answered, and nothing was picked yet.
     pub fn awaiting_pick(&self) -> Option<&MaxStep> {
         let m = self.max_steps.last()?;
-        (self.review_picks && m.judge.is_some() && m.picked.is_none() && self.run_is_live()).then_some(m)
+        (self.core.review_picks && m.judge.is_some() && m.picked.is_none() && self.run_is_live()).then_some(m)
     }
 
     fn max_step_mut(&mut self, step: u64) -> &mut MaxStep {
@@ -904,12 +831,8 @@ impl WorkbenchState {
         &mut self.max_steps[pos]
     }
 
+    /// Marks the step's sample; the intervention itself is counted by `core`.
     fn intervened(&mut self) {
-        // An intervention between steps counts against the next one (`SessionState`).
-        let at = self.step;
-        if self.interventions.last() != Some(&at) {
-            self.interventions.push(at);
-        }
         if let Some(s) = self.sample_mut() {
             s.intervention = true;
         }
@@ -918,16 +841,17 @@ impl WorkbenchState {
     /// The current step's sample, created (carrying the figures forward) on first use; none
     /// before the first step.
     fn sample_mut(&mut self) -> Option<&mut StepSample> {
-        if self.step == 0 {
+        let step = self.core.step;
+        if step == 0 {
             return None;
         }
-        if self.samples.last().is_none_or(|s| s.step != self.step) {
+        if self.samples.last().is_none_or(|s| s.step != step) {
             self.samples.push(StepSample {
-                step: self.step,
-                context_tokens: self.context_tokens,
-                tests_passed: self.last_tests.map(|t| t.passed),
+                step,
+                context_tokens: self.core.window_tokens,
+                tests_passed: self.core.last_tests.map(|t| t.passed),
                 quality: self.last_quality,
-                stall: self.calls_since_progress,
+                stall: self.core.calls_since_progress,
                 ..StepSample::default()
             });
         }
@@ -936,7 +860,7 @@ impl WorkbenchState {
 
     /// Brings the current step's figures up to date after an event.
     fn update_sample(&mut self) {
-        let (ctx, tests, quality) = (self.context_tokens, self.last_tests.map(|t| t.passed), self.last_quality);
+        let (ctx, tests, quality) = (self.core.window_tokens, self.core.last_tests.map(|t| t.passed), self.last_quality);
         if let Some(s) = self.sample_mut() {
             s.context_tokens = ctx;
             s.tests_passed = tests;
@@ -963,7 +887,6 @@ impl WorkbenchState {
             })),
         );
         self.tool_cells.insert(call_id.to_string(), idx);
-        self.running_tools += 1;
         idx
     }
 
@@ -983,7 +906,7 @@ impl WorkbenchState {
 
     /// Elapsed session time at `now`; a finished session stops its clock.
     pub fn elapsed(&self, now: DateTime<Utc>) -> chrono::Duration {
-        let Some(start) = self.started_at else { return chrono::Duration::zero() };
+        let Some(start) = self.core.started_at else { return chrono::Duration::zero() };
         let end = self.finished_at.unwrap_or(now);
         (end - start).max(chrono::Duration::zero())
     }
@@ -1011,20 +934,12 @@ pub fn count_diff(diff: &str) -> (usize, usize) {
     (plus, minus)
 }
 
-pub fn fmt_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{:.1}s", ms as f64 / 1000.0)
-    } else {
-        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
-    }
-}
+pub use crate::printable::fmt_ms;
 
 fn fmt_budget(kind: BudgetKind, used: f64, limit: f64) -> String {
     let pct = if limit > 0.0 { used / limit * 100.0 } else { 0.0 };
     match kind {
-        BudgetKind::Cost => format!("${used:.2} of ${limit:.2} ({pct:.0}%)"),
+        BudgetKind::Cost => format!("{} of {} ({pct:.0}%)", crate::printable::money(used), crate::printable::money(limit)),
         BudgetKind::Time => format!("{}s of {}s ({pct:.0}%)", used.round(), limit.round()),
         _ => format!("{} of {} ({pct:.0}%)", used.round(), limit.round()),
     }

@@ -94,10 +94,6 @@ impl WorkbenchState {
     pub(super) fn apply_cycles(&mut self, id: u64, ev: &Event) -> bool {
         match &ev.kind {
             EventKind::Rollover { cycle, reason, checkpoint, window_tokens, dropped, review, origins, .. } => {
-                self.cycle = *cycle;
-                self.rollovers += 1;
-                self.fired.clear();
-                self.context_tokens = *window_tokens;
                 if let Some(s) = self.sample_mut() {
                     s.rollover = true;
                 }
@@ -165,7 +161,6 @@ impl WorkbenchState {
                 );
             }
             EventKind::RebuildReviewChanged { on } => {
-                self.review_rebuilds = *on;
                 let text = if *on { "rebuild review on: every rollover waits for your approval" } else { "rebuild review off: rollovers apply at once" };
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: text.into() });
             }

@@ -4,7 +4,7 @@ use crate::tui::testkit::{demo_session, finished_session, session_info, t0, Even
 use serde_json::json;
 
 fn ev(kind: EventKind) -> Event {
-    Event { seq: 0, ts: t0(), kind }
+    Event { command_id: None, seq: 0, ts: t0(), kind }
 }
 
 fn state_of(kinds: Vec<EventKind>) -> WorkbenchState {
@@ -19,8 +19,8 @@ fn state_of(kinds: Vec<EventKind>) -> WorkbenchState {
 fn session_started_sets_running_and_clock() {
     let s = state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }]);
     assert_eq!(s.run, RunState::Running);
-    assert_eq!(s.started_at, Some(t0()));
-    assert_eq!(s.session.as_ref().map(|i| i.task.as_str()), Some("t"));
+    assert_eq!(s.started_at(), Some(t0()));
+    assert_eq!(s.session().map(|i| i.task.as_str()), Some("t"));
     let _ = RoleModels { agent: String::new(), writer: String::new(), verifier: String::new(), judge: String::new() };
 }
 
@@ -48,7 +48,7 @@ fn deltas_stream_and_a_new_attempt_resets_them() {
 fn tool_call_then_result_updates_one_cell() {
     let mut s = state_of(vec![EventKind::ToolCall { step: 1, call_id: "a".into(), name: "run".into(), args: json!({"command": "make"}) }]);
     assert_eq!(s.cells.len(), 1);
-    assert_eq!(s.running_tools, 1);
+    assert_eq!(s.running_tools(), 1);
     s.apply(&ev(EventKind::ToolResult {
         step: 1,
         call_id: "a".into(),
@@ -60,7 +60,7 @@ fn tool_call_then_result_updates_one_cell() {
         feedback: Feedback { tests: Some(TestCounts { passed: 3, failed: 1, skipped: 0 }), ..Feedback::default() },
     }));
     assert_eq!(s.cells.len(), 1);
-    assert_eq!(s.running_tools, 0);
+    assert_eq!(s.running_tools(), 0);
     let CellKind::Tool(t) = &s.cells[0].kind else { panic!("tool cell expected") };
     assert_eq!(t.status, ToolStatus::Failed);
     assert_eq!(t.target(), "make");
@@ -82,10 +82,11 @@ fn usage_accumulates_and_context_follows_the_agent() {
         EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.5, estimated: false, priced: true, overhead: false },
         EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.25, estimated: true, priced: true, overhead: false },
     ]);
-    assert_eq!((s.totals.tokens_in, s.totals.tokens_out), (1000, 30));
-    assert!((s.totals.cost_usd - 0.75).abs() < 1e-9);
-    assert!(s.totals.estimated);
-    assert_eq!(s.context_tokens, 100);
+    assert_eq!((s.totals().tokens_in, s.totals().tokens_out), (1000, 30));
+    assert!((s.totals().cost_usd - 0.75).abs() < 1e-9);
+    assert!(s.totals().estimated);
+    // The runtime counts the window as the last prompt plus its answer.
+    assert_eq!(s.context_tokens(), 110);
 }
 
 #[test]
@@ -99,7 +100,7 @@ fn pause_resume_stall_and_finish_drive_the_run_state() {
     assert_eq!(s.run, RunState::Stalled);
     s.apply(&ev(EventKind::StepStarted { step: 5 }));
     assert_eq!(s.run, RunState::Running);
-    assert_eq!(s.step, 5);
+    assert_eq!(s.step(), 5);
     s.apply(&ev(EventKind::SessionFinished { outcome: Outcome::Failed, reason: "provider down".into() }));
     assert_eq!(s.run.label(), "failed");
     assert!(!s.run.is_active());
@@ -160,14 +161,14 @@ fn checkpoints_fill_the_cycle_and_a_rollover_starts_the_next() {
     let mut s = state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }, cp(1, 1, 20, 25_600), cp(1, 2, 45, 57_600)]);
     assert_eq!(s.checkpoints.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["1.1", "1.2"]);
     assert_eq!(s.checkpoints[1].prev, Some(0));
-    assert_eq!((s.cycle, s.fired.clone()), (1, vec![20, 45]));
+    assert_eq!((s.core.cycle, s.core.fired_thresholds.clone()), (1, vec![20, 45]));
     assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Notice { text, .. }) if text.contains("checkpoint 1.2 saved")));
     s.apply(&ev(EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some("1.2".into()), window_tokens: 12_000, window: vec![], origins: vec![], dropped: None, review: None }));
-    assert_eq!((s.cycle, s.rollovers), (2, 1));
-    assert!(s.fired.is_empty(), "thresholds fire again in the new window");
-    assert_eq!(s.context_tokens, 12_000, "the gauge shows the fresh window");
+    assert_eq!((s.core.cycle, s.core.rollovers), (2, 1));
+    assert!(s.core.fired_thresholds.is_empty(), "thresholds fire again in the new window");
+    assert_eq!(s.context_tokens(), 12_000, "the gauge shows the fresh window");
     s.apply(&ev(cp(2, 1, 20, 26_000)));
-    assert_eq!(s.fired, vec![20]);
+    assert_eq!(s.core.fired_thresholds, vec![20]);
 }
 
 #[test]
@@ -191,29 +192,46 @@ fn a_rollback_abandons_later_checkpoints_and_pauses() {
     }));
     let abandoned: Vec<bool> = s.checkpoints.iter().map(|c| c.abandoned).collect();
     assert_eq!(abandoned, [false, true, true]);
-    assert_eq!((s.cycle, s.rollbacks, s.rollovers), (2, 1, 0));
-    assert_eq!(s.context_tokens, 8_000);
+    assert_eq!((s.core.cycle, s.core.rollbacks, s.core.rollovers), (2, 1, 0));
+    assert_eq!(s.context_tokens(), 8_000);
     assert_eq!(s.run, RunState::Paused(PauseReason::Supervisor));
-    assert_eq!(s.tasks.len(), 1);
+    assert_eq!(s.tasks().len(), 1);
     let last = s.cells.last().map(Cell::search_text).unwrap_or_default();
     assert!(last.contains("rolled back to checkpoint 1.1") && last.contains("paused"), "{last}");
     // The next checkpoint continues from the rollback target, not the abandoned 1.3.
     s.apply(&ev(cp(2, 1, 20, 9_000)));
     assert_eq!(s.checkpoints[3].prev, Some(0));
-    assert_eq!(s.fired, vec![20]);
+    assert_eq!(s.core.fired_thresholds, vec![20]);
     // A Paused from the runtime keeps it paused.
     s.apply(&ev(EventKind::Paused { reason: PauseReason::Supervisor }));
     assert_eq!(s.run.label(), "paused");
 }
 
 #[test]
-fn memory_proposals_wait_until_an_update_from_their_source() {
-    let mut s = state_of(vec![EventKind::MemoryProposed { id: 4, source: "dream".into(), diff: String::new(), content: "x".into() }]);
-    assert_eq!(s.memory_proposals.len(), 1);
-    s.apply(&ev(EventKind::MemoryUpdated { source: "writer".into(), added: 1, summary: "a fact".into() }));
-    assert_eq!(s.memory_proposals.len(), 1, "another writer's update settles nothing");
-    s.apply(&ev(EventKind::MemoryUpdated { source: "dream".into(), added: 1, summary: "merged".into() }));
-    assert!(s.memory_proposals.is_empty());
+fn memory_proposals_wait_until_resolved_by_id_and_replay_shows_rejections() {
+    let mut s = state_of(vec![
+        EventKind::MemoryProposed { id: 4, source: "dream".into(), diff: String::new(), content: "x".into() },
+        EventKind::MemoryProposed { id: 5, source: "supervisor".into(), diff: String::new(), content: "y".into() },
+    ]);
+    assert_eq!(s.core.memory_pending, vec![4, 5]);
+    s.apply(&ev(EventKind::MemoryUpdated { id: None, source: "dream".into(), added: 1, summary: "merged".into() }));
+    assert_eq!(s.core.memory_pending, vec![4, 5], "an update without the proposal's id settles nothing");
+    s.apply(&ev(EventKind::MemoryResolved { id: 4, accept: false }));
+    assert_eq!(s.core.memory_pending, vec![5]);
+    let shown = s.cells.iter().filter_map(|c| match &c.kind {
+        CellKind::Notice { text, .. } => Some(text.as_str()),
+        _ => None,
+    });
+    assert!(shown.clone().any(|t| t.contains("proposal 4 rejected")), "{:?}", shown.collect::<Vec<_>>());
+}
+
+#[test]
+fn a_withdrawn_correction_is_marked_and_never_delivered() {
+    let mut s = state_of(vec![EventKind::CorrectionQueued { id: 0, text: "use v2".into() }]);
+    assert_eq!(s.core.pending_corrections.len(), 1);
+    s.apply(&ev(EventKind::CorrectionWithdrawn { id: 0 }));
+    assert!(s.core.pending_corrections.is_empty());
+    assert!(s.cells.iter().any(|c| matches!(c.kind, CellKind::Correction { withdrawn: true, delivered_at: None, .. })));
 }
 
 use crate::protocol::{PickedBy, ToolCallRequest};
@@ -222,7 +240,7 @@ use crate::tui::testkit::{endurance_session, max_mode_session, verdict_session, 
 #[test]
 fn candidates_stream_then_are_judged_and_picked() {
     let s = WorkbenchState::from_events(&max_mode_session(MaxStage::Streaming));
-    assert_eq!(s.max_mode, Some(3));
+    assert_eq!(s.core.max_mode, Some(3));
     let m = s.latest_max_step().expect("a max mode step");
     assert_eq!(m.step, 4);
     assert_eq!(m.candidates.iter().map(|c| c.index).collect::<Vec<_>>(), [1, 2, 3], "sorted by index whatever the arrival order");
@@ -238,15 +256,15 @@ fn candidates_stream_then_are_judged_and_picked() {
     assert_eq!(m.judge.as_ref().map(|j| j.0), Some(2));
     assert_eq!(m.picked, Some((2, PickedBy::Judge)));
     assert!(s.awaiting_pick().is_none());
-    assert_eq!(s.interventions, [2], "the demo's correction only: the judge's pick is no intervention");
+    assert_eq!(s.core.interventions, [2], "the demo's correction only: the judge's pick is no intervention");
     // The losing candidates and the judge are overhead: cost, not context.
-    assert!((s.totals.overhead_usd - 0.71).abs() < 1e-9, "{}", s.totals.overhead_usd);
-    assert_eq!(s.context_tokens, 66_000);
-    let ratio = s.totals.overhead_ratio().expect("a ratio");
-    assert!((ratio - s.totals.cost_usd / (s.totals.cost_usd - 0.71)).abs() < 1e-9);
+    assert!((s.totals().overhead_usd - 0.71).abs() < 1e-9, "{}", s.totals().overhead_usd);
+    assert_eq!(s.context_tokens(), 66_300);
+    let ratio = s.totals().overhead_ratio().expect("a ratio");
+    assert!((ratio - s.totals().cost_usd / (s.totals().cost_usd - 0.71)).abs() < 1e-9);
 
     let s = WorkbenchState::from_events(&max_mode_session(MaxStage::Waiting));
-    assert!(s.review_picks);
+    assert!(s.core.review_picks);
     assert_eq!(s.awaiting_pick().map(|m| m.step), Some(4));
 }
 
@@ -268,7 +286,7 @@ fn a_failed_candidate_keeps_its_reason_and_a_proposal_replaces_streamed_text() {
     assert_eq!(m.candidates[0].text, "the whole text");
     assert_eq!(m.candidates[0].tool_calls.len(), 1);
     assert_eq!(m.candidates[1].status, CandidateStatus::Failed("provider error".into()));
-    assert_eq!(s.interventions, [2], "a supervisor pick is an intervention");
+    assert_eq!(s.core.interventions, [2], "a supervisor pick is an intervention");
     assert!(s.cells.iter().any(|c| c.search_text() == "candidate 2 failed: provider error"), "the transcript notice stays");
 }
 
@@ -282,19 +300,19 @@ fn verdicts_are_kept_and_an_override_lands_on_the_last_one() {
     assert_eq!(s.verdicts[0].overridden, None);
     assert_eq!(s.verdicts[1].overridden, Some((false, Some("Also document add() in the crate docs.".into()))));
     // The pause and the override at step 5 are one intervention; the correction at 2 another.
-    assert_eq!(s.interventions, [2, 5]);
+    assert_eq!(s.core.interventions, [2, 5]);
 }
 
 #[test]
 fn endurance_matches_the_runtime_and_known_sequences() {
     let events = endurance_session();
     let s = WorkbenchState::from_events(&events);
-    assert_eq!(s.interventions, [6, 12, 15, 18, 22]);
-    assert_eq!((s.endurance(), s.step), (6, 24));
+    assert_eq!(s.core.interventions, [6, 12, 15, 18, 22]);
+    assert_eq!((s.endurance(), s.step()), (6, 24));
     // The runtime's own fold gives the same figure: the summary and the workbench agree.
     let rt = crate::session::state::SessionState::from_events(&events);
     assert_eq!(rt.endurance(), s.endurance());
-    assert_eq!(rt.interventions, s.interventions);
+    assert_eq!(rt.interventions, s.core.interventions);
 
     // Known sequences: (intervention steps, final step) -> longest run.
     for (at, last, want) in [(vec![], 10, 10), (vec![3], 10, 7), (vec![3, 9], 10, 6), (vec![1, 2, 3], 4, 1)] {
@@ -331,7 +349,7 @@ fn endurance_samples_carry_figures_forward_and_mark_events() {
     let r = rollovers[0];
     assert!(at(r).context_tokens < at(r - 1).context_tokens, "a rollover drops the fill");
     let marked: Vec<u64> = s.samples.iter().filter(|x| x.intervention).map(|x| x.step).collect();
-    assert_eq!(marked, s.interventions);
+    assert_eq!(marked, s.core.interventions);
 }
 
 #[test]
@@ -388,4 +406,23 @@ fn server_tool_blocks_show_as_notices_before_the_text() {
             "Found it.",
         ]
     );
+}
+
+#[test]
+fn a_tool_call_reads_the_same_in_the_transcript_and_everywhere_else() {
+    let args = serde_json::json!({"pattern": "fn add", "path": "src"});
+    let cell = ToolCell {
+        call_id: "c".into(),
+        name: "search".into(),
+        step: 1,
+        args: args.clone(),
+        started: t0(),
+        status: ToolStatus::Ok,
+        duration_ms: None,
+        exit_code: None,
+        output: String::new(),
+        tests: None,
+    };
+    assert_eq!(cell.target(), "/fn add/ in src");
+    assert_eq!(cell.target(), crate::protocol::tool_target("search", &args));
 }

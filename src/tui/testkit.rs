@@ -45,7 +45,7 @@ impl EventSeq {
         let seq = self.events.len() as u64;
         let ts = t0() + chrono::Duration::seconds(self.secs);
         self.secs += 1;
-        self.events.push(Event { seq, ts, kind });
+        self.events.push(Event { command_id: None, seq, ts, kind });
         self
     }
 }
@@ -385,4 +385,24 @@ pub fn endurance_session() -> Vec<Event> {
         s.push(EventKind::StepFinished { step });
     }
     s.events
+}
+
+/// The runtime's end of a workbench's command channel, for tests: yields the commands and
+/// keeps the ids the workbench gave them.
+pub struct CommandRx {
+    rx: tokio::sync::mpsc::UnboundedReceiver<crate::protocol::CommandEnvelope>,
+    pub ids: Vec<String>,
+}
+
+impl CommandRx {
+    pub fn try_recv(&mut self) -> Result<crate::protocol::Command, tokio::sync::mpsc::error::TryRecvError> {
+        let env = self.rx.try_recv()?;
+        self.ids.push(env.id);
+        Ok(env.command)
+    }
+}
+
+pub fn command_channel() -> (crate::agent::CommandSender, CommandRx) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (crate::agent::CommandSender::new(tx, "test"), CommandRx { rx, ids: Vec::new() })
 }

@@ -115,10 +115,16 @@ pub fn find_all(hay: &str, needle_lower: &str) -> Vec<(usize, usize)> {
 
 /// Restyles every occurrence of the query in a line, keeping the other spans' styles.
 pub fn highlight(line: &Line<'static>, needle_lower: &str, style: Style) -> Line<'static> {
+    highlight_nth(line, needle_lower, style, None, style).0
+}
+
+/// Like [`highlight`], with occurrence `current` (counted in this line) in `current_style`
+/// instead; also returns how many occurrences the line has.
+pub fn highlight_nth(line: &Line<'static>, needle_lower: &str, style: Style, current: Option<usize>, current_style: Style) -> (Line<'static>, usize) {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let hits = find_all(&text, needle_lower);
     if hits.is_empty() {
-        return line.clone();
+        return (line.clone(), 0);
     }
     let mut spans = Vec::new();
     let mut offset = 0;
@@ -138,17 +144,32 @@ pub fn highlight(line: &Line<'static>, needle_lower: &str, style: Style) -> Line
         for w in cuts.windows(2) {
             let (a, b) = (w[0], w[1]);
             let Some(piece) = text.get(a..b) else { continue };
-            let hit = hits.iter().any(|(h0, h1)| a >= *h0 && b <= *h1);
-            let st = if hit { span.style.patch(style) } else { span.style };
+            let hit = hits.iter().position(|(h0, h1)| a >= *h0 && b <= *h1);
+            let st = match hit {
+                Some(k) if Some(k) == current => span.style.patch(current_style),
+                Some(_) => span.style.patch(style),
+                None => span.style,
+            };
             spans.push(Span::styled(piece.to_string(), st));
         }
     }
-    Line::from(spans).style(line.style)
+    (Line::from(spans).style(line.style), hits.len())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn highlight_nth_sets_the_current_occurrence_apart() {
+        let (m, c) = (Style::default().bg(ratatui::style::Color::Yellow), Style::default().bg(ratatui::style::Color::Magenta));
+        let (line, n) = highlight_nth(&Line::raw("add, add, add"), "add", m, Some(1), c);
+        assert_eq!(n, 3);
+        let styled: Vec<(String, Option<ratatui::style::Color>)> = line.spans.iter().map(|s| (s.content.to_string(), s.style.bg)).collect();
+        assert_eq!(styled.iter().filter(|(t, bg)| t == "add" && *bg == Some(ratatui::style::Color::Magenta)).count(), 1);
+        assert_eq!(styled.iter().filter(|(t, bg)| t == "add" && *bg == Some(ratatui::style::Color::Yellow)).count(), 2);
+        assert_eq!(styled[2], ("add".to_string(), Some(ratatui::style::Color::Magenta)), "the second one is current: {styled:?}");
+    }
 
     #[test]
     fn wrap_respects_width_and_keeps_words() {

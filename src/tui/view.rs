@@ -6,105 +6,81 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
-use super::layout::{self, PanelId};
-use super::panels::candidates::CandidateKeys;
-use super::panels::memory::{self, MemoryKeys};
-use super::panels::verifier::VerifierKeys;
-use super::panels::{self, endurance, status, RenderCtx};
+use super::layout;
+use super::panels::memory;
+use super::panels::{self, status, RenderCtx};
 use super::rebuild::RebuildKeys;
 use super::text::truncate;
 use crate::config::keymap::{Action, KeyContext};
 
 pub fn render(app: &mut App, f: &mut Frame) {
     let area = f.area();
-    let visible = app.visible_panels();
-    let screen = layout::compute(area, app.opts.banner.len() as u16, &visible, app.focus, app.maximized, app.last_side);
-    let now = app.now();
+    let tabs: Vec<layout::Tab> = app
+        .panels
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !app.hidden.contains(&p.id()))
+        .map(|(i, p)| layout::Tab { id: p.id(), number: i + 1, title: p.title(), placement: p.placement(), weight: p.weight() })
+        .collect();
+    let screen = layout::compute(area, app.opts.banner.len() as u16, &tabs, app.focus, app.maximized, app.last_side);
     let spinner = if app.is_animating() { app.spinner_frame() } else { 0 };
-    let memory_keys = MemoryKeys {
-        edit: binding_notation(app, KeyContext::Global, Action::MemoryEdit),
-        accept: binding_notation(app, KeyContext::Global, Action::MemoryAccept),
-        reject: binding_notation(app, KeyContext::Global, Action::MemoryReject),
-    };
-    let candidate_keys = CandidateKeys {
-        prev: binding_notation(app, KeyContext::Transcript, Action::CandidatePrev),
-        next: binding_notation(app, KeyContext::Transcript, Action::CandidateNext),
-        pick: binding_notation(app, KeyContext::Transcript, Action::PickCandidate),
-        step_prev: binding_notation(app, KeyContext::Transcript, Action::CandidateStepPrev),
-        step_next: binding_notation(app, KeyContext::Transcript, Action::CandidateStepNext),
-        toggle: binding_notation(app, KeyContext::Global, Action::ToggleCandidates),
-        max_mode: binding_notation(app, KeyContext::Global, Action::ToggleMaxMode),
-        review: binding_notation(app, KeyContext::Global, Action::ToggleReviewPicks),
-    };
-    let verifier_keys = VerifierKeys {
-        accept: binding_notation(app, KeyContext::Verifier, Action::VerdictAccept),
-        reject: binding_notation(app, KeyContext::Verifier, Action::VerdictReject),
-    };
-    // The session's own budget is what its checkpoints were measured against.
-    let context_budget = app.state.session.as_ref().map(|s| s.context_budget).filter(|b| *b > 0).unwrap_or(app.opts.context_budget);
-    let th = &app.opts.theme;
-    let ctx = RenderCtx { theme: th, hl: &app.hl, state: &app.state, now, spinner };
-    // The base style first: widgets mostly set a foreground only, so a theme's own background
-    // (light's white page) shows only if every cell starts from it.
-    f.render_widget(Block::default().style(th.style("ui")), area);
+    let context_budget = app.context_budget();
+    let mut panels = std::mem::take(&mut app.panels);
+    {
+        let ctx = app.cx(spinner);
+        let th = ctx.theme;
+        // The base style first: widgets mostly set a foreground only, so a theme's own
+        // background (light's white page) shows only if every cell starts from it.
+        f.render_widget(Block::default().style(th.style("ui")), area);
 
-    let banner: Vec<Line> = app.opts.banner.iter().map(|b| Line::styled(truncate(b, usize::from(area.width)), th.style("ui.banner.error"))).collect();
-    f.render_widget(Paragraph::new(banner).style(th.style("ui.banner.error")), screen.banner);
-    render_title(f, screen.title, app, &ctx);
+        let banner: Vec<Line> =
+            app.opts.banner.iter().map(|b| Line::styled(truncate(b, usize::from(area.width)), th.style("ui.banner.error"))).collect();
+        f.render_widget(Paragraph::new(banner).style(th.style("ui.banner.error")), screen.banner);
+        render_title(f, screen.title, app, &ctx);
 
-    for slot in &screen.slots {
-        let focused = slot.shown == app.focus;
-        let border = th.style(if focused { "ui.border.focused" } else { "ui.border" });
-        let title: Line = if slot.tabs.len() > 1 {
-            Line::from(
-                slot.tabs
-                    .iter()
-                    .zip(layout::tab_labels(&slot.tabs, slot.shown, slot.area.width))
-                    .map(|(p, label)| Span::styled(label, th.style(if *p == slot.shown { "ui.tab.active" } else { "ui.tab" })))
-                    .collect::<Vec<_>>(),
-            )
-        } else {
-            let max = if app.maximized { " [max]" } else { "" };
-            // The candidates borrow the transcript's frame; the title says whose content it is.
-            let what = if slot.shown == PanelId::Transcript && app.candidates.shown { " · Max Mode candidates" } else { "" };
-            Line::styled(format!(" {} {}{what}{max} ", slot.shown.number(), slot.shown.title()), th.style(if focused { "ui.title.focused" } else { "ui.title" }))
-        };
-        let block = Block::default().borders(Borders::ALL).border_style(border).title(title);
-        let inner = block.inner(slot.area);
-        f.render_widget(block, slot.area);
-        match slot.shown {
-            PanelId::Transcript if app.candidates.shown => app.candidates.render(f, inner, &ctx, &candidate_keys),
-            PanelId::Transcript => {
-                let search_line = app.search.status();
-                let (body, line) = if search_line.is_empty() || inner.height < 2 {
-                    (inner, None)
-                } else {
-                    let [b, l] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
-                    (b, Some(l))
-                };
-                app.transcript.render(f, body, &ctx, &app.pending, &app.search);
-                if let Some(l) = line {
-                    f.render_widget(Paragraph::new(Line::styled(search_line, th.style("ui.search.input"))), l);
-                    if app.search.input.is_some() && matches!(app.overlay, Overlay::None) {
-                        let x = l.x.saturating_add(super::text::str_width(&app.search.status()) as u16).min(l.right().saturating_sub(1));
-                        f.set_cursor_position((x, l.y));
-                    }
-                }
-            }
-            PanelId::Tasks => app.tasks.render(f, inner, &ctx),
-            PanelId::Diff => app.diff.render(f, inner, &ctx),
-            PanelId::Checkpoints => app.checkpoints.render(f, inner, &ctx),
-            PanelId::Verifier => app.verifier.render(f, inner, &ctx, &verifier_keys),
-            PanelId::Endurance => endurance::render(f, inner, &ctx, context_budget),
-            PanelId::Memory => {
-                let proposal = app.state.memory_proposals.iter().find(|p| !app.resolved_proposals.contains(&p.id));
-                app.memory.render(f, inner, &ctx, proposal, &memory_keys);
-            }
+        for slot in &screen.slots {
+            let Some(panel) = panels.iter_mut().find(|p| p.id() == slot.shown) else { continue };
+            let focused = slot.shown == app.focus;
+            let border = th.style(if focused { "ui.border.focused" } else { "ui.border" });
+            let title: Line = if slot.tabs.len() > 1 {
+                Line::from(
+                    slot.tabs
+                        .iter()
+                        .zip(layout::tab_labels(&slot.tabs, slot.shown, slot.area.width))
+                        .map(|(p, label)| Span::styled(label, th.style(if p.id == slot.shown { "ui.tab.active" } else { "ui.tab" })))
+                        .collect::<Vec<_>>(),
+                )
+            } else {
+                let max = if app.maximized { " [max]" } else { "" };
+                let number = slot.tabs.first().map_or(0, |t| t.number);
+                Line::styled(
+                    format!(" {number} {}{}{max} ", panel.title(), panel.title_suffix()),
+                    th.style(if focused { "ui.title.focused" } else { "ui.title" }),
+                )
+            };
+            let block = Block::default().borders(Borders::ALL).border_style(border).title(title);
+            let inner = block.inner(slot.area);
+            f.render_widget(block, slot.area);
+            panel.render(f, inner, &ctx);
+        }
+        if screen.slots.is_empty() && screen.body.height > 0 {
+            panels::empty_state(f, screen.body, &ctx, "All panels are hidden; focus one by number to show it.");
         }
     }
-    if screen.slots.is_empty() && screen.body.height > 0 {
-        panels::empty_state(f, screen.body, &ctx, "All panels are hidden; focus one by number to show it.");
-    }
+    app.panels = panels;
+    let now = app.now();
+    let th = &app.opts.theme;
+    let ctx = RenderCtx {
+        theme: th,
+        hl: &app.hl,
+        state: &app.state,
+        now,
+        spinner,
+        live: !app.is_replay(),
+        keymap: &app.opts.keymap,
+        pending: &app.pending,
+        context_budget,
+    };
     // The Rebuild view is a layer over the panels while a rebuilt window waits for review.
     if app.rebuild_in_view() && screen.body.height > 2 {
         let key = |a| binding_notation(app, KeyContext::Rebuild, a);
@@ -121,14 +97,20 @@ pub fn render(app: &mut App, f: &mut Frame) {
     }
 
     let hints = app.hints();
-    let info = status::StatusInfo { context_budget, hints: &hints, flash: app.flash.as_deref() };
+    let info = status::StatusInfo { context_budget, hints: &hints, notice: app.notice.as_deref(), error: app.error.as_deref() };
     status::render(f, screen.status, &ctx, &info);
 
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help { scroll } => render_help(f, area, app, *scroll),
+        Overlay::Help { scroll, filter } => render_help(f, area, app, *scroll, filter),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
+        Overlay::Composer(c) => {
+            let h = c.height(screen.body.height);
+            let r = Rect { y: screen.body.bottom().saturating_sub(h), height: h, ..screen.body };
+            clear(f, r, th);
+            c.render(f, r, &ctx);
+        }
         Overlay::Dropped(list) => {
             let r = centered(area, area.width.saturating_sub(8).min(120), area.height.saturating_sub(6).max(3));
             clear(f, r, th);
@@ -136,7 +118,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
             let footer = format!(" {} opens the message · {} close ", key(Action::Expand), key(Action::Cancel));
             list.render(f, r, &ctx, &footer);
         }
-        Overlay::Editor(EditorKind::Memory, ta) => {
+        Overlay::MemoryEditor(edit) => {
             // MEMORY.md is a document, not a one-off message: give it most of the screen.
             let r = centered(area, area.width.saturating_sub(4).min(110), area.height.saturating_sub(4));
             clear(f, r, th);
@@ -148,9 +130,9 @@ pub fn render(app: &mut App, f: &mut Frame) {
                 .title(Line::styled(format!(" {} — {save} save · {cancel} close without saving ", memory::MEMORY_FILE), th.style("ui.title.focused")));
             let inner = block.inner(r);
             f.render_widget(block, r);
-            f.render_widget(&**ta, inner);
+            f.render_widget(&*edit.editor, inner);
         }
-        Overlay::MemoryConflict { editor, theirs, scroll } => render_conflict(f, area, app, editor, theirs, *scroll),
+        Overlay::MemoryConflict { edit, theirs, scroll } => render_conflict(f, area, app, &edit.editor, theirs, *scroll),
         Overlay::Editor(kind, ta) => {
             let r = centered(area, 70, 12);
             clear(f, r, th);
@@ -162,7 +144,6 @@ pub fn render(app: &mut App, f: &mut Frame) {
                 EditorKind::RejectNote => "Reject the work — a note for the agent",
                 EditorKind::EscalationNote(_) => "Deny the escalation — a note for the agent",
                 EditorKind::RebuildField => "Checkpoint field in the rebuilt window",
-                EditorKind::Memory => memory::MEMORY_FILE,
             };
             let block = Block::default()
                 .borders(Borders::ALL)
@@ -201,16 +182,19 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
     let right_width = (right.width() as u16).min(area.width);
     let [left_area, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
-    let mut spans = vec![Span::styled(format!(" {} ", app.opts.title), th.style("ui.title"))];
-    if let Some(info) = &ctx.state.session {
-        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), 60)), th.style("ui.dim")));
+    let title = format!(" {} ", app.opts.title);
+    let room = usize::from(left_area.width).saturating_sub(super::text::str_width(&title) + 3);
+    let mut spans = vec![Span::styled(title, th.style("ui.title"))];
+    if let Some(info) = ctx.state.session() {
+        spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), room)), th.style("ui.dim")));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), left_area);
     f.render_widget(Paragraph::new(right), right_area);
 }
 
+/// The one place that finds the key shown for an action: the layer's binding, else the global one.
 pub(super) fn binding_notation(app: &App, ctx: KeyContext, action: Action) -> String {
-    app.opts.keymap.bindings(ctx).iter().find(|b| b.action == action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
+    app.opts.keymap.binding_for(ctx, action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
 }
 
 /// Blanks an overlay's area back to the theme's base style (`Clear` alone resets cells to the
@@ -226,19 +210,36 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     r
 }
 
-/// The help overlay lists the active keymap, so it is right whatever the user rebound.
-pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+/// The help overlay lists the active keymap, so it is right whatever the user rebound:
+/// grouped by layer, the one that has the keyboard first, quitting at the top of the global
+/// keys, and only the lines containing `filter` (case-insensitive) when one is typed.
+pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let th = &app.opts.theme;
+    let under = match app.overlay {
+        Overlay::Help { .. } => app.focus_layer(),
+        _ => app.layer(),
+    };
+    let mut order = vec![under];
+    if under != KeyContext::Global {
+        order.push(KeyContext::Global);
+    }
+    let rest: Vec<KeyContext> = KeyContext::ALL.into_iter().filter(|c| !order.contains(c)).collect();
+    order.extend(rest);
+    let needle = filter.to_lowercase();
     let mut lines = Vec::new();
-    for ctx in KeyContext::ALL {
-        let bindings = app.opts.keymap.bindings(ctx);
+    for ctx in order {
+        let mut bindings: Vec<&crate::config::keymap::Binding> = app.opts.keymap.bindings(ctx).iter().collect();
+        // Quit first: the one key everybody needs to find.
+        bindings.sort_by_key(|b| b.action != Action::Quit);
+        bindings.retain(|b| needle.is_empty() || b.desc.to_lowercase().contains(&needle) || b.notation.to_lowercase().contains(&needle));
         if bindings.is_empty() {
             continue;
         }
         if !lines.is_empty() {
             lines.push(Line::default());
         }
-        lines.push(Line::styled(ctx.as_str().to_string(), th.style("ui.help.section")));
+        let here = if ctx == under { " (here)" } else { "" };
+        lines.push(Line::styled(format!("{}{here}", ctx.as_str()), th.style("ui.help.section")));
         let w = bindings.iter().map(|b| b.notation.chars().count()).max().unwrap_or(0);
         for b in bindings {
             lines.push(Line::from(vec![
@@ -248,26 +249,27 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         }
     }
     if lines.is_empty() {
-        lines.push(Line::raw("The keymap is empty."));
+        lines.push(Line::raw(if needle.is_empty() { "The keymap is empty." } else { "No key matches what you typed." }));
     }
     lines
 }
 
-fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize) {
+fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize, filter: &str) {
     let th = &app.opts.theme;
-    let r = centered(area, 60, area.height.saturating_sub(4).max(3));
+    let r = centered(area, 64, area.height.saturating_sub(4).max(3));
     clear(f, r, th);
-    let close = binding_notation(app, KeyContext::Global, Action::Help);
-    let lines = help_lines(app);
+    let close = binding_notation(app, KeyContext::Help, Action::Help);
+    let lines = help_lines(app, filter);
+    let what = if filter.is_empty() { "type to filter".to_string() } else { format!("filter: {filter}") };
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(th.style("ui.border.focused"))
-        .title(Line::styled(format!(" Keys — {close} closes "), th.style("ui.title.focused")));
+        .title(Line::styled(format!(" Keys — {close} closes · {what} "), th.style("ui.title.focused")));
     let height = usize::from(block.inner(r).height);
     let scroll = scroll.min(lines.len().saturating_sub(height));
     // Say when the list goes on below, or the last section shown looks like the end.
     if scroll + height < lines.len() {
-        let down = binding_notation(app, KeyContext::Global, Action::ScrollDown);
+        let down = binding_notation(app, KeyContext::Global, Action::PageDown);
         let more = format!(" {} more — {down} scrolls ", lines.len() - scroll - height);
         block = block.title_bottom(Line::styled(more, th.style("ui.dim")).right_aligned());
     }
@@ -279,7 +281,7 @@ fn render_help(f: &mut Frame, area: Rect, app: &App, scroll: usize) {
 
 fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
     let th = &app.opts.theme;
-    let yes = binding_notation(app, KeyContext::Global, Action::Confirm);
+    let yes = binding_notation(app, KeyContext::Confirm, Action::Confirm);
     let q = match kind {
         ConfirmKind::Quit => "The agent is still running. Quit the workbench?".to_string(),
         ConfirmKind::Stop => "Stop the agent and finish the session?".to_string(),
@@ -309,7 +311,7 @@ fn render_conflict(f: &mut Frame, area: Rect, app: &App, editor: &ratatui_textar
     let th = &app.opts.theme;
     let r = centered(area, area.width.saturating_sub(4).min(110), area.height.saturating_sub(4));
     clear(f, r, th);
-    let key = |a| binding_notation(app, KeyContext::Global, a);
+    let key = |a| binding_notation(app, KeyContext::Conflict, a);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(th.style("ui.border.focused"))

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore};
 
 use super::engine::{self, Host, HostFuture};
 use super::journal::{Entry, Journal};
@@ -43,7 +43,7 @@ pub(super) struct RunState {
     /// Usage so far of each running agent.
     pub(super) live: HashMap<u64, AgentUsage>,
     /// The command channel of each running agent.
-    pub(super) children: HashMap<u64, mpsc::UnboundedSender<Command>>,
+    pub(super) children: HashMap<u64, crate::agent::CommandSender>,
     pub(super) paused: bool,
     /// The pause was for a cap; resuming waives the caps.
     cap_pause: bool,

@@ -29,7 +29,7 @@ pub struct WorkflowHandle {
     pub history: Vec<Event>,
     /// Subscribed before the run started: receives every event from now on.
     pub events: broadcast::Receiver<Event>,
-    pub commands: mpsc::UnboundedSender<Command>,
+    pub commands: crate::agent::CommandSender,
     pub join: JoinHandle<WorkflowEnd>,
 }
 
@@ -81,7 +81,7 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
     let resuming = spec.resume.is_some();
     let log = EventLog::open(&log_path)?;
     let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
-    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<crate::protocol::CommandEnvelope>();
     let rec = SharedRecorder::new(log, tx, state, cfg.redactor.clone());
     let cfg = AgentConfig { workspace: workspace.clone(), session_id: Some(session_id.clone()), ..cfg };
     let id = session_id.clone();
@@ -114,13 +114,13 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
         let p = parent.clone();
         let r = rec.clone();
         let commands = tokio::spawn(async move {
-            while let Some(cmd) = cmd_rx.recv().await {
-                match cmd {
+            while let Some(crate::protocol::CommandEnvelope { id, command }) = cmd_rx.recv().await {
+                match command {
                     Command::Stop => p.stop_and_wait(std::time::Duration::from_secs(20)).await,
                     Command::Start(_) => {}
                     other => {
                         if !p.forward(other.clone()) {
-                            let _ = r.emit(EventKind::Warning { message: format!("no workflow is running; {other:?} was dropped") });
+                            let _ = r.emit_for(Some(&id), EventKind::Warning { message: format!("no workflow is running; {other:?} was dropped") });
                         }
                     }
                 }
@@ -136,7 +136,7 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
         let _ = rec.emit(EventKind::SessionFinished { outcome: end.outcome, reason: end.reason.clone() });
         end
     });
-    Ok(WorkflowHandle { session_id, log_path, history, events: rx, commands: cmd_tx, join })
+    Ok(WorkflowHandle { session_id, log_path, history, events: rx, commands: crate::agent::CommandSender::new(cmd_tx, "local"), join })
 }
 
 fn short_json(v: &Value) -> String {

@@ -39,6 +39,8 @@ pub struct CandidateKeys {
 
 #[derive(Debug, Default)]
 pub struct CandidatesView {
+    /// The newest Max Mode step the view has reacted to, so that only a new step opens it.
+    pub followed_step: Option<u64>,
     /// Drawn in the Transcript panel's place.
     pub shown: bool,
     /// Shown because a Max Mode step started streaming rather than because the supervisor

@@ -8,7 +8,10 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::status::tokens;
-use super::{empty_state, RenderCtx, CHECKPOINTS_EMPTY};
+use super::{empty_state, RenderCtx};
+use crate::config::keymap::{Action, KeyContext};
+use crate::tui::app::ConfirmKind;
+use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::config::theme::Theme;
 use crate::protocol::CheckpointField;
 use crate::tui::state::{CheckpointEntry, WorkbenchState};
@@ -64,15 +67,15 @@ impl CheckpointsView {
         let st = ctx.state;
         let cps = &st.checkpoints;
         let Some(sel) = self.selected_index(cps.len()) else {
-            empty_state(f, area, ctx, CHECKPOINTS_EMPTY);
+            empty_state(f, area, ctx, &super::checkpoints_empty(&ctx.state.thresholds()));
             return;
         };
         let list_h = if self.expanded { 0 } else { (cps.len().min(usize::from(u16::MAX)) as u16).min(area.height / 3).max(1.min(area.height)) };
         let [header, list, detail] = Layout::vertical([Constraint::Length(1), Constraint::Length(list_h), Constraint::Min(0)]).areas(area);
         let w = usize::from(area.width);
 
-        let mut head = format!("cycle {}", st.cycle);
-        for (n, what) in [(st.rollovers, "rollover"), (st.rollbacks, "rollback")] {
+        let mut head = format!("cycle {}", st.core.cycle);
+        for (n, what) in [(st.core.rollovers, "rollover"), (st.core.rollbacks, "rollback")] {
             if n > 0 {
                 head.push_str(&format!(" · {n} {what}{}", if n == 1 { "" } else { "s" }));
             }
@@ -228,4 +231,80 @@ pub fn diff_lines(c: &CheckpointEntry, prev: Option<&CheckpointEntry>, th: &Them
         out.push(Line::styled("Nothing changed since the previous checkpoint.", th.style("ui.dim")));
     }
     out
+}
+
+impl crate::tui::panel::Panel for CheckpointsView {
+    fn id(&self) -> PanelId {
+        PanelId::Checkpoints
+    }
+    fn title(&self) -> &'static str {
+        "Checkpoints"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Checkpoints
+    }
+    fn placement(&self) -> Placement {
+        Placement::Prose
+    }
+    fn offers(&self, cx: &RenderCtx) -> Vec<Offer> {
+        let any = !cx.state.checkpoints.is_empty();
+        const NONE: &str = "no checkpoint yet";
+        let mut v = vec![
+            Offer::when(Action::Rollback, any && cx.live, if cx.live { NONE } else { READ_ONLY }),
+            Offer::when(Action::ToggleCheckpointDiff, any, NONE),
+            Offer::when(Action::MarkCheckpoint, any, NONE),
+            Offer::when(Action::Expand, any, NONE),
+            // Named here because this is where the supervisor looks at what a rollover keeps.
+            Offer::when(Action::Rollover, cx.live && cx.state.run.is_active(), if cx.live { "nothing to roll over now" } else { READ_ONLY }),
+        ];
+        v.extend(scroll_offers());
+        v
+    }
+    fn act(&mut self, a: Action, cx: &RenderCtx, fx: &mut Effects) {
+        let n = cx.state.checkpoints.len();
+        match a {
+            Action::Rollback => {
+                if let Some(id) = self.selected_id(cx.state) {
+                    fx.push(Effect::Confirm(ConfirmKind::Rollback(id)));
+                }
+            }
+            Action::ToggleCheckpointDiff => {
+                self.diff = !self.diff;
+                self.scroll = 0;
+            }
+            Action::MarkCheckpoint => {
+                let Some(sel) = self.selected_index(n) else { return };
+                if self.marked == Some(sel) {
+                    self.marked = None;
+                    fx.notice("diffs compare with the previous checkpoint again");
+                } else {
+                    self.marked = Some(sel);
+                    self.diff = true;
+                    fx.notice(format!("diffs now compare with checkpoint {}", cx.state.checkpoints[sel].id));
+                }
+            }
+            Action::Expand => self.expanded = !self.expanded,
+            Action::Rollover => {
+                fx.send(crate::protocol::Command::Rollover);
+                fx.notice("rollover requested");
+            }
+            Action::PageUp | Action::PageDown => {
+                let p = self.page();
+                self.scroll_detail(if a == Action::PageUp { -p } else { p });
+            }
+            _ => {
+                if let Some(d) = scroll_delta(a, 1) {
+                    self.scroll(d, cx);
+                }
+            }
+        }
+    }
+    fn scroll(&mut self, delta: isize, cx: &RenderCtx) {
+        let step = if delta.unsigned_abs() > 1_000 { delta } else { delta.signum() };
+        self.move_selection(step, cx.state.checkpoints.len());
+    }
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        CheckpointsView::render(self, f, area, cx)
+    }
+    crate::panel_any!();
 }

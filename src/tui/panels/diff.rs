@@ -9,6 +9,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{empty_state, RenderCtx};
+use crate::config::keymap::{Action, KeyContext};
+use crate::tui::panel::{Effects, Offer, PanelId, Placement, scroll_delta, scroll_offers};
 use crate::tui::session_diff::{FileStatus, SessionFileDiff};
 use crate::tui::text::{hard_wrap, truncate};
 use crate::tui::widgets::diffview;
@@ -188,4 +190,63 @@ impl DiffView {
         ]);
         f.render_widget(Paragraph::new(line), Rect { height: 1, ..area });
     }
+}
+
+impl crate::tui::panel::Panel for DiffView {
+    fn id(&self) -> PanelId {
+        PanelId::Diff
+    }
+    fn title(&self) -> &'static str {
+        "Diff"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Diff
+    }
+    fn placement(&self) -> Placement {
+        Placement::Wide
+    }
+    fn weight(&self) -> u16 {
+        3
+    }
+    fn offers(&self, _cx: &RenderCtx) -> Vec<Offer> {
+        let mut v = vec![Offer::on(Action::ToggleDiffScope), Offer::on(Action::ToggleDiffMode), Offer::on(Action::Expand)];
+        v.extend(scroll_offers());
+        v
+    }
+    fn act(&mut self, a: Action, cx: &RenderCtx, _fx: &mut Effects) {
+        match a {
+            Action::ToggleDiffMode => {
+                self.mode = match self.mode {
+                    DiffMode::Unified => DiffMode::SideBySide,
+                    DiffMode::SideBySide => DiffMode::Unified,
+                }
+            }
+            Action::ToggleDiffScope => {
+                self.scope = match self.scope {
+                    DiffScope::Step => DiffScope::Session,
+                    DiffScope::Session => DiffScope::Step,
+                };
+                self.selected = 0;
+                self.detail_scroll = 0;
+            }
+            Action::Expand => self.expanded = !self.expanded,
+            Action::PageUp | Action::PageDown => {
+                let p = self.page();
+                self.scroll_detail(if a == Action::PageUp { -p } else { p });
+            }
+            _ => {
+                if let Some(d) = scroll_delta(a, 1) {
+                    self.scroll(d, cx);
+                }
+            }
+        }
+    }
+    fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
+        let step = if delta.unsigned_abs() > 1_000 { delta } else { delta.signum() };
+        self.move_selection(step);
+    }
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        DiffView::render(self, f, area, cx)
+    }
+    crate::panel_any!();
 }

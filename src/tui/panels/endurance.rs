@@ -10,6 +10,8 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Sparkline};
 use ratatui::Frame;
 
 use super::{empty_state, RenderCtx};
+use crate::config::keymap::{Action, KeyContext};
+use crate::tui::panel::{Effects, Offer, PanelId, Placement};
 use crate::tui::state::{StepSample, WorkbenchState};
 use crate::tui::text::truncate;
 
@@ -18,7 +20,7 @@ const LABEL: u16 = 14;
 
 /// `endurance 37 of 52 steps`: the figure the panel and the finished status bar show.
 pub fn figure(state: &WorkbenchState) -> String {
-    format!("endurance {} of {} steps", state.endurance(), state.step)
+    format!("endurance {} of {} steps", state.endurance(), state.step())
 }
 
 /// The context fill of a sample in percent of `budget`.
@@ -51,12 +53,12 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, budget: u64) {
     ])
     .areas(area);
 
-    let n_int = st.interventions.len();
+    let n_int = st.core.interventions.len();
     let summary = format!(
         "{} · {n_int} intervention{} · cycle {}",
         figure(st),
         if n_int == 1 { "" } else { "s" },
-        st.cycle
+        st.core.cycle
     );
     f.render_widget(Paragraph::new(Line::styled(truncate(&summary, w), th.style("endurance.figure"))), head);
     let legend_line = Line::from(vec![
@@ -83,8 +85,8 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, budget: u64) {
     let quality_now = last.and_then(|s| s.quality).map_or("—".to_string(), |q| format!("{q:.0}"));
     let threshold = st.stall_after();
     let stall_now = match threshold {
-        Some(t) => format!("{}/{t}", st.calls_since_progress),
-        None => st.calls_since_progress.to_string(),
+        Some(t) => format!("{}/{t}", st.core.calls_since_progress),
+        None => st.core.calls_since_progress.to_string(),
     };
     let tests_data = stretch(shown.iter().map(|s| u64::from(s.tests_passed.unwrap_or(0))).collect());
     let quality_data = stretch(shown.iter().map(|s| s.quality.unwrap_or(0.0).round().clamp(0.0, 100.0) as u64).collect());
@@ -166,4 +168,35 @@ fn render_chart(f: &mut Frame, area: Rect, ctx: &RenderCtx, budget: u64) {
         )
         .y_axis(Axis::default().style(dim).bounds([0.0, 100.0]).labels(vec![Span::styled("0", dim), Span::styled("50", dim), Span::styled("100%", dim)]));
     f.render_widget(chart, area);
+}
+
+/// The panel: charts only, nothing to select or act on.
+#[derive(Debug, Default)]
+pub struct EndurancePanel;
+
+impl crate::tui::panel::Panel for EndurancePanel {
+    fn id(&self) -> PanelId {
+        PanelId::Endurance
+    }
+    fn title(&self) -> &'static str {
+        "Endurance"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Global
+    }
+    fn placement(&self) -> Placement {
+        Placement::Wide
+    }
+    fn weight(&self) -> u16 {
+        2
+    }
+    fn offers(&self, _cx: &RenderCtx) -> Vec<Offer> {
+        Vec::new()
+    }
+    fn act(&mut self, _a: Action, _cx: &RenderCtx, _fx: &mut Effects) {}
+    fn scroll(&mut self, _delta: isize, _cx: &RenderCtx) {}
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        render(f, area, cx, cx.context_budget)
+    }
+    crate::panel_any!();
 }

@@ -14,6 +14,10 @@ use ratatui::Frame;
 use ratatui_textarea::TextArea;
 
 use super::{empty_state, RenderCtx};
+use crate::config::keymap::{Action, KeyContext};
+use crate::protocol::Command;
+use crate::tui::app::Overlay;
+use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::config::theme::Theme;
 use crate::tui::state::MemoryProposal;
 use crate::tui::text::{hard_wrap, wrap};
@@ -39,9 +43,8 @@ pub struct MemoryView {
     pub disk: Option<String>,
     /// Why the last read failed, when the file exists but cannot be read.
     pub error: Option<String>,
-    /// What the open editor was loaded from (empty for a new file): the yardstick for both
-    /// "has the buffer unsaved edits" and "did the file change under it".
-    pub base: String,
+    /// Proposals answered here, hidden until their `memory_resolved` arrives.
+    pub answered: std::collections::HashSet<u64>,
     pub scroll: usize,
     revision: u64,
     cache: MarkdownCache,
@@ -176,4 +179,127 @@ pub fn buffer_text(ta: &TextArea) -> String {
 /// `<workspace>/MEMORY.md`.
 pub fn memory_path(workspace: &str) -> PathBuf {
     Path::new(workspace).join(MEMORY_FILE)
+}
+
+impl MemoryView {
+    /// The first proposal waiting for an answer this panel has not given yet.
+    pub fn proposal<'a>(&self, state: &'a crate::tui::state::WorkbenchState) -> Option<&'a MemoryProposal> {
+        let id = state.core.memory_pending.iter().find(|id| !self.answered.contains(id))?;
+        state.memory_proposals.iter().find(|p| p.id == *id)
+    }
+}
+
+impl crate::tui::panel::Panel for MemoryView {
+    fn id(&self) -> PanelId {
+        PanelId::Memory
+    }
+    fn title(&self) -> &'static str {
+        "Memory"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Memory
+    }
+    fn placement(&self) -> Placement {
+        Placement::Prose
+    }
+    fn offers(&self, cx: &RenderCtx) -> Vec<Offer> {
+        let waiting = self.proposal(cx.state).is_some();
+        let answer = |a| {
+            let why = if !cx.live {
+                Some(READ_ONLY.to_string())
+            } else if !cx.state.run.is_active() {
+                Some(format!("the session is {}: nobody applies the proposal now", cx.state.run.label()))
+            } else if !waiting {
+                Some("no proposed MEMORY.md is waiting".to_string())
+            } else {
+                None
+            };
+            Offer { action: a, urgent: why.is_none(), disabled: why }
+        };
+        let edit = if !cx.live {
+            Offer::when(Action::MemoryEdit, false, READ_ONLY)
+        } else {
+            Offer::when(Action::MemoryEdit, self.path.is_some(), "no workspace yet: MEMORY.md is known once the session starts")
+        };
+        let mut v = vec![answer(Action::MemoryAccept), answer(Action::MemoryReject), edit];
+        v.extend(scroll_offers());
+        v
+    }
+    fn act(&mut self, a: Action, cx: &RenderCtx, fx: &mut Effects) {
+        match a {
+            Action::MemoryAccept | Action::MemoryReject => {
+                let Some(id) = self.proposal(cx.state).map(|p| p.id) else { return };
+                let accept = a == Action::MemoryAccept;
+                self.answered.insert(id);
+                fx.send(Command::ResolveMemory { id, accept });
+                fx.notice(format!("{} proposal #{id}", if accept { "accepted" } else { "rejected" }));
+            }
+            Action::MemoryEdit => {
+                let Some(path) = self.path.clone() else { return };
+                self.reload();
+                if let Some(e) = &self.error {
+                    fx.error(format!("cannot read MEMORY.md: {e}"));
+                    return;
+                }
+                let text = self.disk.clone().unwrap_or_default();
+                let mut editor = textarea(&text);
+                editor.set_placeholder_text("What every session in this workspace should know…");
+                fx.push(Effect::Overlay(Overlay::MemoryEditor(MemoryEdit { path, base: text, editor: Box::new(editor) })));
+            }
+            _ => {
+                if let Some(d) = scroll_delta(a, self.page()) {
+                    self.scroll(d, cx);
+                }
+            }
+        }
+    }
+    fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
+        self.scroll_by(delta);
+    }
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        let keys = MemoryKeys {
+            edit: cx.key(KeyContext::Memory, Action::MemoryEdit),
+            accept: cx.key(KeyContext::Memory, Action::MemoryAccept),
+            reject: cx.key(KeyContext::Memory, Action::MemoryReject),
+        };
+        let proposal = self.proposal(cx.state).cloned();
+        MemoryView::render(self, f, area, cx, proposal.as_ref(), &keys)
+    }
+    fn session_known(&mut self, cx: &RenderCtx) {
+        if let Some(info) = cx.state.session() {
+            self.set_path(memory_path(&info.workspace));
+        }
+    }
+    fn watched_file(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+    fn file_changed(&mut self) {
+        self.reload();
+    }
+    crate::panel_any!();
+}
+
+/// MEMORY.md open in the editor: where it is and what the buffer was loaded from (the
+/// yardstick for "has unsaved edits" and "changed under the editor").
+pub struct MemoryEdit {
+    pub path: PathBuf,
+    pub base: String,
+    pub editor: Box<TextArea<'static>>,
+}
+
+impl std::fmt::Debug for MemoryEdit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryEdit").field("path", &self.path).field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl MemoryEdit {
+    /// The file as it is on disk now: `Ok(None)` when it does not exist.
+    pub fn read_now(&self) -> std::io::Result<Option<String>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }

@@ -1,26 +1,46 @@
 //! The panels, each drawing one concern of the projection.
 
 pub mod candidates;
-pub mod checkpoints;
-pub mod diff;
-pub mod endurance;
-pub mod memory;
 pub mod rebuilt;
 pub mod status;
 pub mod transcript;
-pub mod verifier;
+
+/// Declares each panel's module and builds the registry from the same list, so adding a
+/// panel is its file plus one line here.
+macro_rules! panels {
+    ($($module:ident :: $panel:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// One of every panel, in the order listed (reading order sorts them by placement).
+        pub fn all() -> Vec<Box<dyn Panel>> {
+            vec![$(Box::new($module::$panel::default())),*]
+        }
+    };
+}
+
+panels![
+    transcript_panel::TranscriptPanel,
+    diff::DiffView,
+    endurance::EndurancePanel,
+    tasks::TasksView,
+    verifier::VerifierView,
+    checkpoints::CheckpointsView,
+    memory::MemoryView,
+    processes::ProcessesPanel,
+];
 
 use chrono::{DateTime, Utc};
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::panel::Panel;
 use super::state::WorkbenchState;
 use super::text::wrap;
 use super::widgets::highlight::Highlighter;
+use crate::config::keymap::{Action, KeyContext, Keymap};
 use crate::config::theme::Theme;
-use crate::protocol::TaskStatus;
 
 /// What every panel may read while drawing.
 pub struct RenderCtx<'a> {
@@ -30,44 +50,19 @@ pub struct RenderCtx<'a> {
     pub now: DateTime<Utc>,
     /// Spinner frame; only advances while something animates.
     pub spinner: usize,
+    /// Commands can be sent: a live session, not a replay.
+    pub live: bool,
+    pub keymap: &'a Keymap,
+    /// Corrections sent and not yet acknowledged, shown at the transcript's end.
+    pub pending: &'a [transcript::Sent],
+    /// The context budget the session's figures are measured against.
+    pub context_budget: u64,
 }
 
-#[derive(Debug, Default)]
-pub struct TasksView {
-    pub scroll: usize,
-}
-
-impl TasksView {
-    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx) {
-        let th = ctx.theme;
-        let tasks = &ctx.state.tasks;
-        if tasks.is_empty() {
-            empty_state(f, area, ctx, "The agent's task list appears here once it writes one.");
-            return;
-        }
-        let h = usize::from(area.height);
-        self.scroll = self.scroll.min(tasks.len().saturating_sub(h));
-        // Keep the task in progress on screen unless the user scrolled on purpose.
-        let lines: Vec<Line> = tasks
-            .iter()
-            .skip(self.scroll)
-            .take(h)
-            .map(|t| {
-                let (icon, scope) = match t.status {
-                    TaskStatus::Done => ("✓", "tasks.done"),
-                    TaskStatus::InProgress => ("▶", "tasks.active"),
-                    TaskStatus::Pending => ("○", "tasks.pending"),
-                };
-                let st = th.style(scope);
-                let line = Line::from(vec![Span::styled(format!("{icon} "), st), Span::styled(t.title.clone(), st)]);
-                if t.status == TaskStatus::InProgress { line.patch_style(th.style("ui.selection")) } else { line }
-            })
-            .collect();
-        f.render_widget(Paragraph::new(lines), area);
-    }
-
-    pub fn scroll_by(&mut self, delta: isize, len: usize) {
-        self.scroll = self.scroll.saturating_add_signed(delta).min(len.saturating_sub(1));
+impl RenderCtx<'_> {
+    /// The key shown for `action` in `layer` (or the global section).
+    pub fn key(&self, layer: KeyContext, action: Action) -> String {
+        self.keymap.binding_for(layer, action).map(|b| b.notation.clone()).unwrap_or_else(|| "(unbound)".into())
     }
 }
 
@@ -82,8 +77,16 @@ pub fn empty_state(f: &mut Frame, area: Rect, ctx: &RenderCtx, text: &str) {
     f.render_widget(Paragraph::new(lines).alignment(ratatui::layout::Alignment::Center), r);
 }
 
-pub const CHECKPOINTS_EMPTY: &str =
-    "Checkpoints appear here when the background writer saves one, at 20%, 45% and 70% of the context budget.";
+/// What the empty Checkpoints panel says, with the session's own thresholds.
+pub fn checkpoints_empty(thresholds: &[u32]) -> String {
+    let pcts: Vec<String> = thresholds.iter().map(|t| format!("{t}%")).collect();
+    let list = match pcts.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    };
+    format!("Checkpoints appear here when the background writer saves one, at {list} of the context budget.")
+}
 pub const VERIFIER_EMPTY: &str =
     "Goal-verifier verdicts appear here when the agent calls done: whether the goal is met, what is missing, and the evidence. \
      You can accept the work or send it back with a note from here.";

@@ -10,15 +10,16 @@ use super::RenderCtx;
 use crate::tui::state::RunState;
 
 /// Context fill marks, where the background writer saves checkpoints.
-pub const GAUGE_MARKS: [f64; 3] = [0.20, 0.45, 0.70];
 const GAUGE_WIDTH: usize = 20;
 
 pub struct StatusInfo<'a> {
     pub context_budget: u64,
     /// The focused panel's keys as (notation, description).
     pub hints: &'a [(String, String)],
-    /// A one-off message that replaces the hints until the next key.
-    pub flash: Option<&'a str>,
+    /// What the last key did, replacing the hints until the next key.
+    pub notice: Option<&'a str>,
+    /// Why the last key could not do what it asked; shown as an error.
+    pub error: Option<&'a str>,
 }
 
 pub fn tokens(n: u64) -> String {
@@ -42,9 +43,12 @@ pub fn gauge(ctx: &RenderCtx, fill: f64, width: usize) -> Vec<Span<'static>> {
     let width = width.max(1);
     let filled = ((fill.clamp(0.0, 1.0)) * width as f64).round() as usize;
     let at = |pct: f64| ((pct * width as f64).round() as usize).min(width - 1);
-    let marks: Vec<usize> = GAUGE_MARKS.iter().map(|m| at(*m)).collect();
-    let fired: Vec<usize> = ctx.state.fired.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
-    let fill_scope = if fill >= GAUGE_MARKS[2] { "gauge.high" } else { "gauge.fill" };
+    // The session's own thresholds (`--checkpoints`), not the defaults.
+    let thresholds = ctx.state.thresholds();
+    let marks: Vec<usize> = thresholds.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
+    let last = thresholds.iter().max().map_or(0.70, |p| f64::from(*p) / 100.0);
+    let fired: Vec<usize> = ctx.state.core.fired_thresholds.iter().map(|p| at(f64::from(*p) / 100.0)).collect();
+    let fill_scope = if fill >= last { "gauge.high" } else { "gauge.fill" };
     let mut spans = vec![Span::styled("ctx ", th.style("ui.dim"))];
     for i in 0..width {
         let (ch, scope) = if fired.contains(&i) {
@@ -80,25 +84,25 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         RunState::Finished { outcome: crate::protocol::Outcome::Done, .. } => ("✓", "status.done"),
         RunState::Finished { .. } => ("✗", "status.failed"),
     };
-    let fill = if info.context_budget == 0 { 0.0 } else { st.context_tokens as f64 / info.context_budget as f64 };
-    let est = if st.totals.estimated { "~" } else { "" };
+    let fill = if info.context_budget == 0 { 0.0 } else { st.context_tokens() as f64 / info.context_budget as f64 };
+    let est = if st.totals().estimated { "~" } else { "" };
     let bar = th.style("ui.statusbar");
     let run = if st.awaiting_pick().is_some() {
         // Review picks hold the run at the pick without pausing it: say who it waits for.
         Span::styled(" ◆ waiting for your pick ", th.style("candidate.waiting"))
     } else {
-        Span::styled(format!(" {icon} {} ", st.run.label()), th.style(scope))
+        Span::styled(format!(" {icon} {} ", st.run_label()), th.style(scope))
     };
     // (position on the row, field), most important first: on a narrow terminal the gauge
     // shrinks, then whole fields drop from the end of this list, rather than the row being cut
     // mid-number at the edge.
     let mut fields = vec![
-        (0, Span::styled(format!("step {}", st.step), bar)),
-        (3, Span::styled(format!("${:.2}", st.totals.cost_usd), bar)),
+        (0, Span::styled(format!("step {}", st.step()), bar)),
+        (3, Span::styled(crate::printable::money(st.totals().cost_usd), bar)),
         (1, Span::styled(clock(st.elapsed(ctx.now)), bar)),
-        (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals.tokens_in), tokens(st.totals.tokens_out)), bar)),
+        (2, Span::styled(format!("in {est}{} out {est}{}", tokens(st.totals().tokens_in), tokens(st.totals().tokens_out)), bar)),
     ];
-    if let Some(rate) = st.totals.cache_hit_rate() {
+    if let Some(rate) = st.totals().cache_hit_rate() {
         // Next to the tokens it qualifies: how much of the prompt the provider's cache served.
         let at = fields.iter().position(|(p, _)| *p == 2).map_or(fields.len(), |i| i + 1);
         fields.insert(at, (2, Span::styled(format!("cache {:.0}%", rate * 100.0), bar)));
@@ -106,36 +110,36 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
     // Max Mode's markers come right after the step: they change what a step costs and whether
     // it waits for you, so they are worth more room than the clock.
     let mut markers = Vec::new();
-    if let Some(n) = st.max_mode {
+    if let Some(n) = st.core.max_mode {
         markers.push(format!("max {n}"));
     }
-    if st.review_picks {
+    if st.core.review_picks {
         markers.push("review".to_string());
     }
     if !markers.is_empty() {
         fields.insert(1, (0, Span::styled(markers.join(" "), th.style("status.max"))));
     }
-    if st.totals.overhead_usd > 0.0 {
+    if st.totals().overhead_usd > 0.0 {
         // What the losing candidates and the judge cost, and total over the agent's own cost:
         // Max Mode's multiplier, visible while it runs.
-        let ratio = st.totals.overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
+        let ratio = st.totals().overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
-        fields.insert(at, (3, Span::styled(format!("overhead ${:.2}{ratio}", st.totals.overhead_usd), th.style("status.overhead"))));
+        fields.insert(at, (3, Span::styled(format!("overhead {}{ratio}", crate::printable::money(st.totals().overhead_usd)), th.style("status.overhead"))));
     }
-    if matches!(st.run, RunState::Finished { .. }) && st.step > 0 {
+    if matches!(st.run, RunState::Finished { .. }) && st.step() > 0 {
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
         fields.insert(at, (3, Span::styled(super::endurance::figure(st), th.style("endurance.figure"))));
     }
-    if st.session.is_some() {
+    if st.session().is_some() {
         // Next to the gauge it qualifies: which window the fill is of, and how many
         // rollovers made it (rollbacks start cycles too, so the two can differ).
-        let mut cycle = format!("cycle {}", st.cycle);
-        if st.rollovers > 0 {
-            cycle.push_str(&format!(" ↻{}", st.rollovers));
+        let mut cycle = format!("cycle {}", st.core.cycle);
+        if st.core.rollovers > 0 {
+            cycle.push_str(&format!(" ↻{}", st.core.rollovers));
         }
         fields.insert(1, (4, Span::styled(cycle, bar)));
     }
-    if let Some((text, warn)) = st.sandbox.status() {
+    if let Some((text, warn)) = st.sandbox.status(st.core.background.len()) {
         // An unenforced sandbox is worth room next to the step; an enforced one yields first.
         if warn {
             fields.insert(1, (0, Span::styled(format!("⚠ {text}"), th.style("status.stalled"))));
@@ -166,9 +170,10 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         return;
     }
     let hint_row = Rect { y: area.y + 1, height: 1, ..area };
-    let line = match info.flash {
-        Some(msg) => Line::styled(format!(" {msg}"), th.style("ui.flash")),
-        None => {
+    let line = match (info.error, info.notice) {
+        (Some(msg), _) => Line::styled(format!(" {msg}"), th.style("ui.error")),
+        (None, Some(msg)) => Line::styled(format!(" {msg}"), th.style("ui.flash")),
+        (None, None) => {
             // Whole hints only, in the order given (most useful first): a hint cut after its
             // key would name the key but not what it does.
             let mut spans = vec![Span::raw(" ")];

@@ -15,7 +15,7 @@ use ratatui::Frame;
 use super::RenderCtx;
 use crate::tui::search::Search;
 use crate::tui::state::{Cell, CellKind, NoticeLevel, ToolCell, ToolStatus, WorkbenchState};
-use crate::tui::text::{hard_wrap, highlight, str_width, truncate, wrap};
+use crate::tui::text::{find_all, hard_wrap, highlight_nth, str_width, truncate, wrap};
 use crate::tui::widgets::markdown;
 
 pub const SPINNER: [&str; 8] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧"];
@@ -146,17 +146,30 @@ pub struct TranscriptView {
     pub expanded: HashSet<u64>,
     /// The tool call (or rollover divider) `expand` acts on: the lowest one on screen.
     pub selected: Option<u64>,
+    /// The cell the supervisor moved the selection cursor to; `None` follows the newest
+    /// tool call or divider on screen.
+    pub cursor: Option<u64>,
+    /// The entry shown on each row of the last frame, for clicks and keeping the cursor in view.
+    pub row_owners: Vec<usize>,
     pub cache: WrapCache,
     pub stream: StreamLayout,
     pub height: u16,
     pub width: u16,
 }
 
-pub fn entry_count(state: &WorkbenchState, pending: &[String]) -> usize {
+/// A correction this workbench sent that the runtime has not acknowledged yet: matched to its
+/// `correction_queued` by the command id the event echoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub command_id: String,
+    pub text: String,
+}
+
+pub fn entry_count(state: &WorkbenchState, pending: &[Sent]) -> usize {
     state.cells.len() + usize::from(!state.streaming.text.is_empty()) + pending.len()
 }
 
-pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [String], i: usize) -> Option<Entry<'a>> {
+pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [Sent], i: usize) -> Option<Entry<'a>> {
     let n = state.cells.len();
     if i < n {
         return state.cells.get(i).map(Entry::Cell);
@@ -165,7 +178,7 @@ pub fn entry<'a>(state: &'a WorkbenchState, pending: &'a [String], i: usize) -> 
     if i < n + streaming {
         return Some(Entry::Streaming);
     }
-    pending.get(i - n - streaming).map(|s| Entry::Pending(s.as_str()))
+    pending.get(i - n - streaming).map(|s| Entry::Pending(s.text.as_str()))
 }
 
 impl TranscriptView {
@@ -173,7 +186,7 @@ impl TranscriptView {
         self.anchor.is_none()
     }
 
-    pub fn new_since_scroll(&self, state: &WorkbenchState, pending: &[String]) -> usize {
+    pub fn new_since_scroll(&self, state: &WorkbenchState, pending: &[Sent]) -> usize {
         if self.following() { 0 } else { entry_count(state, pending).saturating_sub(self.seen) }
     }
 
@@ -186,7 +199,7 @@ impl TranscriptView {
     }
 
     /// The rows of entry `i` at the current width, from the cache when it is still valid.
-    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> Rows {
+    pub fn rows(&mut self, ctx: &RenderCtx, pending: &[Sent], i: usize) -> Rows {
         let Some(e) = entry(ctx.state, pending, i) else { return Rows::default() };
         let (id, revision) = self.key(ctx.state, &e, i);
         let width = self.width;
@@ -217,17 +230,17 @@ impl TranscriptView {
         lines
     }
 
-    fn len(&mut self, ctx: &RenderCtx, pending: &[String], i: usize) -> usize {
+    fn len(&mut self, ctx: &RenderCtx, pending: &[Sent], i: usize) -> usize {
         self.rows(ctx, pending, i).len()
     }
 
     /// The anchor of the top row when the view shows the tail.
-    fn tail_anchor(&mut self, ctx: &RenderCtx, pending: &[String]) -> Anchor {
+    fn tail_anchor(&mut self, ctx: &RenderCtx, pending: &[Sent]) -> Anchor {
         let count = entry_count(ctx.state, pending);
         self.back(ctx, pending, Anchor { entry: count, row: 0 }, usize::from(self.height))
     }
 
-    fn back(&mut self, ctx: &RenderCtx, pending: &[String], mut a: Anchor, mut n: usize) -> Anchor {
+    fn back(&mut self, ctx: &RenderCtx, pending: &[Sent], mut a: Anchor, mut n: usize) -> Anchor {
         while n > 0 {
             if a.row > 0 {
                 let d = a.row.min(n);
@@ -244,7 +257,7 @@ impl TranscriptView {
         a
     }
 
-    pub fn scroll_up(&mut self, ctx: &RenderCtx, pending: &[String], n: usize) {
+    pub fn scroll_up(&mut self, ctx: &RenderCtx, pending: &[Sent], n: usize) {
         let from = match self.anchor {
             Some(a) => a,
             None => {
@@ -255,7 +268,7 @@ impl TranscriptView {
         self.anchor = Some(self.back(ctx, pending, from, n));
     }
 
-    pub fn scroll_down(&mut self, ctx: &RenderCtx, pending: &[String], n: usize) {
+    pub fn scroll_down(&mut self, ctx: &RenderCtx, pending: &[Sent], n: usize) {
         let Some(a) = self.anchor else { return };
         let tail = self.tail_anchor(ctx, pending);
         let mut a = a;
@@ -276,7 +289,7 @@ impl TranscriptView {
         self.anchor = if (a.entry, a.row) >= (tail.entry, tail.row) { None } else { Some(a) };
     }
 
-    pub fn top(&mut self, ctx: &RenderCtx, pending: &[String]) {
+    pub fn top(&mut self, ctx: &RenderCtx, pending: &[Sent]) {
         if self.anchor.is_none() {
             self.seen = entry_count(ctx.state, pending);
         }
@@ -287,7 +300,7 @@ impl TranscriptView {
         self.anchor = None;
     }
 
-    pub fn jump_to(&mut self, ctx: &RenderCtx, pending: &[String], a: Anchor) {
+    pub fn jump_to(&mut self, ctx: &RenderCtx, pending: &[Sent], a: Anchor) {
         if self.anchor.is_none() {
             self.seen = entry_count(ctx.state, pending);
         }
@@ -295,7 +308,7 @@ impl TranscriptView {
         self.anchor = if (a.entry, a.row) >= (tail.entry, tail.row) { None } else { Some(a) };
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, pending: &[String], search: &Search) {
+    pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, pending: &[Sent], search: &Search) {
         self.width = area.width;
         self.height = area.height;
         if area.height == 0 || area.width == 0 {
@@ -321,23 +334,45 @@ impl TranscriptView {
         if rows.is_empty() && count == 0 {
             rows.push(Line::styled("Waiting for the session to start…", ctx.theme.style("ui.dim")));
         }
-        // What `expand` acts on: the lowest tool call or reasoning on screen.
-        self.selected = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
+        let auto = owners.iter().rev().find_map(|o| match ctx.state.cells.get(*o) {
             Some(Cell { id, kind: CellKind::Tool(_) | CellKind::Rebuilt(_) | CellKind::Reasoning { .. }, .. }) => Some(*id),
             _ => None,
         });
+        self.selected = self.cursor.filter(|id| ctx.state.cells.iter().any(|c| c.id == *id)).or(auto);
         let sel_style = ctx.theme.style("ui.selection");
         let match_style = ctx.theme.style("ui.search.match");
+        let current_style = ctx.theme.style("ui.search.current");
         let needle = search.needle();
+        let current = search.current_hit();
+        let mut marked = false;
+        // Matches of the first entry above the screen count toward its occurrence numbers.
+        let mut nth_in_cell: Option<(usize, usize)> = needle.as_ref().map(|n| {
+            let before = self.rows(ctx, pending, start.entry);
+            let k = before.iter().take(start.row).map(|l| find_all(&l.spans.iter().map(|s| s.content.as_ref()).collect::<String>(), n).len()).sum();
+            (start.entry, k)
+        });
         for (row, owner) in rows.iter_mut().zip(owners.iter()) {
             if let Some(c) = ctx.state.cells.get(*owner)
-                && Some(c.id) == self.selected && matches!(c.kind, CellKind::Tool(_) | CellKind::Rebuilt(_) | CellKind::Reasoning { .. }) && row.spans.first().is_some_and(|s| s.content.starts_with(['▸', '▾'])) {
-                    *row = row.clone().patch_style(sel_style);
-                }
+                && Some(c.id) == self.selected
+                && !marked
+                && !row.spans.iter().all(|s| s.content.trim().is_empty())
+            {
+                *row = row.clone().patch_style(sel_style);
+                marked = true;
+            }
             if let Some(n) = &needle {
-                *row = highlight(row, n, match_style);
+                // The current match is drawn apart from the others.
+                let seen = match nth_in_cell {
+                    Some((cell, k)) if cell == *owner => k,
+                    _ => 0,
+                };
+                let target = current.filter(|h| h.cell == *owner).map(|h| h.nth);
+                let (line, count) = highlight_nth(row, n, match_style, target.and_then(|t| t.checked_sub(seen)), current_style);
+                *row = line;
+                nth_in_cell = Some((*owner, seen + count));
             }
         }
+        self.row_owners = owners;
         f.render_widget(Paragraph::new(rows), area);
         let fresh = self.new_since_scroll(ctx.state, pending);
         if fresh > 0 {
@@ -396,9 +431,10 @@ fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec
                     out.extend(styled_wrap(output, width, "    ", th.style("transcript.tool.output")));
                 }
             }
-            CellKind::Correction { text, delivered_at, .. } => {
+            CellKind::Correction { text, delivered_at, withdrawn, .. } => {
                 let head = match delivered_at {
                     Some(s) => format!("✎ correction · delivered at step {s}"),
+                    None if *withdrawn => "✎ correction · withdrawn before delivery".to_string(),
                     None => "✎ correction · queued".to_string(),
                 };
                 let scope = if delivered_at.is_some() { "transcript.correction.delivered" } else { "transcript.correction.queued" };

@@ -12,7 +12,7 @@ use crate::tui::widgets::highlight::Highlighter;
 const ANSWER: &str = "## Findings\n\nThe failure comes from `parse` returning early on *empty* input, which\nthe caller treats as an error.\n\n- `src/parse.rs`: the early return\n- `src/main.rs`: where the error surfaces\n\n1. make `parse` return an empty list\n\n2. add a test\n   - for empty input\n   - for whitespace only\n\nThe fix\n-------\n\n```rust\npub fn parse(input: &str) -> Result<Vec<Token>> {\n    if input.trim().is_empty() {\n\n        return Ok(Vec::new());\n    }\n\n    tokenize(input)\n}\n```\n\n> Note: the whitespace case was already broken before this change.\n\n日本語のテキストも折り返す必要があります。 All **42** tests pass now.\n";
 
 fn ev(kind: EventKind) -> Event {
-    Event { seq: 0, ts: t0(), kind }
+    Event { command_id: None, seq: 0, ts: t0(), kind }
 }
 
 fn setup() -> (Theme, Highlighter) {
@@ -22,7 +22,8 @@ fn setup() -> (Theme, Highlighter) {
 }
 
 fn ctx<'a>(t: &'a Theme, hl: &'a Highlighter, state: &'a WorkbenchState) -> RenderCtx<'a> {
-    RenderCtx { theme: t, hl, state, now: t0(), spinner: 0 }
+    let keymap: &'static crate::config::keymap::Keymap = Box::leak(Box::new(crate::tui::testkit::default_keymap()));
+    RenderCtx { theme: t, hl, state, now: t0(), spinner: 0, live: true, keymap, pending: &[], context_budget: 128_000 }
 }
 
 fn lines(rows: &Rows) -> Vec<Line<'static>> {

@@ -7,6 +7,9 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{empty_state, RenderCtx, VERIFIER_EMPTY};
+use crate::config::keymap::{Action, KeyContext};
+use crate::tui::app::{ConfirmKind, EditorKind};
+use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::config::theme::Theme;
 use crate::tui::state::Verdict;
 use crate::tui::text::wrap;
@@ -84,4 +87,53 @@ pub fn verdict_lines(v: &Verdict, th: &Theme, width: usize) -> Vec<Line<'static>
         }
     }
     out
+}
+
+impl crate::tui::panel::Panel for VerifierView {
+    fn id(&self) -> PanelId {
+        PanelId::Verifier
+    }
+    fn title(&self) -> &'static str {
+        "Verifier"
+    }
+    fn layer(&self) -> KeyContext {
+        KeyContext::Verifier
+    }
+    fn placement(&self) -> Placement {
+        Placement::Side
+    }
+    fn offers(&self, cx: &RenderCtx) -> Vec<Offer> {
+        let why = if !cx.live {
+            Some(READ_ONLY.to_string())
+        } else if cx.state.verdicts.is_empty() {
+            Some("no verdict to override yet".to_string())
+        } else if !cx.state.run.is_active() {
+            Some(format!("the session is {}: nothing to override", cx.state.run.label()))
+        } else {
+            None
+        };
+        let answer = |a| Offer { action: a, disabled: why.clone(), urgent: why.is_none() };
+        let mut v = vec![answer(Action::VerdictAccept), answer(Action::VerdictReject)];
+        v.extend(scroll_offers());
+        v
+    }
+    fn act(&mut self, a: Action, cx: &RenderCtx, fx: &mut Effects) {
+        match a {
+            Action::VerdictAccept => fx.push(Effect::Confirm(ConfirmKind::AcceptWork)),
+            Action::VerdictReject => fx.push(Effect::Edit(EditorKind::RejectNote, String::new())),
+            _ => {
+                if let Some(d) = scroll_delta(a, self.page()) {
+                    self.scroll(d, cx);
+                }
+            }
+        }
+    }
+    fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
+        self.scroll_by(delta);
+    }
+    fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
+        let keys = VerifierKeys { accept: cx.key(KeyContext::Verifier, Action::VerdictAccept), reject: cx.key(KeyContext::Verifier, Action::VerdictReject) };
+        VerifierView::render(self, f, area, cx, &keys)
+    }
+    crate::panel_any!();
 }

@@ -3,7 +3,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::highlight::Highlighter;
-use super::text::{LineBuf, expand_tabs, hard_wrap};
+use super::text::{LineBuf, code_wrap, expand_tabs, hard_wrap};
 use crate::config::theme::Theme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,8 @@ pub fn side_by_side(diff: &str, path: &str, width: u16, theme: &Theme, hl: &High
 
     let cell = |idx: Option<usize>, old_side: bool| -> Vec<LineBuf> {
         let Some(j) = idx else { return vec![LineBuf::default()] };
-        let mut wrapped = hard_wrap(&content[j], code_w);
+        // Side by side the columns are narrow: break at word boundaries, never mid-word.
+        let mut wrapped = code_wrap(&content[j], code_w);
         let no = if old_side { lines[j].old } else { lines[j].new };
         for (n, part) in wrapped.iter_mut().enumerate() {
             let mut l = LineBuf::default();

@@ -123,6 +123,41 @@ pub fn wrap(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
     lines
 }
 
+/// Splits code into lines of at most `width` columns at word boundaries, keeping every
+/// space (indentation included); a word longer than the line is split between characters.
+/// Always returns at least one line.
+pub fn code_wrap(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
+    let width = width.max(1);
+    let chars: Vec<(char, Style)> = segments.iter().flat_map(|(t, s)| t.chars().map(move |c| (c, *s))).collect();
+    let mut lines = Vec::new();
+    let (mut start, mut w) = (0, 0);
+    // Where the current line may break: just after a space that follows some code.
+    let mut brk: Option<usize> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let cw = char_width(chars[i].0);
+        if w + cw > width && i > start {
+            let end = brk.filter(|b| *b > start).unwrap_or(i);
+            let mut l = LineBuf::default();
+            chars[start..end].iter().for_each(|(c, st)| l.push_char(*c, *st));
+            lines.push(l);
+            start = end;
+            w = chars[start..i].iter().map(|(c, _)| char_width(*c)).sum();
+            brk = None;
+            continue;
+        }
+        w += cw;
+        if chars[i].0 == ' ' && chars[start..i].iter().any(|(c, _)| *c != ' ') {
+            brk = Some(i + 1);
+        }
+        i += 1;
+    }
+    let mut l = LineBuf::default();
+    chars[start..].iter().for_each(|(c, st)| l.push_char(*c, *st));
+    lines.push(l);
+    lines
+}
+
 /// Splits styled text between characters into lines of at most `width` columns (for code,
 /// where words must keep their spacing). Always returns at least one line.
 pub fn hard_wrap(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
@@ -157,6 +192,15 @@ mod tests {
         let lines = wrap(&segs, 11);
         assert_eq!(plain(&lines), vec!["the quick", "brown fox", "jumps"]);
         assert_eq!(lines[2].spans[0].1, bold);
+    }
+
+    #[test]
+    fn code_wraps_at_word_boundaries_and_keeps_indentation() {
+        let lines = code_wrap(&[("    let total = price * quantity;".to_string(), Style::default())], 20);
+        assert_eq!(plain(&lines), vec!["    let total = ", "price * quantity;"]);
+        let lines = code_wrap(&[("abcdefghij".to_string(), Style::default())], 4);
+        assert_eq!(plain(&lines), vec!["abcd", "efgh", "ij"]);
+        assert!(code_wrap(&[("日本語 テキスト".to_string(), Style::default())], 5).iter().all(|l| l.width <= 5));
     }
 
     #[test]
