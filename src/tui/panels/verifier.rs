@@ -46,8 +46,11 @@ impl VerifierView {
         }
         let w = usize::from(area.width).max(1);
         let mut lines: Vec<Line<'static>> = Vec::new();
-        let help = format!("{} accept the work as done · {} reject with a note", keys.accept, keys.reject);
-        lines.extend(wrap(&help, w).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))));
+        // Answering a verdict needs a run to answer to: not in a replay, not once it ended.
+        if ctx.live && ctx.state.run.is_active() {
+            let help = format!("{} accept the work as done · {} reject with a note", keys.accept, keys.reject);
+            lines.extend(wrap(&help, w).into_iter().map(|l| Line::styled(l, th.style("ui.dim"))));
+        }
         for v in verdicts.iter().rev() {
             lines.push(Line::default());
             lines.extend(verdict_lines(v, th, w));
