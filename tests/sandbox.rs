@@ -165,9 +165,11 @@ fn writes_outside_the_workspace_leave_no_file() {
     r.done();
     assert!(leaked.is_empty(), "written outside the workspace: {leaked:?}");
     let out = r.result(0);
-    // /tmp is the session's private directory: the write lands there, not in the host's /tmp.
-    assert!(out.contains("\nx\n"), "{out}");
-    assert!(out.contains("[feedback]") && out.contains("the sandbox refused this write") && out.contains(&var_tmp.display().to_string()), "{out}");
+    // The host's /tmp stays readable but not writable: $TMPDIR is where temporary files go.
+    assert!(!out.contains("\nx\n"), "{out}");
+    for p in [&in_tmp, &var_tmp] {
+        assert!(out.contains("[feedback]") && out.contains("the sandbox refused this write") && out.contains(&p.display().to_string()), "{out}");
+    }
 }
 
 #[test]

@@ -53,8 +53,8 @@ fn sandbox_section(info: &SandboxInfo) -> String {
         return "# Sandbox\nThe sandbox is off: your `run` commands execute with the user's own permissions and network. Be careful with anything that writes outside the workspace.".into();
     }
     let writes = match info.mode {
-        SandboxMode::ReadOnly => "only $TMPDIR (/tmp, private to this session, removed when it ends). The workspace is read-only: inspect and test, do not modify.",
-        _ => "the workspace and $TMPDIR (/tmp, private to this session, removed when it ends). Inside the workspace, MEMORY.md, .endure/, .git/config and .git/hooks are read-only (commit with `git -c user.name=... -c user.email=... commit` or GIT_AUTHOR_*/GIT_COMMITTER_* variables). Everything outside is read-only, and credential stores such as ~/.ssh are hidden.",
+        SandboxMode::ReadOnly => "only $TMPDIR (a directory private to this session, removed when it ends; /tmp itself is read-only). The workspace is read-only: inspect and test, do not modify.",
+        _ => "the workspace and $TMPDIR (a directory private to this session, removed when it ends; /tmp itself is read-only). Inside the workspace, MEMORY.md, .endure/, .git/config and .git/hooks are read-only (commit with `git -c user.name=... -c user.email=... commit` or GIT_AUTHOR_*/GIT_COMMITTER_* variables). Everything outside is read-only, and credential stores such as ~/.ssh are hidden.",
     };
     let network = match info.network {
         NetworkMode::Off => "off. Only loopback works (127.0.0.1, localhost), and it is shared by all your commands, so a background server is reachable from later ones. Installing packages from the internet will fail.",

@@ -47,8 +47,8 @@ pub fn denials(output: &str, ctx: &SandboxContext) -> Vec<Diagnostic> {
                 Some(why) => why,
                 // Permission denied and busy have other causes; only a protected path is ours.
                 None if !erofs => continue,
-                None if ctx.read_only => "this session is read-only: commands may write only $TMPDIR (/tmp)".to_string(),
-                None => "commands may write only the workspace and $TMPDIR (/tmp)".to_string(),
+                None if ctx.read_only => "this session is read-only: commands may write only $TMPDIR, the session's private directory".to_string(),
+                None => "commands may write only the workspace and $TMPDIR, the session's private directory".to_string(),
             };
             if !out.iter().any(|d| d.file.as_deref() == Some(path.as_str())) {
                 out.push(Diagnostic { kind: "sandbox".into(), file: Some(path), line: None, col: None, message: format!("the sandbox refused this write: {why}") });
@@ -112,7 +112,7 @@ fn classify(path: &str, ctx: &SandboxContext) -> Option<String> {
             Some(".git/config is read-only to commands; pass settings with `git -c key=value` or environment variables".into())
         }
         (".git", Some("hooks")) => Some(".git/hooks is read-only to commands, so no hook can be planted".into()),
-        _ if ctx.read_only => Some("this session is read-only: commands may write only $TMPDIR (/tmp)".into()),
+        _ if ctx.read_only => Some("this session is read-only: commands may write only $TMPDIR, the session's private directory".into()),
         _ => None,
     }
 }

@@ -1,8 +1,8 @@
 //! The bwrap command line for one command: the mounts that make a policy, in order.
 //!
 //! Later mounts cover earlier ones, so the order is the policy: the whole filesystem
-//! read-only, fresh /dev, /proc and /run, credential stores hidden, the private temporary
-//! directory as /tmp, the workspace writable, and the protected paths inside it read-only
+//! read-only (/tmp included), fresh /dev, /proc and /run, credential stores hidden, the
+//! session's private temporary directory writable at its own path, the workspace writable, and the protected paths inside it read-only
 //! again on top.
 
 use std::ffi::OsString;
@@ -72,7 +72,9 @@ pub fn args(l: &Layout, command: &str) -> Vec<OsString> {
             a.path_pair("--ro-bind", Some(Path::new("/dev/null")), &h.path);
         }
     }
-    a.path_pair("--bind", Some(l.tmp), Path::new("/tmp"));
+    // The private directory keeps its own path: the host's /tmp stays readable (a project or a
+    // tool may live there) and read-only like the rest of the system.
+    a.path_pair("--bind", Some(l.tmp), l.tmp);
     match l.mode {
         SandboxMode::ReadOnly => a.path_pair("--ro-bind", Some(l.workspace), l.workspace),
         _ => {
@@ -137,7 +139,7 @@ mod tests {
         };
         let a = strings(&args(&l, "echo hi"));
         let ws = pos(&a, &["--bind", "/w", "/w"]);
-        assert!(pos(&a, &["--bind", "/tmp/endure-s-1", "/tmp"]) < ws);
+        assert!(pos(&a, &["--bind", "/tmp/endure-s-1", "/tmp/endure-s-1"]) < ws);
         assert!(pos(&a, &["--bind", "/repo/.git", "/repo/.git"]) > ws);
         assert!(pos(&a, &["--ro-bind", "/w/MEMORY.md", "/w/MEMORY.md"]) > ws);
         assert!(pos(&a, &["--ro-bind", "/repo/.git/config", "/repo/.git/config"]) > pos(&a, &["--bind", "/repo/.git", "/repo/.git"]));

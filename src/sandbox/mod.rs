@@ -115,7 +115,8 @@ impl Sandbox {
             }
         };
         if confine.is_some() && tmp.is_none() {
-            // The sandbox mounts the private directory as /tmp; without it, no sandbox.
+            // Commands may write only the private directory outside the workspace; without it,
+            // no sandbox.
             e.missing.push("a private temporary directory".into());
         }
         let confine = confine.filter(|_| tmp.is_some());
@@ -232,10 +233,11 @@ impl Sandbox {
                 c
             }
         };
-        let tmpdir: OsString = match (confined, &self.tmp) {
-            (Some(_), _) => "/tmp".into(),
-            (None, Some(t)) => t.path().as_os_str().to_owned(),
-            (None, None) => std::env::temp_dir().into_os_string(),
+        // Confined or not, $TMPDIR is the session's private directory (bound writable at its
+        // own path inside the sandbox).
+        let tmpdir: OsString = match &self.tmp {
+            Some(t) => t.path().as_os_str().to_owned(),
+            None => std::env::temp_dir().into_os_string(),
         };
         cmd.env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
