@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Cycle benchmarks: `cargo bench --bench cycles`.
 //!
 //! A 300-step scripted session (model delay 0) on a 32,000-token context budget, so the
@@ -23,7 +24,11 @@ fn scenario() -> String {
     let mut s = String::new();
     for i in 0..STEPS {
         let _ = write!(s, "[[agent]]\ntext = \"Step {i}: checking the next function before changing it.\"\n");
-        let _ = write!(s, "[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"src/lib.rs\", offset = {}, limit = 40 }}\n", (i % 5) * 40 + 1);
+        let _ = write!(
+            s,
+            "[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"src/lib.rs\", offset = {}, limit = 40 }}\n",
+            (i % 5) * 40 + 1
+        );
     }
     s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
     s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"read\"]}'\n");
@@ -65,8 +70,9 @@ fn main() {
         context_budget: Some(BUDGET),
         ..Default::default()
     };
-    let cfg = endure::launch::agent_config(&ws, &opts, Some("Refactor src/lib.rs, one function per step".into()), Supervision::Headless, 0.0)
-        .expect("config");
+    let cfg =
+        endure::launch::agent_config(&ws, &opts, Some("Refactor src/lib.rs, one function per step".into()), Supervision::Headless, 0.0)
+            .expect("config");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // Live events too: the agent's request (`model_request`) is live-only.
     let (result, events) = rt.block_on(async {
@@ -103,8 +109,14 @@ fn main() {
         let EventKind::Rollover { window_tokens, .. } = e.kind else { continue };
         sizes.push(window_tokens);
         let Some(decided) = events[..i].iter().rev().find(|x| matches!(x.kind, EventKind::StepFinished { .. })) else { continue };
-        let written = events[..i].iter().rev().take_while(|x| x.seq >= decided.seq).find(|x| matches!(x.kind, EventKind::Usage { role: Role::Writer, .. }));
-        let Some(request) = events[i..].iter().find(|x| matches!(x.kind, EventKind::ModelRequest { role: Role::Agent, .. })) else { continue };
+        let written = events[..i]
+            .iter()
+            .rev()
+            .take_while(|x| x.seq >= decided.seq)
+            .find(|x| matches!(x.kind, EventKind::Usage { role: Role::Writer, .. }));
+        let Some(request) = events[i..].iter().find(|x| matches!(x.kind, EventKind::ModelRequest { role: Role::Agent, .. })) else {
+            continue;
+        };
         total.push(ms(decided.ts, request.ts));
         let written_at = written.map_or(decided.ts, |w| w.ts);
         writer.push(ms(decided.ts, written_at));

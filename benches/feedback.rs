@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! How right the feedback parsers are on real tool output.
 //!
 //! `cargo bench --bench feedback` runs every fixture under tests/fixtures/feedback/ (output
@@ -76,8 +77,7 @@ fn main() {
         row.cases += 1;
         let counts_ok = match (expect.tests, fb.tests, &fb.tests_unknown) {
             (Tests::Counts { passed, failed, skipped }, Some(t), unknown) => {
-                (t.passed, t.failed, t.skipped) == (passed, failed, skipped)
-                    && unknown.is_some() == expect.tests_incomplete
+                (t.passed, t.failed, t.skipped) == (passed, failed, skipped) && unknown.is_some() == expect.tests_incomplete
             }
             (Tests::Word(Word::Unknown), None, Some(_)) => true,
             (Tests::Word(Word::None), None, None) => true,
@@ -93,26 +93,18 @@ fn main() {
             .filter(|d| d.file.is_some())
             .map(|d| support::file_line(&support::location(d.file.as_deref(), d.line, d.col)))
             .collect();
-        let expected_locs: BTreeSet<String> =
-            expect.errors.iter().chain(&expect.warnings).map(|l| support::file_line(l)).collect();
+        let expected_locs: BTreeSet<String> = expect.errors.iter().chain(&expect.warnings).map(|l| support::file_line(l)).collect();
         row.locations.add(&found_locs, &expected_locs);
         if !counts_ok || found != expected || found_locs != expected_locs {
             misses.push(case.id.clone());
         }
         if show_blocks {
-            println!(
-                "── {} ({})\n{}",
-                case.id,
-                case.sidecar.command,
-                render_for_run(&fb, &case.output, case.sidecar.exit_code != 0)
-            );
+            println!("── {} ({})\n{}", case.id, case.sidecar.command, render_for_run(&fb, &case.output, case.sidecar.exit_code != 0));
         }
     }
     let took = started.elapsed();
 
-    println!(
-        "| tool | fixtures | counts exact | names precision | names recall | locations precision | locations recall |"
-    );
+    println!("| tool | fixtures | counts exact | names precision | names recall | locations precision | locations recall |");
     println!("|---|---|---|---|---|---|---|");
     let mut total = Row::default();
     for (tool, row) in &rows {

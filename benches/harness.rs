@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Runtime benchmarks: `cargo bench --bench harness`.
 //!
 //! - harness overhead per step (scripted model at zero delay, so model time is ~0): median of
@@ -89,8 +90,7 @@ fn step_overhead() -> (Duration, Duration, std::path::PathBuf, tempfile::TempDir
     let dir = tempfile::tempdir().expect("tempdir");
     let (ws, script) = setup(dir.path(), STEPS);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let cfg = endure::launch::agent_config(&ws, &opts(&script), Some("refactor".into()), Supervision::Headless, 0.0)
-        .expect("config");
+    let cfg = endure::launch::agent_config(&ws, &opts(&script), Some("refactor".into()), Supervision::Headless, 0.0).expect("config");
     let started = Instant::now();
     let (result, log) = rt.block_on(async {
         let handle = agent::spawn(cfg).expect("spawn");
@@ -160,7 +160,10 @@ fn peak_rss_kib() -> Option<i64> {
     let mut peak = None;
     loop {
         if let Ok(text) = std::fs::read_to_string(&status_path) {
-            let hwm = text.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok());
             if hwm.is_some() {
                 peak = hwm;
             }
@@ -184,7 +187,8 @@ fn prefix_share(wire: support::Wire) -> (f64, f64, usize) {
     let scenario = endure::model::scripted::Scenario::load(&script).expect("scenario");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (reqs, events) = rt.block_on(async {
-        let server = support::TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await;
+        let server =
+            support::TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await;
         let opts = RunOptions {
             provider: Some(wire.provider().into()),
             base_url: Some(server.base_url(wire)),

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! What the workbench costs: frame render time against session length, and the CPU use of the
 //! live loop while five token streams arrive and while nothing happens.
 //!
@@ -31,10 +32,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use endure::protocol::{Event, EventKind, Role};
+use endure::tui::WorkbenchOptions;
 use endure::tui::app::{App, Clock};
 use endure::tui::scheduler;
 use endure::tui::testkit::{default_keymap, demo_session, finished_session, long_session_with, t0};
-use endure::tui::WorkbenchOptions;
 use ratatui::backend::{CrosstermBackend, TestBackend};
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
@@ -320,13 +321,31 @@ async fn ui_loop(mut app: App, mut live: broadcast::Receiver<Event>, window: Dur
 /// inline code and emphasis, list items, and now and then a fenced Rust block.
 fn stream_tokens(seed: u64, n: usize) -> Vec<String> {
     const WORDS: &[&str] = &[
-        "the", "test", "fails", "because", "parser", "returns", "an", "error", "when", "input", "is", "empty", "so", "I",
-        "will", "change", "function", "to", "handle", "that", "case", "first", "then", "run", "suite", "again", "and",
-        "check", "output", "module", "config", "value", "should", "be", "updated", "before", "we", "commit", "this",
+        "the", "test", "fails", "because", "parser", "returns", "an", "error", "when", "input", "is", "empty", "so", "I", "will", "change",
+        "function", "to", "handle", "that", "case", "first", "then", "run", "suite", "again", "and", "check", "output", "module", "config",
+        "value", "should", "be", "updated", "before", "we", "commit", "this",
     ];
     const CODE: &[&str] = &[
-        "let", "x", "=", "parse(&input)?;", "if", "x.is_empty()", "{", "return", "Ok(Vec::new());", "}", "for", "line",
-        "in", "text.lines()", "out.push(line.trim().to_string());", "match", "cmd", "Err(e)", "=>", "anyhow::bail!(\"{e}\"),",
+        "let",
+        "x",
+        "=",
+        "parse(&input)?;",
+        "if",
+        "x.is_empty()",
+        "{",
+        "return",
+        "Ok(Vec::new());",
+        "}",
+        "for",
+        "line",
+        "in",
+        "text.lines()",
+        "out.push(line.trim().to_string());",
+        "match",
+        "cmd",
+        "Err(e)",
+        "=>",
+        "anyhow::bail!(\"{e}\"),",
     ];
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut words: Vec<String> = Vec::new();
@@ -508,7 +527,10 @@ fn main() {
 
     println!();
     println!("Live loop CPU, CrosstermBackend 200x50 over a counting sink, getrusage(RUSAGE_SELF) user+sys");
-    println!("{:<44} {:>6} {:>8} {:>9} {:>8} {:>8} {:>9} {:>7}", "case", "wall s", "cpu ms", "% of core", "events/s", "frames/s", "KiB out/s", "lagged");
+    println!(
+        "{:<44} {:>6} {:>8} {:>9} {:>8} {:>8} {:>9} {:>7}",
+        "case", "wall s", "cpu ms", "% of core", "events/s", "frames/s", "KiB out/s", "lagged"
+    );
     println!("{}", "-".repeat(106));
     for (label, w) in [
         (five.as_str(), &streaming),
@@ -546,17 +568,38 @@ fn main() {
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     let ms = worst_big.as_secs_f64() * 1e3;
     println!("{:<50} {:>13.3} ms {:<32} {}", "render, 10,000 events (worst median of 3 cases)", ms, "< 1 ms median", verdict(ms < 1.0));
-    println!("{:<50} {:>15.2}x {:<32} {}", "render, 10,000 vs 100 events (following the tail)", ratio, "<= 2x the 100-event case", verdict(ratio <= 2.0));
+    println!(
+        "{:<50} {:>15.2}x {:<32} {}",
+        "render, 10,000 vs 100 events (following the tail)",
+        ratio,
+        "<= 2x the 100-event case",
+        verdict(ratio <= 2.0)
+    );
     let s = streaming.cpu_pct();
-    println!("{:<50} {:>15.2}% {:<32} {}", format!("5 streams x 500 tok/s, {TURN_TOKENS}-token turns"), s, "< 15% of one core", verdict(s < 15.0));
+    println!(
+        "{:<50} {:>15.2}% {:<32} {}",
+        format!("5 streams x 500 tok/s, {TURN_TOKENS}-token turns"),
+        s,
+        "< 15% of one core",
+        verdict(s < 15.0)
+    );
     let i = idle.cpu_pct();
     println!("{:<50} {:>15.2}% {:<32} {}", "idle, finished session", i, "< 1% CPU", verdict(i < 1.0));
-    println!("{:<50} {:>16} {:<32} {}", "frames drawn while idle", idle.counts.frames, "0 (nothing ticks)", verdict(idle.counts.frames == 0));
-    let l = long.cpu_pct();
-    println!("{:<50} {:>15.2}% {:<32} {}", format!("stress: the same, {LONG_TURN_TOKENS}-token turns"), l, "< 15% of one core", verdict(l < 15.0));
-    println!("{}", "-".repeat(108));
     println!(
-        "CPU is the whole process, the simulated producers included (alone they use {:.2}% of a core).",
-        producers.cpu_pct()
+        "{:<50} {:>16} {:<32} {}",
+        "frames drawn while idle",
+        idle.counts.frames,
+        "0 (nothing ticks)",
+        verdict(idle.counts.frames == 0)
     );
+    let l = long.cpu_pct();
+    println!(
+        "{:<50} {:>15.2}% {:<32} {}",
+        format!("stress: the same, {LONG_TURN_TOKENS}-token turns"),
+        l,
+        "< 15% of one core",
+        verdict(l < 15.0)
+    );
+    println!("{}", "-".repeat(108));
+    println!("CPU is the whole process, the simulated producers included (alone they use {:.2}% of a core).", producers.cpu_pct());
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! What a workspace snapshot costs on a 10,000-file workspace.
 //!
 //! `cargo bench --bench snapshot` (release profile). Takes about 10 s, mostly the first

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Workflow benchmarks: `cargo bench --bench workflow`.
 //!
 //! - overhead per `agent()` call with the model answering at once (scripted provider at zero
@@ -27,7 +28,9 @@ fn scenario(dir: &Path) -> PathBuf {
 }
 
 fn script(n: usize) -> String {
-    format!("const out = [];\nfor (let i = 0; i < {n}; i++) out.push(await agent(`task ${{i}}`, {{ label: `a${{i}}` }}));\nreturn out.length;\n")
+    format!(
+        "const out = [];\nfor (let i = 0; i < {n}; i++) out.push(await agent(`task ${{i}}`, {{ label: `a${{i}}` }}));\nreturn out.length;\n"
+    )
 }
 
 fn options(scenario: &Path, sandbox: &str) -> RunOptions {
@@ -44,7 +47,8 @@ fn options(scenario: &Path, sandbox: &str) -> RunOptions {
 async fn run(ws: &Path, opts: &RunOptions, n: usize) -> (Duration, String) {
     let cfg = endure::launch::agent_config(ws, opts, None, Supervision::Headless, 0.0).expect("config");
     let started = Instant::now();
-    let handle = session::start(cfg, Start::New { name: "bench.js".into(), script: script(n), args: serde_json::Value::Null }).expect("start");
+    let handle =
+        session::start(cfg, Start::New { name: "bench.js".into(), script: script(n), args: serde_json::Value::Null }).expect("start");
     let id = handle.session_id.clone();
     let end = handle.join.await.expect("join");
     assert_eq!(end.result, Some(serde_json::json!(n)), "{}", end.reason);
@@ -72,13 +76,21 @@ fn main() {
         for (sandbox, n) in [("off", 200), ("workspace-write", 50)] {
             let ws = fresh(dir.path(), &format!("per-call-{sandbox}"));
             let (wall, _) = run(&ws, &options(&scenario, sandbox), n).await;
-            println!("agent() overhead, sandbox {sandbox}: {:.2} ms per call ({n} sequential calls in {:.2} s)", wall.as_secs_f64() * 1000.0 / n as f64, wall.as_secs_f64());
+            println!(
+                "agent() overhead, sandbox {sandbox}: {:.2} ms per call ({n} sequential calls in {:.2} s)",
+                wall.as_secs_f64() * 1000.0 / n as f64,
+                wall.as_secs_f64()
+            );
         }
 
         let ws = fresh(dir.path(), "replay");
         let opts = options(&scenario, "off");
         let (wall, id) = run(&ws, &opts, REPLAYED).await;
-        println!("a run of {REPLAYED} agents: {:.2} s ({:.2} ms per agent)", wall.as_secs_f64(), wall.as_secs_f64() * 1000.0 / REPLAYED as f64);
+        println!(
+            "a run of {REPLAYED} agents: {:.2} s ({:.2} ms per agent)",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() * 1000.0 / REPLAYED as f64
+        );
         // As if the process died right after the last agent finished: the run's end is not in
         // the log, the journal has every agent.
         let log = endure::session::log_path(&ws, &id);

@@ -103,16 +103,16 @@ impl Headless {
                 info.models.agent,
                 info.sandbox.as_ref().map(|s| format!("\n  {}", crate::sandbox::describe(s))).unwrap_or_default()
             )),
-            EventKind::ProcessStarted { id, command } => Some(format!("           background process {id} started: {}", truncate(command, 120))),
+            EventKind::ProcessStarted { id, command } => {
+                Some(format!("           background process {id} started: {}", truncate(command, 120)))
+            }
             EventKind::ProcessExited { id, exit_code, reason } => Some(format!(
                 "           background process {id} {reason}{}",
                 exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default()
             )),
-            EventKind::EscalationRequested { id, command, justification } => Some(format!(
-                "           escalation {id} requested: {} — {}",
-                truncate(command, 120),
-                truncate(justification, 160)
-            )),
+            EventKind::EscalationRequested { id, command, justification } => {
+                Some(format!("           escalation {id} requested: {} — {}", truncate(command, 120), truncate(justification, 160)))
+            }
             EventKind::EscalationResolved { id, approved, by, note } => Some(format!(
                 "           escalation {id} {} ({by}){}",
                 if *approved { "approved" } else { "denied" },
@@ -176,9 +176,7 @@ impl Headless {
                 Some(format!("warning: {} budget at {:.0}% ({used:.2} of {limit:.2})", budget.as_str(), used / limit * 100.0))
             }
             EventKind::BudgetStop { budget, .. } => Some(format!("{} budget reached", budget.as_str())),
-            EventKind::Stall { tool_calls } => {
-                Some(format!("stall: {tool_calls} tool calls in a row changed no file and no test outcome"))
-            }
+            EventKind::Stall { tool_calls } => Some(format!("stall: {tool_calls} tool calls in a row changed no file and no test outcome")),
             EventKind::Warning { message } => Some(format!("warning: {message}")),
             EventKind::CheckpointSaved { id, snapshot_error: Some(why), .. } => {
                 Some(format!("warning: checkpoint {id} has no workspace snapshot, so it cannot be rolled back to: {why}"))
@@ -196,12 +194,20 @@ impl Headless {
                     if s.interventions.len() == 1 { "" } else { "s" }
                 ));
                 if s.overhead.cost_usd > 0.0 {
-                    line.push_str(&format!("\ncost: {}, of which {} Max Mode overhead", crate::printable::money(s.usage.cost_usd), crate::printable::money(s.overhead.cost_usd)));
+                    line.push_str(&format!(
+                        "\ncost: {}, of which {} Max Mode overhead",
+                        crate::printable::money(s.usage.cost_usd),
+                        crate::printable::money(s.overhead.cost_usd)
+                    ));
                 }
                 Some(line)
             }
-            EventKind::CandidatePicked { step, pick, by } => Some(format!("step {step:>3}  max mode: candidate {pick} picked ({by:?})").to_lowercase()),
-            EventKind::CandidateFailed { index, reason, .. } => Some(format!("           candidate {index} failed: {}", truncate(reason, 160))),
+            EventKind::CandidatePicked { step, pick, by } => {
+                Some(format!("step {step:>3}  max mode: candidate {pick} picked ({by:?})").to_lowercase())
+            }
+            EventKind::CandidateFailed { index, reason, .. } => {
+                Some(format!("           candidate {index} failed: {}", truncate(reason, 160)))
+            }
             EventKind::VerifierVerdict { attempt, met, missing, .. } => Some(if *met {
                 format!("verifier (attempt {attempt}): goal met")
             } else {
@@ -227,7 +233,11 @@ impl Headless {
             }
             EventKind::RebuildFailed { reason, .. } => Some(format!("error: {reason}")),
             EventKind::CheckpointFlagged { id, flags } => Some(
-                flags.iter().map(|f| format!("checkpoint {id} flagged: {} — {}", f.kind, truncate(&f.detail, 300))).collect::<Vec<_>>().join("\n"),
+                flags
+                    .iter()
+                    .map(|f| format!("checkpoint {id} flagged: {} — {}", f.kind, truncate(&f.detail, 300)))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             ),
             EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
                 let mut lines: Vec<String> = crate::protocol::server_tool_blocks(blocks)
@@ -255,8 +265,12 @@ impl Headless {
                 }
                 Some(line)
             }
-            EventKind::CommandReceived { source, command } => Some(format!("           command {} from {}", command.name(), truncate(source, 80))),
-            EventKind::AgentStep { agent, step, action, .. } => Some(format!("           agent {agent} step {step:>3}  {}", truncate(action, 120))),
+            EventKind::CommandReceived { source, command } => {
+                Some(format!("           command {} from {}", command.name(), truncate(source, 80)))
+            }
+            EventKind::AgentStep { agent, step, action, .. } => {
+                Some(format!("           agent {agent} step {step:>3}  {}", truncate(action, 120)))
+            }
             kind @ (EventKind::WorkflowStarted { .. }
             | EventKind::WorkflowPhase { .. }
             | EventKind::WorkflowLog { .. }
@@ -270,9 +284,8 @@ impl Headless {
             | EventKind::AgentPaused { .. }
             | EventKind::AgentResumed { .. }
             | EventKind::AgentFinished { .. }
-            | EventKind::AgentFailed { .. }) => crate::workflow::describe::milestone(kind).map(|(failed, line)| {
-                if failed { format!("workflow: {line}") } else { format!("           {line}") }
-            }),
+            | EventKind::AgentFailed { .. }) => crate::workflow::describe::milestone(kind)
+                .map(|(failed, line)| if failed { format!("workflow: {line}") } else { format!("           {line}") }),
             _ => None,
         }
     }
@@ -281,5 +294,3 @@ impl Headless {
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_string() } else { format!("{}…", s.chars().take(n).collect::<String>()) }
 }
-
-

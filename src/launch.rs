@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::agent::{AgentConfig, Budgets, CycleSettings, MaxModeSettings, MemorySettings, Supervision, VerifierSettings};
 use crate::config::prices::ModelTable;
 use crate::config::settings::{RunOptions, parse_duration};
-use crate::model::scripted::Scenario;
 use crate::model::options::MIN_THINKING_BUDGET;
+use crate::model::scripted::Scenario;
 use crate::model::{self, ProviderKind, ProviderSettings, RequestOptions, RetryPolicy, Secret};
 use crate::protocol::RoleModels;
 use crate::redact::Redactor;
@@ -162,7 +162,11 @@ pub fn agent_config(
 }
 
 /// The MCP servers a session with these options uses (see [`crate::mcp::config`]).
-pub fn mcp_servers(workspace: &Path, opts: &RunOptions, sandbox: &crate::sandbox::Policy) -> Result<Vec<crate::mcp::ServerSpec>, LaunchError> {
+pub fn mcp_servers(
+    workspace: &Path,
+    opts: &RunOptions,
+    sandbox: &crate::sandbox::Policy,
+) -> Result<Vec<crate::mcp::ServerSpec>, LaunchError> {
     use crate::sandbox::{NetworkMode, SandboxMode};
     let ctx = crate::mcp::config::ResolveContext {
         env_policy: Some(&sandbox.env),
@@ -206,9 +210,9 @@ fn request_options(opts: &RunOptions, kind: ProviderKind, agent_model: &str, pri
 /// may sit in the environment whichever provider this run uses.
 pub fn redactor(opts: &RunOptions) -> Redactor {
     let named = opts.api_key_env.clone().or_else(|| provider_kind(opts).ok().and_then(|k| k.default_key_env()).map(str::to_string));
-    let vars = named.into_iter().chain(
-        [ProviderKind::Openai, ProviderKind::Anthropic].into_iter().filter_map(|k| k.default_key_env()).map(str::to_string),
-    );
+    let vars = named
+        .into_iter()
+        .chain([ProviderKind::Openai, ProviderKind::Anthropic].into_iter().filter_map(|k| k.default_key_env()).map(str::to_string));
     // What config.toml gives MCP servers (tokens in headers, secret variables) is secret too.
     Redactor::new(vars.filter_map(|v| std::env::var(v).ok()).chain(crate::mcp::config::secret_values(&opts.mcp)))
 }

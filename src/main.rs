@@ -8,14 +8,17 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use endure::agent::{self, Supervision};
-use endure::cli::{Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, McpCommand, McpListArgs, MemoryCommand, ReplayArgs, SessionsArgs, WorkflowCommand};
+use endure::cli::{
+    Cli, Command, ConfigCommand, DemoArgs, DoctorArgs, ExecArgs, McpCommand, McpListArgs, MemoryCommand, ReplayArgs, SessionsArgs,
+    WorkflowCommand,
+};
 use endure::config::settings::RunOptions;
-use endure::tui::{WorkbenchExit, WorkbenchOptions};
 use endure::config::settings::load_layered;
 use endure::headless::Headless;
 use endure::launch;
 use endure::protocol::Outcome;
 use endure::redact::Redactor;
+use endure::tui::{WorkbenchExit, WorkbenchOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -207,7 +210,8 @@ pub(crate) fn resume_config(
     Ok(Some((cfg, opts)))
 }
 
-const ALREADY_DONE: &str = "endure: that session already finished (done); nothing to resume. Use --at <cycle>.<n> to continue from a checkpoint";
+const ALREADY_DONE: &str =
+    "endure: that session already finished (done); nothing to resume. Use --at <cycle>.<n> to continue from a checkpoint";
 
 async fn resume(args: endure::cli::ResumeArgs, out: &Out) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
@@ -323,7 +327,13 @@ pub(crate) fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budg
     WorkbenchOptions { theme, keymap, banner, context_budget, title }
 }
 
-pub(crate) async fn workbench(cfg: agent::AgentConfig, opts: &RunOptions, title: String, task_pending: bool, out: &Out) -> Result<ExitCode> {
+pub(crate) async fn workbench(
+    cfg: agent::AgentConfig,
+    opts: &RunOptions,
+    title: String,
+    task_pending: bool,
+    out: &Out,
+) -> Result<ExitCode> {
     let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
     // A resumed session's history is in its log; the workbench shows it before new events.
     let history = match &cfg.session_id {
@@ -423,7 +433,8 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         && args.at.is_none()
         && let Some(id) = workflow_cmd::workflow_session(&workspace, session)?
     {
-        let common = endure::cli::WorkflowCommonOpts { json: args.json, tui: false, memory_limit: None, cpu_limit: None, agents_at_once: None };
+        let common =
+            endure::cli::WorkflowCommonOpts { json: args.json, tui: false, memory_limit: None, cpu_limit: None, agents_at_once: None };
         return workflow_cmd::resume_session(&workspace, id, common, args.run, out).await;
     }
     if args.detach {
@@ -465,7 +476,9 @@ fn detach(workspace: &Path, resume: Option<&str>, out: &Out) -> Result<ExitCode>
     let dir = agent::session_dir(workspace, &id);
     let pid = endure::control::detach::start(&exe, endure::control::detach::background_args(&args, &id), &dir)?;
     out.print(&id);
-    out.say(&format!("endure: session {id} runs in the background (pid {pid}); follow it with `endure logs -f {id}`, stop it with `endure stop {id}`"));
+    out.say(&format!(
+        "endure: session {id} runs in the background (pid {pid}); follow it with `endure logs -f {id}`, stop it with `endure stop {id}`"
+    ));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -613,7 +626,8 @@ mod workflow_cmd {
             Some(WorkflowCommand::List(l)) => list(&l.workspace.dir(), l.json, out),
             Some(WorkflowCommand::Resume(r)) => {
                 let workspace = workspace_dir(&r.workspace.dir())?;
-                let id = endure::session::find_session(&workspace, r.run_id.as_deref().filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?;
+                let id =
+                    endure::session::find_session(&workspace, r.run_id.as_deref().filter(|s| !s.is_empty())).map_err(anyhow::Error::msg)?;
                 resume_session(&workspace, id, r.common, r.run, out).await
             }
             None => match args.file {
@@ -679,7 +693,13 @@ mod workflow_cmd {
         Ok(session::is_workflow_session(&state).then_some(id))
     }
 
-    pub async fn resume_session(workspace: &Path, id: String, common: WorkflowCommonOpts, flags: RunOptions, out: &Out) -> Result<ExitCode> {
+    pub async fn resume_session(
+        workspace: &Path,
+        id: String,
+        common: WorkflowCommonOpts,
+        flags: RunOptions,
+        out: &Out,
+    ) -> Result<ExitCode> {
         let read = endure::session::read_log(&endure::session::log_path(workspace, &id))?;
         let state = endure::session::SessionState::from_events(&read.events);
         let info = state.info.clone().context("the session's log has no session_started event")?;
@@ -708,10 +728,21 @@ mod workflow_cmd {
     }
 
     /// Follows a workflow session to its end, headless or in the workbench.
-    async fn drive(handle: WorkflowHandle, common: &WorkflowCommonOpts, opts: &RunOptions, cfg: &endure::agent::AgentConfig, out: &Out) -> Result<ExitCode> {
+    async fn drive(
+        handle: WorkflowHandle,
+        common: &WorkflowCommonOpts,
+        opts: &RunOptions,
+        cfg: &endure::agent::AgentConfig,
+        out: &Out,
+    ) -> Result<ExitCode> {
         let WorkflowHandle { session_id, log_path, history, events, commands, join } = handle;
         if common.tui {
-            let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, format!("endure workflow — {}", cfg.workspace.display()));
+            let ui = ui_options(
+                opts.theme.as_deref(),
+                opts.keymap.as_deref(),
+                cfg.context_budget,
+                format!("endure workflow — {}", cfg.workspace.display()),
+            );
             let exit = endure::tui::run_live(ui, history, events, commands.clone(), false).await;
             let _ = commands.send(endure::protocol::Command::Stop);
             let end = tokio::time::timeout(std::time::Duration::from_secs(30), join).await;

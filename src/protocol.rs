@@ -350,17 +350,25 @@ impl Outcome {
 #[serde(rename_all = "snake_case", tag = "by")]
 pub enum PauseReason {
     Supervisor,
-    Budget { budget: BudgetKind },
+    Budget {
+        budget: BudgetKind,
+    },
     Stall,
     /// The goal verifier is not converging or could not be read; the supervisor decides.
-    Verifier { reason: String },
+    Verifier {
+        reason: String,
+    },
     /// The model refused to continue the task.
     Refusal,
     /// The model's answers kept being cut at the output token limit.
-    Truncation { max_tokens: u32 },
+    Truncation {
+        max_tokens: u32,
+    },
     /// A fresh window could not be built (the user's own words alone exceed its cap), or a
     /// proposed rebuild waits for the supervisor's review.
-    Rebuild { reason: String },
+    Rebuild {
+        reason: String,
+    },
 }
 
 /// One checkpoint field: the writer answers each as a string or a list of strings.
@@ -607,7 +615,7 @@ pub enum EventKind {
         snapshot_error: Option<String>,
         /// The checkpoint's JSON file, relative to the workspace.
         path: String,
-        checkpoint: Checkpoint,
+        checkpoint: Box<Checkpoint>,
     },
     /// A fresh context window replaced the old one; the conversation continues from `window`.
     Rollover {
@@ -1045,7 +1053,10 @@ impl EventKind {
     pub fn is_live_only(&self) -> bool {
         matches!(
             self,
-            EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. } | EventKind::SubagentEvent { .. }
+            EventKind::AssistantDelta { .. }
+                | EventKind::ModelRequest { .. }
+                | EventKind::CandidateDelta { .. }
+                | EventKind::SubagentEvent { .. }
         )
     }
 
@@ -1146,32 +1157,53 @@ pub enum Command {
     /// Build a fresh context window from the newest checkpoint now.
     Rollover,
     /// Accept or reject a proposed MEMORY.md.
-    ResolveMemory { id: u64, accept: bool },
+    ResolveMemory {
+        id: u64,
+        accept: bool,
+    },
     /// Max Mode: execute candidate `i` (1-based) instead of, or confirming, the judge's pick.
     PickCandidate(u32),
     /// Overrule the goal verifier: accept the work as done, or reject it with a note.
-    OverrideVerdict { accept: bool, note: Option<String> },
+    OverrideVerdict {
+        accept: bool,
+        note: Option<String>,
+    },
     /// Turn Max Mode on with N candidates, or off with None, from the next step.
     SetMaxMode(Option<u32>),
     /// Wait for the supervisor at every Max Mode pick.
     SetReviewPicks(bool),
     /// Answer escalation `id`: run the command outside the sandbox once, or deny it with a
     /// note for the agent.
-    ResolveEscalation { id: u64, approve: bool, note: Option<String> },
+    ResolveEscalation {
+        id: u64,
+        approve: bool,
+        note: Option<String>,
+    },
     /// Propose every rollover's new window to the supervisor before applying it (workbench).
     SetReviewRebuilds(bool),
     /// A change to, or the verdict on, rebuild proposal `id`.
-    ReviewRebuild { id: u64, edit: RebuildEdit },
+    ReviewRebuild {
+        id: u64,
+        edit: RebuildEdit,
+    },
     /// For workflow subagent `target` only (its agent number): `Pause`, `Resume`, `Stop`, or
     /// `Inject` a correction that only it receives. Other commands inside are refused with a
     /// warning.
-    ToAgent { target: u64, command: Box<Command> },
+    ToAgent {
+        target: u64,
+        command: Box<Command>,
+    },
     /// Replace MEMORY.md with `text`. `base_hash` is the SHA-256 (hex) of the file the edit
     /// started from (empty for a missing file); when the file changed since, nothing is
     /// overwritten: the edit becomes a `memory_proposed` against the file as it is now.
-    SaveMemory { text: String, base_hash: String },
+    SaveMemory {
+        text: String,
+        base_hash: String,
+    },
     /// Take back queued correction `id` before it is delivered.
-    WithdrawCorrection { id: u64 },
+    WithdrawCorrection {
+        id: u64,
+    },
 }
 
 /// A command with the id its events echo in `Event::command_id`. Ids are unique across
@@ -1186,66 +1218,6 @@ impl Command {
     /// The command's wire name (`pause`, `inject`, ...), for progress lines.
     pub fn name(&self) -> String {
         serde_json::to_value(self).ok().and_then(|v| v.get("type")?.as_str().map(str::to_string)).unwrap_or_default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_are_internally_tagged_one_object_per_line() {
-        let ev = Event {
-            command_id: None, seq: 3,
-            ts: DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z")
-                .map(|t| t.with_timezone(&Utc))
-                .expect("valid time"),
-            kind: EventKind::CorrectionDelivered { id: 1, step: 4 },
-        };
-        let line = serde_json::to_string(&ev).expect("serialize");
-        assert!(!line.contains('\n'));
-        let v: Value = serde_json::from_str(&line).expect("json");
-        assert_eq!(v["type"], "correction_delivered");
-        assert_eq!(v["seq"], 3);
-        assert_eq!(v["step"], 4);
-        let back: Event = serde_json::from_str(&line).expect("deserialize");
-        assert_eq!(back, ev);
-    }
-
-    #[test]
-    fn session_started_flattens_its_info() {
-        let info = SessionInfo {
-            session_id: "s".into(),
-            endure_version: "0".into(),
-            workspace: "/w".into(),
-            task: "t".into(),
-            provider: "scripted".into(),
-            base_url: None,
-            models: RoleModels {
-                agent: "a".into(),
-                writer: "a".into(),
-                verifier: "a".into(),
-                judge: "a".into(),
-            },
-            system_prompt: "sys".into(),
-            config: serde_json::json!({"max_steps": 5}),
-            context_budget: 1000,
-            sandbox: None,
-        };
-        let ev = Event { command_id: None, seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
-        let v: Value = serde_json::to_value(&ev).expect("serialize");
-        assert_eq!(v["type"], "session_started");
-        assert_eq!(v["task"], "t");
-        let back: Event = serde_json::from_value(v).expect("deserialize");
-        assert_eq!(back, ev);
-    }
-
-    #[test]
-    fn commands_round_trip() {
-        for c in [Command::Start("fix it".into()), Command::Rollback("1.2".into()), Command::Rollover, Command::ResolveMemory { id: 1, accept: true }, Command::PickCandidate(2), Command::OverrideVerdict { accept: false, note: Some("add tests".into()) }, Command::SetMaxMode(Some(5)), Command::SetReviewPicks(true), Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) }, Command::SetReviewRebuilds(true), Command::ReviewRebuild { id: 2, edit: RebuildEdit::EditField { field: "next_action".into(), text: "x".into() } }, Command::ReviewRebuild { id: 2, edit: RebuildEdit::Veto }, Command::Pause, Command::Resume, Command::Inject("use the v2 API".into()), Command::Stop, Command::ToAgent { target: 3, command: Box::new(Command::Inject("only you".into())) }] {
-            let s = serde_json::to_string(&c).expect("serialize");
-            assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
-        }
     }
 }
 
@@ -1288,7 +1260,9 @@ pub fn tool_target_full(name: &str, args: &Value) -> String {
             .find_map(|k| map.get(*k))
             .map(|v| match v {
                 Value::String(s) => s.clone(),
-                Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" "),
+                Value::Array(items) => {
+                    items.iter().map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(" ")
+                }
                 other => other.to_string(),
             })
             .or_else(|| map.values().find_map(Value::as_str).map(str::to_string))
@@ -1331,4 +1305,76 @@ pub fn opaque_block_summary(block: &Value) -> String {
     };
     let one_line = line.replace(['\n', '\r'], " ");
     if one_line.chars().count() > 160 { format!("{}…", one_line.chars().take(159).collect::<String>()) } else { one_line }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_internally_tagged_one_object_per_line() {
+        let ev = Event {
+            command_id: None,
+            seq: 3,
+            ts: DateTime::parse_from_rfc3339("2026-11-21T08:00:00Z").map(|t| t.with_timezone(&Utc)).expect("valid time"),
+            kind: EventKind::CorrectionDelivered { id: 1, step: 4 },
+        };
+        let line = serde_json::to_string(&ev).expect("serialize");
+        assert!(!line.contains('\n'));
+        let v: Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["type"], "correction_delivered");
+        assert_eq!(v["seq"], 3);
+        assert_eq!(v["step"], 4);
+        let back: Event = serde_json::from_str(&line).expect("deserialize");
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn session_started_flattens_its_info() {
+        let info = SessionInfo {
+            session_id: "s".into(),
+            endure_version: "0".into(),
+            workspace: "/w".into(),
+            task: "t".into(),
+            provider: "scripted".into(),
+            base_url: None,
+            models: RoleModels { agent: "a".into(), writer: "a".into(), verifier: "a".into(), judge: "a".into() },
+            system_prompt: "sys".into(),
+            config: serde_json::json!({"max_steps": 5}),
+            context_budget: 1000,
+            sandbox: None,
+        };
+        let ev = Event { command_id: None, seq: 0, ts: Utc::now(), kind: EventKind::SessionStarted { info: Box::new(info) } };
+        let v: Value = serde_json::to_value(&ev).expect("serialize");
+        assert_eq!(v["type"], "session_started");
+        assert_eq!(v["task"], "t");
+        let back: Event = serde_json::from_value(v).expect("deserialize");
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn commands_round_trip() {
+        for c in [
+            Command::Start("fix it".into()),
+            Command::Rollback("1.2".into()),
+            Command::Rollover,
+            Command::ResolveMemory { id: 1, accept: true },
+            Command::PickCandidate(2),
+            Command::OverrideVerdict { accept: false, note: Some("add tests".into()) },
+            Command::SetMaxMode(Some(5)),
+            Command::SetReviewPicks(true),
+            Command::ResolveEscalation { id: 1, approve: false, note: Some("no network".into()) },
+            Command::SetReviewRebuilds(true),
+            Command::ReviewRebuild { id: 2, edit: RebuildEdit::EditField { field: "next_action".into(), text: "x".into() } },
+            Command::ReviewRebuild { id: 2, edit: RebuildEdit::Veto },
+            Command::Pause,
+            Command::Resume,
+            Command::Inject("use the v2 API".into()),
+            Command::Stop,
+            Command::ToAgent { target: 3, command: Box::new(Command::Inject("only you".into())) },
+        ] {
+            let s = serde_json::to_string(&c).expect("serialize");
+            assert_eq!(serde_json::from_str::<Command>(&s).expect("deserialize"), c);
+        }
+    }
 }

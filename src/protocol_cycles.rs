@@ -65,13 +65,24 @@ pub struct OldUnit {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum RebuildEdit {
     /// Replace checkpoint field `field` (e.g. `next_action`) with `text` in the new window.
-    EditField { field: String, text: String },
+    EditField {
+        field: String,
+        text: String,
+    },
     /// Carry unit `unit` of the old window verbatim (the tail shrinks to make room).
-    Pin { unit: u32 },
-    Unpin { unit: u32 },
+    Pin {
+        unit: u32,
+    },
+    Unpin {
+        unit: u32,
+    },
     /// Leave section `section` out of the new window.
-    DropSection { section: String },
-    RestoreSection { section: String },
+    DropSection {
+        section: String,
+    },
+    RestoreSection {
+        section: String,
+    },
     Approve,
     /// Keep the old window; the next threshold asks again.
     Veto,

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! `endure checkpoints SESSION [--json]`: the real binary over a session log with a
 //! checkpoint for each flag.
 
@@ -49,7 +50,7 @@ fn write_log(ws: &Path) {
         snapshot: snapshot.then(|| format!("snap-{id}")),
         snapshot_error: (!snapshot).then(|| "git add failed: index.lock exists".to_string()),
         path: format!(".endure/sessions/{ID}/checkpoints/{id}.json"),
-        checkpoint,
+        checkpoint: Box::new(checkpoint),
     };
     kinds.push(saved("1.1", 1, cp(TASK, &["Never skip a number."]), true));
     // Paraphrased: loses "60" and "counter.txt"; loses the directive; no snapshot.
@@ -133,7 +134,9 @@ fn headless_prints_flags_and_rollovers_and_checkpoints_reads_the_real_log() {
     std::fs::write(ws.join("part.txt"), part).unwrap();
     let mut script = String::new();
     for i in 0..30 {
-        script.push_str(&format!("[[agent]]\ntext = \"Step {i}.\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"part.txt\" }}\n\n"));
+        script.push_str(&format!(
+            "[[agent]]\ntext = \"Step {i}.\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"part.txt\" }}\n\n"
+        ));
     }
     script.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"at 60\" }\n\n");
     script.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"60\"]}'\n\n");

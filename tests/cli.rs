@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The `endure` binary: exit codes, output formats, sessions listing and config errors.
 
 use std::path::Path;
@@ -46,11 +47,7 @@ arguments = { summary = "read a.txt" }
 fn exec_exits_0_when_done_and_prints_events_as_jsonl() {
     let (dir, ws, cfg) = setup(DONE);
     let script = dir.path().join("s.toml");
-    let out = endure(
-        &["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "--json", "read a.txt"],
-        &ws,
-        &cfg,
-    );
+    let out = endure(&["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "--json", "read a.txt"], &ws, &cfg);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let events: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
@@ -286,11 +283,14 @@ fn exec_resume_at_a_checkpoint_rolls_back_and_continues() {
     let mut scenario = String::new();
     let big: String = (0..120).map(|i| format!("pub fn f{i}(x: u32) -> u32 {{ x + {i} }}\n")).collect();
     for i in 0..6 {
-        scenario.push_str(&format!("[[agent]]\ntext = \"read {i}\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"big.txt\" }}\n"));
+        scenario.push_str(&format!(
+            "[[agent]]\ntext = \"read {i}\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"big.txt\" }}\n"
+        ));
     }
     scenario.push_str("[[agent]]\ntext = \"break\"\n[[agent.tool_calls]]\nname = \"run\"\narguments = { command = \"rm a.txt\" }\n");
     scenario.push_str("[[agent]]\ntext = \"done\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"first\" }\n");
-    scenario.push_str("[[agent]]\ntext = \"again\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"after the rollback\" }\n");
+    scenario
+        .push_str("[[agent]]\ntext = \"again\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"after the rollback\" }\n");
     let writer = r#"{"active_intent": "t", "next_action": "n", "directives": [], "task_tree": [], "current_work": "", "files": [], "knowledge": [], "errors_and_fixes": [], "live_resources": [], "decisions": [], "open_notes": ""}"#;
     for _ in 0..10 {
         scenario.push_str(&format!("[[writer]]\ntext = '{writer}'\n"));
@@ -298,7 +298,22 @@ fn exec_resume_at_a_checkpoint_rolls_back_and_continues() {
     let (dir, ws, cfg) = setup(&scenario);
     std::fs::write(ws.join("big.txt"), &big).unwrap();
     let script = dir.path().join("s.toml");
-    let out = run_in(&ws, &cfg, &["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "--context-budget", "40000", "--checkpoints", "5,10", "t"]);
+    let out = run_in(
+        &ws,
+        &cfg,
+        &[
+            "exec",
+            "--provider",
+            "scripted",
+            "--script",
+            script.to_str().unwrap(),
+            "--context-budget",
+            "40000",
+            "--checkpoints",
+            "5,10",
+            "t",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!ws.join("a.txt").exists());
     let list: Value = serde_json::from_slice(&run_in(&ws, &cfg, &["sessions", "--json"]).stdout).unwrap();

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Commands carry ids and the events they cause echo them: corrections (queued, withdrawn),
 //! memory saves and proposals. The runtime, not the workbench, writes MEMORY.md.
 
@@ -72,7 +73,8 @@ async fn events_echo_the_ids_of_the_commands_that_caused_them() {
     let paused = events.iter().find(|e| matches!(e.kind, EventKind::Paused { .. })).unwrap();
     assert_eq!(paused.command_id, None, "a pause lands at a boundary, not as the command's direct effect");
     let _ = pause;
-    let delivered: Vec<u64> = events.iter().filter_map(|e| if let EventKind::CorrectionDelivered { id, .. } = e.kind { Some(id) } else { None }).collect();
+    let delivered: Vec<u64> =
+        events.iter().filter_map(|e| if let EventKind::CorrectionDelivered { id, .. } = e.kind { Some(id) } else { None }).collect();
     assert_eq!(delivered, vec![0], "the withdrawn correction is never delivered");
     assert_eq!(result.state.corrections, vec!["keep this".to_string()]);
     assert!(result.state.memory_pending.is_empty());

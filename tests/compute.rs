@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Max Mode and the Goal verifier end to end, over the loopback server's real wire format.
 
 mod common;
@@ -112,11 +113,8 @@ async fn max_mode_asks_n_candidates_then_one_judge_and_runs_only_the_pick() {
     let picked = pos(&events, "the pick", |k| matches!(k, EventKind::CandidatePicked { step: 1, .. }));
     let EventKind::CandidatePicked { pick, by, .. } = &events[picked].kind else { unreachable!() };
     assert_eq!(*by, PickedBy::Judge);
-    let EventKind::CandidateProposed { text, .. } = &events
-        .iter()
-        .find(|e| matches!(&e.kind, EventKind::CandidateProposed { step: 1, index, .. } if index == pick))
-        .unwrap()
-        .kind
+    let EventKind::CandidateProposed { text, .. } =
+        &events.iter().find(|e| matches!(&e.kind, EventKind::CandidateProposed { step: 1, index, .. } if index == pick)).unwrap().kind
     else {
         unreachable!()
     };
@@ -129,7 +127,9 @@ async fn max_mode_asks_n_candidates_then_one_judge_and_runs_only_the_pick() {
         .iter()
         .rev()
         .find_map(|e| match e.kind {
-            EventKind::Usage { role: Role::Agent, overhead: false, prompt_tokens, completion_tokens, .. } => Some(prompt_tokens + completion_tokens),
+            EventKind::Usage { role: Role::Agent, overhead: false, prompt_tokens, completion_tokens, .. } => {
+                Some(prompt_tokens + completion_tokens)
+            }
             _ => None,
         })
         .unwrap();
@@ -266,7 +266,12 @@ async fn rejecting_a_verdict_with_a_note_continues_the_run_with_the_note() {
 async fn rejecting_a_verdict_while_the_agent_works_does_not_end_the_run() {
     let server = builder()
         .scenario(Scenario {
-            agent: vec![done("first"), answer("Checking.", vec![call("run", json!({"command": "sleep 1"}))]), write("y\n", ""), done("second")],
+            agent: vec![
+                done("first"),
+                answer("Checking.", vec![call("run", json!({"command": "sleep 1"}))]),
+                write("y\n", ""),
+                done("second"),
+            ],
             verifier: vec![verdict(false, &["check again"]), verdict(true, &[])],
             ..Default::default()
         })
@@ -287,7 +292,10 @@ async fn an_unreadable_verdict_twice_fails_a_headless_run() {
     let server = builder()
         .scenario(Scenario {
             agent: vec![done("d")],
-            verifier: vec![Answer { text: "Looks fine to me!".into(), ..Default::default() }, Answer { text: "Yes.".into(), ..Default::default() }],
+            verifier: vec![
+                Answer { text: "Looks fine to me!".into(), ..Default::default() },
+                Answer { text: "Yes.".into(), ..Default::default() },
+            ],
             ..Default::default()
         })
         .start()

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Containment from outside: the real binary, attacked the way a hostile model, tool output or
 //! a killed process would. Secrets, terminal escapes, one process per session, honest
 //! snapshots, signals and odd files.
@@ -212,11 +213,8 @@ async fn the_key_in_a_reply_or_a_tool_result_is_in_no_later_model_request() {
         verifier: (0..4).map(|_| common::accepting_verdict()).collect(),
         ..Default::default()
     };
-    let server = support::TestServer::builder()
-        .scenario(scenario)
-        .role_model(endure::protocol::Role::Verifier, "verifier-model")
-        .start()
-        .await;
+    let server =
+        support::TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await;
     let base = server.base_url_openai();
     let a = [
         "exec",
@@ -261,7 +259,10 @@ fn escape_sequences_from_the_model_are_shown_visibly_on_stderr() {
     let out = w.run(&args(&w.exec_args(&script, &["t"])));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains('\u{1b}') && !stderr.contains('\r') && !stderr.contains('\u{7}') && !stderr.contains('\u{202e}'), "{stderr:?}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\r') && !stderr.contains('\u{7}') && !stderr.contains('\u{202e}'),
+        "{stderr:?}"
+    );
     assert!(stderr.contains("true \\x1b]0;pwned\\x07 \\x1b[2J"), "the tool argument, visible: {stderr}");
     assert!(stderr.contains("said: Clearing \\x1b[2J\\x1b[H the screen\\r and \\u{202e}reversed"), "the model's text, visible: {stderr}");
     assert!(stderr.contains("ok \\x1b[31mred"), "{stderr}");
@@ -285,7 +286,10 @@ fn sleeper_scenario(w: &Ws) -> Scenario {
         agent: vec![
             answer(
                 "Waiting for the build.",
-                vec![call("run", json!({ "command": format!("mkdir .started 2>/dev/null || exit 0; echo $$ > sleeper.pid; exec sleep {sleep}") }))],
+                vec![call(
+                    "run",
+                    json!({ "command": format!("mkdir .started 2>/dev/null || exit 0; echo $$ > sleeper.pid; exec sleep {sleep}") }),
+                )],
             ),
             done("waited"),
         ],

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The control socket, detached runs, and `ps`, `stop`, `logs`, through the real binary.
 
 use std::io::{BufRead, BufReader, Write};
@@ -214,12 +215,8 @@ fn a_command_over_the_socket_takes_effect_and_its_source_is_recorded() {
     c.send(&serde_json::json!({"type": "command", "command": {"type": "stop"}}));
     c.wait_event("session_finished");
     f.wait_gone(&id);
-    let received: Vec<Value> = f
-        .log(&id)
-        .iter()
-        .map(|e| serde_json::to_value(e).unwrap())
-        .filter(|v| v["type"] == "command_received")
-        .collect();
+    let received: Vec<Value> =
+        f.log(&id).iter().map(|e| serde_json::to_value(e).unwrap()).filter(|v| v["type"] == "command_received").collect();
     assert_eq!(received.len(), 2, "{received:?}");
     assert_eq!(received[0]["command"]["type"], "pause");
     let source = received[0]["source"].as_str().unwrap();

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Crash resume: SIGKILL the real binary at 20 random points of a scripted session, resume
 //! each time, and compare with an uninterrupted run.
 //!
@@ -166,7 +167,9 @@ fn twenty_kills_and_resumes_end_like_an_uninterrupted_run() {
     sorted.dedup();
     assert_eq!(lines.len(), sorted.len(), "a side effect ran twice: {effects}");
     let got = tree(&ws);
-    let strip = |t: &BTreeMap<String, Vec<u8>>| t.iter().filter(|(k, _)| *k != "attempts.txt").map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>();
+    let strip = |t: &BTreeMap<String, Vec<u8>>| {
+        t.iter().filter(|(k, _)| *k != "attempts.txt").map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>()
+    };
     let mut want = strip(&expected);
     let mut have = strip(&got);
     // Order of effects.txt lines is the same too, since steps run in order.

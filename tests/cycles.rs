@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Cycles end to end: background checkpoints, rollovers, rollback, memory and skills, with the
 //! scripted provider on real files.
 
@@ -75,7 +76,8 @@ async fn a_long_session_rolls_over_three_times_keeping_every_correction() {
     // whatever the machine's load; the others follow the first two rollovers.
     handle.commands.send(Command::Inject(corrections[0].into())).unwrap();
     for c in &corrections[1..] {
-        wait_for(&mut rx, "a rollover", |k| matches!(k, EventKind::Rollover { .. }) || matches!(k, EventKind::SessionFinished { .. })).await;
+        wait_for(&mut rx, "a rollover", |k| matches!(k, EventKind::Rollover { .. }) || matches!(k, EventKind::SessionFinished { .. }))
+            .await;
         let _ = handle.commands.send(Command::Inject((*c).into()));
     }
     let result = finish(handle).await;
@@ -85,7 +87,15 @@ async fn a_long_session_rolls_over_three_times_keeping_every_correction() {
     let rollovers: Vec<&Event> = kinds_of(&events, |k| matches!(k, EventKind::Rollover { .. })).collect();
     let trace: Vec<String> = events
         .iter()
-        .filter(|e| !matches!(e.kind, EventKind::ToolCall { .. } | EventKind::ToolResult { .. } | EventKind::AssistantMessage { .. } | EventKind::StepFinished { .. }))
+        .filter(|e| {
+            !matches!(
+                e.kind,
+                EventKind::ToolCall { .. }
+                    | EventKind::ToolResult { .. }
+                    | EventKind::AssistantMessage { .. }
+                    | EventKind::StepFinished { .. }
+            )
+        })
         .map(|e| serde_json::to_string(&e.kind).unwrap().chars().take(140).collect())
         .collect();
     assert!(rollovers.len() >= 3, "{} rollovers:\n{}", rollovers.len(), trace.join("\n"));
@@ -106,7 +116,11 @@ async fn a_long_session_rolls_over_three_times_keeping_every_correction() {
         let delivered: Vec<&str> = corrections
             .iter()
             .copied()
-            .filter(|c| events.iter().any(|e| matches!(&e.kind, EventKind::CorrectionQueued { id, text } if text == c && delivered_ids.contains(id))))
+            .filter(|c| {
+                events
+                    .iter()
+                    .any(|e| matches!(&e.kind, EventKind::CorrectionQueued { id, text } if text == c && delivered_ids.contains(id)))
+            })
             .collect();
         let text = serde_json::to_string(window).unwrap();
         for c in &delivered {
@@ -162,13 +176,20 @@ async fn a_writer_answer_that_is_not_a_checkpoint_is_retried_once_then_the_previ
     let saved: Vec<&Event> = kinds_of(&events, |k| matches!(k, EventKind::CheckpointSaved { .. })).collect();
     let trace: Vec<String> = events
         .iter()
-        .filter(|e| matches!(e.kind, EventKind::CheckpointSaved { .. } | EventKind::Warning { .. } | EventKind::Usage { .. } | EventKind::StepStarted { .. }))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::CheckpointSaved { .. } | EventKind::Warning { .. } | EventKind::Usage { .. } | EventKind::StepStarted { .. }
+            )
+        })
         .map(|e| serde_json::to_string(&e.kind).unwrap().chars().take(160).collect())
         .collect();
     assert_eq!(saved.len(), 1, "the first trigger's retry succeeded; the second failed twice:\n{}", trace.join("\n"));
-    let warning = pos(&events, "writer warning", |k| {
-        matches!(k, EventKind::Warning { message } if message.contains("checkpoint writer failed") && message.contains("checkpoint 1.1 stands"))
-    });
+    let warning = pos(
+        &events,
+        "writer warning",
+        |k| matches!(k, EventKind::Warning { message } if message.contains("checkpoint writer failed") && message.contains("checkpoint 1.1 stands")),
+    );
     assert!(warning > events.iter().position(|e| matches!(e.kind, EventKind::CheckpointSaved { .. })).unwrap());
     let writer_requests = kinds_of(&events, |k| matches!(k, EventKind::Usage { role: Role::Writer, .. })).count();
     assert_eq!(writer_requests, 4, "each trigger asked at most twice");
@@ -225,11 +246,12 @@ async fn rollback_restores_the_workspace_byte_for_byte_and_the_conversation() {
     let first_change = events.iter().find(|e| matches!(e.kind, EventKind::FileChanged { .. })).unwrap().seq;
     let target = events
         .iter()
+        .rev()
         .filter_map(|e| match &e.kind {
             EventKind::CheckpointSaved { id, upto_seq, .. } if *upto_seq < first_change => Some((id.clone(), *upto_seq)),
             _ => None,
         })
-        .last()
+        .next()
         .expect("a checkpoint before the changes");
     let expected = expected_at(&initial, &events, target.1);
     assert!(expected.get("created.txt") == Some(&None) && expected.get("gone.txt").is_some_and(Option::is_some));
@@ -269,7 +291,11 @@ async fn skills_are_listed_in_the_prompt_and_loaded_on_demand() {
             agent: vec![
                 Answer {
                     text: "Loading the skill.".into(),
-                    tool_calls: vec![ScriptedCall { name: "skill".into(), arguments: Some(json!({"name": "run-tests"})), ..Default::default() }],
+                    tool_calls: vec![ScriptedCall {
+                        name: "skill".into(),
+                        arguments: Some(json!({"name": "run-tests"})),
+                        ..Default::default()
+                    }],
                     usage: None,
                 },
                 done(),
@@ -297,12 +323,19 @@ async fn skills_are_listed_in_the_prompt_and_loaded_on_demand() {
 #[tokio::test]
 async fn memory_md_opens_every_session_and_the_agent_cannot_write_it() {
     let s = Scripted::with_scenario(
-        &[("MEMORY.md", "# Memory\n\n## Rules\n- Never push to main <!-- from: s1 -->\n\n## Architecture decisions\n\n## Verified knowledge\n\n## Patterns\n\n## Gotchas\n")],
+        &[(
+            "MEMORY.md",
+            "# Memory\n\n## Rules\n- Never push to main <!-- from: s1 -->\n\n## Architecture decisions\n\n## Verified knowledge\n\n## Patterns\n\n## Gotchas\n",
+        )],
         &Scenario {
             agent: vec![
                 Answer {
                     text: "Trying to write memory.".into(),
-                    tool_calls: vec![ScriptedCall { name: "write_file".into(), arguments: Some(json!({"path": "MEMORY.md", "content": "x"})), ..Default::default() }],
+                    tool_calls: vec![ScriptedCall {
+                        name: "write_file".into(),
+                        arguments: Some(json!({"path": "MEMORY.md", "content": "x"})),
+                        ..Default::default()
+                    }],
                     usage: None,
                 },
                 done(),

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The user's own words survive every rollover, whatever the checkpoint writer does: a writer
 //! that paraphrases the task and drops its number, over several rollovers, on the real wire
 //! format through the loopback server, asserting on the request bodies themselves.
@@ -30,7 +31,8 @@ fn big_file() -> String {
 fn agent(counter: Arc<AtomicUsize>) -> impl Fn(&Recorded) -> Answer + Send + Sync {
     move |_| {
         let i = counter.fetch_add(1, Ordering::SeqCst);
-        let (name, args) = if i < STEPS { ("read_file", json!({"path": "big.txt"})) } else { ("done", json!({"summary": "counter at 60"})) };
+        let (name, args) =
+            if i < STEPS { ("read_file", json!({"path": "big.txt"})) } else { ("done", json!({"summary": "counter at 60"})) };
         Answer {
             text: format!("Step {i}: one more step."),
             tool_calls: vec![ScriptedCall { name: name.into(), arguments: Some(args), ..Default::default() }],

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! End to end in a real terminal: the real binary in tmux, driven by keys, read from the
 //! screen. Every step waits for screen text with a deadline; none sleeps a fixed time.
 
@@ -23,7 +24,16 @@ impl Tmux {
         let out = t
             .cmd(&["new-session", "-d", "-s", "e2e", "-x", "160", "-y", "48", "-c"])
             .arg(cwd)
-            .args(["env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "TERM=xterm-256color", "PS1=E2E-PROMPT$ ", "bash", "--norc", "--noprofile"])
+            .args([
+                "env",
+                "-i",
+                "PATH=/usr/local/bin:/usr/bin:/bin",
+                "TERM=xterm-256color",
+                "PS1=E2E-PROMPT$ ",
+                "bash",
+                "--norc",
+                "--noprofile",
+            ])
             .output()
             .expect("tmux is installed (.ci/run installs it)");
         assert!(out.status.success(), "tmux failed to start: {}", String::from_utf8_lossy(&out.stderr));
@@ -210,7 +220,8 @@ async fn sigterm_restores_the_terminal() {
     tmux.literal(&format!("ENDURE_CONFIG_DIR={} {} demo --speed 1 --dir {}", cfg.display(), binary(), dir.path().join("d").display()));
     tmux.keys(&["Enter"]);
     tmux.wait_text("Transcript", 20).await;
-    let ok = Command::new("pkill").args(["-TERM", "-f", &format!("demo --speed 1 --dir {}", dir.path().join("d").display())]).status().unwrap();
+    let ok =
+        Command::new("pkill").args(["-TERM", "-f", &format!("demo --speed 1 --dir {}", dir.path().join("d").display())]).status().unwrap();
     assert!(ok.success());
     tmux.wait("the prompt after SIGTERM", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
     assert_eq!(tmux.format("#{alternate_on}"), "0");

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Every real-output fixture under tests/fixtures/feedback/ parses to exactly what its sidecar
 //! says: counts (or "unknown"), failing test names, error and warning locations relative to the
 //! workspace, and key message text.

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Hostile and broken provider streams against the real binary (`endure exec`) and the
 //! loopback server: a huge tool-call index, an endless stream under `--max-time`, a tool that
 //! outlives the time budget, a 200 that is not a stream, a key straddling an error's cut.
@@ -31,7 +32,10 @@ impl Exec {
     }
 
     fn finished(&self) -> Value {
-        self.events().into_iter().rfind(|e| e["type"] == "session_finished").unwrap_or_else(|| panic!("no session_finished:\n{}", self.stderr))
+        self.events()
+            .into_iter()
+            .rfind(|e| e["type"] == "session_finished")
+            .unwrap_or_else(|| panic!("no session_finished:\n{}", self.stderr))
     }
 }
 
@@ -123,7 +127,10 @@ async fn a_tool_call_index_of_1e12_is_a_malformed_answer_and_is_retried() {
     let chunk = json!({"id": "chatcmpl-hostile", "object": "chat.completion.chunk", "created": 1, "model": "scripted",
                        "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1_000_000_000_000u64, "id": "call_x", "type": "function",
                                     "function": {"name": "run", "arguments": "{}"}}]}, "finish_reason": null}]});
-    let raw = format!("data: {chunk}\n\ndata: {}\n\ndata: [DONE]\n\n", json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}));
+    let raw = format!(
+        "data: {chunk}\n\ndata: {}\n\ndata: [DONE]\n\n",
+        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    );
     let server = server(vec![Reply::Raw(raw)]).await;
     let (_dir, ws) = workspace();
     let base = http_args(&server);
@@ -141,7 +148,8 @@ async fn an_endless_stream_under_max_time_ends_with_budget_in_bounded_memory() {
     let server = server((0..40).map(|_| Reply::endless_text(Duration::ZERO)).collect()).await;
     let (_dir, ws) = workspace();
     let base = http_args(&server);
-    let run = exec(&ws, &args(&base, &["--max-time", "3s", "--max-attempts", "40", "--retry-base-ms", "10", "--json", "fix it"]), &[]).await;
+    let run =
+        exec(&ws, &args(&base, &["--max-time", "3s", "--max-attempts", "40", "--retry-base-ms", "10", "--json", "fix it"]), &[]).await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     let finished = run.finished();
     assert_eq!(finished["outcome"], "budget", "{finished}");
@@ -190,8 +198,12 @@ async fn a_tool_still_running_when_max_time_runs_out_is_stopped() {
         format!("[[agent]]\ntext = \"Waiting.\"\n[[agent.tool_calls]]\nname = \"run\"\narguments = {{ command = \"{sleeper}\" }}\n"),
     )
     .unwrap();
-    let run = exec(&ws, &["--provider", "scripted", "--speed", "0", "--script", script.to_str().unwrap(), "--max-time", "3s", "--json", "wait"], &[])
-        .await;
+    let run = exec(
+        &ws,
+        &["--provider", "scripted", "--speed", "0", "--script", script.to_str().unwrap(), "--max-time", "3s", "--json", "wait"],
+        &[],
+    )
+    .await;
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.elapsed < Duration::from_secs(20), "finished after {:?}", run.elapsed);
     let events = run.events();
@@ -244,14 +256,22 @@ async fn a_key_in_an_error_text_straddling_the_cut_never_leaks() {
     // The provider's message is cut at 2,000 characters; this puts the cut just before the
     // key's last character.
     let message = format!("{}{KEY} is not a valid key", "x".repeat(2000 - KEY.len() + 1));
-    let http = Reply::Status { code: 401, body: json!({"error": {"message": message, "type": "authentication_error"}}).to_string(), retry_after: None };
+    let http = Reply::Status {
+        code: 401,
+        body: json!({"error": {"message": message, "type": "authentication_error"}}).to_string(),
+        retry_after: None,
+    };
     let in_stream = Reply::Raw(format!("data: {}\n\n", json!({"error": {"message": message, "type": "invalid_request_error"}})));
     for reply in [http, in_stream] {
         let server = server(vec![reply]).await;
         let (dir, ws) = workspace();
         let base = http_args(&server);
-        let run = exec(&ws, &args(&base, &["--api-key-env", "STREAMS_TEST_KEY", "--max-attempts", "1", "--json", "fix it"]), &[("STREAMS_TEST_KEY", KEY)])
-            .await;
+        let run = exec(
+            &ws,
+            &args(&base, &["--api-key-env", "STREAMS_TEST_KEY", "--max-attempts", "1", "--json", "fix it"]),
+            &[("STREAMS_TEST_KEY", KEY)],
+        )
+        .await;
         assert_eq!(run.code, Some(1), "{}", run.stderr);
         assert!(run.finished()["reason"].as_str().unwrap().contains("[redacted]"), "{}", run.stderr);
         let mut texts = vec![("stdout".to_string(), run.stdout.clone()), ("stderr".to_string(), run.stderr.clone())];

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The MCP client against real servers, through the real binary with a scripted model.
 //!
 //! The reference server `@modelcontextprotocol/server-everything` (npm, pinned in
@@ -85,7 +86,8 @@ impl Session {
 
     /// A scenario in which the agent makes `calls`, one per answer, then says done.
     fn script(&self, calls: &[(&str, Value)]) -> PathBuf {
-        let mut agent: Vec<Value> = calls.iter().map(|(name, args)| json!({"text": "", "tool_calls": [{"name": name, "arguments": args}]})).collect();
+        let mut agent: Vec<Value> =
+            calls.iter().map(|(name, args)| json!({"text": "", "tool_calls": [{"name": name, "arguments": args}]})).collect();
         agent.push(json!({"text": "Done.", "tool_calls": [{"name": "done", "arguments": {"summary": "done"}}]}));
         let verdict = json!({"text": "{\"met\": true, \"missing\": [], \"evidence\": [\"ok\"]}"});
         let path = self.dir.path().join(format!("{}.json", unique("s")));
@@ -201,7 +203,10 @@ fn the_reference_servers_tools_are_called_end_to_end_and_recorded() {
 
     let started = r.of("mcp_server_started");
     assert_eq!(started.len(), 1, "{}", r.stderr);
-    assert_eq!((started[0]["name"].as_str(), started[0]["transport"].as_str(), &started[0]["restarted"]), (Some("everything"), Some("stdio"), &json!(false)));
+    assert_eq!(
+        (started[0]["name"].as_str(), started[0]["transport"].as_str(), &started[0]["restarted"]),
+        (Some("everything"), Some("stdio"), &json!(false))
+    );
     let tools: Vec<&str> = started[0]["tools"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(tools.contains(&"mcp__everything__echo") && tools.contains(&"mcp__everything__get-env"), "{tools:?}");
     // Started lazily: at the first step, before its first request.
@@ -216,7 +221,10 @@ fn the_reference_servers_tools_are_called_end_to_end_and_recorded() {
     let (ok, image) = r.result(1);
     assert!(ok && image.contains("[image: image/png,") && image.contains("The image above is the MCP logo."), "{image}");
     let (ok, resource) = r.result(2);
-    assert!(ok && resource.contains("[resource demo://resource/dynamic/text/1 (text/plain)]\nResource 1: This is a plaintext resource"), "{resource}");
+    assert!(
+        ok && resource.contains("[resource demo://resource/dynamic/text/1 (text/plain)]\nResource 1: This is a plaintext resource"),
+        "{resource}"
+    );
     // Its environment: the sandbox's scrubbed one plus what the config gives it.
     let (ok, env) = r.result(3);
     assert!(ok && env.contains("\"ENDURE_MCP_GREETING\": \"hello-from-config\""), "{env}");
@@ -248,7 +256,8 @@ async fn the_model_is_offered_the_servers_tools_with_their_schemas() {
         "verifier": [{"text": "{\"met\": true, \"missing\": [], \"evidence\": [\"ok\"]}"}]
     }))
     .unwrap();
-    let server = support::TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await;
+    let server =
+        support::TestServer::builder().scenario(scenario).role_model(endure::protocol::Role::Verifier, "verifier-model").start().await;
     let base = server.base_url_openai();
     let mut cmd = tokio::process::Command::from(s.endure(&[
         "exec",
@@ -274,7 +283,10 @@ async fn the_model_is_offered_the_servers_tools_with_their_schemas() {
     let tools: Vec<&Value> = first["tools"].as_array().expect("tools").iter().collect();
     let names: Vec<&str> = tools.iter().filter_map(|t| t["function"]["name"].as_str()).collect();
     // The allow-list holds: only the two tools named, after the built-in ones.
-    assert_eq!(names.iter().filter(|n| n.starts_with("mcp__")).copied().collect::<Vec<_>>(), ["mcp__everything__echo", "mcp__everything__get-sum"]);
+    assert_eq!(
+        names.iter().filter(|n| n.starts_with("mcp__")).copied().collect::<Vec<_>>(),
+        ["mcp__everything__echo", "mcp__everything__get-sum"]
+    );
     assert!(names.contains(&"run") && names.iter().position(|n| *n == "run") < names.iter().position(|n| *n == "mcp__everything__echo"));
     let echo = tools.iter().find(|t| t["function"]["name"] == "mcp__everything__echo").unwrap();
     assert_eq!(echo["function"]["description"], "Echoes back the input string");
@@ -295,7 +307,8 @@ fn a_streamable_http_server_on_loopback_is_used() {
         "[mcp.servers.web]\nurl = \"http://127.0.0.1:{port}/mcp\"\nheaders = {{ Authorization = \"Bearer ${{ENDURE_TEST_MCP_CREDENTIAL}}\" }}\n\n[mcp.servers.nobody]\nurl = \"http://127.0.0.1:1/mcp\"\nstartup-timeout = 20\n"
     ));
     let token = "mcp-credential-0123456789abcdef";
-    let script = s.script(&[("mcp__web__echo", json!({"message": format!("over http {token}")})), ("mcp__nobody__echo", json!({"message": "x"}))]);
+    let script =
+        s.script(&[("mcp__web__echo", json!({"message": format!("over http {token}")})), ("mcp__nobody__echo", json!({"message": "x"}))]);
     let out = s
         .endure(&["exec", "--provider", "scripted", "--speed", "0", "--json", "--script"])
         .arg(&script)
@@ -384,7 +397,12 @@ fn faulty_config(script: &Path, name: &str, mode: &str, extra: &str) -> String {
 fn a_crashed_server_is_restarted_once_then_its_tools_say_why_they_cannot_run() {
     let script = need!(faulty());
     let s = Session::new(&faulty_config(&script, "flaky", "crash", ""));
-    let calls = [("mcp__flaky__crash", json!({})), ("mcp__flaky__ping", json!({})), ("mcp__flaky__crash", json!({})), ("mcp__flaky__ping", json!({}))];
+    let calls = [
+        ("mcp__flaky__crash", json!({})),
+        ("mcp__flaky__ping", json!({})),
+        ("mcp__flaky__crash", json!({})),
+        ("mcp__flaky__ping", json!({})),
+    ];
     let r = s.exec(&calls, &[]);
     r.done();
     let (ok, first) = r.result(0);
@@ -401,7 +419,10 @@ fn a_crashed_server_is_restarted_once_then_its_tools_say_why_they_cannot_run() {
     assert!(!ok && second.contains("restarted once already"), "{second}");
     // After its one restart, a clear error and no third start.
     let (ok, after) = r.result(3);
-    assert!(!ok && after.contains("MCP server `flaky` is not available") && after.contains("exited again after its one restart"), "{after}");
+    assert!(
+        !ok && after.contains("MCP server `flaky` is not available") && after.contains("exited again after its one restart"),
+        "{after}"
+    );
     assert_eq!(r.of("mcp_server_started").len(), 2);
     let failed = r.of("mcp_server_failed");
     assert_eq!(failed.len(), 1);
@@ -429,7 +450,11 @@ fn a_hanging_call_times_out_and_the_server_keeps_serving() {
     let failed = r.of("mcp_server_failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["name"], "mute");
-    assert!(failed[0]["reason"].as_str().unwrap().contains("did not complete the MCP handshake and list its tools within 2 s"), "{}", failed[0]["reason"]);
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("did not complete the MCP handshake and list its tools within 2 s"),
+        "{}",
+        failed[0]["reason"]
+    );
     let (ok, mute) = r.result(2);
     assert!(!ok && mute.contains("MCP server `mute` is not available: it did not complete the MCP handshake"), "{mute}");
     assert!(started.elapsed() < Duration::from_secs(100), "nothing waited for more than its timeout");
@@ -443,7 +468,10 @@ fn malformed_json_rpc_is_reported_not_waited_on_forever() {
     r.done();
     let (ok, garbage) = r.result(0);
     assert!(!ok, "{garbage}");
-    assert!(garbage.contains("did not answer within 5 s") && garbage.contains("not JSON-RPC") && garbage.contains("`this is not json-rpc`"), "{garbage}");
+    assert!(
+        garbage.contains("did not answer within 5 s") && garbage.contains("not JSON-RPC") && garbage.contains("`this is not json-rpc`"),
+        "{garbage}"
+    );
     let (ok, wrong) = r.result(1);
     assert!(!ok, "{wrong}");
     assert!(wrong.contains("MCP server `odd`"), "{wrong}");
@@ -522,7 +550,11 @@ fn bad_mcp_config_is_a_clear_error_with_file_and_key() {
     assert_eq!(r.code, Some(1));
     let config = s.ws.join(".endure/config.toml");
     let expected = format!("{}:1:1: key `mcp.servers.both.url`", config.canonicalize().unwrap_or(config.clone()).display());
-    assert!(r.stderr.contains(&expected) || r.stderr.contains(&format!("{}:1:1: key `mcp.servers.both.url`", config.display())), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&expected) || r.stderr.contains(&format!("{}:1:1: key `mcp.servers.both.url`", config.display())),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("not both"), "{}", r.stderr);
 
     let s = Session::new("");
@@ -545,7 +577,11 @@ fn a_server_dies_with_a_killed_endure_and_the_resumed_session_starts_its_own() {
     let marker = state.to_string_lossy().into_owned();
     std::fs::write(
         s.ws.join(".endure/config.toml"),
-        format!("[mcp.servers.keep]\ncommand = \"python3\"\nargs = [{}, \"crash\", {}]\n", toml_str(&script.to_string_lossy()), toml_str(&marker)),
+        format!(
+            "[mcp.servers.keep]\ncommand = \"python3\"\nargs = [{}, \"crash\", {}]\n",
+            toml_str(&script.to_string_lossy()),
+            toml_str(&marker)
+        ),
     )
     .unwrap();
     let calls = [("mcp__keep__ping", json!({})), ("run", json!({"command": "touch started; while [ ! -e go ]; do sleep 0.05; done"}))];

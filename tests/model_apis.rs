@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Today's model APIs against streams shaped like the providers' recorded ones
 //! (`tests/fixtures/streams/`), served over real HTTP by the loopback server: parallel tool
 //! calls, thinking with signatures, redacted thinking, an error mid-stream, reasoning_content,
@@ -79,8 +80,11 @@ fn fixture_events(name: &str) -> Vec<Value> {
 /// The thinking block of an Anthropic fixture as the API requires it back: its text and
 /// signature, joined from the deltas.
 fn fixture_thinking(name: &str, index: u64) -> Value {
-    let deltas: Vec<Value> =
-        fixture_events(name).into_iter().filter(|v| v["type"] == "content_block_delta" && v["index"] == index).map(|v| v["delta"].clone()).collect();
+    let deltas: Vec<Value> = fixture_events(name)
+        .into_iter()
+        .filter(|v| v["type"] == "content_block_delta" && v["index"] == index)
+        .map(|v| v["delta"].clone())
+        .collect();
     let thinking: String = deltas.iter().filter_map(|d| d["thinking"].as_str()).collect();
     let signature = deltas.iter().find_map(|d| d["signature"].as_str()).unwrap();
     json!({"type": "thinking", "thinking": thinking, "signature": signature})
@@ -112,7 +116,10 @@ async fn parallel_openai_tool_calls_run_in_order_and_go_back_with_their_results(
     let at = pos(&events, "the answer", |k| matches!(k, EventKind::AssistantMessage { .. }));
     let EventKind::AssistantMessage { tool_calls, blocks, .. } = &events[at].kind else { unreachable!() };
     let calls: Vec<(&str, &str, &str)> = tool_calls.iter().map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())).collect();
-    assert_eq!(calls, [("call_Rd7Qm2XkV4pLs9aT1", "read_file", "{\"path\": \"a.txt\"}"), ("call_Ls3Hn8WcE5jKq0bY6", "list_files", "{\"path\": \".\"}")]);
+    assert_eq!(
+        calls,
+        [("call_Rd7Qm2XkV4pLs9aT1", "read_file", "{\"path\": \"a.txt\"}"), ("call_Ls3Hn8WcE5jKq0bY6", "list_files", "{\"path\": \".\"}")]
+    );
     assert!(blocks.is_empty(), "no provider blocks, nothing duplicated");
     let results: Vec<(String, bool)> = events
         .iter()
@@ -129,7 +136,10 @@ async fn parallel_openai_tool_calls_run_in_order_and_go_back_with_their_results(
     let a = msgs.iter().position(|m| m["role"] == "assistant").unwrap();
     assert_eq!(msgs[a]["tool_calls"][0]["id"], "call_Rd7Qm2XkV4pLs9aT1");
     assert_eq!(msgs[a]["tool_calls"][1]["function"], json!({"name": "list_files", "arguments": "{\"path\": \".\"}"}));
-    assert_eq!((msgs[a + 1]["tool_call_id"].clone(), msgs[a + 2]["tool_call_id"].clone()), (json!("call_Rd7Qm2XkV4pLs9aT1"), json!("call_Ls3Hn8WcE5jKq0bY6")));
+    assert_eq!(
+        (msgs[a + 1]["tool_call_id"].clone(), msgs[a + 2]["tool_call_id"].clone()),
+        (json!("call_Rd7Qm2XkV4pLs9aT1"), json!("call_Ls3Hn8WcE5jKq0bY6"))
+    );
     assert!(msgs[a + 1]["content"].as_str().unwrap().contains("alpha"));
 }
 
@@ -152,7 +162,11 @@ async fn anthropic_thinking_blocks_go_back_unchanged_before_the_tool_use_they_le
     assert_eq!(text, "I'll read the file first.");
     assert_eq!(
         blocks,
-        &vec![thinking.clone(), json!({"type": "text", "text": "I'll read the file first."}), json!({"type": "tool_use", "id": "toolu_01ReadThink9Vb"})]
+        &vec![
+            thinking.clone(),
+            json!({"type": "text", "text": "I'll read the file first."}),
+            json!({"type": "tool_use", "id": "toolu_01ReadThink9Vb"})
+        ]
     );
     assert_eq!(usage_of(&events), (312 + 1536 + 4096, 4096, 1536), "cache reads and writes counted apart and in the prompt");
 
@@ -176,7 +190,9 @@ async fn anthropic_thinking_blocks_go_back_unchanged_before_the_tool_use_they_le
 
     let cells = WorkbenchState::from_events(&events).cells;
     assert!(
-        cells.iter().any(|c| matches!(&c.kind, CellKind::Reasoning { step: 1, text, redacted: 0 } if text.starts_with("The failing test reads a.txt"))),
+        cells.iter().any(
+            |c| matches!(&c.kind, CellKind::Reasoning { step: 1, text, redacted: 0 } if text.starts_with("The failing test reads a.txt"))
+        ),
         "the workbench shows the thinking as a reasoning cell"
     );
     assert!(!cells.iter().any(|c| matches!(&c.kind, CellKind::Notice { text, .. } if text.contains("thinking"))), "not as a server tool");
@@ -234,7 +250,9 @@ async fn reasoning_content_is_shown_and_never_sent_back() {
     assert_eq!(reasoning_events(&events), vec![("The user wants the test fixed. First I need to see a.txt.".to_string(), 0)]);
     assert_eq!(usage_of(&events), (1830, 1664, 0));
     let at = pos(&events, "the answer", |k| matches!(k, EventKind::AssistantMessage { .. }));
-    assert!(matches!(&events[at].kind, EventKind::AssistantMessage { text, blocks, .. } if text == "Let me read a.txt." && blocks.is_empty()));
+    assert!(
+        matches!(&events[at].kind, EventKind::AssistantMessage { text, blocks, .. } if text == "Let me read a.txt." && blocks.is_empty())
+    );
 
     let reqs = agent_requests(&server);
     assert!(!reqs[1].raw.contains("reasoning_content") && !reqs[1].raw.contains("First I need"), "{}", reqs[1].raw);
@@ -278,7 +296,10 @@ async fn a_responses_reasoning_item_goes_back_encrypted_before_its_function_call
     let r = input.iter().position(|i| i["type"] == "reasoning").expect("the reasoning item is sent back");
     assert_eq!(input[r], item, "unchanged, encrypted content and all");
     assert_eq!(input[r + 1], json!({"role": "assistant", "content": "Reading a.txt first."}));
-    assert_eq!(input[r + 2], json!({"type": "function_call", "call_id": "call_Vq8Rd2Lm5Tx0Ws3Ky6", "name": "read_file", "arguments": "{\"path\":\"a.txt\"}"}));
+    assert_eq!(
+        input[r + 2],
+        json!({"type": "function_call", "call_id": "call_Vq8Rd2Lm5Tx0Ws3Ky6", "name": "read_file", "arguments": "{\"path\":\"a.txt\"}"})
+    );
     assert_eq!(input[r + 3]["type"], "function_call_output");
     assert_eq!(input[r + 3]["call_id"], "call_Vq8Rd2Lm5Tx0Ws3Ky6");
     assert!(input[r + 3]["output"].as_str().unwrap().contains("alpha"));
@@ -323,7 +344,10 @@ async fn the_output_limit_field_and_temperature_follow_the_model() {
         o.model = Some(model.into());
         o.temperature = Some(0.3);
         o.reasoning_effort = effort;
-        o.models.insert("my-vllm-reasoner".into(), ModelInfo { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens), ..Default::default() });
+        o.models.insert(
+            "my-vllm-reasoner".into(),
+            ModelInfo { max_tokens_field: Some(MaxTokensField::MaxCompletionTokens), ..Default::default() },
+        );
         let (result, _) = run(ws.path(), &o).await;
         assert_eq!(result.outcome, Outcome::Done, "{model}: {}", result.reason);
         let reqs = server.requests();
@@ -336,7 +360,10 @@ async fn the_output_limit_field_and_temperature_follow_the_model() {
         assert_eq!(agent.body.get("temperature").is_some(), temperature, "{model}");
         assert_eq!(agent.body.get("reasoning_effort").and_then(Value::as_str), effort.map(|e| e.as_str()), "{model}");
         let verifier = reqs.iter().find(|r| r.model() == "verifier-model").unwrap();
-        assert!(verifier.body.get("max_tokens").is_some() && verifier.body.get("reasoning_effort").is_none(), "{model}: the verifier's own model");
+        assert!(
+            verifier.body.get("max_tokens").is_some() && verifier.body.get("reasoning_effort").is_none(),
+            "{model}: the verifier's own model"
+        );
     }
 }
 
@@ -397,7 +424,18 @@ async fn a_headless_run_prints_what_the_model_reasoned() {
     let config = tempfile::tempdir().unwrap();
     let base = server.base_url(Wire::OpenAi);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_endure"))
-        .args(["exec", "--provider", "openai", "--base-url", &base, "--model", "scripted", "--verifier-model", "verifier-model", "fix the tests"])
+        .args([
+            "exec",
+            "--provider",
+            "openai",
+            "--base-url",
+            &base,
+            "--model",
+            "scripted",
+            "--verifier-model",
+            "verifier-model",
+            "fix the tests",
+        ])
         .current_dir(ws.path())
         .env("ENDURE_CONFIG_DIR", config.path())
         .env_remove("OPENAI_API_KEY")

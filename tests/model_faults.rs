@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The HTTP providers against a loopback server: wire formats, faults and retries, through
 //! `model::build` and `model::complete` as the runtime uses them.
 
@@ -8,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use endure::model::scripted::{Answer, Scenario, ScriptedCall, ScriptedProvider};
 use endure::model::{
-    Completion, Message, ModelError, ModelRequest, Progress, Provider, ProviderKind, ProviderSettings, RetryPolicy,
-    Secret, TokenUsage, ToolSpec, build, complete,
+    Completion, Message, ModelError, ModelRequest, Progress, Provider, ProviderKind, ProviderSettings, RetryPolicy, Secret, TokenUsage,
+    ToolSpec, build, complete,
 };
 use endure::protocol::{Role, ToolCallRequest};
 use serde_json::json;
@@ -91,10 +92,7 @@ fn call(name: &str, args: serde_json::Value) -> ScriptedCall {
 fn tool_answer() -> Answer {
     Answer {
         text: "Let me look at both files first.".into(),
-        tool_calls: vec![
-            call("read_file", json!({"path": "src/lib.rs"})),
-            call("run", json!({"command": "cargo test -- --nocapture"})),
-        ],
+        tool_calls: vec![call("read_file", json!({"path": "src/lib.rs"})), call("run", json!({"command": "cargo test -- --nocapture"}))],
         usage: Some(TokenUsage::new(321, 45)),
     }
 }
@@ -222,10 +220,7 @@ async fn invalid_argument_json_comes_back_verbatim() {
         }));
         let (r, _) = run(&*provider(&server, wire, None), &hello(), &policy()).await;
         let c = r.unwrap();
-        assert_eq!(
-            c.tool_calls,
-            vec![ToolCallRequest { id: "call_bad".into(), name: "read_file".into(), arguments: bad.into() }]
-        );
+        assert_eq!(c.tool_calls, vec![ToolCallRequest { id: "call_bad".into(), name: "read_file".into(), arguments: bad.into() }]);
         assert_eq!(server.request_count(), 1);
     }
 }

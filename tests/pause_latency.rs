@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Pause answers at once: while the model streams and no tool of the step has started, the
 //! request is cancelled and the run pauses; on resume the step is asked again and no tool
 //! runs twice. Driven through `Command`s against a slow streaming loopback server.
@@ -77,7 +78,8 @@ async fn a_pause_while_the_model_streams_cancels_the_request_and_the_step_is_ask
     assert_eq!(std::fs::read_to_string(ws.path().join("side_effect.txt")).unwrap(), "ran\n", "the tool ran once");
 
     let events = logged_events(&log);
-    let started: Vec<u64> = events.iter().filter_map(|e| if let EventKind::StepStarted { step } = e.kind { Some(step) } else { None }).collect();
+    let started: Vec<u64> =
+        events.iter().filter_map(|e| if let EventKind::StepStarted { step } = e.kind { Some(step) } else { None }).collect();
     assert_eq!(started, vec![1, 2], "step 1 was asked again, not skipped or renumbered");
     let calls = events.iter().filter(|e| matches!(e.kind, EventKind::ToolCall { .. })).count();
     assert_eq!(calls, 2, "run once, done once");

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Prompt caching: consecutive requests share a byte-identical prefix up to the previous
 //! request's newest message (OpenAI-compatible and Responses servers cache such prefixes by
 //! themselves), Anthropic requests carry their cache breakpoints where they belong, and cached
@@ -141,9 +142,12 @@ async fn anthropic_requests_mark_tools_system_and_the_newest_message() {
     assert!(bodies.iter().all(|b| !b.contains("cache_control")));
     assert_prefix_stable(Wire::Anthropic, &bodies, "messages", "],\"max_tokens\":");
     // The failed run's result says so.
-    let failed = reqs[2].body["messages"].as_array().unwrap().iter().flat_map(|m| m["content"].as_array().cloned().unwrap_or_default()).find(|b| {
-        b["type"] == "tool_result" && b["content"].as_str().is_some_and(|c| c.contains("1 failed"))
-    });
+    let failed = reqs[2].body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
+        .find(|b| b["type"] == "tool_result" && b["content"].as_str().is_some_and(|c| c.contains("1 failed")));
     assert_eq!(failed.map(|b| b["is_error"].clone()), Some(Value::Bool(true)));
 }
 
@@ -180,7 +184,17 @@ usage = { prompt_tokens = 1000, completion_tokens = 10 }
     let endure = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_endure")).args(args).current_dir(&ws).env("ENDURE_CONFIG_DIR", dir.path()).output().unwrap()
     };
-    let out = endure(&["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "--model", "claude-sonnet-4-5", "--json", "read a.txt"]);
+    let out = endure(&[
+        "exec",
+        "--provider",
+        "scripted",
+        "--script",
+        script.to_str().unwrap(),
+        "--model",
+        "claude-sonnet-4-5",
+        "--json",
+        "read a.txt",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let usage: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()

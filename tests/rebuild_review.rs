@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! A rebuild the supervisor reviews, driven through `Command`s: read the proposal, edit a
 //! checkpoint field, pin an old message, drop a section, approve; veto until the window is
 //! full and the rebuild applies without asking. And what happens when the user's words alone
@@ -71,7 +72,15 @@ fn proposal(e: &Event) -> Proposal {
     let EventKind::RebuildProposed { id, revision, total_tokens, limit_tokens, fill_pct, sections, old_window, .. } = &e.kind else {
         panic!("not a proposal: {}", e.kind.name())
     };
-    Proposal { id: *id, revision: *revision, total: *total_tokens, limit: *limit_tokens, fill: *fill_pct, sections: sections.clone(), old: old_window.clone() }
+    Proposal {
+        id: *id,
+        revision: *revision,
+        total: *total_tokens,
+        limit: *limit_tokens,
+        fill: *fill_pct,
+        sections: sections.clone(),
+        old: old_window.clone(),
+    }
 }
 
 impl Proposal {
@@ -189,7 +198,11 @@ async fn headless_rebuilds_never_wait_and_say_so() {
     let result = finish(handle).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     let events = logged_events(&log);
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Warning { message } if message.contains("--review-rebuilds works in the workbench only"))));
+    assert!(
+        events.iter().any(
+            |e| matches!(&e.kind, EventKind::Warning { message } if message.contains("--review-rebuilds works in the workbench only"))
+        )
+    );
     assert!(!events.iter().any(|e| is_proposal(&e.kind)));
     assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Rollover { review: None, .. })));
 }

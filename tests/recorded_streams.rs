@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Streams shaped like the providers' recorded ones (`tests/fixtures/streams/`), served over
 //! real HTTP by the loopback server, through whole sessions: what the runtime records for
 //! refusals, cut answers, server tool blocks, several choices and error events.
@@ -115,8 +116,9 @@ async fn a_refusal_in_the_workbench_pauses_and_the_supervisor_decides() {
     // is what the resumed session gets.
     let server = server(done_at(1), vec![Reply::fixture("openai_refusal.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let cfg = endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
-        .unwrap();
+    let cfg =
+        endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
+            .unwrap();
     let mut handle = agent::spawn(cfg).unwrap();
     let mut rx = handle.take_events();
     wait_for(&mut rx, "the refusal pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Refusal })).await;
@@ -129,7 +131,8 @@ async fn a_refusal_in_the_workbench_pauses_and_the_supervisor_decides() {
     let reqs = agent_requests(&server);
     assert_eq!(reqs.len(), 2);
     let texts = message_texts(&reqs[1]);
-    let refusal = texts.iter().position(|t| t.contains("I'm sorry, but I can't help with that.")).expect("the refusal is in the conversation");
+    let refusal =
+        texts.iter().position(|t| t.contains("I'm sorry, but I can't help with that.")).expect("the refusal is in the conversation");
     assert_eq!(reqs[1].body["messages"][refusal]["role"], "assistant");
     assert!(texts[refusal + 1..].iter().any(|t| t.contains("Only the unit tests need fixing.")), "{texts:?}");
 
@@ -143,12 +146,19 @@ async fn a_refusal_in_the_workbench_pauses_and_the_supervisor_decides() {
 
 #[tokio::test]
 async fn cut_openai_answers_are_never_finished_raise_the_limit_once_then_stop() {
-    let replies = vec![Reply::fixture("openai_length.sse"), Reply::fixture("openai_length_tool.sse"), Reply::fixture("openai_length_tool.sse")];
+    let replies =
+        vec![Reply::fixture("openai_length.sse"), Reply::fixture("openai_length_tool.sse"), Reply::fixture("openai_length_tool.sse")];
     let server = server(done_at(0), replies).await;
     let ws = tempfile::tempdir().unwrap();
     let (result, events) = run(ws.path(), &opts(&server, Wire::OpenAi)).await;
     assert_eq!(result.outcome, Outcome::Failed, "{}", result.reason);
-    assert!(result.reason.starts_with("3 answers in a row were cut at the output limit (the last at 16384 tokens; the limit was raised once already, to 16384)"), "{}", result.reason);
+    assert!(
+        result.reason.starts_with(
+            "3 answers in a row were cut at the output limit (the last at 16384 tokens; the limit was raised once already, to 16384)"
+        ),
+        "{}",
+        result.reason
+    );
 
     let cuts: Vec<(u32, u32, Vec<String>)> = events
         .iter()
@@ -164,7 +174,11 @@ async fn cut_openai_answers_are_never_finished_raise_the_limit_once_then_stop() 
     assert_eq!(count(&events, |k| matches!(k, EventKind::ToolCall { .. })), 0, "cut arguments never run");
     assert!(!ws.path().join("notes.md").exists());
     // The cut text is kept as what the model wrote, not as a finished answer.
-    pos(&events, "the cut text", |k| matches!(k, EventKind::AssistantMessage { text, tool_calls, .. } if text == "{\"" && tool_calls.is_empty()));
+    pos(
+        &events,
+        "the cut text",
+        |k| matches!(k, EventKind::AssistantMessage { text, tool_calls, .. } if text == "{\"" && tool_calls.is_empty()),
+    );
 
     let reqs = agent_requests(&server);
     let limits: Vec<u64> = reqs.iter().map(|r| r.body["max_tokens"].as_u64().unwrap()).collect();
@@ -304,7 +318,11 @@ async fn error_events_carry_their_type_and_only_transient_ones_are_retried() {
         let ws = tempfile::tempdir().unwrap();
         let (result, events) = run(ws.path(), &opts(&server, wire)).await;
         assert_eq!(result.outcome, Outcome::Failed, "{fixture}");
-        assert!(result.reason.contains(&format!("reported an error ({kind})")) && result.reason.contains(message), "{fixture}: {}", result.reason);
+        assert!(
+            result.reason.contains(&format!("reported an error ({kind})")) && result.reason.contains(message),
+            "{fixture}: {}",
+            result.reason
+        );
         assert_eq!(agent_requests(&server).len(), 1, "{fixture}: not retried");
         assert_eq!(count(&events, |k| matches!(k, EventKind::ModelRetry { .. })), 0);
     }
@@ -332,11 +350,13 @@ async fn in_the_workbench_repeated_cuts_pause_and_the_raised_limit_stays() {
     let cut = || Reply::fixture("openai_length.sse");
     let server = server(done_at(3), vec![cut(), cut(), cut()]).await;
     let ws = tempfile::tempdir().unwrap();
-    let cfg = endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
-        .unwrap();
+    let cfg =
+        endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
+            .unwrap();
     let mut handle = agent::spawn(cfg).unwrap();
     let mut rx = handle.take_events();
-    wait_for(&mut rx, "the truncation pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Truncation { max_tokens: 16384 } })).await;
+    wait_for(&mut rx, "the truncation pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Truncation { max_tokens: 16384 } }))
+        .await;
     handle.commands.send(Command::Resume).unwrap();
     let result = finish(handle).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);

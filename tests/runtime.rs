@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The agent runtime end to end with the scripted provider: real files, real processes.
 
 mod common;
@@ -104,15 +105,12 @@ async fn pause_waits_for_the_boundary_and_a_correction_is_delivered_before_the_n
     let msgs = &result.state.messages;
     let correction = msgs
         .iter()
-        .position(|m| matches!(m, Message::User { text } if text.contains("[Supervisor correction]") && text.contains("Use tabs, not spaces.")))
+        .position(
+            |m| matches!(m, Message::User { text } if text.contains("[Supervisor correction]") && text.contains("Use tabs, not spaces.")),
+        )
         .expect("correction in the conversation");
-    let second_answer = msgs
-        .iter()
-        .enumerate()
-        .filter(|(_, m)| matches!(m, Message::Assistant { .. }))
-        .nth(1)
-        .map(|(i, _)| i)
-        .expect("second answer");
+    let second_answer =
+        msgs.iter().enumerate().filter(|(_, m)| matches!(m, Message::Assistant { .. })).nth(1).map(|(i, _)| i).expect("second answer");
     assert!(correction < second_answer);
     assert_eq!(SessionState::from_events(&events), *result.state);
 }
@@ -305,7 +303,10 @@ async fn a_workbench_without_a_task_waits_for_start() {
 
 #[tokio::test]
 async fn a_scenario_that_runs_out_fails_with_a_clear_reason() {
-    let s = Scripted::new(&[("a.txt", "x\n")], &reads(1).replace("name = \"done\"", "name = \"read_file\"").replace("{ summary = \"looked\" }", "{ path = \"a.txt\" }"));
+    let s = Scripted::new(
+        &[("a.txt", "x\n")],
+        &reads(1).replace("name = \"done\"", "name = \"read_file\"").replace("{ summary = \"looked\" }", "{ path = \"a.txt\" }"),
+    );
     let result = finish(s.spawn("look", Supervision::Headless)).await;
     assert_eq!(result.outcome, Outcome::Failed);
     assert!(result.reason.contains("no answer 3 for the agent role"), "{}", result.reason);
@@ -320,7 +321,11 @@ async fn an_unpriced_model_under_a_cost_budget_is_called_out() {
     let log = handle.log_path.clone();
     assert_eq!(finish(handle).await.outcome, Outcome::Done);
     let events = logged_events(&log);
-    let w = pos(&events, "a price warning", |k| matches!(k, EventKind::Warning { message } if message.contains("my-local-model") && message.contains("counts as 0")));
+    let w = pos(
+        &events,
+        "a price warning",
+        |k| matches!(k, EventKind::Warning { message } if message.contains("my-local-model") && message.contains("counts as 0")),
+    );
     let usage = pos(&events, "usage", |k| matches!(k, EventKind::Usage { priced: false, .. }));
     assert!(w < usage);
 }

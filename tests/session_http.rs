@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Whole sessions over HTTP against the loopback server speaking the real wire formats.
 
 mod common;

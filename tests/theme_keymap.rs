@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -136,11 +137,17 @@ fn vim_and_emacs_keep_the_contract_keys() {
         assert_eq!(g(ch('p')), Some(Action::PauseResume), "{name}");
         assert_eq!(g(ch('q')), Some(Action::Quit), "{name}");
         assert_eq!(g(key(KeyCode::BackTab, KeyModifiers::SHIFT)), Some(Action::FocusPrev), "{name}");
-        assert_eq!(k.lookup(KeyContext::Editor, &key(KeyCode::Char('s'), KeyModifiers::CONTROL)).map(|b| b.action), Some(Action::EditorSend));
+        assert_eq!(
+            k.lookup(KeyContext::Editor, &key(KeyCode::Char('s'), KeyModifiers::CONTROL)).map(|b| b.action),
+            Some(Action::EditorSend)
+        );
     }
     let (emacs, _) = load_keymap("emacs", None);
     assert_eq!(emacs.lookup(KeyContext::Global, &key(KeyCode::Char('v'), KeyModifiers::ALT)).map(|b| b.action), Some(Action::PageUp));
-    assert_eq!(emacs.lookup(KeyContext::Global, &key(KeyCode::Char('n'), KeyModifiers::CONTROL)).map(|b| b.action), Some(Action::ScrollDown));
+    assert_eq!(
+        emacs.lookup(KeyContext::Global, &key(KeyCode::Char('n'), KeyModifiers::CONTROL)).map(|b| b.action),
+        Some(Action::ScrollDown)
+    );
     let (vim, _) = load_keymap("vim", None);
     assert_eq!(vim.lookup(KeyContext::Global, &key(KeyCode::Char('d'), KeyModifiers::CONTROL)).map(|b| b.action), Some(Action::PageDown));
 }
@@ -170,7 +177,11 @@ fn keymap_errors_point_at_the_value() {
     let f = write(dir.path(), "keymaps/default.toml", "[diff]\nappend = [{ on = [\"g\", \"<Ctrl-x>\"], run = \"top\" }]\n");
     one_problem(&load_keymap("default", Some(dir.path())).1, &f, 2, 24, "bad key notation `<Ctrl-x>`");
 
-    let f = write(dir.path(), "keymaps/default.toml", "[editor]\nkeys = [\n { on = \"a\", run = \"quit\" },\n { on = \"a\", run = \"help\" },\n]\n");
+    let f = write(
+        dir.path(),
+        "keymaps/default.toml",
+        "[editor]\nkeys = [\n { on = \"a\", run = \"quit\" },\n { on = \"a\", run = \"help\" },\n]\n",
+    );
     one_problem(&load_keymap("default", Some(dir.path())).1, &f, 4, 9, "duplicate key `a`");
 
     let f = write(dir.path(), "keymaps/default.toml", "[global\nkeys = []\n");
@@ -275,7 +286,11 @@ fn theme_errors_point_at_the_value() {
 fn user_themes_override_and_inherit_bundled_ones() {
     let dir = tempfile::tempdir().unwrap();
     let d = Some(dir.path());
-    write(dir.path(), "themes/default.toml", "inherits = \"default\"\n[palette]\nblue = \"#010203\"\n[styles]\n\"ui.dim\" = { fg = 8, modifiers = [\"dim\"] }\n");
+    write(
+        dir.path(),
+        "themes/default.toml",
+        "inherits = \"default\"\n[palette]\nblue = \"#010203\"\n[styles]\n\"ui.dim\" = { fg = 8, modifiers = [\"dim\"] }\n",
+    );
     let (t, problems) = load_theme("default", d);
     assert!(problems.is_empty(), "{problems:#?}");
     // The palette override recolours the bundled styles that use it.
@@ -295,7 +310,11 @@ fn user_themes_override_and_inherit_bundled_ones() {
 #[test]
 fn styles_fall_back_along_the_dotted_path() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "themes/sparse.toml", "[styles]\n\"ui\" = \"white\"\n\"ui.border\" = { fg = \"red\", bg = \"#000000\" }\n[styles.diff]\nplus = \"green\"\n");
+    write(
+        dir.path(),
+        "themes/sparse.toml",
+        "[styles]\n\"ui\" = \"white\"\n\"ui.border\" = { fg = \"red\", bg = \"#000000\" }\n[styles.diff]\nplus = \"green\"\n",
+    );
     let (t, problems) = load_theme("sparse", Some(dir.path()));
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(t.style("ui.border.focused"), Style::default().fg(Color::Red).bg(Color::Rgb(0, 0, 0)));

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! `--max-time` while a step is in flight: a model call that streams forever and a command
 //! that outlives the budget are stopped, headless and in the workbench.
 
@@ -66,8 +67,10 @@ arguments = {{ summary = "checked" }}
     s.opts.max_time = Some("2s".into());
     let mut handle = s.spawn("check", Supervision::Supervised);
     let mut rx = handle.take_events();
-    wait_for(&mut rx, "the time budget pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Budget { budget: BudgetKind::Time } }))
-        .await;
+    wait_for(&mut rx, "the time budget pause", |k| {
+        matches!(k, EventKind::Paused { reason: PauseReason::Budget { budget: BudgetKind::Time } })
+    })
+    .await;
     handle.commands.send(Command::Resume).unwrap();
     let log = handle.log_path.clone();
     let result = finish(handle).await;
@@ -75,9 +78,11 @@ arguments = {{ summary = "checked" }}
 
     let events = logged_events(&log);
     let stop = pos(&events, "the budget stop", |k| matches!(k, EventKind::BudgetStop { budget: BudgetKind::Time, .. }));
-    let interrupted = pos(&events, "the interrupted result", |k| {
-        matches!(k, EventKind::ToolResult { name, ok: false, output, .. } if name == "run" && output.starts_with("interrupted: the time budget ran out"))
-    });
+    let interrupted = pos(
+        &events,
+        "the interrupted result",
+        |k| matches!(k, EventKind::ToolResult { name, ok: false, output, .. } if name == "run" && output.starts_with("interrupted: the time budget ran out")),
+    );
     assert!(interrupted < stop, "open calls are closed before the pause");
     let runs = events.iter().filter(|e| matches!(&e.kind, EventKind::ToolCall { name, .. } if name == "run")).count();
     assert_eq!(runs, 1);

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Whole-workbench snapshots on a `TestBackend`, driven by a realistic session.
 //!
 //! Themes and keymap are the bundled files, loaded as the program loads them. The text backend
@@ -5,13 +6,13 @@
 //! tests at the end check styled cells against the themes instead.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use endure::config::theme::{load_theme, Theme};
+use endure::config::theme::{Theme, load_theme};
 use endure::protocol::{Checkpoint, CheckpointField, Event, EventKind, Role};
-use endure::tui::app::{App, Clock};
-use endure::tui::testkit::{default_keymap, demo_session, t0, EventSeq};
 use endure::tui::WorkbenchOptions;
-use ratatui::backend::TestBackend;
+use endure::tui::app::{App, Clock};
+use endure::tui::testkit::{EventSeq, default_keymap, demo_session, t0};
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 /// A bundled theme, which must load cleanly: a fallback would test the wrong colours.
 fn theme(name: &str) -> Theme {
@@ -197,7 +198,6 @@ fn status_bar_and_overlays_use_their_scopes() {
     assert_eq!(Some(section.bg), th.style("ui").bg);
 }
 
-
 fn saved(cycle: u32, n: u32, pct: u32, tokens: u64, cp: Checkpoint) -> EventKind {
     EventKind::CheckpointSaved {
         id: format!("{cycle}.{n}"),
@@ -209,7 +209,7 @@ fn saved(cycle: u32, n: u32, pct: u32, tokens: u64, cp: Checkpoint) -> EventKind
         snapshot: Some("snap-1".into()),
         snapshot_error: None,
         path: format!(".endure/checkpoints/{cycle}.{n}.json"),
-        checkpoint: cp,
+        checkpoint: Box::new(cp),
     }
 }
 
@@ -264,7 +264,13 @@ fn checkpoint_app() -> App {
     s.push(saved(2, 1, 20, 26_000, fourth));
     let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
-    let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
+    let opts = WorkbenchOptions {
+        theme: theme("default"),
+        keymap: default_keymap(),
+        banner: vec![],
+        context_budget: 128_000,
+        title: "endure — demo".into(),
+    };
     let mut app = App::live(opts, &s.events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
     app
@@ -303,7 +309,13 @@ fn memory_app(ws: &std::path::Path, proposal: bool) -> App {
     }
     let (tx, rx) = endure::tui::testkit::command_channel();
     std::mem::forget(rx);
-    let opts = WorkbenchOptions { theme: theme("default"), keymap: default_keymap(), banner: vec![], context_budget: 128_000, title: "endure — demo".into() };
+    let opts = WorkbenchOptions {
+        theme: theme("default"),
+        keymap: default_keymap(),
+        banner: vec![],
+        context_budget: 128_000,
+        title: "endure — demo".into(),
+    };
     let mut app = App::live(opts, &s.events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
     app
@@ -357,7 +369,7 @@ fn app_with(events: &[Event]) -> App {
 
 #[test]
 fn candidates_view_streaming_judged_and_waiting() {
-    use endure::tui::testkit::{max_mode_session, MaxStage};
+    use endure::tui::testkit::{MaxStage, max_mode_session};
     for (name, stage) in [("streaming", MaxStage::Streaming), ("picked", MaxStage::Picked), ("waiting", MaxStage::Waiting)] {
         for (w, h) in [(80, 24), (200, 50)] {
             let mut a = app_with(&max_mode_session(stage));
@@ -403,7 +415,7 @@ fn endurance_panel_over_a_long_run() {
 
 #[test]
 fn new_views_survive_shrinking_to_nothing() {
-    use endure::tui::testkit::{endurance_session, max_mode_session, verdict_session, MaxStage};
+    use endure::tui::testkit::{MaxStage, endurance_session, max_mode_session, verdict_session};
     for events in [max_mode_session(MaxStage::Waiting), verdict_session(), endurance_session()] {
         let mut a = app_with(&events);
         for panel in ['1', '5', '7'] {

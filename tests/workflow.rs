@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! Dynamic Workflow end to end: the real binary (or the runtime in-process where a test must
 //! send commands), with the loopback model server answering each subagent by its task, so
 //! every agent gets its own answers however the agents interleave. Gates on the server hold
@@ -112,10 +113,23 @@ impl Ws {
 }
 
 fn http(server: &TestServer) -> Vec<String> {
-    ["--provider", "openai", "--base-url", &server.base_url_openai(), "--model", "scripted", "--api-key-env", KEY_ENV, "--max-attempts", "2", "--retry-base-ms", "10"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "--provider",
+        "openai",
+        "--base-url",
+        &server.base_url_openai(),
+        "--model",
+        "scripted",
+        "--api-key-env",
+        KEY_ENV,
+        "--max-attempts",
+        "2",
+        "--retry-base-ms",
+        "10",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 fn run_args(script: &Path, extra: &[&str], server: &TestServer) -> Vec<String> {
@@ -199,10 +213,13 @@ async fn every_primitive_with_real_concurrency() {
     assert_eq!(server.gate(3).max_held(), 2, "dag nodes b and c overlapped");
 
     let events = w.events();
-    let phases: Vec<&str> = events.iter().filter_map(|e| match &e.kind {
-        EventKind::WorkflowPhase { name, .. } => Some(name.as_str()),
-        _ => None,
-    }).collect();
+    let phases: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::WorkflowPhase { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(phases, ["fan-out", "pipeline", "barrier", "dag"]);
     assert!(events.iter().any(|e| matches!(&e.kind, EventKind::WorkflowLog { message, .. } if message == "all done t1")));
     // barrier() returned only after both background agents finished.
@@ -218,7 +235,10 @@ async fn every_primitive_with_real_concurrency() {
     for n in 1..=12 {
         let log = endure::session::read_log(&dir.join(format!("agents/{n}/events.jsonl"))).unwrap().events;
         assert!(matches!(log.first().map(|e| &e.kind), Some(EventKind::SessionStarted { .. })), "agent {n}");
-        assert!(matches!(log.last().map(|e| &e.kind), Some(EventKind::SessionFinished { outcome: endure::protocol::Outcome::Done, .. })), "agent {n}");
+        assert!(
+            matches!(log.last().map(|e| &e.kind), Some(EventKind::SessionFinished { outcome: endure::protocol::Outcome::Done, .. })),
+            "agent {n}"
+        );
     }
     let state = endure::session::SessionState::from_events(&events);
     assert_eq!(state.subagent_usage.tokens(), 12 * 110);
@@ -267,7 +287,14 @@ async fn worktree_agents_merge_cleanly_and_a_conflict_applies_nothing() {
         ("wt first", vec![edit("one", "ONE"), done("first line")]),
         ("wt last", vec![edit("three", "THREE"), done("last line")]),
         ("wt mid upper", vec![edit("two", "TWO"), done("middle upper")]),
-        ("wt mid french", vec![say("New file.", vec![call("write_file", json!({"path": "extra.txt", "content": "extra\n"}))]), edit("two", "deux"), done("middle french")]),
+        (
+            "wt mid french",
+            vec![
+                say("New file.", vec![call("write_file", json!({"path": "extra.txt", "content": "extra\n"}))]),
+                edit("two", "deux"),
+                done("middle french"),
+            ],
+        ),
     ];
     let server = TestServer::builder()
         .responder(endure::protocol::Role::Agent, by_task(answers))
@@ -338,9 +365,17 @@ async fn limits_stop_an_endless_loop_and_an_allocation_bomb() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CPU time limit of 1s"), "{err}");
-    assert!(w.events().iter().any(|e| matches!(&e.kind, EventKind::WorkflowFinished { ok: false, error: Some(m), .. } if m.contains("CPU time limit"))));
+    assert!(
+        w.events()
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::WorkflowFinished { ok: false, error: Some(m), .. } if m.contains("CPU time limit")))
+    );
 
-    let (out, _) = script_only("const keep = []; for (;;) { try { keep.push(new Array(1 << 16).fill(keep.length)); } catch (e) {} }", &["--memory-limit", "16"]).await;
+    let (out, _) = script_only(
+        "const keep = []; for (;;) { try { keep.push(new Array(1 << 16).fill(keep.length)); } catch (e) {} }",
+        &["--memory-limit", "16"],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("memory limit of 16 MiB"), "{err}");
@@ -358,7 +393,9 @@ async fn clocks_and_randomness_are_refused_with_the_reason() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&format!("{expr} is not available in workflow scripts")) && err.contains("deterministic"), "{err}");
     }
-    let (out, _) = script_only("return [typeof require, typeof process, typeof fetch, typeof setTimeout, new Date(86400000).getUTCDate()];", &[]).await;
+    let (out, _) =
+        script_only("return [typeof require, typeof process, typeof fetch, typeof setTimeout, new Date(86400000).getUTCDate()];", &[])
+            .await;
     assert_eq!(stdout_json(&out), json!(["undefined", "undefined", "undefined", "undefined", 2]));
 }
 
@@ -492,10 +529,13 @@ async fn kill_9_mid_parallel_then_resume_redoes_no_finished_agent() {
     let ran = std::fs::read_to_string(w.ws.join("ran.txt")).unwrap();
     assert_eq!(ran.lines().filter(|l| *l == "3").count(), 1, "{ran}");
     let events = w.events();
-    let mut journaled: Vec<String> = events.iter().filter_map(|e| match &e.kind {
-        EventKind::AgentFinished { label, journaled: true, .. } => Some(label.clone()),
-        _ => None,
-    }).collect();
+    let mut journaled: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::AgentFinished { label, journaled: true, .. } => Some(label.clone()),
+            _ => None,
+        })
+        .collect();
     // Journaled calls of one parallel phase settle together, in no fixed order.
     journaled.sort();
     assert_eq!(journaled, ["w1", "w2"]);
@@ -633,7 +673,10 @@ async fn a_correction_reaches_only_its_subagent_and_one_agent_pauses_alone() {
 async fn the_agent_runs_a_saved_workflow_with_its_tool() {
     let w = workspace(&[
         ("notes.txt", "hello\n"),
-        (".endure/workflows/tiny.js", "// Two readers\nconst r = await parallel(args.files.map((f) => () => agent(`read ${f}`, { label: f })));\nreturn { read: r };\n"),
+        (
+            ".endure/workflows/tiny.js",
+            "// Two readers\nconst r = await parallel(args.files.map((f) => () => agent(`read ${f}`, { label: f })));\nreturn { read: r };\n",
+        ),
     ]);
     let scenario = r#"
 [[agent]]
@@ -664,7 +707,8 @@ arguments = { summary = "b read" }
     std::fs::write(&path, scenario).unwrap();
     let list = w.endure(&["workflow".into(), "list".into()]).await;
     assert!(String::from_utf8_lossy(&list.stdout).contains("tiny") && String::from_utf8_lossy(&list.stdout).contains("Two readers"));
-    let out = w.endure(&["exec", "--provider", "scripted", "--script", &path.display().to_string(), "read the files"].map(String::from)).await;
+    let out =
+        w.endure(&["exec", "--provider", "scripted", "--script", &path.display().to_string(), "read the files"].map(String::from)).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let events = w.events();
     let result = events.iter().find_map(|e| match &e.kind {
@@ -701,7 +745,10 @@ async fn the_bundled_examples_run_against_the_scripted_provider() {
     git(&w.ws, &["add", "-A"]);
     git(&w.ws, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]);
     let v = stdout_json(&w.endure(&run(&w, "fix-failing-tests", &["--args", r#"{"command": "sh check.sh"}"#])).await);
-    assert_eq!(v, json!({"fixes": [{"test": "a", "merged": true, "conflicts": []}, {"test": "b", "merged": true, "conflicts": []}], "passed": true}));
+    assert_eq!(
+        v,
+        json!({"fixes": [{"test": "a", "merged": true, "conflicts": []}, {"test": "b", "merged": true, "conflicts": []}], "passed": true})
+    );
     assert_eq!(std::fs::read_to_string(w.ws.join("a.txt")).unwrap(), "fixed\n");
     assert_eq!(std::fs::read_to_string(w.ws.join("b.txt")).unwrap(), "fixed\n");
 
@@ -732,7 +779,9 @@ async fn an_agent_killed_inside_its_workflow_call_resumes_the_workflow_not_the_a
     let mut answers = kill_answers();
     answers.push(("run the flow", vec![say("Running it.", vec![call("workflow", json!({"script": kill_script()}))]), done("flowed")]));
     let verdicts = endure::model::scripted::Scenario {
-        verifier: (0..4).map(|_| Answer { text: r#"{"met": true, "missing": [], "evidence": ["the workflow ran"]}"#.into(), ..Default::default() }).collect(),
+        verifier: (0..4)
+            .map(|_| Answer { text: r#"{"met": true, "missing": [], "evidence": ["the workflow ran"]}"#.into(), ..Default::default() })
+            .collect(),
         ..Default::default()
     };
     let server = |gated: bool| {

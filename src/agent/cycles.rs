@@ -87,7 +87,7 @@ pub(super) fn next_request_tokens(s: &SessionState) -> u64 {
 
 /// Fill of the window in whole percent of the budget.
 pub(super) fn fill_pct(window_tokens: u64, budget: u64) -> u32 {
-    if budget == 0 { 0 } else { (window_tokens.saturating_mul(100) / budget).min(u32::MAX as u64) as u32 }
+    window_tokens.saturating_mul(100).checked_div(budget).map_or(0, |p| p.min(u32::MAX as u64) as u32)
 }
 
 impl Cycles {
@@ -155,12 +155,8 @@ impl Cycles {
         self.take_in_finished(rec).await?;
         let (cycle, window, fired, seq) = rec.with_state(|s| (s.cycle, next_request_tokens(s), s.fired_thresholds.clone(), s.next_seq));
         let fill = fill_pct(window, self.budget);
-        let crossed = self
-            .checkpoints
-            .iter()
-            .copied()
-            .filter(|p| fill >= *p && !fired.contains(p) && !self.attempted.contains(&(cycle, *p)))
-            .max();
+        let crossed =
+            self.checkpoints.iter().copied().filter(|p| fill >= *p && !fired.contains(p) && !self.attempted.contains(&(cycle, *p))).max();
         if let Some(pct) = crossed {
             for p in self.checkpoints.iter().filter(|p| **p <= pct) {
                 self.attempted.push((cycle, *p));
@@ -265,9 +261,7 @@ impl Cycles {
                 return Ok(None);
             }
         };
-        let n = rec.with_state(|s| {
-            s.checkpoints.iter().filter(|c| c.cycle == trigger.cycle).map(|c| c.n).max().unwrap_or(0) + 1
-        });
+        let n = rec.with_state(|s| s.checkpoints.iter().filter(|c| c.cycle == trigger.cycle).map(|c| c.n).max().unwrap_or(0) + 1);
         let id = format!("{}.{n}", trigger.cycle);
         let dir = self.session_dir.join("checkpoints");
         let json = match checkpoint::save(&dir, &id, &answer.checkpoint, rec.redactor()) {
@@ -288,7 +282,7 @@ impl Cycles {
             snapshot: trigger.snapshot.clone().ok(),
             snapshot_error: trigger.snapshot.clone().err(),
             path,
-            checkpoint: answer.checkpoint.clone(),
+            checkpoint: Box::new(answer.checkpoint.clone()),
         })?;
         let flags = rec.with_state(|s| crate::session::timeline::flags_for(s, &id, &answer.checkpoint));
         if !flags.is_empty() {
@@ -336,16 +330,19 @@ impl Cycles {
     ) -> Result<(), LogError> {
         self.ask_again_at = None;
         let s = &prepared.state;
-        rec.emit_for(cause, EventKind::Rollover {
-            cycle: s.cycle + 1,
-            reason: prepared.reason,
-            checkpoint: prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
-            window_tokens: built.tokens,
-            origins: rebuild::origins(&built, &s.message_origins),
-            dropped: rebuild::dropped(&s.messages, &s.message_origins, &built.kept),
-            window: built.messages,
-            review,
-        })
+        rec.emit_for(
+            cause,
+            EventKind::Rollover {
+                cycle: s.cycle + 1,
+                reason: prepared.reason,
+                checkpoint: prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
+                window_tokens: built.tokens,
+                origins: rebuild::origins(&built, &s.message_origins),
+                dropped: rebuild::dropped(&s.messages, &s.message_origins, &built.kept),
+                window: built.messages,
+                review,
+            },
+        )
     }
 
     /// A window that cannot be built without cutting the user's words: recorded, and asked
@@ -356,7 +353,9 @@ impl Cycles {
             _ => (0, 0),
         };
         let next = self.postpone(prepared.fill_pct);
-        let reason = format!("the context window cannot be rebuilt: {e}. The run continues in the old window; the rebuild is tried again at {next}%");
+        let reason = format!(
+            "the context window cannot be rebuilt: {e}. The run continues in the old window; the rebuild is tried again at {next}%"
+        );
         rec.emit(EventKind::RebuildFailed { reason: reason.clone(), needed_tokens: needed, room_tokens: room })?;
         Ok(reason)
     }
@@ -430,9 +429,7 @@ struct OwnedWriterInput {
 
 /// The message that asks the writer again after it lost the user's words.
 fn lost_words_message(flags: &[CheckpointFlag]) -> String {
-    let mut text = String::from(
-        "Your checkpoint lost the user's own words, which the agent's next window depends on:\n",
-    );
+    let mut text = String::from("Your checkpoint lost the user's own words, which the agent's next window depends on:\n");
     for f in flags {
         text.push_str(&format!("- {}: {}\n", f.kind, f.detail));
     }
@@ -483,10 +480,7 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
         usage.push(match completion.usage {
             Some(u) => (u, false),
             None => (
-                TokenUsage::new(
-                    tokens::estimate(&system) + tokens::estimate_messages(&req.messages),
-                    tokens::estimate(&completion.text),
-                ),
+                TokenUsage::new(tokens::estimate(&system) + tokens::estimate_messages(&req.messages), tokens::estimate(&completion.text)),
                 true,
             ),
         });
@@ -560,7 +554,14 @@ pub(crate) fn rollback_to(
     // Corrections given since still stand: the supervisor usually rolls back to correct. The
     // window is built before any file is touched, so one that cannot be built changes nothing.
     let spec = WindowSpec { workspace, budget, cap };
-    let built = match rebuild::build_window(&spec, &state, checkpoint.as_ref().map(|c| (id, c)), &then.messages, &then.tasks, &Adjustments::default()) {
+    let built = match rebuild::build_window(
+        &spec,
+        &state,
+        checkpoint.as_deref().map(|c| (id, c)),
+        &then.messages,
+        &then.tasks,
+        &Adjustments::default(),
+    ) {
         Ok(b) => b,
         Err(e) => return Ok(Err(format!("the window cannot be rebuilt: {e}"))),
     };

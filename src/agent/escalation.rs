@@ -23,7 +23,8 @@ pub(crate) struct EscalationAnswer {
 
 /// True when a `run` call asks to leave the sandbox.
 pub(super) fn requested(name: &str, args: &Value) -> bool {
-    name == "run" && (matches!(args.get("escalate"), Some(Value::Bool(true))) || args.get("escalate").and_then(Value::as_str) == Some("true"))
+    name == "run"
+        && (matches!(args.get("escalate"), Some(Value::Bool(true))) || args.get("escalate").and_then(Value::as_str) == Some("true"))
 }
 
 pub(super) struct Escalation<'a> {
@@ -45,7 +46,10 @@ impl Escalation<'_> {
             return Ok(Err("run: `command` is empty; nothing to escalate".into()));
         }
         if justification.is_empty() {
-            return Ok(Err("run: an escalation needs a `justification` saying why this command must run outside the sandbox; the command did not run".into()));
+            return Ok(Err(
+                "run: an escalation needs a `justification` saying why this command must run outside the sandbox; the command did not run"
+                    .into(),
+            ));
         }
         let id = self.rec.with_state(|s| s.escalations) + 1;
         self.rec.emit(EventKind::EscalationRequested { id, command, justification })?;

@@ -23,7 +23,7 @@ pub(super) struct MaxModeStep<'a> {
     pub review: bool,
     /// Supervisor picks, with the id of the command that sent each.
     pub picks: &'a mut mpsc::UnboundedReceiver<(u32, Option<String>)>,
-    pub usage: &'a (dyn Fn(Role, &str, &ModelRequest, &Completion, bool) -> Result<(), LogError> + Sync),
+    pub usage: &'a super::UsageFn<'a>,
 }
 
 /// The answer to execute, or None when every candidate failed (the caller then asks once,
@@ -72,11 +72,7 @@ pub(super) async fn answer(m: MaxModeStep<'_>, step: u64, req: &ModelRequest, n:
         return Ok(None);
     }
 
-    let (mut pick, mut by) = if ok.len() == 1 {
-        (ok[0].0, PickedBy::Fallback)
-    } else {
-        judge(&m, step, req, &ok, n).await?
-    };
+    let (mut pick, mut by) = if ok.len() == 1 { (ok[0].0, PickedBy::Fallback) } else { judge(&m, step, req, &ok, n).await? };
     let mut cause = None;
     if m.review {
         // The run waits here until the supervisor confirms the pick or chooses another.
@@ -91,7 +87,9 @@ pub(super) async fn answer(m: MaxModeStep<'_>, step: u64, req: &ModelRequest, n:
                     cause = id;
                     break;
                 }
-                Some((i, _)) => rec.emit(EventKind::Warning { message: format!("candidate {i} cannot be picked: it failed or does not exist") })?,
+                Some((i, _)) => {
+                    rec.emit(EventKind::Warning { message: format!("candidate {i} cannot be picked: it failed or does not exist") })?
+                }
                 // The runtime is going away; the step is being dropped anyway.
                 None => break,
             }
@@ -146,7 +144,9 @@ async fn judge(m: &MaxModeStep<'_>, step: u64, req: &ModelRequest, ok: &[(u32, C
             Ok((pick, PickedBy::Judge))
         }
         Ok((pick, _)) => {
-            m.rec.emit(EventKind::Warning { message: format!("the judge picked candidate {pick}, which failed; candidate {first} is used") })?;
+            m.rec.emit(EventKind::Warning {
+                message: format!("the judge picked candidate {pick}, which failed; candidate {first} is used"),
+            })?;
             Ok((first, PickedBy::Fallback))
         }
         Err(e) => {

@@ -9,12 +9,12 @@ mod cycles;
 mod escalation;
 mod maxmode;
 mod prompt;
-pub mod upkeep;
-mod verify;
 mod rebuild;
 mod recorder;
 mod runner;
 mod step;
+pub mod upkeep;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,8 +32,8 @@ use crate::config::prices::ModelTable;
 use crate::model::{Provider, RetryPolicy};
 use crate::protocol::{Event, Outcome, RoleModels};
 use crate::session::{EventLog, LogError};
-pub use commands::{CommandSender, RuntimeGone};
 use crate::tools::ToolLimits;
+pub use commands::{CommandSender, RuntimeGone};
 
 /// What to do when a budget runs out or the run stalls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +193,10 @@ pub enum AgentError {
 }
 
 /// Checkpoint thresholds (% of the context budget) when none are configured.
+/// Records one model call's usage for a role; shared by the step, Max Mode and the verifier.
+pub(crate) type UsageFn<'a> =
+    dyn Fn(crate::protocol::Role, &str, &crate::model::ModelRequest, &crate::model::Completion, bool) -> Result<(), LogError> + Sync + 'a;
+
 pub const DEFAULT_CHECKPOINTS: [u32; 3] = [20, 45, 70];
 
 pub struct AgentHandle {
@@ -276,10 +280,8 @@ const EVENT_CAPACITY: usize = 8_192;
 
 /// Starts the runtime on the current tokio runtime.
 pub fn spawn(config: AgentConfig) -> Result<AgentHandle, AgentError> {
-    let workspace = std::fs::canonicalize(&config.workspace).map_err(|e| AgentError::Workspace {
-        path: config.workspace.display().to_string(),
-        message: e.to_string(),
-    })?;
+    let workspace = std::fs::canonicalize(&config.workspace)
+        .map_err(|e| AgentError::Workspace { path: config.workspace.display().to_string(), message: e.to_string() })?;
     if !workspace.is_dir() {
         return Err(AgentError::Workspace { path: workspace.display().to_string(), message: "not a directory".into() });
     }

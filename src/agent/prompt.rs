@@ -13,10 +13,7 @@ pub fn memory_message(workspace: &Path) -> Option<String> {
     if memory.entry_count() == 0 {
         return None;
     }
-    Some(format!(
-        "Project memory (MEMORY.md, kept by endure from earlier sessions; read-only for you):\n\n{}",
-        memory.render().trim()
-    ))
+    Some(format!("Project memory (MEMORY.md, kept by endure from earlier sessions; read-only for you):\n\n{}", memory.render().trim()))
 }
 
 const SYSTEM: &str = include_str!("../../assets/prompts/system.md");
@@ -33,7 +30,9 @@ pub fn system_prompt(workspace: &Path, skills: &[SkillMeta], sandbox: Option<&Sa
         prompt.push_str(&sandbox_section(info));
     }
     if !skills.is_empty() {
-        prompt.push_str("\n\n# Skills\nDistilled from earlier sessions in this project. Load one with the `skill` tool when it fits the work:\n");
+        prompt.push_str(
+            "\n\n# Skills\nDistilled from earlier sessions in this project. Load one with the `skill` tool when it fits the work:\n",
+        );
         for s in skills {
             prompt.push_str(&format!("- {}: {}\n", s.name, s.description));
         }
@@ -53,16 +52,29 @@ fn sandbox_section(info: &SandboxInfo) -> String {
         return "# Sandbox\nThe sandbox is off: your `run` commands execute with the user's own permissions and network. Be careful with anything that writes outside the workspace.".into();
     }
     let writes = match info.mode {
-        SandboxMode::ReadOnly => "only $TMPDIR (a directory private to this session, removed when it ends; /tmp itself is read-only). The workspace is read-only: inspect and test, do not modify.",
-        _ => "the workspace and $TMPDIR (a directory private to this session, removed when it ends; /tmp itself is read-only). Inside the workspace, MEMORY.md, .endure/, .git/config and .git/hooks are read-only (commit with `git -c user.name=... -c user.email=... commit` or GIT_AUTHOR_*/GIT_COMMITTER_* variables). Everything outside is read-only, and credential stores such as ~/.ssh are hidden.",
+        SandboxMode::ReadOnly => {
+            "only $TMPDIR (a directory private to this session, removed when it ends; /tmp itself is read-only). The workspace is read-only: inspect and test, do not modify."
+        }
+        _ => {
+            "the workspace and $TMPDIR (a directory private to this session, removed when it ends; /tmp itself is read-only). Inside the workspace, MEMORY.md, .endure/, .git/config and .git/hooks are read-only (commit with `git -c user.name=... -c user.email=... commit` or GIT_AUTHOR_*/GIT_COMMITTER_* variables). Everything outside is read-only, and credential stores such as ~/.ssh are hidden."
+        }
     };
     let network = match info.network {
-        NetworkMode::Off => "off. Only loopback works (127.0.0.1, localhost), and it is shared by all your commands, so a background server is reachable from later ones. Installing packages from the internet will fail.",
+        NetworkMode::Off => {
+            "off. Only loopback works (127.0.0.1, localhost), and it is shared by all your commands, so a background server is reachable from later ones. Installing packages from the internet will fail."
+        }
         NetworkMode::On => "on.",
     };
-    let mut s = SANDBOX.trim_end().replace("{policy}", &format!("{}, network {}", info.mode.as_str(), info.network.as_str())).replace("{writes}", writes).replace("{network}", network);
+    let mut s = SANDBOX
+        .trim_end()
+        .replace("{policy}", &format!("{}, network {}", info.mode.as_str(), info.network.as_str()))
+        .replace("{writes}", writes)
+        .replace("{network}", network);
     if !info.enforced {
-        s.push_str(&format!("\n- This machine cannot enforce all of it (missing: {}); keep to these limits anyway.", info.missing.join(", ")));
+        s.push_str(&format!(
+            "\n- This machine cannot enforce all of it (missing: {}); keep to these limits anyway.",
+            info.missing.join(", ")
+        ));
     }
     s
 }
@@ -83,7 +95,13 @@ mod tests {
     #[test]
     fn states_the_sandbox_policy() {
         let dir = tempfile::tempdir().unwrap();
-        let info = SandboxInfo { mode: SandboxMode::WorkspaceWrite, network: NetworkMode::Off, enforced: false, mechanism: "none".into(), missing: vec!["bwrap".into()] };
+        let info = SandboxInfo {
+            mode: SandboxMode::WorkspaceWrite,
+            network: NetworkMode::Off,
+            enforced: false,
+            mechanism: "none".into(),
+            missing: vec!["bwrap".into()],
+        };
         let p = system_prompt(dir.path(), &[], Some(&info));
         assert!(p.contains("workspace-write, network off"), "{p}");
         assert!(p.contains(".git/config") && p.contains("Only loopback") && p.contains("missing: bwrap"), "{p}");

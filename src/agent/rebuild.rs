@@ -198,25 +198,34 @@ impl Review {
     /// Proposes the window; `cause` is the edit command that led to this revision.
     pub(crate) fn propose(&self, rec: &SharedRecorder, cause: Option<&str>, spec: &WindowSpec) -> Result<(), LogError> {
         let s = &self.prepared.state;
-        rec.emit_for(cause, EventKind::RebuildProposed {
-            id: self.id,
-            revision: self.revision,
-            cycle: s.cycle + 1,
-            reason: self.prepared.reason,
-            checkpoint: self.prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
-            fill_pct: self.prepared.fill_pct,
-            limit_tokens: window_limit(spec.budget, spec.cap),
-            total_tokens: self.built.tokens,
-            sections: self.built.sections.clone(),
-            old_window: old_units(&self.built, &s.messages, &s.message_origins),
-            edits: self.edits.clone(),
-        })
+        rec.emit_for(
+            cause,
+            EventKind::RebuildProposed {
+                id: self.id,
+                revision: self.revision,
+                cycle: s.cycle + 1,
+                reason: self.prepared.reason,
+                checkpoint: self.prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
+                fill_pct: self.prepared.fill_pct,
+                limit_tokens: window_limit(spec.budget, spec.cap),
+                total_tokens: self.built.tokens,
+                sections: self.built.sections.clone(),
+                old_window: old_units(&self.built, &s.messages, &s.message_origins),
+                edits: self.edits.clone(),
+            },
+        )
     }
 
     /// Applies one edit: a change is checked by building the window with it, and proposed
     /// again; one that cannot be built (a pin that does not fit, a section that must stay)
     /// is refused with a warning and changes nothing.
-    pub(crate) fn apply(&mut self, rec: &SharedRecorder, cause: Option<&str>, spec: &WindowSpec, edit: RebuildEdit) -> Result<ReviewStep, LogError> {
+    pub(crate) fn apply(
+        &mut self,
+        rec: &SharedRecorder,
+        cause: Option<&str>,
+        spec: &WindowSpec,
+        edit: RebuildEdit,
+    ) -> Result<ReviewStep, LogError> {
         let refuse = |why: String| -> Result<ReviewStep, LogError> {
             rec.emit_for(cause, EventKind::Warning { message: format!("rebuild review: {why}") })?;
             Ok(ReviewStep::Rejected)

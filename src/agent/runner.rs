@@ -14,14 +14,16 @@ use tokio::sync::mpsc;
 
 use super::budget::BudgetReading;
 use super::cycles::{Cycles, WriterSetup, rollback_to};
+use super::escalation::EscalationAnswer;
 use super::rebuild::{Review, ReviewStep};
 use super::recorder::SharedRecorder;
-use super::escalation::EscalationAnswer;
 use super::step::{StepEnd, StepRunner, open_calls};
 use super::{AgentConfig, RunResult, Supervision};
 use crate::mcp::McpServers;
 use crate::memory::window::Adjustments;
-use crate::protocol::{BudgetKind, Command, CommandEnvelope, EventKind, Outcome, PauseReason, RebuildReview, Role, RolloverReason, SessionInfo};
+use crate::protocol::{
+    BudgetKind, Command, CommandEnvelope, EventKind, Outcome, PauseReason, RebuildReview, Role, RolloverReason, SessionInfo,
+};
 use crate::sandbox::{Sandbox, SandboxMode};
 use crate::session::LogError;
 use crate::tools::process::Processes;
@@ -78,7 +80,10 @@ impl Control {
             Command::ToAgent { target, command } => {
                 let sent = self.workflow.as_ref().is_some_and(|w| w.forward(Command::ToAgent { target, command }));
                 if !sent {
-                    rec.emit_for(Some(&cmd), EventKind::Warning { message: format!("no workflow is running, so the command for agent {target} was dropped") })?;
+                    rec.emit_for(
+                        Some(&cmd),
+                        EventKind::Warning { message: format!("no workflow is running, so the command for agent {target} was dropped") },
+                    )?;
                 }
             }
             Command::Stop => self.stop = true,
@@ -93,7 +98,10 @@ impl Control {
                 if rec.with_state(|s| s.pending_corrections.iter().any(|(i, _)| *i == id)) {
                     rec.emit_for(Some(&cmd), EventKind::CorrectionWithdrawn { id })?;
                 } else {
-                    rec.emit_for(Some(&cmd), EventKind::Warning { message: format!("correction {id} cannot be withdrawn: it was delivered already") })?;
+                    rec.emit_for(
+                        Some(&cmd),
+                        EventKind::Warning { message: format!("correction {id} cannot be withdrawn: it was delivered already") },
+                    )?;
                 }
             }
             // The task is already set; a second Start is a frontend bug, not worth failing over.
@@ -105,7 +113,10 @@ impl Control {
                     let (_, source, content) = self.proposals.remove(pos);
                     super::upkeep::resolve_proposal(&self.workspace, rec, &cmd, id, &source, &content, accept)?;
                 }
-                None => rec.emit_for(Some(&cmd), EventKind::Warning { message: format!("MEMORY.md proposal {id} is not waiting for an answer") })?,
+                None => rec.emit_for(
+                    Some(&cmd),
+                    EventKind::Warning { message: format!("MEMORY.md proposal {id} is not waiting for an answer") },
+                )?,
             },
             Command::SaveMemory { text, base_hash } => {
                 if let Some((id, content)) = super::upkeep::save_memory(&self.workspace, rec, &cmd, &text, &base_hash)? {
@@ -243,15 +254,22 @@ impl Run {
         }
         let rec = self.rec.clone();
         let first_id = self.rec.with_state(|s| s.last_process_id) + 1;
-        let processes = Arc::new(Processes::new(first_id, Some(Arc::new(move |k| {
-            // A log that cannot be written fails the session at its next event anyway.
-            let _ = rec.emit(k);
-        }))));
+        let processes = Arc::new(Processes::new(
+            first_id,
+            Some(Arc::new(move |k| {
+                // A log that cannot be written fails the session at its next event anyway.
+                let _ = rec.emit(k);
+            })),
+        ));
         self.processes = Some(processes.clone());
         let rec = self.rec.clone();
-        let mcp = Arc::new(McpServers::new(self.cfg.mcp.clone(), sandbox.clone(), Arc::new(move |k| {
-            let _ = rec.emit(k);
-        })));
+        let mcp = Arc::new(McpServers::new(
+            self.cfg.mcp.clone(),
+            sandbox.clone(),
+            Arc::new(move |k| {
+                let _ = rec.emit(k);
+            }),
+        ));
         self.mcp = Some(mcp.clone());
         let started = tokio::time::Instant::now();
         let (pick_tx, pick_rx) = mpsc::unbounded_channel();
@@ -259,11 +277,18 @@ impl Run {
         let (escalation_tx, escalation_rx) = mpsc::unbounded_channel();
         self.ctl.escalation_tx = Some(escalation_tx);
         let host = self.workflow.clone().map(|p| Arc::new(crate::workflow::ToolHost::new(p)));
-        let mut steps = match StepRunner::new(&self.cfg, self.rec.clone(), pick_rx, escalation_rx, sandbox.clone(), processes, mcp, host) {
+        let mut steps = match StepRunner::new(
+            &self.cfg,
+            self.rec.clone(),
+            pick_rx,
+            escalation_rx,
+            super::step::StepServices { sandbox: sandbox.clone(), processes, mcp, workflow: host },
+        ) {
             Ok(r) => r,
             Err(reason) => return self.finish(Outcome::Failed, reason),
         };
-        let budget = self.rec.with_state(|s| s.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0)).unwrap_or(self.cfg.context_budget);
+        let budget =
+            self.rec.with_state(|s| s.info.as_ref().map(|i| i.context_budget).filter(|b| *b > 0)).unwrap_or(self.cfg.context_budget);
         let writer = WriterSetup {
             provider: self.cfg.provider.clone(),
             model: self.cfg.models.writer.clone(),
@@ -421,7 +446,9 @@ impl Run {
                     let answers = self.rec.with_state(|s| s.messages_answered.saturating_sub(s.answers_reasked));
                     self.cfg.provider.resume_at(Role::Agent, answers as usize);
                     self.rec.emit(EventKind::Warning {
-                        message: format!("paused while the model was answering step {step}: the request was cancelled and is asked again on resume"),
+                        message: format!(
+                            "paused while the model was answering step {step}: the request was cancelled and is asked again on resume"
+                        ),
                     })?;
                     if !self.wait_while_paused(PauseReason::Supervisor, &mut cycles, &mut steps, budget).await? {
                         return self.finish(Outcome::Stopped, "stopped by the supervisor".into());
@@ -430,7 +457,9 @@ impl Run {
                     continue;
                 }
                 InFlight::OutOfTime => {
-                    steps.close_open_calls("the time budget ran out while this call was running; it was stopped and its outcome is unknown")?;
+                    steps.close_open_calls(
+                        "the time budget ran out while this call was running; it was stopped and its outcome is unknown",
+                    )?;
                     // The timer fired at the limit, so the reading says exhausted even if the
                     // clock is read a hair early.
                     let elapsed = started.elapsed().max(time_limit.unwrap_or_default());
@@ -638,10 +667,7 @@ impl Run {
         if let Some(r) = review {
             steps.max_mode.review_picks = r;
         }
-        self.rec.emit(EventKind::MaxModeChanged {
-            candidates: steps.max_mode.candidates,
-            review_picks: steps.max_mode.review_picks,
-        })
+        self.rec.emit(EventKind::MaxModeChanged { candidates: steps.max_mode.candidates, review_picks: steps.max_mode.review_picks })
     }
 
     /// The supervisor's override of the last verdict. Accepting returns the summary to finish

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::recorder::SharedRecorder;
 use super::AgentConfig;
+use super::recorder::SharedRecorder;
 use crate::config::prices::ModelTable;
 use crate::model::{self, Message, ModelRequest, Progress, Provider, RetryPolicy, TokenUsage, ToolSpec};
 use crate::protocol::{EventKind, Role, RoleModels, ToolCallRequest};
@@ -19,12 +19,18 @@ pub(super) enum StepEnd {
     Stalled(String),
     Failed(String),
     /// The goal verifier needs the supervisor; headless, the run ends with `headless`.
-    Verifier { reason: String, headless: crate::protocol::Outcome },
+    Verifier {
+        reason: String,
+        headless: crate::protocol::Outcome,
+    },
     /// The model refused; the supervisor decides (headless, the run fails with `reason`).
     Refused(String),
     /// Answers kept being cut at the output limit of `max_tokens`; the supervisor decides
     /// (headless, the run fails with `reason`).
-    Truncated { reason: String, max_tokens: u32 },
+    Truncated {
+        reason: String,
+        max_tokens: u32,
+    },
 }
 
 /// After this many answers in a row without a tool call, the model is not making progress.
@@ -66,6 +72,14 @@ pub(super) struct StepRunner {
     result_failure: Option<String>,
 }
 
+/// What the session shares with every step's tools: they live as long as the session.
+pub(super) struct StepServices {
+    pub sandbox: Arc<crate::sandbox::Sandbox>,
+    pub processes: Arc<crate::tools::process::Processes>,
+    pub mcp: Arc<crate::mcp::McpServers>,
+    pub workflow: Option<Arc<crate::workflow::ToolHost>>,
+}
+
 /// Answers that may fail a subagent's schema before it fails: the first is asked for again.
 const MAX_INVALID_RESULTS: u32 = 2;
 
@@ -75,11 +89,9 @@ impl StepRunner {
         rec: SharedRecorder,
         picks: tokio::sync::mpsc::UnboundedReceiver<(u32, Option<String>)>,
         escalations: tokio::sync::mpsc::UnboundedReceiver<super::escalation::EscalationAnswer>,
-        sandbox: Arc<crate::sandbox::Sandbox>,
-        processes: Arc<crate::tools::process::Processes>,
-        mcp: Arc<crate::mcp::McpServers>,
-        workflow: Option<Arc<crate::workflow::ToolHost>>,
+        services: StepServices,
     ) -> Result<StepRunner, String> {
+        let StepServices { sandbox, processes, mcp, workflow } = services;
         let workspace = Workspace::open(&cfg.workspace).map_err(|e| format!("cannot open the workspace: {e}"))?;
         // A limit raised earlier in the session (before a resume) still holds.
         let max_output_tokens = rec.with_state(|s| s.max_tokens_raised).unwrap_or(cfg.max_output_tokens);
@@ -119,9 +131,8 @@ impl StepRunner {
     }
 
     fn request(&self) -> ModelRequest {
-        let (system, messages) = self.rec.with_state(|s| {
-            (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone())
-        });
+        let (system, messages) =
+            self.rec.with_state(|s| (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone()));
         ModelRequest {
             role: Role::Agent,
             model: self.models.agent.clone(),
@@ -313,10 +324,7 @@ impl StepRunner {
         if self.rec.with_state(|s| s.max_tokens_raised.is_some()) {
             return None;
         }
-        let ceiling = self
-            .prices
-            .max_output(&self.models.agent)
-            .map_or(FALLBACK_OUTPUT_CEILING, |m| u32::try_from(m).unwrap_or(u32::MAX));
+        let ceiling = self.prices.max_output(&self.models.agent).map_or(FALLBACK_OUTPUT_CEILING, |m| u32::try_from(m).unwrap_or(u32::MAX));
         let to = current.saturating_mul(2).min(ceiling);
         (to > current).then_some(to)
     }
@@ -431,7 +439,8 @@ impl StepRunner {
         let list = problems.iter().take(20).map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n");
         if self.invalid_results >= MAX_INVALID_RESULTS {
             outcome.output = format!("error: `result` does not match the schema again:\n{list}");
-            self.result_failure = Some(format!("the answer did not match its schema {MAX_INVALID_RESULTS} times; the last problems:\n{list}"));
+            self.result_failure =
+                Some(format!("the answer did not match its schema {MAX_INVALID_RESULTS} times; the last problems:\n{list}"));
         } else {
             outcome.output = format!(
                 "error: `result` does not match the schema it must follow:\n{list}\nCall `done` again with a corrected `result`; nothing else is needed."

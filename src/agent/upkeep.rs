@@ -35,7 +35,7 @@ fn recent_checkpoints(sessions: &[(String, Vec<Event>)]) -> Vec<(String, Checkpo
         .iter()
         .flat_map(|(sid, events)| {
             events.iter().filter_map(move |e| match &e.kind {
-                EventKind::CheckpointSaved { id, checkpoint, .. } => Some((format!("{sid}/{id}"), checkpoint.clone())),
+                EventKind::CheckpointSaved { id, checkpoint, .. } => Some((format!("{sid}/{id}"), (**checkpoint).clone())),
                 _ => None,
             })
         })
@@ -70,9 +70,8 @@ pub async fn distill_skills(cfg: &AgentConfig, except: Option<&str>) -> Result<(
         return Ok((patterns, Vec::new()));
     }
     let (existing, _) = skills::list_skills(&cfg.workspace);
-    let found = distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing)
-        .await
-        .map_err(|e| e.to_string())?;
+    let found =
+        distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing).await.map_err(|e| e.to_string())?;
     // Skills are files in the workspace, written from a model's answer: redacted like the log.
     let found = found.iter().map(|s| cfg.redactor.redacted(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
     Ok((patterns, found))
@@ -124,8 +123,9 @@ pub(super) async fn at_session_start(
             super::Supervision::Headless => {
                 if MemoryFile::load(&cfg.workspace).is_ok_and(|m| m.entry_count() > 0) {
                     rec.emit(EventKind::Warning {
-                        message: "MEMORY.md is due for consolidation: run `endure memory dream` to review the change, or `--yes` to apply it"
-                            .into(),
+                        message:
+                            "MEMORY.md is due for consolidation: run `endure memory dream` to review the change, or `--yes` to apply it"
+                                .into(),
                     })?;
                 }
             }
@@ -202,7 +202,10 @@ pub(super) fn save_memory(
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => {
-            rec.emit_for(Some(command_id), EventKind::Warning { message: format!("cannot read MEMORY.md before saving: {e}; nothing was written") })?;
+            rec.emit_for(
+                Some(command_id),
+                EventKind::Warning { message: format!("cannot read MEMORY.md before saving: {e}; nothing was written") },
+            )?;
             return Ok(None);
         }
     };
@@ -216,7 +219,10 @@ pub(super) fn save_memory(
         let diff = crate::workspace::file_diff("MEMORY.md", "MEMORY.md", &current, &text);
         rec.emit_for(
             Some(command_id),
-            EventKind::Warning { message: "MEMORY.md changed since you opened it: your edit was not written; it is proposed against the file as it is now".into() },
+            EventKind::Warning {
+                message: "MEMORY.md changed since you opened it: your edit was not written; it is proposed against the file as it is now"
+                    .into(),
+            },
         )?;
         rec.emit_for(Some(command_id), EventKind::MemoryProposed { id, source: "supervisor".into(), diff, content: text.clone() })?;
         return Ok(Some((id, text)));
@@ -235,7 +241,9 @@ pub(super) fn save_memory(
                 },
             )?;
         }
-        Err(e) => rec.emit_for(Some(command_id), EventKind::Warning { message: format!("cannot write MEMORY.md: {e}; your edit was not saved") })?,
+        Err(e) => {
+            rec.emit_for(Some(command_id), EventKind::Warning { message: format!("cannot write MEMORY.md: {e}; your edit was not saved") })?
+        }
     }
     Ok(None)
 }

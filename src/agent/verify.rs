@@ -2,7 +2,7 @@
 //! completion condition, on the evidence in the transcript rather than the agent's report.
 
 use super::recorder::SharedRecorder;
-use crate::model::{self, ModelRequest, Progress, Provider, RetryPolicy};
+use crate::model::{self, Progress, Provider, RetryPolicy};
 use crate::protocol::{EventKind, Message, Role};
 use crate::reliability::verifier::{Verdict, VerifierInput, parse_verdict, verifier_request};
 use crate::session::LogError;
@@ -14,7 +14,10 @@ pub(super) enum Decision {
     Continue,
     /// The loop is not converging, or the verifier could not be read: the supervisor decides
     /// (headless: the run ends with this outcome).
-    Supervisor { reason: String, headless: crate::protocol::Outcome },
+    Supervisor {
+        reason: String,
+        headless: crate::protocol::Outcome,
+    },
 }
 
 pub(super) struct Verifier<'a> {
@@ -24,7 +27,7 @@ pub(super) struct Verifier<'a> {
     pub model: &'a str,
     pub goal: Option<&'a str>,
     pub max_rejections: u32,
-    pub usage: &'a (dyn Fn(Role, &str, &ModelRequest, &model::Completion, bool) -> Result<(), LogError> + Sync),
+    pub usage: &'a super::UsageFn<'a>,
 }
 
 /// The message that carries a rejection back to the agent.

@@ -325,7 +325,14 @@ impl Keymap {
                         ));
                     } else if a.len() != b.len() && a.iter().zip(b).all(|(x, y)| x == y) {
                         let (short, long) = if a.len() < b.len() { (first, second) } else { (second, first) };
-                        out.push(format!("[{}] `{}` ({}) shadows the sequence `{}` ({})", ctx.as_str(), short.notation, short.desc, long.notation, long.desc));
+                        out.push(format!(
+                            "[{}] `{}` ({}) shadows the sequence `{}` ({})",
+                            ctx.as_str(),
+                            short.notation,
+                            short.desc,
+                            long.notation,
+                            long.desc
+                        ));
                     }
                 }
             }
@@ -663,7 +670,10 @@ fn parse_file(src: &Source, problems: &mut Vec<ConfigProblem>) -> Option<(Option
             continue;
         };
         let DeValue::Table(table) = value.get_ref() else {
-            problems.push(src.problem(value.span(), format!("[{name}] must be a table with `keys`, `prepend` or `append`, not {}", type_name(value.get_ref()))));
+            problems.push(src.problem(
+                value.span(),
+                format!("[{name}] must be a table with `keys`, `prepend` or `append`, not {}", type_name(value.get_ref())),
+            ));
             continue;
         };
         let mut edit = SectionEdit::default();
@@ -673,7 +683,8 @@ fn parse_file(src: &Source, problems: &mut Vec<ConfigProblem>) -> Option<(Option
                 "keys" => edit.keys = Some(bindings),
                 "prepend" => edit.prepend = bindings,
                 "append" => edit.append = bindings,
-                other => problems.push(src.problem(field.span(), format!("unknown field `{other}` in [{name}] (expected keys, prepend, append)"))),
+                other => problems
+                    .push(src.problem(field.span(), format!("unknown field `{other}` in [{name}] (expected keys, prepend, append)"))),
             }
         }
         edits.sections.push((ctx, edit));
@@ -683,7 +694,9 @@ fn parse_file(src: &Source, problems: &mut Vec<ConfigProblem>) -> Option<(Option
 
 fn parse_list(src: &Source, section: &str, field: &str, list: &Spanned<DeValue<'_>>, problems: &mut Vec<ConfigProblem>) -> Vec<Binding> {
     let DeValue::Array(items) = list.get_ref() else {
-        problems.push(src.problem(list.span(), format!("`{field}` must be an array of {{ on, run, desc }}, not {}", type_name(list.get_ref()))));
+        problems.push(
+            src.problem(list.span(), format!("`{field}` must be an array of {{ on, run, desc }}, not {}", type_name(list.get_ref()))),
+        );
         return Vec::new();
     };
     // Remembers where each key sequence was first bound, to name it in duplicate errors.
@@ -694,7 +707,8 @@ fn parse_list(src: &Source, section: &str, field: &str, list: &Spanned<DeValue<'
         let norm: Vec<_> = binding.keys.iter().map(normalize).collect();
         if let Some((_, first)) = seen.iter().find(|(k, _)| *k == norm) {
             let line = super::line_col(&src.text, *first).0;
-            problems.push(src.problem(on_span, format!("duplicate key `{}` in [{section}] (already bound on line {line})", binding.notation)));
+            problems
+                .push(src.problem(on_span, format!("duplicate key `{}` in [{section}] (already bound on line {line})", binding.notation)));
             continue;
         }
         seen.push((norm, on_span.start));
@@ -703,9 +717,14 @@ fn parse_list(src: &Source, section: &str, field: &str, list: &Spanned<DeValue<'
     out
 }
 
-fn parse_binding(src: &Source, item: &Spanned<DeValue<'_>>, problems: &mut Vec<ConfigProblem>) -> Option<(Binding, std::ops::Range<usize>)> {
+fn parse_binding(
+    src: &Source,
+    item: &Spanned<DeValue<'_>>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<(Binding, std::ops::Range<usize>)> {
     let DeValue::Table(t) = item.get_ref() else {
-        problems.push(src.problem(item.span(), format!("a binding must be a table {{ on, run, desc }}, not {}", type_name(item.get_ref()))));
+        problems
+            .push(src.problem(item.span(), format!("a binding must be a table {{ on, run, desc }}, not {}", type_name(item.get_ref()))));
         return None;
     };
     let before = problems.len();
@@ -741,7 +760,9 @@ fn parse_binding(src: &Source, item: &Spanned<DeValue<'_>>, problems: &mut Vec<C
                 Err(e) => problems.push(src.problem(v.span(), e)),
             },
             ("desc", DeValue::String(s)) => desc = Some(s.to_string()),
-            (f @ ("run" | "desc"), other) => problems.push(src.problem(v.span(), format!("`{f}` must be a string, not {}", type_name(other)))),
+            (f @ ("run" | "desc"), other) => {
+                problems.push(src.problem(v.span(), format!("`{f}` must be a string, not {}", type_name(other))))
+            }
             (other, _) => problems.push(src.problem(k.span(), format!("unknown field `{other}` in a binding (expected on, run, desc)"))),
         }
     }
@@ -755,6 +776,7 @@ fn parse_binding(src: &Source, item: &Spanned<DeValue<'_>>, problems: &mut Vec<C
         return None;
     }
     let action = action?;
-    let desc = desc.unwrap_or_else(|| Action::NAMED.iter().find(|(_, a)| *a == action).map(|(n, _)| n.replace('_', " ")).unwrap_or_default());
+    let desc =
+        desc.unwrap_or_else(|| Action::NAMED.iter().find(|(_, a)| *a == action).map(|(n, _)| n.replace('_', " ")).unwrap_or_default());
     Some((Binding { keys, action, desc, notation: notation.join(" ") }, on_span?))
 }

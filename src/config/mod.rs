@@ -22,9 +22,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 pub mod keymap;
-pub mod theme;
 pub mod paths;
 pub mod prices;
-pub mod settings;
 pub mod problem;
+pub mod settings;
+pub mod theme;
 pub mod ui_check;

@@ -84,13 +84,9 @@ impl ModelTable {
 
     pub fn lookup(&self, model: &str) -> Option<&ModelInfo> {
         let find = |name: &str| {
-            self.models.get(name).or_else(|| {
-                self.models
-                    .iter()
-                    .filter(|(k, _)| name.starts_with(k.as_str()))
-                    .max_by_key(|(k, _)| k.len())
-                    .map(|(_, v)| v)
-            })
+            self.models
+                .get(name)
+                .or_else(|| self.models.iter().filter(|(k, _)| name.starts_with(k.as_str())).max_by_key(|(k, _)| k.len()).map(|(_, v)| v))
         };
         find(model).or_else(|| model.rsplit_once('/').and_then(|(_, m)| find(m)))
     }

@@ -306,7 +306,10 @@ mod tests {
     fn sandbox_keys_parse_and_bad_modes_name_the_key() {
         let text = "sandbox = \"read-only\"\nnetwork = \"on\"\napprove-escalations = true\nenv-keep = [\"KEYBOARD\"]\nenv-remove = [\"CORP_PROXY\"]\n";
         let o = parse_config(text, Path::new("c.toml")).unwrap();
-        assert_eq!((o.sandbox, o.network, o.approve_escalations), (Some(crate::sandbox::SandboxMode::ReadOnly), Some(crate::sandbox::NetworkMode::On), Some(true)));
+        assert_eq!(
+            (o.sandbox, o.network, o.approve_escalations),
+            (Some(crate::sandbox::SandboxMode::ReadOnly), Some(crate::sandbox::NetworkMode::On), Some(true))
+        );
         assert_eq!((o.env_keep.unwrap(), o.env_remove.unwrap()), (vec!["KEYBOARD".to_string()], vec!["CORP_PROXY".to_string()]));
         let err = parse_config("sandbox = \"loose\"\n", Path::new("c.toml")).expect_err("must fail");
         assert!(err.message.contains("sandbox") && err.line == 1, "{err}");

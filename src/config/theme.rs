@@ -95,37 +95,102 @@ pub fn no_color_requested() -> bool {
 pub const SCOPES: &[&str] = &[
     // The base style under everything: the frame is filled with it first.
     "ui",
-    "ui.border", "ui.border.focused", "ui.title", "ui.title.focused", "ui.tab", "ui.tab.active",
-    "ui.selection", "ui.dim", "ui.banner.error", "ui.flash", "ui.error", "ui.confirm",
-    "ui.help.section", "ui.help.key", "ui.help.desc",
-    "ui.search.match", "ui.search.current", "ui.search.input",
-    "ui.statusbar", "ui.statusbar.key",
-    "ui.replay", "ui.timeline",
+    "ui.border",
+    "ui.border.focused",
+    "ui.title",
+    "ui.title.focused",
+    "ui.tab",
+    "ui.tab.active",
+    "ui.selection",
+    "ui.dim",
+    "ui.banner.error",
+    "ui.flash",
+    "ui.error",
+    "ui.confirm",
+    "ui.help.section",
+    "ui.help.key",
+    "ui.help.desc",
+    "ui.search.match",
+    "ui.search.current",
+    "ui.search.input",
+    "ui.statusbar",
+    "ui.statusbar.key",
+    "ui.replay",
+    "ui.timeline",
     // Checkpoint field names, checkpoints a rollback abandoned, the MEMORY.md proposal banner
     // and the MEMORY.md conflict view's title and choices.
-    "ui.field", "ui.abandoned", "ui.proposal", "ui.conflict",
-    "status.idle", "status.running", "status.waiting", "status.paused", "status.stalled", "status.done", "status.failed",
-    "gauge.fill", "gauge.high", "gauge.mark", "gauge.mark.fired", "gauge.empty",
-    "transcript.user", "transcript.user.header", "transcript.assistant.header",
-    "transcript.tool.name", "transcript.tool.target", "transcript.tool.args", "transcript.tool.output",
-    "transcript.tool.running", "transcript.tool.ok", "transcript.tool.error",
-    "transcript.correction", "transcript.correction.pending", "transcript.correction.queued", "transcript.correction.delivered",
-    "transcript.notice.info", "transcript.notice.warning", "transcript.notice.error",
+    "ui.field",
+    "ui.abandoned",
+    "ui.proposal",
+    "ui.conflict",
+    "status.idle",
+    "status.running",
+    "status.waiting",
+    "status.paused",
+    "status.stalled",
+    "status.done",
+    "status.failed",
+    "gauge.fill",
+    "gauge.high",
+    "gauge.mark",
+    "gauge.mark.fired",
+    "gauge.empty",
+    "transcript.user",
+    "transcript.user.header",
+    "transcript.assistant.header",
+    "transcript.tool.name",
+    "transcript.tool.target",
+    "transcript.tool.args",
+    "transcript.tool.output",
+    "transcript.tool.running",
+    "transcript.tool.ok",
+    "transcript.tool.error",
+    "transcript.correction",
+    "transcript.correction.pending",
+    "transcript.correction.queued",
+    "transcript.correction.delivered",
+    "transcript.notice.info",
+    "transcript.notice.warning",
+    "transcript.notice.error",
     "transcript.new_marker",
-    "markdown.heading", "markdown.code", "markdown.emphasis", "markdown.strong", "markdown.list",
-    "markdown.quote", "markdown.link",
-    "tasks.pending", "tasks.active", "tasks.done",
-    "diff.file", "diff.header", "diff.hunk", "diff.context", "diff.plus", "diff.minus",
+    "markdown.heading",
+    "markdown.code",
+    "markdown.emphasis",
+    "markdown.strong",
+    "markdown.list",
+    "markdown.quote",
+    "markdown.link",
+    "tasks.pending",
+    "tasks.active",
+    "tasks.done",
+    "diff.file",
+    "diff.header",
+    "diff.hunk",
+    "diff.context",
+    "diff.plus",
+    "diff.minus",
     // Max Mode markers and overhead cost in the status bar.
-    "status.max", "status.overhead",
+    "status.max",
+    "status.overhead",
     // Max Mode candidates: the judge's pick, the one executing, a failed one, and the call to
     // pick while the run waits for the supervisor.
-    "candidate.judge", "candidate.picked", "candidate.failed", "candidate.waiting",
+    "candidate.judge",
+    "candidate.picked",
+    "candidate.failed",
+    "candidate.waiting",
     // Goal-verifier verdicts and the supervisor's override of one.
-    "verdict.met", "verdict.unmet", "verdict.override",
+    "verdict.met",
+    "verdict.unmet",
+    "verdict.override",
     // The Endurance panel's figure, series and marks.
-    "endurance.figure", "endurance.context", "endurance.checkpoint", "endurance.rollover", "endurance.intervention",
-    "endurance.tests", "endurance.quality", "endurance.stall",
+    "endurance.figure",
+    "endurance.context",
+    "endurance.checkpoint",
+    "endurance.rollover",
+    "endurance.intervention",
+    "endurance.tests",
+    "endurance.quality",
+    "endurance.stall",
 ];
 
 /// The first segment of every valid scope (of every [`SCOPES`] entry); anything else is almost
@@ -134,8 +199,13 @@ const SCOPE_ROOTS: &[&str] = &["ui", "status", "gauge", "transcript", "markdown"
 
 /// The syntect themes bundled in the binary, valid values of `syntax`.
 pub const SYNTAX_THEMES: &[&str] = &[
-    "base16-ocean.dark", "base16-eighties.dark", "base16-mocha.dark", "base16-ocean.light",
-    "InspiredGitHub", "Solarized (dark)", "Solarized (light)",
+    "base16-ocean.dark",
+    "base16-eighties.dark",
+    "base16-mocha.dark",
+    "base16-ocean.light",
+    "InspiredGitHub",
+    "Solarized (dark)",
+    "Solarized (light)",
 ];
 
 pub const DEFAULT_SYNTAX: &str = "base16-ocean.dark";
@@ -323,7 +393,10 @@ impl Loader<'_> {
         let report = |this: &mut Self, msg: String| {
             let p = match at {
                 Some(pos) => pos.problem(msg),
-                None => ConfigProblem::file(user_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("theme `{name}`")), msg),
+                None => ConfigProblem::file(
+                    user_path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("theme `{name}`")),
+                    msg,
+                ),
             };
             this.problems.push(p);
         };
@@ -418,7 +491,9 @@ fn parse_file(src: &Source, root: &DeTable<'_>, problems: &mut Vec<ConfigProblem
                         Some(c) => {
                             layer.palette.insert(name.get_ref().to_string(), c);
                         }
-                        None => problems.push(src.problem(v.span(), format!("palette colour `{}` must be #rrggbb, an ANSI name, or 0-255", name.get_ref()))),
+                        None => problems.push(
+                            src.problem(v.span(), format!("palette colour `{}` must be #rrggbb, an ANSI name, or 0-255", name.get_ref())),
+                        ),
                     }
                 }
             }
@@ -441,7 +516,9 @@ fn parse_styles(src: &Source, prefix: &str, table: &DeTable<'_>, out: &mut BTree
         if prefix.is_empty() {
             let root = scope.split('.').next().unwrap_or("");
             if !SCOPE_ROOTS.contains(&root) {
-                problems.push(src.problem(key.span(), format!("unknown scope `{scope}` (scopes start with one of: {})", SCOPE_ROOTS.join(", "))));
+                problems.push(
+                    src.problem(key.span(), format!("unknown scope `{scope}` (scopes start with one of: {})", SCOPE_ROOTS.join(", "))),
+                );
                 continue;
             }
         }
@@ -471,12 +548,15 @@ fn parse_style(src: &Source, value: &Spanned<DeValue<'_>>, problems: &mut Vec<Co
                             for item in items.iter() {
                                 match item.get_ref().as_str().map(|s| parse_modifier(s).ok_or(s)) {
                                     Some(Ok(m)) => st.modifiers |= m,
-                                    Some(Err(bad)) => problems.push(src.problem(item.span(), format!("unknown modifier `{bad}` (expected one of: {MODIFIER_NAMES})"))),
+                                    Some(Err(bad)) => problems.push(
+                                        src.problem(item.span(), format!("unknown modifier `{bad}` (expected one of: {MODIFIER_NAMES})")),
+                                    ),
                                     None => problems.push(src.problem(item.span(), "a modifier must be a string")),
                                 }
                             }
                         }
-                        other => problems.push(src.problem(v.span(), format!("`modifiers` must be an array of strings, not {}", type_name(other)))),
+                        other => problems
+                            .push(src.problem(v.span(), format!("`modifiers` must be an array of strings, not {}", type_name(other)))),
                     },
                     other => problems.push(src.problem(
                         k.span(),

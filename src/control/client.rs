@@ -26,7 +26,8 @@ pub enum Received {
 impl Client {
     /// Connects and names the client (`client` goes into the source of its commands).
     pub async fn connect(socket: &Path, client: &str) -> Result<Client, ControlError> {
-        let stream = UnixStream::connect(socket).await.map_err(|source| ControlError::Connect { path: socket.display().to_string(), source })?;
+        let stream =
+            UnixStream::connect(socket).await.map_err(|source| ControlError::Connect { path: socket.display().to_string(), source })?;
         let (read, write) = stream.into_split();
         let mut c = Client { path: socket.to_path_buf(), lines: BufReader::new(read).lines(), write };
         c.send_line(&ClientLine::Hello { client: client.to_string() }).await?;

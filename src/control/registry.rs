@@ -112,7 +112,10 @@ impl Registry {
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(format!("no running session {id} (see `endure ps`)")),
-            _ => Err(format!("{id} matches several running sessions: {}", matches.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", "))),
+            _ => Err(format!(
+                "{id} matches several running sessions: {}",
+                matches.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", ")
+            )),
         }
     }
 }

@@ -31,7 +31,12 @@ impl ControlServer {
     /// Binds `<session_dir>/control.sock` (0600, in the directory made 0700) and registers the
     /// session in `registry`, if given. The caller holds the session's lock, so a socket file
     /// already there was left by a process that died: it is replaced.
-    pub fn start(link: ControlLink, session_dir: &Path, log_path: &Path, registry: Option<(&Registry, Entry)>) -> Result<ControlServer, ControlError> {
+    pub fn start(
+        link: ControlLink,
+        session_dir: &Path,
+        log_path: &Path,
+        registry: Option<(&Registry, Entry)>,
+    ) -> Result<ControlServer, ControlError> {
         let socket = session_dir.join(SOCKET_FILE);
         let len = socket.as_os_str().len();
         if len > MAX_SOCKET_PATH {

@@ -7,8 +7,7 @@ use regex::Regex;
 
 use super::{Loc, Sink, re};
 
-static CC_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(\S.*?):(\d+):(?:(\d+):)? (fatal error|error|warning)(?:\[([\w-]+)\])?: (.+)$"));
+static CC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S.*?):(\d+):(?:(\d+):)? (fatal error|error|warning)(?:\[([\w-]+)\])?: (.+)$"));
 static TSC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S.*?)\((\d+),(\d+)\): (error|warning) (TS\d+): (.+)$"));
 static TSC_PRETTY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S.*?):(\d+):(\d+) - (error|warning) (TS\d+): (.+)$"));
 

@@ -8,9 +8,7 @@ use regex::Regex;
 use super::{Sink, re};
 
 static TEST_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^\s*\d+/\d+ Test\s+#\d+: (\S+) \.*\s*(?:\*\*\*)?(Passed|Failed|Not Run|Skipped|Timeout|Exception: .+?|\w.*?)\s+[\d.]+ sec\s*$",
-    )
+    re(r"^\s*\d+/\d+ Test\s+#\d+: (\S+) \.*\s*(?:\*\*\*)?(Passed|Failed|Not Run|Skipped|Timeout|Exception: .+?|\w.*?)\s+[\d.]+ sec\s*$")
 });
 static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\d+% tests passed, (\d+) tests? failed out of (\d+)\s*$"));
 static LISTED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+\d+ - (\S+) \((.+)\)\s*$"));

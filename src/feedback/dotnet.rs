@@ -14,25 +14,21 @@ use regex::Regex;
 use super::{Loc, Sink, re};
 
 static FAILED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+Failed (\S.*?) \[[^\]]*\]\s*$"));
-static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:Failed|Passed)!\s+-\s+Failed:\s+(\d+),\s+Passed:\s+(\d+),\s+Skipped:\s+(\d+),\s+Total:\s+\d+")
-});
+static SUMMARY_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:Failed|Passed)!\s+-\s+Failed:\s+(\d+),\s+Passed:\s+(\d+),\s+Skipped:\s+(\d+),\s+Total:\s+\d+"));
 static TOTAL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^Total tests: (\d+)\s*$"));
 static PART_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+(Passed|Failed|Skipped): (\d+)\s*$"));
 static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+at (\S+?)\(.*\) in (.+):line (\d+)\s*$"));
 /// `src/Cart.cs(12,5): error CS0103: The name 'x' does not exist … [/abs/App.csproj]`.
-static MSBUILD_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^\s*(?:\d+>)?(\S.*?\.(?:cs|fs|vb))\((\d+),(\d+)\): (error|warning) ([A-Z]+\d+): (.+?)(?: \[[^\]]+\])?\s*$")
-});
+static MSBUILD_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^\s*(?:\d+>)?(\S.*?\.(?:cs|fs|vb))\((\d+),(\d+)\): (error|warning) ([A-Z]+\d+): (.+?)(?: \[[^\]]+\])?\s*$"));
 
 /// Lines a failure's report may take before the next test's.
 const MAX_BLOCK_LINES: usize = 60;
 const MESSAGE_LINES: usize = 4;
 
 fn is_library(method: &str) -> bool {
-    ["System.", "Microsoft.", "Xunit.", "NUnit.", "FluentAssertions.", "Shouldly.", "Moq."]
-        .iter()
-        .any(|p| method.starts_with(p))
+    ["System.", "Microsoft.", "Xunit.", "NUnit.", "FluentAssertions.", "Shouldly.", "Moq."].iter().any(|p| method.starts_with(p))
 }
 
 pub(super) fn parse(lines: &[&str], sink: &mut Sink) {

@@ -163,8 +163,8 @@ fn panic(lines: &[&str], i: usize, message: &str, sink: &mut Sink) {
         .take_while(|l| !(l.starts_with("panic: ") || l.starts_with("FAIL") || l.starts_with("exit status")))
         .filter(|l| l.starts_with('\t'))
         .find_map(|l| STACK_FRAME_RE.captures(l).filter(|f| f.get(1).is_some_and(|p| !is_go_internal(p.as_str()))));
-    let loc = frame.as_ref().map_or_else(Loc::default, |f| {
-        Loc::new(f.get(1).map_or("", |m| m.as_str()), f.get(2).map_or("", |m| m.as_str()), None)
-    });
+    let loc = frame
+        .as_ref()
+        .map_or_else(Loc::default, |f| Loc::new(f.get(1).map_or("", |m| m.as_str()), f.get(2).map_or("", |m| m.as_str()), None));
     sink.error(i, "go panic", loc, message);
 }

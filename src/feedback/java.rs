@@ -15,36 +15,22 @@ use super::{Context, Loc, Sink, re};
 static LEVEL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\[(?:INFO|ERROR|WARNING|WARN)\] ?"));
 /// `Tests run: 5, Failures: 1, Errors: 1, Skipped: 1` alone is a module's total; with a
 /// `Time elapsed` it is one class's, which the total already counts.
-static TOTALS_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$"));
+static TOTALS_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^Tests run: (\d+), Failures: (\d+), Errors: (\d+), Skipped: (\d+)\s*$"));
 /// surefire 2: `method(pkg.Class)  Time elapsed: 0.01 s  <<< FAILURE!`; surefire 3:
 /// `pkg.Class.method -- Time elapsed: 0.01 s <<< ERROR!`.
-static FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:([^\s(]+)\(([\w.$]+)\)|([\w.$]+)\.([\w$]+))\s+(?:-- )?Time elapsed: .*<<< (?:FAILURE|ERROR)!\s*$")
-});
+static FAILED_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:([^\s(]+)\(([\w.$]+)\)|([\w.$]+)\.([\w$]+))\s+(?:-- )?Time elapsed: .*<<< (?:FAILURE|ERROR)!\s*$"));
 static EXCEPTION_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[a-z_$][\w$]*\.)+([A-Z][\w$]*)(?:: (.*))?$"));
-static FRAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\s+at ([\w.$<>]+)\.[\w$<>]+\(([\w$]+\.(?:java|kt|groovy|scala)):(\d+)\)\s*$"));
+static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+at ([\w.$<>]+)\.[\w$<>]+\(([\w$]+\.(?:java|kt|groovy|scala)):(\d+)\)\s*$"));
 static JAVAC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S.*?\.(?:java|kt)):\[(\d+),(\d+)\] (.+)$"));
 
 /// Lines between a failing test's header and the frame that locates it.
 const MAX_BLOCK_LINES: usize = 40;
 
 fn is_library(class: &str) -> bool {
-    [
-        "java.",
-        "javax.",
-        "jdk.",
-        "sun.",
-        "org.junit.",
-        "junit.",
-        "org.apache.maven.",
-        "org.opentest4j.",
-        "org.assertj.",
-        "org.hamcrest.",
-    ]
-    .iter()
-    .any(|p| class.starts_with(p))
+    ["java.", "javax.", "jdk.", "sun.", "org.junit.", "junit.", "org.apache.maven.", "org.opentest4j.", "org.assertj.", "org.hamcrest."]
+        .iter()
+        .any(|p| class.starts_with(p))
 }
 
 /// The workspace path of a class's source file, looked up under Maven's source roots.
@@ -87,7 +73,8 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
             let get = |k: usize| c.get(k).map_or("", |m| m.as_str());
             let loc = Loc::new(get(1), get(2), Some(get(3)));
             // `cannot find symbol` says which on the next line: `  symbol:   variable totl`.
-            let symbol = lines.get(i + 1).map(|l| LEVEL_RE.find(l).map_or(*l, |m| &l[m.end()..]).trim()).filter(|l| l.starts_with("symbol:"));
+            let symbol =
+                lines.get(i + 1).map(|l| LEVEL_RE.find(l).map_or(*l, |m| &l[m.end()..]).trim()).filter(|l| l.starts_with("symbol:"));
             let message = match symbol {
                 Some(s) => format!("{} ({})", get(4), s.split_whitespace().collect::<Vec<_>>().join(" ")),
                 None => get(4).to_string(),
@@ -127,12 +114,7 @@ fn failure(lines: &[&str], header: usize, sink: &mut Sink) -> usize {
             let file = source_path(sink.ctx, class, c.get(2).map_or("", |m| m.as_str()));
             let (ty, message) = exception.unwrap_or(("Error", "test failed"));
             let message = if message.is_empty() { ty } else { message };
-            sink.error(
-                header,
-                format!("java {ty}"),
-                Loc::new(&file, c.get(3).map_or("", |m| m.as_str()), None),
-                message,
-            );
+            sink.error(header, format!("java {ty}"), Loc::new(&file, c.get(3).map_or("", |m| m.as_str()), None), message);
             return j + 1;
         }
     }

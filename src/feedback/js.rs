@@ -8,8 +8,7 @@ use super::{Loc, Sink, re};
 
 /// jest's per-file badge (`FAIL src/a.test.js (1.2 s)`, indented on a terminal). Spaces, not
 /// `go test`'s tab, and a script's extension keep `FAIL\tpkg` out.
-static JEST_FILE_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\s*(?:FAIL|PASS) +(\S+\.[cm]?[jt]sx?)(?:\s+\(.*\))?\s*$"));
+static JEST_FILE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*(?:FAIL|PASS) +(\S+\.[cm]?[jt]sx?)(?:\s+\(.*\))?\s*$"));
 /// Babel's parse error in a suite that failed to run: `SyntaxError: /abs/a.test.js: Unexpected
 /// token (1:11)`.
 static BABEL_SYNTAX_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*SyntaxError: (.+?): (.+ \((\d+):(\d+)\))\s*$"));
@@ -21,11 +20,9 @@ static VITEST_FAIL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+FAIL\s+(\S+ >
 static VITEST_LOC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*❯ (\S+?):(\d+):(\d+)$"));
 static VITEST_TESTS_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*Tests\s+(.+?)\s+\(\d+\)$"));
 static COUNT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+) (failed|passed|skipped|todo|pending)"));
-static FRAME_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\s+at (?:async )?(?:.*? \()?(?:file://)?([^\s()]+?):(\d+):(\d+)\)?$"));
-static NODE_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^\s*(?:Uncaught )?((?:[A-Z]\w*)?Error|[A-Z]\w*Exception)(?: \[[A-Za-z0-9_]+\])?: (.*)$")
-});
+static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+at (?:async )?(?:.*? \()?(?:file://)?([^\s()]+?):(\d+):(\d+)\)?$"));
+static NODE_ERROR_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^\s*(?:Uncaught )?((?:[A-Z]\w*)?Error|[A-Z]\w*Exception)(?: \[[A-Za-z0-9_]+\])?: (.*)$"));
 
 /// Lines a Node error message may take before its stack (`Require stack:` lists, assertion
 /// diffs and the like).
@@ -220,12 +217,8 @@ fn parse_node(lines: &[&str], sink: &mut Sink) {
         let ty = c.get(1).map_or("", |m| m.as_str());
         let mut message = c.get(2).map_or("", |m| m.as_str()).trim_end().to_string();
         if message.ends_with(':') {
-            let more: Vec<&str> = lines[start + 1..frames_start]
-                .iter()
-                .map(|l| l.trim())
-                .filter(|l| !l.is_empty())
-                .take(NODE_CONTINUATION_LINES)
-                .collect();
+            let more: Vec<&str> =
+                lines[start + 1..frames_start].iter().map(|l| l.trim()).filter(|l| !l.is_empty()).take(NODE_CONTINUATION_LINES).collect();
             if !more.is_empty() {
                 message = format!("{message} {}", more.join(" "));
             }

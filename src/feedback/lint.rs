@@ -9,13 +9,10 @@ use super::{Loc, Sink, re};
 
 /// eslint stylish: the file is on its own line, problems below it are indented.
 static ESLINT_FILE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(/|[A-Za-z]:\\|\.{1,2}/|\w)\S*\.\w+$"));
-static ESLINT_ENTRY_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\s+(\d+):(\d+)\s+(error|warning)\s+(.+?)(?:\s{2,}(@?[\w/-]+))?\s*$"));
-static ESLINT_UNIX_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(\S.*?):(\d+):(\d+): (.+?) \[(Error|Warning)(?:/(@?[\w/-]+))?\]$"));
-static ESLINT_COMPACT_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(\S.*?): line (\d+), col (\d+), (Error|Warning) - (.+?)(?: \((@?[\w/-]+)\))?$")
-});
+static ESLINT_ENTRY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+(\d+):(\d+)\s+(error|warning)\s+(.+?)(?:\s{2,}(@?[\w/-]+))?\s*$"));
+static ESLINT_UNIX_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S.*?):(\d+):(\d+): (.+?) \[(Error|Warning)(?:/(@?[\w/-]+))?\]$"));
+static ESLINT_COMPACT_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(\S.*?): line (\d+), col (\d+), (Error|Warning) - (.+?)(?: \((@?[\w/-]+)\))?$"));
 
 /// ruff's rule codes (`F401`, `UP045`) and its syntax errors.
 const RUFF_CODE: &str = r"(?:[A-Z]{1,6}\d{1,5}|invalid-syntax)";
@@ -23,17 +20,14 @@ const RUFF_CODE: &str = r"(?:[A-Z]{1,6}\d{1,5}|invalid-syntax)";
 static RUFF_HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"^({RUFF_CODE}):? (?:\[\*\] )?(.+)$")));
 static RUFF_ARROW_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*--> (.+?):(\d+):(\d+)\s*$"));
 /// ruff's concise format (the default before 0.8): `file:line:col: F401 [*] msg`.
-static RUFF_CONCISE_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(&format!(r"^(\S.*?):(\d+):(\d+): ({RUFF_CODE}):? (?:\[\*\] )?(.+)$")));
+static RUFF_CONCISE_RE: LazyLock<Regex> = LazyLock::new(|| re(&format!(r"^(\S.*?):(\d+):(\d+): ({RUFF_CODE}):? (?:\[\*\] )?(.+)$")));
 
 /// shellcheck's default format: `In file line N:`, the source line, then one caret line per
 /// problem whose `^` sits under the column.
 static SC_HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^In (.+) line (\d+):$"));
-static SC_CARET_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(\s*)\^[-^]*\s+(SC\d+) \((error|warning|info|style)\): (.+)$"));
+static SC_CARET_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\s*)\^[-^]*\s+(SC\d+) \((error|warning|info|style)\): (.+)$"));
 /// `shellcheck -f gcc`: `file:line:col: level: msg [SC2086]`.
-static SC_GCC_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(\S.*?):(\d+):(\d+): (error|warning|note|style|info): (.+) \[(SC\d+)\]$"));
+static SC_GCC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S.*?):(\d+):(\d+): (error|warning|note|style|info): (.+) \[(SC\d+)\]$"));
 
 /// Whether a line is shellcheck's gcc format, which the C compiler parser must leave alone.
 pub(super) fn is_shellcheck_gcc(line: &str) -> bool {

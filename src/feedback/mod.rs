@@ -52,8 +52,7 @@ const MAX_MESSAGE_CHARS: usize = 300;
 /// test runner or compiler prints as a header is that long, and it keeps the regexes cheap.
 const MAX_LINE_BYTES: usize = 4096;
 
-static ANSI_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"));
+static ANSI_RE: LazyLock<Regex> = LazyLock::new(|| re(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"));
 
 /// Compiles a static pattern. The patterns are literals, so failure is a programming error that
 /// the first test run reveals.
@@ -324,10 +323,7 @@ fn drop_restatements(found: &mut Vec<Found>) {
             let same_place = x.file.is_some() && x.file == y.file && x.line == y.line && (x.col.is_none() || x.col == y.col);
             // Of two equally placed ones the longer message stays, or the first of equals.
             let says_more = y.message.len() > x.message.len() || (y.message.len() == x.message.len() && j < i);
-            j != i
-                && b.severity == a.severity
-                && (better_placed || same_place && says_more)
-                && y.message.contains(x.message.as_str())
+            j != i && b.severity == a.severity && (better_placed || same_place && says_more) && y.message.contains(x.message.as_str())
         })
     };
     let drop: Vec<bool> = (0..found.len()).map(restated).collect();

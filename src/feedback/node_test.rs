@@ -12,25 +12,21 @@ use super::js::is_user_frame;
 use super::{Loc, Sink, re};
 
 /// `# pass 2` (tap) and `ℹ pass 2` (spec).
-static SUMMARY_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:#|ℹ) (tests|pass|fail|cancelled|skipped|todo) (\d+)\s*$"));
+static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:#|ℹ) (tests|pass|fail|cancelled|skipped|todo) (\d+)\s*$"));
 static TAP_SUBTEST_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\s*)# Subtest: (.+?)\s*$"));
-static TAP_NOT_OK_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(\s*)not ok \d+(?: - (.+?))?(?:\s+#\s*(SKIP|TODO)\b.*)?\s*$"));
+static TAP_NOT_OK_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\s*)not ok \d+(?: - (.+?))?(?:\s+#\s*(SKIP|TODO)\b.*)?\s*$"));
 static TAP_KEY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\s*)(\w+): ?(.*)$"));
 /// `✖ name (1.2ms)`; a `# TODO` test may fail without failing the run.
 static SPEC_FAIL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\s*)✖ (.+?)(?: \([\d.]+m?s\))?\s*$"));
 static SPEC_SUITE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\s*)▶ (.+?)\s*$"));
 /// A stack line of a TAP diagnostic, which lacks the `at`.
-static STACK_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:async )?(?:.*? \()?(?:file://)?([^\s()]+?):(\d+):(\d+)\)?$"));
+static STACK_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:async )?(?:.*? \()?(?:file://)?([^\s()]+?):(\d+):(\d+)\)?$"));
 
 /// Lines a TAP diagnostic block may take: Node's hold a stack of a dozen frames and the error.
 const MAX_YAML_LINES: usize = 200;
 
 pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
-    let tap =
-        lines.iter().any(|l| l.starts_with("TAP version") || l.starts_with("# pass ") || l.starts_with("# fail "));
+    let tap = lines.iter().any(|l| l.starts_with("TAP version") || l.starts_with("# pass ") || l.starts_with("# fail "));
     let spec = lines.iter().any(|l| l.starts_with("ℹ pass ") || l.starts_with("ℹ fail "));
     if !tap && !spec {
         return;
@@ -131,14 +127,7 @@ fn yaml_block<'a>(lines: &[&'a str], start: usize, indent: usize) -> Option<Yaml
         return None;
     }
     let key_indent = indent + 2;
-    let mut y = Yaml {
-        end: start + 1,
-        children_failed: false,
-        error_type: None,
-        message: String::new(),
-        frame: None,
-        location: None,
-    };
+    let mut y = Yaml { end: start + 1, children_failed: false, error_type: None, message: String::new(), frame: None, location: None };
     // The key whose multi-line value (`|-`) is being read.
     let mut reading: Option<&str> = None;
     for (j, line) in lines.iter().enumerate().skip(start + 1).take(MAX_YAML_LINES) {

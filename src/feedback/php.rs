@@ -9,16 +9,13 @@ use regex::Regex;
 use super::{Loc, Sink, re};
 
 static SECTION_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"^There (?:was|were) \d+ (errors?|failures?|warnings?|risky tests?|skipped tests?|incomplete tests?|deprecations?|notices?):\s*$",
-    )
+    re(r"^There (?:was|were) \d+ (errors?|failures?|warnings?|risky tests?|skipped tests?|incomplete tests?|deprecations?|notices?):\s*$")
 });
 static ENTRY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d+)\) (\S+::\S+.*?)\s*$"));
 static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S+\.php):(\d+)\s*$"));
 static TOTALS_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^Tests: (\d+), Assertions: \d+(.*?)\.?\s*$"));
-static ITEM_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r", (Errors|Failures|Skipped|Incomplete|Risky|Warnings|Deprecations|Notices|PHPUnit Deprecations): (\d+)")
-});
+static ITEM_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r", (Errors|Failures|Skipped|Incomplete|Risky|Warnings|Deprecations|Notices|PHPUnit Deprecations): (\d+)"));
 static OK_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^OK \((\d+) tests?, \d+ assertions?\)\s*$"));
 
 /// Message lines kept from an entry: PHPUnit's comparison diffs can be long.

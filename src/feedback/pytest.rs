@@ -7,17 +7,15 @@ use regex::Regex;
 use super::python::{EXC_RE, FRAME_RE, Frame, is_library};
 use super::{Loc, Sink, re};
 
-static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^=*\s*((?:\d+ [a-z]+(?: [a-z]+)?(?:, )?)+|no tests ran) in \d+(?:\.\d+)?s(?: \([0-9:.]+\))?\s*=*\s*$")
-});
+static SUMMARY_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^=*\s*((?:\d+ [a-z]+(?: [a-z]+)?(?:, )?)+|no tests ran) in \d+(?:\.\d+)?s(?: \([0-9:.]+\))?\s*=*\s*$"));
 /// `3 failed`; subtest tallies (`1 subtests passed`) are not tests and are left out.
 static ITEM_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+) ([a-z]+(?: [a-z]+)?)"));
 /// `FAILED id - msg` from the short summary; xdist prefixes the worker and progress. The id must
 /// start with a file name so that log lines such as `ERROR connection refused` stay out.
 /// A failed subtest is `SUBFAILED(params) id`; its test is what can be rerun, so the id is kept.
-static FAILED_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(?:\[gw\d+\] \[\s*\d+%\] )?(?:FAILED|ERROR|SUBFAILED(?:\(.*?\))?) ([^\s(]+?\.\w+(?:::\S+)?)(?: - .*)?$")
-});
+static FAILED_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(?:\[gw\d+\] \[\s*\d+%\] )?(?:FAILED|ERROR|SUBFAILED(?:\(.*?\))?) ([^\s(]+?\.\w+(?:::\S+)?)(?: - .*)?$"));
 /// `-v` progress lines: `tests/test_x.py::test_y FAILED  [ 50%]`.
 static VERBOSE_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S+::\S+) (?:FAILED|ERROR)\b"));
 static SECTION_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^=+ (.+?) =+$"));
@@ -26,8 +24,7 @@ static LOC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S+?\.pyx?):(\d+):(?: (
 static E_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^E(?:\s+(.*))?$"));
 static EXC_NAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*$"));
 
-static UT_HEADER_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^(?:FAIL|ERROR|UNEXPECTED SUCCESS): (\S+) \(([^)\s]*)\)"));
+static UT_HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:FAIL|ERROR|UNEXPECTED SUCCESS): (\S+) \(([^)\s]*)\)"));
 static RAN_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^Ran (\d+) tests? in "));
 static RESULT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:OK|FAILED)(?: \((.*)\))?\s*$"));
 static KV_RE: LazyLock<Regex> = LazyLock::new(|| re(r"([a-z ]+)=(\d+)"));
@@ -142,9 +139,9 @@ fn flush(block: &mut Block, sink: &mut Sink) {
 
 fn report(block: &mut Block, ty: Option<&str>, sink: &mut Sink) {
     let (found_ty, message) = exception_text(&block.e_lines, ty);
-    let ty = ty.or(found_ty).unwrap_or_else(|| {
-        if block.e_lines.first().is_some_and(|l| l.starts_with("assert ")) { "AssertionError" } else { "Exception" }
-    });
+    let ty = ty
+        .or(found_ty)
+        .unwrap_or_else(|| if block.e_lines.first().is_some_and(|l| l.starts_with("assert ")) { "AssertionError" } else { "Exception" });
     let frame = block.frames.iter().rev().find(|f| !is_library(f.file)).or_else(|| block.frames.last());
     let loc = frame.map_or_else(Loc::default, |f| Loc::new(f.file, f.line, None));
     let message = if message.is_empty() { ty } else { message };

@@ -10,8 +10,7 @@ const HEADER: &str = "Traceback (most recent call last):";
 
 pub(super) static FRAME_RE: LazyLock<Regex> = LazyLock::new(|| re(r#"^\s*File "([^"]+)", line (\d+)(?:, in .+)?\s*$"#));
 /// `ExcType: message`, `pkg.mod.ExcType: message` or a bare `ExcType`.
-pub(super) static EXC_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s?(.*))?$"));
+pub(super) static EXC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^((?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)(?::\s?(.*))?$"));
 
 /// A traceback longer than this is not one (recursion errors print about 3 000 lines at most);
 /// the cap keeps a stray header from making the scan quadratic.
@@ -113,8 +112,8 @@ fn chain_marker(lines: &[&str], from: usize, prefix: &str) -> Option<usize> {
         if rest.is_empty() {
             continue;
         }
-        let chained = rest.starts_with("During handling of the above exception")
-            || rest.starts_with("The above exception was the direct cause");
+        let chained =
+            rest.starts_with("During handling of the above exception") || rest.starts_with("The above exception was the direct cause");
         return chained.then_some(i + 1);
     }
     None
@@ -124,11 +123,7 @@ fn chain_marker(lines: &[&str], from: usize, prefix: &str) -> Option<usize> {
 /// exception that started it mentioned because that is usually the real cause.
 fn emit(chain: &mut Vec<Exception>, sink: &mut Sink) {
     let Some(last) = chain.last() else { return };
-    let frame = chain
-        .iter()
-        .rev()
-        .find_map(|e| e.frames.iter().rev().find(|f| !is_library(f.file)))
-        .or_else(|| last.frames.last());
+    let frame = chain.iter().rev().find_map(|e| e.frames.iter().rev().find(|f| !is_library(f.file))).or_else(|| last.frames.last());
     let loc = frame.map_or_else(Loc::default, |f| Loc::new(f.file, f.line, None));
     let mut message = if last.message.trim().is_empty() { last.ty.to_string() } else { last.message.to_string() };
     if chain.len() > 1 {

@@ -30,8 +30,7 @@ static ISTANBUL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*All files\s*\|\s
 static TARPAULIN_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(?:\|\| )?(\d+(?:\.\d+)?)% coverage,"));
 
 static ESLINT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*✖ (\d+) problems? \("));
-static RUFF_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^Found (\d+) errors?(?:\s*\((?:\d+ fixed, )?(\d+) remaining\))?\.?\s*$"));
+static RUFF_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^Found (\d+) errors?(?:\s*\((?:\d+ fixed, )?(\d+) remaining\))?\.?\s*$"));
 static CARGO_WARNINGS_RE: LazyLock<Regex> =
     LazyLock::new(|| re(r"^warning: `[^`]+` \([^)]*\) generated (\d+) warnings?(?: \((\d+) duplicates?\))?"));
 static GOLANGCI_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\d+) issues?[:.]\s*$"));

@@ -74,8 +74,7 @@ pub fn render(fb: &Feedback) -> String {
     let mut out = format!("[feedback] {}\n", first.join(" · "));
 
     if failing_total > 0 {
-        let shown: Vec<Cow<str>> =
-            fb.failing_tests.iter().take(RENDER_FAILING).map(|t| truncate_chars(t, RENDER_TEST_CHARS)).collect();
+        let shown: Vec<Cow<str>> = fb.failing_tests.iter().take(RENDER_FAILING).map(|t| truncate_chars(t, RENDER_TEST_CHARS)).collect();
         let _ = write!(out, "failing: {}", shown.join(", "));
         if failing_total > shown.len() {
             let _ = write!(out, " … and {} more", failing_total - shown.len());

@@ -7,9 +7,8 @@ use regex::Regex;
 
 use super::{Loc, Sink, re};
 
-static SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?\s*$")
-});
+static SUMMARY_RE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^(\d+) examples?, (\d+) failures?(?:, (\d+) pending)?(?:, (\d+) errors? occurred outside of examples)?\s*$"));
 static RERUN_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^rspec (\S+?):(\d+) # (.+?)\s*$"));
 static HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+\d+\) (.+?)\s*$"));
 /// A backtrace line: `# ./lib/stack.rb:12:in 'pop'`.
@@ -21,10 +20,7 @@ static LOAD_ERROR_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^An error occurred
 const MESSAGE_LINES: usize = 4;
 
 fn is_library(path: &str) -> bool {
-    path.contains("/gems/")
-        || path.contains("/lib/ruby/")
-        || path.starts_with("<internal:")
-        || path.contains("/rubygems/")
+    path.contains("/gems/") || path.contains("/lib/ruby/") || path.starts_with("<internal:") || path.contains("/rubygems/")
 }
 
 pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
@@ -36,9 +32,7 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
             let (examples, failures, pending, outside) = (n(1), n(2), n(3), n(4));
             sink.add_counts(examples.saturating_sub(failures).saturating_sub(pending), failures, pending);
             if outside > 0 {
-                sink.counts_unknown(format!(
-                    "{outside} error(s) occurred outside of examples; what they stopped is not counted"
-                ));
+                sink.counts_unknown(format!("{outside} error(s) occurred outside of examples; what they stopped is not counted"));
             }
         } else if let Some(c) = RERUN_RE.captures(line) {
             sink.failing(i, c.get(3).map_or("", |m| m.as_str()));

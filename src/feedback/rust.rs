@@ -9,30 +9,24 @@ use super::{Loc, Sink, re};
 static HEADER_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(error|warning)(?:\[([A-Z]\d{4})\])?: (.+)$"));
 static ARROW_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*--> (.+?):(\d+):(\d+)\s*$"));
 /// `test name ... FAILED`; a `#[should_panic]` test is printed as `name - should panic`.
-static TEST_FAILED_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^test (.+?)(?: - should panic)? \.\.\. FAILED\b"));
+static TEST_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^test (.+?)(?: - should panic)? \.\.\. FAILED\b"));
 /// `cargo test -q` prints failures as `name --- FAILED` instead.
 static QUIET_FAILED_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^(\S+) --- FAILED$"));
 /// The list after the second `failures:` line, which names every failing test.
 static FAILURES_ITEM_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^    (\S+)$"));
 /// A `#[should_panic]` test that returned normally.
-static NO_PANIC_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^note: test did not panic as expected(?: at (.+?):(\d+):(\d+))?\s*$"));
-static RESULT_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored"));
+static NO_PANIC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^note: test did not panic as expected(?: at (.+?):(\d+):(\d+))?\s*$"));
+static RESULT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored"));
 /// Rust ≥ 1.73 puts the message on the following lines; recent versions add the thread id.
-static PANIC_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^thread '.*?'(?: \(\d+\))? panicked at (.+?):(\d+):(\d+):$"));
+static PANIC_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^thread '.*?'(?: \(\d+\))? panicked at (.+?):(\d+):(\d+):$"));
 /// Rust < 1.73: `panicked at 'message', src/lib.rs:10:5`.
-static PANIC_OLD_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^thread '.*?'(?: \(\d+\))? panicked at '(.*)', (.+?):(\d+):(\d+)$"));
+static PANIC_OLD_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^thread '.*?'(?: \(\d+\))? panicked at '(.*)', (.+?):(\d+):(\d+)$"));
 
 /// cargo-nextest: `     Summary [   0.006s] 3 tests run: 2 passed, 1 failed, 0 skipped`.
 static NEXTEST_SUMMARY_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s*Summary \[[^\]]*\] \d+ tests? run: (.+)$"));
 static NEXTEST_COUNT_RE: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+) (passed|failed|skipped|timed out)"));
 /// cargo-nextest: `        FAIL [   0.004s] textstats tests::median_even`.
-static NEXTEST_FAIL_RE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^\s+(?:FAIL|TIMEOUT|SIG[A-Z]+) \[\s*[\d.]+s\] (\S+ \S+)\s*$"));
+static NEXTEST_FAIL_RE: LazyLock<Regex> = LazyLock::new(|| re(r"^\s+(?:FAIL|TIMEOUT|SIG[A-Z]+) \[\s*[\d.]+s\] (\S+ \S+)\s*$"));
 
 /// How many lines after a header rustc may put the ` --> file:line:col` line.
 const ARROW_LOOKAHEAD: usize = 2;
@@ -86,11 +80,8 @@ pub(super) fn parse(lines: &[&str], sink: &mut Sink) {
         }
     }
     let nextest = tests.nextest_counts.is_some() || !tests.nextest_failing.is_empty();
-    let (failing, counts) = if nextest {
-        (tests.nextest_failing, tests.nextest_counts)
-    } else {
-        (tests.libtest_failing, tests.libtest_counts)
-    };
+    let (failing, counts) =
+        if nextest { (tests.nextest_failing, tests.nextest_counts) } else { (tests.libtest_failing, tests.libtest_counts) };
     for (i, name) in failing {
         sink.failing(i, name);
     }

@@ -24,9 +24,12 @@ const MAX_DENIALS: usize = 5;
 
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| re(r#"['"‘`]([^'"’`]+)['"’`]"#));
 static UNQUOTED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?:cannot create|could not lock config file|unable to create|cannot open|can't create|failed to create|could not create)\s+(?:directory\s+|regular file\s+)?([^\s:]+)")
+    re(
+        r"(?:cannot create|could not lock config file|unable to create|cannot open|can't create|failed to create|could not create)\s+(?:directory\s+|regular file\s+)?([^\s:]+)",
+    )
 });
-static BEFORE_COLON: LazyLock<Regex> = LazyLock::new(|| re(r"([^\s:'\x22]+):\s*(?:Read-only file system|Device or resource busy|Permission denied)"));
+static BEFORE_COLON: LazyLock<Regex> =
+    LazyLock::new(|| re(r"([^\s:'\x22]+):\s*(?:Read-only file system|Device or resource busy|Permission denied)"));
 static HOST: LazyLock<Regex> = LazyLock::new(|| re(r"(?:resolve host:?|resolve|host)\s+'?([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})'?"));
 
 /// The sandbox's refusals found in `output`.
@@ -47,11 +50,19 @@ pub fn denials(output: &str, ctx: &SandboxContext) -> Vec<Diagnostic> {
                 Some(why) => why,
                 // Permission denied and busy have other causes; only a protected path is ours.
                 None if !erofs => continue,
-                None if ctx.read_only => "this session is read-only: commands may write only $TMPDIR, the session's private directory".to_string(),
+                None if ctx.read_only => {
+                    "this session is read-only: commands may write only $TMPDIR, the session's private directory".to_string()
+                }
                 None => "commands may write only the workspace and $TMPDIR, the session's private directory".to_string(),
             };
             if !out.iter().any(|d| d.file.as_deref() == Some(path.as_str())) {
-                out.push(Diagnostic { kind: "sandbox".into(), file: Some(path), line: None, col: None, message: format!("the sandbox refused this write: {why}") });
+                out.push(Diagnostic {
+                    kind: "sandbox".into(),
+                    file: Some(path),
+                    line: None,
+                    col: None,
+                    message: format!("the sandbox refused this write: {why}"),
+                });
             }
             continue;
         }
@@ -63,7 +74,9 @@ pub fn denials(output: &str, ctx: &SandboxContext) -> Vec<Diagnostic> {
                 file: None,
                 line: None,
                 col: None,
-                message: format!("the sandbox refused a network connection{target}: the network is off for commands; only loopback (127.0.0.1) works"),
+                message: format!(
+                    "the sandbox refused a network connection{target}: the network is off for commands; only loopback (127.0.0.1) works"
+                ),
             });
         }
     }

@@ -97,7 +97,9 @@ impl Transport {
     /// environment values, which may hold secrets).
     pub fn describe(&self) -> String {
         match self {
-            Transport::Stdio { command, args, .. } => std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "),
+            Transport::Stdio { command, args, .. } => {
+                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+            }
             Transport::Http { url, .. } => url.clone(),
         }
     }
@@ -137,7 +139,9 @@ fn check_name(name: &str, origin: &Origin) -> Result<(), ConfigFileError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(err(
             origin,
-            format!("mcp server name `{name}`: use letters, digits, `_` and `-` only (it becomes part of the tool names `mcp__{name}__TOOL`)"),
+            format!(
+                "mcp server name `{name}`: use letters, digits, `_` and `-` only (it becomes part of the tool names `mcp__{name}__TOOL`)"
+            ),
         ));
     }
     Ok(())
@@ -321,10 +325,21 @@ fn read_mcp_json(workspace: &Path) -> Result<McpJsonServers, ConfigFileError> {
         }
         match j.kind.as_deref() {
             Some("stdio") if j.command.is_none() => return Err(err(&origin, format!("`{key}`: `type: stdio` needs `command`"))),
-            Some("http" | "streamable-http" | "streamableHttp") if j.url.is_none() => return Err(err(&origin, format!("`{key}`: `type: http` needs `url`"))),
+            Some("http" | "streamable-http" | "streamableHttp") if j.url.is_none() => {
+                return Err(err(&origin, format!("`{key}`: `type: http` needs `url`")));
+            }
             _ => {}
         }
-        let c = ServerConfig { command: j.command, args: j.args, env: j.env, cwd: j.cwd, url: j.url, headers: j.headers, origin, ..Default::default() };
+        let c = ServerConfig {
+            command: j.command,
+            args: j.args,
+            env: j.env,
+            cwd: j.cwd,
+            url: j.url,
+            headers: j.headers,
+            origin,
+            ..Default::default()
+        };
         if !c.defines() && !unsupported.contains_key(&name) {
             return Err(err(&c.origin, format!("`{key}`: needs `command` (a stdio server) or `url` (an HTTP server)")));
         }
@@ -389,8 +404,12 @@ pub fn resolve(workspace: &Path, section: &McpSection, ctx: &ResolveContext<'_>)
                  Define `{name}` under [mcp.servers.{name}] in ~/.config/endure/config.toml or .endure/config.toml, or run with --network on"
             ));
         }
-        let transport =
-            transport.unwrap_or_else(|| Transport::Stdio { command: c.command.clone().unwrap_or_default(), args: Vec::new(), env: Vec::new(), cwd: None });
+        let transport = transport.unwrap_or_else(|| Transport::Stdio {
+            command: c.command.clone().unwrap_or_default(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        });
         specs.push(ServerSpec {
             name,
             transport,
@@ -409,7 +428,8 @@ pub fn resolve(workspace: &Path, section: &McpSection, ctx: &ResolveContext<'_>)
 fn expand_server(name: &str, c: &ServerConfig, workspace: &Path, ctx: &ResolveContext<'_>) -> Result<Transport, String> {
     let prefix = if c.origin.workspace_file { format!("mcpServers.{name}") } else { format!("mcp.servers.{name}") };
     let x = |key: &str, v: &str| {
-        expand(v, &|var| lookup(var, c.origin.workspace_file, ctx)).map_err(|m| format!("cannot expand `{prefix}.{key}` of {}: {m}", c.origin.file))
+        expand(v, &|var| lookup(var, c.origin.workspace_file, ctx))
+            .map_err(|m| format!("cannot expand `{prefix}.{key}` of {}: {m}", c.origin.file))
     };
     if let Some(url) = &c.url {
         let url = x("url", url)?;

@@ -53,7 +53,10 @@ fn block_text(block: &ContentBlock) -> String {
         #[allow(unreachable_patterns)]
         other => format!(
             "[content the model cannot read: {}]",
-            serde_json::to_value(other).ok().and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string)).unwrap_or_else(|| "unknown".into())
+            serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+                .unwrap_or_else(|| "unknown".into())
         ),
     }
 }

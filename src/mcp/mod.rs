@@ -121,8 +121,13 @@ impl McpServers {
         let Some((server, tool)) = found else {
             let s = self.servers.iter().find(|s| name.starts_with(&format!("{TOOL_PREFIX}{}__", s.name())))?;
             return s.with_state(|st| match st {
-                State::Failed(reason) => Some(CallResult { ok: false, text: format!("MCP server `{}` is not available: {reason}", s.name()) }),
-                State::Disabled => Some(CallResult { ok: false, text: format!("MCP server `{}` is disabled in its configuration (`enabled = false`)", s.name()) }),
+                State::Failed(reason) => {
+                    Some(CallResult { ok: false, text: format!("MCP server `{}` is not available: {reason}", s.name()) })
+                }
+                State::Disabled => Some(CallResult {
+                    ok: false,
+                    text: format!("MCP server `{}` is disabled in its configuration (`enabled = false`)", s.name()),
+                }),
                 _ => None,
             });
         };
@@ -231,7 +236,8 @@ async fn start_one(server: &Arc<Server>, env: &Env) {
 /// sorted, and the names in its allow-list it does not have.
 fn offer(server: &str, allow: Option<&[String]>, tools: &[rmcp::model::Tool]) -> (Vec<(String, ToolSpec)>, Vec<String>) {
     let unknown = allow.map(|a| a.iter().filter(|n| !tools.iter().any(|t| t.name == n.as_str())).cloned().collect()).unwrap_or_default();
-    let mut chosen: Vec<&rmcp::model::Tool> = tools.iter().filter(|t| allow.is_none_or(|a| a.iter().any(|n| t.name == n.as_str()))).collect();
+    let mut chosen: Vec<&rmcp::model::Tool> =
+        tools.iter().filter(|t| allow.is_none_or(|a| a.iter().any(|n| t.name == n.as_str()))).collect();
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out: Vec<(String, ToolSpec)> = Vec::new();
     for t in chosen {

@@ -160,7 +160,8 @@ impl Server {
                 let (out, inp, proc) = stdio::spawn(&env.sandbox, &launch).map_err(|e| format!("cannot start `{command}`: {e}"))?;
                 let mut guard = stdio::KillGuard(Some(proc.clone()));
                 let handshake = async {
-                    let service = rmcp::serve_client(client_config(), (out, inp)).await.map_err(|e| format!("the MCP handshake failed: {e}"))?;
+                    let service =
+                        rmcp::serve_client(client_config(), (out, inp)).await.map_err(|e| format!("the MCP handshake failed: {e}"))?;
                     let tools = service.peer().list_all_tools().await.map_err(|e| format!("listing its tools failed: {e}"))?;
                     Ok::<_, String>((service, tools))
                 };
@@ -177,7 +178,9 @@ impl Server {
                         proc.exit_within(EXIT_STATUS_WAIT).await;
                         e
                     }
-                    Err(_) => format!("it did not complete the MCP handshake and list its tools within {} (its `startup-timeout`)", secs(limit)),
+                    Err(_) => {
+                        format!("it did not complete the MCP handshake and list its tools within {} (its `startup-timeout`)", secs(limit))
+                    }
                 };
                 proc.kill();
                 let d = proc.diagnosis();
@@ -186,7 +189,9 @@ impl Server {
             Transport::Http { url, headers } => {
                 let transport = http_transport(url, headers)?;
                 let handshake = async {
-                    let service = rmcp::serve_client(client_config(), transport).await.map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
+                    let service = rmcp::serve_client(client_config(), transport)
+                        .await
+                        .map_err(|e| format!("the MCP handshake with {url} failed: {e}"))?;
                     let tools = service.peer().list_all_tools().await.map_err(|e| format!("listing its tools failed: {e}"))?;
                     Ok::<_, String>((service, tools))
                 };
@@ -258,7 +263,12 @@ impl Server {
                 *lock(&self.state) = State::Running(conn.clone());
                 // The model keeps the tool list it was given at the start.
                 let names = lock(&self.offered).iter().map(|(_, s)| s.name.clone()).collect();
-                (env.notify)(EventKind::McpServerStarted { name: name.clone(), transport: self.spec.transport.kind().into(), tools: names, restarted: true });
+                (env.notify)(EventKind::McpServerStarted {
+                    name: name.clone(),
+                    transport: self.spec.transport.kind().into(),
+                    tools: names,
+                    restarted: true,
+                });
                 Ok(conn)
             }
             Err(e) => {
@@ -290,7 +300,11 @@ impl Server {
         match answer {
             Ok(Ok(result)) => {
                 let text = super::content::result_text(&result);
-                if result.is_error == Some(true) { CallResult::error(format!("the tool reported an error:\n{text}")) } else { CallResult { ok: true, text } }
+                if result.is_error == Some(true) {
+                    CallResult::error(format!("the tool reported an error:\n{text}"))
+                } else {
+                    CallResult { ok: true, text }
+                }
             }
             Err(_) => {
                 let mut text = format!("MCP server `{name}` did not answer within {} (its `timeout`); the call was cancelled", secs(limit));
@@ -299,8 +313,12 @@ impl Server {
                 }
                 CallResult::error(text)
             }
-            Ok(Err(ServiceError::McpError(e))) => CallResult::error(format!("MCP server `{name}` answered with an error (code {}): {}", e.code.0, e.message)),
-            Ok(Err(ServiceError::UnexpectedResponse)) => CallResult::error(format!("MCP server `{name}` sent an answer that is not a tools/call result")),
+            Ok(Err(ServiceError::McpError(e))) => {
+                CallResult::error(format!("MCP server `{name}` answered with an error (code {}): {}", e.code.0, e.message))
+            }
+            Ok(Err(ServiceError::UnexpectedResponse)) => {
+                CallResult::error(format!("MCP server `{name}` sent an answer that is not a tools/call result"))
+            }
             Ok(Err(e @ (ServiceError::TransportClosed | ServiceError::TransportSend(_)))) => {
                 let d = match &conn.proc {
                     Some(_) => conn.diagnosis().await,
@@ -312,7 +330,9 @@ impl Server {
                 } else {
                     "It will be restarted (once) at the next call of one of its tools."
                 };
-                CallResult::error(format!("MCP server `{name}` stopped answering during this call ({d}); the call's outcome is unknown. {next}"))
+                CallResult::error(format!(
+                    "MCP server `{name}` stopped answering during this call ({d}); the call's outcome is unknown. {next}"
+                ))
             }
             Ok(Err(e)) => CallResult::error(format!("MCP server `{name}`: {e}")),
         }
@@ -344,7 +364,10 @@ fn client_config() -> ClientConfig {
         .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
 }
 
-fn http_transport(url: &str, headers: &[(String, String)]) -> Result<rmcp::transport::StreamableHttpClientTransport<reqwest::Client>, String> {
+fn http_transport(
+    url: &str,
+    headers: &[(String, String)],
+) -> Result<rmcp::transport::StreamableHttpClientTransport<reqwest::Client>, String> {
     use reqwest::header::{HeaderName, HeaderValue};
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let mut map = HashMap::new();

@@ -102,7 +102,8 @@ fn mcp_json_in_claude_codes_format_is_read_and_config_toml_adjusts_or_replaces_i
 #[test]
 fn a_broken_mcp_json_is_an_error_with_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".mcp.json"), "{\n  \"mcpServers\": {\n    \"fs\": {\n      \"args\": \"not a list\"\n    }\n  }\n}\n").unwrap();
+    std::fs::write(dir.path().join(".mcp.json"), "{\n  \"mcpServers\": {\n    \"fs\": {\n      \"args\": \"not a list\"\n    }\n  }\n}\n")
+        .unwrap();
     let e = resolve(dir.path(), &McpSection::default(), &ResolveContext::default()).expect_err("bad type");
     assert!(e.file.ends_with(".mcp.json") && e.line == 4, "{e}");
     assert!(e.message.contains("args"), "{e}");
@@ -147,7 +148,11 @@ fn variables_expand_and_mcp_json_gets_no_secret() {
     let dir = tempfile::tempdir().unwrap();
     // SAFETY: the variable's name is unique to this test; nothing else reads it.
     unsafe { std::env::set_var("ENDURE_MCP_TEST_GITHUB_TOKEN", "ghp_secretsecretsecret") };
-    std::fs::write(dir.path().join(".mcp.json"), r#"{"mcpServers": {"gh": {"command": "gh-mcp", "env": {"T": "${ENDURE_MCP_TEST_GITHUB_TOKEN}"}}}}"#).unwrap();
+    std::fs::write(
+        dir.path().join(".mcp.json"),
+        r#"{"mcpServers": {"gh": {"command": "gh-mcp", "env": {"T": "${ENDURE_MCP_TEST_GITHUB_TOKEN}"}}}}"#,
+    )
+    .unwrap();
     let specs = resolved(dir.path(), &McpSection::default(), true);
     let reason = specs[0].unusable.clone().expect("refused");
     assert!(reason.contains("looks like a secret") && reason.contains("mcpServers.gh.env.T"), "{reason}");
@@ -156,7 +161,9 @@ fn variables_expand_and_mcp_json_gets_no_secret() {
     let s = section("[mcp.servers.gh2]\ncommand = \"gh-mcp\"\nenv = { T = \"${ENDURE_MCP_TEST_GITHUB_TOKEN}\" }\n");
     let specs = resolved(dir.path(), &s, true);
     let gh2 = specs.iter().find(|s| s.name == "gh2").unwrap();
-    assert!(matches!(&gh2.transport, Transport::Stdio { env, .. } if env == &vec![("T".to_string(), "ghp_secretsecretsecret".to_string())]));
+    assert!(
+        matches!(&gh2.transport, Transport::Stdio { env, .. } if env == &vec![("T".to_string(), "ghp_secretsecretsecret".to_string())])
+    );
     // And it is redacted wherever endure records or prints.
     assert!(config::secret_values(&s).contains(&"ghp_secretsecretsecret".to_string()));
 }

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::memory::atomic::write_atomic;
-use crate::redact::Redactor;
 use crate::memory::tokens;
 use crate::protocol::{Checkpoint, CheckpointField, Message};
+use crate::redact::Redactor;
 
 /// The writer's system prompt; the part between the `memory_updates` markers is kept only
 /// when memory updates are wanted.
@@ -83,13 +83,9 @@ pub struct WriterAnswer {
 /// plus an optional `memory_updates`, every field a string or a list of strings.
 pub fn parse_writer_answer(text: &str) -> Result<WriterAnswer, CheckpointError> {
     let obj = find_object(text)?;
-    let missing: Vec<String> =
-        Checkpoint::FIELDS.iter().filter(|k| !obj.contains_key(**k)).map(|k| k.to_string()).collect();
-    let unknown: Vec<String> = obj
-        .keys()
-        .filter(|k| k.as_str() != MEMORY_UPDATES_KEY && !Checkpoint::FIELDS.contains(&k.as_str()))
-        .cloned()
-        .collect();
+    let missing: Vec<String> = Checkpoint::FIELDS.iter().filter(|k| !obj.contains_key(**k)).map(|k| k.to_string()).collect();
+    let unknown: Vec<String> =
+        obj.keys().filter(|k| k.as_str() != MEMORY_UPDATES_KEY && !Checkpoint::FIELDS.contains(&k.as_str())).cloned().collect();
     if !missing.is_empty() || !unknown.is_empty() {
         return Err(CheckpointError::Keys { missing, unknown });
     }
@@ -127,9 +123,7 @@ pub fn parse_writer_answer(text: &str) -> Result<WriterAnswer, CheckpointError> 
 
 fn memory_updates(v: &Value) -> Result<BTreeMap<String, Vec<String>>, CheckpointError> {
     let Value::Object(sections) = v else {
-        return Err(CheckpointError::MemoryUpdates(
-            "memory_updates must be an object of section name to a list of strings".into(),
-        ));
+        return Err(CheckpointError::MemoryUpdates("memory_updates must be an object of section name to a list of strings".into()));
     };
     let mut out = BTreeMap::new();
     for (section, entries) in sections {
@@ -137,9 +131,7 @@ fn memory_updates(v: &Value) -> Result<BTreeMap<String, Vec<String>>, Checkpoint
         let list = match entries {
             // One entry given as a plain string means the same as a list of one.
             Value::String(s) => vec![s.clone()],
-            Value::Array(items) => {
-                items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or_else(bad)?
-            }
+            Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or_else(bad)?,
             _ => return Err(bad()),
         };
         if !list.is_empty() {
@@ -180,7 +172,6 @@ fn find_object(text: &str) -> Result<Map<String, Value>, CheckpointError> {
         (None, None) => Err(CheckpointError::NoObject),
     }
 }
-
 
 /// A field key as a heading: `errors_and_fixes` → `Errors and fixes`.
 fn title(key: &str) -> String {
@@ -231,8 +222,7 @@ pub fn save(dir: &Path, id: &str, cp: &Checkpoint, redactor: &Redactor) -> std::
 
 /// Reads a checkpoint saved by [`save`].
 pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
     serde_json::from_str(&text).map_err(|e| CheckpointError::Invalid { path: path.to_path_buf(), message: e.to_string() })
 }
 

@@ -204,11 +204,7 @@ fn conversation() -> Vec<Message> {
         Message::User { text: "Fix the rounding bug".into() },
         Message::Assistant {
             text: "Running the tests.".into(),
-            tool_calls: vec![ToolCallRequest {
-                id: "c1".into(),
-                name: "run".into(),
-                arguments: r#"{"command": "pytest -x"}"#.into(),
-            }],
+            tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: r#"{"command": "pytest -x"}"#.into() }],
             blocks: vec![],
         },
         Message::Tool { call_id: "c1".into(), name: "run".into(), content: "1 failed, 45 passed".into(), is_error: false },

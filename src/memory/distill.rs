@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::dream::{ask_writer, strip_fence};
-use super::memory_file::{normalize, MemoryError};
-use super::skills::{validate_name, Skill, SkillMeta};
+use super::memory_file::{MemoryError, normalize};
+use super::skills::{Skill, SkillMeta, validate_name};
 use crate::model::{Provider, RetryPolicy};
 use crate::protocol::{Event, EventKind, Feedback};
 
@@ -313,10 +313,7 @@ pub async fn distill(
         return Ok(Vec::new());
     }
     let user = distill_input(patterns, existing_skills);
-    ask_writer(provider, model, retry, DISTILL_PROMPT, user, MAX_TOKENS, "distill", |answer| {
-        parse_skills(answer, existing_skills)
-    })
-    .await
+    ask_writer(provider, model, retry, DISTILL_PROMPT, user, MAX_TOKENS, "distill", |answer| parse_skills(answer, existing_skills)).await
 }
 
 pub fn distill_input(patterns: &Patterns, existing: &[SkillMeta]) -> String {

@@ -41,7 +41,11 @@ impl Log {
     }
 
     fn fail_test(&mut self, command: &str, test: &str) -> &mut Self {
-        let fb = Feedback { failing_tests: vec![test.into()], tests: Some(TestCounts { passed: 3, failed: 1, skipped: 0 }), ..Default::default() };
+        let fb = Feedback {
+            failing_tests: vec![test.into()],
+            tests: Some(TestCounts { passed: 3, failed: 1, skipped: 0 }),
+            ..Default::default()
+        };
         self.run(command, false, fb)
     }
 
@@ -57,7 +61,12 @@ impl Log {
 
     fn read(&mut self, path: &str) -> &mut Self {
         self.calls += 1;
-        self.push(EventKind::ToolCall { step: 0, call_id: format!("r{}", self.calls), name: "read_file".into(), args: json!({ "path": path }) })
+        self.push(EventKind::ToolCall {
+            step: 0,
+            call_id: format!("r{}", self.calls),
+            name: "read_file".into(),
+            args: json!({ "path": path }),
+        })
     }
 
     fn done(&mut self) -> Vec<Event> {
@@ -151,7 +160,13 @@ fn failures_that_pass_without_edits_or_diagnostics_are_not_fixes() {
     assert!(p.fixes.is_empty(), "{:#?}", p.fixes);
     // Diagnostics count as a failure, and numbers in them do not split one failure into two.
     let diag = |n: u32| Feedback {
-        diagnostics: vec![Diagnostic { kind: "rustc error".into(), file: Some("src/lib.rs".into()), line: Some(n), col: None, message: format!("expected {n} arguments") }],
+        diagnostics: vec![Diagnostic {
+            kind: "rustc error".into(),
+            file: Some("src/lib.rs".into()),
+            line: Some(n),
+            col: None,
+            message: format!("expected {n} arguments"),
+        }],
         ..Default::default()
     };
     let s = |n| Log::default().run("cargo build", false, diag(n)).edit("src/lib.rs").pass("cargo build").done();
@@ -162,13 +177,7 @@ fn failures_that_pass_without_edits_or_diagnostics_are_not_fixes() {
 
 #[test]
 fn nothing_repeated_means_no_patterns_and_no_model_call() {
-    let one = Log::default()
-        .correct("use the v2 API")
-        .fail_test(PYTEST, FAILING)
-        .edit("a.py")
-        .pass(PYTEST)
-        .pass("ls")
-        .done();
+    let one = Log::default().correct("use the v2 API").fail_test(PYTEST, FAILING).edit("a.py").pass(PYTEST).pass("ls").done();
     let other = Log::default().correct("write a changelog entry").pass("cargo build").done();
     let p = mine(&[("a".into(), one), ("b".into(), other)]);
     assert!(p.is_empty(), "{p:#?}");

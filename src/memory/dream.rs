@@ -7,8 +7,8 @@
 
 use std::fmt::Write as _;
 
-use super::memory_file::{MemoryError, MemoryFile, MAX_ENTRIES};
-use crate::model::{complete, Message, ModelRequest, Progress, Provider, RetryPolicy};
+use super::memory_file::{MAX_ENTRIES, MemoryError, MemoryFile};
+use crate::model::{Message, ModelRequest, Progress, Provider, RetryPolicy, complete};
 use crate::protocol::{Checkpoint, CheckpointField, Role};
 use crate::workspace::file_diff;
 
@@ -22,8 +22,7 @@ const MAX_TOKENS: u32 = 8192;
 
 /// Checkpoint fields worth remembering across sessions. The others (next action, current
 /// work, the task tree, live resources) describe one moment of one task.
-const DURABLE_FIELDS: [&str; 7] =
-    ["active_intent", "directives", "decisions", "knowledge", "errors_and_fixes", "files", "open_notes"];
+const DURABLE_FIELDS: [&str; 7] = ["active_intent", "directives", "decisions", "knowledge", "errors_and_fixes", "files", "open_notes"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DreamResult {
@@ -46,10 +45,8 @@ pub async fn dream(
 ) -> Result<DreamResult, MemoryError> {
     let old = MemoryFile::parse(memory_md);
     let user = dream_input(memory_md, checkpoints, session_ids);
-    let content = ask_writer(provider, model, retry, DREAM_PROMPT, user, MAX_TOKENS, "dream", |answer| {
-        validate_dream(answer, &old)
-    })
-    .await?;
+    let content =
+        ask_writer(provider, model, retry, DREAM_PROMPT, user, MAX_TOKENS, "dream", |answer| validate_dream(answer, &old)).await?;
     let diff = file_diff("a/MEMORY.md", "b/MEMORY.md", memory_md, &content);
     Ok(DreamResult { content, diff })
 }
@@ -121,7 +118,10 @@ pub fn validate_dream(answer: &str, old: &MemoryFile) -> Result<String, String> 
     let new = MemoryFile::parse(&text);
     let missing = new.missing_sections();
     if !missing.is_empty() {
-        return Err(format!("the answer lacks the section(s) {}", missing.iter().map(|s| format!("`## {s}`")).collect::<Vec<_>>().join(", ")));
+        return Err(format!(
+            "the answer lacks the section(s) {}",
+            missing.iter().map(|s| format!("`## {s}`")).collect::<Vec<_>>().join(", ")
+        ));
     }
     let n = new.entry_count();
     if n > MAX_ENTRIES {

@@ -1,8 +1,8 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::model::scripted::{Answer, Scenario, ScriptedProvider};
 use crate::model::OpenFuture;
+use crate::model::scripted::{Answer, Scenario, ScriptedProvider};
 
 /// A scripted provider that also keeps the requests it was sent.
 pub(in crate::memory) struct Recording {

@@ -50,9 +50,9 @@ fn quoted(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let end = (i + 1..chars.len()).take_while(|j| chars[*j] != '\n').find(|j| {
-            chars[*j] == close && (!single || chars.get(j + 1).is_none_or(|c| !c.is_alphanumeric()))
-        });
+        let end = (i + 1..chars.len())
+            .take_while(|j| chars[*j] != '\n')
+            .find(|j| chars[*j] == close && (!single || chars.get(j + 1).is_none_or(|c| !c.is_alphanumeric())));
         match end {
             Some(e) => {
                 let inner: String = chars[i + 1..e].iter().collect();
@@ -200,7 +200,12 @@ pub fn lost_directives(required: &[String], cp: &Checkpoint) -> Option<Checkpoin
         required.iter().filter(|r| !normalize(r).is_empty() && !have.contains(&normalize(r))).map(|r| quote(r)).collect();
     (!lost.is_empty()).then(|| CheckpointFlag {
         kind: LOST_DIRECTIVE.into(),
-        detail: format!("{} from an earlier checkpoint {} missing: {}", plural(lost.len(), "directive", "directives"), if lost.len() == 1 { "is" } else { "are" }, lost.join(", ")),
+        detail: format!(
+            "{} from an earlier checkpoint {} missing: {}",
+            plural(lost.len(), "directive", "directives"),
+            if lost.len() == 1 { "is" } else { "are" },
+            lost.join(", ")
+        ),
     })
 }
 

@@ -32,7 +32,8 @@ pub const MAX_ENTRIES: usize = 200;
 /// From this many entries on, a merge suggests a dream before the cap is hit.
 pub const DREAM_SUGGESTED_AT: usize = MAX_ENTRIES * 9 / 10;
 
-const TEMPLATE_HEAD: &str = "# Project memory\n\n<!-- Kept by endure's writer and the supervisor. The agent reads this file but never writes it. -->\n";
+const TEMPLATE_HEAD: &str =
+    "# Project memory\n\n<!-- Kept by endure's writer and the supervisor. The agent reads this file but never writes it. -->\n";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MemoryError {
@@ -106,10 +107,11 @@ pub struct MergeReport {
     pub dream_suggested: bool,
 }
 
-static MARKER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\s*<!--\s*from:\s*(.*?)\s*-->").expect("a valid constant regex"));
-static HEADING: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(#{1,2})\s+(.*?)\s*#*\s*$").expect("a valid constant regex"));
+// Constant patterns: a failure here is a programming error caught by every test run.
+#[allow(clippy::expect_used)]
+static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*<!--\s*from:\s*(.*?)\s*-->").expect("a valid constant regex"));
+#[allow(clippy::expect_used)]
+static HEADING: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(#{1,2})\s+(.*?)\s*#*\s*$").expect("a valid constant regex"));
 
 impl Default for MemoryFile {
     fn default() -> Self {
@@ -145,8 +147,7 @@ impl MemoryFile {
     /// Writes the file atomically, so a reader never sees half of it.
     pub fn save(&self, workspace: &Path) -> Result<(), MemoryError> {
         let path = Self::path(workspace);
-        write_memory_md(&path, self.render().as_bytes())
-            .map_err(|source| MemoryError::Write { path: path.display().to_string(), source })
+        write_memory_md(&path, self.render().as_bytes()).map_err(|source| MemoryError::Write { path: path.display().to_string(), source })
     }
 
     /// Parses any text; nothing is an error; what is not understood is kept as text.
@@ -219,12 +220,7 @@ impl MemoryFile {
 
     /// Known sections the file does not have.
     pub fn missing_sections(&self) -> Vec<&'static str> {
-        SECTIONS
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !self.sections.iter().any(|s| s.known == Some(*i)))
-            .map(|(_, s)| *s)
-            .collect()
+        SECTIONS.iter().enumerate().filter(|(i, _)| !self.sections.iter().any(|s| s.known == Some(*i))).map(|(_, s)| *s).collect()
     }
 
     /// The entries of a known section (by its canonical name), in file order. A section that

@@ -102,7 +102,10 @@ fn merge_adds_marked_entries_and_skips_duplicates() {
     assert!(text.ends_with("## Gotchas\n\n- The fixture dir is tests/data <!-- from: sess-1 -->\n"), "{text}");
 
     // A later session proposes the same fact again, and a new one.
-    let added = f.merge_updates(&updates(&[("Verified knowledge", &["the FIXTURE dir is tests/data.", "mean() raises ValueError on []"])]), "sess-2");
+    let added = f.merge_updates(
+        &updates(&[("Verified knowledge", &["the FIXTURE dir is tests/data.", "mean() raises ValueError on []"])]),
+        "sess-2",
+    );
     assert_eq!(added, 1, "duplicates are found across sections");
     let back = MemoryFile::parse(&f.render());
     assert_eq!(back, MemoryFile::parse(&back.render()));
@@ -116,10 +119,7 @@ fn merge_adds_marked_entries_and_skips_duplicates() {
 #[test]
 fn unknown_section_names_are_mapped_and_reported() {
     let mut f = MemoryFile::template();
-    let r = f.merge(
-        &updates(&[("architecture_decisions", &["a"]), ("pitfalls", &["b"]), ("Random thoughts", &["c"])]),
-        "s",
-    );
+    let r = f.merge(&updates(&[("architecture_decisions", &["a"]), ("pitfalls", &["b"]), ("Random thoughts", &["c"])]), "s");
     assert_eq!(r.added, 3);
     assert_eq!(f.entries("Architecture decisions")[0].text, "a");
     assert_eq!(f.entries("Gotchas")[0].text, "b");
@@ -141,8 +141,16 @@ fn merge_keeps_hand_written_text_and_adds_missing_sections() {
         let at = rest.find(line).unwrap_or_else(|| panic!("lost or reordered line {line:?} in\n{text}"));
         rest = &rest[at + line.len()..];
     }
-    assert!(text.contains("even across minor versions (this line continues the bullet)\n- new rule <!-- from: s9 -->\n\n## Team contacts"), "{text}");
-    assert!(text.ends_with("Trailing words without a newline\n\n## Architecture decisions\n\n- SQLite, not Postgres: single user <!-- from: s9 -->\n"), "{text}");
+    assert!(
+        text.contains("even across minor versions (this line continues the bullet)\n- new rule <!-- from: s9 -->\n\n## Team contacts"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "Trailing words without a newline\n\n## Architecture decisions\n\n- SQLite, not Postgres: single user <!-- from: s9 -->\n"
+        ),
+        "{text}"
+    );
     let back = MemoryFile::parse(&text);
     assert!(back.missing_sections().is_empty());
     assert_eq!(back.entry_count(), 6);

@@ -186,9 +186,7 @@ pub fn load_skill(workspace: &Path, name: &str) -> Result<String, MemoryError> {
         }
         Err(source) => return Err(MemoryError::Read { path: path.display().to_string(), source }),
     };
-    parse_skill(&text)
-        .map(|s| s.body)
-        .map_err(|reason| MemoryError::MalformedSkill { path: path.display().to_string(), reason })
+    parse_skill(&text).map(|s| s.body).map_err(|reason| MemoryError::MalformedSkill { path: path.display().to_string(), reason })
 }
 
 #[cfg(test)]

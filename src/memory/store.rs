@@ -34,7 +34,10 @@ impl MemoryState {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (MemoryState::default(), Vec::new()),
             Err(e) => {
-                return (MemoryState::default(), vec![format!("cannot read {}: {e}; treating memory as never consolidated", path.display())]);
+                return (
+                    MemoryState::default(),
+                    vec![format!("cannot read {}: {e}; treating memory as never consolidated", path.display())],
+                );
             }
         };
         Self::parse(&text, &path.display().to_string())
@@ -92,8 +95,7 @@ impl MemoryState {
     /// Writes the state atomically (replacing a corrupt file).
     pub fn save(&self, workspace: &Path) -> Result<(), MemoryError> {
         let path = Self::path(workspace);
-        write_atomic(&path, self.to_json().as_bytes())
-            .map_err(|source| MemoryError::Write { path: path.display().to_string(), source })
+        write_atomic(&path, self.to_json().as_bytes()).map_err(|source| MemoryError::Write { path: path.display().to_string(), source })
     }
 
     pub fn dream_due(&self, now: DateTime<Utc>, every: Duration) -> bool {

@@ -28,8 +28,7 @@ pub const REMINDER: &str = "reminder";
 const FIELD_PREFIX: &str = "checkpoint.";
 
 /// The heading that marks the user's own words in every rebuilt window.
-pub const USERS_WORDS_HEADING: &str =
-    "## The user's own words (verbatim, never summarized; they take precedence over any summary below)";
+pub const USERS_WORDS_HEADING: &str = "## The user's own words (verbatim, never summarized; they take precedence over any summary below)";
 
 /// Counters of the session so far, shown to the agent so it knows how much it has spent.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -362,7 +361,8 @@ fn frame(p: &Parts, caps: Caps) -> Frame {
 
     let reminder = p.shown(REMINDER).then(|| {
         let mut r = format!("[endure: reminder]\nThe task, in the user's words:\n{}", users_words_text(p, caps.pinned));
-        let field = |key: &str| p.fields.iter().find(|(k, _, _)| *k == key && p.shown(&field_section(k))).map_or("", |(_, v, _)| v.as_str());
+        let field =
+            |key: &str| p.fields.iter().find(|(k, _, _)| *k == key && p.shown(&field_section(k))).map_or("", |(_, v, _)| v.as_str());
         let next = field("next_action");
         if !next.is_empty() {
             r.push_str(&format!("\nNext action:\n{}\n", cap(next, caps.items)));

@@ -19,13 +19,7 @@ fn tasks(done: bool) -> Vec<Task> {
     ]
 }
 
-fn input<'a>(
-    cp: &'a Checkpoint,
-    tasks: &'a [Task],
-    corrections: &'a [String],
-    history: &'a [Message],
-    limit: u64,
-) -> RebuildInput<'a> {
+fn input<'a>(cp: &'a Checkpoint, tasks: &'a [Task], corrections: &'a [String], history: &'a [Message], limit: u64) -> RebuildInput<'a> {
     RebuildInput {
         system_tokens: 1_000,
         limit_tokens: limit,
@@ -190,10 +184,19 @@ fn huge_history_gives_a_much_smaller_window_with_the_newest_messages() {
     for i in 0..2_000 {
         h.push(Message::Assistant {
             text: format!("step {i}"),
-            tool_calls: vec![ToolCallRequest { id: format!("c{i}"), name: "run".into(), arguments: "{\"command\": \"cargo test\"}".into() }],
+            tool_calls: vec![ToolCallRequest {
+                id: format!("c{i}"),
+                name: "run".into(),
+                arguments: "{\"command\": \"cargo test\"}".into(),
+            }],
             blocks: vec![],
         });
-        h.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("run {i}\n{}", "test ok\n".repeat(200)), is_error: false });
+        h.push(Message::Tool {
+            call_id: format!("c{i}"),
+            name: "run".into(),
+            content: format!("run {i}\n{}", "test ok\n".repeat(200)),
+            is_error: false,
+        });
     }
     let cp = checkpoint();
     let t = tasks(false);
@@ -371,10 +374,19 @@ fn calls(n: usize, size: usize) -> Vec<Message> {
     for i in 0..n {
         h.push(Message::Assistant {
             text: format!("step {i}"),
-            tool_calls: vec![ToolCallRequest { id: format!("c{i}"), name: "read_file".into(), arguments: format!("{{\"path\": \"f{i}.rs\"}}") }],
+            tool_calls: vec![ToolCallRequest {
+                id: format!("c{i}"),
+                name: "read_file".into(),
+                arguments: format!("{{\"path\": \"f{i}.rs\"}}"),
+            }],
             blocks: Vec::new(),
         });
-        h.push(Message::Tool { call_id: format!("c{i}"), name: "read_file".into(), content: format!("file {i}\n{}", "line of code\n".repeat(size)), is_error: false });
+        h.push(Message::Tool {
+            call_id: format!("c{i}"),
+            name: "read_file".into(),
+            content: format!("file {i}\n{}", "line of code\n".repeat(size)),
+            is_error: false,
+        });
     }
     h
 }

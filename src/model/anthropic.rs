@@ -196,11 +196,8 @@ pub struct MessagesBody {
 /// then reads the previous step's whole prompt from the cache. Other roles answer once, so
 /// marking their newest message would only pay for a cache write nobody reads.
 pub fn request_body(req: &ModelRequest, opts: &RequestOptions) -> MessagesBody {
-    let mut tools: Vec<Value> = req
-        .tools
-        .iter()
-        .map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters}))
-        .collect();
+    let mut tools: Vec<Value> =
+        req.tools.iter().map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.parameters})).collect();
     if let Some(last) = tools.last_mut() {
         last["cache_control"] = ephemeral();
     }
@@ -388,9 +385,7 @@ impl Decoder for AnthropicDecoder {
                         }
                     }
                     Some("input_json_delta") => {
-                        let tool = block
-                            .and_then(|b| self.tools.get_mut(&b))
-                            .ok_or("argument text for a tool call that never started")?;
+                        let tool = block.and_then(|b| self.tools.get_mut(&b)).ok_or("argument text for a tool call that never started")?;
                         let part = d.get("partial_json").and_then(Value::as_str).unwrap_or_default();
                         if !part.is_empty() {
                             tool.had_arguments = true;

@@ -41,7 +41,10 @@ fn body_has_blocks_and_merges_roles() {
     assert_eq!(b["stream"], true);
     assert_eq!(b["temperature"], json!(0.5));
     assert!(b.get("thinking").is_none());
-    assert_eq!(b["tools"], json!([{"name":"run","description":"runs","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}]));
+    assert_eq!(
+        b["tools"],
+        json!([{"name":"run","description":"runs","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}])
+    );
     assert_eq!(
         b["messages"],
         json!([
@@ -61,10 +64,7 @@ fn body_has_blocks_and_merges_roles() {
 
 #[test]
 fn tool_results_open_a_merged_user_turn() {
-    let msgs = encode_messages(&[
-        Message::User { text: "note".into() },
-        tool("t1", "ok"),
-    ]);
+    let msgs = encode_messages(&[Message::User { text: "note".into() }, tool("t1", "ok")]);
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0]["content"][0]["type"], "tool_result");
     assert_eq!(msgs[0]["content"][1]["text"], "note");
@@ -169,14 +169,19 @@ fn server_tool_blocks_are_kept_opaque() {
         ev,
         vec![
             StreamEvent::Opaque(json!({"type":"server_tool_use","id":"srv1","name":"web_search","input":{"query":"rust"}})),
-            StreamEvent::Opaque(json!({"type":"web_search_tool_result","tool_use_id":"srv1","content":[{"type":"web_search_result","url":"https://example.com","encrypted_content":"e"}]})),
+            StreamEvent::Opaque(
+                json!({"type":"web_search_tool_result","tool_use_id":"srv1","content":[{"type":"web_search_result","url":"https://example.com","encrypted_content":"e"}]})
+            ),
             StreamEvent::ToolCallStart { index: 0, id: "tu".into(), name: "run".into() },
             StreamEvent::ToolCallDelta { index: 0, arguments: "{}".into() },
             StreamEvent::Finished { stop_reason: Some("tool_calls".into()) },
         ]
     );
     let bad = run(&[
-        ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"s","name":"web_search","input":{}}}"#),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"s","name":"web_search","input":{}}}"#,
+        ),
         ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{oops"}}"#),
         ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
     ]);
@@ -260,7 +265,9 @@ fn cache_breakpoints_mark_tools_system_and_the_newest_message() {
     assert_eq!(b.to_string().matches("cache_control").count(), 2);
     // A newest message of provider blocks alone (thinking, a paused server tool turn) gets no
     // breakpoint: those blocks go back unchanged.
-    let mut msgs = vec![json!({"role":"assistant","content":[{"type":"thinking","thinking":"x","signature":"s"},{"type":"web_search_tool_result","tool_use_id":"s","content":[]}]})];
+    let mut msgs = vec![
+        json!({"role":"assistant","content":[{"type":"thinking","thinking":"x","signature":"s"},{"type":"web_search_tool_result","tool_use_id":"s","content":[]}]}),
+    ];
     mark_newest_message(&mut msgs);
     assert!(!msgs[0].to_string().contains("cache_control"));
 }
@@ -282,9 +289,14 @@ fn thinking_is_requested_for_the_agent_with_room_for_the_answer() {
 
 #[test]
 fn the_body_keeps_the_cache_order() {
-    let text = serde_json::to_string(&request_body(&req_with(vec![Message::User { text: "hi".into() }], Role::Agent), &RequestOptions::default())).unwrap();
+    let text =
+        serde_json::to_string(&request_body(&req_with(vec![Message::User { text: "hi".into() }], Role::Agent), &RequestOptions::default()))
+            .unwrap();
     let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
-    assert!(at("model") < at("tools") && at("tools") < at("system") && at("system") < at("messages") && at("messages") < at("max_tokens"), "{text}");
+    assert!(
+        at("model") < at("tools") && at("tools") < at("system") && at("system") < at("messages") && at("messages") < at("max_tokens"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -325,5 +337,8 @@ fn thinking_blocks_are_kept_with_their_signature() {
     ])
     .unwrap();
     assert_eq!(ev, vec![StreamEvent::ReasoningDelta("hmm".into())]);
-    assert!(run(&[("content_block_delta", r#"{"type":"content_block_delta","index":3,"delta":{"type":"signature_delta","signature":"x"}}"#)]).is_err());
+    assert!(
+        run(&[("content_block_delta", r#"{"type":"content_block_delta","index":3,"delta":{"type":"signature_delta","signature":"x"}}"#)])
+            .is_err()
+    );
 }

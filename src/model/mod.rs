@@ -25,7 +25,7 @@ pub use crate::protocol::Message;
 use crate::protocol::{Role, ToolCallRequest};
 
 pub use options::{ReasoningEffort, RequestOptions};
-pub use retry::{complete, Progress, RetryPolicy};
+pub use retry::{Progress, RetryPolicy, complete};
 
 /// A tool as described to the model: name, description and a JSON schema for its arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,12 +88,21 @@ pub enum StreamEvent {
     /// calls.
     Opaque(Value),
     /// A new tool call at position `index` of this answer.
-    ToolCallStart { index: usize, id: String, name: String },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
     /// More argument text for the tool call at `index`.
-    ToolCallDelta { index: usize, arguments: String },
+    ToolCallDelta {
+        index: usize,
+        arguments: String,
+    },
     Usage(TokenUsage),
     /// The provider said the answer is complete. A stream that ends without this was cut.
-    Finished { stop_reason: Option<String> },
+    Finished {
+        stop_reason: Option<String>,
+    },
 }
 
 /// A fully assembled answer.
@@ -344,13 +353,7 @@ pub fn is_loopback(base_url: &str) -> bool {
 }
 
 pub fn build(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ModelError> {
-    let base = || {
-        settings
-            .base_url
-            .clone()
-            .or_else(|| settings.kind.default_base_url().map(str::to_string))
-            .unwrap_or_default()
-    };
+    let base = || settings.base_url.clone().or_else(|| settings.kind.default_base_url().map(str::to_string)).unwrap_or_default();
     let key = || -> Result<Option<Secret>, ModelError> {
         match &settings.api_key {
             Some(k) if !k.is_empty() => Ok(Some(k.clone())),
@@ -368,14 +371,9 @@ pub fn build(settings: &ProviderSettings) -> Result<Arc<dyn Provider>, ModelErro
         ProviderKind::OpenaiResponses => {
             Ok(Arc::new(responses::ResponsesProvider::new(&base(), key()?, settings.connect_timeout, options)?))
         }
-        ProviderKind::Anthropic => {
-            Ok(Arc::new(anthropic::AnthropicProvider::new(&base(), key()?, settings.connect_timeout, options)?))
-        }
+        ProviderKind::Anthropic => Ok(Arc::new(anthropic::AnthropicProvider::new(&base(), key()?, settings.connect_timeout, options)?)),
         ProviderKind::Scripted => {
-            let scenario = settings
-                .script
-                .clone()
-                .ok_or_else(|| ModelError::Config("--provider scripted needs --script FILE".into()))?;
+            let scenario = settings.script.clone().ok_or_else(|| ModelError::Config("--provider scripted needs --script FILE".into()))?;
             Ok(Arc::new(scripted::ScriptedProvider::new(scenario, settings.speed)))
         }
     }

@@ -157,7 +157,9 @@ impl OpenAiDecoder {
         let name = tc.pointer("/function/name").and_then(Value::as_str).unwrap_or_default();
         let index = match tc.get("index").and_then(Value::as_u64) {
             // Bounded further by the assembly; this only keeps the counter below from overflowing.
-            Some(i) => usize::try_from(i).ok().filter(|i| *i < usize::MAX / 2).ok_or_else(|| format!("tool call index {i} is out of range"))?,
+            Some(i) => {
+                usize::try_from(i).ok().filter(|i| *i < usize::MAX / 2).ok_or_else(|| format!("tool call index {i} is out of range"))?
+            }
             // Without an index, an id starts a new call and anything else continues the last.
             None if !id.is_empty() || self.last_index.is_none() => self.calls,
             None => self.last_index.unwrap_or_default(),
@@ -360,10 +362,7 @@ mod tests {
     #[test]
     fn errors_in_the_stream_and_bad_json_are_protocol_errors() {
         let err = run(&[r#"{"error":{"message":"model overloaded","type":"server_error"}}"#]).unwrap_err();
-        assert_eq!(
-            err,
-            DecodeError::Reported { kind: Some("server_error".into()), status: None, message: "model overloaded".into() }
-        );
+        assert_eq!(err, DecodeError::Reported { kind: Some("server_error".into()), status: None, message: "model overloaded".into() });
         let DecodeError::Malformed(err) = run(&["{not json"]).unwrap_err() else { panic!("not malformed") };
         assert!(err.contains("{not json"), "{err}");
     }
@@ -376,10 +375,7 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
         ])
         .unwrap();
-        assert_eq!(
-            ev,
-            vec![StreamEvent::RefusalDelta("I can't".into()), StreamEvent::Finished { stop_reason: Some("stop".into()) }]
-        );
+        assert_eq!(ev, vec![StreamEvent::RefusalDelta("I can't".into()), StreamEvent::Finished { stop_reason: Some("stop".into()) }]);
     }
 
     #[test]
@@ -418,7 +414,12 @@ mod tests {
         let opts = RequestOptions { reasoning_effort: Some(ReasoningEffort::High), ..Default::default() };
         let mut r = req(vec![Message::User { text: "hi".into() }]);
         r.temperature = Some(0.0);
-        for (model, field, temperature) in [("o3", "max_completion_tokens", false), ("gpt-5-mini", "max_completion_tokens", false), ("gpt-4.1", "max_tokens", true), ("qwen2.5-coder", "max_tokens", true)] {
+        for (model, field, temperature) in [
+            ("o3", "max_completion_tokens", false),
+            ("gpt-5-mini", "max_completion_tokens", false),
+            ("gpt-4.1", "max_tokens", true),
+            ("qwen2.5-coder", "max_tokens", true),
+        ] {
             r.model = model.into();
             let b = serde_json::to_value(request_body(&r, &opts)).unwrap();
             let other = if field == "max_tokens" { "max_completion_tokens" } else { "max_tokens" };
@@ -437,7 +438,10 @@ mod tests {
         r.tools = vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }];
         let text = serde_json::to_string(&request_body(&r, &RequestOptions::default())).unwrap();
         let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} in {text}"));
-        assert!(at("model") < at("tools") && at("tools") < at("messages") && at("messages") < at("stream") && at("stream") < at("max_tokens"), "{text}");
+        assert!(
+            at("model") < at("tools") && at("tools") < at("messages") && at("messages") < at("stream") && at("stream") < at("max_tokens"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -451,6 +455,9 @@ mod tests {
         let (ev, _) = run(&[r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1000000000000,"id":"x","function":{"name":"run","arguments":"{}"}}]}}]}"#])
             .unwrap();
         assert!(matches!(ev[0], StreamEvent::ToolCallStart { index: 1_000_000_000_000, .. }), "{ev:?}");
-        assert!(run(&[r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":18446744073709551615,"function":{"arguments":"{}"}}]}}]}"#]).is_err());
+        assert!(
+            run(&[r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":18446744073709551615,"function":{"arguments":"{}"}}]}}]}"#])
+                .is_err()
+        );
     }
 }

@@ -24,7 +24,8 @@ fn body(r: &ModelRequest, opts: &RequestOptions) -> Value {
 
 #[test]
 fn the_conversation_becomes_input_items_with_reasoning_in_place() {
-    let reasoning = json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Run ls."}],"encrypted_content":"gAAAAB"});
+    let reasoning =
+        json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Run ls."}],"encrypted_content":"gAAAAB"});
     let r = req(
         "gpt-5",
         vec![
@@ -78,9 +79,16 @@ fn other_models_get_no_reasoning_fields() {
 
 #[test]
 fn the_body_puts_stable_fields_first() {
-    let text = serde_json::to_string(&request_body(&req("gpt-5", vec![Message::User { text: "hi".into() }]), &RequestOptions::default())).unwrap();
+    let text =
+        serde_json::to_string(&request_body(&req("gpt-5", vec![Message::User { text: "hi".into() }]), &RequestOptions::default())).unwrap();
     let at = |k: &str| text.find(&format!("\"{k}\":")).unwrap();
-    assert!(at("model") < at("instructions") && at("instructions") < at("tools") && at("tools") < at("input") && at("input") < at("max_output_tokens"), "{text}");
+    assert!(
+        at("model") < at("instructions")
+            && at("instructions") < at("tools")
+            && at("tools") < at("input")
+            && at("input") < at("max_output_tokens"),
+        "{text}"
+    );
 }
 
 fn run(events: &[&str]) -> Result<(Vec<StreamEvent>, Flow), DecodeError> {
@@ -169,7 +177,10 @@ fn incomplete_refused_failed_and_error_events() {
     ])
     .unwrap();
     assert_eq!(ev[0], StreamEvent::RefusalDelta("I can't help with that.".into()));
-    let err = run(&[r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model failed."}}}"#]).unwrap_err();
+    let err = run(&[
+        r#"{"type":"response.failed","response":{"status":"failed","error":{"code":"server_error","message":"The model failed."}}}"#,
+    ])
+    .unwrap_err();
     assert_eq!(err, DecodeError::Reported { kind: Some("server_error".into()), status: None, message: "The model failed.".into() });
     let err = run(&[r#"{"type":"error","code":"invalid_prompt","message":"Bad input.","param":null,"sequence_number":1}"#]).unwrap_err();
     assert_eq!(err, DecodeError::Reported { kind: Some("invalid_prompt".into()), status: None, message: "Bad input.".into() });

@@ -54,7 +54,11 @@ pub enum Progress<'a> {
     /// Attempt `n` (1-based) is being sent.
     Attempt(u32),
     Delta(&'a str),
-    Retry { attempt: u32, delay: Duration, reason: String },
+    Retry {
+        attempt: u32,
+        delay: Duration,
+        reason: String,
+    },
 }
 
 /// Largest piece of text forwarded as one live delta. Live deltas wait in the event channel
@@ -294,11 +298,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy {
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(1000),
-            ..Default::default()
-        };
+        let p = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1000), ..Default::default() };
         for _ in 0..50 {
             let d1 = p.delay(1, None);
             assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100), "{d1:?}");
@@ -365,8 +365,11 @@ mod tests {
     fn refusals_take_the_whole_answer() {
         let finish = |r: &str| StreamEvent::Finished { stop_reason: Some(r.into()) };
         // OpenAI: refusal deltas, finish_reason stop.
-        let c = assemble(vec![StreamEvent::RefusalDelta("I can't".into()), StreamEvent::RefusalDelta(" help.".into()), finish("stop")], 1 << 20)
-            .unwrap();
+        let c = assemble(
+            vec![StreamEvent::RefusalDelta("I can't".into()), StreamEvent::RefusalDelta(" help.".into()), finish("stop")],
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(c.refusal.as_deref(), Some("I can't help."));
         // Anthropic: text, then stop_reason refusal; tool calls never survive a refusal.
         let c = assemble(

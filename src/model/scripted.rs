@@ -79,8 +79,7 @@ pub enum ScenarioError {
 impl Scenario {
     /// Loads a `.json` or `.toml` scenario (by extension; anything else is tried as TOML).
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: path.display().to_string(), source })?;
         Self::parse(&text, path.extension().is_some_and(|e| e == "json"))
             .map_err(|message| ScenarioError::Parse { path: path.display().to_string(), message })
     }
@@ -112,9 +111,10 @@ impl Answer {
             .map(|(i, c)| ToolCallRequest {
                 id: c.id.clone().unwrap_or_else(|| format!("call_{answer_index}_{i}")),
                 name: c.name.clone(),
-                arguments: c.raw_arguments.clone().unwrap_or_else(|| {
-                    c.arguments.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "{}".to_string())
-                }),
+                arguments: c
+                    .raw_arguments
+                    .clone()
+                    .unwrap_or_else(|| c.arguments.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "{}".to_string())),
             })
             .collect()
     }
@@ -223,9 +223,8 @@ impl Provider for ScriptedProvider {
             if let Some(u) = answer.usage {
                 events.push(StreamEvent::Usage(u));
             }
-            events.push(StreamEvent::Finished {
-                stop_reason: Some(if answer.tool_calls.is_empty() { "stop" } else { "tool_calls" }.into()),
-            });
+            events
+                .push(StreamEvent::Finished { stop_reason: Some(if answer.tool_calls.is_empty() { "stop" } else { "tool_calls" }.into()) });
             if !self.first_delay.is_zero() {
                 tokio::time::sleep(self.first_delay).await;
             }

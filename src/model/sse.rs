@@ -143,9 +143,8 @@ impl SseClient {
     /// The key as a header value, marked sensitive so it never shows in reqwest's Debug output.
     pub fn key_header(&self, prefix: &str) -> Result<Option<HeaderValue>, ModelError> {
         let Some(key) = &self.key else { return Ok(None) };
-        let mut v = HeaderValue::from_str(&format!("{prefix}{}", key.expose())).map_err(|_| {
-            ModelError::Config(format!("{}: the API key contains characters not allowed in an HTTP header", self.provider))
-        })?;
+        let mut v = HeaderValue::from_str(&format!("{prefix}{}", key.expose()))
+            .map_err(|_| ModelError::Config(format!("{}: the API key contains characters not allowed in an HTTP header", self.provider)))?;
         v.set_sensitive(true);
         Ok(Some(v))
     }
@@ -180,8 +179,7 @@ impl SseClient {
         if !status.is_success() {
             return Err(self.http_error(resp).await);
         }
-        let content_type =
-            resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("none").to_string();
         let provider = self.provider;
         let mut bytes = bounded(Box::pin(resp.bytes_stream()), super::body_cap(max_tokens), super::MAX_EVENT_BYTES);
         let head = match sniff(&mut bytes).await {
@@ -201,7 +199,9 @@ impl SseClient {
         let events: SseStream = Box::pin(bytes.eventsource().map(move |item| match item {
             Ok(ev) => Ok(SseEvent { event: ev.event, data: ev.data }),
             Err(EventStreamError::Transport(e)) => Err(body_error(provider, key.as_ref(), e)),
-            Err(e) => Err(ModelError::Protocol { provider: provider.to_string(), message: clean(key.as_ref(), &e.to_string(), MAX_ERROR_BODY) }),
+            Err(e) => {
+                Err(ModelError::Protocol { provider: provider.to_string(), message: clean(key.as_ref(), &e.to_string(), MAX_ERROR_BODY) })
+            }
         }));
         Ok(decode_stream(provider, self.key.clone(), events, decoder))
     }
@@ -373,7 +373,8 @@ fn describe_head(key: Option<&Secret>, head: &[u8]) -> String {
     if text.trim().is_empty() {
         return "(empty)".into();
     }
-    let visible: String = scrub(key, &text).chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
+    let visible: String =
+        scrub(key, &text).chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
     truncate(&visible, MAX_HEAD)
 }
 
@@ -445,9 +446,8 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// `retry-after-ms` (sent by OpenAI) when present, else `Retry-After` as seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(d) = get("retry-after-ms")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+    if let Some(d) =
+        get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()).and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
     {
         return Some(d);
     }
@@ -478,12 +478,7 @@ struct DecodeState<D> {
 
 /// Runs `decoder` over `events`. The first error ends the stream: `complete` gives up on the
 /// attempt at the first error anyway, and this stops the connection being read further.
-fn decode_stream<D: Decoder>(
-    provider: &'static str,
-    key: Option<Secret>,
-    events: SseStream,
-    decoder: D,
-) -> EventStream<'static> {
+fn decode_stream<D: Decoder>(provider: &'static str, key: Option<Secret>, events: SseStream, decoder: D) -> EventStream<'static> {
     let state = DecodeState { provider, key, events, decoder, pending: VecDeque::new(), done: false };
     Box::pin(futures::stream::unfold(state, |mut st| async move {
         let mut buf = Vec::new();
@@ -646,7 +641,10 @@ mod tests {
         let r = all(vec!["data: 1\n", "data: 2\n", "data: 3\n"], 1000, 12);
         assert!(matches!(&r[2], Err(BodyError::TooLarge(_))), "an event of many lines is one event: {r:?}");
         let r = all(vec!["data: 1\n\n"; 5], 30, 12);
-        assert!(r[..3].iter().all(Result::is_ok) && matches!(&r[3], Err(BodyError::TooLarge(m)) if m.contains("response exceeded")), "{r:?}");
+        assert!(
+            r[..3].iter().all(Result::is_ok) && matches!(&r[3], Err(BodyError::TooLarge(m)) if m.contains("response exceeded")),
+            "{r:?}"
+        );
     }
 
     #[test]

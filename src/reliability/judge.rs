@@ -27,8 +27,7 @@ const TASK_TOKENS: u64 = 3_000;
 
 /// `2`, `Candidate 2`, `#2`, `2.`, `**2**`: the answers a model gives when it ignores the
 /// requested JSON but still names one candidate.
-static BARE_PICK_RE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?i)^(?:candidate\s*)?#?\s*(\d+)\s*[.):]?$").ok());
+static BARE_PICK_RE: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"(?i)^(?:candidate\s*)?#?\s*(\d+)\s*[.):]?$").ok());
 
 /// One proposed next step.
 #[derive(Debug, Clone, Copy)]
@@ -170,9 +169,7 @@ pub fn parse_pick(text: &str, n: u32) -> Result<(u32, String), String> {
                     .as_u64()
                     .or_else(|| num.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
                     .ok_or_else(|| format!("`pick` must be a candidate number, got {num}"))?,
-                Some(Value::String(s)) => {
-                    bare_pick(s).ok_or_else(|| format!("`pick` must be a candidate number, got {s:?}"))?
-                }
+                Some(Value::String(s)) => bare_pick(s).ok_or_else(|| format!("`pick` must be a candidate number, got {s:?}"))?,
                 Some(other) => return Err(format!("`pick` must be a candidate number, got {other}")),
                 None => return Err("the answer's JSON object has no `pick` key".into()),
             };

@@ -26,7 +26,12 @@ fn candidates_are_numbered_with_their_tool_calls() {
     let window = vec![
         Message::User { text: "Fix median for even lists.".into() },
         Message::Assistant { text: "Reading.".into(), tool_calls: vec![call("r", "read_file", r#"{"path":"stats.py"}"#)], blocks: vec![] },
-        Message::Tool { call_id: "r".into(), name: "read_file".into(), content: "def median(xs): return xs[len(xs)//2]".into(), is_error: false },
+        Message::Tool {
+            call_id: "r".into(),
+            name: "read_file".into(),
+            content: "def median(xs): return xs[len(xs)//2]".into(),
+            is_error: false,
+        },
     ];
     let req = judge_request(&JudgeInput {
         task: "Fix median for even lists.",
@@ -68,14 +73,30 @@ fn candidates_are_numbered_with_their_tool_calls() {
 fn context_is_trimmed_to_fit_keeping_the_newest() {
     let mut window = Vec::new();
     for i in 0..300 {
-        window.push(Message::Assistant { text: format!("step {i}"), tool_calls: vec![call(&format!("c{i}"), "run", r#"{"cmd":"make"}"#)], blocks: vec![] });
-        window.push(Message::Tool { call_id: format!("c{i}"), name: "run".into(), content: format!("output {i}\n").repeat(200), is_error: false });
+        window.push(Message::Assistant {
+            text: format!("step {i}"),
+            tool_calls: vec![call(&format!("c{i}"), "run", r#"{"cmd":"make"}"#)],
+            blocks: vec![],
+        });
+        window.push(Message::Tool {
+            call_id: format!("c{i}"),
+            name: "run".into(),
+            content: format!("output {i}\n").repeat(200),
+            is_error: false,
+        });
     }
     let args = r#"{"path":"a.py","content":"print(1)"}"#;
     let c = [call("x", "write_file", args)];
     let candidates = [Candidate { index: 1, text: "write", tool_calls: &c }, Candidate { index: 2, text: "test", tool_calls: &[] }];
     let limit = 6_000;
-    let req = judge_request(&JudgeInput { task: "t", window: &window, candidates: &candidates, model: "m", max_tokens: 100, limit_tokens: limit });
+    let req = judge_request(&JudgeInput {
+        task: "t",
+        window: &window,
+        candidates: &candidates,
+        model: "m",
+        max_tokens: 100,
+        limit_tokens: limit,
+    });
     let text = user_text(&req);
     let total = tokens::estimate(&req.system) + tokens::estimate_messages(&req.messages);
     assert!(total <= limit, "{total} > {limit}");
@@ -90,7 +111,8 @@ fn huge_candidates_are_cut_to_fit() {
     let c = [call("x", "write_file", &big)];
     let candidates = [Candidate { index: 1, text: "write it", tool_calls: &c }, Candidate { index: 2, text: "run tests", tool_calls: &[] }];
     let limit = 3_000;
-    let req = judge_request(&JudgeInput { task: "t", window: &[], candidates: &candidates, model: "m", max_tokens: 100, limit_tokens: limit });
+    let req =
+        judge_request(&JudgeInput { task: "t", window: &[], candidates: &candidates, model: "m", max_tokens: 100, limit_tokens: limit });
     let total = tokens::estimate(&req.system) + tokens::estimate_messages(&req.messages);
     assert!(total <= limit, "{total} > {limit}");
     let text = user_text(&req);

@@ -25,9 +25,6 @@ const TOOL_RESULT_TOKENS: u64 = 2_000;
 const TOOL_ARG_STRING_TOKENS: u64 = 1_000;
 /// The agent's summary is a claim, not evidence; past this it only costs room.
 const SUMMARY_TOKENS: u64 = 2_000;
-/// Balanced `{…}` candidates tried before giving up, so that an answer full of braces cannot
-/// make parsing quadratic in practice.
-
 /// The verifier's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdict {
@@ -176,9 +173,7 @@ fn opening(users_words: Option<&str>, checkpoints: Option<&str>, dropped: usize,
         None => out.push_str("The agent's transcript follows, verbatim: its messages, tool calls and their results."),
     }
     if dropped > 0 {
-        out.push_str(&format!(
-            "\n[The oldest {dropped} of {total} messages of the window were left out to fit your context.]"
-        ));
+        out.push_str(&format!("\n[The oldest {dropped} of {total} messages of the window were left out to fit your context.]"));
     }
     out
 }
@@ -284,11 +279,15 @@ fn units(window: &[Message]) -> Vec<Vec<Message>> {
                     if !tool_calls.iter().any(|c| &c.id == call_id) {
                         break;
                     }
-                    results.push(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: trimmed(content), is_error: *is_error });
+                    results.push(Message::Tool {
+                        call_id: call_id.clone(),
+                        name: name.clone(),
+                        content: trimmed(content),
+                        is_error: *is_error,
+                    });
                     j += 1;
                 }
-                let answered =
-                    |c: &ToolCallRequest| results.iter().any(|r| matches!(r, Message::Tool { call_id, .. } if *call_id == c.id));
+                let answered = |c: &ToolCallRequest| results.iter().any(|r| matches!(r, Message::Tool { call_id, .. } if *call_id == c.id));
                 let (kept, unanswered): (Vec<ToolCallRequest>, Vec<ToolCallRequest>) =
                     tool_calls.iter().cloned().map(trim_call).partition(|c| answered(c));
                 let mut text = text.clone();

@@ -53,7 +53,8 @@ fn prose_wrapped_verdict_skips_objects_without_met() {
 
 #[test]
 fn braces_inside_strings_do_not_end_the_object() {
-    let text = r#"Verdict: {"met": false, "missing": ["fn main() { } still panics on \"}\" input"], "evidence": ["output: {\"ok\": false}"]} end"#;
+    let text =
+        r#"Verdict: {"met": false, "missing": ["fn main() { } still panics on \"}\" input"], "evidence": ["output: {\"ok\": false}"]} end"#;
     let v = parse_verdict(text).unwrap();
     assert!(!v.met);
     assert_eq!(v.missing, [r#"fn main() { } still panics on "}" input"#]);
@@ -191,10 +192,8 @@ fn a_window_starting_with_an_assistant_message_still_opens_with_a_user_message()
 
 #[test]
 fn unanswered_calls_and_orphan_results_are_made_sendable() {
-    let window = vec![
-        tool("c0", "run", "orphan output: 3 passed"),
-        assistant("All done.", vec![call("c9", "done", r#"{"summary":"ok"}"#)]),
-    ];
+    let window =
+        vec![tool("c0", "run", "orphan output: 3 passed"), assistant("All done.", vec![call("c9", "done", r#"{"summary":"ok"}"#)])];
     let req = verifier_request(&input(&window, &[], 100_000));
     let body = &req.messages[1..req.messages.len() - 1];
     let Message::User { text } = &body[0] else { panic!("orphan result becomes a user message: {body:?}") };

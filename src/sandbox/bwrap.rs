@@ -126,7 +126,10 @@ mod tests {
 
     #[test]
     fn protected_paths_are_bound_read_only_after_the_writable_workspace() {
-        let protected = Protected { writable: vec![PathBuf::from("/repo/.git")], read_only: vec![PathBuf::from("/w/MEMORY.md"), PathBuf::from("/repo/.git/config")] };
+        let protected = Protected {
+            writable: vec![PathBuf::from("/repo/.git")],
+            read_only: vec![PathBuf::from("/w/MEMORY.md"), PathBuf::from("/repo/.git/config")],
+        };
         let l = Layout {
             flavor: Flavor::UserNamespace,
             mode: SandboxMode::WorkspaceWrite,

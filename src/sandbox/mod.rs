@@ -95,7 +95,9 @@ impl Sandbox {
                 match SharedNet::create(bwrap, *flavor) {
                     Ok(n) => net = Some(n),
                     Err(err) => {
-                        warnings.push(format!("{err}; each command gets a network namespace of its own, so loopback servers do not outlive their command"));
+                        warnings.push(format!(
+                            "{err}; each command gets a network namespace of its own, so loopback servers do not outlive their command"
+                        ));
                         e.missing.push("shared network namespace (loopback is not shared between commands)".into());
                         own_network = true;
                     }
@@ -163,7 +165,13 @@ impl Sandbox {
     pub fn unconfined(workspace: &Path) -> Sandbox {
         let policy = Policy { mode: SandboxMode::Off, ..Default::default() };
         Sandbox {
-            info: SandboxInfo { mode: SandboxMode::Off, network: NetworkMode::On, enforced: true, mechanism: "none".into(), missing: Vec::new() },
+            info: SandboxInfo {
+                mode: SandboxMode::Off,
+                network: NetworkMode::On,
+                enforced: true,
+                mechanism: "none".into(),
+                missing: Vec::new(),
+            },
             confine: None,
             net: None,
             own_network: false,

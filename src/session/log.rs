@@ -91,9 +91,7 @@ impl EventLog {
         let mut line = serde_json::to_vec(event)
             .map_err(|e| LogError::Write { path: self.path.display().to_string(), source: std::io::Error::other(e) })?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .map_err(|source| LogError::Write { path: self.path.display().to_string(), source })
+        self.file.write_all(&line).map_err(|source| LogError::Write { path: self.path.display().to_string(), source })
     }
 }
 

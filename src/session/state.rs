@@ -330,7 +330,10 @@ impl SessionState {
             EventKind::UserMessage { text } => self.push_message(Message::User { text: text.clone() }, event.seq),
             EventKind::AssistantMessage { text, tool_calls, blocks, .. } => {
                 self.messages_answered += 1;
-                self.push_message(Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone(), blocks: blocks.clone() }, event.seq)
+                self.push_message(
+                    Message::Assistant { text: text.clone(), tool_calls: tool_calls.clone(), blocks: blocks.clone() },
+                    event.seq,
+                )
             }
             EventKind::ToolCall { call_id, .. } => {
                 self.tool_calls += 1;
@@ -339,7 +342,10 @@ impl SessionState {
             }
             EventKind::ToolResult { call_id, name, ok, output, feedback, .. } => {
                 self.calls_in_flight.retain(|c| c != call_id);
-                self.push_message(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone(), is_error: !ok }, event.seq);
+                self.push_message(
+                    Message::Tool { call_id: call_id.clone(), name: name.clone(), content: output.clone(), is_error: !ok },
+                    event.seq,
+                );
                 let tests_changed = feedback.tests.is_some() && feedback.tests != self.last_tests;
                 if feedback.tests.is_some() {
                     self.last_tests = feedback.tests;
@@ -356,7 +362,17 @@ impl SessionState {
                 self.progress_in_call = true;
             }
             EventKind::TaskList { tasks } => self.tasks = tasks.clone(),
-            EventKind::Usage { role, prompt_tokens, completion_tokens, cache_read_tokens, cache_write_tokens, cost_usd, estimated, priced, overhead } => {
+            EventKind::Usage {
+                role,
+                prompt_tokens,
+                completion_tokens,
+                cache_read_tokens,
+                cache_write_tokens,
+                cost_usd,
+                estimated,
+                priced,
+                overhead,
+            } => {
                 if *overhead {
                     self.overhead.prompt_tokens += prompt_tokens;
                     self.overhead.completion_tokens += completion_tokens;
@@ -431,7 +447,7 @@ impl SessionState {
                         .map(|t| t.title.clone())
                         .collect(),
                 });
-                self.latest_checkpoint = Some(checkpoint.clone());
+                self.latest_checkpoint = Some((**checkpoint).clone());
                 self.fired_thresholds.push(*threshold_pct);
             }
             EventKind::Rollover { cycle, window_tokens, window, origins, review, .. } => {
@@ -535,10 +551,7 @@ impl SessionState {
                     self.intervened();
                 }
             }
-            EventKind::ModelRetry { .. }
-            | EventKind::BudgetWarning { .. }
-            | EventKind::BudgetStop { .. }
-            | EventKind::Warning { .. } => {}
+            EventKind::ModelRetry { .. } | EventKind::BudgetWarning { .. } | EventKind::BudgetStop { .. } | EventKind::Warning { .. } => {}
             EventKind::AssistantDelta { .. } | EventKind::ModelRequest { .. } | EventKind::CandidateDelta { .. } => {}
             // The refusal is the model's answer; later requests show it as such.
             EventKind::Refusal { text, .. } => {
@@ -550,7 +563,13 @@ impl SessionState {
             // Display only: the conversation keeps the signed blocks of the answer itself.
             EventKind::Reasoning { .. } => {}
             EventKind::WorkflowStarted { run, name, script, args, call_id, .. } => {
-                let record = WorkflowRecord { name: name.clone(), script: script.clone(), args: args.clone(), call_id: call_id.clone(), finished: None };
+                let record = WorkflowRecord {
+                    name: name.clone(),
+                    script: script.clone(),
+                    args: args.clone(),
+                    call_id: call_id.clone(),
+                    finished: None,
+                };
                 self.workflows.insert(*run, record);
             }
             EventKind::WorkflowFinished { run, ok, result, error, .. } => {

@@ -88,7 +88,7 @@ pub fn checkpoint_timeline(events: &[Event]) -> Vec<CheckpointReport> {
             changed: changed_fields(checkpoint, parent),
             flags: flags_for(&state, id, checkpoint),
         });
-        contents.insert(id.clone(), checkpoint.clone());
+        contents.insert(id.clone(), (**checkpoint).clone());
     }
     out
 }
@@ -100,7 +100,8 @@ pub fn render_text(reports: &[CheckpointReport]) -> String {
     }
     let mut out = String::new();
     for r in reports {
-        let flags = if r.flags.is_empty() { "ok".to_string() } else { r.flags.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>().join(" ") };
+        let flags =
+            if r.flags.is_empty() { "ok".to_string() } else { r.flags.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>().join(" ") };
         out.push_str(&format!("{:<6} cycle {:<3} up to event {:<6} {flags}\n", r.id, r.cycle, r.upto_seq));
         let changed = if r.changed.is_empty() { "nothing".to_string() } else { r.changed.join(", ") };
         out.push_str(&format!("       changed: {changed}\n"));

@@ -27,12 +27,12 @@ impl Log {
             snapshot: snapshot.then(|| format!("snap-{id}")),
             snapshot_error: None,
             path: format!(".endure/sessions/s/checkpoints/{id}.json"),
-            checkpoint: Checkpoint {
+            checkpoint: Box::new(Checkpoint {
                 active_intent: CheckpointField::Text(intent.into()),
                 directives: CheckpointField::List(directives.iter().map(|d| d.to_string()).collect()),
                 next_action: CheckpointField::Text(format!("continue after {id}")),
                 ..Checkpoint::default()
-            },
+            }),
         })
     }
 }

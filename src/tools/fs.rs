@@ -78,11 +78,7 @@ fn read_existing(abs: &Path, shown: &str, missing_hint: &str) -> Result<Vec<u8>,
     let cannot = |e: std::io::Error| ToolError(format!("cannot read {shown}: {e}"));
     // Non-blocking: should the path have become a FIFO since the check, the open returns at
     // once and the check below refuses it. (It changes nothing for a regular file.)
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(abs)
-        .map_err(cannot)?;
+    let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY).open(abs).map_err(cannot)?;
     let meta = file.metadata().map_err(cannot)?;
     if let Some(kind) = odd_kind(meta.file_type()) {
         return Err(not_regular(shown, kind));
@@ -223,7 +219,9 @@ pub(super) fn edit_file(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     let old = a.str("old")?;
     let new = a.str("new")?;
     if old.is_empty() {
-        return err("edit_file: `old` is empty; give the exact text to replace (use write_file to create a file or replace all of it)".into());
+        return err(
+            "edit_file: `old` is empty; give the exact text to replace (use write_file to create a file or replace all of it)".into()
+        );
     }
     if old == new {
         return err("edit_file: `old` and `new` are identical; nothing would change".into());
@@ -259,9 +257,7 @@ pub(super) fn edit_file(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
             let hint = if numbered {
                 "; it seems to include read_file's line-number prefixes, which are not part of the file".to_string()
             } else if let Some(line) = whitespace_insensitive_match(&text, &old) {
-                format!(
-                    "; text matching it except for whitespace/indentation starts at line {line}, so copy the whitespace exactly"
-                )
+                format!("; text matching it except for whitespace/indentation starts at line {line}, so copy the whitespace exactly")
             } else {
                 "; check whitespace and indentation, and read the file again to copy the text exactly".to_string()
             };

@@ -133,9 +133,7 @@ pub fn specs() -> Vec<ToolSpec> {
 /// workflow can start; `done` asking for a `result` matching `schema` when there is one.
 pub fn session_specs(allowed: Option<&[String]>, workflows: bool, schema: Option<&Value>) -> Vec<ToolSpec> {
     let mut all = specs::all();
-    all.retain(|s| {
-        (s.name != "workflow" || workflows) && (s.name == "done" || allowed.is_none_or(|a| a.contains(&s.name)))
-    });
+    all.retain(|s| (s.name != "workflow" || workflows) && (s.name == "done" || allowed.is_none_or(|a| a.contains(&s.name))));
     if let Some(schema) = schema
         && let Some(done) = all.iter_mut().find(|s| s.name == "done")
     {
@@ -211,14 +209,24 @@ async fn mcp_call(ctx: &mut ToolContext, name: &str, raw: &Value) -> Result<Tool
     }
     let Some(result) = ctx.mcp.call(name, raw).await else {
         let offered = ctx.mcp.tool_names();
-        let known = if offered.is_empty() { "no MCP server offers tools in this session".to_string() } else { format!("the MCP tools are: {}", offered.join(", ")) };
+        let known = if offered.is_empty() {
+            "no MCP server offers tools in this session".to_string()
+        } else {
+            format!("the MCP tools are: {}", offered.join(", "))
+        };
         return Err(ToolError(format!("unknown tool `{name}`; {known}")));
     };
     let mut feedback = Feedback::default();
     let mut ok = result.ok;
     if let Some(m) = ctx.sandbox.memory_guard().check() {
         ok = false;
-        feedback.diagnostics.push(crate::protocol::Diagnostic { kind: "sandbox".into(), file: Some("MEMORY.md".into()), line: None, col: None, message: m });
+        feedback.diagnostics.push(crate::protocol::Diagnostic {
+            kind: "sandbox".into(),
+            file: Some("MEMORY.md".into()),
+            line: None,
+            col: None,
+            message: m,
+        });
     }
     let block = crate::feedback::render(&feedback);
     let output = if block.trim().is_empty() { result.text } else { format!("{}\n{}", block.trim_end(), result.text) };
@@ -253,4 +261,3 @@ pub fn cap_output(text: &str, cap: usize) -> String {
     out.push_str(&text[tail_start..]);
     out
 }
-

@@ -86,7 +86,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Processes {
     /// A table whose ids start at `next_id` (a resumed session continues its numbering).
     pub fn new(next_id: u64, notify: Option<Notify>) -> Processes {
-        Processes { table: Mutex::new(Table { next_id: next_id.max(1), procs: BTreeMap::new() }), notify: notify.unwrap_or_else(|| Arc::new(|_| {})) }
+        Processes {
+            table: Mutex::new(Table { next_id: next_id.max(1), procs: BTreeMap::new() }),
+            notify: notify.unwrap_or_else(|| Arc::new(|_| {})),
+        }
     }
 
     pub fn any_running(&self) -> bool {
@@ -136,7 +139,9 @@ pub(super) fn start(ctx: &mut ToolContext, command: &str) -> Result<ToolOutcome,
     let procs = ctx.processes.clone();
     let running = lock(&procs.table).procs.values().filter(|p| *lock(&p.state) == ProcState::Running).count();
     if running >= MAX_RUNNING {
-        return Err(ToolError(format!("run: {MAX_RUNNING} background processes are already running; end one with `process` (action \"kill\") first")));
+        return Err(ToolError(format!(
+            "run: {MAX_RUNNING} background processes are already running; end one with `process` (action \"kill\") first"
+        )));
     }
     let mut cmd = ctx.sandbox.command(command, Confinement::Sandboxed);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());

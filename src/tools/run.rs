@@ -87,12 +87,7 @@ impl Capture {
         }
         let skip = tail.iter().take(3).take_while(|b| (**b & 0xC0) == 0x80).count();
         tail.drain(..skip);
-        format!(
-            "{}\n[... {} bytes omitted ...]\n{}",
-            String::from_utf8_lossy(&head),
-            self.dropped,
-            String::from_utf8_lossy(&tail)
-        )
+        format!("{}\n[... {} bytes omitted ...]\n{}", String::from_utf8_lossy(&head), self.dropped, String::from_utf8_lossy(&tail))
     }
 }
 
@@ -139,7 +134,9 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     let background = a.opt_bool("background")?.unwrap_or(false);
     let escalate = a.opt_bool("escalate")?.unwrap_or(false);
     if background && escalate {
-        return Err(ToolError("run: a background process cannot be escalated; run it in the sandbox, or escalate a foreground command".into()));
+        return Err(ToolError(
+            "run: a background process cannot be escalated; run it in the sandbox, or escalate a foreground command".into(),
+        ));
     }
     if escalate && !ctx.escalation_approved {
         return Err(ToolError("run: this escalation was not approved; the command did not run".into()));
@@ -236,7 +233,13 @@ pub(super) async fn run(ctx: &mut ToolContext, a: &Args<'_>) -> Result<ToolOutco
     }
     // The single writer holds even for an escalated command.
     if let Some(m) = &memory {
-        let d = crate::protocol::Diagnostic { kind: "sandbox".into(), file: Some("MEMORY.md".into()), line: None, col: None, message: m.clone() };
+        let d = crate::protocol::Diagnostic {
+            kind: "sandbox".into(),
+            file: Some("MEMORY.md".into()),
+            line: None,
+            col: None,
+            message: m.clone(),
+        };
         feedback.diagnostics.insert(0, d);
     }
     let mut head = String::new();

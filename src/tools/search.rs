@@ -70,9 +70,7 @@ fn list_blocking(root: &Path, start: &Path) -> String {
         return "(no files)\n".to_string();
     }
     if more > 0 {
-        out.push_str(&format!(
-            "… {more} more entries not shown ({MAX_ENTRIES} shown); list a subdirectory to see them\n"
-        ));
+        out.push_str(&format!("… {more} more entries not shown ({MAX_ENTRIES} shown); list a subdirectory to see them\n"));
     }
     out
 }

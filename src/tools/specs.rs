@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::model::ToolSpec;
 
-pub const TOOL_NAMES: &[&str] = &["read_file", "write_file", "edit_file", "list_files", "search", "run", "process", "todo", "done", "skill", "workflow"];
+pub const TOOL_NAMES: &[&str] =
+    &["read_file", "write_file", "edit_file", "list_files", "search", "run", "process", "todo", "done", "skill", "workflow"];
 
 fn spec(name: &str, description: &str, parameters: serde_json::Value) -> ToolSpec {
     ToolSpec { name: name.to_string(), description: description.to_string(), parameters }

@@ -173,7 +173,12 @@ async fn run_output_is_capped_keeping_head_and_tail() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = ctx(dir.path());
     c.limits.output_cap = 2000;
-    let o = call(&mut c, "run", json!({"command": "echo FIRST; i=0; while [ $i -lt 3000 ]; do echo \"ligne-é-$i\"; i=$((i+1)); done; echo LAST"})).await;
+    let o = call(
+        &mut c,
+        "run",
+        json!({"command": "echo FIRST; i=0; while [ $i -lt 3000 ]; do echo \"ligne-é-$i\"; i=$((i+1)); done; echo LAST"}),
+    )
+    .await;
     assert!(o.ok);
     assert!(o.output.chars().count() <= 2000, "{}", o.output.chars().count());
     assert!(o.output.starts_with("exit code: 0\nFIRST\n"), "{}", &o.output[..40]);

@@ -232,7 +232,10 @@ impl App {
     }
 
     pub fn panel_mut<T: Panel>(&mut self) -> &mut T {
-        self.panels.iter_mut().find_map(|p| p.as_any_mut().downcast_mut::<T>()).unwrap_or_else(|| unreachable!("every panel type is registered"))
+        self.panels
+            .iter_mut()
+            .find_map(|p| p.as_any_mut().downcast_mut::<T>())
+            .unwrap_or_else(|| unreachable!("every panel type is registered"))
     }
 
     fn index_of(&self, id: PanelId) -> Option<usize> {
@@ -601,16 +604,10 @@ impl App {
                     tl.seek(k, &mut self.state);
                 }
             }
-            Action::Rollover => {
-                if self.send(Command::Rollover).is_some() {
-                    self.notice = Some("rollover requested".into());
-                }
-            }
+            Action::Rollover => self.send_noting(Command::Rollover, "rollover requested"),
             Action::ToggleMaxMode | Action::ToggleReviewPicks => {
                 let (cmd, what) = if a == Action::ToggleMaxMode { toggle_max_mode(&self.state) } else { toggle_review_picks(&self.state) };
-                if self.send(cmd).is_some() {
-                    self.notice = Some(what);
-                }
+                self.send_noting(cmd, what);
             }
             Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
             Action::ToggleRebuildView => self.rebuild.shown = !self.rebuild.shown,
@@ -653,6 +650,13 @@ impl App {
     }
 
     /// Sends `cmd` and returns its id, which the events it causes echo.
+    /// Sends a command and, once the runtime took it, says what will happen.
+    pub(super) fn send_noting(&mut self, cmd: Command, notice: impl Into<String>) {
+        if self.send(cmd).is_some() {
+            self.notice = Some(notice.into());
+        }
+    }
+
     fn send(&mut self, cmd: Command) -> Option<String> {
         if self.is_replay() {
             self.error = Some(READ_ONLY.into());
@@ -732,7 +736,9 @@ impl App {
                     }
                 }
             }
-            Overlay::Composer(_) => add(KeyContext::Composer, &[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel]),
+            Overlay::Composer(_) => {
+                add(KeyContext::Composer, &[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel])
+            }
             Overlay::MemoryEditor(_) => {
                 add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
                 // The editor section describes corrections; here the same keys save a file.
@@ -740,7 +746,9 @@ impl App {
                     *d = new.into();
                 }
             }
-            Overlay::MemoryConflict { .. } => add(KeyContext::Conflict, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit]),
+            Overlay::MemoryConflict { .. } => {
+                add(KeyContext::Conflict, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit])
+            }
             Overlay::Confirm(_) => add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]),
             Overlay::Escalation(_) => {
                 add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]);
@@ -761,7 +769,14 @@ impl App {
                     // The view claims the keys (`p` pins there), so only its own are hinted.
                     add(
                         KeyContext::Rebuild,
-                        &[Action::RebuildApprove, Action::RebuildVeto, Action::RebuildEdit, Action::RebuildPin, Action::RebuildDrop, Action::ToggleRebuildView],
+                        &[
+                            Action::RebuildApprove,
+                            Action::RebuildVeto,
+                            Action::RebuildEdit,
+                            Action::RebuildPin,
+                            Action::RebuildDrop,
+                            Action::ToggleRebuildView,
+                        ],
                     );
                     add(KeyContext::Global, &[Action::Quit]);
                     return out;
@@ -787,9 +802,9 @@ impl App {
                 // that are not plain scrolling.
                 let own: Vec<Action> = km.bindings(layer).iter().map(|b| b.action).filter(|a| on(&panel, *a)).collect();
                 add(layer, &own);
-                let scrolling = [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
-                let rest: Vec<Action> =
-                    panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
+                let scrolling =
+                    [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
+                let rest: Vec<Action> = panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
                 add(layer, &rest);
                 add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
             }

@@ -23,7 +23,10 @@ impl App {
                 self.rebuild.selected = 0;
                 self.rebuild.scroll = 0;
             }
-            EventKind::Rollover { .. } | EventKind::RebuildVetoed { .. } | EventKind::RebuildFailed { .. } | EventKind::SessionResumed { .. } => {
+            EventKind::Rollover { .. }
+            | EventKind::RebuildVetoed { .. }
+            | EventKind::RebuildFailed { .. }
+            | EventKind::SessionResumed { .. } => {
                 self.rebuild.shown = false;
                 self.rebuild.editing = None;
                 if matches!(self.overlay, Overlay::Editor(EditorKind::RebuildField, _)) {
@@ -76,7 +79,11 @@ impl App {
                 Some(Row::Section(i)) if p.sections[i].droppable => {
                     let s = &p.sections[i];
                     let section = s.key.clone();
-                    self.send(review(if s.dropped { RebuildEdit::RestoreSection { section } } else { RebuildEdit::DropSection { section } }));
+                    self.send(review(if s.dropped {
+                        RebuildEdit::RestoreSection { section }
+                    } else {
+                        RebuildEdit::DropSection { section }
+                    }));
                 }
                 Some(Row::Section(_)) => self.error = Some("the user's own words stay in every rebuilt window".into()),
                 _ => self.error = Some("select a section to drop or restore".into()),

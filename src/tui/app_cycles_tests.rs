@@ -1,17 +1,17 @@
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::tui::panels::{checkpoints::CheckpointsView, transcript_panel::TranscriptPanel};
-use ratatui::backend::TestBackend;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 use super::super::{App, Clock, EditorKind, Overlay};
 use crate::protocol::{
     Checkpoint, CheckpointField, CheckpointFlag, Command, Event, EventKind, OldUnit, PauseReason, RebuildEdit, RebuildReview,
     RebuildSection, RolloverReason, WindowDrop,
 };
+use crate::tui::WorkbenchOptions;
 use crate::tui::layout::PanelId;
 use crate::tui::state::{CellKind, RunState};
 use crate::tui::testkit::{default_keymap, demo_session, t0};
-use crate::tui::WorkbenchOptions;
 
 fn live(events: &[Event]) -> (App, crate::tui::testkit::CommandRx) {
     let (tx, rx) = crate::tui::testkit::command_channel();
@@ -158,10 +158,7 @@ fn a_rollover_is_a_divider_that_lists_what_it_dropped_and_opens_each_message() {
     app.maximized = true;
     assert_eq!(app.state.run, RunState::Running);
     let screen = draw(&mut app, 160, 40);
-    assert!(
-        screen.contains("context rebuilt: 42 messages from steps 1–2 (48,200 tokens) summarized into checkpoint 2.3"),
-        "{screen}"
-    );
+    assert!(screen.contains("context rebuilt: 42 messages from steps 1–2 (48,200 tokens) summarized into checkpoint 2.3"), "{screen}");
     assert!(screen.contains("approved with 1 change"), "{screen}");
 
     // Enter expands the divider: the dropped messages, each named from its cell.
@@ -196,7 +193,7 @@ fn saved(seq: u64, id: &str, n: u32, next: &str) -> Event {
             snapshot: None,
             snapshot_error: None,
             path: format!("cp/{id}.json"),
-            checkpoint: Checkpoint { next_action: CheckpointField::Text(next.into()), ..Checkpoint::default() },
+            checkpoint: Box::new(Checkpoint { next_action: CheckpointField::Text(next.into()), ..Checkpoint::default() }),
         },
     )
 }

@@ -161,9 +161,10 @@ impl App {
                 }
             }
             EditorKind::RejectNote => {
-                if self.send(Command::OverrideVerdict { accept: false, note: Some(text) }).is_some() {
-                    self.notice = Some("you rejected the work; the note goes to the agent".into());
-                }
+                self.send_noting(
+                    Command::OverrideVerdict { accept: false, note: Some(text) },
+                    "you rejected the work; the note goes to the agent",
+                );
             }
             EditorKind::RebuildField => self.send_field_edit(text),
             EditorKind::EscalationNote(_) => {}
@@ -177,14 +178,13 @@ impl App {
                 self.send(Command::Stop);
             }
             ConfirmKind::Rollback(id) => {
-                if self.send(Command::Rollback(id.clone())).is_some() {
-                    self.notice = Some(format!("rolling back to checkpoint {id}; the agent stays paused until you resume"));
-                }
+                self.send_noting(
+                    Command::Rollback(id.clone()),
+                    format!("rolling back to checkpoint {id}; the agent stays paused until you resume"),
+                );
             }
             ConfirmKind::AcceptWork => {
-                if self.send(Command::OverrideVerdict { accept: true, note: None }).is_some() {
-                    self.notice = Some("you accepted the work as done".into());
-                }
+                self.send_noting(Command::OverrideVerdict { accept: true, note: None }, "you accepted the work as done");
             }
         }
     }
@@ -192,7 +192,11 @@ impl App {
     fn answer_escalation(&mut self, id: u64, approve: bool, note: Option<String>) {
         self.answered_escalations.insert(id);
         if self.send(Command::ResolveEscalation { id, approve, note }).is_some() {
-            self.notice = Some(if approve { format!("escalation {id} approved: the command runs outside the sandbox once") } else { format!("escalation {id} denied") });
+            self.notice = Some(if approve {
+                format!("escalation {id} approved: the command runs outside the sandbox once")
+            } else {
+                format!("escalation {id} denied")
+            });
         }
     }
 

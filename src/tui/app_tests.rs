@@ -2,8 +2,8 @@ use super::*;
 use crate::tui::panels::{memory::MemoryView, transcript_panel::TranscriptPanel};
 use crate::tui::testkit::{default_keymap, demo_session, finished_session, long_session, t0};
 use crossterm::event::{KeyEvent, MouseEvent};
-use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 
 fn opts() -> WorkbenchOptions {
     WorkbenchOptions { keymap: default_keymap(), title: "endure — test".into(), ..WorkbenchOptions::default() }
@@ -58,7 +58,12 @@ fn pause_resume_and_stop_send_commands() {
     let (mut app, mut rx) = live_app(&demo_session());
     app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
-    app.apply_event(&Event { command_id: None, seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
+    app.apply_event(&Event {
+        command_id: None,
+        seq: 99,
+        ts: t0(),
+        kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor },
+    });
     app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Resume));
     app.handle_key(key('s'));
@@ -90,7 +95,12 @@ fn the_composer_sends_with_enter_and_shows_pending_until_queued() {
     assert_eq!(app.pending, vec![Sent { command_id: sent.clone(), text: "use v2\nplease".into() }]);
     assert!(draw(&mut app, 100, 30).contains("sending"));
     // Another client's correction with the same text settles nothing: ids, not text, match.
-    let queued = |id: u64, cmd: &str| Event { command_id: Some(cmd.into()), seq: 99, ts: t0(), kind: EventKind::CorrectionQueued { id, text: "use v2\nplease".into() } };
+    let queued = |id: u64, cmd: &str| Event {
+        command_id: Some(cmd.into()),
+        seq: 99,
+        ts: t0(),
+        kind: EventKind::CorrectionQueued { id, text: "use v2\nplease".into() },
+    };
     app.apply_event(&queued(2, "other:1"));
     assert_eq!(app.pending.len(), 1);
     app.apply_event(&queued(3, &sent));
@@ -380,7 +390,7 @@ fn checkpoint(cycle: u32, n: u32, pct: u32, tokens: u64, next: &str) -> EventKin
         snapshot: None,
         snapshot_error: None,
         path: format!(".endure/checkpoints/{cycle}.{n}.json"),
-        checkpoint: cp,
+        checkpoint: Box::new(cp),
     }
 }
 
@@ -462,9 +472,20 @@ fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
 fn after_a_rollback_the_run_shows_paused() {
     let mut events = with_checkpoints();
     events.push(Event {
-        command_id: None, seq: 200,
+        command_id: None,
+        seq: 200,
         ts: t0(),
-        kind: EventKind::RolledBack { to: "1.1".into(), snapshot: None, cycle: 2, window_tokens: 9_000, window: vec![], tasks: vec![], restored: 2, removed: 1, origins: vec![] },
+        kind: EventKind::RolledBack {
+            to: "1.1".into(),
+            snapshot: None,
+            cycle: 2,
+            window_tokens: 9_000,
+            window: vec![],
+            tasks: vec![],
+            restored: 2,
+            removed: 1,
+            origins: vec![],
+        },
     });
     let (mut app, _rx) = live_app(&events);
     let screen = draw(&mut app, 200, 50);
@@ -537,7 +558,8 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     std::fs::write(&path, "one\n").expect("write");
     let (mut app, mut rx) = live_app(&memory_session(dir.path()));
     app.handle_key(key('8'));
-    let save = |text: &str, base: &str| Some(Command::SaveMemory { text: text.into(), base_hash: crate::workspace::sha256_hex(base.as_bytes()) });
+    let save =
+        |text: &str, base: &str| Some(Command::SaveMemory { text: text.into(), base_hash: crate::workspace::sha256_hex(base.as_bytes()) });
 
     // Without edits the editor just follows the file.
     app.handle_key(key('e'));
@@ -590,7 +612,8 @@ fn memory_proposals_are_accepted_or_rejected_from_the_panel() {
     let mut events = memory_session(dir.path());
     for id in [1, 2] {
         events.push(Event {
-            command_id: None, seq: id,
+            command_id: None,
+            seq: id,
             ts: t0(),
             kind: EventKind::MemoryProposed {
                 id,
@@ -633,9 +656,19 @@ fn gauge_marks_fired_thresholds_and_shows_the_cycle() {
     assert_eq!(bar.chars().filter(|c| *c == '│').count(), 1, "70% still ahead: {bar}");
     assert!(screen.contains("cycle 1"), "{screen}");
     app.apply_event(&Event {
-        command_id: None, seq: 300,
+        command_id: None,
+        seq: 300,
         ts: t0(),
-        kind: EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Supervisor, checkpoint: Some("1.2".into()), window_tokens: 6_400, window: vec![], origins: vec![], dropped: None, review: None },
+        kind: EventKind::Rollover {
+            cycle: 2,
+            reason: crate::protocol::RolloverReason::Supervisor,
+            checkpoint: Some("1.2".into()),
+            window_tokens: 6_400,
+            window: vec![],
+            origins: vec![],
+            dropped: None,
+            review: None,
+        },
     });
     let screen = draw(&mut app, 200, 50);
     let bar = gauge_of(&screen);
@@ -658,7 +691,7 @@ fn the_session_budget_wins_over_the_option() {
     assert!(status.contains("101%"), "{status}");
 }
 
-use crate::tui::testkit::{max_mode_session, verdict_session, MaxStage};
+use crate::tui::testkit::{MaxStage, max_mode_session, verdict_session};
 
 fn drain(rx: &mut crate::tui::testkit::CommandRx) -> Vec<Command> {
     let mut out = Vec::new();
@@ -778,7 +811,8 @@ fn help_lists_the_focused_layer_first_and_quit_at_the_top_of_the_global_keys() {
     let (mut app, _rx) = live_app(&demo_session());
     app.handle_key(key('2'));
     app.handle_key(key('?'));
-    let lines: Vec<String> = crate::tui::view::help_lines(&app, "").iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
+    let lines: Vec<String> =
+        crate::tui::view::help_lines(&app, "").iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect();
     assert_eq!(lines[0], "diff (here)");
     let global = lines.iter().position(|l| l == "global").expect("global");
     assert!(lines[global + 1].ends_with("Quit"), "{lines:?}");
@@ -807,7 +841,12 @@ fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
         let seq = events.len() as u64;
         events.push(Event { command_id: None, seq, ts: t0(), kind });
     };
-    push(EventKind::ToolCall { step: 4, call_id: "b1".into(), name: "write_file".into(), args: serde_json::json!({"path": "tests/neg.rs"}) });
+    push(EventKind::ToolCall {
+        step: 4,
+        call_id: "b1".into(),
+        name: "write_file".into(),
+        args: serde_json::json!({"path": "tests/neg.rs"}),
+    });
     push(EventKind::StepFinished { step: 4 });
     push(EventKind::StepStarted { step: 5 });
     push(EventKind::CandidateDelta { step: 5, index: 1, text: "next".into() });
@@ -830,7 +869,12 @@ fn a_past_max_mode_step_opens_from_its_tool_call_and_steps_browse() {
 fn a_finished_session_shows_its_endurance_in_the_status_bar() {
     let mut events = crate::tui::testkit::endurance_session();
     let seq = events.len() as u64;
-    events.push(Event { command_id: None, seq, ts: t0(), kind: EventKind::SessionFinished { outcome: crate::protocol::Outcome::Done, reason: "done".into() } });
+    events.push(Event {
+        command_id: None,
+        seq,
+        ts: t0(),
+        kind: EventKind::SessionFinished { outcome: crate::protocol::Outcome::Done, reason: "done".into() },
+    });
     let (mut app, _rx) = live_app(&events);
     let screen = draw(&mut app, 120, 30);
     let status = screen.lines().rev().nth(1).unwrap_or_default().to_string();
@@ -909,7 +953,12 @@ fn pause_says_pausing_at_once_and_a_second_press_takes_it_back() {
     assert!(!draw(&mut app, 120, 30).contains("pausing…"));
     // Once the pause lands the label is the run's own again.
     app.handle_key(key('p'));
-    app.apply_event(&Event { command_id: None, seq: 99, ts: t0(), kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor } });
+    app.apply_event(&Event {
+        command_id: None,
+        seq: 99,
+        ts: t0(),
+        kind: EventKind::Paused { reason: crate::protocol::PauseReason::Supervisor },
+    });
     assert!(!app.state.pause_pending);
     assert_eq!(app.state.run_label(), "paused");
 }
@@ -920,7 +969,12 @@ fn the_selection_cursor_moves_between_cells_enter_expands_it_and_y_copies_it() {
     draw(&mut app, 200, 50);
     let cells: Vec<u64> = app.state.cells.iter().map(|c| c.id).collect();
     // The failing `run` at step 3 is reachable even when the whole transcript fits.
-    let run = app.state.cells.iter().position(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.name == "run")).expect("a run call");
+    let run = app
+        .state
+        .cells
+        .iter()
+        .position(|c| matches!(&c.kind, super::super::state::CellKind::Tool(t) if t.name == "run"))
+        .expect("a run call");
     // The cursor starts on the newest cell; it stops at the first.
     for _ in 0..=cells.len() {
         app.handle_key(key('k'));
@@ -984,10 +1038,14 @@ fn search_scrolls_to_the_current_match_and_draws_it_apart_from_the_others() {
     }
     app.handle_key(code(KeyCode::Enter));
     let first = draw_buf(&mut app);
-    let marked = |b: &ratatui::buffer::Buffer| (0..b.area.height).filter(|y| (0..b.area.width).any(|x| b[(x, *y)].bg == current_bg.unwrap_or_default())).count();
+    let marked = |b: &ratatui::buffer::Buffer| {
+        (0..b.area.height).filter(|y| (0..b.area.width).any(|x| b[(x, *y)].bg == current_bg.unwrap_or_default())).count()
+    };
     assert!(current_bg.is_some());
     assert_eq!(marked(&first), 1, "exactly one row holds the current match");
-    let row_of = |b: &ratatui::buffer::Buffer| (0..b.area.height).find(|y| (0..b.area.width).any(|x| b[(x, *y)].bg == current_bg.unwrap_or_default()));
+    let row_of = |b: &ratatui::buffer::Buffer| {
+        (0..b.area.height).find(|y| (0..b.area.width).any(|x| b[(x, *y)].bg == current_bg.unwrap_or_default()))
+    };
     let at = row_of(&first);
     app.handle_key(key('n'));
     let second = draw_buf(&mut app);
@@ -1004,7 +1062,13 @@ fn after_the_run_ends_the_hints_offer_no_run_controls() {
     for panel in ['1', '5'] {
         app.handle_key(key(panel));
         let hints: Vec<String> = app.hints().into_iter().map(|(_, d)| d).collect();
-        for gone in ["Pause or resume the agent", "Write a correction for the agent", "Stop the agent", "Accept the work as done (overrides the verifier)", "Reject the work with a note for the agent"] {
+        for gone in [
+            "Pause or resume the agent",
+            "Write a correction for the agent",
+            "Stop the agent",
+            "Accept the work as done (overrides the verifier)",
+            "Reject the work with a note for the agent",
+        ] {
             assert!(!hints.iter().any(|h| h == gone), "{gone} offered after the end: {hints:?}");
         }
         assert!(hints.iter().any(|h| h == "Quit") && hints.iter().any(|h| h == "Show the keys"));

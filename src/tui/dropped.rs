@@ -1,13 +1,13 @@
 //! What a rollover dropped, as a list over the workbench: move to a message and open it,
 //! which shows the original message in the transcript, expanded.
 
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph};
-use ratatui::Frame;
 
-use super::panels::rebuilt::item_label;
 use super::panels::RenderCtx;
+use super::panels::rebuilt::item_label;
 use super::text::truncate;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +33,10 @@ impl DroppedList {
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(th.style("ui.border.focused"))
-            .title(Line::styled(truncate(&format!(" {} ", self.title), usize::from(area.width.saturating_sub(2))), th.style("ui.title.focused")))
+            .title(Line::styled(
+                truncate(&format!(" {} ", self.title), usize::from(area.width.saturating_sub(2))),
+                th.style("ui.title.focused"),
+            ))
             .title_bottom(Line::styled(truncate(footer, usize::from(area.width.saturating_sub(2))), th.style("ui.dim")));
         let inner = block.inner(area);
         f.render_widget(block, area);

@@ -6,9 +6,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use super::WorkbenchOptions;
 use super::app::{App, Clock, EditorKind, Overlay};
 use super::testkit::{default_keymap, session_info, t0};
-use super::WorkbenchOptions;
 use crate::protocol::{Command, Event, EventKind, SandboxInfo};
 use crate::sandbox::{NetworkMode, SandboxMode};
 

@@ -2,7 +2,6 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
-
 pub use super::panel::{PanelId, Placement};
 
 /// What the layout needs to know of a panel.

@@ -49,8 +49,8 @@
 pub mod app;
 pub mod clipboard;
 pub mod composer;
-pub mod escalation;
 pub mod dropped;
+pub mod escalation;
 pub mod layout;
 pub mod panel;
 pub mod panels;
@@ -79,9 +79,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::agent::CommandSender;
 use crate::config::keymap::Keymap;
 use crate::config::theme::Theme;
-use crate::agent::CommandSender;
 use crate::protocol::Event;
 use crate::session::log::LogError;
 
@@ -99,7 +99,13 @@ pub struct WorkbenchOptions {
 
 impl Default for WorkbenchOptions {
     fn default() -> Self {
-        WorkbenchOptions { theme: Theme::default(), keymap: Keymap::default(), banner: Vec::new(), context_budget: 128_000, title: "endure".into() }
+        WorkbenchOptions {
+            theme: Theme::default(),
+            keymap: Keymap::default(),
+            banner: Vec::new(),
+            context_budget: 128_000,
+            title: "endure".into(),
+        }
     }
 }
 
@@ -291,7 +297,7 @@ async fn run_loop(
     mut live: Option<broadcast::Receiver<Event>>,
     mut follow: Option<mpsc::UnboundedReceiver<Batch>>,
 ) -> Result<WorkbenchExit, TuiError> {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     // In raw mode Ctrl-C is a key, but `kill -INT` is still a signal, whose default action

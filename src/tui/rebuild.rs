@@ -5,13 +5,13 @@
 //! command, and the runtime answers with the revised proposal, so the totals shown are
 //! always the runtime's own.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use ratatui::Frame;
 
-use super::panels::status::tokens;
 use super::panels::RenderCtx;
+use super::panels::status::tokens;
 use super::state::RebuildProposal;
 use super::text::{truncate, wrap};
 
@@ -127,7 +127,13 @@ impl RebuildView {
                 }
                 Row::Unit(u) => {
                     let u = &p.old_window[*u];
-                    let mark = if u.pinned { "[pin] " } else if u.in_tail { "[tail]" } else { "[ -- ]" };
+                    let mark = if u.pinned {
+                        "[pin] "
+                    } else if u.in_tail {
+                        "[tail]"
+                    } else {
+                        "[ -- ]"
+                    };
                     format!("{mark} step {:<3} {} · {}", u.step, tokens(u.tokens), u.label)
                 }
             };
@@ -166,7 +172,15 @@ fn detail_lines(p: &RebuildProposal, row: Option<Row>, ctx: &RenderCtx, w: usize
         Some(Row::Section(i)) => {
             let s = &p.sections[i];
             para(&s.title, th.style("ui.field"));
-            para(&format!("{} tokens of a cap of {}{}", tokens(s.tokens), tokens(s.cap), if s.trimmed { " · cut in the middle to fit" } else { "" }), dim);
+            para(
+                &format!(
+                    "{} tokens of a cap of {}{}",
+                    tokens(s.tokens),
+                    tokens(s.cap),
+                    if s.trimmed { " · cut in the middle to fit" } else { "" }
+                ),
+                dim,
+            );
             if !s.droppable {
                 para("The user's own words: carried verbatim into every rebuilt window, never cut or dropped.", dim);
             }
@@ -175,7 +189,8 @@ fn detail_lines(p: &RebuildProposal, row: Option<Row>, ctx: &RenderCtx, w: usize
             }
             para("", dim);
             if s.text.trim().is_empty() && s.key == "tail" {
-                let kept: Vec<String> = p.old_window.iter().filter(|u| u.in_tail || u.pinned).map(|u| format!("step {} · {}", u.step, u.label)).collect();
+                let kept: Vec<String> =
+                    p.old_window.iter().filter(|u| u.in_tail || u.pinned).map(|u| format!("step {} · {}", u.step, u.label)).collect();
                 para(&format!("{} message units carried verbatim, oldest first:", kept.len()), dim);
                 for k in kept {
                     para(&k, th.style("ui"));

@@ -41,9 +41,7 @@ impl SandboxState {
                 self.escalation = None;
                 None
             }
-            EventKind::ProcessStarted { id, command } => {
-                Some((NoticeLevel::Info, format!("background process {id} started: {command}")))
-            }
+            EventKind::ProcessStarted { id, command } => Some((NoticeLevel::Info, format!("background process {id} started: {command}"))),
             EventKind::ProcessExited { id, exit_code, reason } => {
                 let code = exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
                 Some((NoticeLevel::Info, format!("background process {id} {reason}{code}")))

@@ -112,7 +112,10 @@ fn looks_like_scope(s: &str) -> bool {
     let mut parts = s.split('.');
     let first_ok = parts.next().is_some_and(|p| p.starts_with(|c: char| c.is_ascii_lowercase()));
     let last_is_ext = s.rsplit('.').next().is_some_and(|e| FILE_EXTENSIONS.contains(&e));
-    s.contains('.') && first_ok && !last_is_ext && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    s.contains('.')
+        && first_ok
+        && !last_is_ext
+        && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
 }
 
 /// Every scope named in `src`.
@@ -160,4 +163,3 @@ fn every_scope_the_workbench_uses_is_in_scopes_and_nothing_else() {
     let unused: Vec<&String> = known.difference(&used).collect();
     assert!(unused.is_empty(), "SCOPES entries no workbench code uses (remove them, or use them): {unused:?}");
 }
-

@@ -60,9 +60,10 @@ impl Search {
             }
         }
         if let Some(c) = self.current
-            && c >= self.hits.len() {
-                self.current = self.hits.len().checked_sub(1);
-            }
+            && c >= self.hits.len()
+        {
+            self.current = self.hits.len().checked_sub(1);
+        }
     }
 
     /// Moves to the next (or previous) hit, wrapping around; the first `n` goes to the first

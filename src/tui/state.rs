@@ -15,11 +15,11 @@ use crate::session::SessionState;
 
 #[path = "state_cycles.rs"]
 mod cycles;
-pub use cycles::{RebuildProposal, RebuiltCell, thousands};
 use crate::protocol::{
-    BudgetKind, Checkpoint, CheckpointFlag, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus, TestCounts,
-    ToolCallRequest, opaque_block_summary,
+    BudgetKind, Checkpoint, CheckpointFlag, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus,
+    TestCounts, ToolCallRequest, opaque_block_summary,
 };
+pub use cycles::{RebuildProposal, RebuiltCell, thousands};
 
 /// What the runtime is doing, as far as the events tell.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,7 +31,10 @@ pub enum RunState {
     WaitingForModel,
     Paused(PauseReason),
     Stalled,
-    Finished { outcome: Outcome, reason: String },
+    Finished {
+        outcome: Outcome,
+        reason: String,
+    },
 }
 
 impl RunState {
@@ -95,18 +98,36 @@ pub enum NoticeLevel {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CellKind {
     User(String),
-    Assistant { step: u64, text: String },
+    Assistant {
+        step: u64,
+        text: String,
+    },
     Tool(Box<ToolCell>),
     /// A supervisor correction: queued, then delivered at a step, or withdrawn before that.
-    Correction { id: u64, text: String, delivered_at: Option<u64>, withdrawn: bool },
-    Notice { level: NoticeLevel, text: String },
+    Correction {
+        id: u64,
+        text: String,
+        delivered_at: Option<u64>,
+        withdrawn: bool,
+    },
+    Notice {
+        level: NoticeLevel,
+        text: String,
+    },
     /// The model refused; `text` is its refusal, possibly empty.
-    Refusal { step: u64, text: String },
+    Refusal {
+        step: u64,
+        text: String,
+    },
     /// A rollover: what left the window and what it was summarized into.
     Rebuilt(Box<RebuiltCell>),
     /// The reasoning that came with the answer of `step`, shown collapsed until expanded;
     /// `redacted` blocks the provider encrypted.
-    Reasoning { step: u64, text: String, redacted: u32 },
+    Reasoning {
+        step: u64,
+        text: String,
+        redacted: u32,
+    },
 }
 
 /// One transcript entry. `revision` changes whenever its rendering would change.
@@ -217,7 +238,8 @@ impl MaxStep {
         let pos = match self.candidates.binary_search_by_key(&index, |c| c.index) {
             Ok(i) => i,
             Err(i) => {
-                self.candidates.insert(i, Candidate { index, text: String::new(), tool_calls: Vec::new(), status: CandidateStatus::Streaming });
+                self.candidates
+                    .insert(i, Candidate { index, text: String::new(), tool_calls: Vec::new(), status: CandidateStatus::Streaming });
                 i
             }
         };
@@ -401,7 +423,10 @@ impl WorkbenchState {
                     self.run = RunState::Running;
                 }
                 for b in crate::protocol::server_tool_blocks(blocks) {
-                    self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("server tool · {}", opaque_block_summary(b)) });
+                    self.push(
+                        id,
+                        CellKind::Notice { level: NoticeLevel::Info, text: format!("server tool · {}", opaque_block_summary(b)) },
+                    );
                 }
                 if !text.trim().is_empty() {
                     self.push(id, CellKind::Assistant { step: *step, text: text.clone() });
@@ -424,13 +449,18 @@ impl WorkbenchState {
                     id,
                     CellKind::Notice {
                         level: NoticeLevel::Warning,
-                        text: format!("answer cut at the output limit of {max_tokens} tokens{times}{calls}; the model was asked for a smaller step"),
+                        text: format!(
+                            "answer cut at the output limit of {max_tokens} tokens{times}{calls}; the model was asked for a smaller step"
+                        ),
                     },
                 )
             }
             EventKind::MaxTokensRaised { from, to } => self.push(
                 id,
-                CellKind::Notice { level: NoticeLevel::Info, text: format!("output limit raised from {from} to {to} tokens after repeated cut answers") },
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: format!("output limit raised from {from} to {to} tokens after repeated cut answers"),
+                },
             ),
             EventKind::ToolCall { step, call_id, name, args } => {
                 self.open_tool_cell(id, call_id, name, *step, args.clone(), ev.ts);
@@ -511,11 +541,17 @@ impl WorkbenchState {
             }
             EventKind::BudgetWarning { budget, used, limit } => self.push(
                 id,
-                CellKind::Notice { level: NoticeLevel::Warning, text: format!("budget {}: {}", budget.as_str(), fmt_budget(*budget, *used, *limit)) },
+                CellKind::Notice {
+                    level: NoticeLevel::Warning,
+                    text: format!("budget {}: {}", budget.as_str(), fmt_budget(*budget, *used, *limit)),
+                },
             ),
             EventKind::BudgetStop { budget, used, limit } => self.push(
                 id,
-                CellKind::Notice { level: NoticeLevel::Error, text: format!("budget {} exhausted: {}", budget.as_str(), fmt_budget(*budget, *used, *limit)) },
+                CellKind::Notice {
+                    level: NoticeLevel::Error,
+                    text: format!("budget {} exhausted: {}", budget.as_str(), fmt_budget(*budget, *used, *limit)),
+                },
             ),
             EventKind::Stall { tool_calls } => {
                 // The detector starts counting again once it has fired; the step keeps the peak.
@@ -532,7 +568,18 @@ impl WorkbenchState {
             }
             EventKind::Warning { message } => self.push(id, CellKind::Notice { level: NoticeLevel::Warning, text: message.clone() }),
             EventKind::WorkspaceSnapshot { .. } => {}
-            EventKind::CheckpointSaved { id: cp, cycle, n, threshold_pct, window_tokens, upto_seq, path, checkpoint, snapshot_error, .. } => {
+            EventKind::CheckpointSaved {
+                id: cp,
+                cycle,
+                n,
+                threshold_pct,
+                window_tokens,
+                upto_seq,
+                path,
+                checkpoint,
+                snapshot_error,
+                ..
+            } => {
                 if let Some(why) = snapshot_error {
                     self.push(
                         id,
@@ -551,7 +598,7 @@ impl WorkbenchState {
                     window_tokens: *window_tokens,
                     upto_seq: *upto_seq,
                     path: path.clone(),
-                    checkpoint: checkpoint.clone(),
+                    checkpoint: (**checkpoint).clone(),
                     abandoned: false,
                     prev,
                     flags: Vec::new(),
@@ -559,7 +606,13 @@ impl WorkbenchState {
                 if let Some(s) = self.sample_mut() {
                     s.checkpoint = true;
                 }
-                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("checkpoint {cp} saved (at {threshold_pct}% of the context budget)") })
+                self.push(
+                    id,
+                    CellKind::Notice {
+                        level: NoticeLevel::Info,
+                        text: format!("checkpoint {cp} saved (at {threshold_pct}% of the context budget)"),
+                    },
+                )
             }
             // Folded by `apply_cycles`.
             EventKind::Rollover { .. }
@@ -630,8 +683,7 @@ impl WorkbenchState {
                     CellKind::Notice { level: NoticeLevel::Info, text: format!("candidate {pick} executes ({by:?})").to_lowercase() },
                 )
             }
-            EventKind::MaxModeChanged { candidates, review_picks } => {
-                self.push(
+            EventKind::MaxModeChanged { candidates, review_picks } => self.push(
                 id,
                 CellKind::Notice {
                     level: NoticeLevel::Info,
@@ -640,20 +692,25 @@ impl WorkbenchState {
                         None => "Max Mode off".into(),
                     },
                 },
-                )
-            }
+            ),
             EventKind::VerifierVerdict { attempt, met, missing, evidence } => {
-                self.verdicts.push(Verdict { attempt: *attempt, met: *met, missing: missing.clone(), evidence: evidence.clone(), overridden: None });
+                self.verdicts.push(Verdict {
+                    attempt: *attempt,
+                    met: *met,
+                    missing: missing.clone(),
+                    evidence: evidence.clone(),
+                    overridden: None,
+                });
                 self.push(
-                id,
-                CellKind::Notice {
-                    level: if *met { NoticeLevel::Info } else { NoticeLevel::Warning },
-                    text: if *met {
-                        format!("verifier (attempt {attempt}): goal met")
-                    } else {
-                        format!("verifier (attempt {attempt}): not met — missing: {}", missing.join("; "))
+                    id,
+                    CellKind::Notice {
+                        level: if *met { NoticeLevel::Info } else { NoticeLevel::Warning },
+                        text: if *met {
+                            format!("verifier (attempt {attempt}): goal met")
+                        } else {
+                            format!("verifier (attempt {attempt}): not met — missing: {}", missing.join("; "))
+                        },
                     },
-                },
                 )
             }
             EventKind::VerdictOverridden { accept, note } => {
@@ -663,20 +720,28 @@ impl WorkbenchState {
                 }
                 self.intervened();
                 self.push(
-                id,
-                CellKind::Notice {
-                    level: NoticeLevel::Info,
-                    text: if *accept {
-                        "the supervisor accepted the work as done".into()
-                    } else {
-                        format!("the supervisor rejected the work: {}", note.as_deref().unwrap_or(""))
+                    id,
+                    CellKind::Notice {
+                        level: NoticeLevel::Info,
+                        text: if *accept {
+                            "the supervisor accepted the work as done".into()
+                        } else {
+                            format!("the supervisor rejected the work: {}", note.as_deref().unwrap_or(""))
+                        },
                     },
-                },
                 )
             }
             EventKind::MemoryProposed { id: pid, source, diff, content } => {
-                self.memory_proposals.push(MemoryProposal { id: *pid, source: source.clone(), diff: diff.clone(), content: content.clone() });
-                self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") })
+                self.memory_proposals.push(MemoryProposal {
+                    id: *pid,
+                    source: source.clone(),
+                    diff: diff.clone(),
+                    content: content.clone(),
+                });
+                self.push(
+                    id,
+                    CellKind::Notice { level: NoticeLevel::Info, text: format!("a new MEMORY.md from {source} waits for your approval") },
+                )
             }
             EventKind::MemoryResolved { id: pid, accept } => {
                 let verb = if *accept { "accepted" } else { "rejected; MEMORY.md is unchanged" };

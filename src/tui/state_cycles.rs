@@ -3,8 +3,7 @@
 
 use super::{Cell, CellKind, NoticeLevel, RunState, WorkbenchState};
 use crate::protocol::{
-    CheckpointFlag, Event, EventKind, OldUnit, PauseReason, RebuildEdit, RebuildReview, RebuildSection, RolloverReason,
-    WindowDrop,
+    CheckpointFlag, Event, EventKind, OldUnit, PauseReason, RebuildEdit, RebuildReview, RebuildSection, RolloverReason, WindowDrop,
 };
 
 /// A rollover in the transcript: one line saying what was summarized, expandable to what
@@ -45,7 +44,11 @@ impl RebuiltCell {
         };
         let mut s = match &self.dropped {
             Some(d) => {
-                let steps = if d.from_step == d.to_step { format!("step {}", d.from_step) } else { format!("steps {}–{}", d.from_step, d.to_step) };
+                let steps = if d.from_step == d.to_step {
+                    format!("step {}", d.from_step)
+                } else {
+                    format!("steps {}–{}", d.from_step, d.to_step)
+                };
                 let n = if d.messages == 1 { "1 message".to_string() } else { format!("{} messages", d.messages) };
                 format!("context rebuilt: {n} from {steps} ({} tokens) {into}", thousands(d.tokens))
             }
@@ -55,7 +58,9 @@ impl RebuiltCell {
         s.push_str(&format!(" · cycle {} · new window {} tokens", self.cycle, thousands(self.window_tokens)));
         match &self.review {
             Some(r) if r.forced => s.push_str(" · applied without your review: the window reached 100% of the budget"),
-            Some(r) if !r.edits.is_empty() => s.push_str(&format!(" · approved with {} change{}", r.edits.len(), if r.edits.len() == 1 { "" } else { "s" })),
+            Some(r) if !r.edits.is_empty() => {
+                s.push_str(&format!(" · approved with {} change{}", r.edits.len(), if r.edits.len() == 1 { "" } else { "s" }))
+            }
             Some(_) => s.push_str(" · approved as proposed"),
             None => {}
         }
@@ -117,7 +122,19 @@ impl WorkbenchState {
                 );
                 self.seq_cells.insert(ev.seq, idx);
             }
-            EventKind::RebuildProposed { id: pid, revision, cycle, reason, checkpoint, fill_pct, limit_tokens, total_tokens, sections, old_window, edits } => {
+            EventKind::RebuildProposed {
+                id: pid,
+                revision,
+                cycle,
+                reason,
+                checkpoint,
+                fill_pct,
+                limit_tokens,
+                total_tokens,
+                sections,
+                old_window,
+                edits,
+            } => {
                 let first = self.rebuild.as_ref().is_none_or(|p| p.id != *pid);
                 self.rebuild = Some(RebuildProposal {
                     id: *pid,
@@ -156,12 +173,18 @@ impl WorkbenchState {
                     id,
                     CellKind::Notice {
                         level: NoticeLevel::Info,
-                        text: format!("you vetoed the rebuild at {fill_pct}%: the run continues in the old window; asked again at {next_pct}%"),
+                        text: format!(
+                            "you vetoed the rebuild at {fill_pct}%: the run continues in the old window; asked again at {next_pct}%"
+                        ),
                     },
                 );
             }
             EventKind::RebuildReviewChanged { on } => {
-                let text = if *on { "rebuild review on: every rollover waits for your approval" } else { "rebuild review off: rollovers apply at once" };
+                let text = if *on {
+                    "rebuild review on: every rollover waits for your approval"
+                } else {
+                    "rebuild review off: rollovers apply at once"
+                };
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: text.into() });
             }
             EventKind::RebuildFailed { reason, .. } => {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::protocol::{Feedback, RoleModels};
-use crate::tui::testkit::{demo_session, finished_session, session_info, t0, EventSeq};
+use crate::tui::testkit::{EventSeq, demo_session, finished_session, session_info, t0};
 use serde_json::json;
 
 fn ev(kind: EventKind) -> Event {
@@ -79,8 +79,28 @@ fn correction_is_queued_then_delivered() {
 #[test]
 fn usage_accumulates_and_context_follows_the_agent() {
     let s = state_of(vec![
-        EventKind::Usage { role: Role::Agent, prompt_tokens: 100, completion_tokens: 10, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.5, estimated: false, priced: true, overhead: false },
-        EventKind::Usage { role: Role::Writer, prompt_tokens: 900, completion_tokens: 20, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.25, estimated: true, priced: true, overhead: false },
+        EventKind::Usage {
+            role: Role::Agent,
+            prompt_tokens: 100,
+            completion_tokens: 10,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+            cost_usd: 0.5,
+            estimated: false,
+            priced: true,
+            overhead: false,
+        },
+        EventKind::Usage {
+            role: Role::Writer,
+            prompt_tokens: 900,
+            completion_tokens: 20,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
+            cost_usd: 0.25,
+            estimated: true,
+            priced: true,
+            overhead: false,
+        },
     ]);
     assert_eq!((s.totals().tokens_in, s.totals().tokens_out), (1000, 30));
     assert!((s.totals().cost_usd - 0.75).abs() < 1e-9);
@@ -152,7 +172,7 @@ fn cp(cycle: u32, n: u32, pct: u32, tokens: u64) -> EventKind {
         snapshot: None,
         snapshot_error: None,
         path: String::new(),
-        checkpoint: crate::protocol::Checkpoint::default(),
+        checkpoint: Box::default(),
     }
 }
 
@@ -163,7 +183,16 @@ fn checkpoints_fill_the_cycle_and_a_rollover_starts_the_next() {
     assert_eq!(s.checkpoints[1].prev, Some(0));
     assert_eq!((s.core.cycle, s.core.fired_thresholds.clone()), (1, vec![20, 45]));
     assert!(matches!(&s.cells.last().map(|c| &c.kind), Some(CellKind::Notice { text, .. }) if text.contains("checkpoint 1.2 saved")));
-    s.apply(&ev(EventKind::Rollover { cycle: 2, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some("1.2".into()), window_tokens: 12_000, window: vec![], origins: vec![], dropped: None, review: None }));
+    s.apply(&ev(EventKind::Rollover {
+        cycle: 2,
+        reason: crate::protocol::RolloverReason::Threshold,
+        checkpoint: Some("1.2".into()),
+        window_tokens: 12_000,
+        window: vec![],
+        origins: vec![],
+        dropped: None,
+        review: None,
+    }));
     assert_eq!((s.core.cycle, s.core.rollovers), (2, 1));
     assert!(s.core.fired_thresholds.is_empty(), "thresholds fire again in the new window");
     assert_eq!(s.context_tokens(), 12_000, "the gauge shows the fresh window");
@@ -173,12 +202,8 @@ fn checkpoints_fill_the_cycle_and_a_rollover_starts_the_next() {
 
 #[test]
 fn a_rollback_abandons_later_checkpoints_and_pauses() {
-    let mut s = state_of(vec![
-        EventKind::SessionStarted { info: Box::new(session_info("t")) },
-        cp(1, 1, 20, 1),
-        cp(1, 2, 45, 2),
-        cp(1, 3, 70, 3),
-    ]);
+    let mut s =
+        state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }, cp(1, 1, 20, 1), cp(1, 2, 45, 2), cp(1, 3, 70, 3)]);
     s.apply(&ev(EventKind::RolledBack {
         to: "1.1".into(),
         snapshot: None,
@@ -235,7 +260,7 @@ fn a_withdrawn_correction_is_marked_and_never_delivered() {
 }
 
 use crate::protocol::{PickedBy, ToolCallRequest};
-use crate::tui::testkit::{endurance_session, max_mode_session, verdict_session, MaxStage};
+use crate::tui::testkit::{MaxStage, endurance_session, max_mode_session, verdict_session};
 
 #[test]
 fn candidates_stream_then_are_judged_and_picked() {
@@ -400,11 +425,7 @@ fn server_tool_blocks_show_as_notices_before_the_text() {
     let texts: Vec<String> = s.cells.iter().map(|c| c.search_text()).collect();
     assert_eq!(
         texts,
-        vec![
-            "server tool · server_tool_use web_search rust sse",
-            "server tool · web_search_tool_result: max_uses_exceeded",
-            "Found it.",
-        ]
+        vec!["server tool · server_tool_use web_search rust sse", "server tool · web_search_tool_result: max_uses_exceeded", "Found it.",]
     );
 }
 

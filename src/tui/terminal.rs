@@ -2,15 +2,15 @@
 //! a panic, SIGTERM, SIGHUP or SIGINT — the terminal gets raw mode off, the main screen back, mouse
 //! capture and bracketed paste off, and the cursor shown.
 
-use std::io::{stdout, Stdout};
+use std::io::{Stdout, stdout};
 use std::sync::Once;
 
 use crossterm::cursor::Show;
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
-use ratatui::backend::CrosstermBackend;
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 
 use super::TuiError;
 

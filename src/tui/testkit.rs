@@ -5,9 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use crate::config::keymap::Keymap;
-use crate::protocol::{
-    Event, EventKind, Feedback, Outcome, Role, RoleModels, SessionInfo, Task, TaskStatus, TestCounts, ToolCallRequest,
-};
+use crate::protocol::{Event, EventKind, Feedback, Outcome, Role, RoleModels, SessionInfo, Task, TaskStatus, TestCounts, ToolCallRequest};
 
 /// The bundled default keymap, loaded from `keymaps/default.toml` like the real program does,
 /// so tests exercise the shipped bindings and descriptions.
@@ -93,7 +91,17 @@ pub fn demo_session() -> Vec<Event> {
         tool_calls: vec![ToolCallRequest { id: "c1".into(), name: "run".into(), arguments: "{\"command\":\"cargo test\"}".into() }],
         blocks: vec![],
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 30_000, completion_tokens: 400, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.12, estimated: false, priced: true, overhead: false });
+    s.push(EventKind::Usage {
+        role: Role::Agent,
+        prompt_tokens: 30_000,
+        completion_tokens: 400,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost_usd: 0.12,
+        estimated: false,
+        priced: true,
+        overhead: false,
+    });
     s.push(EventKind::ToolCall { step: 1, call_id: "c1".into(), name: "run".into(), args: json!({"command": "cargo test"}) });
     s.push(EventKind::ToolResult {
         step: 1,
@@ -115,15 +123,30 @@ pub fn demo_session() -> Vec<Event> {
         tool_calls: vec![ToolCallRequest { id: "c2".into(), name: "edit".into(), arguments: "{}".into() }],
         blocks: vec![],
     });
-    s.push(EventKind::ToolCall { step: 2, call_id: "c2".into(), name: "edit".into(), args: json!({"path": "src/lib.rs", "old": "a - b", "new": "a + b"}) });
+    s.push(EventKind::ToolCall {
+        step: 2,
+        call_id: "c2".into(),
+        name: "edit".into(),
+        args: json!({"path": "src/lib.rs", "old": "a - b", "new": "a + b"}),
+    });
     s.push(EventKind::FileChanged {
         step: 2,
         path: "src/lib.rs".into(),
         before: Some("h0".into()),
         after: Some("h1".into()),
-        diff: "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,3 +1,3 @@\n pub fn add(a: i32, b: i32) -> i32 {\n-    a - b\n+    a + b\n }\n".into(),
+        diff: "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,3 +1,3 @@\n pub fn add(a: i32, b: i32) -> i32 {\n-    a - b\n+    a + b\n }\n"
+            .into(),
     });
-    s.push(EventKind::ToolResult { step: 2, call_id: "c2".into(), name: "edit".into(), ok: true, exit_code: None, duration_ms: 12, output: "edited src/lib.rs".into(), feedback: Feedback::default() });
+    s.push(EventKind::ToolResult {
+        step: 2,
+        call_id: "c2".into(),
+        name: "edit".into(),
+        ok: true,
+        exit_code: None,
+        duration_ms: 12,
+        output: "edited src/lib.rs".into(),
+        feedback: Feedback::default(),
+    });
     s.push(EventKind::FileChanged {
         step: 2,
         path: "tests/add.rs".into(),
@@ -144,7 +167,17 @@ pub fn demo_session() -> Vec<Event> {
         output: "test result: ok. 4 passed; 0 failed".into(),
         feedback: Feedback { tests: Some(TestCounts { passed: 4, failed: 0, skipped: 0 }), ..Feedback::default() },
     });
-    s.push(EventKind::Usage { role: Role::Agent, prompt_tokens: 64_000, completion_tokens: 900, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.31, estimated: false, priced: true, overhead: false });
+    s.push(EventKind::Usage {
+        role: Role::Agent,
+        prompt_tokens: 64_000,
+        completion_tokens: 900,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost_usd: 0.31,
+        estimated: false,
+        priced: true,
+        overhead: false,
+    });
     s.push(EventKind::BudgetWarning { budget: crate::protocol::BudgetKind::Cost, used: 0.43, limit: 0.5 });
     s.push(EventKind::TaskList {
         tasks: vec![
@@ -181,7 +214,10 @@ pub fn long_session_with(n: usize, lines: usize) -> Vec<Event> {
         s.push(EventKind::StepStarted { step });
         s.push(EventKind::AssistantMessage {
             step,
-            text: (0..lines).map(|i| format!("Step {step}, thought {i}: keep going with the plan and check the output.")).collect::<Vec<_>>().join("\n"),
+            text: (0..lines)
+                .map(|i| format!("Step {step}, thought {i}: keep going with the plan and check the output."))
+                .collect::<Vec<_>>()
+                .join("\n"),
             tool_calls: vec![],
             blocks: vec![],
         });
@@ -218,7 +254,17 @@ fn call(id: &str, name: &str, args: serde_json::Value) -> ToolCallRequest {
 }
 
 fn usage(prompt: u64, cost: f64, overhead: bool) -> EventKind {
-    EventKind::Usage { role: Role::Agent, prompt_tokens: prompt, completion_tokens: 300, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: cost, estimated: false, priced: true, overhead }
+    EventKind::Usage {
+        role: Role::Agent,
+        prompt_tokens: prompt,
+        completion_tokens: 300,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost_usd: cost,
+        estimated: false,
+        priced: true,
+        overhead,
+    }
 }
 
 /// `demo_session`, then step 4 in Max Mode with three candidates: an `edit_file`, a
@@ -234,8 +280,16 @@ pub fn max_mode_session(stage: MaxStage) -> Vec<Event> {
         "Run the whole suite once more before calling done.",
     ];
     let calls = [
-        vec![call("a1", "edit_file", json!({"path": "src/lib.rs", "old": "pub fn add(a: i32, b: i32) -> i32 {\n", "new": "/// Adds two numbers.\npub fn add(a: i32, b: i32) -> i32 {\n"}))],
-        vec![call("b1", "write_file", json!({"path": "tests/neg.rs", "content": "#[test]\nfn negatives() {\n    assert_eq!(endure::add(-2, -3), -5);\n}\n"}))],
+        vec![call(
+            "a1",
+            "edit_file",
+            json!({"path": "src/lib.rs", "old": "pub fn add(a: i32, b: i32) -> i32 {\n", "new": "/// Adds two numbers.\npub fn add(a: i32, b: i32) -> i32 {\n"}),
+        )],
+        vec![call(
+            "b1",
+            "write_file",
+            json!({"path": "tests/neg.rs", "content": "#[test]\nfn negatives() {\n    assert_eq!(endure::add(-2, -3), -5);\n}\n"}),
+        )],
         vec![call("c1", "run", json!({"command": "cargo test"}))],
     ];
     if stage == MaxStage::Streaming {
@@ -254,7 +308,17 @@ pub fn max_mode_session(stage: MaxStage) -> Vec<Event> {
     s.push(usage(66_000, 0.33, false));
     s.push(usage(66_000, 0.33, true));
     s.push(usage(66_000, 0.33, true));
-    s.push(EventKind::Usage { role: Role::Judge, prompt_tokens: 9_000, completion_tokens: 80, cache_read_tokens: 0, cache_write_tokens: 0, cost_usd: 0.05, estimated: false, priced: true, overhead: true });
+    s.push(EventKind::Usage {
+        role: Role::Judge,
+        prompt_tokens: 9_000,
+        completion_tokens: 80,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
+        cost_usd: 0.05,
+        estimated: false,
+        priced: true,
+        overhead: true,
+    });
     s.push(EventKind::JudgeVerdict { step: 4, pick: 2, reason: "a regression test protects the fix; the others change nothing".into() });
     if stage == MaxStage::Picked {
         s.push(EventKind::CandidatePicked { step: 4, pick: 2, by: crate::protocol::PickedBy::Judge });
@@ -320,7 +384,13 @@ pub fn endurance_session() -> Vec<Event> {
         let name = if reading { "read_file" } else { "run" };
         s.push(EventKind::ToolCall { step, call_id: id.clone(), name: name.into(), args: json!({"path": "src/parser.rs"}) });
         if !reading {
-            s.push(EventKind::FileChanged { step, path: "src/parser.rs".into(), before: Some("h".into()), after: Some("h2".into()), diff: String::new() });
+            s.push(EventKind::FileChanged {
+                step,
+                path: "src/parser.rs".into(),
+                before: Some("h".into()),
+                after: Some("h2".into()),
+                diff: String::new(),
+            });
         }
         let passed = (step as u32 / 2) * 3;
         let feedback = if reading {
@@ -332,7 +402,16 @@ pub fn endurance_session() -> Vec<Event> {
                 ..Feedback::default()
             }
         };
-        s.push(EventKind::ToolResult { step, call_id: id, name: name.into(), ok: true, exit_code: Some(0), duration_ms: 800, output: "ok".into(), feedback });
+        s.push(EventKind::ToolResult {
+            step,
+            call_id: id,
+            name: name.into(),
+            ok: true,
+            exit_code: Some(0),
+            duration_ms: 800,
+            output: "ok".into(),
+            feedback,
+        });
         // Checkpoints at 20, 45 and 70% of the 100k budget; a rollover at 80%.
         let pct = tokens * 100 / 100_000;
         for th in [20u64, 45, 70] {
@@ -349,7 +428,7 @@ pub fn endurance_session() -> Vec<Event> {
                     snapshot: None,
                     snapshot_error: None,
                     path: format!(".endure/checkpoints/{cycle}.{n}.json"),
-                    checkpoint: crate::protocol::Checkpoint::default(),
+                    checkpoint: Box::default(),
                 });
             }
         }
@@ -358,7 +437,16 @@ pub fn endurance_session() -> Vec<Event> {
             fired = 0;
             n = 0;
             tokens = 12_000;
-            s.push(EventKind::Rollover { cycle, reason: crate::protocol::RolloverReason::Threshold, checkpoint: Some(format!("{}.3", cycle - 1)), window_tokens: tokens, window: vec![], origins: vec![], dropped: None, review: None });
+            s.push(EventKind::Rollover {
+                cycle,
+                reason: crate::protocol::RolloverReason::Threshold,
+                checkpoint: Some(format!("{}.3", cycle - 1)),
+                window_tokens: tokens,
+                window: vec![],
+                origins: vec![],
+                dropped: None,
+                review: None,
+            });
         }
         if step == 15 {
             s.push(EventKind::RolledBack {

@@ -120,7 +120,13 @@ pub fn highlight(line: &Line<'static>, needle_lower: &str, style: Style) -> Line
 
 /// Like [`highlight`], with occurrence `current` (counted in this line) in `current_style`
 /// instead; also returns how many occurrences the line has.
-pub fn highlight_nth(line: &Line<'static>, needle_lower: &str, style: Style, current: Option<usize>, current_style: Style) -> (Line<'static>, usize) {
+pub fn highlight_nth(
+    line: &Line<'static>,
+    needle_lower: &str,
+    style: Style,
+    current: Option<usize>,
+    current_style: Style,
+) -> (Line<'static>, usize) {
     let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
     let hits = find_all(&text, needle_lower);
     if hits.is_empty() {

@@ -1,14 +1,14 @@
 //! Drawing the whole workbench: banner, title and timeline, panel frames, overlays.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
-use ratatui::Frame;
 
 use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
 use super::layout;
 use super::panels::memory;
-use super::panels::{self, status, RenderCtx};
+use super::panels::{self, RenderCtx, status};
 use super::rebuild::RebuildKeys;
 use super::text::truncate;
 use crate::config::keymap::{Action, KeyContext};
@@ -124,10 +124,10 @@ pub fn render(app: &mut App, f: &mut Frame) {
             clear(f, r, th);
             let save = binding_notation(app, KeyContext::Editor, Action::EditorSend);
             let cancel = binding_notation(app, KeyContext::Editor, Action::EditorCancel);
-            let block = Block::default()
-                .borders(Borders::ALL)
-                .border_style(th.style("ui.border.focused"))
-                .title(Line::styled(format!(" {} — {save} save · {cancel} close without saving ", memory::MEMORY_FILE), th.style("ui.title.focused")));
+            let block = Block::default().borders(Borders::ALL).border_style(th.style("ui.border.focused")).title(Line::styled(
+                format!(" {} — {save} save · {cancel} close without saving ", memory::MEMORY_FILE),
+                th.style("ui.title.focused"),
+            ));
             let inner = block.inner(r);
             f.render_widget(block, r);
             f.render_widget(&*edit.editor, inner);
@@ -170,7 +170,7 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
         let prev = binding_notation(app, KeyContext::Global, Action::TimelinePrev);
         let next = binding_notation(app, KeyContext::Global, Action::TimelineNext);
         let width = 20usize;
-        let filled = if n == 0 { width } else { k * width / n };
+        let filled = (k * width).checked_div(n).unwrap_or(width);
         right.push(Span::styled(" replay (read-only) ", th.style("ui.replay")));
         right.push(Span::styled(format!(" {prev} ◀ "), th.style("ui.dim")));
         right.push(Span::styled("━".repeat(filled), th.style("gauge.fill")));
@@ -180,8 +180,7 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
     }
     let right = Line::from(right);
     let right_width = (right.width() as u16).min(area.width);
-    let [left_area, right_area] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    let [left_area, right_area] = Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
     let title = format!(" {} ", app.opts.title);
     let room = usize::from(left_area.width).saturating_sub(super::text::str_width(&title) + 3);
     let mut spans = vec![Span::styled(title, th.style("ui.title"))];
@@ -289,7 +288,11 @@ fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
             format!("Roll back the workspace and conversation to checkpoint {id}? Files created since are deleted.")
         }
         ConfirmKind::AcceptWork => {
-            let last = app.state.verdicts.last().map_or(String::new(), |v| format!(" (verifier attempt {}: {})", v.attempt, if v.met { "met" } else { "not met" }));
+            let last = app
+                .state
+                .verdicts
+                .last()
+                .map_or(String::new(), |v| format!(" (verifier attempt {}: {})", v.attempt, if v.met { "met" } else { "not met" }));
             format!("Accept the work as done, overriding the goal verifier{last}?")
         }
     };

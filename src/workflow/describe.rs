@@ -5,7 +5,11 @@ use crate::protocol::{AgentUsage, EventKind};
 
 fn short(s: &str, n: usize) -> String {
     let line = s.lines().next().unwrap_or("");
-    if line.chars().count() <= n && !s.contains('\n') { line.to_string() } else { format!("{}…", line.chars().take(n).collect::<String>()) }
+    if line.chars().count() <= n && !s.contains('\n') {
+        line.to_string()
+    } else {
+        format!("{}…", line.chars().take(n).collect::<String>())
+    }
 }
 
 fn spent(u: &AgentUsage) -> String {

@@ -67,7 +67,14 @@ pub enum ScriptError {
 }
 
 /// Runs `script` on a new thread and waits for its result without blocking the caller's runtime.
-pub async fn run(script: String, file_name: String, args: Value, limits: Limits, host: Arc<dyn Host>, meter: Arc<Meter>) -> Result<Value, ScriptError> {
+pub async fn run(
+    script: String,
+    file_name: String,
+    args: Value,
+    limits: Limits,
+    host: Arc<dyn Host>,
+    meter: Arc<Meter>,
+) -> Result<Value, ScriptError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name("endure-workflow".into()).spawn(move || {
         let _ = tx.send(run_blocking(&script, &file_name, &args, limits, host, meter));
@@ -79,7 +86,14 @@ pub async fn run(script: String, file_name: String, args: Value, limits: Limits,
 }
 
 /// Runs `script` on the calling thread, which must not be inside a tokio runtime.
-pub fn run_blocking(script: &str, file_name: &str, args: &Value, limits: Limits, host: Arc<dyn Host>, meter: Arc<Meter>) -> Result<Value, ScriptError> {
+pub fn run_blocking(
+    script: &str,
+    file_name: &str,
+    args: &Value,
+    limits: Limits,
+    host: Arc<dyn Host>,
+    meter: Arc<Meter>,
+) -> Result<Value, ScriptError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -87,7 +101,14 @@ pub fn run_blocking(script: &str, file_name: &str, args: &Value, limits: Limits,
     rt.block_on(evaluate(script, file_name, args, limits, host, meter))
 }
 
-async fn evaluate(script: &str, file_name: &str, args: &Value, limits: Limits, host: Arc<dyn Host>, meter: Arc<Meter>) -> Result<Value, ScriptError> {
+async fn evaluate(
+    script: &str,
+    file_name: &str,
+    args: &Value,
+    limits: Limits,
+    host: Arc<dyn Host>,
+    meter: Arc<Meter>,
+) -> Result<Value, ScriptError> {
     let engine = |e: rquickjs::Error| ScriptError::Engine(e.to_string());
     let runtime = AsyncRuntime::new_with_alloc(MeteredAllocator::new(limits.memory_bytes, meter.clone())).map_err(engine)?;
     runtime.set_max_stack_size(limits.stack_bytes).await;

@@ -85,7 +85,10 @@ fn determinism_errors_are_clear() {
 fn no_modules_or_host_objects() {
     let e = run("await import('fs');").unwrap_err();
     assert!(matches!(e, ScriptError::Thrown { .. }), "{e}");
-    assert_eq!(run("return [typeof require, typeof process, typeof fetch, typeof __endure_host, typeof setTimeout];").unwrap(), json!(["undefined", "undefined", "undefined", "undefined", "undefined"]));
+    assert_eq!(
+        run("return [typeof require, typeof process, typeof fetch, typeof __endure_host, typeof setTimeout];").unwrap(),
+        json!(["undefined", "undefined", "undefined", "undefined", "undefined"])
+    );
 }
 
 #[test]

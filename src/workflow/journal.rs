@@ -165,7 +165,14 @@ mod tests {
         let path = dir.path().join("w/journal.jsonl");
         let (mut j, _) = Journal::open(&path).unwrap();
         j.append(Entry::Started { key: "k#0".into(), agent: 1, label: "a".into(), worktree: None }).unwrap();
-        j.append(Entry::Finished { key: "k#0".into(), agent: 1, result: json!({"x": 1}), steps: 2, usage: AgentUsage { prompt_tokens: 5, completion_tokens: 1, cost_usd: 0.0 } }).unwrap();
+        j.append(Entry::Finished {
+            key: "k#0".into(),
+            agent: 1,
+            result: json!({"x": 1}),
+            steps: 2,
+            usage: AgentUsage { prompt_tokens: 5, completion_tokens: 1, cost_usd: 0.0 },
+        })
+        .unwrap();
         j.append(Entry::Started { key: "k#1".into(), agent: 2, label: "b".into(), worktree: None }).unwrap();
         drop(j);
         // A kill in the middle of a write.

@@ -111,7 +111,9 @@ impl ToolHost {
     pub async fn call(&self, call_id: String, args: Value) -> ToolOutcome {
         match self.prepare(&call_id, &args) {
             Ok(spec) => match self.parent.run(spec).await {
-                Ok(value) => ToolOutcome { ok: true, output: serde_json::to_string_pretty(&value).unwrap_or_default(), ..Default::default() },
+                Ok(value) => {
+                    ToolOutcome { ok: true, output: serde_json::to_string_pretty(&value).unwrap_or_default(), ..Default::default() }
+                }
                 Err(e) => ToolOutcome { ok: false, output: format!("the workflow failed: {e}"), ..Default::default() },
             },
             Err(e) => ToolOutcome { ok: false, output: e, ..Default::default() },
@@ -128,7 +130,10 @@ impl ToolHost {
         let wf_args = args.get("args").cloned().unwrap_or(Value::Null);
         // The same call, left without a result by a killed process: continue its run.
         let earlier = self.parent.rec.with_state(|s| {
-            s.workflows.iter().find(|(_, w)| w.call_id.as_deref() == Some(call_id) && w.finished.is_none()).map(|(n, w)| (*n, w.name.clone()))
+            s.workflows
+                .iter()
+                .find(|(_, w)| w.call_id.as_deref() == Some(call_id) && w.finished.is_none())
+                .map(|(n, w)| (*n, w.name.clone()))
         });
         if let Some((run, name)) = earlier {
             return Ok(RunSpec { name, script: String::new(), args: wf_args, call_id: Some(call_id.to_string()), resume: Some(run) });

@@ -130,8 +130,9 @@ impl Orchestrator {
             emit(&parent.rec, EventKind::Warning { message: w });
         }
         // What the session spent itself (its subagents are counted by the run's own figures).
-        let (own_tokens, own_cost) =
-            parent.rec.with_state(|s| (s.usage.tokens().saturating_sub(s.subagent_usage.tokens()), (s.usage.cost_usd - s.subagent_usage.cost_usd).max(0.0)));
+        let (own_tokens, own_cost) = parent.rec.with_state(|s| {
+            (s.usage.tokens().saturating_sub(s.subagent_usage.tokens()), (s.usage.cost_usd - s.subagent_usage.cost_usd).max(0.0))
+        });
         let budgets = &parent.template.budgets;
         let session_caps = WorkflowCaps {
             tokens: budgets.max_tokens.map(|t| t.saturating_sub(own_tokens)),
@@ -263,7 +264,9 @@ impl Orchestrator {
                     (false, _) => self.emit(EventKind::Warning {
                         message: format!("agent {target} takes pause, resume, stop or a correction, not {:?}", command),
                     }),
-                    (true, None) => self.emit(EventKind::Warning { message: format!("agent {target} is not running; the command was dropped") }),
+                    (true, None) => {
+                        self.emit(EventKind::Warning { message: format!("agent {target} is not running; the command was dropped") })
+                    }
                     (true, Some(c)) => {
                         let _ = c.send(*command);
                     }
@@ -437,7 +440,15 @@ impl Orchestrator {
         self.emit(EventKind::AgentQueued { run: self.run, agent, label: label.to_string(), phase, prompt: prompt.to_string() });
         match entry {
             Entry::Finished { result, .. } => {
-                self.emit(EventKind::AgentFinished { run: self.run, agent, label: label.to_string(), result: result.clone(), steps, usage, journaled: true });
+                self.emit(EventKind::AgentFinished {
+                    run: self.run,
+                    agent,
+                    label: label.to_string(),
+                    result: result.clone(),
+                    steps,
+                    usage,
+                    journaled: true,
+                });
                 Ok(result)
             }
             Entry::Failed { error, .. } => {
@@ -471,7 +482,9 @@ impl Orchestrator {
         };
         let cost = match o.get("cost") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_f64().filter(|c| *c >= 0.0).ok_or_else(|| format!("budget(caps): `cost` must be a number of USD, not {v}"))?),
+            Some(v) => {
+                Some(v.as_f64().filter(|c| *c >= 0.0).ok_or_else(|| format!("budget(caps): `cost` must be a number of USD, not {v}"))?)
+            }
         };
         let script_caps = WorkflowCaps { tokens: whole("tokens")?, cost, agents: whole("agents")? };
         let effective = {
@@ -528,7 +541,11 @@ impl SharedBudget for RunBudget {
                 spent.add(*u);
             }
         }
-        spent.add(AgentUsage { prompt_tokens: own.usage.prompt_tokens, completion_tokens: own.usage.completion_tokens, cost_usd: own.usage.cost_usd });
+        spent.add(AgentUsage {
+            prompt_tokens: own.usage.prompt_tokens,
+            completion_tokens: own.usage.completion_tokens,
+            cost_usd: own.usage.cost_usd,
+        });
         let mut out = Vec::new();
         if let Some(t) = caps.tokens {
             out.push(BudgetReading { kind: BudgetKind::Tokens, used: spent.tokens() as f64, limit: t as f64 });

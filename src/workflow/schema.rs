@@ -237,7 +237,13 @@ mod tests {
         let v = json!({"verdict": "maybe", "issues": [{"line": 0}, "x"], "extra": 1});
         let errors = validate(&review(), &v);
         let text = errors.join("\n");
-        for want in ["$.verdict: \"maybe\" is not one of", "$.issues[0]: the property `file` is required", "$.issues[0].line: 0 is below the minimum 1", "$.issues[1]: expected object, got string", "$: the property `extra` is not allowed"] {
+        for want in [
+            "$.verdict: \"maybe\" is not one of",
+            "$.issues[0]: the property `file` is required",
+            "$.issues[0].line: 0 is below the minimum 1",
+            "$.issues[1]: expected object, got string",
+            "$: the property `extra` is not allowed",
+        ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         assert_eq!(validate(&json!({"type": "integer"}), &json!(2.5)), vec!["$: expected integer, got number"]);

@@ -45,7 +45,8 @@ pub fn list(workspace: &Path) -> Vec<SavedWorkflow> {
     let mut out: Vec<SavedWorkflow> = Vec::new();
     for dir in dirs(workspace) {
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        let mut found: Vec<PathBuf> = rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "js")).collect();
+        let mut found: Vec<PathBuf> =
+            rd.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "js")).collect();
         found.sort();
         for path in found {
             let Some(name) = path.file_stem().and_then(|s| s.to_str()).map(str::to_string) else { continue };
@@ -83,6 +84,9 @@ mod tests {
         let e = find(ws, "nope").unwrap_err();
         assert!(e.contains("saved: review, port"), "{e}");
         let l = list(ws);
-        assert_eq!(l.iter().map(|w| (w.name.as_str(), w.description.as_str())).collect::<Vec<_>>(), vec![("review", "Parallel review"), ("port", "")]);
+        assert_eq!(
+            l.iter().map(|w| (w.name.as_str(), w.description.as_str())).collect::<Vec<_>>(),
+            vec![("review", "Parallel review"), ("port", "")]
+        );
     }
 }

@@ -35,7 +35,11 @@ pub struct WorkflowHandle {
 
 /// What a workflow session runs: a new script, or the unfinished run of an existing session.
 pub enum Start {
-    New { name: String, script: String, args: Value },
+    New {
+        name: String,
+        script: String,
+        args: Value,
+    },
     /// `cfg.session_id` names the session.
     Resume,
 }
@@ -120,7 +124,10 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
                     Command::Start(_) => {}
                     other => {
                         if !p.forward(other.clone()) {
-                            let _ = r.emit_for(Some(&id), EventKind::Warning { message: format!("no workflow is running; {other:?} was dropped") });
+                            let _ = r.emit_for(
+                                Some(&id),
+                                EventKind::Warning { message: format!("no workflow is running; {other:?} was dropped") },
+                            );
                         }
                     }
                 }
@@ -129,7 +136,9 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
         let result = parent.run(spec).await;
         commands.abort();
         let end = match result {
-            Ok(value) => WorkflowEnd { outcome: Outcome::Done, reason: format!("the workflow returned {}", short_json(&value)), result: Some(value) },
+            Ok(value) => {
+                WorkflowEnd { outcome: Outcome::Done, reason: format!("the workflow returned {}", short_json(&value)), result: Some(value) }
+            }
             Err(e) if e == super::ScriptError::Stopped.to_string() => WorkflowEnd { outcome: Outcome::Stopped, reason: e, result: None },
             Err(e) => WorkflowEnd { outcome: Outcome::Failed, reason: e, result: None },
         };

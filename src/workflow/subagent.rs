@@ -64,7 +64,9 @@ impl AgentOpts {
         };
         let max_steps = match o.get("max_steps") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| format!("agent(): `max_steps` must be a whole number above 0, not {v}"))?),
+            Some(v) => {
+                Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| format!("agent(): `max_steps` must be a whole number above 0, not {v}"))?)
+            }
         };
         let isolation = match string("isolation")?.as_deref() {
             None => false,
@@ -76,15 +78,32 @@ impl AgentOpts {
             Some(Value::Bool(b)) => *b,
             Some(v) => return Err(format!("agent(): `verify` must be true or false, not {v}")),
         };
-        Ok(AgentOpts { label: string("label")?.unwrap_or_else(|| "agent".to_string()), model: string("model")?, tools, schema, max_steps, isolation, verify })
+        Ok(AgentOpts {
+            label: string("label")?.unwrap_or_else(|| "agent".to_string()),
+            model: string("model")?,
+            tools,
+            schema,
+            max_steps,
+            isolation,
+            verify,
+        })
     }
 }
 
 /// How a subagent ended.
 pub(super) enum ChildEnd {
-    Answer { result: Value, steps: u64, usage: AgentUsage },
+    Answer {
+        result: Value,
+        steps: u64,
+        usage: AgentUsage,
+    },
     /// `by_run`: it ended because the whole run was stopping, not by its own doing.
-    Failed { error: String, steps: u64, usage: AgentUsage, by_run: bool },
+    Failed {
+        error: String,
+        steps: u64,
+        usage: AgentUsage,
+        by_run: bool,
+    },
 }
 
 /// What a subagent is told besides its prompt.
@@ -112,14 +131,15 @@ fn answer(state: &crate::session::SessionState, summary: &str, schema: bool) -> 
         Message::Assistant { tool_calls, .. } => tool_calls.iter().rev().find(|c| c.name == "done").cloned(),
         _ => None,
     });
-    last_done
-        .and_then(|c| serde_json::from_str::<Value>(&c.arguments).ok())
-        .and_then(|a| a.get("result").cloned())
-        .unwrap_or(Value::Null)
+    last_done.and_then(|c| serde_json::from_str::<Value>(&c.arguments).ok()).and_then(|a| a.get("result").cloned()).unwrap_or(Value::Null)
 }
 
 fn usage_of(state: &crate::session::SessionState) -> AgentUsage {
-    AgentUsage { prompt_tokens: state.usage.prompt_tokens, completion_tokens: state.usage.completion_tokens, cost_usd: state.usage.cost_usd }
+    AgentUsage {
+        prompt_tokens: state.usage.prompt_tokens,
+        completion_tokens: state.usage.completion_tokens,
+        cost_usd: state.usage.cost_usd,
+    }
 }
 
 /// The call being run: which agent, under which journal key.
@@ -161,7 +181,12 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
             match prepared {
                 Ok(Ok((path, info))) => {
                     // The base is known only now; a resumed run must find the same one.
-                    let entry = super::journal::Entry::Started { key: key.to_string(), agent: n, label: opts.label.clone(), worktree: Some(info.clone()) };
+                    let entry = super::journal::Entry::Started {
+                        key: key.to_string(),
+                        agent: n,
+                        label: opts.label.clone(),
+                        worktree: Some(info.clone()),
+                    };
                     if let Err(e) = o.lock().journal.append(entry) {
                         return failed(e.to_string());
                     }
@@ -210,14 +235,17 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
     if paused {
         let _ = handle.commands.send(crate::protocol::Command::Pause);
     }
-    o.parent.rec.emit(EventKind::AgentStarted {
-        run: o.run,
-        agent: n,
-        label: opts.label.clone(),
-        log,
-        isolation: worktree.as_ref().map(|_| "worktree".to_string()),
-        resumed: resume,
-    }).ok();
+    o.parent
+        .rec
+        .emit(EventKind::AgentStarted {
+            run: o.run,
+            agent: n,
+            label: opts.label.clone(),
+            log,
+            isolation: worktree.as_ref().map(|_| "worktree".to_string()),
+            resumed: resume,
+        })
+        .ok();
     let mut events = handle.take_events();
     let mut join = handle.join;
     let mut follow = Follow { o: o.clone(), n, action: String::new(), usage: prior };
@@ -242,7 +270,9 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
     o.changed.notify_waiters();
     let r = match result {
         Ok(r) => r,
-        Err(e) => return ChildEnd::Failed { error: format!("the subagent's task failed: {e}"), steps: 0, usage: follow.usage, by_run: stopping },
+        Err(e) => {
+            return ChildEnd::Failed { error: format!("the subagent's task failed: {e}"), steps: 0, usage: follow.usage, by_run: stopping };
+        }
     };
     let usage = usage_of(&r.state);
     let steps = r.state.step;
@@ -261,7 +291,11 @@ async fn finish(o: &Arc<Orchestrator>, n: u64, result: Value, steps: u64, usage:
     let ws = o.parent.workspace.clone();
     let i = info.clone();
     match tokio::task::spawn_blocking(move || super::worktree::finish(&ws, &i, n)).await {
-        Ok(Ok(diff)) => ChildEnd::Answer { result: json!({"answer": result, "agent": n, "branch": info.branch, "base": info.base, "diff": diff}), steps, usage },
+        Ok(Ok(diff)) => ChildEnd::Answer {
+            result: json!({"answer": result, "agent": n, "branch": info.branch, "base": info.base, "diff": diff}),
+            steps,
+            usage,
+        },
         Ok(Err(e)) => ChildEnd::Failed { error: format!("agent {n}: its worktree: {e}"), steps, usage, by_run: false },
         Err(e) => ChildEnd::Failed { error: format!("agent {n}: its worktree: {e}"), steps, usage, by_run: false },
     }

@@ -17,7 +17,11 @@ use super::journal::WorktreeInfo;
 
 /// Where agent `agent` of session `session` works, and its branch.
 pub fn plan(session: &str, agent: u64) -> WorktreeInfo {
-    WorktreeInfo { path: format!(".endure/worktrees/{session}-a{agent}"), branch: format!("endure/{session}/agent-{agent}"), base: String::new() }
+    WorktreeInfo {
+        path: format!(".endure/worktrees/{session}-a{agent}"),
+        branch: format!("endure/{session}/agent-{agent}"),
+        base: String::new(),
+    }
 }
 
 fn git(dir: &Path, args: &[&OsStr], index: Option<&Path>) -> Result<Vec<u8>, String> {
@@ -43,11 +47,7 @@ fn git(dir: &Path, args: &[&OsStr], index: Option<&Path>) -> Result<Vec<u8>, Str
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let name = args.iter().map(|a| a.to_string_lossy()).take(2).collect::<Vec<_>>().join(" ");
     let out = cmd.output().map_err(|e| format!("cannot run git ({e}); worktree isolation needs git"))?;
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(format!("git {name} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
+    if out.status.success() { Ok(out.stdout) } else { Err(format!("git {name} failed: {}", String::from_utf8_lossy(&out.stderr).trim())) }
 }
 
 fn os(s: &str) -> &OsStr {
@@ -92,9 +92,10 @@ pub fn prepare(workspace: &Path, info: &mut WorktreeInfo) -> Result<PathBuf, Str
     if path.join(".git").exists() && !info.base.is_empty() {
         return Ok(path);
     }
-    let top = text(git(workspace, &[os("rev-parse"), os("--show-toplevel")], None).map_err(|_| {
-        "worktree isolation needs the workspace to be a git repository (run `git init` and commit)".to_string()
-    })?);
+    let top = text(
+        git(workspace, &[os("rev-parse"), os("--show-toplevel")], None)
+            .map_err(|_| "worktree isolation needs the workspace to be a git repository (run `git init` and commit)".to_string())?,
+    );
     let same = std::fs::canonicalize(&top).ok() == std::fs::canonicalize(workspace).ok();
     if !same {
         return Err(format!("worktree isolation needs the workspace to be the top of its git repository ({top})"));
@@ -160,7 +161,9 @@ enum Plan {
 pub fn merge(workspace: &Path, result: &Value, locks: &crate::tools::locks::FileLocks) -> Result<MergeReport, String> {
     let field = |k: &str| result.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
     let (Some(branch), Some(base)) = (field("branch"), field("base")) else {
-        return Err("merge(result): the result has no branch and base; give the result of an agent() run with isolation: \"worktree\"".into());
+        return Err(
+            "merge(result): the result has no branch and base; give the result of an agent() run with isolation: \"worktree\"".into()
+        );
     };
     let names = git(workspace, &[os("diff"), os("--name-only"), os("-z"), os("--no-renames"), os(base), os(branch)], None)?;
     let names: Vec<String> = names.split(|b| *b == 0).filter(|n| !n.is_empty()).map(|n| String::from_utf8_lossy(n).into_owned()).collect();

@@ -21,10 +21,7 @@ pub(super) fn resolve(root: &Path, given_root: &Path, path: &str, access: Access
 
     let (canon, rest) = deepest_existing(root, shown, &comps)?;
     let Ok(inside) = canon.strip_prefix(root) else {
-        return Err(refuse(format!(
-            "path {shown} is outside the workspace (it leads through a symlink to {})",
-            canon.display()
-        )));
+        return Err(refuse(format!("path {shown} is outside the workspace (it leads through a symlink to {})", canon.display())));
     };
     let mut real: Vec<String> = Vec::with_capacity(comps.len());
     for c in inside.components() {
@@ -76,9 +73,7 @@ fn lexical_components<'a>(root: &Path, given_root: &Path, path: &'a str) -> Resu
             Component::Normal(s) => stack.push(s.to_str().unwrap_or_default()),
             Component::ParentDir => {
                 if stack.pop().is_none() {
-                    return Err(refuse(format!(
-                        "path {path} is outside the workspace (`..` leads above the workspace root)"
-                    )));
+                    return Err(refuse(format!("path {path} is outside the workspace (`..` leads above the workspace root)")));
                 }
             }
             Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
@@ -101,9 +96,7 @@ fn check_writable(shown: &str, comps: &[impl AsRef<str>]) -> Result<(), Workspac
         return Err(refuse(format!("path {shown} is inside .endure/, which holds endure's own state; the agent cannot write it")));
     }
     if comps.iter().any(|c| c.as_ref().eq_ignore_ascii_case(".git")) {
-        return Err(refuse(format!(
-            "path {shown} is inside .git/; the agent cannot write git's internals (use git commands through run)"
-        )));
+        return Err(refuse(format!("path {shown} is inside .git/; the agent cannot write git's internals (use git commands through run)")));
     }
     Ok(())
 }

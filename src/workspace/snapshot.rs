@@ -136,8 +136,7 @@ impl Snapshots {
     pub fn open_with_git(workspace: &Path, git: impl Into<PathBuf>) -> Result<Snapshots, SnapshotError> {
         let workspace = std::fs::canonicalize(workspace).map_err(|e| io_err(workspace, e))?;
         let git_dir = workspace.join(SHADOW_DIR);
-        let snapshots =
-            Snapshots { index_file: git_dir.join("index"), git_dir, workspace, git: git.into(), notes: Default::default() };
+        let snapshots = Snapshots { index_file: git_dir.join("index"), git_dir, workspace, git: git.into(), notes: Default::default() };
         snapshots.recovering(|| snapshots.init())?;
         Ok(snapshots)
     }
@@ -228,10 +227,8 @@ impl Snapshots {
             _ => self.commit(&current_tree, &format!("before restore to {target}"))?,
         };
 
-        let diff = self.git(
-            &[os("diff-tree"), os("-r"), os("-z"), os("--raw"), os("--no-renames"), os(&current_tree), os(&target)],
-            None,
-        )?;
+        let diff =
+            self.git(&[os("diff-tree"), os("-r"), os("-z"), os("--raw"), os("--no-renames"), os(&current_tree), os(&target)], None)?;
         let changes = parse_raw_diff(&diff).map_err(|detail| self.unexpected("diff-tree", detail))?;
 
         let mut to_write: Vec<Vec<u8>> = Vec::new();
@@ -345,10 +342,7 @@ impl Snapshots {
                 pathspecs.extend_from_slice(&dir);
                 pathspecs.push(0);
             }
-            self.git(
-                &[os("add"), os("-A"), os("--pathspec-from-file=-"), os("--pathspec-file-nul")],
-                Some(&pathspecs),
-            )?;
+            self.git(&[os("add"), os("-A"), os("--pathspec-from-file=-"), os("--pathspec-file-nul")], Some(&pathspecs))?;
         }
         // A file stays in the index once added, even after a `.gitignore` starts ignoring it;
         // drop those so that every snapshot follows the `.gitignore` files of its own time.
@@ -361,14 +355,7 @@ impl Snapshots {
                 pathspecs.push(0);
             }
             self.git(
-                &[
-                    os("rm"),
-                    os("--cached"),
-                    os("--quiet"),
-                    os("--ignore-unmatch"),
-                    os("--pathspec-from-file=-"),
-                    os("--pathspec-file-nul"),
-                ],
+                &[os("rm"), os("--cached"), os("--quiet"), os("--ignore-unmatch"), os("--pathspec-from-file=-"), os("--pathspec-file-nul")],
                 Some(&pathspecs),
             )?;
         }
@@ -378,16 +365,8 @@ impl Snapshots {
     /// Untracked nested repositories: `ls-files --others` lists them as one entry ending in
     /// `/` because git does not descend into them.
     fn untracked_nested_repositories(&self) -> Result<Vec<Vec<u8>>, SnapshotError> {
-        let out = self.git(
-            &[os("ls-files"), os("-z"), os("--others"), os("--exclude-standard"), os("--"), os(EXCLUDE_ENDURE)],
-            None,
-        )?;
-        Ok(out
-            .split(|&b| b == 0)
-            .filter_map(|p| p.strip_suffix(b"/"))
-            .filter(|p| !p.is_empty())
-            .map(<[u8]>::to_vec)
-            .collect())
+        let out = self.git(&[os("ls-files"), os("-z"), os("--others"), os("--exclude-standard"), os("--"), os(EXCLUDE_ENDURE)], None)?;
+        Ok(out.split(|&b| b == 0).filter_map(|p| p.strip_suffix(b"/")).filter(|p| !p.is_empty()).map(<[u8]>::to_vec).collect())
     }
 
     fn write_tree(&self) -> Result<String, SnapshotError> {
@@ -428,9 +407,7 @@ impl Snapshots {
             return Ok(None);
         }
         match line.split_once(' ') {
-            Some((commit, tree)) if is_object_id(commit) && is_object_id(tree) => {
-                Ok(Some((commit.to_string(), tree.to_string())))
-            }
+            Some((commit, tree)) if is_object_id(commit) && is_object_id(tree) => Ok(Some((commit.to_string(), tree.to_string()))),
             _ => Err(self.unexpected("for-each-ref", line.to_string())),
         }
     }
@@ -439,9 +416,8 @@ impl Snapshots {
     fn resolve(&self, id: &str) -> Result<String, SnapshotError> {
         let spec = format!("{id}^{{commit}}");
         // `--end-of-options`: an id starting with `-` is a revision, never an option.
-        let out = self
-            .git(&[os("rev-parse"), os("--quiet"), os("--verify"), os("--end-of-options"), os(&spec)], None)
-            .map_err(|e| match e {
+        let out =
+            self.git(&[os("rev-parse"), os("--quiet"), os("--verify"), os("--end-of-options"), os(&spec)], None).map_err(|e| match e {
                 SnapshotError::GitFailed { .. } => SnapshotError::UnknownSnapshot(id.to_string()),
                 other => other,
             })?;
@@ -482,19 +458,11 @@ impl Snapshots {
     fn object_id(&self, command: &str, out: &[u8]) -> Result<String, SnapshotError> {
         let text = String::from_utf8_lossy(out);
         let id = text.trim();
-        if is_object_id(id) {
-            Ok(id.to_string())
-        } else {
-            Err(self.unexpected(command, format!("expected an object id, got {id:?}")))
-        }
+        if is_object_id(id) { Ok(id.to_string()) } else { Err(self.unexpected(command, format!("expected an object id, got {id:?}"))) }
     }
 
     fn unexpected(&self, command: &str, detail: String) -> SnapshotError {
-        SnapshotError::GitFailed {
-            command: command.to_string(),
-            status: "unexpected output".to_string(),
-            stderr: detail,
-        }
+        SnapshotError::GitFailed { command: command.to_string(), status: "unexpected output".to_string(), stderr: detail }
     }
 
     /// A git command isolated from the caller's environment and the user's configuration.
@@ -525,9 +493,7 @@ impl Snapshots {
     /// Runs git on the shadow repository and returns its stdout.
     fn git(&self, args: &[&OsStr], stdin: Option<&[u8]>) -> Result<Vec<u8>, SnapshotError> {
         let mut cmd = self.base_command();
-        cmd.env("GIT_DIR", &self.git_dir)
-            .env("GIT_WORK_TREE", &self.workspace)
-            .env("GIT_INDEX_FILE", &self.index_file);
+        cmd.env("GIT_DIR", &self.git_dir).env("GIT_WORK_TREE", &self.workspace).env("GIT_INDEX_FILE", &self.index_file);
         // The repository's own config is ours, but these are forced per command so that no
         // setting (ours by mistake, or a default that varies by platform) can change what a
         // snapshot records. The excludes and attributes files default to per-user files under

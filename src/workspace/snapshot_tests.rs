@@ -113,10 +113,7 @@ fn snapshots_form_a_chain_under_the_ref() {
     assert_eq!(s.latest().unwrap().as_deref(), Some(third.as_str()));
     assert_eq!(shadow(&s, &["rev-parse", &format!("{third}^")]), second);
     assert_eq!(shadow(&s, &["rev-parse", &format!("{second}^")]), first);
-    assert_eq!(
-        shadow(&s, &["log", "--format=%s", SNAPSHOT_REF]),
-        "checkpoint 2, nothing changed\ncheckpoint 1\nsession start"
-    );
+    assert_eq!(shadow(&s, &["log", "--format=%s", SNAPSHOT_REF]), "checkpoint 2, nothing changed\ncheckpoint 1\nsession start");
     assert_eq!(s.files(&first).unwrap(), ["a.txt"]);
     assert_eq!(s.files(&second).unwrap(), ["a.txt", "b.txt"]);
 
@@ -267,12 +264,8 @@ fn gitattributes_cannot_change_the_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     write(root, ".gitattributes", "* text eol=crlf\n*.id ident\n*.enc working-tree-encoding=UTF-16\n");
-    let originals: [(&str, &[u8]); 4] = [
-        ("lf.txt", b"a\nb\n"),
-        ("mixed.txt", b"a\r\nb\nc\r"),
-        ("x.id", b"$Id$\n"),
-        ("y.enc", b"plain utf-8\n"),
-    ];
+    let originals: [(&str, &[u8]); 4] =
+        [("lf.txt", b"a\nb\n"), ("mixed.txt", b"a\r\nb\nc\r"), ("x.id", b"$Id$\n"), ("y.enc", b"plain utf-8\n")];
     for (name, bytes) in originals {
         write(root, name, bytes);
     }

@@ -31,12 +31,7 @@ impl Scripted {
         std::fs::create_dir_all(&workspace).expect("mkdir ws");
         let script = dir.path().join("scenario.toml");
         std::fs::write(&script, scenario).expect("write scenario");
-        let opts = RunOptions {
-            provider: Some("scripted".into()),
-            script: Some(script),
-            speed: Some(0.0),
-            ..Default::default()
-        };
+        let opts = RunOptions { provider: Some("scripted".into()), script: Some(script), speed: Some(0.0), ..Default::default() };
         Scripted { dir, workspace, opts }
     }
 
@@ -58,18 +53,12 @@ impl Scripted {
     pub fn demo() -> Scripted {
         let dir = tempfile::tempdir().expect("tempdir");
         let (workspace, script) = endure::demo::materialize(dir.path()).expect("demo");
-        let opts = RunOptions {
-            provider: Some("scripted".into()),
-            script: Some(script),
-            speed: Some(0.0),
-            ..Default::default()
-        };
+        let opts = RunOptions { provider: Some("scripted".into()), script: Some(script), speed: Some(0.0), ..Default::default() };
         Scripted { dir, workspace, opts }
     }
 
     pub fn config(&self, task: &str, supervision: Supervision) -> AgentConfig {
-        endure::launch::agent_config(&self.workspace, &self.opts, Some(task.to_string()), supervision, 0.0)
-            .expect("config")
+        endure::launch::agent_config(&self.workspace, &self.opts, Some(task.to_string()), supervision, 0.0).expect("config")
     }
 
     pub fn spawn(&self, task: &str, supervision: Supervision) -> AgentHandle {

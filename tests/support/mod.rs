@@ -70,11 +70,7 @@ impl Reply {
     }
 
     pub fn retry_after(code: u16, seconds: &str) -> Reply {
-        Reply::Status {
-            code,
-            body: json!({"error": {"message": "slow down"}}).to_string(),
-            retry_after: Some(seconds.into()),
-        }
+        Reply::Status { code, body: json!({"error": {"message": "slow down"}}).to_string(), retry_after: Some(seconds.into()) }
     }
 }
 
@@ -123,9 +119,7 @@ impl Recorded {
             let ours = |i: &Value| i["role"] == "assistant" || i["type"] == "reasoning" || i["type"] == "function_call";
             return input.iter().enumerate().filter(|(k, i)| ours(i) && (*k == 0 || !ours(&input[k - 1]))).count();
         }
-        self.body["messages"]
-            .as_array()
-            .map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count())
+        self.body["messages"].as_array().map_or(0, |m| m.iter().filter(|m| m["role"] == "assistant").count())
     }
 
     pub fn model(&self) -> &str {
@@ -392,10 +386,7 @@ impl TestServer {
 async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let rec = Recorded {
         path: uri.path().to_string(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect(),
+        headers: headers.iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         raw: String::from_utf8_lossy(&body).into_owned(),
     };
@@ -445,9 +436,11 @@ fn scenario_answer(shared: &Shared, rec: &Recorded) -> Result<(usize, Answer), S
             *c - 1
         }
     };
-    let answer = scenario.answers(role).get(index).cloned().ok_or_else(|| {
-        format!("test server: the scenario has no {} answer {index}", role.as_str())
-    })?;
+    let answer = scenario
+        .answers(role)
+        .get(index)
+        .cloned()
+        .ok_or_else(|| format!("test server: the scenario has no {} answer {index}", role.as_str()))?;
     Ok((index, answer))
 }
 
@@ -640,7 +633,6 @@ fn render_anthropic(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String
     frames
 }
 
-
 fn render_responses(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String> {
     let mut seq = 0u64;
     let mut ev = |mut data: Value| {
@@ -667,7 +659,9 @@ fn render_responses(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String
         }
         let item = json!({"id": id, "type": "message", "role": "assistant", "status": "completed",
                           "content": [{"type": "output_text", "text": answer.text, "annotations": []}]});
-        frames.push(ev(json!({"type": "response.output_text.done", "item_id": id, "output_index": at, "content_index": 0, "text": answer.text})));
+        frames.push(ev(
+            json!({"type": "response.output_text.done", "item_id": id, "output_index": at, "content_index": 0, "text": answer.text}),
+        ));
         frames.push(ev(json!({"type": "response.output_item.done", "output_index": at, "item": item})));
         output.push(item);
     }
@@ -679,7 +673,9 @@ fn render_responses(rec: &Recorded, answer: &Answer, index: usize) -> Vec<String
         for piece in split_arguments(&call.arguments) {
             frames.push(ev(json!({"type": "response.function_call_arguments.delta", "item_id": id, "output_index": at, "delta": piece})));
         }
-        frames.push(ev(json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": at, "arguments": call.arguments})));
+        frames.push(ev(
+            json!({"type": "response.function_call_arguments.done", "item_id": id, "output_index": at, "arguments": call.arguments}),
+        ));
         let item = json!({"id": id, "type": "function_call", "status": "completed", "call_id": call.id, "name": call.name, "arguments": call.arguments});
         frames.push(ev(json!({"type": "response.output_item.done", "output_index": at, "item": item})));
         output.push(item);

@@ -54,7 +54,10 @@ fn a_failed_build_alone() {
     let d = only(&fb);
     assert_eq!(d.kind, "rustc E0599");
     assert_eq!(at(d), (Some("src/stats.rs"), Some(9), Some(19)));
-    assert_eq!(render(&fb), "[feedback] 1 error\nerror (rustc E0599) src/stats.rs:9:19: no method named `lenght` found for struct `Vec<f64>` in the current scope\n");
+    assert_eq!(
+        render(&fb),
+        "[feedback] 1 error\nerror (rustc E0599) src/stats.rs:9:19: no method named `lenght` found for struct `Vec<f64>` in the current scope\n"
+    );
 }
 
 #[test]
@@ -177,7 +180,13 @@ fn render_matches_the_documented_shape() {
                 message: "mismatched types".into(),
             },
             Diagnostic { kind: "node Error".into(), file: None, line: None, col: None, message: "Cannot find module 'x'".into() },
-            Diagnostic { kind: "rustc warning".into(), file: Some("src/lib.rs".into()), line: Some(3), col: Some(9), message: "unused variable: `x`".into() },
+            Diagnostic {
+                kind: "rustc warning".into(),
+                file: Some("src/lib.rs".into()),
+                line: Some(3),
+                col: Some(9),
+                message: "unused variable: `x`".into(),
+            },
         ],
         failing_tests: vec!["tests/test_stats.py::test_mean".into(), "tests/test_stats.py::test_median".into()],
         tests: counts(5, 2, 0),
@@ -279,7 +288,8 @@ fn a_failure_seen_by_two_parsers_is_reported_once_where_it_is_located() {
 
 #[test]
 fn feedback_from_older_logs_still_loads_and_the_new_fields_round_trip() {
-    let old = r#"{"diagnostics":[{"kind":"cc","file":"a.c","line":1,"message":"x"}],"failing_tests":["t"],"tests":{"passed":1,"failed":1}}"#;
+    let old =
+        r#"{"diagnostics":[{"kind":"cc","file":"a.c","line":1,"message":"x"}],"failing_tests":["t"],"tests":{"passed":1,"failed":1}}"#;
     let fb: Feedback = serde_json::from_str(old).unwrap_or_else(|e| panic!("old feedback: {e}"));
     assert_eq!(fb.tests, counts(1, 1, 0));
     assert!(fb.tests_unknown.is_none() && fb.omitted.is_empty());

@@ -18,7 +18,9 @@ fn failed_tests_messages_frames_and_the_summary() {
 
 #[test]
 fn compiler_errors_from_msbuild() {
-    let fb = analyze("src/Cart.cs(12,5): error CS0103: The name 'totl' does not exist in the current context [/home/dev/shop/src/Shop.csproj]\n");
+    let fb = analyze(
+        "src/Cart.cs(12,5): error CS0103: The name 'totl' does not exist in the current context [/home/dev/shop/src/Shop.csproj]\n",
+    );
     let d = only(&fb);
     assert_eq!(d.kind, "dotnet CS0103");
     assert_eq!(at(d), (Some("src/Cart.cs"), Some(12), Some(5)));

@@ -45,7 +45,8 @@ const ESLINT_STYLISH: &str = r#"
 
 const ESLINT_UNIX: &str = "/home/dev/proj/src/stats.js:3:7: 'unused' is assigned a value but never used. [Error/no-unused-vars]\n/home/dev/proj/src/stats.js:10:3: Unexpected console statement. [Warning/no-console]\n\n2 problems\n";
 
-const ESLINT_COMPACT: &str = "/home/dev/proj/src/stats.js: line 3, col 7, Error - 'unused' is assigned a value but never used. (no-unused-vars)\n\n1 problem\n";
+const ESLINT_COMPACT: &str =
+    "/home/dev/proj/src/stats.js: line 3, col 7, Error - 'unused' is assigned a value but never used. (no-unused-vars)\n\n1 problem\n";
 
 const MYPY: &str = "textstats/core.py:12: error: Incompatible return value type (got \"str\", expected \"float\")  [return-value]\nFound 1 error in 1 file (checked 4 source files)\n";
 
@@ -128,7 +129,9 @@ fn mypy_uses_the_same_shape_without_a_column() {
 
 #[test]
 fn short_rustc_format() {
-    let d = only_owned(analyze("src/main.rs:4:18: error[E0308]: mismatched types: expected `i32`, found `&str`\nerror: could not compile `textstats` (bin \"textstats\") due to 1 previous error\n"));
+    let d = only_owned(analyze(
+        "src/main.rs:4:18: error[E0308]: mismatched types: expected `i32`, found `&str`\nerror: could not compile `textstats` (bin \"textstats\") due to 1 previous error\n",
+    ));
     assert_eq!(d.kind, "rustc E0308");
     assert_eq!(at(&d), (Some("src/main.rs"), Some(4), Some(18)));
 }

@@ -145,7 +145,8 @@ Ran 1 test in 0.000s
 FAILED (failures=1)
 "#;
 
-const UNITTEST_OK: &str = "....s.\n----------------------------------------------------------------------\nRan 6 tests in 0.004s\n\nOK (skipped=1)\n";
+const UNITTEST_OK: &str =
+    "....s.\n----------------------------------------------------------------------\nRan 6 tests in 0.004s\n\nOK (skipped=1)\n";
 
 #[test]
 fn pytest_failures_give_counts_ids_and_locations() {

@@ -64,7 +64,8 @@ const ONLY_LIBRARY: &str = r#"Traceback (most recent call last):
 ModuleNotFoundError: No module named 'pip._internal'
 "#;
 
-const BARE_EXCEPTION: &str = "Traceback (most recent call last):\n  File \"/srv/app/worker.py\", line 40, in <module>\n    time.sleep(60)\nKeyboardInterrupt\n";
+const BARE_EXCEPTION: &str =
+    "Traceback (most recent call last):\n  File \"/srv/app/worker.py\", line 40, in <module>\n    time.sleep(60)\nKeyboardInterrupt\n";
 
 #[test]
 fn points_at_the_innermost_frame_with_the_message() {

@@ -126,12 +126,20 @@ warning: `textstats` (bin \"ts\") generated 1 warning
 #[test]
 fn lint_totals_on_real_output() {
     assert_eq!(lint_problems(&lines(ESLINT)), Some(5));
-    assert_eq!(lint_problems(&lines("stats.py:1:8: F401 [*] `os` imported but unused\nstats.py:4:1: E731 Do not assign a `lambda`\nstats.py:9:5: F841 Local variable `y` is assigned to but never used\nFound 3 errors.\n[*] 1 fixable with the `--fix` option.\n")), Some(3));
+    assert_eq!(
+        lint_problems(&lines(
+            "stats.py:1:8: F401 [*] `os` imported but unused\nstats.py:4:1: E731 Do not assign a `lambda`\nstats.py:9:5: F841 Local variable `y` is assigned to but never used\nFound 3 errors.\n[*] 1 fixable with the `--fix` option.\n"
+        )),
+        Some(3)
+    );
     assert_eq!(lint_problems(&lines("Found 5 errors (3 fixed, 2 remaining).\n")), Some(2));
     assert_eq!(lint_problems(&lines("Found 1 error.\n")), Some(1));
     // 4 + (6 − 4 duplicates) + 1.
     assert_eq!(lint_problems(&lines(CLIPPY)), Some(7));
-    assert_eq!(lint_problems(&lines("stats.go:12:2: Error return value is not checked (errcheck)\n5 issues:\n* errcheck: 2\n* unused: 3\n")), Some(5));
+    assert_eq!(
+        lint_problems(&lines("stats.go:12:2: Error return value is not checked (errcheck)\n5 issues:\n* errcheck: 2\n* unused: 3\n")),
+        Some(5)
+    );
     assert_eq!(lint_problems(&lines("0 issues.\n")), Some(0));
 }
 

@@ -6,15 +6,15 @@
 //! the columns do not fit, a strip of numbers says which ones are on screen and the selection
 //! scrolls through them.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
-use ratatui::Frame;
 use serde_json::Value;
 
-use super::{empty_state, RenderCtx};
+use super::{RenderCtx, empty_state};
 use crate::config::theme::Theme;
-use crate::protocol::{tool_target, PickedBy, ToolCallRequest};
+use crate::protocol::{PickedBy, ToolCallRequest, tool_target};
 use crate::tui::state::{Candidate, CandidateStatus, MaxStep, WorkbenchState};
 use crate::tui::text::{hard_wrap, truncate, wrap};
 use crate::tui::widgets::diffview;
@@ -123,7 +123,13 @@ impl CandidatesView {
         let mut head: Vec<Line> = Vec::new();
         let mut title = format!("step {} · {n} candidate{}", m.step, if n == 1 { "" } else { "s" });
         if st.max_steps.len() > 1 {
-            title.push_str(&format!(" · Max Mode step {} of {} ({}/{} browse)", si + 1, st.max_steps.len(), keys.step_prev, keys.step_next));
+            title.push_str(&format!(
+                " · Max Mode step {} of {} ({}/{} browse)",
+                si + 1,
+                st.max_steps.len(),
+                keys.step_prev,
+                keys.step_next
+            ));
         }
         title.push_str(&format!(" · {} transcript", keys.toggle));
         head.push(Line::styled(truncate(&title, w), th.style("ui.dim")));
@@ -155,10 +161,8 @@ impl CandidatesView {
             let pos = first + k;
             let Some(c) = m.candidates.get(pos) else { continue };
             let selected = pos == self.selected;
-            let block = Block::default()
-                .borders(Borders::ALL)
-                .border_style(th.style(border_scope(m, c, selected)))
-                .title(column_title(m, c, th));
+            let block =
+                Block::default().borders(Borders::ALL).border_style(th.style(border_scope(m, c, selected))).title(column_title(m, c, th));
             let inner = block.inner(*col);
             f.render_widget(block, *col);
             let lines = candidate_lines(c, inner.width, th, ctx.hl);
@@ -202,7 +206,13 @@ fn strip_line(m: &MaxStep, first: usize, shown: usize, selected: usize, th: &The
     for (i, c) in m.candidates.iter().enumerate() {
         let label = if i == selected { format!("[{}]", c.index) } else { format!(" {} ", c.index) };
         let on_screen = i >= first && i < first + shown;
-        let scope = if i == selected { "ui.tab.active" } else if on_screen { "ui.tab" } else { "ui.dim" };
+        let scope = if i == selected {
+            "ui.tab.active"
+        } else if on_screen {
+            "ui.tab"
+        } else {
+            "ui.dim"
+        };
         spans.push(Span::styled(label, th.style(scope)));
     }
     spans.push(Span::styled(format!(" {}", keys.next), th.style("ui.dim")));
@@ -266,7 +276,10 @@ pub fn candidate_lines(c: &Candidate, width: u16, th: &Theme, hl: &Highlighter) 
         return out;
     }
     out.push(Line::default());
-    out.push(Line::styled(format!("{} tool call{}", c.tool_calls.len(), if c.tool_calls.len() == 1 { "" } else { "s" }), th.style("ui.field")));
+    out.push(Line::styled(
+        format!("{} tool call{}", c.tool_calls.len(), if c.tool_calls.len() == 1 { "" } else { "s" }),
+        th.style("ui.field"),
+    ));
     let parsed: Vec<(&ToolCallRequest, Value)> = c.tool_calls.iter().map(|t| (t, parse_args(&t.arguments))).collect();
     for (t, args) in &parsed {
         let name = truncate(&format!("{} ", t.name), w);
@@ -302,7 +315,11 @@ pub fn edit_preview(name: &str, args: &Value) -> Option<(String, String)> {
     let diff = match name {
         "edit_file" => {
             let (old, new) = (field("old")?, field("new")?);
-            similar::TextDiff::from_lines(old, new).unified_diff().context_radius(2).header(&format!("a/{path}"), &format!("b/{path}")).to_string()
+            similar::TextDiff::from_lines(old, new)
+                .unified_diff()
+                .context_radius(2)
+                .header(&format!("a/{path}"), &format!("b/{path}"))
+                .to_string()
         }
         "write_file" => {
             let content = field("content")?;

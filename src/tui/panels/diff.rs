@@ -38,6 +38,9 @@ struct Item {
     minus: usize,
 }
 
+/// What the rendered detail depends on: scope, mode, file, width and the change count.
+type DetailKey = (DiffScope, DiffMode, usize, u16, u64);
+
 #[derive(Default)]
 pub struct DiffView {
     pub mode: DiffMode,
@@ -47,7 +50,7 @@ pub struct DiffView {
     /// Detail only, without the file list.
     pub expanded: bool,
     session: Option<(u64, Rc<Vec<SessionFileDiff>>)>,
-    detail: Option<((DiffScope, DiffMode, usize, u16, u64), Rc<Vec<Line<'static>>>)>,
+    detail: Option<(DetailKey, Rc<Vec<Line<'static>>>)>,
     detail_height: u16,
     pub item_count: usize,
 }

@@ -30,10 +30,10 @@ panels![
 ];
 
 use chrono::{DateTime, Utc};
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use super::panel::Panel;
 use super::state::WorkbenchState;
@@ -87,6 +87,5 @@ pub fn checkpoints_empty(thresholds: &[u32]) -> String {
     };
     format!("Checkpoints appear here when the background writer saves one, at {list} of the context budget.")
 }
-pub const VERIFIER_EMPTY: &str =
-    "Goal-verifier verdicts appear here when the agent calls done: whether the goal is met, what is missing, and the evidence. \
+pub const VERIFIER_EMPTY: &str = "Goal-verifier verdicts appear here when the agent calls done: whether the goal is met, what is missing, and the evidence. \
      You can accept the work or send it back with a note from here.";

@@ -1,12 +1,12 @@
 //! The status bar: run state, step, time, tokens, cost, the context gauge and key hints.
 
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
-use super::transcript::SPINNER;
 use super::RenderCtx;
+use super::transcript::SPINNER;
 use crate::tui::state::RunState;
 
 /// Context fill marks, where the background writer saves checkpoints.
@@ -124,7 +124,13 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &RenderCtx, info: &StatusInfo) {
         // Max Mode's multiplier, visible while it runs.
         let ratio = st.totals().overhead_ratio().map_or(String::new(), |r| format!(" ({r:.1}x)"));
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);
-        fields.insert(at, (3, Span::styled(format!("overhead {}{ratio}", crate::printable::money(st.totals().overhead_usd)), th.style("status.overhead"))));
+        fields.insert(
+            at,
+            (
+                3,
+                Span::styled(format!("overhead {}{ratio}", crate::printable::money(st.totals().overhead_usd)), th.style("status.overhead")),
+            ),
+        );
     }
     if matches!(st.run, RunState::Finished { .. }) && st.step() > 0 {
         let at = fields.iter().position(|(p, _)| *p == 3).map_or(fields.len(), |i| i + 1);

@@ -27,7 +27,17 @@ fn status_row(state: &WorkbenchState) -> String {
     let theme = load_theme("default", None).0;
     let hl = Highlighter::new(&theme);
     let keymap = crate::config::keymap::load_keymap("default", None).0;
-    let ctx = RenderCtx { theme: &theme, hl: &hl, state, now: t0(), spinner: 0, live: true, keymap: &keymap, pending: &[], context_budget: 200_000 };
+    let ctx = RenderCtx {
+        theme: &theme,
+        hl: &hl,
+        state,
+        now: t0(),
+        spinner: 0,
+        live: true,
+        keymap: &keymap,
+        pending: &[],
+        context_budget: 200_000,
+    };
     let mut term = Terminal::new(TestBackend::new(160, 2)).unwrap();
     term.draw(|f| render(f, f.area(), &ctx, &StatusInfo { context_budget: 200_000, hints: &[], notice: None, error: None })).unwrap();
     term.backend().to_string().lines().next().unwrap_or_default().to_string()

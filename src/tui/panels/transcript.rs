@@ -7,10 +7,10 @@
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use super::RenderCtx;
 use crate::tui::search::Search;
@@ -207,10 +207,12 @@ impl TranscriptView {
         let live = matches!(&e, Entry::Cell(Cell { kind: CellKind::Tool(t), .. }) if t.status == ToolStatus::Running);
         if !live
             && let Some(c) = self.cache.map.get(&id)
-                && c.width == width && c.revision == revision {
-                    self.cache.hits += 1;
-                    return c.lines.clone();
-                }
+            && c.width == width
+            && c.revision == revision
+        {
+            self.cache.hits += 1;
+            return c.lines.clone();
+        }
         self.cache.misses += 1;
         let expanded = matches!(&e, Entry::Cell(c) if self.expanded.contains(&c.id));
         let lines = match e {
@@ -348,7 +350,11 @@ impl TranscriptView {
         // Matches of the first entry above the screen count toward its occurrence numbers.
         let mut nth_in_cell: Option<(usize, usize)> = needle.as_ref().map(|n| {
             let before = self.rows(ctx, pending, start.entry);
-            let k = before.iter().take(start.row).map(|l| find_all(&l.spans.iter().map(|s| s.content.as_ref()).collect::<String>(), n).len()).sum();
+            let k = before
+                .iter()
+                .take(start.row)
+                .map(|l| find_all(&l.spans.iter().map(|s| s.content.as_ref()).collect::<String>(), n).len())
+                .sum();
             (start.entry, k)
         });
         for (row, owner) in rows.iter_mut().zip(owners.iter()) {

@@ -2,7 +2,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use super::*;
-use crate::config::theme::{load_theme, Theme};
+use crate::config::theme::{Theme, load_theme};
 use crate::protocol::{Event, EventKind, Role};
 use crate::tui::testkit::t0;
 use crate::tui::widgets::highlight::Highlighter;
@@ -180,7 +180,10 @@ fn reasoning_is_one_line_until_expanded_and_selectable_like_a_tool_call() {
     state.apply(&ev(EventKind::Reasoning { step: 2, text: "Read the test first.\nThen fix the parser.".into(), redacted: 1 }));
     let c = ctx(&t, &hl, &state);
     let text = |expanded: bool| -> Vec<String> {
-        layout_entry(&c, &Entry::Cell(&state.cells[0]), 80, expanded).iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+        layout_entry(&c, &Entry::Cell(&state.cells[0]), 80, expanded)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
     };
     let collapsed = text(false);
     assert_eq!(collapsed, vec!["▸ ✻ reasoning · step 2 · 41 chars · 1 block encrypted by the provider".to_string()]);

@@ -87,7 +87,12 @@ impl Highlighter {
         self.styled_from(code, lang, None).map(|(lines, _)| lines)
     }
 
-    fn styled_from(&self, code: &str, lang: &str, from: Option<(HighlightState, ParseState)>) -> Option<(Vec<StyledLine>, (HighlightState, ParseState))> {
+    fn styled_from(
+        &self,
+        code: &str,
+        lang: &str,
+        from: Option<(HighlightState, ParseState)>,
+    ) -> Option<(Vec<StyledLine>, (HighlightState, ParseState))> {
         let theme = self.theme?;
         let syntax = find_syntax(lang)?;
         let mut hl = match from {

@@ -165,7 +165,12 @@ pub fn render_split(text: &str, width: u16, theme: &Theme, hl: &Highlighter, fro
         let (lines, state) = hl.highlight_from(complete, &lang, r.code_from.take());
         r.emit_code(lines);
         let n = r.out.len();
-        let resume = Resume { continues: true, has_output: r.had_output || n > 0, blank_pending: false, fence: Some(Rc::new(Fence { opener, code: state.clone() })) };
+        let resume = Resume {
+            continues: true,
+            has_output: r.had_output || n > 0,
+            blank_pending: false,
+            fence: Some(Rc::new(Fence { opener, code: state.clone() })),
+        };
         r.code = Some((lang, partial.to_string()));
         r.code_from = Some(state);
         let mut rest = r.finish();
