@@ -9,11 +9,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::ExecRun as Run;
 use serde_json::{Value, json};
 
+mod common;
 mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_endure");
@@ -113,43 +115,6 @@ impl Session {
         let sessions = self.ws.join(".endure/sessions");
         let id = std::fs::read_dir(&sessions).unwrap().next().unwrap().unwrap().file_name();
         std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap()
-    }
-}
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-}
-
-impl From<Output> for Run {
-    fn from(out: Output) -> Run {
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let events = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        Run { code: out.status.code(), stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), events }
-    }
-}
-
-impl Run {
-    fn of(&self, kind: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == kind).collect()
-    }
-
-    /// The `n`-th tool result (0-based): whether it succeeded, and its text.
-    fn result(&self, n: usize) -> (bool, String) {
-        let r = self.of("tool_result");
-        let e = r.get(n).unwrap_or_else(|| panic!("no result {n}:\n{}", self.stderr));
-        (e["ok"] == true, e["output"].as_str().unwrap_or("").to_string())
-    }
-
-    fn done(&self) -> &Run {
-        assert_eq!(self.code, Some(0), "stderr: {}\nstdout: {}", self.stderr, self.stdout);
-        self
-    }
-
-    fn position(&self, pred: impl Fn(&Value) -> bool) -> Option<usize> {
-        self.events.iter().position(pred)
     }
 }
 

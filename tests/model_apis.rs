@@ -10,7 +10,7 @@ mod support;
 
 use std::path::Path;
 
-use common::{finish, logged_events, pos};
+use common::{count, pos, run_headless};
 use endure::agent::{self, Supervision};
 use endure::config::prices::{MaxTokensField, ModelInfo};
 use endure::config::settings::RunOptions;
@@ -20,19 +20,6 @@ use endure::protocol::{Event, EventKind, Outcome, Role};
 use endure::tui::state::{CellKind, WorkbenchState};
 use serde_json::{Value, json};
 use support::{Recorded, Reply, TestServer, Wire};
-
-fn opts(server: &TestServer, wire: Wire) -> RunOptions {
-    RunOptions {
-        provider: Some(wire.provider().into()),
-        base_url: Some(server.base_url(wire)),
-        model: Some("scripted".into()),
-        verifier_model: Some("verifier-model".into()),
-        max_attempts: Some(4),
-        retry_base_ms: Some(10),
-        stream_idle_timeout: Some(5.0),
-        ..Default::default()
-    }
-}
 
 /// A scenario whose agent answer number `at` (counted in assistant turns of the request)
 /// claims done; the earlier ones are never served. The verifier accepts.
@@ -56,19 +43,11 @@ fn workspace() -> tempfile::TempDir {
 }
 
 async fn run(workspace: &Path, opts: &RunOptions) -> (agent::RunResult, Vec<Event>) {
-    let cfg = endure::launch::agent_config(workspace, opts, Some("fix the tests".into()), Supervision::Headless, 0.0).unwrap();
-    let handle = agent::spawn(cfg).unwrap();
-    let log = handle.log_path.clone();
-    let result = finish(handle).await;
-    (result, logged_events(&log))
+    run_headless(workspace, opts, "fix the tests").await
 }
 
 fn agent_requests(server: &TestServer) -> Vec<Recorded> {
     server.requests().into_iter().filter(|r| r.model() != "verifier-model").collect()
-}
-
-fn count(events: &[Event], pred: impl Fn(&EventKind) -> bool) -> usize {
-    events.iter().filter(|e| pred(&e.kind)).count()
 }
 
 /// The JSON of every `data:` line of a fixture.
@@ -110,7 +89,7 @@ fn usage_of(events: &[Event]) -> (u64, u64, u64) {
 async fn parallel_openai_tool_calls_run_in_order_and_go_back_with_their_results() {
     let server = server(done_at(1), vec![Reply::fixture("openai_parallel_tools.sse")]).await;
     let ws = workspace();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::OpenAi)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::OpenAi)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
 
     let at = pos(&events, "the answer", |k| matches!(k, EventKind::AssistantMessage { .. }));
@@ -147,7 +126,7 @@ async fn parallel_openai_tool_calls_run_in_order_and_go_back_with_their_results(
 async fn anthropic_thinking_blocks_go_back_unchanged_before_the_tool_use_they_led_to() {
     let server = server(done_at(1), vec![Reply::fixture("anthropic_thinking_tool.sse")]).await;
     let ws = workspace();
-    let mut o = opts(&server, Wire::Anthropic);
+    let mut o = server.run_options(Wire::Anthropic);
     o.thinking = Some(2048);
     o.temperature = Some(0.2);
     let (result, events) = run(ws.path(), &o).await;
@@ -202,7 +181,7 @@ async fn anthropic_thinking_blocks_go_back_unchanged_before_the_tool_use_they_le
 async fn redacted_thinking_is_kept_in_order_and_a_failed_tool_is_an_error_result() {
     let server = server(done_at(1), vec![Reply::fixture("anthropic_redacted_thinking.sse")]).await;
     let ws = workspace();
-    let mut o = opts(&server, Wire::Anthropic);
+    let mut o = server.run_options(Wire::Anthropic);
     o.thinking = Some(1024);
     let (result, events) = run(ws.path(), &o).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
@@ -230,7 +209,7 @@ async fn redacted_thinking_is_kept_in_order_and_a_failed_tool_is_an_error_result
 async fn an_error_event_mid_thought_is_retried_and_the_half_thought_dropped() {
     let server = server(done_at(0), vec![Reply::fixture("anthropic_thinking_error.sse")]).await;
     let ws = workspace();
-    let mut o = opts(&server, Wire::Anthropic);
+    let mut o = server.run_options(Wire::Anthropic);
     o.thinking = Some(1024);
     let (result, events) = run(ws.path(), &o).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
@@ -245,7 +224,7 @@ async fn an_error_event_mid_thought_is_retried_and_the_half_thought_dropped() {
 async fn reasoning_content_is_shown_and_never_sent_back() {
     let server = server(done_at(1), vec![Reply::fixture("openai_reasoning_content.sse")]).await;
     let ws = workspace();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::OpenAi)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::OpenAi)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     assert_eq!(reasoning_events(&events), vec![("The user wants the test fixed. First I need to see a.txt.".to_string(), 0)]);
     assert_eq!(usage_of(&events), (1830, 1664, 0));
@@ -265,7 +244,7 @@ async fn reasoning_content_is_shown_and_never_sent_back() {
 async fn a_responses_reasoning_item_goes_back_encrypted_before_its_function_call() {
     let server = server(done_at(1), vec![Reply::fixture("responses_reasoning_tool.sse")]).await;
     let ws = workspace();
-    let mut o = opts(&server, Wire::Responses);
+    let mut o = server.run_options(Wire::Responses);
     o.reasoning_effort = Some(ReasoningEffort::Medium);
     let (result, events) = run(ws.path(), &o).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
@@ -309,7 +288,7 @@ async fn a_responses_reasoning_item_goes_back_encrypted_before_its_function_call
 async fn a_responses_answer_cut_at_max_output_tokens_is_not_finished() {
     let server = server(done_at(1), vec![Reply::fixture("responses_incomplete.sse")]).await;
     let ws = workspace();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::Responses)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::Responses)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     pos(&events, "the cut", |k| matches!(k, EventKind::AnswerTruncated { max_tokens: 8192, in_a_row: 1, .. }));
     pos(&events, "the cut text", |k| matches!(k, EventKind::AssistantMessage { text, .. } if text == "{\""));
@@ -322,7 +301,7 @@ async fn a_responses_answer_cut_at_max_output_tokens_is_not_finished() {
 async fn a_responses_refusal_ends_a_headless_run() {
     let server = server(done_at(0), vec![Reply::fixture("responses_refusal.sse")]).await;
     let ws = workspace();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::Responses)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::Responses)).await;
     assert_eq!(result.outcome, Outcome::Failed);
     assert_eq!(result.reason, "the model refused: I'm sorry, but I can't help with that.");
     assert_eq!(count(&events, |k| matches!(k, EventKind::Refusal { .. })), 1);
@@ -340,7 +319,7 @@ async fn the_output_limit_field_and_temperature_follow_the_model() {
     for (model, effort, field, temperature) in cases {
         let server = server(done_at(0), vec![]).await;
         let ws = workspace();
-        let mut o = opts(&server, Wire::OpenAi);
+        let mut o = server.run_options(Wire::OpenAi);
         o.model = Some(model.into());
         o.temperature = Some(0.3);
         o.reasoning_effort = effort;

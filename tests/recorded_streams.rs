@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use common::{finish, logged_events, pos, wait_for};
+use common::{count, finish, logged_events, pos, run_headless, wait_for};
 use endure::agent::{self, Supervision};
 use endure::config::settings::RunOptions;
 use endure::model::scripted::{Answer, Scenario, ScriptedCall};
@@ -16,19 +16,6 @@ use endure::protocol::{Command, Event, EventKind, Message, Outcome, PauseReason,
 use endure::tui::state::{CellKind, WorkbenchState};
 use serde_json::{Value, json};
 use support::{Recorded, Reply, TestServer, Wire};
-
-fn opts(server: &TestServer, wire: Wire) -> RunOptions {
-    RunOptions {
-        provider: Some(wire.provider().into()),
-        base_url: Some(server.base_url(wire)),
-        model: Some("scripted".into()),
-        verifier_model: Some("verifier-model".into()),
-        max_attempts: Some(4),
-        retry_base_ms: Some(10),
-        stream_idle_timeout: Some(5.0),
-        ..Default::default()
-    }
-}
 
 fn done_call() -> ScriptedCall {
     ScriptedCall { id: None, name: "done".into(), arguments: Some(json!({"summary": "finished"})), raw_arguments: None }
@@ -49,19 +36,11 @@ async fn server(scenario: Scenario, replies: Vec<Reply>) -> TestServer {
 }
 
 async fn run(workspace: &Path, opts: &RunOptions) -> (agent::RunResult, Vec<Event>) {
-    let cfg = endure::launch::agent_config(workspace, opts, Some("fix the tests".into()), Supervision::Headless, 0.0).unwrap();
-    let handle = agent::spawn(cfg).unwrap();
-    let log = handle.log_path.clone();
-    let result = finish(handle).await;
-    (result, logged_events(&log))
+    run_headless(workspace, opts, "fix the tests").await
 }
 
 fn agent_requests(server: &TestServer) -> Vec<Recorded> {
     server.requests().into_iter().filter(|r| r.model() == "scripted").collect()
-}
-
-fn count(events: &[Event], pred: impl Fn(&EventKind) -> bool) -> usize {
-    events.iter().filter(|e| pred(&e.kind)).count()
 }
 
 fn refusals(events: &[Event]) -> Vec<String> {
@@ -83,7 +62,7 @@ fn message_texts(r: &Recorded) -> Vec<String> {
 async fn an_openai_refusal_is_recorded_and_ends_a_headless_run() {
     let server = server(done_at(0), vec![Reply::fixture("openai_refusal.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::OpenAi)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::OpenAi)).await;
     assert_eq!(result.outcome, Outcome::Failed, "{}", result.reason);
     assert_eq!(result.reason, "the model refused: I'm sorry, but I can't help with that.");
     assert_eq!(refusals(&events), vec!["I'm sorry, but I can't help with that."]);
@@ -101,7 +80,7 @@ async fn anthropic_refusals_with_and_without_text_are_recorded() {
     ] {
         let server = server(done_at(0), vec![Reply::fixture(fixture)]).await;
         let ws = tempfile::tempdir().unwrap();
-        let (result, events) = run(ws.path(), &opts(&server, Wire::Anthropic)).await;
+        let (result, events) = run(ws.path(), &server.run_options(Wire::Anthropic)).await;
         assert_eq!(result.outcome, Outcome::Failed, "{fixture}: {}", result.reason);
         assert_eq!(refusals(&events), vec![text], "{fixture}");
         assert!(result.reason.contains(text), "{fixture}: {}", result.reason);
@@ -116,9 +95,14 @@ async fn a_refusal_in_the_workbench_pauses_and_the_supervisor_decides() {
     // is what the resumed session gets.
     let server = server(done_at(1), vec![Reply::fixture("openai_refusal.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let cfg =
-        endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
-            .unwrap();
+    let cfg = endure::launch::agent_config(
+        ws.path(),
+        &server.run_options(Wire::OpenAi),
+        Some("fix the tests".into()),
+        Supervision::Supervised,
+        0.0,
+    )
+    .unwrap();
     let mut handle = agent::spawn(cfg).unwrap();
     let mut rx = handle.take_events();
     wait_for(&mut rx, "the refusal pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Refusal })).await;
@@ -150,7 +134,7 @@ async fn cut_openai_answers_are_never_finished_raise_the_limit_once_then_stop() 
         vec![Reply::fixture("openai_length.sse"), Reply::fixture("openai_length_tool.sse"), Reply::fixture("openai_length_tool.sse")];
     let server = server(done_at(0), replies).await;
     let ws = tempfile::tempdir().unwrap();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::OpenAi)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::OpenAi)).await;
     assert_eq!(result.outcome, Outcome::Failed, "{}", result.reason);
     assert!(
         result.reason.starts_with(
@@ -194,7 +178,7 @@ async fn cut_anthropic_tool_arguments_are_not_run_and_the_model_continues() {
     // The cut answer's text stays in the conversation: the scenario's answer 1 follows.
     let server = server(done_at(1), vec![Reply::fixture("anthropic_max_tokens_tool.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::Anthropic)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::Anthropic)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     assert!(!ws.path().join("report.md").exists());
     assert_eq!(count(&events, |k| matches!(k, EventKind::ToolCall { name, .. } if name == "write_file")), 0);
@@ -228,7 +212,7 @@ async fn anthropic_server_tool_blocks_are_kept_shown_and_passed_back_unchanged()
     let server = server(done_at(1), vec![Reply::fixture("anthropic_server_tool.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
     std::fs::write(ws.path().join("a.txt"), "alpha\n").unwrap();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::Anthropic)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::Anthropic)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
 
     let mut server_use = fixture_block("anthropic_server_tool.sse", 1);
@@ -284,7 +268,7 @@ async fn anthropic_server_tool_blocks_are_kept_shown_and_passed_back_unchanged()
 async fn a_stream_with_several_choices_is_read_for_choice_zero() {
     let server = server(done_at(1), vec![Reply::fixture("openai_choices.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::OpenAi)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::OpenAi)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     let at = pos(&events, "the answer", |k| matches!(k, EventKind::AssistantMessage { .. }));
     assert!(matches!(&events[at].kind, EventKind::AssistantMessage { text, .. } if text == "The tests pass now."), "{:?}", events[at].kind);
@@ -302,7 +286,7 @@ async fn error_events_carry_their_type_and_only_transient_ones_are_retried() {
     ] {
         let server = server(done_at(0), vec![Reply::fixture(fixture)]).await;
         let ws = tempfile::tempdir().unwrap();
-        let (result, events) = run(ws.path(), &opts(&server, wire)).await;
+        let (result, events) = run(ws.path(), &server.run_options(wire)).await;
         assert_eq!(result.outcome, Outcome::Done, "{fixture}: {}", result.reason);
         let at = pos(&events, "a retry", |k| matches!(k, EventKind::ModelRetry { .. }));
         let EventKind::ModelRetry { reason, .. } = &events[at].kind else { unreachable!() };
@@ -316,7 +300,7 @@ async fn error_events_carry_their_type_and_only_transient_ones_are_retried() {
     ] {
         let server = server(done_at(0), vec![Reply::fixture(fixture)]).await;
         let ws = tempfile::tempdir().unwrap();
-        let (result, events) = run(ws.path(), &opts(&server, wire)).await;
+        let (result, events) = run(ws.path(), &server.run_options(wire)).await;
         assert_eq!(result.outcome, Outcome::Failed, "{fixture}");
         assert!(
             result.reason.contains(&format!("reported an error ({kind})")) && result.reason.contains(message),
@@ -332,7 +316,7 @@ async fn error_events_carry_their_type_and_only_transient_ones_are_retried() {
 async fn a_paused_server_tool_turn_is_sent_back_to_continue() {
     let server = server(done_at(1), vec![Reply::fixture("anthropic_pause_turn.sse")]).await;
     let ws = tempfile::tempdir().unwrap();
-    let (result, events) = run(ws.path(), &opts(&server, Wire::Anthropic)).await;
+    let (result, events) = run(ws.path(), &server.run_options(Wire::Anthropic)).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     let at = pos(&events, "the paused answer", |k| matches!(k, EventKind::AssistantMessage { blocks, .. } if blocks.len() == 2));
     assert!(!matches!(&events[at + 1].kind, EventKind::UserMessage { .. }), "no nudge after a paused turn");
@@ -350,9 +334,14 @@ async fn in_the_workbench_repeated_cuts_pause_and_the_raised_limit_stays() {
     let cut = || Reply::fixture("openai_length.sse");
     let server = server(done_at(3), vec![cut(), cut(), cut()]).await;
     let ws = tempfile::tempdir().unwrap();
-    let cfg =
-        endure::launch::agent_config(ws.path(), &opts(&server, Wire::OpenAi), Some("fix the tests".into()), Supervision::Supervised, 0.0)
-            .unwrap();
+    let cfg = endure::launch::agent_config(
+        ws.path(),
+        &server.run_options(Wire::OpenAi),
+        Some("fix the tests".into()),
+        Supervision::Supervised,
+        0.0,
+    )
+    .unwrap();
     let mut handle = agent::spawn(cfg).unwrap();
     let mut rx = handle.take_events();
     wait_for(&mut rx, "the truncation pause", |k| matches!(k, EventKind::Paused { reason: PauseReason::Truncation { max_tokens: 16384 } }))

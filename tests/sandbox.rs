@@ -4,10 +4,11 @@
 //! it checks, and prints `skipped: <reason>` when it cannot.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::ExecRun as Run;
 use serde_json::{Value, json};
 
 mod common;
@@ -98,38 +99,6 @@ impl Session {
     }
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    events: Vec<Value>,
-}
-
-impl From<Output> for Run {
-    fn from(out: Output) -> Run {
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let events = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        Run { code: out.status.code(), stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), events }
-    }
-}
-
-impl Run {
-    fn of(&self, kind: &str) -> Vec<&Value> {
-        self.events.iter().filter(|e| e["type"] == kind).collect()
-    }
-
-    /// The result text of the `n`-th tool call (0-based).
-    fn result(&self, n: usize) -> String {
-        let r = self.of("tool_result");
-        r.get(n).map(|e| e["output"].as_str().unwrap_or("").to_string()).unwrap_or_else(|| panic!("no result {n}: {}", self.stderr))
-    }
-
-    fn done(&self) -> &Run {
-        assert_eq!(self.code, Some(0), "stderr: {}\nstdout: {}", self.stderr, self.stdout);
-        self
-    }
-}
-
 fn run(command: &str) -> (&'static str, Value) {
     ("run", json!({"command": command}))
 }
@@ -166,7 +135,7 @@ fn writes_outside_the_workspace_leave_no_file() {
     }
     r.done();
     assert!(leaked.is_empty(), "written outside the workspace: {leaked:?}");
-    let out = r.result(0);
+    let out = r.output(0);
     // The host's /tmp stays readable but not writable: $TMPDIR is where temporary files go.
     assert!(!out.contains("\nx\n"), "{out}");
     for p in [&in_tmp, &var_tmp] {
@@ -209,7 +178,7 @@ fn memory_endure_git_config_and_hooks_are_read_only_to_commands() {
         "a forged event reached the log"
     );
     for (n, path) in [(0, "MEMORY.md"), (2, ".endure"), (3, ".git/config"), (4, ".git/hooks")] {
-        let out = r.result(n);
+        let out = r.output(n);
         assert!(out.contains("the sandbox refused this write") && out.contains(path), "call {n}: {out}");
     }
 }
@@ -221,7 +190,7 @@ fn an_absent_memory_file_cannot_be_created_by_a_command() {
     let r = s.exec(&[run("echo '- poison' > MEMORY.md; cat MEMORY.md")], &[]);
     r.done();
     assert!(!s.ws.join("MEMORY.md").exists(), "MEMORY.md was created by a command");
-    let out = r.result(0);
+    let out = r.output(0);
     assert!(out.contains("MEMORY.md") && out.contains("removed"), "{out}");
     assert_eq!(r.of("tool_result")[0]["ok"], false);
 }
@@ -243,15 +212,15 @@ fn the_key_and_secret_variables_never_reach_commands() {
         .unwrap();
     let r = Run::from(out);
     r.done();
-    assert!(r.result(0).contains("PATH="), "the environment is still there: {}", r.result(0));
-    assert!(r.result(2).contains("PATH_IS=/"), "{}", r.result(2));
+    assert!(r.output(0).contains("PATH="), "the environment is still there: {}", r.output(0));
+    assert!(r.output(2).contains("PATH_IS=/"), "{}", r.output(2));
     for secret in [key.as_str(), token.as_str(), "hunter2-secret"] {
         assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{secret} reached the output");
         for f in walk(&s.ws) {
             assert!(!std::fs::read_to_string(&f).unwrap_or_default().contains(secret), "{secret} in {}", f.display());
         }
     }
-    assert!(!r.result(0).contains("GITHUB_TOKEN") && !r.result(0).contains("ENDURE_TEST_KEY"));
+    assert!(!r.output(0).contains("GITHUB_TOKEN") && !r.output(0).contains("ENDURE_TEST_KEY"));
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -276,7 +245,7 @@ fn the_network_beyond_loopback_is_unreachable() {
     let started = Instant::now();
     let r = s.exec(&[run("python3 net.py")], &[]);
     r.done();
-    let out = r.result(0);
+    let out = r.output(0);
     assert!(!out.contains("CONNECTED"), "{out}");
     assert!(out.matches("Network is unreachable").count() >= 2, "{out}");
     assert!(out.contains("[feedback]") && out.contains("network is off"), "{out}");
@@ -298,7 +267,7 @@ fn processes_a_call_starts_end_with_it() {
     );
     let r = s.exec(&[run(&cmd)], &[]);
     r.done();
-    assert!(r.result(0).contains("started"));
+    assert!(r.output(0).contains("started"));
     wait_until("the escaped sleeper to be gone", 5, || process_with(&format!("sleep\0{marker}")).is_none());
     // The writers were due a second after the call; give them ample time to show up.
     std::thread::sleep(Duration::from_millis(2500));
@@ -378,11 +347,11 @@ fn legitimate_work_runs_tests_git_and_builds() {
     r.done();
     let info = &r.of("session_started")[0]["sandbox"];
     assert_eq!((&info["mode"], &info["enforced"]), (&json!("workspace-write"), &json!(true)), "the work ran sandboxed: {info}");
-    assert!(r.result(0).contains("OK"), "{}", r.result(0));
+    assert!(r.output(0).contains("OK"), "{}", r.output(0));
     assert_eq!(std::fs::read_to_string(s.ws.join("out.txt")).unwrap(), "okmore\n");
-    assert!(r.result(1).contains("COMMITTED"), "{}", r.result(1));
-    assert!(r.result(2).contains("exit code: 0") && r.result(2).trim_end().ends_with('2'), "{}", r.result(2));
-    assert!(r.result(3).contains("hi"), "{}", r.result(3));
+    assert!(r.output(1).contains("COMMITTED"), "{}", r.output(1));
+    assert!(r.output(2).contains("exit code: 0") && r.output(2).trim_end().ends_with('2'), "{}", r.output(2));
+    assert!(r.output(3).contains("hi"), "{}", r.output(3));
     assert!(s.ws.join("hello/target/debug/hello").exists());
 }
 
@@ -401,10 +370,10 @@ fn a_background_server_is_reachable_from_later_calls_then_killed() {
     ];
     let r = s.exec(&calls, &[]);
     r.done();
-    assert!(r.result(0).contains("started background process 1"), "{}", r.result(0));
-    assert!(r.result(1).contains("hello from the server"), "{}", r.result(1));
-    assert!(r.result(2).contains("running") && r.result(2).contains("GET /hello.txt"), "{}", r.result(2));
-    assert!(r.result(3).contains("killed"), "{}", r.result(3));
+    assert!(r.output(0).contains("started background process 1"), "{}", r.output(0));
+    assert!(r.output(1).contains("hello from the server"), "{}", r.output(1));
+    assert!(r.output(2).contains("running") && r.output(2).contains("GET /hello.txt"), "{}", r.output(2));
+    assert!(r.output(3).contains("killed"), "{}", r.output(3));
     let started = r.of("process_started");
     assert_eq!(started.len(), 1);
     assert_eq!(started[0]["id"], 1);
@@ -440,7 +409,7 @@ fn escalation_headless_is_denied_unless_approved_by_flag() {
     let denied = s.exec(std::slice::from_ref(&call), &[]);
     denied.done();
     assert!(!target.exists());
-    assert!(denied.result(0).contains("escalation denied") && denied.result(0).contains("--approve-escalations"), "{}", denied.result(0));
+    assert!(denied.output(0).contains("escalation denied") && denied.output(0).contains("--approve-escalations"), "{}", denied.output(0));
     let (req, res) = (denied.of("escalation_requested"), denied.of("escalation_resolved"));
     assert_eq!((req.len(), res.len()), (1, 1));
     assert_eq!(req[0]["justification"], "needs to write outside");
@@ -468,9 +437,9 @@ fn read_only_allows_only_the_private_temporary_directory() {
     r.done();
     assert_eq!(std::fs::read_to_string(s.ws.join("a.txt")).unwrap(), "a\n");
     assert!(!s.ws.join("new.txt").exists() && !s.ws.join("w.txt").exists());
-    let out = r.result(0);
+    let out = r.output(0);
     assert!(out.contains("\nt\n") && out.contains("read-only"), "{out}");
-    assert!(r.result(1).contains("read-only"), "{}", r.result(1));
+    assert!(r.output(1).contains("read-only"), "{}", r.output(1));
     assert_eq!(r.of("session_started")[0]["sandbox"]["mode"], "read-only");
 }
 
@@ -565,10 +534,10 @@ fn an_unprivileged_user_gets_the_same_sandbox() {
     let _ = std::fs::remove_file(&var_tmp);
     r.done();
     assert!(!leaked, "{} was written", var_tmp.display());
-    let out = r.result(0);
+    let out = r.output(0);
     assert!(out.contains("65534") && out.contains("Network is unreachable") && out.contains("the sandbox refused this write"), "{out}");
     assert_eq!(std::fs::read_to_string(s.ws.join("MEMORY.md")).unwrap(), "# Rules\n");
-    assert!(r.result(2).contains("hello unprivileged"), "{}", r.result(2));
+    assert!(r.output(2).contains("hello unprivileged"), "{}", r.output(2));
 }
 
 #[tokio::test]

@@ -4,10 +4,9 @@
 mod common;
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
-use common::{finish, logged_events, pos, wait_for};
+use common::{pos, run_headless as run, wait_for};
 use endure::agent::{self, Supervision};
 use endure::config::settings::RunOptions;
 use endure::model::scripted::Scenario;
@@ -22,24 +21,8 @@ async fn server_for(scenario: Scenario) -> TestServer {
 }
 
 fn http_opts(server: &TestServer, wire: Wire) -> RunOptions {
-    RunOptions {
-        provider: Some(wire.provider().into()),
-        base_url: Some(server.base_url(wire)),
-        model: Some("scripted".into()),
-        verifier_model: Some("verifier-model".into()),
-        max_attempts: Some(4),
-        retry_base_ms: Some(10),
-        stream_idle_timeout: Some(0.5),
-        ..Default::default()
-    }
-}
-
-async fn run(workspace: &Path, opts: &RunOptions, task: &str) -> (agent::RunResult, Vec<Event>) {
-    let cfg = endure::launch::agent_config(workspace, opts, Some(task.into()), Supervision::Headless, 0.0).unwrap();
-    let handle = agent::spawn(cfg).unwrap();
-    let log = handle.log_path.clone();
-    let result = finish(handle).await;
-    (result, logged_events(&log))
+    // Short, so that the stall tests do not wait long for a stream that went quiet.
+    RunOptions { stream_idle_timeout: Some(0.5), ..server.run_options(wire) }
 }
 
 /// The events with what legitimately differs between two runs blanked: times, durations,

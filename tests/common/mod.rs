@@ -115,6 +115,19 @@ pub fn logged_events(log: &Path) -> Vec<Event> {
     read.events
 }
 
+/// Runs `task` headless to the end with `opts`; its result and the events it logged.
+pub async fn run_headless(workspace: &Path, opts: &RunOptions, task: &str) -> (RunResult, Vec<Event>) {
+    let cfg = endure::launch::agent_config(workspace, opts, Some(task.into()), Supervision::Headless, 0.0).unwrap();
+    let handle = agent::spawn(cfg).unwrap();
+    let log = handle.log_path.clone();
+    let result = finish(handle).await;
+    (result, logged_events(&log))
+}
+
+pub fn count(events: &[Event], pred: impl Fn(&EventKind) -> bool) -> usize {
+    events.iter().filter(|e| pred(&e.kind)).count()
+}
+
 pub fn kinds(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(|e| e.kind.name()).collect()
 }
@@ -122,4 +135,48 @@ pub fn kinds(events: &[Event]) -> Vec<&'static str> {
 /// Position of the first event matching `pred`, panicking with `what` if none does.
 pub fn pos(events: &[Event], what: &str, pred: impl Fn(&EventKind) -> bool) -> usize {
     events.iter().position(|e| pred(&e.kind)).unwrap_or_else(|| panic!("no {what} in {:?}", kinds(events)))
+}
+
+/// What one `endure exec --json` process left: its exit code, both streams and the events it
+/// printed.
+pub struct ExecRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub events: Vec<serde_json::Value>,
+}
+
+impl From<std::process::Output> for ExecRun {
+    fn from(out: std::process::Output) -> ExecRun {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let events = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        ExecRun { code: out.status.code(), stdout, stderr: String::from_utf8_lossy(&out.stderr).into_owned(), events }
+    }
+}
+
+impl ExecRun {
+    pub fn of(&self, kind: &str) -> Vec<&serde_json::Value> {
+        self.events.iter().filter(|e| e["type"] == kind).collect()
+    }
+
+    /// The `n`-th tool result (0-based): whether it succeeded, and its text.
+    pub fn result(&self, n: usize) -> (bool, String) {
+        let r = self.of("tool_result");
+        let e = r.get(n).unwrap_or_else(|| panic!("no result {n}:\n{}", self.stderr));
+        (e["ok"] == true, e["output"].as_str().unwrap_or("").to_string())
+    }
+
+    /// The text of the `n`-th tool result (0-based).
+    pub fn output(&self, n: usize) -> String {
+        self.result(n).1
+    }
+
+    pub fn done(&self) -> &ExecRun {
+        assert_eq!(self.code, Some(0), "stderr: {}\nstdout: {}", self.stderr, self.stdout);
+        self
+    }
+
+    pub fn position(&self, pred: impl Fn(&serde_json::Value) -> bool) -> Option<usize> {
+        self.events.iter().position(pred)
+    }
 }

@@ -336,6 +336,21 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
+    /// Run options that talk to this server over `wire`, with the verifier on its own model
+    /// name, quick retries and a 5 s stream idle timeout.
+    pub fn run_options(&self, wire: Wire) -> endure::config::settings::RunOptions {
+        endure::config::settings::RunOptions {
+            provider: Some(wire.provider().into()),
+            base_url: Some(self.base_url(wire)),
+            model: Some("scripted".into()),
+            verifier_model: Some("verifier-model".into()),
+            max_attempts: Some(4),
+            retry_base_ms: Some(10),
+            stream_idle_timeout: Some(5.0),
+            ..Default::default()
+        }
+    }
+
     pub fn base_url(&self, wire: Wire) -> String {
         match wire {
             Wire::OpenAi | Wire::Responses => self.base_url_openai(),
