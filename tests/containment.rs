@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{alive, process_with, wait_until};
 use endure::model::scripted::{Answer, Scenario, ScriptedCall};
 use serde_json::{Value, json};
 
@@ -131,14 +132,6 @@ fn all_files(dir: &Path) -> Vec<(PathBuf, String)> {
         }
     }
     out
-}
-
-fn wait_until(what: &str, secs: u64, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,40 +347,22 @@ fn unique_suffix() -> u64 {
 }
 
 /// The pid the sleeper command wrote, once it has started.
-fn sleeper_pid(w: &Ws) -> i32 {
+fn sleeper_pid(w: &Ws) -> u32 {
     let needle = format!("sleep\u{0}{}", sleeper_duration(w));
     let mut pid = None;
     wait_until("the sleeper to start", 30, || {
-        pid = process_with_cmdline(&needle);
+        pid = process_with(&needle);
         pid.is_some()
     });
     pid.unwrap_or_default()
 }
 
-/// A live host process whose NUL-separated command line contains `needle`.
-fn process_with_cmdline(needle: &str) -> Option<i32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        (String::from_utf8_lossy(&cmdline).contains(needle) && alive(pid)).then_some(pid)
-    })
-}
-
-/// True while `pid` is a live (not zombie) process.
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name.
-        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
 /// Ends a process a test left behind (when the code under test failed to).
-fn reap(pid: i32) {
+fn reap(pid: u32) {
     if alive(pid) {
         // SAFETY: only signals the sleeper this test's scenario started.
         unsafe {
-            libc::kill(pid, libc::SIGKILL);
+            libc::kill(pid as i32, libc::SIGKILL);
         }
     }
 }
@@ -552,7 +527,7 @@ fn a_signal_stops_the_run_and_its_command(sig: i32) {
 
 /// Runs `checks`, and kills `pid` afterwards whether they passed or not, so a failing test
 /// leaves no process behind.
-fn reap_later(pid: i32, checks: impl FnOnce()) {
+fn reap_later(pid: u32, checks: impl FnOnce()) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(checks));
     reap(pid);
     if let Err(p) = result {

@@ -140,7 +140,7 @@ arguments = { summary = "never reached" }
         assert!(std::time::Instant::now() < deadline, "the command never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    while process_with_cmdline("sleep\u{0}60.4242").is_none() {
+    while common::process_with("sleep\u{0}60.4242").is_none() {
         assert!(std::time::Instant::now() < deadline, "the background sleeper never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -153,7 +153,7 @@ arguments = { summary = "never reached" }
     // The pid the command saw may be its PID namespace's, so the sleeper is found by its
     // command line among the host's processes.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while let Some(pid) = process_with_cmdline("sleep\u{0}60.4242") {
+    while let Some(pid) = common::process_with("sleep\u{0}60.4242") {
         assert!(std::time::Instant::now() < deadline, "background process {pid} survived the stop");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -328,13 +328,4 @@ async fn an_unpriced_model_under_a_cost_budget_is_called_out() {
     );
     let usage = pos(&events, "usage", |k| matches!(k, EventKind::Usage { priced: false, .. }));
     assert!(w < usage);
-}
-
-/// A host process whose NUL-separated command line contains `needle`.
-fn process_with_cmdline(needle: &str) -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        String::from_utf8_lossy(&cmdline).contains(needle).then_some(pid)
-    })
 }

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::ExecRun as Run;
+use common::{ExecRun as Run, process_with, wait_until};
 use serde_json::{Value, json};
 
 mod common;
@@ -101,23 +101,6 @@ impl Session {
 
 fn run(command: &str) -> (&'static str, Value) {
     ("run", json!({"command": command}))
-}
-
-/// A host process whose NUL-separated command line contains `needle`.
-fn process_with(needle: &str) -> Option<u32> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-        String::from_utf8_lossy(&cmdline).contains(needle).then_some(pid)
-    })
-}
-
-fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -180,3 +180,30 @@ impl ExecRun {
         self.events.iter().position(pred)
     }
 }
+
+/// A live host process whose NUL-separated command line contains `needle`.
+pub fn process_with(needle: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        (String::from_utf8_lossy(&cmdline).contains(needle) && alive(pid)).then_some(pid)
+    })
+}
+
+/// True while `pid` is a live (not zombie) process.
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Polls `cond` until it holds; fails the test after `secs` seconds.
+pub fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
