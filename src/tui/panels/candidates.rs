@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::{RenderCtx, empty_state};
 use crate::config::theme::Theme;
-use crate::protocol::{PickedBy, ToolCallRequest, tool_target};
+use crate::protocol::{PickedBy, ToolCallRequest};
+use crate::tui::state::call_target;
 use crate::tui::state::{Candidate, CandidateStatus, MaxStep, WorkbenchState};
 use crate::tui::text::{hard_wrap, truncate, wrap};
 use crate::tui::widgets::diffview;
@@ -286,7 +287,7 @@ pub fn candidate_lines(c: &Candidate, width: u16, th: &Theme, hl: &Highlighter) 
         let room = w.saturating_sub(crate::tui::text::str_width(&name));
         out.push(Line::from(vec![
             Span::styled(name, th.style("transcript.tool.name")),
-            Span::styled(truncate(&tool_target(&t.name, args), room), th.style("transcript.tool.target")),
+            Span::styled(truncate(&call_target(&t.name, args), room), th.style("transcript.tool.target")),
         ]));
     }
     for (t, args) in &parsed {
