@@ -127,8 +127,11 @@ async fn fenced_answer_is_unwrapped_and_inner_fences_survive() {
 async fn invalid_then_valid_retries_once_with_the_reason() {
     let bad = "# Project memory\n\n## Rules\n\n- only rules <!-- from: s1 -->\n";
     let p = Recording::writer(&[bad, NEW]);
-    let r = dream(&p, "m", &policy(), OLD, &[], &[], &mut Vec::new()).await.unwrap();
+    let mut spent = Vec::new();
+    let r = dream(&p, "m", &policy(), OLD, &[], &[], &mut spent).await.unwrap();
     assert_eq!(r.content, NEW);
+    assert_eq!(spent.len(), 2, "both calls are the writer's spending");
+    assert!(spent.iter().all(|s| s.role == Role::Writer && s.model == "m" && s.usage.completion_tokens > 0), "{spent:?}");
     let sent = p.sent();
     assert_eq!(sent.len(), 2);
     let retry = &sent[1].messages;

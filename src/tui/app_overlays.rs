@@ -12,13 +12,19 @@ use crate::tui::panels::transcript::Sent;
 
 impl App {
     pub(super) fn overlay_key(&mut self, key: KeyEvent, action: Option<Action>) {
-        match std::mem::take(&mut self.overlay) {
+        match self.layers.pop().unwrap_or_default() {
             Overlay::None => {}
+            // Not modal: its keys never come here.
+            Overlay::Rebuild => self.layers.push(Overlay::Rebuild),
             Overlay::Escalation(id) => match action {
                 Some(Action::Confirm) => self.answer_escalation(id, true, None),
-                Some(Action::Cancel) => self.open_editor(EditorKind::EscalationNote(id), ""),
+                // The note's editor goes over the question, which is back when it closes.
+                Some(Action::Cancel) => {
+                    self.layers.push(Overlay::Escalation(id));
+                    self.open_editor(EditorKind::EscalationNote(id), "");
+                }
                 // The run waits on this answer; nothing else is done until it is given.
-                _ => self.overlay = Overlay::Escalation(id),
+                _ => self.layers.push(Overlay::Escalation(id)),
             },
             Overlay::Confirm(kind) => {
                 if action == Some(Action::Confirm) {
@@ -29,37 +35,37 @@ impl App {
                 (Some(Action::Help | Action::Cancel), _) => {}
                 (_, crossterm::event::KeyCode::Backspace) => {
                     filter.pop();
-                    self.overlay = Overlay::Help { scroll: 0, filter };
+                    self.layers.push(Overlay::Help { scroll: 0, filter });
                 }
                 // Letters narrow the list; the arrows and page keys scroll it.
                 (_, crossterm::event::KeyCode::Char(c)) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
                     filter.push(c);
-                    self.overlay = Overlay::Help { scroll: 0, filter };
+                    self.layers.push(Overlay::Help { scroll: 0, filter });
                 }
                 (other, _) => {
                     if other == Some(Action::Quit) {
                         return;
                     }
                     scroll_overlay(&mut scroll, other);
-                    self.overlay = Overlay::Help { scroll, filter };
+                    self.layers.push(Overlay::Help { scroll, filter });
                 }
             },
             Overlay::Dropped(mut list) => match action {
                 Some(Action::ScrollDown) => {
                     list.move_by(1);
-                    self.overlay = Overlay::Dropped(list);
+                    self.layers.push(Overlay::Dropped(list));
                 }
                 Some(Action::ScrollUp) => {
                     list.move_by(-1);
-                    self.overlay = Overlay::Dropped(list);
+                    self.layers.push(Overlay::Dropped(list));
                 }
                 Some(Action::PageDown) => {
                     list.move_by(10);
-                    self.overlay = Overlay::Dropped(list);
+                    self.layers.push(Overlay::Dropped(list));
                 }
                 Some(Action::PageUp) => {
                     list.move_by(-10);
-                    self.overlay = Overlay::Dropped(list);
+                    self.layers.push(Overlay::Dropped(list));
                 }
                 Some(Action::Expand) => {
                     if let Some(seq) = list.selected_seq() {
@@ -69,7 +75,7 @@ impl App {
                     }
                 }
                 Some(Action::Cancel | Action::OpenDropped | Action::Quit) => {}
-                _ => self.overlay = Overlay::Dropped(list),
+                _ => self.layers.push(Overlay::Dropped(list)),
             },
             Overlay::MemoryConflict { edit, theirs, mut scroll } => match action {
                 Some(Action::MemoryKeepMine) => {
@@ -83,11 +89,11 @@ impl App {
                 }
                 Some(Action::MemoryEdit | Action::Cancel) => {
                     // The disk version has been seen: saving now overwrites it on purpose.
-                    self.overlay = Overlay::MemoryEditor(MemoryEdit { base: theirs, ..edit });
+                    self.layers.push(Overlay::MemoryEditor(MemoryEdit { base: theirs, ..edit }));
                 }
                 other => {
                     scroll_overlay(&mut scroll, other);
-                    self.overlay = Overlay::MemoryConflict { edit, theirs, scroll };
+                    self.layers.push(Overlay::MemoryConflict { edit, theirs, scroll });
                 }
             },
             Overlay::Composer(mut c) => {
@@ -110,14 +116,14 @@ impl App {
                         c.editor.input(key);
                     }
                 }
-                self.overlay = Overlay::Composer(c);
+                self.layers.push(Overlay::Composer(c));
             }
             Overlay::MemoryEditor(mut edit) => match action {
                 Some(Action::EditorSend) => self.save_memory(edit),
                 Some(Action::EditorCancel) => {}
                 _ => {
                     edit.editor.input(key);
-                    self.overlay = Overlay::MemoryEditor(edit);
+                    self.layers.push(Overlay::MemoryEditor(edit));
                 }
             },
             Overlay::Editor(kind, mut ta) => match action {
@@ -130,7 +136,7 @@ impl App {
                     }
                     if text.trim().is_empty() {
                         self.error = Some("nothing to send".into());
-                        self.overlay = Overlay::Editor(kind, ta);
+                        self.layers.push(Overlay::Editor(kind, ta));
                         return;
                     }
                     self.editor_sent(kind, text);
@@ -139,7 +145,7 @@ impl App {
                 Some(Action::EditorCancel) => {}
                 _ => {
                     ta.input(key);
-                    self.overlay = Overlay::Editor(kind, ta);
+                    self.layers.push(Overlay::Editor(kind, ta));
                 }
             },
         }
@@ -191,6 +197,7 @@ impl App {
 
     fn answer_escalation(&mut self, id: u64, approve: bool, note: Option<String>) {
         self.answered_escalations.insert(id);
+        self.layers.retain(|l| !matches!(l, Overlay::Escalation(open) if *open == id));
         if self.send(Command::ResolveEscalation { id, approve, note }).is_some() {
             self.notice = Some(if approve {
                 format!("escalation {id} approved: the command runs outside the sandbox once")
@@ -209,29 +216,29 @@ impl App {
     /// MEMORY.md changed on disk. An open editor follows it while it has no unsaved edits;
     /// otherwise the conflict view opens so that neither version is lost.
     pub(super) fn memory_changed(&mut self) {
-        match std::mem::take(&mut self.overlay) {
+        match self.layers.pop().unwrap_or_default() {
             Overlay::MemoryEditor(mut edit) => {
                 let theirs = edit.read_now().ok().flatten().unwrap_or_default();
                 let mine = memory::buffer_text(&edit.editor);
                 if theirs == edit.base || theirs == mine {
                     // Our own save echoing back, a touch, or the same edit made on both sides.
                     edit.base = theirs;
-                    self.overlay = Overlay::MemoryEditor(edit);
+                    self.layers.push(Overlay::MemoryEditor(edit));
                 } else if mine == edit.base {
                     *edit.editor = memory::textarea(&theirs);
                     edit.base = theirs;
                     self.notice = Some("MEMORY.md changed on disk; the editor shows the new version".into());
-                    self.overlay = Overlay::MemoryEditor(edit);
+                    self.layers.push(Overlay::MemoryEditor(edit));
                 } else {
                     self.notice = Some("MEMORY.md changed on disk while you were editing it".into());
-                    self.overlay = Overlay::MemoryConflict { edit, theirs, scroll: 0 };
+                    self.layers.push(Overlay::MemoryConflict { edit, theirs, scroll: 0 });
                 }
             }
             Overlay::MemoryConflict { edit, scroll, .. } => {
                 let theirs = edit.read_now().ok().flatten().unwrap_or_default();
-                self.overlay = Overlay::MemoryConflict { edit, theirs, scroll };
+                self.layers.push(Overlay::MemoryConflict { edit, theirs, scroll });
             }
-            other => self.overlay = other,
+            other => self.layers.push(other),
         }
     }
 
@@ -245,14 +252,14 @@ impl App {
             Ok(t) => t.unwrap_or_default(),
             Err(e) => {
                 self.error = Some(format!("cannot read MEMORY.md before saving: {e}"));
-                self.overlay = Overlay::MemoryEditor(edit);
+                self.layers.push(Overlay::MemoryEditor(edit));
                 return;
             }
         };
         if theirs != edit.base && theirs != mine {
             self.file_changed_panels();
             self.notice = Some("MEMORY.md changed on disk while you were editing it".into());
-            self.overlay = Overlay::MemoryConflict { edit, theirs, scroll: 0 };
+            self.layers.push(Overlay::MemoryConflict { edit, theirs, scroll: 0 });
             return;
         }
         let base = edit.base.clone();
@@ -264,7 +271,7 @@ impl App {
         match self.send(Command::SaveMemory { text, base_hash }) {
             Some(_) => self.notice = Some("MEMORY.md sent to the runtime to save".into()),
             // Keep the buffer: the edits are still only in memory.
-            None => self.overlay = Overlay::MemoryEditor(edit),
+            None => self.layers.push(Overlay::MemoryEditor(edit)),
         }
     }
 }

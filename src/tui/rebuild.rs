@@ -34,7 +34,6 @@ pub struct RebuildKeys {
 
 #[derive(Debug, Default)]
 pub struct RebuildView {
-    pub shown: bool,
     pub selected: usize,
     /// Rows of the detail scrolled past.
     pub scroll: usize,

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
-use super::layout;
+use super::layout::{self, Screen};
 use super::panels::memory;
 use super::panels::{self, RenderCtx, status};
 use super::rebuild::RebuildKeys;
@@ -82,7 +82,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         context_budget,
     };
     // The Rebuild view is a layer over the panels while a rebuilt window waits for review.
-    if app.rebuild_in_view() && screen.body.height > 2 {
+    if app.rebuild_shown() && screen.body.height > 2 {
         let key = |a| binding_notation(app, KeyContext::Rebuild, a);
         let keys = RebuildKeys {
             approve: key(Action::RebuildApprove),
@@ -100,8 +100,18 @@ pub fn render(app: &mut App, f: &mut Frame) {
     let info = status::StatusInfo { context_budget, hints: &hints, notice: app.notice.as_deref(), error: app.error.as_deref() };
     status::render(f, screen.status, &ctx, &info);
 
-    match &app.overlay {
-        Overlay::None => {}
+    // The other layers, bottom to top, each over the ones below.
+    for layer in app.layers.iter() {
+        render_layer(f, area, &screen, app, &ctx, layer);
+    }
+    app.screen = screen;
+}
+
+fn render_layer(f: &mut Frame, area: Rect, screen: &Screen, app: &App, ctx: &RenderCtx, layer: &Overlay) {
+    let th = ctx.theme;
+    match layer {
+        // Drawn with the panels, under the status bar.
+        Overlay::None | Overlay::Rebuild => {}
         Overlay::Help { scroll, filter } => render_help(f, area, app, *scroll, filter),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
@@ -109,14 +119,14 @@ pub fn render(app: &mut App, f: &mut Frame) {
             let h = c.height(screen.body.height);
             let r = Rect { y: screen.body.bottom().saturating_sub(h), height: h, ..screen.body };
             clear(f, r, th);
-            c.render(f, r, &ctx);
+            c.render(f, r, ctx);
         }
         Overlay::Dropped(list) => {
             let r = centered(area, area.width.saturating_sub(8).min(120), area.height.saturating_sub(6).max(3));
             clear(f, r, th);
-            let key = |a| binding_notation(app, KeyContext::Global, a);
+            let key = |a| binding_notation(app, KeyContext::Dropped, a);
             let footer = format!(" {} opens the message · {} close ", key(Action::Expand), key(Action::Cancel));
-            list.render(f, r, &ctx, &footer);
+            list.render(f, r, ctx, &footer);
         }
         Overlay::MemoryEditor(edit) => {
             // MEMORY.md is a document, not a one-off message: give it most of the screen.
@@ -154,7 +164,6 @@ pub fn render(app: &mut App, f: &mut Frame) {
             f.render_widget(&**ta, inner);
         }
     }
-    app.screen = screen;
 }
 
 fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
@@ -214,8 +223,8 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
 /// keys, and only the lines containing `filter` (case-insensitive) when one is typed.
 pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let th = &app.opts.theme;
-    let under = match app.overlay {
-        Overlay::Help { .. } => app.focus_layer(),
+    let under = match app.layers.top() {
+        Overlay::Help { .. } => app.layer_under_top(),
         _ => app.layer(),
     };
     let mut order = vec![under];
