@@ -39,7 +39,7 @@ impl App {
                     self.layers.push_under(Overlay::Rebuild);
                 }
                 self.rebuild.selected = 0;
-                self.rebuild.scroll = 0;
+                self.rebuild.detail.reset();
             }
             EventKind::Rollover { .. }
             | EventKind::RebuildVetoed { .. }
@@ -62,8 +62,7 @@ impl App {
             Action::ScrollDown | Action::ScrollUp => self.rebuild.move_by(if a == Action::ScrollDown { 1 } else { -1 }, &p),
             Action::Top | Action::Bottom => self.rebuild.move_by(if a == Action::Top { isize::MIN / 2 } else { isize::MAX / 2 }, &p),
             Action::PageDown | Action::PageUp => {
-                let page = self.rebuild.page();
-                self.rebuild.scroll_by(if a == Action::PageDown { page } else { -page });
+                self.rebuild.detail.page_key(a);
             }
             Action::RebuildApprove => {
                 self.send(review(RebuildEdit::Approve));

@@ -469,6 +469,30 @@ fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
 }
 
 #[test]
+fn page_keys_page_the_checkpoint_fields_and_a_new_selection_starts_at_the_top() {
+    use crate::tui::panels::checkpoints::CheckpointsView;
+    let (mut app, _rx) = live_app(&with_checkpoints());
+    app.handle_key(key('7'));
+    app.handle_key(key('z'));
+    let top = draw(&mut app, 100, 16);
+    app.handle_key(code(KeyCode::PageDown));
+    let offset = app.panel::<CheckpointsView>().detail.offset;
+    assert!(offset > 0, "the fields are longer than the box");
+    let paged = draw(&mut app, 100, 16);
+    assert_ne!(top, paged);
+    for _ in 0..50 {
+        app.handle_key(code(KeyCode::PageDown));
+    }
+    draw(&mut app, 100, 16);
+    let end = app.panel::<CheckpointsView>().detail.offset;
+    app.handle_key(code(KeyCode::PageDown));
+    draw(&mut app, 100, 16);
+    assert_eq!(app.panel::<CheckpointsView>().detail.offset, end, "the last page stays full");
+    app.handle_key(key('k'));
+    assert_eq!(app.panel::<CheckpointsView>().detail.offset, 0, "another checkpoint starts at its top");
+}
+
+#[test]
 fn after_a_rollback_the_run_shows_paused() {
     let mut events = with_checkpoints();
     events.push(Event {

@@ -53,6 +53,7 @@ pub mod dropped;
 pub mod escalation;
 pub mod layers;
 pub mod layout;
+pub mod pager;
 pub mod panel;
 pub mod panels;
 pub mod rebuild;
