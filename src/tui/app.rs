@@ -491,6 +491,16 @@ impl App {
         }
     }
 
+    /// Everything the keyboard can do under the layers now: the focused panel's offers, then
+    /// the app's own (a panel's answer for an action comes first, as in `act`). The help is
+    /// made from this, like the hints.
+    pub fn offers_now(&self) -> Vec<Offer> {
+        let cx = self.cx(0);
+        let mut v = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
+        v.extend(self.global_offers());
+        v
+    }
+
     /// The app's own actions and whether they do something now.
     pub fn global_offers(&self) -> Vec<Offer> {
         let live = !self.is_replay();

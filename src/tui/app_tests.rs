@@ -846,6 +846,34 @@ fn help_lists_the_focused_layer_first_and_quit_at_the_top_of_the_global_keys() {
 }
 
 #[test]
+fn help_says_from_the_offers_which_keys_do_nothing_now_and_why() {
+    let text = |l: &ratatui::text::Line| -> String { l.spans.iter().map(|s| s.content.as_ref()).collect() };
+    let (theme, problems) = crate::config::theme::load_theme("default", None);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut replay = App::replay(WorkbenchOptions { theme, ..opts() }, finished_session());
+    replay.handle_key(key('?'));
+    let lines = crate::tui::view::help_lines(&replay, "");
+    let dim = replay.opts.theme.style("ui.dim");
+    let find = |what: &str| lines.iter().find(|l| text(l).contains(what)).unwrap_or_else(|| panic!("no {what}"));
+    let pause = find("Pause or resume the agent");
+    assert!(text(pause).ends_with("— read-only replay"), "{}", text(pause));
+    assert_eq!(pause.style, dim, "a key that does nothing is dimmed");
+    let quit = find("Quit");
+    assert!(!text(quit).contains(" — "), "quit works everywhere: {}", text(quit));
+    assert!(text(find("Focus panel 9")).ends_with("— no panel with that number"));
+    // The same key live and running: enabled, as the hints say.
+    let (mut live, _rx) = live_app(&demo_session());
+    live.handle_key(key('?'));
+    let lines = crate::tui::view::help_lines(&live, "");
+    let pause = lines.iter().find(|l| text(l).contains("Pause or resume the agent")).expect("pause");
+    assert_eq!(text(pause).trim(), "p           Pause or resume the agent");
+    assert_ne!(pause.style, dim);
+    // A key of another panel's section is listed for reference, not judged.
+    let rollback = lines.iter().find(|l| text(l).contains("Roll back to the selected checkpoint")).expect("rollback");
+    assert!(!text(rollback).contains(" — "), "{}", text(rollback));
+}
+
+#[test]
 fn tiny_terminals_never_panic_with_every_new_view() {
     for events in [max_mode_session(MaxStage::Waiting), verdict_session(), crate::tui::testkit::endurance_session()] {
         let (mut app, _rx) = live_app(&events);

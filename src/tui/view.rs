@@ -220,7 +220,9 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// The help overlay lists the active keymap, so it is right whatever the user rebound:
 /// grouped by layer, the one that has the keyboard first, quitting at the top of the global
-/// keys, and only the lines containing `filter` (case-insensitive) when one is typed.
+/// keys, and only the lines containing `filter` (case-insensitive) when one is typed. Under a
+/// panel, its keys and the global ones say what they do now from the same offers that drive
+/// dispatch and hints: a key that would do nothing is dimmed with the reason.
 pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let th = &app.opts.theme;
     let under = match app.layers.top() {
@@ -234,6 +236,16 @@ pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let rest: Vec<KeyContext> = KeyContext::ALL.into_iter().filter(|c| !order.contains(c)).collect();
     order.extend(rest);
     let needle = filter.to_lowercase();
+    // The offers answer for the focused panel and the app, not for a layer such as the
+    // Rebuild view, which claims keys of its own.
+    let offers = (under == app.focus_layer()).then(|| app.offers_now());
+    let why_not = |ctx: KeyContext, a: Action| -> Option<String> {
+        let offers = offers.as_ref().filter(|_| ctx == under || ctx == KeyContext::Global)?;
+        match offers.iter().find(|o| o.action == a) {
+            Some(o) => o.disabled.clone(),
+            None => Some("nothing to do here".into()),
+        }
+    };
     let mut lines = Vec::new();
     for ctx in order {
         let mut bindings: Vec<&crate::config::keymap::Binding> = app.opts.keymap.bindings(ctx).iter().collect();
@@ -250,10 +262,14 @@ pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
         lines.push(Line::styled(format!("{}{here}", ctx.as_str()), th.style("ui.help.section")));
         let w = bindings.iter().map(|b| b.notation.chars().count()).max().unwrap_or(0);
         for b in bindings {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.help.key")),
-                Span::styled(b.desc.clone(), th.style("ui.help.desc")),
-            ]));
+            let line = match why_not(ctx, b.action) {
+                None => Line::from(vec![
+                    Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.help.key")),
+                    Span::styled(b.desc.clone(), th.style("ui.help.desc")),
+                ]),
+                Some(why) => Line::styled(format!("  {:<w$}  {} — {why}", b.notation, b.desc), th.style("ui.dim")),
+            };
+            lines.push(line);
         }
     }
     if lines.is_empty() {
