@@ -113,12 +113,7 @@ pub(super) async fn at_session_start(
         && state.dream_due(now, every)
     {
         match cfg.supervision {
-            super::Supervision::Supervised => match {
-                let mut spent = Vec::new();
-                let dreamed = propose_dream(cfg, session.as_deref(), &mut spent).await;
-                record_spent(cfg, rec, &spent)?;
-                dreamed
-            } {
+            super::Supervision::Supervised => match dream_recorded(cfg, rec, session.as_deref()).await? {
                 Ok(Some(d)) if d.content.trim() != MemoryFile::load(&cfg.workspace).map(|m| m.render()).unwrap_or_default().trim() => {
                     let id = rec.with_state(|s| s.memory_proposed) + 1;
                     rec.emit(EventKind::MemoryProposed { id, source: "dream".into(), diff: d.diff, content: d.content.clone() })?;
@@ -169,6 +164,18 @@ pub(super) async fn at_session_start(
         rec.emit(EventKind::Warning { message: format!("cannot save .endure/state.json: {e}") })?;
     }
     Ok(())
+}
+
+/// [`propose_dream`], with what its model calls cost recorded in the session.
+async fn dream_recorded(
+    cfg: &AgentConfig,
+    rec: &SharedRecorder,
+    except: Option<&str>,
+) -> Result<Result<Option<DreamResult>, String>, LogError> {
+    let mut spent = Vec::new();
+    let dreamed = propose_dream(cfg, except, &mut spent).await;
+    record_spent(cfg, rec, &spent)?;
+    Ok(dreamed)
 }
 
 /// Records what dream's or distill's model calls cost as the writer's `usage`, whatever their

@@ -292,9 +292,7 @@ impl App {
 
     /// A watched file changed on disk (the watcher's reload message).
     pub fn file_changed(&mut self) {
-        for p in &mut self.panels {
-            p.file_changed();
-        }
+        self.reload_files();
         self.memory_changed();
     }
 
@@ -627,6 +625,13 @@ impl App {
                     self.notice = Some(format!("copied {} characters to the clipboard", text.chars().count()));
                     self.clipboard = Some(text);
                 }
+                Effect::Quit => self.should_quit = true,
+                Effect::StartTask(text) => self.start_task(text),
+                Effect::Correct(text) => self.correct(text),
+                Effect::AnswerEscalation { id, approve, note } => self.answer_escalation(id, approve, note),
+                Effect::RebuildField(text) => self.send_field_edit(text),
+                Effect::SaveMemory { text, base, edit } => self.request_memory_save(text, &base, edit),
+                Effect::ReloadFiles => self.reload_files(),
                 Effect::Reveal(seq) => {
                     let ids: Vec<PanelId> = self.panels.iter().map(|p| p.id()).collect();
                     let shown = ids.into_iter().find(|id| self.with_panel(*id, |p, cx, _| p.reveal(seq, cx)).unwrap_or(false));

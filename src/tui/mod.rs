@@ -51,6 +51,7 @@ pub mod clipboard;
 pub mod composer;
 pub mod dropped;
 pub mod escalation;
+mod layer_keys;
 pub mod layers;
 pub mod layout;
 pub mod pager;
