@@ -725,88 +725,52 @@ impl App {
                 }
             }
         };
-        match self.layers.top() {
-            Overlay::Editor(kind, _) => {
-                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
-                if *kind == EditorKind::Task {
-                    for ((_, d), new) in out.iter_mut().zip(["Start the task", "Cancel"]) {
-                        *d = new.into();
-                    }
-                }
+        let top = self.layers.top();
+        if top.is_modal() {
+            // A layer names its own keys (and what they mean there).
+            let h = top.hints();
+            add(top.context(), h.actions);
+            for ((_, d), new) in out.iter_mut().zip(h.descs) {
+                *d = new.to_string();
             }
-            Overlay::Composer(_) => {
-                add(KeyContext::Composer, &[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel])
-            }
-            Overlay::MemoryEditor(_) => {
-                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
-                // The editor section describes corrections; here the same keys save a file.
-                for ((_, d), new) in out.iter_mut().zip(["Save MEMORY.md", "Close without saving"]) {
-                    *d = new.into();
-                }
-            }
-            Overlay::MemoryConflict { .. } => {
-                add(KeyContext::Conflict, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit])
-            }
-            Overlay::Confirm(_) => add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]),
-            Overlay::Escalation(_) => {
-                add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]);
-                for ((_, d), new) in out.iter_mut().zip(["Approve once", "Deny with a note"]) {
-                    *d = new.into();
-                }
-            }
-            Overlay::Help { .. } => {
-                add(KeyContext::Help, &[Action::Help, Action::ScrollDown, Action::ScrollUp]);
-                out.push(("type".into(), "to filter".into()));
-            }
-            Overlay::Dropped(_) => add(KeyContext::Dropped, &[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel]),
-            Overlay::None | Overlay::Rebuild => {
-                // Help and quit first, so the footer always shows them: they lead to every
-                // other key, and out.
-                add(KeyContext::Global, &[Action::Help, Action::Quit]);
-                if self.rebuild_in_view() {
-                    // The view claims the keys (`p` pins there), so only its own are hinted.
-                    add(
-                        KeyContext::Rebuild,
-                        &[
-                            Action::RebuildApprove,
-                            Action::RebuildVeto,
-                            Action::RebuildEdit,
-                            Action::RebuildPin,
-                            Action::RebuildDrop,
-                            Action::ToggleRebuildView,
-                        ],
-                    );
-                    add(KeyContext::Global, &[Action::Quit]);
-                    return out;
-                }
-                let cx = self.cx(0);
-                let layer = self.layer();
-                let panel: Vec<Offer> = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
-                let global = self.global_offers();
-                let on = |offers: &[Offer], a: Action| offers.iter().any(|o| o.action == a && o.enabled());
-                if on(&global, Action::ToggleRebuildView) {
-                    add(KeyContext::Global, &[Action::ToggleRebuildView]);
-                }
-                // Then what the moment asks for: a pick that waits, a verdict to answer.
-                let urgent: Vec<Action> = panel.iter().filter(|o| o.urgent && o.enabled()).map(|o| o.action).collect();
-                add(layer, &urgent);
-                let controls = if self.is_replay() {
-                    vec![Action::TimelinePrev, Action::TimelineNext]
-                } else {
-                    [Action::PauseResume, Action::Inject, Action::Stop].into_iter().filter(|a| on(&global, *a)).collect()
-                };
-                add(KeyContext::Global, &controls);
-                // The panel's own keys: those of its section, then the global ones it handles
-                // that are not plain scrolling.
-                let own: Vec<Action> = km.bindings(layer).iter().map(|b| b.action).filter(|a| on(&panel, *a)).collect();
-                add(layer, &own);
-                let scrolling =
-                    [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
-                let rest: Vec<Action> = panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
-                add(layer, &rest);
-                add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
-            }
+            out.extend(h.extra.iter().map(|(k, d)| (k.to_string(), d.to_string())));
+            return out;
         }
+        // Help and quit first, so the footer always shows them: they lead to every
+        // other key, and out.
+        add(KeyContext::Global, &[Action::Help, Action::Quit]);
+        if self.rebuild_in_view() {
+            // The view claims the keys (`p` pins there), so only its own are hinted.
+            add(KeyContext::Rebuild, Overlay::Rebuild.hints().actions);
+            add(KeyContext::Global, &[Action::Quit]);
+            return out;
+        }
+        let cx = self.cx(0);
+        let layer = self.layer();
+        let panel: Vec<Offer> = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
+        let global = self.global_offers();
+        let on = |offers: &[Offer], a: Action| offers.iter().any(|o| o.action == a && o.enabled());
+        if on(&global, Action::ToggleRebuildView) {
+            add(KeyContext::Global, &[Action::ToggleRebuildView]);
+        }
+        // Then what the moment asks for: a pick that waits, a verdict to answer.
+        let urgent: Vec<Action> = panel.iter().filter(|o| o.urgent && o.enabled()).map(|o| o.action).collect();
+        add(layer, &urgent);
+        let controls = if self.is_replay() {
+            vec![Action::TimelinePrev, Action::TimelineNext]
+        } else {
+            [Action::PauseResume, Action::Inject, Action::Stop].into_iter().filter(|a| on(&global, *a)).collect()
+        };
+        add(KeyContext::Global, &controls);
+        // The panel's own keys: those of its section, then the global ones it handles
+        // that are not plain scrolling.
+        let own: Vec<Action> = km.bindings(layer).iter().map(|b| b.action).filter(|a| on(&panel, *a)).collect();
+        add(layer, &own);
+        let scrolling =
+            [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
+        let rest: Vec<Action> = panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
+        add(layer, &rest);
+        add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
         out
     }
 

@@ -11,7 +11,7 @@ use super::app::{ConfirmKind, EditorKind};
 use super::composer::Composer;
 use super::dropped::DroppedList;
 use super::panels::memory::MemoryEdit;
-use crate::config::keymap::KeyContext;
+use crate::config::keymap::{Action, KeyContext};
 
 /// One layer.
 #[derive(Debug, Default)]
@@ -70,6 +70,49 @@ impl Overlay {
     /// True when the layer takes text: paste goes to it.
     pub fn takes_text(&self) -> bool {
         self.context().takes_text()
+    }
+}
+
+/// What the status bar names while a layer has the keyboard.
+pub struct LayerHints {
+    /// In the order to name them, looked up in the layer's section.
+    pub actions: &'static [Action],
+    /// Descriptions that replace the keymap's, in the same order, where the layer gives the
+    /// same keys another meaning (the editor's send is "Start the task" for a task).
+    pub descs: &'static [&'static str],
+    /// Hints that are no binding (typing filters the help).
+    pub extra: &'static [(&'static str, &'static str)],
+}
+
+impl Overlay {
+    pub fn hints(&self) -> LayerHints {
+        let h = |actions, descs| LayerHints { actions, descs, extra: &[] };
+        match self {
+            Overlay::Editor(EditorKind::Task, _) => h(&[Action::EditorSend, Action::EditorCancel], &["Start the task", "Cancel"]),
+            Overlay::Editor(..) => h(&[Action::EditorSend, Action::EditorCancel], &[]),
+            Overlay::Composer(_) => h(&[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel], &[]),
+            // The editor section describes corrections; here the same keys save a file.
+            Overlay::MemoryEditor(_) => h(&[Action::EditorSend, Action::EditorCancel], &["Save MEMORY.md", "Close without saving"]),
+            Overlay::MemoryConflict { .. } => h(&[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit], &[]),
+            Overlay::Confirm(_) => h(&[Action::Confirm, Action::Cancel], &[]),
+            Overlay::Escalation(_) => h(&[Action::Confirm, Action::Cancel], &["Approve once", "Deny with a note"]),
+            Overlay::Help { .. } => {
+                LayerHints { actions: &[Action::Help, Action::ScrollDown, Action::ScrollUp], descs: &[], extra: &[("type", "to filter")] }
+            }
+            Overlay::Dropped(_) => h(&[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel], &[]),
+            Overlay::Rebuild => h(
+                &[
+                    Action::RebuildApprove,
+                    Action::RebuildVeto,
+                    Action::RebuildEdit,
+                    Action::RebuildPin,
+                    Action::RebuildDrop,
+                    Action::ToggleRebuildView,
+                ],
+                &[],
+            ),
+            Overlay::None => h(&[], &[]),
+        }
     }
 }
 
