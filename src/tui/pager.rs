@@ -47,6 +47,13 @@ impl Pager {
         self.offset..(self.offset + h).min(total)
     }
 
+    /// For views whose columns share one offset (the candidates side by side): the box's
+    /// height, and the furthest the longest column can go.
+    pub fn fit(&mut self, height: u16, max_offset: usize) {
+        self.height = height;
+        self.offset = self.offset.min(max_offset);
+    }
+
     /// The rows of `lines` on screen (see [`Pager::window`]).
     pub fn visible<T: Clone>(&mut self, lines: &[T], height: u16) -> Vec<T> {
         let r = self.window(lines.len(), height);
