@@ -1,5 +1,45 @@
 //! Finding the JSON object a model answered, whether fenced, bare, or inside prose.
 
+use serde_json::{Map, Value};
+
+/// What a search for the answer's object found, best first.
+#[derive(Debug, PartialEq)]
+pub enum Found {
+    /// The first object the caller wanted.
+    Wanted(Map<String, Value>),
+    /// No wanted object, but this one (the first that parsed).
+    Other(Map<String, Value>),
+    /// Nothing parsed as an object; the first candidate's parse error.
+    Unparsable(String),
+    /// No `{…}` at all.
+    Nothing,
+}
+
+/// The first candidate object (see [`object_candidates`]) that `wanted` accepts; failing that,
+/// what came closest, so the caller can say what was wrong. `wanted` lets an example or a
+/// wrapper object in the prose be skipped (a wrapper's inner object is still a candidate).
+pub fn find_object(text: &str, wanted: impl Fn(&Map<String, Value>) -> bool) -> Found {
+    let mut other: Option<Map<String, Value>> = None;
+    let mut first_error: Option<String> = None;
+    for candidate in object_candidates(text) {
+        match serde_json::from_str::<Value>(candidate) {
+            Ok(Value::Object(map)) if wanted(&map) => return Found::Wanted(map),
+            Ok(Value::Object(map)) => {
+                other.get_or_insert(map);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    match (other, first_error) {
+        (Some(map), _) => Found::Other(map),
+        (None, Some(e)) => Found::Unparsable(e),
+        (None, None) => Found::Nothing,
+    }
+}
+
 /// How many balanced objects are tried before giving up; a long prose answer full of braces
 /// must not make parsing quadratic.
 pub const MAX_CANDIDATES: usize = 64;

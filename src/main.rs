@@ -259,9 +259,27 @@ fn memory_config(args: &endure::cli::MemoryArgs) -> Result<agent::AgentConfig> {
     Ok(launch::agent_config(&workspace, &opts, None, Supervision::Headless, 0.0)?)
 }
 
+/// Outside a session there is no budget to count against, so the writer's spending is said.
+fn say_spent(cfg: &agent::AgentConfig, spent: &[endure::model::ask::Spent], out: &Out) {
+    if spent.is_empty() {
+        return;
+    }
+    let tokens: u64 = spent.iter().map(|s| s.usage.prompt_tokens + s.usage.completion_tokens).sum();
+    let cost: f64 = spent.iter().map(|s| cfg.prices.cost(&s.model, &s.usage).0).sum();
+    let estimated = if spent.iter().any(|s| s.estimated) { " (estimated)" } else { "" };
+    out.say(&format!(
+        "endure: the writer model was asked {} time(s): {tokens} tokens{estimated}, {}",
+        spent.len(),
+        endure::printable::money(cost)
+    ));
+}
+
 async fn memory_dream(args: endure::cli::MemoryArgs, out: &Out) -> Result<ExitCode> {
     let cfg = memory_config(&args)?;
-    let Some(result) = agent::upkeep::propose_dream(&cfg, None).await.map_err(anyhow::Error::msg)? else {
+    let mut spent = Vec::new();
+    let dreamed = agent::upkeep::propose_dream(&cfg, None, &mut spent).await;
+    say_spent(&cfg, &spent, out);
+    let Some(result) = dreamed.map_err(anyhow::Error::msg)? else {
         out.print("MEMORY.md has no entries yet: nothing to consolidate");
         return Ok(ExitCode::SUCCESS);
     };
@@ -285,7 +303,10 @@ async fn memory_dream(args: endure::cli::MemoryArgs, out: &Out) -> Result<ExitCo
 
 async fn memory_distill(args: endure::cli::MemoryArgs, out: &Out) -> Result<ExitCode> {
     let cfg = memory_config(&args)?;
-    let (patterns, skills) = agent::upkeep::distill_skills(&cfg, None).await.map_err(anyhow::Error::msg)?;
+    let mut spent = Vec::new();
+    let distilled = agent::upkeep::distill_skills(&cfg, None, &mut spent).await;
+    say_spent(&cfg, &spent, out);
+    let (patterns, skills) = distilled.map_err(anyhow::Error::msg)?;
     if patterns.is_empty() {
         out.print("no command sequence, correction or failure repeats across past sessions: no skills to distill");
         return Ok(ExitCode::SUCCESS);

@@ -243,6 +243,9 @@ fn memory_dream_shows_the_diff_and_applies_only_with_yes() {
     let out = run_in(&ws, &cfg, &["memory", "dream", "--provider", "scripted", "--script", s]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("+- Use tabs for indentation."));
+    // Outside a session nothing counts it, so the spending is said.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the writer model was asked 1 time(s):") && stderr.contains(" tokens"), "{stderr}");
     assert_eq!(std::fs::read_to_string(ws.join("MEMORY.md")).unwrap(), memory, "not applied without --yes");
     let out = run_in(&ws, &cfg, &["memory", "dream", "--yes", "--provider", "scripted", "--script", s]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -274,6 +277,7 @@ arguments = { summary = "s" }
     std::fs::write(&writer, serde_json::json!({"writer": [{"text": skills.to_string()}]}).to_string()).unwrap();
     let out = run_in(&ws, &cfg, &["memory", "distill", "--yes", "--provider", "scripted", "--script", writer.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the writer model was asked 1 time(s):"));
     let skill = std::fs::read_to_string(ws.join(".endure/skills/check-all/SKILL.md")).unwrap();
     assert!(skill.starts_with("---\n") && skill.contains("Lint and test in one go"), "{skill}");
 }

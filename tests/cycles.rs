@@ -424,6 +424,7 @@ async fn a_due_dream_is_proposed_in_the_workbench_and_applied_only_when_accepted
     };
     let s = Scripted::with_scenario(&[("MEMORY.md", memory)], &sc);
     let mut handle = s.spawn("t", Supervision::Supervised);
+    let log = handle.log_path.clone();
     let mut rx = handle.take_events();
     let proposed = wait_for(&mut rx, "a proposal", |k| matches!(k, EventKind::MemoryProposed { .. })).await;
     let EventKind::MemoryProposed { id, diff, .. } = proposed.kind else { unreachable!() };
@@ -431,8 +432,45 @@ async fn a_due_dream_is_proposed_in_the_workbench_and_applied_only_when_accepted
     assert_eq!(std::fs::read_to_string(s.path("MEMORY.md")).unwrap(), memory, "nothing is written before approval");
     handle.commands.send(Command::ResolveMemory { id, accept: true }).unwrap();
     wait_for(&mut rx, "memory updated", |k| matches!(k, EventKind::MemoryUpdated { .. })).await;
-    assert_eq!(finish(handle).await.outcome, Outcome::Done);
+    let result = finish(handle).await;
+    assert_eq!(result.outcome, Outcome::Done);
     assert_eq!(std::fs::read_to_string(s.path("MEMORY.md")).unwrap(), consolidated);
+    // The dream's model call is the writer's usage in the session, counted toward its budgets.
+    let events = logged_events(&log);
+    let usage = pos(&events, "the dream's usage", |k| matches!(k, EventKind::Usage { role: Role::Writer, overhead: false, .. }));
+    assert!(usage < pos(&events, "the proposal", |k| matches!(k, EventKind::MemoryProposed { .. })));
+    let writer = &result.state.usage_by_role["writer"];
+    assert_eq!(writer.requests, 1);
+    assert!(writer.prompt_tokens > 0 && result.state.usage.prompt_tokens >= writer.prompt_tokens);
     let state = std::fs::read_to_string(s.path(".endure/state.json")).unwrap();
     assert!(state.contains("last_dream"), "{state}");
+}
+
+#[tokio::test]
+async fn distill_at_session_start_records_the_writers_usage_in_the_session() {
+    let skills =
+        r#"{"skills": [{"name": "check-all", "description": "Lint and test in one go", "body": "Run `echo lint ok && echo test ok`."}]}"#;
+    let scenario = format!(
+        "[[agent]]\ntext = \"Testing.\"\n[[agent.tool_calls]]\nname = \"run\"\narguments = {{ command = \"echo lint ok && echo test ok\" }}\n\
+         [[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = {{ summary = \"s\" }}\n\
+         [[writer]]\ntext = '{skills}'\n"
+    );
+    let s = Scripted::new(&[], &scenario);
+    let mut last = None;
+    // Two sessions make a repeated pattern; distill is due again (no state) at the third.
+    for _ in 0..3 {
+        let _ = std::fs::remove_file(s.path(".endure/state.json"));
+        let handle = s.spawn("check", Supervision::Headless);
+        let log = handle.log_path.clone();
+        let result = finish(handle).await;
+        assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+        last = Some((log, result));
+    }
+    let (log, result) = last.unwrap();
+    assert!(s.path(".endure/skills/check-all/SKILL.md").exists(), "distill wrote the skill");
+    let events = logged_events(&log);
+    let usage = pos(&events, "distill's usage", |k| matches!(k, EventKind::Usage { role: Role::Writer, overhead: false, .. }));
+    let updated = pos(&events, "the new skills", |k| matches!(k, EventKind::MemoryUpdated { source, .. } if source == "distill"));
+    assert!(usage < updated);
+    assert_eq!(result.state.usage_by_role["writer"].requests, 1, "distill counts toward the session's spending");
 }

@@ -17,7 +17,8 @@ use crate::memory::checkpoint::{self, WriterAnswer, WriterInput};
 use crate::memory::memory_file::MemoryFile;
 use crate::memory::tokens;
 use crate::memory::window::{Adjustments, RebuildError, RebuiltWindow};
-use crate::model::{self, ModelRequest, Progress, Provider, RetryPolicy, TokenUsage};
+use crate::model::ask::{AskError, Spent, TRIES, ask_until_valid};
+use crate::model::{ModelRequest, Provider, RetryPolicy};
 use crate::protocol::{Checkpoint, CheckpointFlag, Event, EventKind, Message, RebuildReview, Role, RolloverReason};
 use crate::session::{LogError, SessionState};
 use crate::workspace::snapshot::Snapshots;
@@ -45,8 +46,8 @@ struct Trigger {
 
 struct WriterRun {
     answer: Result<WriterAnswer, String>,
-    /// Usage of each attempt: (usage, estimated).
-    usage: Vec<(TokenUsage, bool)>,
+    /// What each call cost.
+    usage: Vec<Spent>,
     /// What the first valid answer lost of the user's words, when the writer was asked again.
     asked_again: Vec<CheckpointFlag>,
 }
@@ -224,19 +225,8 @@ impl Cycles {
         trigger: &Trigger,
         run: WriterRun,
     ) -> Result<Option<(String, Checkpoint, WriterAnswer)>, LogError> {
-        for (u, estimated) in &run.usage {
-            let (cost_usd, priced) = self.writer.prices.cost(&self.writer.model, u);
-            rec.emit(EventKind::Usage {
-                role: Role::Writer,
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-                cache_read_tokens: u.cache_read_tokens,
-                cache_write_tokens: u.cache_write_tokens,
-                cost_usd,
-                estimated: *estimated,
-                priced,
-                overhead: false,
-            })?;
+        for spent in &run.usage {
+            rec.emit_spent(&self.writer.prices, spent, false)?;
         }
         if !run.asked_again.is_empty() {
             let lost: Vec<String> = run.asked_again.iter().map(|f| format!("{}: {}", f.kind, f.detail)).collect();
@@ -452,65 +442,40 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
         want_memory_updates: input.want_memory_updates,
         limit_tokens: input.limit_tokens,
     });
-    let mut messages = vec![Message::User { text: user }];
-    let mut usage = Vec::new();
-    let mut asked_again: Vec<CheckpointFlag> = Vec::new();
-    // The first valid answer, kept when the second try after a drift is no better or invalid.
-    let mut kept: Option<WriterAnswer> = None;
-    // One retry for an invalid answer and one for an answer that lost the user's words.
-    let (mut invalid_tries, mut drift_tries) = (0, 0);
-    let last_error = loop {
-        let req = ModelRequest {
-            role: Role::Writer,
-            model: setup.model.clone(),
-            system: system.clone(),
-            messages: messages.clone(),
-            tools: Vec::new(),
-            temperature: Some(0.0),
-            max_tokens: setup.max_output_tokens,
-        };
-        let answer = model::complete(setup.provider.as_ref(), &req, &setup.retry, &mut |_: Progress<'_>| {}).await;
-        let completion = match answer {
-            Ok(c) => c,
-            Err(e) => {
-                let answer = kept.ok_or_else(|| e.to_string());
-                return WriterRun { answer, usage, asked_again };
-            }
-        };
-        usage.push(match completion.usage {
-            Some(u) => (u, false),
-            None => (
-                TokenUsage::new(tokens::estimate(&system) + tokens::estimate_messages(&req.messages), tokens::estimate(&completion.text)),
-                true,
-            ),
-        });
-        let retry_text = match checkpoint::parse_writer_answer(&completion.text) {
-            Ok(a) => {
-                let lost = crate::memory::drift::writer_flags(&input.task, &input.required_directives, &a.checkpoint);
-                if lost.is_empty() || drift_tries > 0 {
-                    return WriterRun { answer: Ok(a), usage, asked_again };
-                }
-                drift_tries += 1;
-                let text = lost_words_message(&lost);
-                asked_again = lost;
-                kept = Some(a);
-                text
-            }
-            Err(e) => {
-                if let Some(a) = kept {
-                    return WriterRun { answer: Ok(a), usage, asked_again };
-                }
-                if invalid_tries > 0 {
-                    break e.to_string();
-                }
-                invalid_tries += 1;
-                format!("That answer is not a valid checkpoint: {e}. Answer again with one JSON object with exactly the 11 keys.")
-            }
-        };
-        messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
-        messages.push(Message::User { text: retry_text });
+    let mut req = ModelRequest {
+        role: Role::Writer,
+        model: setup.model.clone(),
+        system,
+        messages: vec![Message::User { text: user }],
+        tools: Vec::new(),
+        temperature: Some(0.0),
+        max_tokens: setup.max_output_tokens,
     };
-    WriterRun { answer: Err(format!("invalid answer twice: {last_error}")), usage, asked_again }
+    let parse = |text: &str| checkpoint::parse_writer_answer(text).map_err(|e| e.to_string());
+    let again =
+        |why: &str| format!("That answer is not a valid checkpoint: {why}. Answer again with one JSON object with exactly the 11 keys.");
+    let provider = setup.provider.as_ref();
+    let first = ask_until_valid(provider, &setup.retry, &mut req, TRIES, parse, again).await;
+    let mut usage = first.spent;
+    let first = match first.answer {
+        Ok(v) => v,
+        Err(AskError::Model(e)) => return WriterRun { answer: Err(e.to_string()), usage, asked_again: Vec::new() },
+        Err(AskError::Invalid(e)) => {
+            return WriterRun { answer: Err(format!("invalid answer twice: {e}")), usage, asked_again: Vec::new() };
+        }
+    };
+    let lost = crate::memory::drift::writer_flags(&input.task, &input.required_directives, &first.value.checkpoint);
+    if lost.is_empty() {
+        return WriterRun { answer: Ok(first.value), usage, asked_again: lost };
+    }
+    // One more try for an answer that lost the user's words; the first answer stands when
+    // the second is no better or unusable.
+    req.messages.push(Message::Assistant { text: first.text, tool_calls: Vec::new(), blocks: Vec::new() });
+    req.messages.push(Message::User { text: lost_words_message(&lost) });
+    let second = ask_until_valid(provider, &setup.retry, &mut req, 1, parse, again).await;
+    usage.extend(second.spent);
+    let answer = second.answer.map_or(first.value, |v| v.value);
+    WriterRun { answer: Ok(answer), usage, asked_again: lost }
 }
 
 /// What a rollback did.

@@ -6,6 +6,7 @@ use futures::future::join_all;
 use tokio::sync::mpsc;
 
 use super::recorder::SharedRecorder;
+use crate::model::ask::{AskError, Spent, ask_until_valid};
 use crate::model::{self, Completion, ModelRequest, Progress};
 use crate::protocol::{EventKind, PickedBy, Role};
 use crate::reliability::judge::{Candidate, JudgeInput, judge_request, parse_pick};
@@ -109,7 +110,7 @@ pub(super) async fn answer(m: MaxModeStep<'_>, step: u64, req: &ModelRequest, n:
         if index == pick {
             chosen = Some(c);
         } else {
-            (m.usage)(Role::Agent, &candidate_req.model, &candidate_req, &c, true)?;
+            (m.usage)(&Spent::of(Role::Agent, &candidate_req.model, &candidate_req, &c), true)?;
         }
     }
     Ok(chosen)
@@ -129,16 +130,21 @@ async fn judge(m: &MaxModeStep<'_>, step: u64, req: &ModelRequest, ok: &[(u32, C
         limit_tokens: 60_000,
     });
     let first = ok[0].0;
-    let answer = model::complete(m.provider, &jreq, m.retry, &mut |_: Progress<'_>| {}).await;
-    let completion = match answer {
-        Ok(c) => c,
-        Err(e) => {
+    // The judge is asked once: a fallback pick is cheaper than a second judgement.
+    let mut jreq = jreq;
+    let asked = ask_until_valid(m.provider, m.retry, &mut jreq, 1, |text| parse_pick(text, n), |why| why.to_string()).await;
+    for spent in &asked.spent {
+        (m.usage)(spent, true)?;
+    }
+    let parsed = match asked.answer {
+        Ok(v) => Ok(v.value),
+        Err(AskError::Invalid(e)) => Err(e),
+        Err(AskError::Model(e)) => {
             m.rec.emit(EventKind::Warning { message: format!("the judge failed ({e}); candidate {first} is used") })?;
             return Ok((first, PickedBy::Fallback));
         }
     };
-    (m.usage)(Role::Judge, m.judge_model, &jreq, &completion, true)?;
-    match parse_pick(&completion.text, n) {
+    match parsed {
         Ok((pick, reason)) if ok.iter().any(|(i, _)| *i == pick) => {
             m.rec.emit(EventKind::JudgeVerdict { step, pick, reason })?;
             Ok((pick, PickedBy::Judge))

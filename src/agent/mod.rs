@@ -192,11 +192,11 @@ pub enum AgentError {
     Locked(#[from] crate::session::LockError),
 }
 
-/// Checkpoint thresholds (% of the context budget) when none are configured.
-/// Records one model call's usage for a role; shared by the step, Max Mode and the verifier.
-pub(crate) type UsageFn<'a> =
-    dyn Fn(crate::protocol::Role, &str, &crate::model::ModelRequest, &crate::model::Completion, bool) -> Result<(), LogError> + Sync + 'a;
+/// Records one model call's spending (overhead or not); shared by the step, Max Mode and the
+/// verifier.
+pub(crate) type UsageFn<'a> = dyn Fn(&crate::model::ask::Spent, bool) -> Result<(), LogError> + Sync + 'a;
 
+/// Checkpoint thresholds (% of the context budget) when none are configured.
 pub const DEFAULT_CHECKPOINTS: [u32; 3] = [20, 45, 70];
 
 pub struct AgentHandle {

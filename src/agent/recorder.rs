@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::Utc;
 use tokio::sync::broadcast;
 
+use crate::config::prices::ModelTable;
+use crate::model::ask::Spent;
 use crate::protocol::{Event, EventKind, Role};
 use crate::redact::{MIN_PIECE, Redactor};
 use crate::session::{EventLog, LogError, SessionState};
@@ -106,6 +108,24 @@ impl SharedRecorder {
                 message: format!("a `{}` event held the API key and could not be redacted ({e}); it was not recorded", kind.name()),
             },
         }
+    }
+
+    /// Records one model call's spending as a `usage` event, priced from the model table; every
+    /// role's calls go through here, so all of them count toward the budgets.
+    pub fn emit_spent(&self, prices: &ModelTable, spent: &Spent, overhead: bool) -> Result<(), LogError> {
+        let (cost_usd, priced) = prices.cost(&spent.model, &spent.usage);
+        let u = &spent.usage;
+        self.emit(EventKind::Usage {
+            role: spent.role,
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cache_read_tokens: u.cache_read_tokens,
+            cache_write_tokens: u.cache_write_tokens,
+            cost_usd,
+            estimated: spent.estimated,
+            priced,
+            overhead,
+        })
     }
 
     /// Reads the state under the lock.

@@ -7,7 +7,8 @@ use serde_json::Value;
 use super::AgentConfig;
 use super::recorder::SharedRecorder;
 use crate::config::prices::ModelTable;
-use crate::model::{self, Message, ModelRequest, Progress, Provider, RetryPolicy, TokenUsage, ToolSpec};
+use crate::model::ask::Spent;
+use crate::model::{self, Message, ModelRequest, Progress, Provider, RetryPolicy, ToolSpec};
 use crate::protocol::{EventKind, Role, RoleModels, ToolCallRequest};
 use crate::session::LogError;
 use crate::tools::{self, ToolContext};
@@ -169,9 +170,7 @@ impl StepRunner {
         };
         let from_max_mode = match self.max_mode.candidates {
             Some(n) => {
-                let usage = |role: Role, model: &str, r: &ModelRequest, c: &model::Completion, overhead: bool| {
-                    record_usage(&self.rec, &self.prices, role, model, r, c, overhead)
-                };
+                let usage = |spent: &Spent, overhead: bool| self.rec.emit_spent(&self.prices, spent, overhead);
                 let task = self.rec.with_state(|s| s.task().to_string());
                 let m = super::maxmode::MaxModeStep {
                     rec: &self.rec,
@@ -256,9 +255,7 @@ impl StepRunner {
             if !self.verifier.enabled {
                 return Ok(StepEnd::Done(summary));
             }
-            let usage = |role: Role, model: &str, r: &ModelRequest, c: &model::Completion, overhead: bool| {
-                record_usage(&self.rec, &self.prices, role, model, r, c, overhead)
-            };
+            let usage = |spent: &Spent, overhead: bool| self.rec.emit_spent(&self.prices, spent, overhead);
             let verifier = super::verify::Verifier {
                 rec: &self.rec,
                 provider: self.provider.as_ref(),
@@ -579,28 +576,5 @@ fn record_usage(
     c: &model::Completion,
     overhead: bool,
 ) -> Result<(), LogError> {
-    let (usage, estimated) = match c.usage {
-        Some(u) => (u, false),
-        None => (estimate_usage(req, &c.text, &c.tool_calls), true),
-    };
-    let (cost_usd, priced) = prices.cost(model, &usage);
-    rec.emit(EventKind::Usage {
-        role,
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        cache_read_tokens: usage.cache_read_tokens,
-        cache_write_tokens: usage.cache_write_tokens,
-        cost_usd,
-        estimated,
-        priced,
-        overhead,
-    })
-}
-
-fn estimate_usage(req: &ModelRequest, text: &str, calls: &[ToolCallRequest]) -> TokenUsage {
-    use crate::memory::tokens::{estimate, estimate_messages};
-    let tools: u64 = req.tools.iter().map(|t| estimate(&t.name) + estimate(&t.description) + estimate(&t.parameters.to_string())).sum();
-    let prompt = estimate(&req.system) + tools + estimate_messages(&req.messages);
-    let completion = estimate(text) + calls.iter().map(|c| estimate(&c.name) + estimate(&c.arguments)).sum::<u64>();
-    TokenUsage::new(prompt, completion)
+    rec.emit_spent(prices, &Spent::of(role, model, req, c), overhead)
 }

@@ -12,6 +12,7 @@ use crate::memory::dream::{self, DreamResult};
 use crate::memory::memory_file::MemoryFile;
 use crate::memory::skills;
 use crate::memory::store::MemoryState;
+use crate::model::ask::Spent;
 use crate::protocol::{Checkpoint, Event, EventKind};
 use crate::session::LogError;
 
@@ -46,8 +47,9 @@ fn recent_checkpoints(sessions: &[(String, Vec<Event>)]) -> Vec<(String, Checkpo
 }
 
 /// Asks the writer model for a consolidated MEMORY.md. `None` when there is nothing to
-/// consolidate (no MEMORY.md entries).
-pub async fn propose_dream(cfg: &AgentConfig, except: Option<&str>) -> Result<Option<DreamResult>, String> {
+/// consolidate (no MEMORY.md entries). What the writer's calls cost is added to `spent`, failed
+/// calls too.
+pub async fn propose_dream(cfg: &AgentConfig, except: Option<&str>, spent: &mut Vec<Spent>) -> Result<Option<DreamResult>, String> {
     let memory = MemoryFile::load(&cfg.workspace).map_err(|e| e.to_string())?;
     if memory.entry_count() == 0 {
         return Ok(None);
@@ -55,31 +57,36 @@ pub async fn propose_dream(cfg: &AgentConfig, except: Option<&str>) -> Result<Op
     let sessions = past_sessions(&cfg.workspace, except);
     let checkpoints = recent_checkpoints(&sessions);
     let ids: Vec<String> = sessions.iter().map(|(id, _)| id.clone()).collect();
-    dream::dream(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &memory.render(), &checkpoints, &ids)
+    dream::dream(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &memory.render(), &checkpoints, &ids, spent)
         .await
         .map(Some)
         .map_err(|e| e.to_string())
 }
 
 /// Mines past sessions and asks the writer model for skills (none, without a model call, when
-/// nothing repeated).
-pub async fn distill_skills(cfg: &AgentConfig, except: Option<&str>) -> Result<(Patterns, Vec<skills::Skill>), String> {
+/// nothing repeated). What the writer's calls cost is added to `spent`.
+pub async fn distill_skills(
+    cfg: &AgentConfig,
+    except: Option<&str>,
+    spent: &mut Vec<Spent>,
+) -> Result<(Patterns, Vec<skills::Skill>), String> {
     let sessions = past_sessions(&cfg.workspace, except);
     let patterns = distill::mine(&sessions);
     if patterns.is_empty() {
         return Ok((patterns, Vec::new()));
     }
     let (existing, _) = skills::list_skills(&cfg.workspace);
-    let found =
-        distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing).await.map_err(|e| e.to_string())?;
+    let found = distill::distill(cfg.provider.as_ref(), &cfg.models.writer, &cfg.retry, &patterns, &existing, spent)
+        .await
+        .map_err(|e| e.to_string())?;
     // Skills are files in the workspace, written from a model's answer: redacted like the log.
     let found = found.iter().map(|s| cfg.redactor.redacted(s).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
     Ok((patterns, found))
 }
 
 /// [`distill_skills`], then writes them. Returns the names written.
-async fn run_distill(cfg: &AgentConfig, except: Option<&str>) -> Result<(Patterns, Vec<String>), String> {
-    let (patterns, found) = distill_skills(cfg, except).await?;
+async fn run_distill(cfg: &AgentConfig, except: Option<&str>, spent: &mut Vec<Spent>) -> Result<(Patterns, Vec<String>), String> {
+    let (patterns, found) = distill_skills(cfg, except, spent).await?;
     let mut written = Vec::new();
     for skill in found {
         skills::write_skill(&cfg.workspace, &skill).map_err(|e| e.to_string())?;
@@ -106,7 +113,7 @@ pub(super) async fn at_session_start(
         && state.dream_due(now, every)
     {
         match cfg.supervision {
-            super::Supervision::Supervised => match propose_dream(cfg, session.as_deref()).await {
+            super::Supervision::Supervised => match dream_recorded(cfg, rec, session.as_deref()).await? {
                 Ok(Some(d)) if d.content.trim() != MemoryFile::load(&cfg.workspace).map(|m| m.render()).unwrap_or_default().trim() => {
                     let id = rec.with_state(|s| s.memory_proposed) + 1;
                     rec.emit(EventKind::MemoryProposed { id, source: "dream".into(), diff: d.diff, content: d.content.clone() })?;
@@ -134,7 +141,10 @@ pub(super) async fn at_session_start(
     if let Some(every) = cfg.memory.distill_every
         && state.distill_due(now, every)
     {
-        match run_distill(cfg, session.as_deref()).await {
+        let mut spent = Vec::new();
+        let distilled = run_distill(cfg, session.as_deref(), &mut spent).await;
+        record_spent(cfg, rec, &spent)?;
+        match distilled {
             Ok((_, written)) => {
                 if !written.is_empty() {
                     rec.emit(EventKind::MemoryUpdated {
@@ -154,6 +164,24 @@ pub(super) async fn at_session_start(
         rec.emit(EventKind::Warning { message: format!("cannot save .endure/state.json: {e}") })?;
     }
     Ok(())
+}
+
+/// [`propose_dream`], with what its model calls cost recorded in the session.
+async fn dream_recorded(
+    cfg: &AgentConfig,
+    rec: &SharedRecorder,
+    except: Option<&str>,
+) -> Result<Result<Option<DreamResult>, String>, LogError> {
+    let mut spent = Vec::new();
+    let dreamed = propose_dream(cfg, except, &mut spent).await;
+    record_spent(cfg, rec, &spent)?;
+    Ok(dreamed)
+}
+
+/// Records what dream's or distill's model calls cost as the writer's `usage`, whatever their
+/// outcome, so they count toward the session's budgets like every other role.
+fn record_spent(cfg: &AgentConfig, rec: &SharedRecorder, spent: &[Spent]) -> Result<(), LogError> {
+    spent.iter().try_for_each(|s| rec.emit_spent(&cfg.prices, s, false))
 }
 
 /// Applies or drops proposal `id` after the supervisor's answer (command `command_id`):

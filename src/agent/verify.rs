@@ -2,8 +2,9 @@
 //! completion condition, on the evidence in the transcript rather than the agent's report.
 
 use super::recorder::SharedRecorder;
-use crate::model::{self, Progress, Provider, RetryPolicy};
-use crate::protocol::{EventKind, Message, Role};
+use crate::model::ask::{TRIES, ask_until_valid};
+use crate::model::{Provider, RetryPolicy};
+use crate::protocol::EventKind;
 use crate::reliability::verifier::{Verdict, VerifierInput, parse_verdict, verifier_request};
 use crate::session::LogError;
 
@@ -75,37 +76,21 @@ impl Verifier<'_> {
         // The evidence holds tool calls and results, and providers refuse those in a request
         // that declares no tools; the prompt tells the verifier to answer, not call them.
         req.tools = crate::tools::specs();
-        let mut verdict: Option<Verdict> = None;
-        let mut last_error = String::new();
-        for _ in 0..2 {
-            let answer = model::complete(self.provider, &req, self.retry, &mut |_: Progress<'_>| {}).await;
-            let completion = match answer {
-                Ok(c) => c,
-                Err(e) => {
-                    last_error = e.to_string();
-                    break;
-                }
-            };
-            (self.usage)(Role::Verifier, self.model, &req, &completion, false)?;
-            match parse_verdict(&completion.text) {
-                Ok(v) => {
-                    verdict = Some(v);
-                    break;
-                }
-                Err(e) => {
-                    last_error = e;
-                    req.messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
-                    req.messages.push(Message::User {
-                        text: format!("That is not a verdict ({last_error}). Answer only with {{\"met\": bool, \"missing\": [...], \"evidence\": [...]}}."),
-                    });
-                }
-            }
+        let asked = ask_until_valid(self.provider, self.retry, &mut req, TRIES, parse_verdict, |why| {
+            format!("That is not a verdict ({why}). Answer only with {{\"met\": bool, \"missing\": [...], \"evidence\": [...]}}.")
+        })
+        .await;
+        for spent in &asked.spent {
+            (self.usage)(spent, false)?;
         }
-        let Some(v) = verdict else {
-            return Ok(Decision::Supervisor {
-                reason: format!("the goal verifier's answer could not be used ({last_error})"),
-                headless: crate::protocol::Outcome::Failed,
-            });
+        let v: Verdict = match asked.answer {
+            Ok(v) => v.value,
+            Err(e) => {
+                return Ok(Decision::Supervisor {
+                    reason: format!("the goal verifier's answer could not be used ({e})"),
+                    headless: crate::protocol::Outcome::Failed,
+                });
+            }
         };
         self.rec.emit(EventKind::VerifierVerdict { attempt, met: v.met, missing: v.missing.clone(), evidence: v.evidence.clone() })?;
         if v.met {

@@ -55,10 +55,12 @@ pub enum KeyContext {
     Conflict,
     /// The inline correction input at the bottom.
     Composer,
+    /// The list of what a rollover dropped.
+    Dropped,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 14] = [
+    pub const ALL: [KeyContext; 15] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,
@@ -73,6 +75,7 @@ impl KeyContext {
         KeyContext::Confirm,
         KeyContext::Help,
         KeyContext::Conflict,
+        KeyContext::Dropped,
     ];
 
     /// Layers where typed keys are text, so global bindings do not apply.
@@ -97,6 +100,7 @@ impl KeyContext {
             KeyContext::Help => "help",
             KeyContext::Conflict => "conflict",
             KeyContext::Composer => "composer",
+            KeyContext::Dropped => "dropped",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! object is wrong, says exactly what is wrong, because the runtime retries once with that
 //! reason and records it.
 
+use crate::jsonfind::Found;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -145,31 +146,10 @@ fn memory_updates(v: &Value) -> Result<BTreeMap<String, Vec<String>>, Checkpoint
 /// `{…}` in the text that parses. Among parsing candidates, one that has a checkpoint key wins
 /// over one that has none, so an example object in the prose is not mistaken for the answer.
 fn find_object(text: &str) -> Result<Map<String, Value>, CheckpointError> {
-    let mut first_object: Option<Map<String, Value>> = None;
-    let mut first_error: Option<String> = None;
-    let mut consider = |candidate: &str| -> Option<Map<String, Value>> {
-        match serde_json::from_str::<Value>(candidate) {
-            Ok(Value::Object(map)) => {
-                let has_key = Checkpoint::FIELDS.iter().any(|k| map.contains_key(*k));
-                if has_key {
-                    return Some(map);
-                }
-                first_object.get_or_insert(map);
-            }
-            Ok(_) => {}
-            Err(e) => {
-                first_error.get_or_insert(e.to_string());
-            }
-        }
-        None
-    };
-    if let Some(map) = crate::jsonfind::object_candidates(text).find_map(&mut consider) {
-        return Ok(map);
-    }
-    match (first_object, first_error) {
-        (Some(map), _) => Ok(map),
-        (None, Some(e)) => Err(CheckpointError::InvalidJson(e)),
-        (None, None) => Err(CheckpointError::NoObject),
+    match crate::jsonfind::find_object(text, |map| Checkpoint::FIELDS.iter().any(|k| map.contains_key(*k))) {
+        Found::Wanted(map) | Found::Other(map) => Ok(map),
+        Found::Unparsable(e) => Err(CheckpointError::InvalidJson(e)),
+        Found::Nothing => Err(CheckpointError::NoObject),
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::dream::{ask_writer, strip_fence};
 use super::memory_file::{MemoryError, normalize};
 use super::skills::{Skill, SkillMeta, validate_name};
+use crate::model::ask::Spent;
 use crate::model::{Provider, RetryPolicy};
 use crate::protocol::{Event, EventKind, Feedback};
 
@@ -308,12 +309,14 @@ pub async fn distill(
     retry: &RetryPolicy,
     patterns: &Patterns,
     existing_skills: &[SkillMeta],
+    spent: &mut Vec<Spent>,
 ) -> Result<Vec<Skill>, MemoryError> {
     if patterns.is_empty() {
         return Ok(Vec::new());
     }
     let user = distill_input(patterns, existing_skills);
-    ask_writer(provider, model, retry, DISTILL_PROMPT, user, MAX_TOKENS, "distill", |answer| parse_skills(answer, existing_skills)).await
+    ask_writer(provider, model, retry, DISTILL_PROMPT, user, MAX_TOKENS, "distill", |answer| parse_skills(answer, existing_skills), spent)
+        .await
 }
 
 pub fn distill_input(patterns: &Patterns, existing: &[SkillMeta]) -> String {
@@ -351,13 +354,10 @@ pub fn parse_skills(answer: &str, existing: &[SkillMeta]) -> Result<Vec<Skill>, 
     let text = strip_fence(answer, &["json"]);
     let parsed: RawAnswer = match serde_json::from_str(text.trim()) {
         Ok(a) => a,
-        // Prose around the JSON: try the outermost object.
-        Err(first) => {
-            let slice = text.find('{').zip(text.rfind('}')).filter(|(a, b)| a < b).map(|(a, b)| &text[a..=b]);
-            slice
-                .and_then(|s| serde_json::from_str(s).ok())
-                .ok_or_else(|| format!("the answer is not the JSON object {{\"skills\": [...]}} ({first})"))?
-        }
+        // Prose around the JSON: the first object in it that is a skills answer.
+        Err(first) => crate::jsonfind::object_candidates(answer)
+            .find_map(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| format!("the answer is not the JSON object {{\"skills\": [...]}} ({first})"))?,
     };
     let raw = match parsed {
         RawAnswer::Object { skills } | RawAnswer::List(skills) => skills,

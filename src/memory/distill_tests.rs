@@ -185,7 +185,7 @@ fn nothing_repeated_means_no_patterns_and_no_model_call() {
 
     let provider = Recording::writer(&[]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let skills = rt.block_on(distill(&provider, "m", &RetryPolicy::default(), &p, &[])).unwrap();
+    let skills = rt.block_on(distill(&provider, "m", &RetryPolicy::default(), &p, &[], &mut Vec::new())).unwrap();
     assert!(skills.is_empty());
     assert!(provider.sent().is_empty(), "the model was called");
 }
@@ -206,7 +206,7 @@ fn policy() -> RetryPolicy {
 #[tokio::test]
 async fn distill_turns_patterns_into_validated_skills() {
     let provider = Recording::writer(&[SKILLS]);
-    let skills = distill(&provider, "w", &policy(), &mined(), &existing()).await.unwrap();
+    let skills = distill(&provider, "w", &policy(), &mined(), &existing(), &mut Vec::new()).await.unwrap();
     assert_eq!(
         skills,
         vec![Skill {
@@ -229,15 +229,15 @@ async fn distill_turns_patterns_into_validated_skills() {
 async fn distill_accepts_fenced_and_empty_answers() {
     let fenced = format!("Here you go:\n```json\n{SKILLS}\n```");
     let provider = Recording::writer(&[&fenced, "```json\n{\"skills\": []}\n```"]);
-    assert_eq!(distill(&provider, "w", &policy(), &mined(), &[]).await.unwrap().len(), 2);
-    assert!(distill(&provider, "w", &policy(), &mined(), &[]).await.unwrap().is_empty());
+    assert_eq!(distill(&provider, "w", &policy(), &mined(), &[], &mut Vec::new()).await.unwrap().len(), 2);
+    assert!(distill(&provider, "w", &policy(), &mined(), &[], &mut Vec::new()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn distill_retries_once_then_fails_with_the_reason() {
     let bad_name = r#"{"skills": [{"name": "Run Tests", "description": "d", "body": "b"}]}"#;
     let provider = Recording::writer(&["I think you should write a skill about pytest.", SKILLS]);
-    let skills = distill(&provider, "w", &policy(), &mined(), &[]).await.unwrap();
+    let skills = distill(&provider, "w", &policy(), &mined(), &[], &mut Vec::new()).await.unwrap();
     assert_eq!(skills.len(), 2);
     let sent = provider.sent();
     assert_eq!(sent.len(), 2);
@@ -245,7 +245,7 @@ async fn distill_retries_once_then_fails_with_the_reason() {
     assert!(text.contains("not the JSON object"), "{text}");
 
     let provider = Recording::writer(&[bad_name, r#"{"skills": [{"name": "ok", "description": " ", "body": ""}]}"#, SKILLS]);
-    let err = distill(&provider, "w", &policy(), &mined(), &[]).await.unwrap_err();
+    let err = distill(&provider, "w", &policy(), &mined(), &[], &mut Vec::new()).await.unwrap_err();
     match err {
         MemoryError::BadAnswer { task: "distill", reason } => {
             assert!(reason.contains("empty description") && reason.contains("empty body"), "{reason}")

@@ -8,7 +8,8 @@
 use std::fmt::Write as _;
 
 use super::memory_file::{MAX_ENTRIES, MemoryError, MemoryFile};
-use crate::model::{Message, ModelRequest, Progress, Provider, RetryPolicy, complete};
+use crate::model::ask::{AskError, Spent, TRIES, ask_until_valid};
+use crate::model::{Message, ModelRequest, Provider, RetryPolicy};
 use crate::protocol::{Checkpoint, CheckpointField, Role};
 use crate::workspace::file_diff;
 
@@ -42,11 +43,12 @@ pub async fn dream(
     memory_md: &str,
     checkpoints: &[(String, Checkpoint)],
     session_ids: &[String],
+    spent: &mut Vec<Spent>,
 ) -> Result<DreamResult, MemoryError> {
     let old = MemoryFile::parse(memory_md);
     let user = dream_input(memory_md, checkpoints, session_ids);
     let content =
-        ask_writer(provider, model, retry, DREAM_PROMPT, user, MAX_TOKENS, "dream", |answer| validate_dream(answer, &old)).await?;
+        ask_writer(provider, model, retry, DREAM_PROMPT, user, MAX_TOKENS, "dream", |answer| validate_dream(answer, &old), spent).await?;
     let diff = file_diff("a/MEMORY.md", "b/MEMORY.md", memory_md, &content);
     Ok(DreamResult { content, diff })
 }
@@ -166,8 +168,9 @@ pub(crate) fn strip_fence(answer: &str, langs: &[&str]) -> String {
     lines[open + 1..close].join("\n")
 }
 
-/// Sends the writer `system` + `user`, checks the answer with `validate`, and asks once more,
-/// showing the model its answer and what was wrong, when the check fails.
+/// Sends the writer `system` + `user` through [`ask_until_valid`], asking once more with the
+/// reason when `validate` rejects the answer. Every call's spending is added to `spent`, failed
+/// ones too, so the caller can record it against the session.
 #[allow(clippy::too_many_arguments)] // one private call shape shared by dream and distill
 pub(crate) async fn ask_writer<T>(
     provider: &dyn Provider,
@@ -178,35 +181,27 @@ pub(crate) async fn ask_writer<T>(
     max_tokens: u32,
     task: &'static str,
     validate: impl Fn(&str) -> Result<T, String>,
+    spent: &mut Vec<Spent>,
 ) -> Result<T, MemoryError> {
-    let mut messages = vec![Message::User { text: user }];
-    let mut reason = String::new();
-    for attempt in 0..2 {
-        let req = ModelRequest {
-            role: Role::Writer,
-            model: model.to_string(),
-            system: system.to_string(),
-            messages: messages.clone(),
-            tools: Vec::new(),
-            temperature: Some(0.0),
-            max_tokens,
-        };
-        // Nobody watches the writer stream; only the whole answer matters.
-        let completion = complete(provider, &req, retry, &mut |_: Progress<'_>| {}).await?;
-        match validate(&completion.text) {
-            Ok(v) => return Ok(v),
-            Err(why) => {
-                reason = why;
-                if attempt == 0 {
-                    messages.push(Message::Assistant { text: completion.text, tool_calls: Vec::new(), blocks: Vec::new() });
-                    messages.push(Message::User {
-                        text: format!("That answer cannot be used: {reason}. Answer again, in the required format, and only that."),
-                    });
-                }
-            }
-        }
+    let mut req = ModelRequest {
+        role: Role::Writer,
+        model: model.to_string(),
+        system: system.to_string(),
+        messages: vec![Message::User { text: user }],
+        tools: Vec::new(),
+        temperature: Some(0.0),
+        max_tokens,
+    };
+    let asked = ask_until_valid(provider, retry, &mut req, TRIES, validate, |reason| {
+        format!("That answer cannot be used: {reason}. Answer again, in the required format, and only that.")
+    })
+    .await;
+    spent.extend(asked.spent);
+    match asked.answer {
+        Ok(v) => Ok(v.value),
+        Err(AskError::Model(e)) => Err(MemoryError::Model(e)),
+        Err(AskError::Invalid(reason)) => Err(MemoryError::BadAnswer { task, reason }),
     }
-    Err(MemoryError::BadAnswer { task, reason })
 }
 
 #[cfg(test)]

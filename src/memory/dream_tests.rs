@@ -94,7 +94,7 @@ fn policy() -> RetryPolicy {
 async fn valid_answer_becomes_the_proposal_with_a_diff() {
     let p = Recording::writer(&[NEW]);
     let cps = vec![("s3/1.1".to_string(), checkpoint())];
-    let r = dream(&p, "writer-model", &policy(), OLD, &cps, &["s3".to_string()]).await.unwrap();
+    let r = dream(&p, "writer-model", &policy(), OLD, &cps, &["s3".to_string()], &mut Vec::new()).await.unwrap();
     assert_eq!(r.content, NEW);
     assert!(r.diff.starts_with("--- a/MEMORY.md\n+++ b/MEMORY.md\n"), "{}", r.diff);
     assert!(r.diff.contains("\n-- run the tests with python3 -m pytest -x before done <!-- from: s2 -->\n"), "{}", r.diff);
@@ -118,7 +118,7 @@ async fn valid_answer_becomes_the_proposal_with_a_diff() {
 async fn fenced_answer_is_unwrapped_and_inner_fences_survive() {
     let fenced = format!("Here is the consolidated file:\n\n```markdown\n{NEW}```\n");
     let p = Recording::writer(&[&fenced]);
-    let r = dream(&p, "m", &policy(), OLD, &[], &[]).await.unwrap();
+    let r = dream(&p, "m", &policy(), OLD, &[], &[], &mut Vec::new()).await.unwrap();
     assert_eq!(r.content, NEW);
     assert!(r.content.contains("```sh\npython3 -m pytest"));
 }
@@ -127,8 +127,11 @@ async fn fenced_answer_is_unwrapped_and_inner_fences_survive() {
 async fn invalid_then_valid_retries_once_with_the_reason() {
     let bad = "# Project memory\n\n## Rules\n\n- only rules <!-- from: s1 -->\n";
     let p = Recording::writer(&[bad, NEW]);
-    let r = dream(&p, "m", &policy(), OLD, &[], &[]).await.unwrap();
+    let mut spent = Vec::new();
+    let r = dream(&p, "m", &policy(), OLD, &[], &[], &mut spent).await.unwrap();
     assert_eq!(r.content, NEW);
+    assert_eq!(spent.len(), 2, "both calls are the writer's spending");
+    assert!(spent.iter().all(|s| s.role == Role::Writer && s.model == "m" && s.usage.completion_tokens > 0), "{spent:?}");
     let sent = p.sent();
     assert_eq!(sent.len(), 2);
     let retry = &sent[1].messages;
@@ -143,11 +146,11 @@ async fn invalid_twice_is_an_error_with_the_reason() {
     let headings_only = MemoryFile::template().render();
     let p = Recording::writer(&["", &headings_only, NEW]);
     // An empty answer is the provider's failure; retried there, but the policy allows one attempt.
-    let err = dream(&p, "m", &policy(), OLD, &[], &[]).await.unwrap_err();
+    let err = dream(&p, "m", &policy(), OLD, &[], &[], &mut Vec::new()).await.unwrap_err();
     assert!(matches!(err, MemoryError::Model(_)), "{err:?}");
 
     let p = Recording::writer(&[&headings_only, &headings_only, NEW]);
-    let err = dream(&p, "m", &policy(), OLD, &[], &[]).await.unwrap_err();
+    let err = dream(&p, "m", &policy(), OLD, &[], &[], &mut Vec::new()).await.unwrap_err();
     match &err {
         MemoryError::BadAnswer { task: "dream", reason } => assert!(reason.contains("no entries"), "{reason}"),
         other => panic!("{other:?}"),

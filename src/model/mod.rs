@@ -6,6 +6,7 @@
 //! [`complete`], so the scripted provider exercises exactly the same path as a real one.
 
 pub mod anthropic;
+pub mod ask;
 pub mod openai;
 pub mod options;
 pub mod responses;

@@ -9,6 +9,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::jsonfind::Found;
 use crate::memory::checkpoint::render_markdown;
 use crate::memory::tokens;
 use crate::model::ModelRequest;
@@ -80,26 +81,11 @@ fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Vec<String>, Strin
 /// mistaken for the answer (a wrapper's inner object is still found). The error says what
 /// was wrong: no object at all, JSON that does not parse, or objects without the key.
 pub(crate) fn find_object_with(text: &str, key: &str) -> Result<Map<String, Value>, String> {
-    let mut saw_object = false;
-    let mut first_error: Option<String> = None;
-    let mut consider = |candidate: &str| -> Option<Map<String, Value>> {
-        match serde_json::from_str::<Value>(candidate) {
-            Ok(Value::Object(map)) if map.contains_key(key) => return Some(map),
-            Ok(Value::Object(_)) => saw_object = true,
-            Ok(_) => {}
-            Err(e) => {
-                first_error.get_or_insert(e.to_string());
-            }
-        }
-        None
-    };
-    if let Some(map) = crate::jsonfind::object_candidates(text).find_map(&mut consider) {
-        return Ok(map);
-    }
-    match (saw_object, first_error) {
-        (true, _) => Err(format!("the answer's JSON object has no `{key}` key")),
-        (false, Some(e)) => Err(format!("the answer's JSON object does not parse: {e}")),
-        (false, None) => Err(format!("the answer contains no JSON object with `{key}`")),
+    match crate::jsonfind::find_object(text, |map| map.contains_key(key)) {
+        Found::Wanted(map) => Ok(map),
+        Found::Other(_) => Err(format!("the answer's JSON object has no `{key}` key")),
+        Found::Unparsable(e) => Err(format!("the answer's JSON object does not parse: {e}")),
+        Found::Nothing => Err(format!("the answer contains no JSON object with `{key}`")),
     }
 }
 

@@ -9,14 +9,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEventKind};
 use ratatui::Frame;
-use ratatui_textarea::TextArea;
 
 use super::WorkbenchOptions;
-use super::dropped::DroppedList;
+use super::layers::Layers;
+pub use super::layers::Overlay;
 use super::layout::Screen;
 use super::panel::{Effect, Effects, Offer, Panel, PanelId, READ_ONLY, registry};
 use super::panels::RenderCtx;
-use super::panels::memory::MemoryEdit;
 use super::panels::transcript::Sent;
 use super::rebuild::RebuildView;
 use super::replay::Timeline;
@@ -65,35 +64,6 @@ pub enum EditorKind {
     RebuildField,
 }
 
-/// The layers drawn over the panels; the one open has the keyboard.
-#[derive(Debug, Default)]
-pub enum Overlay {
-    #[default]
-    None,
-    Help {
-        scroll: usize,
-        /// Typed text that narrows the list.
-        filter: String,
-    },
-    Confirm(ConfirmKind),
-    Editor(EditorKind, Box<TextArea<'static>>),
-    /// MEMORY.md in the editor; saving asks the runtime to write it.
-    MemoryEditor(MemoryEdit),
-    /// MEMORY.md changed on disk while the editor had unsaved edits: nothing is saved until
-    /// the supervisor picks a side.
-    MemoryConflict {
-        edit: MemoryEdit,
-        theirs: String,
-        scroll: usize,
-    },
-    /// The inline correction input at the bottom.
-    Composer(super::composer::Composer),
-    /// Escalation `id` waits for the supervisor: approve once, or deny with a note.
-    Escalation(u64),
-    /// What a rollover dropped, to open each original message.
-    Dropped(DroppedList),
-}
-
 pub struct App {
     pub opts: WorkbenchOptions,
     pub(super) hl: Highlighter,
@@ -106,12 +76,15 @@ pub struct App {
     pub hidden: HashSet<PanelId>,
     pub maximized: bool,
     pub(super) last_side: PanelId,
-    /// The Rebuild view: a layer over the panels while a rebuilt window waits for review.
+    /// The Rebuild view's state (selection, scroll), kept while the view is hidden; the view
+    /// itself is a layer.
     pub rebuild: RebuildView,
     /// Escalations this workbench answered, so the overlay does not reopen before the
     /// runtime's `escalation_resolved` arrives.
     pub answered_escalations: HashSet<u64>,
-    pub overlay: Overlay,
+    /// The layers over the panels (help, confirmations, editors, the Rebuild view, ...), top
+    /// last: the top one has the keyboard.
+    pub layers: Layers,
     /// Corrections sent but not yet acknowledged by a `CorrectionQueued`.
     pub pending: Vec<Sent>,
     /// What the last key did, for the status bar until the next key.
@@ -145,7 +118,7 @@ impl App {
             last_side: PanelId::Tasks,
             rebuild: RebuildView::default(),
             answered_escalations: HashSet::new(),
-            overlay: Overlay::None,
+            layers: Layers::default(),
             pending: Vec::new(),
             notice: None,
             error: None,
@@ -287,17 +260,20 @@ impl App {
         }
     }
 
-    /// An escalation nobody here has answered yet opens its overlay as soon as no other is
-    /// open; one the runtime resolved (or that is gone) closes.
+    /// An escalation nobody here has answered yet opens its layer as soon as no other is
+    /// open (or only the Rebuild view); one the runtime resolved (or that is gone) closes,
+    /// wherever it is in the stack.
     pub fn sync_escalation(&mut self) {
         let pending = match &self.mode {
             Mode::Live { .. } => self.state.sandbox.escalation.as_ref().map(|e| e.id).filter(|id| !self.answered_escalations.contains(id)),
             Mode::Replay(_) => None,
         };
-        match (&self.overlay, pending) {
-            (Overlay::None, Some(id)) => self.overlay = Overlay::Escalation(id),
-            (Overlay::Escalation(open), p) if p != Some(*open) => self.overlay = Overlay::None,
-            _ => {}
+        self.layers.retain(|l| !matches!(l, Overlay::Escalation(open) if pending != Some(*open)));
+        if let Some(id) = pending
+            && !self.layers.top().is_modal()
+            && !self.layers.any(|l| matches!(l, Overlay::Escalation(_)))
+        {
+            self.layers.push(Overlay::Escalation(id));
         }
     }
 
@@ -316,9 +292,7 @@ impl App {
 
     /// A watched file changed on disk (the watcher's reload message).
     pub fn file_changed(&mut self) {
-        for p in &mut self.panels {
-            p.file_changed();
-        }
+        self.reload_files();
         self.memory_changed();
     }
 
@@ -344,21 +318,26 @@ impl App {
         self.panels.iter().find(|p| p.id() == self.focus).map(|p| p.as_ref())
     }
 
-    /// The keymap layer that has the keyboard now.
+    /// The keymap layer that has the keyboard now: the top layer's, else the focused panel's.
     pub fn layer(&self) -> KeyContext {
-        match self.overlay {
-            Overlay::Editor(..) | Overlay::MemoryEditor(_) => KeyContext::Editor,
-            Overlay::Composer(_) => KeyContext::Composer,
-            Overlay::MemoryConflict { .. } => KeyContext::Conflict,
-            Overlay::Confirm(_) | Overlay::Escalation(_) => KeyContext::Confirm,
-            Overlay::Help { .. } => KeyContext::Help,
-            Overlay::Dropped(_) => KeyContext::Global,
-            Overlay::None if self.rebuild_in_view() => KeyContext::Rebuild,
-            Overlay::None => self.focused().map_or(KeyContext::Global, |p| p.layer()),
+        match self.layers.top() {
+            Overlay::None => self.focus_layer(),
+            Overlay::Rebuild if !self.rebuild_in_view() => self.focus_layer(),
+            top => top.context(),
         }
     }
 
-    /// The layer of the focused panel (what the help overlay lists first).
+    /// The keymap layer under the top layer (what the help lists first): the next layer down
+    /// when it takes keys, else the focused panel's.
+    pub fn layer_under_top(&self) -> KeyContext {
+        match self.layers.iter().rev().nth(1) {
+            Some(Overlay::Rebuild) if self.state.rebuild.is_some() => KeyContext::Rebuild,
+            Some(l) if l.is_modal() => l.context(),
+            _ => self.focus_layer(),
+        }
+    }
+
+    /// The layer of the focused panel.
     pub fn focus_layer(&self) -> KeyContext {
         self.focused().map_or(KeyContext::Global, |p| p.layer())
     }
@@ -413,14 +392,14 @@ impl App {
     }
 
     fn paste(&mut self, text: &str) {
-        match &mut self.overlay {
-            Overlay::Editor(_, ta) => {
+        match self.layers.top_mut() {
+            Some(Overlay::Editor(_, ta)) => {
                 ta.insert_str(text);
             }
-            Overlay::MemoryEditor(e) => {
+            Some(Overlay::MemoryEditor(e)) => {
                 e.editor.insert_str(text);
             }
-            Overlay::Composer(c) => {
+            Some(Overlay::Composer(c)) => {
                 c.editor.insert_str(text);
             }
             _ => {
@@ -439,7 +418,9 @@ impl App {
         self.sync_escalation();
         let layer = self.layer();
         let action = self.lookup(layer, &key);
-        if !matches!(self.overlay, Overlay::None) {
+        // A modal layer takes every key; the Rebuild view takes its own (in `act`) and lets
+        // the rest through to the panels and the global keys.
+        if self.layers.top().is_modal() {
             self.overlay_key(key, action);
             return;
         }
@@ -508,6 +489,16 @@ impl App {
         }
     }
 
+    /// Everything the keyboard can do under the layers now: the focused panel's offers, then
+    /// the app's own (a panel's answer for an action comes first, as in `act`). The help is
+    /// made from this, like the hints.
+    pub fn offers_now(&self) -> Vec<Offer> {
+        let cx = self.cx(0);
+        let mut v = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
+        v.extend(self.global_offers());
+        v
+    }
+
     /// The app's own actions and whether they do something now.
     pub fn global_offers(&self) -> Vec<Offer> {
         let live = !self.is_replay();
@@ -547,7 +538,7 @@ impl App {
         match a {
             Action::Quit => {
                 if !self.is_replay() && self.state.run.is_active() {
-                    self.overlay = Overlay::Confirm(ConfirmKind::Quit);
+                    self.layers.push(Overlay::Confirm(ConfirmKind::Quit));
                 } else {
                     self.should_quit = true;
                 }
@@ -575,10 +566,10 @@ impl App {
                 if matches!(self.mode, Mode::Live { task_pending: true }) {
                     self.open_editor(EditorKind::Task, "");
                 } else {
-                    self.overlay = Overlay::Composer(super::composer::Composer::default());
+                    self.layers.push(Overlay::Composer(super::composer::Composer::default()));
                 }
             }
-            Action::Stop => self.overlay = Overlay::Confirm(ConfirmKind::Stop),
+            Action::Stop => self.layers.push(Overlay::Confirm(ConfirmKind::Stop)),
             Action::FocusNext => self.cycle_focus(true),
             Action::FocusPrev => self.cycle_focus(false),
             Action::Focus(n) => {
@@ -597,7 +588,7 @@ impl App {
                     self.maximized = false;
                 }
             }
-            Action::Help => self.overlay = Overlay::Help { scroll: 0, filter: String::new() },
+            Action::Help => self.layers.push(Overlay::Help { scroll: 0, filter: String::new() }),
             Action::TimelinePrev | Action::TimelineNext => {
                 if let Mode::Replay(tl) = &mut self.mode {
                     let k = if a == Action::TimelineNext { tl.position() + 1 } else { tl.position().saturating_sub(1) };
@@ -610,7 +601,7 @@ impl App {
                 self.send_noting(cmd, what);
             }
             Action::ToggleReviewRebuilds => self.toggle_review_rebuilds(),
-            Action::ToggleRebuildView => self.rebuild.shown = !self.rebuild.shown,
+            Action::ToggleRebuildView => self.toggle_rebuild_view(),
             _ => {}
         }
     }
@@ -626,14 +617,21 @@ impl App {
                     self.notice.get_or_insert(s);
                 }
                 Effect::Error(s) => self.error = Some(s),
-                Effect::Confirm(k) => self.overlay = Overlay::Confirm(k),
+                Effect::Confirm(k) => self.layers.push(Overlay::Confirm(k)),
                 Effect::Edit(kind, text) => self.open_editor(kind, &text),
-                Effect::Overlay(o) => self.overlay = o,
+                Effect::Overlay(o) => self.layers.push(o),
                 Effect::Focus(p) => self.set_focus(p),
                 Effect::Copy(text) => {
                     self.notice = Some(format!("copied {} characters to the clipboard", text.chars().count()));
                     self.clipboard = Some(text);
                 }
+                Effect::Quit => self.should_quit = true,
+                Effect::StartTask(text) => self.start_task(text),
+                Effect::Correct(text) => self.correct(text),
+                Effect::AnswerEscalation { id, approve, note } => self.answer_escalation(id, approve, note),
+                Effect::RebuildField(text) => self.send_field_edit(text),
+                Effect::SaveMemory { text, base, edit } => self.request_memory_save(text, &base, edit),
+                Effect::ReloadFiles => self.reload_files(),
                 Effect::Reveal(seq) => {
                     let ids: Vec<PanelId> = self.panels.iter().map(|p| p.id()).collect();
                     let shown = ids.into_iter().find(|id| self.with_panel(*id, |p, cx, _| p.reveal(seq, cx)).unwrap_or(false));
@@ -678,7 +676,7 @@ impl App {
             EditorKind::EscalationNote(_) => "Why not, or what to do instead: the agent gets this note (may be empty)…",
             EditorKind::RebuildField => "The field's text for the new window…",
         });
-        self.overlay = Overlay::Editor(kind, Box::new(ta));
+        self.layers.push(Overlay::Editor(kind, Box::new(ta)));
     }
 
     pub fn set_focus(&mut self, p: PanelId) {
@@ -710,7 +708,7 @@ impl App {
         let km = &self.opts.keymap;
         let mut seen = HashSet::new();
         let mut out: Vec<(String, String)> = Vec::new();
-        if !self.pending_keys.is_empty() && matches!(self.overlay, Overlay::None) {
+        if !self.pending_keys.is_empty() && !self.layers.top().is_modal() {
             // Which-key: what the keys typed so far can become.
             let typed: Vec<String> = self.pending_keys.iter().map(crate::config::keymap::notation).collect();
             let mut out = vec![(format!("{}…", typed.join(" ")), "then:".to_string())];
@@ -727,88 +725,52 @@ impl App {
                 }
             }
         };
-        match &self.overlay {
-            Overlay::Editor(kind, _) => {
-                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
-                if *kind == EditorKind::Task {
-                    for ((_, d), new) in out.iter_mut().zip(["Start the task", "Cancel"]) {
-                        *d = new.into();
-                    }
-                }
+        let top = self.layers.top();
+        if top.is_modal() {
+            // A layer names its own keys (and what they mean there).
+            let h = top.hints();
+            add(top.context(), h.actions);
+            for ((_, d), new) in out.iter_mut().zip(h.descs) {
+                *d = new.to_string();
             }
-            Overlay::Composer(_) => {
-                add(KeyContext::Composer, &[Action::EditorSend, Action::ComposerNewline, Action::HistoryPrev, Action::EditorCancel])
-            }
-            Overlay::MemoryEditor(_) => {
-                add(KeyContext::Editor, &[Action::EditorSend, Action::EditorCancel]);
-                // The editor section describes corrections; here the same keys save a file.
-                for ((_, d), new) in out.iter_mut().zip(["Save MEMORY.md", "Close without saving"]) {
-                    *d = new.into();
-                }
-            }
-            Overlay::MemoryConflict { .. } => {
-                add(KeyContext::Conflict, &[Action::MemoryKeepMine, Action::MemoryTakeTheirs, Action::MemoryEdit])
-            }
-            Overlay::Confirm(_) => add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]),
-            Overlay::Escalation(_) => {
-                add(KeyContext::Confirm, &[Action::Confirm, Action::Cancel]);
-                for ((_, d), new) in out.iter_mut().zip(["Approve once", "Deny with a note"]) {
-                    *d = new.into();
-                }
-            }
-            Overlay::Help { .. } => {
-                add(KeyContext::Help, &[Action::Help, Action::ScrollDown, Action::ScrollUp]);
-                out.push(("type".into(), "to filter".into()));
-            }
-            Overlay::Dropped(_) => add(KeyContext::Global, &[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel]),
-            Overlay::None => {
-                // Help and quit first, so the footer always shows them: they lead to every
-                // other key, and out.
-                add(KeyContext::Global, &[Action::Help, Action::Quit]);
-                if self.rebuild_in_view() {
-                    // The view claims the keys (`p` pins there), so only its own are hinted.
-                    add(
-                        KeyContext::Rebuild,
-                        &[
-                            Action::RebuildApprove,
-                            Action::RebuildVeto,
-                            Action::RebuildEdit,
-                            Action::RebuildPin,
-                            Action::RebuildDrop,
-                            Action::ToggleRebuildView,
-                        ],
-                    );
-                    add(KeyContext::Global, &[Action::Quit]);
-                    return out;
-                }
-                let cx = self.cx(0);
-                let layer = self.layer();
-                let panel: Vec<Offer> = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
-                let global = self.global_offers();
-                let on = |offers: &[Offer], a: Action| offers.iter().any(|o| o.action == a && o.enabled());
-                if on(&global, Action::ToggleRebuildView) {
-                    add(KeyContext::Global, &[Action::ToggleRebuildView]);
-                }
-                // Then what the moment asks for: a pick that waits, a verdict to answer.
-                let urgent: Vec<Action> = panel.iter().filter(|o| o.urgent && o.enabled()).map(|o| o.action).collect();
-                add(layer, &urgent);
-                let controls = if self.is_replay() {
-                    vec![Action::TimelinePrev, Action::TimelineNext]
-                } else {
-                    [Action::PauseResume, Action::Inject, Action::Stop].into_iter().filter(|a| on(&global, *a)).collect()
-                };
-                add(KeyContext::Global, &controls);
-                // The panel's own keys: those of its section, then the global ones it handles
-                // that are not plain scrolling.
-                let own: Vec<Action> = km.bindings(layer).iter().map(|b| b.action).filter(|a| on(&panel, *a)).collect();
-                add(layer, &own);
-                let scrolling =
-                    [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
-                let rest: Vec<Action> = panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
-                add(layer, &rest);
-                add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
-            }
+            out.extend(h.extra.iter().map(|(k, d)| (k.to_string(), d.to_string())));
+            return out;
         }
+        // Help and quit first, so the footer always shows them: they lead to every
+        // other key, and out.
+        add(KeyContext::Global, &[Action::Help, Action::Quit]);
+        if self.rebuild_in_view() {
+            // The view claims the keys (`p` pins there), so only its own are hinted.
+            add(KeyContext::Rebuild, Overlay::Rebuild.hints().actions);
+            add(KeyContext::Global, &[Action::Quit]);
+            return out;
+        }
+        let cx = self.cx(0);
+        let layer = self.layer();
+        let panel: Vec<Offer> = self.focused().map(|p| p.offers(&cx)).unwrap_or_default();
+        let global = self.global_offers();
+        let on = |offers: &[Offer], a: Action| offers.iter().any(|o| o.action == a && o.enabled());
+        if on(&global, Action::ToggleRebuildView) {
+            add(KeyContext::Global, &[Action::ToggleRebuildView]);
+        }
+        // Then what the moment asks for: a pick that waits, a verdict to answer.
+        let urgent: Vec<Action> = panel.iter().filter(|o| o.urgent && o.enabled()).map(|o| o.action).collect();
+        add(layer, &urgent);
+        let controls = if self.is_replay() {
+            vec![Action::TimelinePrev, Action::TimelineNext]
+        } else {
+            [Action::PauseResume, Action::Inject, Action::Stop].into_iter().filter(|a| on(&global, *a)).collect()
+        };
+        add(KeyContext::Global, &controls);
+        // The panel's own keys: those of its section, then the global ones it handles
+        // that are not plain scrolling.
+        let own: Vec<Action> = km.bindings(layer).iter().map(|b| b.action).filter(|a| on(&panel, *a)).collect();
+        add(layer, &own);
+        let scrolling =
+            [Action::ScrollDown, Action::ScrollUp, Action::PageDown, Action::PageUp, Action::Top, Action::Bottom, Action::Cancel];
+        let rest: Vec<Action> = panel.iter().filter(|o| o.enabled() && !scrolling.contains(&o.action)).map(|o| o.action).collect();
+        add(layer, &rest);
+        add(KeyContext::Global, &[Action::FocusNext, Action::Maximize, Action::Quit]);
         out
     }
 

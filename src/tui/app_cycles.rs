@@ -8,9 +8,23 @@ use crate::protocol::{Command, Event, EventKind, RebuildEdit};
 use crate::tui::rebuild::Row;
 
 impl App {
-    /// The Rebuild view has the keyboard: it is shown, a proposal waits, and no overlay is open.
+    /// The Rebuild view has the keyboard: it is the top layer and a proposal waits.
     pub fn rebuild_in_view(&self) -> bool {
-        self.rebuild.shown && self.state.rebuild.is_some()
+        matches!(self.layers.top(), Overlay::Rebuild) && self.state.rebuild.is_some()
+    }
+
+    /// The Rebuild view is drawn: it is on the stack (perhaps under an editor) and a proposal
+    /// waits.
+    pub fn rebuild_shown(&self) -> bool {
+        self.layers.any(|l| matches!(l, Overlay::Rebuild)) && self.state.rebuild.is_some()
+    }
+
+    pub(super) fn toggle_rebuild_view(&mut self) {
+        if self.layers.any(|l| matches!(l, Overlay::Rebuild)) {
+            self.layers.retain(|l| !matches!(l, Overlay::Rebuild));
+        } else {
+            self.layers.push(Overlay::Rebuild);
+        }
     }
 
     /// Opens the Rebuild view when a new proposal arrives (live only), and closes it when the
@@ -19,19 +33,20 @@ impl App {
         match &e.kind {
             EventKind::RebuildProposed { id, .. } if !self.is_replay() && self.rebuild.opened_for != Some(*id) => {
                 self.rebuild.opened_for = Some(*id);
-                self.rebuild.shown = true;
+                // Under any layer open now: a question or a half-typed correction keeps the
+                // keyboard until it is closed.
+                if !self.layers.any(|l| matches!(l, Overlay::Rebuild)) {
+                    self.layers.push_under(Overlay::Rebuild);
+                }
                 self.rebuild.selected = 0;
-                self.rebuild.scroll = 0;
+                self.rebuild.detail.reset();
             }
             EventKind::Rollover { .. }
             | EventKind::RebuildVetoed { .. }
             | EventKind::RebuildFailed { .. }
             | EventKind::SessionResumed { .. } => {
-                self.rebuild.shown = false;
                 self.rebuild.editing = None;
-                if matches!(self.overlay, Overlay::Editor(EditorKind::RebuildField, _)) {
-                    self.overlay = Overlay::None;
-                }
+                self.layers.retain(|l| !matches!(l, Overlay::Rebuild | Overlay::Editor(EditorKind::RebuildField, _)));
             }
             _ => {}
         }
@@ -47,8 +62,7 @@ impl App {
             Action::ScrollDown | Action::ScrollUp => self.rebuild.move_by(if a == Action::ScrollDown { 1 } else { -1 }, &p),
             Action::Top | Action::Bottom => self.rebuild.move_by(if a == Action::Top { isize::MIN / 2 } else { isize::MAX / 2 }, &p),
             Action::PageDown | Action::PageUp => {
-                let page = self.rebuild.page();
-                self.rebuild.scroll_by(if a == Action::PageDown { page } else { -page });
+                self.rebuild.detail.page_key(a);
             }
             Action::RebuildApprove => {
                 self.send(review(RebuildEdit::Approve));
@@ -88,7 +102,7 @@ impl App {
                 Some(Row::Section(_)) => self.error = Some("the user's own words stay in every rebuilt window".into()),
                 _ => self.error = Some("select a section to drop or restore".into()),
             },
-            Action::ToggleRebuildView => self.rebuild.shown = false,
+            Action::ToggleRebuildView => self.toggle_rebuild_view(),
             _ => return false,
         }
         true

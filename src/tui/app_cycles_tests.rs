@@ -76,7 +76,7 @@ fn proposal() -> EventKind {
 fn the_rebuild_view_opens_on_a_proposal_and_its_keys_send_review_commands() {
     let (mut app, mut rx) = live(&demo_session());
     app.apply_event(&ev(40, proposal()));
-    assert!(app.rebuild.shown, "a new proposal opens the view");
+    assert!(app.rebuild_shown(), "a new proposal opens the view");
     assert!(matches!(app.state.run, RunState::Paused(PauseReason::Rebuild { .. })));
     let screen = draw(&mut app, 140, 40);
     assert!(screen.contains("Rebuild — cycle 2") && screen.contains("5.2k of 6.0k tokens"), "{screen}");
@@ -92,7 +92,7 @@ fn the_rebuild_view_opens_on_a_proposal_and_its_keys_send_review_commands() {
     app.handle_key(key('j'));
     app.handle_key(key('j'));
     app.handle_key(key('e'));
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::RebuildField, _)));
+    assert!(matches!(app.layers.top(), Overlay::Editor(EditorKind::RebuildField, _)));
     for c in "first ".chars() {
         app.handle_key(key(c));
     }
@@ -116,9 +116,9 @@ fn the_rebuild_view_opens_on_a_proposal_and_its_keys_send_review_commands() {
     assert_eq!(rx.try_recv().ok(), review(RebuildEdit::Approve));
     // `p` is pin here, not pause; Esc hides the view, `b` brings it back.
     app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-    assert!(!app.rebuild.shown);
+    assert!(!app.rebuild_shown());
     app.handle_key(key('b'));
-    assert!(app.rebuild.shown);
+    assert!(app.rebuild_shown());
     app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     app.handle_key(key('B'));
     assert_eq!(rx.try_recv().ok(), Some(Command::SetReviewRebuilds(true)));
@@ -154,7 +154,7 @@ fn a_rollover_is_a_divider_that_lists_what_it_dropped_and_opens_each_message() {
             review: Some(review),
         },
     ));
-    assert!(!app.rebuild.shown && app.state.rebuild.is_none(), "the review is over");
+    assert!(!app.rebuild_shown() && app.state.rebuild.is_none(), "the review is over");
     app.maximized = true;
     assert_eq!(app.state.run, RunState::Running);
     let screen = draw(&mut app, 160, 40);
@@ -169,11 +169,11 @@ fn a_rollover_is_a_divider_that_lists_what_it_dropped_and_opens_each_message() {
 
     // The list opens each original message in the transcript, expanded.
     app.handle_key(key('o'));
-    assert!(matches!(app.overlay, Overlay::Dropped(_)));
+    assert!(matches!(app.layers.top(), Overlay::Dropped(_)));
     assert!(draw(&mut app, 160, 40).contains("opens the message"));
     app.handle_key(key('j'));
     app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     let tool = app.state.cell_for_seq(result_seq).map(|c| c.id).expect("the tool cell");
     assert!(app.panel::<TranscriptPanel>().view.expanded.contains(&tool));
     assert!(matches!(app.state.cell_for_seq(result_seq).map(|c| &c.kind), Some(CellKind::Tool(_))));
@@ -223,4 +223,33 @@ fn the_timeline_shows_flags_as_badges_and_diffs_any_two_checkpoints() {
     app.handle_key(key('g'));
     app.handle_key(key('v'));
     assert_eq!(app.panel::<CheckpointsView>().marked, None, "marking again unmarks");
+}
+
+#[test]
+fn layers_stack_a_proposal_under_an_open_composer_and_help_over_the_rebuild_view() {
+    let (mut app, mut rx) = live(&demo_session());
+    app.handle_key(key('i'));
+    assert!(matches!(app.layers.top(), Overlay::Composer(_)));
+    // A proposal arriving mid-correction goes under the composer: typing stays text.
+    app.apply_event(&ev(40, proposal()));
+    assert!(app.rebuild_shown() && !app.rebuild_in_view());
+    app.handle_key(key('a'));
+    assert!(rx.try_recv().is_err(), "`a` was typed, not an approval");
+    assert!(matches!(app.layers.top(), Overlay::Composer(c) if c.text() == "a"));
+    let screen = draw(&mut app, 140, 40);
+    assert!(screen.contains("Rebuild — cycle 2"), "drawn under the composer: {screen}");
+    // Closing the composer gives the keyboard to the view under it.
+    app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(app.rebuild_in_view());
+    assert_eq!(app.layer(), crate::config::keymap::KeyContext::Rebuild);
+    // Help goes over the view, lists the view's keys first, and closing it returns there.
+    app.handle_key(key('?'));
+    assert!(matches!(app.layers.top(), Overlay::Help { .. }));
+    let lines = crate::tui::view::help_lines(&app, "");
+    let first: String = lines[0].spans.iter().map(|s| s.content.as_ref()).collect();
+    assert_eq!(first, "rebuild (here)");
+    app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(app.rebuild_in_view());
+    app.handle_key(key('a'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::ReviewRebuild { id: 50, edit: RebuildEdit::Approve }));
 }

@@ -40,10 +40,10 @@ fn quit_asks_for_confirmation_while_running() {
     let (mut app, _rx) = live_app(&demo_session());
     app.handle_key(key('q'));
     assert!(!app.should_quit);
-    assert!(matches!(app.overlay, Overlay::Confirm(ConfirmKind::Quit)));
+    assert!(matches!(app.layers.top(), Overlay::Confirm(ConfirmKind::Quit)));
     app.handle_key(key('n'));
     assert!(!app.should_quit, "any other key cancels");
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     app.handle_key(key('q'));
     app.handle_key(key('y'));
     assert!(app.should_quit);
@@ -76,7 +76,7 @@ fn pause_resume_and_stop_send_commands() {
 fn the_composer_sends_with_enter_and_shows_pending_until_queued() {
     let (mut app, mut rx) = live_app(&demo_session());
     app.handle_key(key('i'));
-    assert!(matches!(app.overlay, Overlay::Composer(_)));
+    assert!(matches!(app.layers.top(), Overlay::Composer(_)));
     assert_eq!(app.layer(), KeyContext::Composer);
     for c in "use v2".chars() {
         app.handle_key(key(c));
@@ -89,7 +89,7 @@ fn the_composer_sends_with_enter_and_shows_pending_until_queued() {
     assert!(draw(&mut app, 100, 30).contains("Correction — <Enter> send"));
     app.handle_key(code(KeyCode::Enter));
     assert_eq!(rx.try_recv().ok(), Some(Command::Inject("use v2\nplease".into())));
-    assert!(matches!(&app.overlay, Overlay::Composer(c) if c.text().is_empty()), "the composer stays, empty");
+    assert!(matches!(app.layers.top(), Overlay::Composer(c) if c.text().is_empty()), "the composer stays, empty");
     app.handle_key(code(KeyCode::Esc));
     let sent = rx.ids.last().cloned().unwrap_or_default();
     assert_eq!(app.pending, vec![Sent { command_id: sent.clone(), text: "use v2\nplease".into() }]);
@@ -108,9 +108,9 @@ fn the_composer_sends_with_enter_and_shows_pending_until_queued() {
     // Up recalls it; Esc leaves without sending.
     app.handle_key(key('i'));
     app.handle_key(code(KeyCode::Up));
-    assert!(matches!(&app.overlay, Overlay::Composer(c) if c.text() == "use v2\nplease"));
+    assert!(matches!(app.layers.top(), Overlay::Composer(c) if c.text() == "use v2\nplease"));
     app.handle_key(code(KeyCode::Esc));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     assert!(rx.try_recv().is_err());
     // Queued, then delivered at step N, in the transcript.
     assert!(draw(&mut app, 100, 30).contains("correction · queued"));
@@ -138,7 +138,7 @@ fn a_queued_correction_is_withdrawn_from_the_transcript() {
 fn task_editor_opens_without_a_task_and_sends_start() {
     let (tx, mut rx) = crate::tui::testkit::command_channel();
     let mut app = App::live(opts(), &[], tx, true);
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::Task, _)));
+    assert!(matches!(app.layers.top(), Overlay::Editor(EditorKind::Task, _)));
     for c in "fix it".chars() {
         app.handle_key(key(c));
     }
@@ -152,7 +152,7 @@ fn replay_is_read_only() {
     app.handle_key(key('p'));
     assert_eq!(app.message(), Some("read-only replay"));
     app.handle_key(key('i'));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     assert_eq!(app.message(), Some("read-only replay"));
     app.handle_key(key('['));
     let Mode::Replay(tl) = &app.mode else { panic!("replay mode") };
@@ -328,7 +328,7 @@ fn help_lists_the_active_keymap() {
     assert!(screen.contains("make it big"));
     assert!(screen.contains("transcript"));
     app.handle_key(key('?'));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
 }
 
 #[test]
@@ -409,7 +409,7 @@ fn rollback_asks_then_sends_the_selected_checkpoint() {
     let (mut app, mut rx) = live_app(&with_checkpoints());
     app.handle_key(key('7'));
     app.handle_key(key('r'));
-    assert!(matches!(&app.overlay, Overlay::Confirm(ConfirmKind::Rollback(id)) if id == "1.2"), "the newest is selected");
+    assert!(matches!(app.layers.top(), Overlay::Confirm(ConfirmKind::Rollback(id)) if id == "1.2"), "the newest is selected");
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("Roll back the workspace and conversation to checkpoint"), "{screen}");
     assert!(screen.contains("1.2? Files created since are deleted."), "{screen}");
@@ -432,7 +432,7 @@ fn rollback_and_rollover_are_read_only_in_replay() {
     let mut app = App::replay(opts(), with_checkpoints());
     app.handle_key(key('7'));
     app.handle_key(key('r'));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     assert_eq!(app.message(), Some("read-only replay"));
     app.handle_key(key('R'));
     assert_eq!(app.message(), Some("read-only replay"));
@@ -466,6 +466,30 @@ fn checkpoint_panel_lists_fields_and_diffs_against_the_previous() {
     assert!(diff.contains("+ fix the sign in add"), "{diff}");
     assert!(diff.contains("active_intent  unchanged"), "unchanged fields collapse: {diff}");
     assert!(!diff.contains("Fix the failing add test"), "{diff}");
+}
+
+#[test]
+fn page_keys_page_the_checkpoint_fields_and_a_new_selection_starts_at_the_top() {
+    use crate::tui::panels::checkpoints::CheckpointsView;
+    let (mut app, _rx) = live_app(&with_checkpoints());
+    app.handle_key(key('7'));
+    app.handle_key(key('z'));
+    let top = draw(&mut app, 100, 16);
+    app.handle_key(code(KeyCode::PageDown));
+    let offset = app.panel::<CheckpointsView>().detail.offset;
+    assert!(offset > 0, "the fields are longer than the box");
+    let paged = draw(&mut app, 100, 16);
+    assert_ne!(top, paged);
+    for _ in 0..50 {
+        app.handle_key(code(KeyCode::PageDown));
+    }
+    draw(&mut app, 100, 16);
+    let end = app.panel::<CheckpointsView>().detail.offset;
+    app.handle_key(code(KeyCode::PageDown));
+    draw(&mut app, 100, 16);
+    assert_eq!(app.panel::<CheckpointsView>().detail.offset, end, "the last page stays full");
+    app.handle_key(key('k'));
+    assert_eq!(app.panel::<CheckpointsView>().detail.offset, 0, "another checkpoint starts at its top");
 }
 
 #[test]
@@ -523,10 +547,10 @@ fn memory_panel_shows_the_file_and_edit_saves_it() {
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("use cargo nextest"), "{screen}");
     app.handle_key(key('e'));
-    assert!(matches!(app.overlay, Overlay::MemoryEditor(_)));
+    assert!(matches!(app.layers.top(), Overlay::MemoryEditor(_)));
     type_str(&mut app, "- never push to main\n");
     app.handle_key(ctrl('s'));
-    assert!(matches!(app.overlay, Overlay::None), "sent and closed");
+    assert!(matches!(app.layers.top(), Overlay::None), "sent and closed");
     // The workbench never writes the file: the runtime does, if the base is still current.
     assert_eq!(
         rx.try_recv().ok(),
@@ -543,11 +567,11 @@ fn memory_edit_needs_focus_and_is_read_only_in_replay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut app, _rx) = live_app(&memory_session(dir.path()));
     app.handle_key(key('e'));
-    assert!(matches!(app.overlay, Overlay::None), "the key does nothing outside the Memory panel");
+    assert!(matches!(app.layers.top(), Overlay::None), "the key does nothing outside the Memory panel");
     let mut replay = App::replay(opts(), memory_session(dir.path()));
     replay.handle_key(key('8'));
     replay.handle_key(key('e'));
-    assert!(matches!(replay.overlay, Overlay::None));
+    assert!(matches!(replay.layers.top(), Overlay::None));
     assert_eq!(replay.message(), Some("read-only replay"));
 }
 
@@ -565,14 +589,14 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     app.handle_key(key('e'));
     std::fs::write(&path, "two\n").expect("write");
     app.file_changed();
-    let Overlay::MemoryEditor(edit) = &app.overlay else { panic!("still editing") };
+    let Overlay::MemoryEditor(edit) = app.layers.top() else { panic!("still editing") };
     assert_eq!(edit.editor.lines().join("\n"), "two\n");
 
     // With edits: a conflict, and neither side is written.
     type_str(&mut app, "mine ");
     std::fs::write(&path, "theirs\n").expect("write");
     app.file_changed();
-    assert!(matches!(app.overlay, Overlay::MemoryConflict { .. }));
+    assert!(matches!(app.layers.top(), Overlay::MemoryConflict { .. }));
     assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("theirs\n"));
     let screen = draw(&mut app, 100, 30);
     assert!(screen.contains("-theirs"), "{screen}");
@@ -581,7 +605,7 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
 
     // Keep editing, then keep mine: the buffer overwrites the file.
     app.handle_key(key('e'));
-    assert!(matches!(app.overlay, Overlay::MemoryEditor(_)));
+    assert!(matches!(app.layers.top(), Overlay::MemoryEditor(_)));
     app.handle_key(ctrl('s'));
     assert_eq!(rx.try_recv().ok(), save("mine two\n", "theirs\n"), "seen conflicts do not block a save: the base is the version seen");
     std::fs::write(&path, "mine two\n").expect("write");
@@ -592,7 +616,7 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     std::fs::write(&path, "newest\n").expect("write");
     app.file_changed();
     app.handle_key(key('t'));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("newest\n"));
     assert_eq!(app.panel::<MemoryView>().disk.as_deref(), Some("newest\n"));
 
@@ -601,7 +625,7 @@ fn a_change_on_disk_under_unsaved_edits_opens_the_conflict_view() {
     type_str(&mut app, "y");
     std::fs::write(&path, "sneaky\n").expect("write");
     app.handle_key(ctrl('s'));
-    assert!(matches!(app.overlay, Overlay::MemoryConflict { .. }));
+    assert!(matches!(app.layers.top(), Overlay::MemoryConflict { .. }));
     app.handle_key(key('m'));
     assert_eq!(rx.try_recv().ok(), save("ynewest\n", "sneaky\n"), "keep mine overwrites the version it was shown");
 }
@@ -768,7 +792,7 @@ fn verdicts_are_accepted_with_a_confirmation_and_rejected_with_a_note() {
     assert!(drain(&mut rx).is_empty(), "outside the Verifier panel `a` is not an override");
     app.handle_key(key('5'));
     app.handle_key(key('a'));
-    assert!(matches!(app.overlay, Overlay::Confirm(ConfirmKind::AcceptWork)));
+    assert!(matches!(app.layers.top(), Overlay::Confirm(ConfirmKind::AcceptWork)));
     app.handle_key(key('n'));
     assert!(drain(&mut rx).is_empty(), "any other key cancels");
     app.handle_key(key('a'));
@@ -776,7 +800,7 @@ fn verdicts_are_accepted_with_a_confirmation_and_rejected_with_a_note() {
     assert_eq!(drain(&mut rx), [Command::OverrideVerdict { accept: true, note: None }]);
 
     app.handle_key(key('r'));
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::RejectNote, _)));
+    assert!(matches!(app.layers.top(), Overlay::Editor(EditorKind::RejectNote, _)));
     app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     assert!(drain(&mut rx).is_empty(), "an empty note is not sent");
     for c in "add a test".chars() {
@@ -784,7 +808,7 @@ fn verdicts_are_accepted_with_a_confirmation_and_rejected_with_a_note() {
     }
     app.handle_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
     assert_eq!(drain(&mut rx), [Command::OverrideVerdict { accept: false, note: Some("add a test".into()) }]);
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
 }
 
 #[test]
@@ -793,9 +817,9 @@ fn help_scrolls_with_the_arrows_and_filters_by_typing() {
     app.handle_key(key('?'));
     app.handle_key(code(KeyCode::Down));
     app.handle_key(code(KeyCode::PageDown));
-    assert!(matches!(app.overlay, Overlay::Help { scroll: 11, .. }));
+    assert!(matches!(app.layers.top(), Overlay::Help { scroll: 11, .. }));
     app.handle_key(code(KeyCode::Home));
-    assert!(matches!(app.overlay, Overlay::Help { scroll: 0, .. }));
+    assert!(matches!(app.layers.top(), Overlay::Help { scroll: 0, .. }));
     for c in "roll".chars() {
         app.handle_key(key(c));
     }
@@ -803,7 +827,7 @@ fn help_scrolls_with_the_arrows_and_filters_by_typing() {
     assert!(screen.contains("filter: roll") && screen.contains("Roll back to the selected checkpoint"), "{screen}");
     assert!(!screen.contains("Pause or resume"), "{screen}");
     app.handle_key(code(KeyCode::Esc));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
 }
 
 #[test]
@@ -819,6 +843,34 @@ fn help_lists_the_focused_layer_first_and_quit_at_the_top_of_the_global_keys() {
     // At 80x24 quit is on the first screen of help.
     let screen = draw(&mut app, 80, 24);
     assert!(screen.contains("Quit"), "{screen}");
+}
+
+#[test]
+fn help_says_from_the_offers_which_keys_do_nothing_now_and_why() {
+    let text = |l: &ratatui::text::Line| -> String { l.spans.iter().map(|s| s.content.as_ref()).collect() };
+    let (theme, problems) = crate::config::theme::load_theme("default", None);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut replay = App::replay(WorkbenchOptions { theme, ..opts() }, finished_session());
+    replay.handle_key(key('?'));
+    let lines = crate::tui::view::help_lines(&replay, "");
+    let dim = replay.opts.theme.style("ui.dim");
+    let find = |what: &str| lines.iter().find(|l| text(l).contains(what)).unwrap_or_else(|| panic!("no {what}"));
+    let pause = find("Pause or resume the agent");
+    assert!(text(pause).ends_with("— read-only replay"), "{}", text(pause));
+    assert_eq!(pause.style, dim, "a key that does nothing is dimmed");
+    let quit = find("Quit");
+    assert!(!text(quit).contains(" — "), "quit works everywhere: {}", text(quit));
+    assert!(text(find("Focus panel 9")).ends_with("— no panel with that number"));
+    // The same key live and running: enabled, as the hints say.
+    let (mut live, _rx) = live_app(&demo_session());
+    live.handle_key(key('?'));
+    let lines = crate::tui::view::help_lines(&live, "");
+    let pause = lines.iter().find(|l| text(l).contains("Pause or resume the agent")).expect("pause");
+    assert_eq!(text(pause).trim(), "p           Pause or resume the agent");
+    assert_ne!(pause.style, dim);
+    // A key of another panel's section is listed for reference, not judged.
+    let rollback = lines.iter().find(|l| text(l).contains("Roll back to the selected checkpoint")).expect("rollback");
+    assert!(!text(rollback).contains(" — "), "{}", text(rollback));
 }
 
 #[test]
@@ -929,7 +981,7 @@ fn each_layer_claims_its_keys_and_global_keys_apply_where_it_does_not() {
     app.handle_key(key('p'));
     assert!(rx.try_recv().is_err(), "help has the keyboard");
     app.handle_key(key('?'));
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
 }
 
 /// The verdict session with the run still going (its verdict can be overridden).

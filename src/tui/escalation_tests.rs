@@ -58,16 +58,16 @@ fn drain(rx: &mut crate::tui::testkit::CommandRx) -> Vec<Command> {
 fn an_escalation_opens_the_overlay_and_is_approved_once() {
     let (mut app, mut rx) = live(&[started(true)]);
     app.apply_event(&requested(1, 1));
-    assert!(matches!(app.overlay, Overlay::Escalation(1)));
+    assert!(matches!(app.layers.top(), Overlay::Escalation(1)));
     let screen = draw(&mut app);
     assert!(screen.contains("pip install requests") && screen.contains("the tests import it"), "{screen}");
     app.handle_key(key('x'));
     assert!(drain(&mut rx).is_empty(), "other keys do not answer it");
     app.handle_key(key('y'));
     assert_eq!(drain(&mut rx), [Command::ResolveEscalation { id: 1, approve: true, note: None }]);
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
     app.handle_key(key('j'));
-    assert!(matches!(app.overlay, Overlay::None), "an answered escalation does not come back before the runtime resolves it");
+    assert!(matches!(app.layers.top(), Overlay::None), "an answered escalation does not come back before the runtime resolves it");
     app.apply_event(&ev(2, EventKind::EscalationResolved { id: 1, approved: true, by: "supervisor".into(), note: None }));
     assert!(app.state.sandbox.escalation.is_none());
     assert_eq!(app.state.core.interventions.len(), 1, "the supervisor's answer is an intervention");
@@ -76,12 +76,12 @@ fn an_escalation_opens_the_overlay_and_is_approved_once() {
 #[test]
 fn denying_takes_a_note_for_the_agent() {
     let (mut app, mut rx) = live(&[started(true), requested(1, 4)]);
-    assert!(matches!(app.overlay, Overlay::Escalation(4)));
+    assert!(matches!(app.layers.top(), Overlay::Escalation(4)));
     app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
-    assert!(matches!(app.overlay, Overlay::Editor(EditorKind::EscalationNote(4), _)));
+    assert!(matches!(app.layers.top(), Overlay::Editor(EditorKind::EscalationNote(4), _)));
     app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     app.handle_key(key('j'));
-    assert!(matches!(app.overlay, Overlay::Escalation(4)), "leaving the note goes back to the question");
+    assert!(matches!(app.layers.top(), Overlay::Escalation(4)), "leaving the note goes back to the question");
     app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     for c in "vendor it".chars() {
         app.handle_key(key(c));
@@ -94,7 +94,7 @@ fn denying_takes_a_note_for_the_agent() {
 fn replay_shows_escalations_without_asking() {
     let opts = WorkbenchOptions { keymap: default_keymap(), ..WorkbenchOptions::default() };
     let app = App::replay(opts, vec![started(true), requested(1, 1)]);
-    assert!(matches!(app.overlay, Overlay::None));
+    assert!(matches!(app.layers.top(), Overlay::None));
 }
 
 #[test]

@@ -102,6 +102,29 @@ pub enum Effect {
     Reveal(u64),
     /// Put this text on the clipboard.
     Copy(String),
+    /// Leave the workbench (a confirmed quit).
+    Quit,
+    /// Start the run with this task.
+    StartTask(String),
+    /// Send this correction to the agent.
+    Correct(String),
+    /// Answer escalation `id`.
+    AnswerEscalation {
+        id: u64,
+        approve: bool,
+        note: Option<String>,
+    },
+    /// The new text of the rebuilt window's field being edited.
+    RebuildField(String),
+    /// Ask the runtime to save MEMORY.md as `text` if it is still `base`; `edit` is the
+    /// editor to reopen if the request cannot be sent.
+    SaveMemory {
+        text: String,
+        base: String,
+        edit: super::panels::memory::MemoryEdit,
+    },
+    /// Files shown by panels may have changed: read them again.
+    ReloadFiles,
 }
 
 #[derive(Debug, Default)]

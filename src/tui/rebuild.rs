@@ -10,6 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::pager::Pager;
 use super::panels::RenderCtx;
 use super::panels::status::tokens;
 use super::state::RebuildProposal;
@@ -34,15 +35,13 @@ pub struct RebuildKeys {
 
 #[derive(Debug, Default)]
 pub struct RebuildView {
-    pub shown: bool,
     pub selected: usize,
-    /// Rows of the detail scrolled past.
-    pub scroll: usize,
+    /// The detail's scrolling.
+    pub detail: Pager,
     /// The proposal the view last opened by itself, so hiding it sticks until the next one.
     pub opened_for: Option<u64>,
     /// The field whose editor is open: (proposal, field).
     pub editing: Option<(u64, String)>,
-    detail_height: u16,
 }
 
 pub fn rows(p: &RebuildProposal) -> Vec<Row> {
@@ -58,15 +57,7 @@ impl RebuildView {
     pub fn move_by(&mut self, delta: isize, p: &RebuildProposal) {
         let n = rows(p).len();
         self.selected = self.selected.saturating_add_signed(delta).min(n.saturating_sub(1));
-        self.scroll = 0;
-    }
-
-    pub fn page(&self) -> isize {
-        self.detail_height.saturating_sub(1).max(1) as isize
-    }
-
-    pub fn scroll_by(&mut self, delta: isize) {
-        self.scroll = self.scroll.saturating_add_signed(delta);
+        self.detail.reset();
     }
 
     /// Draws the view over `area` (the caller blanks it first).
@@ -150,10 +141,8 @@ impl RebuildView {
         let first = sel_pos.saturating_sub(h.saturating_sub(1));
         f.render_widget(Paragraph::new(lines.into_iter().skip(first).take(h).map(|(_, l)| l).collect::<Vec<_>>()), list);
 
-        self.detail_height = detail.height;
         let body = detail_lines(p, all.get(self.selected).copied(), ctx, usize::from(detail.width).max(1));
-        self.scroll = self.scroll.min(body.len().saturating_sub(usize::from(detail.height)));
-        f.render_widget(Paragraph::new(body.into_iter().skip(self.scroll).take(usize::from(detail.height)).collect::<Vec<_>>()), detail);
+        f.render_widget(Paragraph::new(self.detail.visible(&body, detail.height)), detail);
     }
 }
 

@@ -81,11 +81,16 @@ pub struct ToolCell {
 }
 
 impl ToolCell {
-    /// The one thing the call is about, so a collapsed line says what was touched (the same
-    /// words the Candidates view and headless use).
+    /// The one thing the call is about, so a collapsed line says what was touched.
     pub fn target(&self) -> String {
-        crate::protocol::tool_target_full(&self.name, &self.args)
+        call_target(&self.name, &self.args)
     }
+}
+
+/// What a call is about, whole and on one line: the words the transcript's collapsed line and
+/// the Candidates view both show (and search reads), cut only by the room each has.
+pub fn call_target(name: &str, args: &serde_json::Value) -> String {
+    crate::protocol::tool_target_full(name, args).replace('\n', " ")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -445,5 +445,10 @@ fn a_tool_call_reads_the_same_in_the_transcript_and_everywhere_else() {
         tests: None,
     };
     assert_eq!(cell.target(), "/fn add/ in src");
-    assert_eq!(cell.target(), crate::protocol::tool_target("search", &args));
+    assert_eq!(cell.target(), call_target("search", &args));
+    // A long, multi-line command: one line, whole (each view cuts it to its own room only).
+    let command = format!("cat <<'EOF' > notes.txt\n{}\nEOF", "x".repeat(120));
+    let run = ToolCell { name: "run".into(), args: serde_json::json!({ "command": command }), ..cell };
+    assert_eq!(run.target(), command.replace('\n', " "));
+    assert_eq!(run.target(), call_target("run", &run.args));
 }

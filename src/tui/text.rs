@@ -1,8 +1,12 @@
-//! Width-aware text helpers: wrapping, truncating and match highlighting on styled lines.
+//! The workbench's one text module: display widths, wrapping (plain text, styled segments,
+//! code), truncating and match highlighting. Every wrap treats a tab the same way: whitespace up
+//! to the next tab stop ([`TAB_WIDTH`]).
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
+
+pub use crate::printable::{TAB_WIDTH, expand_tabs};
 
 fn cw(c: char) -> usize {
     c.width().unwrap_or(0)
@@ -12,12 +16,13 @@ pub fn str_width(s: &str) -> usize {
     s.chars().map(cw).sum()
 }
 
-/// Greedy word wrap; words longer than the width are split. Always at least one line.
+/// Greedy word wrap; words longer than the width are split; spaces inside a line (indentation
+/// too) are kept. Always at least one line.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut out = Vec::new();
     for raw in text.split('\n') {
-        let raw = crate::printable::visible(raw).replace('\t', "    ");
+        let raw = expand_tabs(raw, &mut 0);
         let mut line = String::new();
         let mut w = 0;
         for word in raw.split_inclusive(' ') {
@@ -162,44 +167,174 @@ pub fn highlight_nth(
     (Line::from(spans).style(line.style), hits.len())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+// Styled segments, for the Markdown and diff renderers.
 
-    #[test]
-    fn highlight_nth_sets_the_current_occurrence_apart() {
-        let (m, c) = (Style::default().bg(ratatui::style::Color::Yellow), Style::default().bg(ratatui::style::Color::Magenta));
-        let (line, n) = highlight_nth(&Line::raw("add, add, add"), "add", m, Some(1), c);
-        assert_eq!(n, 3);
-        let styled: Vec<(String, Option<ratatui::style::Color>)> = line.spans.iter().map(|s| (s.content.to_string(), s.style.bg)).collect();
-        assert_eq!(styled.iter().filter(|(t, bg)| t == "add" && *bg == Some(ratatui::style::Color::Magenta)).count(), 1);
-        assert_eq!(styled.iter().filter(|(t, bg)| t == "add" && *bg == Some(ratatui::style::Color::Yellow)).count(), 2);
-        assert_eq!(styled[2], ("add".to_string(), Some(ratatui::style::Color::Magenta)), "the second one is current: {styled:?}");
+/// A line under construction: spans with adjacent same-style text merged.
+#[derive(Default, Debug, Clone)]
+pub struct LineBuf {
+    pub spans: Vec<(String, Style)>,
+    pub width: usize,
+}
+
+impl LineBuf {
+    pub fn push(&mut self, text: &str, style: Style) {
+        if text.is_empty() {
+            return;
+        }
+        self.width += str_width(text);
+        match self.spans.last_mut() {
+            Some((t, s)) if *s == style => t.push_str(text),
+            _ => self.spans.push((text.to_string(), style)),
+        }
     }
 
-    #[test]
-    fn wrap_respects_width_and_keeps_words() {
-        let rows = wrap("the quick brown fox", 9);
-        assert_eq!(rows, vec!["the quick", "brown fox"]);
-        assert!(wrap("abcdefghij", 4).iter().all(|r| str_width(r) <= 4));
-        assert_eq!(wrap("", 5), vec![""]);
+    pub fn push_char(&mut self, c: char, style: Style) {
+        self.width += cw(c);
+        match self.spans.last_mut() {
+            Some((t, s)) if *s == style => t.push(c),
+            _ => self.spans.push((c.to_string(), style)),
+        }
     }
 
-    #[test]
-    fn highlight_marks_only_matches() {
-        let line = Line::from(vec![Span::raw("Hello wor"), Span::raw("ld, WORLD")]);
-        let st = Style::new().bg(ratatui::style::Color::Yellow);
-        let out = highlight(&line, "world", st);
-        let marked: String = out.spans.iter().filter(|s| s.style == st).map(|s| s.content.as_ref()).collect();
-        assert_eq!(marked, "worldWORLD");
-        let all: String = out.spans.iter().map(|s| s.content.as_ref()).collect();
-        assert_eq!(all, "Hello world, WORLD");
+    /// Pads with spaces in `style` up to `to` columns.
+    pub fn pad(&mut self, to: usize, style: Style) {
+        if self.width < to {
+            let n = to - self.width;
+            self.push(&" ".repeat(n), style);
+        }
     }
 
-    #[test]
-    fn hard_wrap_splits_long_styled_lines() {
-        let rows = hard_wrap(Line::raw("abcdefghij"), 4);
-        assert_eq!(rows.len(), 3);
-        assert!(rows.iter().all(|r| r.width() <= 4));
+    pub fn into_spans(self) -> Vec<Span<'static>> {
+        self.spans.into_iter().map(|(t, s)| Span::styled(t, s)).collect()
     }
 }
+
+/// Greedy word wrap of styled segments (prose) to lines of at most `width` columns. Runs of
+/// whitespace at a break and at the start of a line are dropped; a word longer than a line is
+/// split between characters; `\n` forces a break. Always returns at least one (possibly empty)
+/// line.
+pub fn wrap_styled(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut cur = LineBuf::default();
+    let mut space = LineBuf::default();
+    let mut word = LineBuf::default();
+
+    // Places the pending word (and the spaces before it) on the current line or the next.
+    let flush_word = |cur: &mut LineBuf, space: &mut LineBuf, word: &mut LineBuf, lines: &mut Vec<LineBuf>| {
+        if word.width == 0 && word.spans.is_empty() {
+            return;
+        }
+        if cur.width + space.width + word.width <= width {
+            for (t, s) in space.spans.drain(..) {
+                cur.push(&t, s);
+            }
+        } else if word.width <= width {
+            lines.push(std::mem::take(cur));
+        } else {
+            // Too long for any line: start it on this line if there is room, then split.
+            if cur.width + space.width < width {
+                for (t, s) in space.spans.drain(..) {
+                    cur.push(&t, s);
+                }
+            } else if cur.width > 0 {
+                lines.push(std::mem::take(cur));
+            }
+            for (t, s) in word.spans.drain(..) {
+                for c in t.chars() {
+                    if cur.width + cw(c) > width && cur.width > 0 {
+                        lines.push(std::mem::take(cur));
+                    }
+                    cur.push_char(c, s);
+                }
+            }
+        }
+        *space = LineBuf::default();
+        for (t, s) in word.spans.drain(..) {
+            cur.push(&t, s);
+        }
+        word.width = 0;
+    };
+
+    for (text, style) in segments {
+        for c in text.chars() {
+            if c == '\n' {
+                flush_word(&mut cur, &mut space, &mut word, &mut lines);
+                lines.push(std::mem::take(&mut cur));
+                space = LineBuf::default();
+            } else if c == ' ' || c == '\t' {
+                flush_word(&mut cur, &mut space, &mut word, &mut lines);
+                if cur.width > 0 {
+                    let col = cur.width + space.width;
+                    let n = if c == '\t' { TAB_WIDTH - col % TAB_WIDTH } else { 1 };
+                    (0..n).for_each(|_| space.push_char(' ', *style));
+                }
+            } else if let Some(shown) = crate::printable::escaped(c) {
+                shown.chars().for_each(|e| word.push_char(e, *style));
+            } else {
+                word.push_char(c, *style);
+            }
+        }
+    }
+    flush_word(&mut cur, &mut space, &mut word, &mut lines);
+    lines.push(cur);
+    lines
+}
+
+/// Splits code into lines of at most `width` columns at word boundaries, keeping every
+/// space (indentation included); a word longer than the line is split between characters.
+/// Always returns at least one line.
+pub fn code_wrap(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
+    let width = width.max(1);
+    let chars: Vec<(char, Style)> = segments.iter().flat_map(|(t, s)| t.chars().map(move |c| (c, *s))).collect();
+    let mut lines = Vec::new();
+    let (mut start, mut w) = (0, 0);
+    // Where the current line may break: just after a space that follows some code.
+    let mut brk: Option<usize> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c_w = cw(chars[i].0);
+        if w + c_w > width && i > start {
+            let end = brk.filter(|b| *b > start).unwrap_or(i);
+            let mut l = LineBuf::default();
+            chars[start..end].iter().for_each(|(c, st)| l.push_char(*c, *st));
+            lines.push(l);
+            start = end;
+            w = chars[start..i].iter().map(|(c, _)| cw(*c)).sum();
+            brk = None;
+            continue;
+        }
+        w += c_w;
+        if chars[i].0 == ' ' && chars[start..i].iter().any(|(c, _)| *c != ' ') {
+            brk = Some(i + 1);
+        }
+        i += 1;
+    }
+    let mut l = LineBuf::default();
+    chars[start..].iter().for_each(|(c, st)| l.push_char(*c, *st));
+    lines.push(l);
+    lines
+}
+
+/// Splits styled text between characters into lines of at most `width` columns (for code,
+/// where words must keep their spacing). Always returns at least one line.
+pub fn hard_wrap_styled(segments: &[(String, Style)], width: usize) -> Vec<LineBuf> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut cur = LineBuf::default();
+    for (text, style) in segments {
+        for c in text.chars() {
+            let w = cw(c);
+            if cur.width + w > width && cur.width > 0 {
+                lines.push(std::mem::take(&mut cur));
+            }
+            cur.push_char(c, *style);
+        }
+    }
+    lines.push(cur);
+    lines
+}
+
+#[cfg(test)]
+#[path = "text_tests.rs"]
+mod tests;

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, ConfirmKind, EditorKind, Mode, Overlay};
-use super::layout;
+use super::layout::{self, Screen};
 use super::panels::memory;
 use super::panels::{self, RenderCtx, status};
 use super::rebuild::RebuildKeys;
@@ -82,7 +82,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         context_budget,
     };
     // The Rebuild view is a layer over the panels while a rebuilt window waits for review.
-    if app.rebuild_in_view() && screen.body.height > 2 {
+    if app.rebuild_shown() && screen.body.height > 2 {
         let key = |a| binding_notation(app, KeyContext::Rebuild, a);
         let keys = RebuildKeys {
             approve: key(Action::RebuildApprove),
@@ -100,8 +100,18 @@ pub fn render(app: &mut App, f: &mut Frame) {
     let info = status::StatusInfo { context_budget, hints: &hints, notice: app.notice.as_deref(), error: app.error.as_deref() };
     status::render(f, screen.status, &ctx, &info);
 
-    match &app.overlay {
-        Overlay::None => {}
+    // The other layers, bottom to top, each over the ones below.
+    for layer in app.layers.iter() {
+        render_layer(f, area, &screen, app, &ctx, layer);
+    }
+    app.screen = screen;
+}
+
+fn render_layer(f: &mut Frame, area: Rect, screen: &Screen, app: &App, ctx: &RenderCtx, layer: &Overlay) {
+    let th = ctx.theme;
+    match layer {
+        // Drawn with the panels, under the status bar.
+        Overlay::None | Overlay::Rebuild => {}
         Overlay::Help { scroll, filter } => render_help(f, area, app, *scroll, filter),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),
@@ -109,14 +119,14 @@ pub fn render(app: &mut App, f: &mut Frame) {
             let h = c.height(screen.body.height);
             let r = Rect { y: screen.body.bottom().saturating_sub(h), height: h, ..screen.body };
             clear(f, r, th);
-            c.render(f, r, &ctx);
+            c.render(f, r, ctx);
         }
         Overlay::Dropped(list) => {
             let r = centered(area, area.width.saturating_sub(8).min(120), area.height.saturating_sub(6).max(3));
             clear(f, r, th);
-            let key = |a| binding_notation(app, KeyContext::Global, a);
+            let key = |a| binding_notation(app, KeyContext::Dropped, a);
             let footer = format!(" {} opens the message · {} close ", key(Action::Expand), key(Action::Cancel));
-            list.render(f, r, &ctx, &footer);
+            list.render(f, r, ctx, &footer);
         }
         Overlay::MemoryEditor(edit) => {
             // MEMORY.md is a document, not a one-off message: give it most of the screen.
@@ -154,7 +164,6 @@ pub fn render(app: &mut App, f: &mut Frame) {
             f.render_widget(&**ta, inner);
         }
     }
-    app.screen = screen;
 }
 
 fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
@@ -211,11 +220,13 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
 
 /// The help overlay lists the active keymap, so it is right whatever the user rebound:
 /// grouped by layer, the one that has the keyboard first, quitting at the top of the global
-/// keys, and only the lines containing `filter` (case-insensitive) when one is typed.
+/// keys, and only the lines containing `filter` (case-insensitive) when one is typed. Under a
+/// panel, its keys and the global ones say what they do now from the same offers that drive
+/// dispatch and hints: a key that would do nothing is dimmed with the reason.
 pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let th = &app.opts.theme;
-    let under = match app.overlay {
-        Overlay::Help { .. } => app.focus_layer(),
+    let under = match app.layers.top() {
+        Overlay::Help { .. } => app.layer_under_top(),
         _ => app.layer(),
     };
     let mut order = vec![under];
@@ -225,6 +236,16 @@ pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
     let rest: Vec<KeyContext> = KeyContext::ALL.into_iter().filter(|c| !order.contains(c)).collect();
     order.extend(rest);
     let needle = filter.to_lowercase();
+    // The offers answer for the focused panel and the app, not for a layer such as the
+    // Rebuild view, which claims keys of its own.
+    let offers = (under == app.focus_layer()).then(|| app.offers_now());
+    let why_not = |ctx: KeyContext, a: Action| -> Option<String> {
+        let offers = offers.as_ref().filter(|_| ctx == under || ctx == KeyContext::Global)?;
+        match offers.iter().find(|o| o.action == a) {
+            Some(o) => o.disabled.clone(),
+            None => Some("nothing to do here".into()),
+        }
+    };
     let mut lines = Vec::new();
     for ctx in order {
         let mut bindings: Vec<&crate::config::keymap::Binding> = app.opts.keymap.bindings(ctx).iter().collect();
@@ -241,10 +262,14 @@ pub fn help_lines(app: &App, filter: &str) -> Vec<Line<'static>> {
         lines.push(Line::styled(format!("{}{here}", ctx.as_str()), th.style("ui.help.section")));
         let w = bindings.iter().map(|b| b.notation.chars().count()).max().unwrap_or(0);
         for b in bindings {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.help.key")),
-                Span::styled(b.desc.clone(), th.style("ui.help.desc")),
-            ]));
+            let line = match why_not(ctx, b.action) {
+                None => Line::from(vec![
+                    Span::styled(format!("  {:<w$}  ", b.notation), th.style("ui.help.key")),
+                    Span::styled(b.desc.clone(), th.style("ui.help.desc")),
+                ]),
+                Some(why) => Line::styled(format!("  {:<w$}  {} — {why}", b.notation, b.desc), th.style("ui.dim")),
+            };
+            lines.push(line);
         }
     }
     if lines.is_empty() {

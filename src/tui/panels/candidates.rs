@@ -6,6 +6,7 @@
 //! the columns do not fit, a strip of numbers says which ones are on screen and the selection
 //! scrolls through them.
 
+use crate::tui::pager::Pager;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -14,7 +15,8 @@ use serde_json::Value;
 
 use super::{RenderCtx, empty_state};
 use crate::config::theme::Theme;
-use crate::protocol::{PickedBy, ToolCallRequest, tool_target};
+use crate::protocol::{PickedBy, ToolCallRequest};
+use crate::tui::state::call_target;
 use crate::tui::state::{Candidate, CandidateStatus, MaxStep, WorkbenchState};
 use crate::tui::text::{hard_wrap, truncate, wrap};
 use crate::tui::widgets::diffview;
@@ -51,8 +53,7 @@ pub struct CandidatesView {
     /// Position of the selected candidate among the step's candidates.
     pub selected: usize,
     /// Rows scrolled past, shared by every column so they stay comparable.
-    pub scroll: usize,
-    height: u16,
+    pub pager: Pager,
 }
 
 impl CandidatesView {
@@ -72,7 +73,7 @@ impl CandidatesView {
         self.auto = auto;
         self.step = i;
         self.selected = 0;
-        self.scroll = 0;
+        self.pager.reset();
     }
 
     pub fn move_step(&mut self, delta: isize, n: usize) {
@@ -80,19 +81,11 @@ impl CandidatesView {
         let next = cur.saturating_add_signed(delta).min(n - 1);
         self.step = if next + 1 == n { None } else { Some(next) };
         self.selected = 0;
-        self.scroll = 0;
+        self.pager.reset();
     }
 
     pub fn move_selection(&mut self, delta: isize, n: usize) {
         self.selected = self.selected.saturating_add_signed(delta).min(n.saturating_sub(1));
-    }
-
-    pub fn scroll_by(&mut self, delta: isize) {
-        self.scroll = self.scroll.saturating_add_signed(delta);
-    }
-
-    pub fn page(&self) -> isize {
-        self.height.saturating_sub(1).max(1) as isize
     }
 
     /// The 1-based number of the selected candidate of the shown step.
@@ -104,7 +97,6 @@ impl CandidatesView {
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, keys: &CandidateKeys) {
         let th = ctx.theme;
         let st = ctx.state;
-        self.height = area.height;
         let Some(si) = self.step_index(st.max_steps.len()) else {
             let text = format!(
                 "No Max Mode step yet. {} turns Max Mode on (5 candidates per step, judged; the losers cost overhead, not context); \
@@ -156,7 +148,7 @@ impl CandidatesView {
             return;
         }
         let cols = Layout::horizontal(vec![Constraint::Fill(1); shown]).split(body);
-        let mut max_rows = 0;
+        let (mut max_rows, mut height) = (0, 0);
         for (k, col) in cols.iter().enumerate() {
             let pos = first + k;
             let Some(c) = m.candidates.get(pos) else { continue };
@@ -167,10 +159,11 @@ impl CandidatesView {
             f.render_widget(block, *col);
             let lines = candidate_lines(c, inner.width, th, ctx.hl);
             max_rows = max_rows.max(lines.len().saturating_sub(usize::from(inner.height)));
-            let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(inner.height)).collect();
+            height = inner.height;
+            let visible: Vec<Line> = lines.into_iter().skip(self.pager.offset).take(usize::from(inner.height)).collect();
             f.render_widget(Paragraph::new(visible), inner);
         }
-        self.scroll = self.scroll.min(max_rows);
+        self.pager.fit(height, max_rows);
     }
 }
 
@@ -286,7 +279,7 @@ pub fn candidate_lines(c: &Candidate, width: u16, th: &Theme, hl: &Highlighter) 
         let room = w.saturating_sub(crate::tui::text::str_width(&name));
         out.push(Line::from(vec![
             Span::styled(name, th.style("transcript.tool.name")),
-            Span::styled(truncate(&tool_target(&t.name, args), room), th.style("transcript.tool.target")),
+            Span::styled(truncate(&call_target(&t.name, args), room), th.style("transcript.tool.target")),
         ]));
     }
     for (t, args) in &parsed {

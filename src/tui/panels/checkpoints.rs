@@ -11,6 +11,7 @@ use super::status::tokens;
 use super::{empty_state, RenderCtx};
 use crate::config::keymap::{Action, KeyContext};
 use crate::tui::app::ConfirmKind;
+use crate::tui::pager::{Pager, selection_step};
 use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::config::theme::Theme;
 use crate::protocol::CheckpointField;
@@ -22,15 +23,14 @@ pub struct CheckpointsView {
     /// The selected checkpoint; `None` follows the newest, so a checkpoint saved while the
     /// panel is open is the one shown unless the user picked another.
     pub selected: Option<usize>,
-    /// Rows of the field view scrolled past.
-    pub scroll: usize,
+    /// The field view's scrolling.
+    pub detail: Pager,
     /// Show the fields as a diff against the marked checkpoint, else the previous one.
     pub diff: bool,
     /// The checkpoint diffs compare against, chosen by the supervisor.
     pub marked: Option<usize>,
     /// Fields only, without the list.
     pub expanded: bool,
-    detail_height: u16,
 }
 
 impl CheckpointsView {
@@ -45,15 +45,7 @@ impl CheckpointsView {
         let next = cur.saturating_add_signed(delta).min(n - 1);
         // Back on the newest: follow again.
         self.selected = if next + 1 == n { None } else { Some(next) };
-        self.scroll = 0;
-    }
-
-    pub fn scroll_detail(&mut self, delta: isize) {
-        self.scroll = self.scroll.saturating_add_signed(delta);
-    }
-
-    pub fn page(&self) -> isize {
-        self.detail_height.saturating_sub(1).max(1) as isize
+        self.detail.reset();
     }
 
     /// The selected checkpoint's id, for the rollback prompt.
@@ -102,16 +94,13 @@ impl CheckpointsView {
             .collect();
         f.render_widget(Paragraph::new(rows), list);
 
-        self.detail_height = detail.height;
         if detail.height == 0 {
             return;
         }
         let entry = &cps[sel];
         let prev = against.and_then(|p| cps.get(p));
         let lines = if self.diff { diff_lines(entry, prev, th, w) } else { field_lines(entry, th, w) };
-        self.scroll = self.scroll.min(lines.len().saturating_sub(usize::from(detail.height)));
-        let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(detail.height)).collect();
-        f.render_widget(Paragraph::new(visible), detail);
+        f.render_widget(Paragraph::new(self.detail.visible(&lines, detail.height)), detail);
     }
 }
 
@@ -270,7 +259,7 @@ impl crate::tui::panel::Panel for CheckpointsView {
             }
             Action::ToggleCheckpointDiff => {
                 self.diff = !self.diff;
-                self.scroll = 0;
+                self.detail.reset();
             }
             Action::MarkCheckpoint => {
                 let Some(sel) = self.selected_index(n) else { return };
@@ -288,10 +277,7 @@ impl crate::tui::panel::Panel for CheckpointsView {
                 fx.send(crate::protocol::Command::Rollover);
                 fx.notice("rollover requested");
             }
-            Action::PageUp | Action::PageDown => {
-                let p = self.page();
-                self.scroll_detail(if a == Action::PageUp { -p } else { p });
-            }
+            a if self.detail.page_key(a) => {}
             _ => {
                 if let Some(d) = scroll_delta(a, 1) {
                     self.scroll(d, cx);
@@ -300,8 +286,7 @@ impl crate::tui::panel::Panel for CheckpointsView {
         }
     }
     fn scroll(&mut self, delta: isize, cx: &RenderCtx) {
-        let step = if delta.unsigned_abs() > 1_000 { delta } else { delta.signum() };
-        self.move_selection(step, cx.state.checkpoints.len());
+        self.move_selection(selection_step(delta), cx.state.checkpoints.len());
     }
     fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
         CheckpointsView::render(self, f, area, cx)

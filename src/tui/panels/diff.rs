@@ -10,6 +10,7 @@ use ratatui::Frame;
 
 use super::{empty_state, RenderCtx};
 use crate::config::keymap::{Action, KeyContext};
+use crate::tui::pager::{Pager, selection_step};
 use crate::tui::panel::{Effects, Offer, PanelId, Placement, scroll_delta, scroll_offers};
 use crate::tui::session_diff::{FileStatus, SessionFileDiff};
 use crate::tui::text::{hard_wrap, truncate};
@@ -46,12 +47,12 @@ pub struct DiffView {
     pub mode: DiffMode,
     pub scope: DiffScope,
     pub selected: usize,
-    pub detail_scroll: usize,
+    /// The detail's scrolling.
+    pub detail_pager: Pager,
     /// Detail only, without the file list.
     pub expanded: bool,
     session: Option<(u64, Rc<Vec<SessionFileDiff>>)>,
     detail: Option<(DetailKey, Rc<Vec<Line<'static>>>)>,
-    detail_height: u16,
     pub item_count: usize,
 }
 
@@ -99,15 +100,7 @@ impl DiffView {
 
     pub fn move_selection(&mut self, delta: isize) {
         self.selected = self.selected.saturating_add_signed(delta).min(self.item_count.saturating_sub(1));
-        self.detail_scroll = 0;
-    }
-
-    pub fn scroll_detail(&mut self, delta: isize) {
-        self.detail_scroll = self.detail_scroll.saturating_add_signed(delta);
-    }
-
-    pub fn page(&self) -> isize {
-        self.detail_height.saturating_sub(1).max(1) as isize
+        self.detail_pager.reset();
     }
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx) {
@@ -152,7 +145,6 @@ impl DiffView {
             .collect();
         f.render_widget(Paragraph::new(rows), list);
 
-        self.detail_height = detail.height;
         if detail.height == 0 {
             return;
         }
@@ -171,9 +163,7 @@ impl DiffView {
                 l
             }
         };
-        self.detail_scroll = self.detail_scroll.min(lines.len().saturating_sub(1));
-        let visible: Vec<Line> = lines.iter().skip(self.detail_scroll).take(usize::from(detail.height)).cloned().collect();
-        f.render_widget(Paragraph::new(visible), detail);
+        f.render_widget(Paragraph::new(self.detail_pager.visible(&lines, detail.height)), detail);
     }
 
     fn render_header(&self, f: &mut Frame, area: Rect, ctx: &RenderCtx) {
@@ -230,13 +220,10 @@ impl crate::tui::panel::Panel for DiffView {
                     DiffScope::Session => DiffScope::Step,
                 };
                 self.selected = 0;
-                self.detail_scroll = 0;
+                self.detail_pager.reset();
             }
             Action::Expand => self.expanded = !self.expanded,
-            Action::PageUp | Action::PageDown => {
-                let p = self.page();
-                self.scroll_detail(if a == Action::PageUp { -p } else { p });
-            }
+            a if self.detail_pager.page_key(a) => {}
             _ => {
                 if let Some(d) = scroll_delta(a, 1) {
                     self.scroll(d, cx);
@@ -245,8 +232,7 @@ impl crate::tui::panel::Panel for DiffView {
         }
     }
     fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
-        let step = if delta.unsigned_abs() > 1_000 { delta } else { delta.signum() };
-        self.move_selection(step);
+        self.move_selection(selection_step(delta));
     }
     fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
         DiffView::render(self, f, area, cx)

@@ -17,6 +17,7 @@ use super::{empty_state, RenderCtx};
 use crate::config::keymap::{Action, KeyContext};
 use crate::protocol::Command;
 use crate::tui::app::Overlay;
+use crate::tui::pager::Pager;
 use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::config::theme::Theme;
 use crate::tui::state::MemoryProposal;
@@ -45,10 +46,9 @@ pub struct MemoryView {
     pub error: Option<String>,
     /// Proposals answered here, hidden until their `memory_resolved` arrives.
     pub answered: std::collections::HashSet<u64>,
-    pub scroll: usize,
+    pub pager: Pager,
     revision: u64,
     cache: MarkdownCache,
-    height: u16,
 }
 
 impl MemoryView {
@@ -58,7 +58,7 @@ impl MemoryView {
             return false;
         }
         self.path = Some(path);
-        self.scroll = 0;
+        self.pager.reset();
         self.reload();
         true
     }
@@ -92,14 +92,6 @@ impl MemoryView {
         self.revision += 1;
     }
 
-    pub fn scroll_by(&mut self, delta: isize) {
-        self.scroll = self.scroll.saturating_add_signed(delta);
-    }
-
-    pub fn page(&self) -> isize {
-        self.height.saturating_sub(1).max(1) as isize
-    }
-
     fn markdown(&mut self, width: u16, th: &Theme, hl: &Highlighter) -> Rc<Vec<Line<'static>>> {
         let key = (self.revision, width);
         if let Some((k, lines)) = &self.cache
@@ -114,7 +106,6 @@ impl MemoryView {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, proposal: Option<&MemoryProposal>, keys: &MemoryKeys) {
         let th = ctx.theme;
-        self.height = area.height;
         let Some(path) = self.path.clone() else {
             empty_state(f, area, ctx, "Project memory (MEMORY.md) appears here once the session says where its workspace is.");
             return;
@@ -138,9 +129,7 @@ impl MemoryView {
         } else {
             lines.extend(self.markdown(area.width, th, ctx.hl).iter().cloned());
         }
-        self.scroll = self.scroll.min(lines.len().saturating_sub(usize::from(area.height)));
-        let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(area.height)).collect();
-        f.render_widget(Paragraph::new(visible), area);
+        f.render_widget(Paragraph::new(self.pager.visible(&lines, area.height)), area);
     }
 }
 
@@ -247,14 +236,14 @@ impl crate::tui::panel::Panel for MemoryView {
                 fx.push(Effect::Overlay(Overlay::MemoryEditor(MemoryEdit { path, base: text, editor: Box::new(editor) })));
             }
             _ => {
-                if let Some(d) = scroll_delta(a, self.page()) {
+                if let Some(d) = scroll_delta(a, self.pager.page()) {
                     self.scroll(d, cx);
                 }
             }
         }
     }
     fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
-        self.scroll_by(delta);
+        self.pager.by(delta);
     }
     fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
         let keys = MemoryKeys {

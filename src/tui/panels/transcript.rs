@@ -505,7 +505,7 @@ fn tool_line(ctx: &RenderCtx, t: &ToolCell, width: usize, expanded: bool) -> Lin
     let marker = if expanded { "▾ " } else { "▸ " };
     let head = format!("{marker}{icon} {} ", t.name);
     let target_w = width.saturating_sub(str_width(&head) + right_w);
-    let target = truncate(&t.target().replace('\n', " "), target_w);
+    let target = truncate(&t.target(), target_w);
     let pad = target_w.saturating_sub(str_width(&target));
     let mut spans = vec![
         Span::styled(marker.to_string(), th.style("ui.dim")),

@@ -221,11 +221,9 @@ impl crate::tui::panel::Panel for TranscriptPanel {
                     fx.send(cmd);
                     fx.notice(what);
                 }
-                Action::Top => self.candidates.scroll = 0,
-                Action::Bottom => self.candidates.scroll = usize::MAX / 2,
                 _ => {
-                    if let Some(d) = scroll_delta(a, self.candidates.page()) {
-                        self.candidates.scroll_by(d);
+                    if let Some(d) = scroll_delta(a, self.candidates.pager.page()) {
+                        self.candidates.pager.by(d);
                     }
                 }
             }
@@ -271,7 +269,7 @@ impl crate::tui::panel::Panel for TranscriptPanel {
     }
     fn scroll(&mut self, delta: isize, cx: &RenderCtx) {
         if self.candidates.shown {
-            self.candidates.scroll_by(delta);
+            self.candidates.pager.by(delta);
         } else if delta < 0 {
             self.view.scroll_up(cx, cx.pending, delta.unsigned_abs());
         } else {

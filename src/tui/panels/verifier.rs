@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::{empty_state, RenderCtx, VERIFIER_EMPTY};
 use crate::config::keymap::{Action, KeyContext};
 use crate::tui::app::{ConfirmKind, EditorKind};
+use crate::tui::pager::Pager;
 use crate::tui::panel::{Effect, Effects, Offer, PanelId, Placement, READ_ONLY, scroll_delta, scroll_offers};
 use crate::config::theme::Theme;
 use crate::tui::state::Verdict;
@@ -23,22 +24,12 @@ pub struct VerifierKeys {
 
 #[derive(Debug, Default)]
 pub struct VerifierView {
-    pub scroll: usize,
-    height: u16,
+    pub pager: Pager,
 }
 
 impl VerifierView {
-    pub fn scroll_by(&mut self, delta: isize) {
-        self.scroll = self.scroll.saturating_add_signed(delta);
-    }
-
-    pub fn page(&self) -> isize {
-        self.height.saturating_sub(1).max(1) as isize
-    }
-
     pub fn render(&mut self, f: &mut Frame, area: Rect, ctx: &RenderCtx, keys: &VerifierKeys) {
         let th = ctx.theme;
-        self.height = area.height;
         let verdicts = &ctx.state.verdicts;
         if verdicts.is_empty() {
             empty_state(f, area, ctx, VERIFIER_EMPTY);
@@ -55,9 +46,7 @@ impl VerifierView {
             lines.push(Line::default());
             lines.extend(verdict_lines(v, th, w));
         }
-        self.scroll = self.scroll.min(lines.len().saturating_sub(usize::from(area.height)));
-        let visible: Vec<Line> = lines.into_iter().skip(self.scroll).take(usize::from(area.height)).collect();
-        f.render_widget(Paragraph::new(visible), area);
+        f.render_widget(Paragraph::new(self.pager.visible(&lines, area.height)), area);
     }
 }
 
@@ -125,14 +114,14 @@ impl crate::tui::panel::Panel for VerifierView {
             Action::VerdictAccept => fx.push(Effect::Confirm(ConfirmKind::AcceptWork)),
             Action::VerdictReject => fx.push(Effect::Edit(EditorKind::RejectNote, String::new())),
             _ => {
-                if let Some(d) = scroll_delta(a, self.page()) {
+                if let Some(d) = scroll_delta(a, self.pager.page()) {
                     self.scroll(d, cx);
                 }
             }
         }
     }
     fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
-        self.scroll_by(delta);
+        self.pager.by(delta);
     }
     fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
         let keys = VerifierKeys { accept: cx.key(KeyContext::Verifier, Action::VerdictAccept), reject: cx.key(KeyContext::Verifier, Action::VerdictReject) };

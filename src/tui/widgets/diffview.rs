@@ -3,8 +3,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::highlight::Highlighter;
-use super::text::{LineBuf, code_wrap, expand_tabs, hard_wrap};
 use crate::config::theme::Theme;
+use crate::tui::text::{LineBuf, code_wrap, expand_tabs, hard_wrap_styled};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -300,7 +300,7 @@ pub fn side_by_side(diff: &str, path: &str, width: u16, theme: &Theme, hl: &High
     for row in rows {
         match row {
             Row::Full(j) => {
-                for part in hard_wrap(&content[j], width) {
+                for part in hard_wrap_styled(&content[j], width) {
                     out.push(Line::from(part.into_spans()));
                 }
             }

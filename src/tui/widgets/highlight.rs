@@ -8,8 +8,8 @@ use syntect::highlighting::{FontStyle, HighlightState, Theme as SynTheme, ThemeS
 use syntect::parsing::{ParseState, SyntaxReference, SyntaxSet};
 use syntect::util::LinesWithEndings;
 
-use super::text::expand_tabs;
 use crate::config::theme::{DEFAULT_SYNTAX, Theme};
+use crate::tui::text::expand_tabs;
 
 // Loading syntect's dumps takes tens of milliseconds (far more in debug builds), so every
 // Highlighter in the process shares one copy.

@@ -8,8 +8,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 
 use super::highlight::{CodeState, Highlighter};
-use super::text::{LineBuf, hard_wrap, width as text_width, wrap};
 use crate::config::theme::Theme;
+use crate::tui::text::{LineBuf, hard_wrap_styled, str_width, wrap_styled};
 
 /// Renders Markdown to lines wrapped at `width` columns; code fences are highlighted by
 /// language. Text that ends inside a fence (streaming) renders the fence so far as code.
@@ -290,7 +290,7 @@ impl<'a> Renderer<'a> {
                     rest.push("│ ", quote);
                 }
                 Container::Item { marker, emitted } => {
-                    let pad = " ".repeat(text_width(marker));
+                    let pad = " ".repeat(str_width(marker));
                     if *emitted {
                         first.push(&pad, Style::default());
                     } else {
@@ -340,7 +340,7 @@ impl<'a> Renderer<'a> {
         for c in &self.containers {
             match c {
                 Container::Quote => rest.push("│ ", self.theme.style("markdown.quote")),
-                Container::Item { marker, .. } => rest.push(&" ".repeat(text_width(marker)), Style::default()),
+                Container::Item { marker, .. } => rest.push(&" ".repeat(str_width(marker)), Style::default()),
             }
         }
         (rest.clone(), rest)
@@ -353,7 +353,7 @@ impl<'a> Renderer<'a> {
         }
         let segs = std::mem::take(&mut self.inline);
         let (first, rest) = self.prefixes();
-        let lines = wrap(&segs, self.avail(&rest));
+        let lines = wrap_styled(&segs, self.avail(&rest));
         self.emit(lines, first, rest);
     }
 
@@ -554,7 +554,7 @@ impl<'a> Renderer<'a> {
         let mut body = Vec::new();
         for line in lines {
             let segs: Vec<(String, Style)> = line.spans.into_iter().map(|s| (s.content.into_owned(), s.style)).collect();
-            for mut piece in hard_wrap(&segs, avail) {
+            for mut piece in hard_wrap_styled(&segs, avail) {
                 if avail + indent.width <= self.avail(&rest) {
                     let mut l = indent.clone();
                     for (t, s) in piece.spans.drain(..) {
@@ -575,7 +575,7 @@ impl<'a> Renderer<'a> {
         let (first, rest) = self.prefixes();
         let avail = self.avail(&rest);
         let cols = table.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let cell_w = |c: &Vec<(String, Style)>| c.iter().map(|(t, _)| text_width(t)).sum::<usize>();
+        let cell_w = |c: &Vec<(String, Style)>| c.iter().map(|(t, _)| str_width(t)).sum::<usize>();
         let mut widths = vec![0; cols];
         for row in &table.rows {
             for (i, c) in row.iter().enumerate() {
@@ -601,14 +601,14 @@ impl<'a> Renderer<'a> {
                 }
             }
             if fits {
-                body.extend(hard_wrap(&segs, avail));
+                body.extend(hard_wrap_styled(&segs, avail));
             } else {
-                body.extend(wrap(&segs, avail));
+                body.extend(wrap_styled(&segs, avail));
             }
             if header && r + 1 == table.header_rows {
                 let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
                 let rule = if fits { rule.join("─┼─") } else { "─".repeat(avail.min(self.width)) };
-                body.extend(hard_wrap(&[(rule, sep)], avail));
+                body.extend(hard_wrap_styled(&[(rule, sep)], avail));
             }
         }
         self.emit(body, first, rest);

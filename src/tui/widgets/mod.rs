@@ -2,4 +2,3 @@
 pub mod diffview;
 pub mod highlight;
 pub mod markdown;
-pub mod text;
