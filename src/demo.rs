@@ -1,7 +1,20 @@
 //! The bundled demo: a small Python project with two failing tests, and the scripted session
 //! that fixes it. Embedded so that `endure demo` works from an installed binary.
+//!
+//! The session is meant to show every feature in about 90 seconds at speed 1: a MEMORY.md
+//! dream proposed at the start, checkpoints at 20/45/70% of a small context budget and one
+//! rollover, a Max Mode step, a verifier that rejects once, and a branch for a supervisor
+//! correction. The scenario does what a model would; [`direct`] does the one thing a
+//! supervisor would otherwise have to (turning Max Mode on for one step), through the same
+//! commands; [`after_run`] lets the finished demo be rolled back from the workbench.
 
 use std::path::{Path, PathBuf};
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::agent::{AgentHandle, CommandSender};
+use crate::config::settings::RunOptions;
+use crate::protocol::{Command, CommandEnvelope, Event, EventKind};
 
 /// The demo scenario (TOML).
 pub const SCENARIO: &str = include_str!("../assets/demo/scenario.toml");
@@ -14,7 +27,150 @@ pub const WORKSPACE: &[(&str, &str)] = &[
     ("textstats/stats.py", include_str!("../assets/demo/workspace/textstats/stats.py")),
     ("tests/__init__.py", include_str!("../assets/demo/workspace/tests/__init__.py")),
     ("tests/test_stats.py", include_str!("../assets/demo/workspace/tests/test_stats.py")),
+    ("samples/essay.txt", include_str!("../assets/demo/workspace/samples/essay.txt")),
+    ("MEMORY.md", include_str!("../assets/demo/workspace/MEMORY.md")),
 ];
+
+/// The demo's context budget, in tokens: small, so that the checkpoints at 20/45/70% and a
+/// rollover at 85% happen within its few steps.
+pub const CONTEXT_BUDGET: u64 = 9_500;
+
+/// Max Mode is turned on while this step runs, so the next one is a Max Mode step.
+pub const MAX_MODE_DURING_STEP: u64 = 7;
+
+/// Candidates of the demo's Max Mode step.
+pub const MAX_MODE_CANDIDATES: u32 = 3;
+
+/// The options a demo session runs with: the scripted provider on `scenario`, the small
+/// context budget, and `speed` (a delay factor; None: the frontend's default).
+pub fn options(scenario: PathBuf, speed: Option<f64>) -> RunOptions {
+    RunOptions {
+        provider: Some("scripted".into()),
+        script: Some(scenario),
+        speed,
+        context_budget: Some(CONTEXT_BUDGET),
+        ..Default::default()
+    }
+}
+
+/// Turns Max Mode on for one step of the running demo: `SetMaxMode` is sent while step
+/// [`MAX_MODE_DURING_STEP`] runs (it takes effect at the next boundary) and turned off again as
+/// soon as the runtime reports it on, so exactly the next step runs with candidates when the
+/// steps take their scripted time. Commands go as the client `demo`, like a supervisor's.
+pub fn direct(handle: &AgentHandle) -> Option<tokio::task::JoinHandle<()>> {
+    let mut events = handle.control_link().subscribe()?;
+    let commands = handle.commands.for_client("demo");
+    Some(tokio::spawn(async move {
+        let mut asked = false;
+        loop {
+            let ev = match events.recv().await {
+                Ok(ev) => ev,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            match ev.kind {
+                EventKind::StepStarted { step } if !asked && step >= MAX_MODE_DURING_STEP => {
+                    asked = true;
+                    if commands.send(Command::SetMaxMode(Some(MAX_MODE_CANDIDATES))).is_err() {
+                        return;
+                    }
+                }
+                EventKind::MaxModeChanged { candidates: Some(_), .. } if asked => {
+                    let _ = commands.send(Command::SetMaxMode(None));
+                    return;
+                }
+                EventKind::SessionFinished { .. } => return,
+                _ => {}
+            }
+        }
+    }))
+}
+
+/// The workbench's ends of a demo session: its events and a command sender. While the run
+/// goes, both pass straight through. Once it has finished, a `Rollback` is done the way
+/// `endure rollback` does it (the runtime is gone), and the events it logged are passed on, so
+/// that the finished demo can be rolled back to a checkpoint from the workbench. Other
+/// commands after the end are dropped: there is nothing left to do them.
+pub fn after_run(handle: &mut AgentHandle) -> (broadcast::Receiver<Event>, CommandSender) {
+    let mut upstream = handle.take_events();
+    let runtime = handle.commands.clone();
+    let (ui_tx, ui_rx) = broadcast::channel(8_192);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<CommandEnvelope>();
+    let workspace = workspace_of(&handle.log_path);
+    let session = handle.session_id.clone();
+    let log = handle.log_path.clone();
+    tokio::spawn(async move {
+        let mut finished = false;
+        let mut open = true;
+        let mut last_seq = 0;
+        loop {
+            tokio::select! {
+                ev = upstream.recv(), if open => match ev {
+                    Ok(ev) => {
+                        last_seq = last_seq.max(ev.seq);
+                        finished |= matches!(ev.kind, EventKind::SessionFinished { .. });
+                        let _ = ui_tx.send(ev);
+                    }
+                    // Whatever was missed is in the log.
+                    Err(broadcast::error::RecvError::Lagged(_)) => last_seq = forward_logged(&log, last_seq, &ui_tx),
+                    Err(broadcast::error::RecvError::Closed) => {
+                        open = false;
+                        finished = true;
+                    }
+                },
+                cmd = cmd_rx.recv() => match cmd {
+                    None => return,
+                    Some(env) if !finished => {
+                        let _ = runtime.send_envelope(env);
+                    }
+                    Some(CommandEnvelope { command: Command::Rollback(to), .. }) => {
+                        if let Some(ws) = workspace.clone() {
+                            roll_back_finished(ws, session.clone(), to).await;
+                            last_seq = forward_logged(&log, last_seq, &ui_tx);
+                        }
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+    });
+    (ui_rx, CommandSender::new(cmd_tx, "local"))
+}
+
+/// The workspace of a session whose log is `<workspace>/.endure/sessions/<id>/events.jsonl`.
+fn workspace_of(log: &Path) -> Option<PathBuf> {
+    log.ancestors().nth(4).map(Path::to_path_buf)
+}
+
+/// Sends the logged events after `after` to the workbench; returns the last seq sent.
+fn forward_logged(log: &Path, after: u64, ui: &broadcast::Sender<Event>) -> u64 {
+    let mut last = after;
+    if let Ok(read) = crate::session::read_log(log) {
+        for ev in read.events.into_iter().filter(|e| e.seq > after) {
+            last = last.max(ev.seq);
+            let _ = ui.send(ev);
+        }
+    }
+    last
+}
+
+/// `endure rollback` on the finished session. The runtime releases the session's lock just
+/// after its last event, so a lock still held is waited for, briefly.
+async fn roll_back_finished(workspace: PathBuf, session: String, to: String) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (ws, id, cp) = (workspace.clone(), session.clone(), to.clone());
+        let done = tokio::task::spawn_blocking(move || crate::agent::rollback_session(&ws, &id, &cp)).await;
+        match done {
+            Ok(Err(crate::agent::AgentError::Locked(_))) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            // A refused rollback changes nothing; what it would have logged is not there to show.
+            _ => return,
+        }
+    }
+}
+
 
 /// A fresh copy of the demo under `root`: `root/textstats` (the workspace) and
 /// `root/scenario.toml`. Returns (workspace, scenario path).

@@ -6,8 +6,8 @@
 //!
 //! Beyond plain order, a scenario can react to what a request carries, the way a model would,
 //! and nothing else: a supervisor correction delivered since the agent's last answer switches
-//! the agent to the `when_correction` answers; a request whose system prompt contains a
-//! `matched` answer's text gets that answer; with `same_step_candidates`, Max Mode's identical
+//! the agent to the `when_correction` answers; a request that contains a `matched`
+//! answer's text gets that answer; with `same_step_candidates`, Max Mode's identical
 //! candidate requests all answer the same step (with its `candidates` variants); and `fallback`
 //! answers keep a role answering once its list is used up.
 
@@ -54,8 +54,9 @@ pub struct Scenario {
     /// Per role, the answer given whenever the role's list is used up, as often as needed.
     #[serde(default, skip_serializing_if = "Fallback::is_empty")]
     pub fallback: Fallback,
-    /// Answers chosen by the request's system prompt instead of by order (a dream's writer
-    /// request, say); they can be given any number of times and do not move the role's order.
+    /// Answers chosen by what the request says instead of by order (a dream's writer request,
+    /// a judge shown a particular candidate); the first that matches is given, as often as
+    /// asked, without moving the role's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched: Vec<Matched>,
     /// With Max Mode on, the candidates of one step are identical requests in a row. When set,
@@ -98,12 +99,13 @@ impl Fallback {
     }
 }
 
-/// An answer for any request of `role` whose system prompt contains `system_contains`.
+/// An answer for any request of `role` that contains `request_contains` in its system prompt
+/// or any of its messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matched {
     pub role: Role,
-    pub system_contains: String,
+    pub request_contains: String,
     #[serde(default)]
     pub text: String,
     #[serde(default)]
@@ -330,6 +332,15 @@ fn request_key(req: &ModelRequest) -> u64 {
     h.finish()
 }
 
+fn request_contains(req: &ModelRequest, needle: &str) -> bool {
+    use crate::model::Message;
+    req.system.contains(needle)
+        || req.messages.iter().any(|m| match m {
+            Message::User { text } | Message::Assistant { text, .. } => text.contains(needle),
+            Message::Tool { content, .. } => content.contains(needle),
+        })
+}
+
 fn no_answer(role: Role, n: usize, has: usize) -> ModelError {
     ModelError::Config(format!("the scripted scenario has no answer {} for the {} role (it has {has})", n + 1, role.as_str()))
 }
@@ -363,7 +374,7 @@ impl ScriptedProvider {
     /// The answer for `req` and the name its tool calls' default ids take.
     fn next_answer(&self, req: &ModelRequest) -> Result<(String, Answer), ModelError> {
         let role = req.role;
-        if let Some(m) = self.scenario.matched.iter().find(|m| m.role == role && req.system.contains(&m.system_contains)) {
+        if let Some(m) = self.scenario.matched.iter().find(|m| m.role == role && request_contains(req, &m.request_contains)) {
             let n = self.matched_given.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok((format!("m{n}"), Answer { text: m.text.clone(), tool_calls: m.tool_calls.clone(), usage: None }));
         }

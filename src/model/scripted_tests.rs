@@ -94,7 +94,7 @@ text = "two, another way"
 
 [[matched]]
 role = "writer"
-system_contains = "consolidating"
+request_contains = "consolidating"
 text = "dream answer"
 
 [[writer]]
@@ -170,13 +170,15 @@ async fn a_step_asked_again_after_a_pause_gets_the_same_answer_even_in_a_branch(
 }
 
 #[tokio::test]
-async fn matched_answers_go_by_the_system_prompt_and_keep_the_order_of_the_rest() {
+async fn matched_answers_go_by_what_the_request_says_and_keep_the_order_of_the_rest() {
     let p = provider(BRANCHING);
     let dream = request(Role::Writer, "You are consolidating it", vec![user("x")]);
     let checkpoint = request(Role::Writer, "You write checkpoints", vec![user("x")]);
     assert_eq!(ask(&p, &dream).await.unwrap().0, "dream answer");
     assert_eq!(ask(&p, &checkpoint).await.unwrap().0, "checkpoint 1");
     assert_eq!(ask(&p, &dream).await.unwrap().0, "dream answer");
+    let in_a_message = request(Role::Writer, "other", vec![user("as you are consolidating it, …")]);
+    assert_eq!(ask(&p, &in_a_message).await.unwrap().0, "dream answer");
     // No writer fallback: past the list is the error it always was.
     let err = ask(&p, &checkpoint).await.expect_err("no second checkpoint answer");
     assert!(err.to_string().contains("no answer 2 for the writer role"), "{err}");
