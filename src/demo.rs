@@ -35,9 +35,6 @@ pub const WORKSPACE: &[(&str, &str)] = &[
 /// rollover at 85% happen within its few steps.
 pub const CONTEXT_BUDGET: u64 = 9_500;
 
-/// Max Mode is turned on while this step runs, so the next one is a Max Mode step.
-pub const MAX_MODE_DURING_STEP: u64 = 7;
-
 /// Candidates of the demo's Max Mode step.
 pub const MAX_MODE_CANDIDATES: u32 = 3;
 
@@ -53,13 +50,23 @@ pub fn options(scenario: PathBuf, speed: Option<f64>) -> RunOptions {
     }
 }
 
-/// Turns Max Mode on for one step of the running demo: `SetMaxMode` is sent while step
-/// [`MAX_MODE_DURING_STEP`] runs (it takes effect at the next boundary) and turned off again as
-/// soon as the runtime reports it on, so exactly the next step runs with candidates when the
-/// steps take their scripted time. Commands go as the client `demo`, like a supervisor's.
+/// The agent's answer just before the one the scenario gives Max Mode variants: when it
+/// arrives, the demo turns Max Mode on for the next step.
+fn max_mode_cue() -> Option<String> {
+    let s = crate::model::scripted::Scenario::parse(SCENARIO, false).ok()?;
+    let of = s.candidates.first()?.of;
+    s.agent.get(of.checked_sub(2)?).map(|a| a.text.clone())
+}
+
+/// Turns Max Mode on for one step of the running demo: `SetMaxMode` is sent when the agent's
+/// answer before the scenario's Max Mode step arrives (it takes effect at the next boundary),
+/// and turned off again as soon as the runtime reports it on, so exactly that step runs with
+/// candidates when steps take their scripted time. Commands go as the client `demo`, like a
+/// supervisor's.
 pub fn direct(handle: &AgentHandle) -> Option<tokio::task::JoinHandle<()>> {
     let mut events = handle.control_link().subscribe()?;
     let commands = handle.commands.for_client("demo");
+    let cue = max_mode_cue()?;
     Some(tokio::spawn(async move {
         let mut asked = false;
         loop {
@@ -69,7 +76,7 @@ pub fn direct(handle: &AgentHandle) -> Option<tokio::task::JoinHandle<()>> {
                 Err(broadcast::error::RecvError::Closed) => return,
             };
             match ev.kind {
-                EventKind::StepStarted { step } if !asked && step >= MAX_MODE_DURING_STEP => {
+                EventKind::AssistantMessage { text, .. } if !asked && text == cue => {
                     asked = true;
                     if commands.send(Command::SetMaxMode(Some(MAX_MODE_CANDIDATES))).is_err() {
                         return;
@@ -216,5 +223,6 @@ mod tests {
         assert_eq!(on_disk, embedded, "a demo file was added or removed without updating demo::WORKSPACE");
         let scenario = crate::model::scripted::Scenario::parse(SCENARIO, false).expect("scenario parses");
         assert!(scenario.agent.len() >= 6 && !task().is_empty());
+        assert!(max_mode_cue().is_some(), "the scenario has Max Mode variants, after an answer of its own");
     }
 }
