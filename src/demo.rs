@@ -178,7 +178,6 @@ async fn roll_back_finished(workspace: PathBuf, session: String, to: String) {
     }
 }
 
-
 /// A fresh copy of the demo under `root`: `root/textstats` (the workspace) and
 /// `root/scenario.toml`. Returns (workspace, scenario path).
 pub fn materialize(root: &Path) -> std::io::Result<(PathBuf, PathBuf)> {

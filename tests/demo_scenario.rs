@@ -88,10 +88,13 @@ async fn the_demo_shows_every_feature_and_can_be_rolled_back_after_the_run() {
             _ => None,
         })
         .expect("a candidate picked by the judge");
-    let candidates =
-        events.iter().filter(|e| matches!(&e.kind, EventKind::CandidateProposed { step, .. } if *step == picked.0)).count();
+    let candidates = events.iter().filter(|e| matches!(&e.kind, EventKind::CandidateProposed { step, .. } if *step == picked.0)).count();
     assert!((3..=5).contains(&candidates), "{candidates} candidates");
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::JudgeVerdict { step, pick, reason } if (*step, *pick) == picked && !reason.is_empty())));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::JudgeVerdict { step, pick, reason } if (*step, *pick) == picked && !reason.is_empty()))
+    );
 
     // The verifier rejects once, naming what is missing, then accepts.
     let verdicts: Vec<(bool, usize)> = events
