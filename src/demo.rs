@@ -109,17 +109,27 @@ pub fn after_run(handle: &mut AgentHandle) -> (broadcast::Receiver<Event>, Comma
     tokio::spawn(async move {
         let mut finished = false;
         let mut open = true;
-        let mut last_seq = 0;
+        // The last logged event passed on. A live-only event carries the seq of the logged
+        // event that follows it, so anything at or below this was passed on already (from the
+        // log, after a lag).
+        let mut last_seq: Option<u64> = None;
         loop {
             tokio::select! {
                 ev = upstream.recv(), if open => match ev {
+                    Ok(ev) if last_seq.is_some_and(|l| ev.seq <= l) => {}
                     Ok(ev) => {
-                        last_seq = last_seq.max(ev.seq);
+                        if !ev.kind.is_live_only() {
+                            last_seq = Some(ev.seq);
+                        }
                         finished |= matches!(ev.kind, EventKind::SessionFinished { .. });
                         let _ = ui_tx.send(ev);
                     }
                     // Whatever was missed is in the log.
-                    Err(broadcast::error::RecvError::Lagged(_)) => last_seq = forward_logged(&log, last_seq, &ui_tx),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let (last, ended) = forward_logged(&log, last_seq, &ui_tx);
+                        last_seq = last;
+                        finished |= ended;
+                    }
                     Err(broadcast::error::RecvError::Closed) => {
                         open = false;
                         finished = true;
@@ -133,7 +143,7 @@ pub fn after_run(handle: &mut AgentHandle) -> (broadcast::Receiver<Event>, Comma
                     Some(CommandEnvelope { command: Command::Rollback(to), .. }) => {
                         if let Some(ws) = workspace.clone() {
                             roll_back_finished(ws, session.clone(), to).await;
-                            last_seq = forward_logged(&log, last_seq, &ui_tx);
+                            last_seq = forward_logged(&log, last_seq, &ui_tx).0;
                         }
                     }
                     Some(_) => {}
@@ -149,16 +159,18 @@ fn workspace_of(log: &Path) -> Option<PathBuf> {
     log.ancestors().nth(4).map(Path::to_path_buf)
 }
 
-/// Sends the logged events after `after` to the workbench; returns the last seq sent.
-fn forward_logged(log: &Path, after: u64, ui: &broadcast::Sender<Event>) -> u64 {
-    let mut last = after;
+/// Sends the logged events after `after` to the workbench; returns the last seq sent and
+/// whether the session's end was among them.
+fn forward_logged(log: &Path, after: Option<u64>, ui: &broadcast::Sender<Event>) -> (Option<u64>, bool) {
+    let (mut last, mut ended) = (after, false);
     if let Ok(read) = crate::session::read_log(log) {
-        for ev in read.events.into_iter().filter(|e| e.seq > after) {
-            last = last.max(ev.seq);
+        for ev in read.events.into_iter().filter(|e| after.is_none_or(|a| e.seq > a)) {
+            last = Some(ev.seq);
+            ended |= matches!(ev.kind, EventKind::SessionFinished { .. });
             let _ = ui.send(ev);
         }
     }
-    last
+    (last, ended)
 }
 
 /// `endure rollback` on the finished session. The runtime releases the session's lock just

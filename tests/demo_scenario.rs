@@ -185,3 +185,32 @@ async fn max_mode_throughout_and_an_early_rollover_never_break_the_demo() {
     assert!(events.iter().any(|e| matches!(e.kind, EventKind::CandidateProposed { index: 5, .. })));
     assert!(demo.read("textstats/stats.py").contains("(lengths[middle - 1] + lengths[middle]) / 2"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workbench_relay_rolls_back_mid_run_through_the_runtime_and_after_the_run_by_itself() {
+    let demo = Demo::new();
+    let original = demo.read("textstats/stats.py");
+    let mut handle = demo.spawn();
+    let log = handle.log_path.clone();
+    let (mut ui, commands) = endure::demo::after_run(&mut handle);
+
+    // While the run goes, a rollback is the runtime's: it rolls back and pauses, and the
+    // script carries on after the resume.
+    wait_for(&mut ui, "checkpoint 1.2", |k| matches!(k, EventKind::CheckpointSaved { threshold_pct: 45, .. })).await;
+    commands.send(Command::Rollback("1.1".into())).unwrap();
+    wait_for(&mut ui, "the rollback", |k| matches!(k, EventKind::RolledBack { to, .. } if to == "1.1")).await;
+    wait_for(&mut ui, "the pause after it", |k| matches!(k, EventKind::Paused { .. })).await;
+    commands.send(Command::Resume).unwrap();
+    wait_for(&mut ui, "the end", |k| matches!(k, EventKind::SessionFinished { .. })).await;
+    let result = finish(handle).await;
+    assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+    no_missing_answers(&logged_events(&log));
+    assert_ne!(demo.read("textstats/stats.py"), original);
+
+    // After the run, the relay does the rollback itself and passes on what it logged.
+    commands.send(Command::Rollback("1.1".into())).unwrap();
+    wait_for(&mut ui, "the rollback after the run", |k| matches!(k, EventKind::RolledBack { to, .. } if to == "1.1")).await;
+    assert_eq!(demo.read("textstats/stats.py"), original);
+    let events = logged_events(&log);
+    assert_eq!(events.iter().filter(|e| matches!(e.kind, EventKind::RolledBack { .. })).count(), 2);
+}
