@@ -32,11 +32,13 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
             _ => None,
         })
         .collect();
-    assert_eq!(counts.len(), 4);
+    assert_eq!(counts.len(), 5);
     if python_available() {
         let first = counts[0].expect("counts of the failing run");
         let fixed = counts[1].expect("counts of the passing run");
-        let last = counts[3].expect("counts of the run with the verifier's test");
+        let docstrings = counts[3].expect("counts of the run after the docstrings");
+        assert_eq!((docstrings.passed, docstrings.failed), (10, 0));
+        let last = counts[4].expect("counts of the run with the verifier's test");
         assert_eq!((first.passed, first.failed), (8, 2));
         assert_eq!((fixed.passed, fixed.failed), (10, 0));
         assert_eq!((last.passed, last.failed), (11, 0));
@@ -49,7 +51,7 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
 
     let replayed = SessionState::from_events(&events);
     assert_eq!(replayed, *result.state, "replaying the log must rebuild the runtime's state exactly");
-    assert_eq!(replayed.tasks.len(), 4);
+    assert_eq!(replayed.tasks.len(), 5);
     assert!(replayed.outcome.is_some());
 }
 
