@@ -45,8 +45,8 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
     }
     assert_eq!(
         events.iter().filter(|e| matches!(e.kind, EventKind::FileChanged { .. })).count(),
-        5,
-        "two fixes and two docstrings in stats.py, one test added, and nothing else (bytecode is ignored)"
+        6,
+        "two fixes and two docstrings in stats.py, the README, one test added, and nothing else (bytecode is ignored)"
     );
 
     let replayed = SessionState::from_events(&events);
