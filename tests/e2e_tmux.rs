@@ -248,14 +248,14 @@ async fn replay_scrubs_a_finished_session_step_by_step() {
     // The status bar and the transcript may land in different frames on a loaded machine:
     // wait for the screen that has both.
     tmux.wait("the timeline at the last step, with the end of the session", 10, |s| {
-        s.contains("18/18") && s.contains("session finished: done")
+        s.contains("19/19") && s.contains("session finished: done")
     })
     .await;
     // Step back to the start: the later steps disappear from every panel.
-    for _ in 0..17 {
+    for _ in 0..18 {
         tmux.keys(&["["]);
     }
-    let first = tmux.wait("the timeline at step 1", 10, |s| s.contains("step 1/18")).await;
+    let first = tmux.wait("the timeline at step 1", 10, |s| s.contains("step 1/19")).await;
     assert!(!first.contains("session finished"), "{first}");
     assert!(!first.contains("edit_file"), "{first}");
     tmux.keys(&["p"]);

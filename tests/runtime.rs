@@ -24,7 +24,7 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
 
     let events = logged_events(&log);
     // The first test run fails, the later ones pass, with counts recorded in the events (the
-    // check on the sample essay in between is no test run).
+    // two checks on the sample essay in between are no test runs).
     let counts: Vec<_> = events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -32,13 +32,13 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
             _ => None,
         })
         .collect();
-    assert_eq!(counts.len(), 5);
+    assert_eq!(counts.len(), 6);
     if python_available() {
         let first = counts[0].expect("counts of the failing run");
         let fixed = counts[1].expect("counts of the passing run");
-        let docstrings = counts[3].expect("counts of the run after the docstrings");
+        let docstrings = counts[4].expect("counts of the run after the docstrings");
         assert_eq!((docstrings.passed, docstrings.failed), (10, 0));
-        let last = counts[4].expect("counts of the run with the verifier's test");
+        let last = counts[5].expect("counts of the run with the verifier's test");
         assert_eq!((first.passed, first.failed), (8, 2));
         assert_eq!((fixed.passed, fixed.failed), (10, 0));
         assert_eq!((last.passed, last.failed), (11, 0));
