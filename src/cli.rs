@@ -274,7 +274,7 @@ pub struct DemoArgs {
     /// With --headless: print every event as a JSON line on stdout.
     #[arg(long, requires = "headless")]
     pub json: bool,
-    /// Delay factor for the scripted answers: 1 = human pace (the demo takes about a minute),
+    /// Delay factor for the scripted answers: 1 = human pace (the demo takes about 80 seconds),
     /// 2 = twice as slow, 0.5 = twice as fast, 0 = no delay at all.
     #[arg(long, value_name = "FACTOR")]
     pub speed: Option<f64>,

@@ -69,6 +69,9 @@ pub fn direct(handle: &AgentHandle) -> Option<tokio::task::JoinHandle<()>> {
     let cue = max_mode_cue()?;
     Some(tokio::spawn(async move {
         let mut asked = false;
+        // Max Mode as the supervisor left it: when they turned it on themselves, the demo's
+        // step runs in it anyway, and the demo must not turn it off behind their back.
+        let mut on = false;
         loop {
             let ev = match events.recv().await {
                 Ok(ev) => ev,
@@ -77,6 +80,9 @@ pub fn direct(handle: &AgentHandle) -> Option<tokio::task::JoinHandle<()>> {
             };
             match ev.kind {
                 EventKind::AssistantMessage { text, .. } if !asked && text == cue => {
+                    if on {
+                        return;
+                    }
                     asked = true;
                     if commands.send(Command::SetMaxMode(Some(MAX_MODE_CANDIDATES))).is_err() {
                         return;
@@ -86,6 +92,7 @@ pub fn direct(handle: &AgentHandle) -> Option<tokio::task::JoinHandle<()>> {
                     let _ = commands.send(Command::SetMaxMode(None));
                     return;
                 }
+                EventKind::MaxModeChanged { candidates, .. } => on = candidates.is_some(),
                 EventKind::SessionFinished { .. } => return,
                 _ => {}
             }

@@ -183,6 +183,8 @@ async fn max_mode_throughout_and_an_early_rollover_never_break_the_demo() {
     no_missing_answers(&events);
     assert!(events.iter().filter(|e| matches!(e.kind, EventKind::Rollover { .. })).count() >= 1);
     assert!(events.iter().any(|e| matches!(e.kind, EventKind::CandidateProposed { index: 5, .. })));
+    // The supervisor turned Max Mode on: the demo leaves it on.
+    assert!(!events.iter().any(|e| matches!(e.kind, EventKind::MaxModeChanged { candidates: None, .. })));
     assert!(demo.read("textstats/stats.py").contains("(lengths[middle - 1] + lengths[middle]) / 2"));
 }
 
