@@ -32,7 +32,9 @@ pub enum Command {
     /// List the sessions of the workspace.
     Sessions(SessionsArgs),
     /// Run the bundled demo: a scripted session that fixes a small Python project, in a fresh
-    /// copy under a temporary directory. No API key needed.
+    /// copy under a temporary directory, showing every feature (checkpoints, a rollover, Max
+    /// Mode, the verifier, a memory proposal, corrections, rollback). No API key needed; needs
+    /// python3.
     Demo(DemoArgs),
     /// Open a session's event log read-only in the workbench, following it while it grows.
     Replay(ReplayArgs),
@@ -272,8 +274,8 @@ pub struct DemoArgs {
     /// With --headless: print every event as a JSON line on stdout.
     #[arg(long, requires = "headless")]
     pub json: bool,
-    /// Delay factor for the scripted answers: 1 = human pace, 2 = twice as slow, 0.5 = twice
-    /// as fast, 0 = no delay at all.
+    /// Delay factor for the scripted answers: 1 = human pace (the demo takes about 80 seconds),
+    /// 2 = twice as slow, 0.5 = twice as fast, 0 = no delay at all.
     #[arg(long, value_name = "FACTOR")]
     pub speed: Option<f64>,
     /// Where to put the demo copy (default: a new temporary directory).

@@ -355,6 +355,19 @@ pub(crate) async fn workbench(
     task_pending: bool,
     out: &Out,
 ) -> Result<ExitCode> {
+    workbench_with(cfg, opts, title, task_pending, out, |h| (h.take_events(), h.commands.clone())).await
+}
+
+/// [`workbench`], with `wire` giving the workbench its events and command sender from the
+/// spawned session (the demo puts its own relay between them).
+async fn workbench_with(
+    cfg: agent::AgentConfig,
+    opts: &RunOptions,
+    title: String,
+    task_pending: bool,
+    out: &Out,
+    wire: impl FnOnce(&mut agent::AgentHandle) -> (tokio::sync::broadcast::Receiver<endure::protocol::Event>, agent::CommandSender),
+) -> Result<ExitCode> {
     let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
     // A resumed session's history is in its log; the workbench shows it before new events.
     let history = match &cfg.session_id {
@@ -364,8 +377,8 @@ pub(crate) async fn workbench(
     let task = cfg.task.clone().unwrap_or_default();
     let mut handle = agent::spawn(cfg)?;
     let control = serve_control(&handle, &task, out);
-    let events = handle.take_events();
-    let exit = endure::tui::run_live(ui, history, events, handle.commands.clone(), task_pending).await;
+    let (events, commands) = wire(&mut handle);
+    let exit = endure::tui::run_live(ui, history, events, commands, task_pending).await;
     // Leaving the workbench ends the session: stop a run still going so its log says so, but
     // never hang on the way out.
     let _ = handle.commands.send(endure::protocol::Command::Stop);
@@ -519,32 +532,38 @@ async fn demo(args: DemoArgs, out: &Out) -> Result<ExitCode> {
     };
     let (workspace, scenario) = endure::demo::materialize(&root).context("writing the demo workspace")?;
     let workspace = workspace_dir(&workspace)?;
-    let opts = RunOptions {
-        provider: Some("scripted".into()),
-        script: Some(scenario),
-        speed: args.speed,
-        theme: args.theme,
-        keymap: args.keymap,
-        ..Default::default()
-    };
+    let opts = RunOptions { theme: args.theme, keymap: args.keymap, ..endure::demo::options(scenario, args.speed) };
     if args.headless {
         out.say(&format!("endure demo: workspace {}", workspace.display()));
         let cfg = launch::agent_config(&workspace, &opts, Some(endure::demo::task()), Supervision::Headless, 0.0)?;
-        return run_headless(cfg, args.json, out).await;
+        return run_headless_with(cfg, args.json, out, |h| {
+            endure::demo::direct(h);
+        })
+        .await;
     }
     let cfg = launch::agent_config(&workspace, &opts, Some(endure::demo::task()), Supervision::Supervised, 1.0)?;
-    let code = workbench(cfg, &opts, "endure — demo".into(), false, out).await?;
+    let code = workbench_with(cfg, &opts, "endure — demo".into(), false, out, |h| {
+        endure::demo::direct(h);
+        endure::demo::after_run(h)
+    })
+    .await?;
     out.say(&format!("endure demo: the workspace is kept at {}", workspace.display()));
     Ok(code)
 }
 
 pub(crate) async fn run_headless(cfg: agent::AgentConfig, json: bool, out: &Out) -> Result<ExitCode> {
+    run_headless_with(cfg, json, out, |_| {}).await
+}
+
+/// [`run_headless`], with `started` called on the session once it is spawned.
+async fn run_headless_with(cfg: agent::AgentConfig, json: bool, out: &Out, started: impl FnOnce(&agent::AgentHandle)) -> Result<ExitCode> {
     // Installed before the run starts, so that no signal finds the default action (which
     // would end the process without `session_finished` and orphan a running command).
     let mut signals = Signals::install().context("cannot handle signals")?;
     let task = cfg.task.clone().unwrap_or_default();
     let mut handle = agent::spawn(cfg)?;
     let control = serve_control(&handle, &task, out);
+    started(&handle);
     let events = handle.take_events();
     let (commands, join, log_path) = handle.into_parts();
     // Ctrl-C, and SIGTERM and SIGHUP (what `timeout`, CI and systemd send, and a closed

@@ -248,14 +248,14 @@ async fn replay_scrubs_a_finished_session_step_by_step() {
     // The status bar and the transcript may land in different frames on a loaded machine:
     // wait for the screen that has both.
     tmux.wait("the timeline at the last step, with the end of the session", 10, |s| {
-        s.contains("8/8") && s.contains("session finished: done")
+        s.contains("19/19") && s.contains("session finished: done")
     })
     .await;
     // Step back to the start: the later steps disappear from every panel.
-    for _ in 0..7 {
+    for _ in 0..18 {
         tmux.keys(&["["]);
     }
-    let first = tmux.wait("the timeline at step 1", 10, |s| s.contains("1/8")).await;
+    let first = tmux.wait("the timeline at step 1", 10, |s| s.contains("step 1/19")).await;
     assert!(!first.contains("session finished"), "{first}");
     assert!(!first.contains("edit_file"), "{first}");
     tmux.keys(&["p"]);
@@ -395,4 +395,76 @@ async fn review_a_rebuild_with_keys_edit_pin_drop_and_approve() {
     assert!(rollover.contains("Advance the counter to 60"));
     tmux.keys(&["q"]);
     tmux.wait("the prompt after quitting", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+}
+
+/// The whole demo as a new user would try it: the dream's proposal, a correction typed in the
+/// composer and followed, checkpoints, a Max Mode step, the rollover, the end, then a rollback
+/// from the finished workbench that restores the demo's files, and quit.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_full_demo_with_a_correction_and_a_rollback_after_the_run() {
+    let (dir, _ws, cfg) = setup();
+    let tmux = Tmux::start("fulldemo", dir.path());
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    let d = dir.path().join("full");
+    tmux.literal(&format!("ENDURE_CONFIG_DIR={} {} demo --speed 0.5 --dir {}", cfg.display(), binary(), d.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("Transcript", 20).await;
+    tmux.wait_text("Proposed MEMORY.md #1 from dream", 30).await;
+
+    // A correction, typed while the agent works: delivered at the next step, and followed.
+    tmux.keys(&["i"]);
+    tmux.wait("the composer", 10, |s| s.contains("Correction — <Enter> send")).await;
+    tmux.literal("Keep every docstring to one line.");
+    tmux.keys(&["Enter"]);
+    tmux.wait_text("correction · queued", 10).await;
+    tmux.keys(&["Escape"]);
+    tmux.wait("the composer closed", 10, |s| !s.contains("Correction — <Enter> send")).await;
+    tmux.wait_text("delivered at step", 60).await;
+    tmux.wait_text("Following your correction", 60).await;
+
+    // Checkpoints at 20 and 45% of the demo's budget, then the Max Mode step and its pick.
+    tmux.wait("checkpoint 1.1 at 20%", 60, |s| s.contains("1.1") && s.contains("20%")).await;
+    tmux.wait("checkpoint 1.2 at 45%", 60, |s| s.contains("1.2") && s.contains("45%")).await;
+    tmux.wait_text("3 candidates", 90).await;
+    tmux.wait_text("judge picked candidate", 60).await;
+    // The rollover (the status bar counts it), then the end; the workbench stays open.
+    tmux.wait("the rollover", 90, |s| s.contains("↻1")).await;
+    tmux.wait_text("session finished: done", 120).await;
+    let ws = d.join("textstats");
+    assert!(std::fs::read_to_string(ws.join("textstats/stats.py")).unwrap().contains("middle - 1"));
+    assert!(std::fs::read_to_string(ws.join("NOTES.md")).unwrap().contains("Keep every docstring to one line."));
+
+    // After the run: the Checkpoints panel, the oldest checkpoint, roll back, confirm.
+    tmux.keys(&["7"]);
+    tmux.wait_text("Roll back to the selected checkpoint", 10).await;
+    for _ in 0..12 {
+        tmux.keys(&["k"]);
+    }
+    tmux.keys(&["r"]);
+    tmux.wait("the rollback confirmation for 1.1", 10, |s| s.contains("Roll back the workspace") && s.contains("1.1?")).await;
+    tmux.keys(&["y"]);
+    tmux.wait_text("rolled back to checkpoint 1.1", 30).await;
+    assert_eq!(
+        std::fs::read_to_string(ws.join("textstats/stats.py")).unwrap(),
+        include_str!("../assets/demo/workspace/textstats/stats.py"),
+        "the demo's files are as they were at checkpoint 1.1"
+    );
+    assert!(!ws.join("NOTES.md").exists(), "a file created after the checkpoint is removed");
+
+    // Quit (the workbench may ask first), and the terminal is the shell's again.
+    tmux.keys(&["q"]);
+    let s = tmux.wait("quit or its confirmation", 15, |s| s.matches("E2E-PROMPT$").count() >= 2 || s.contains("Quit the workbench?")).await;
+    if s.contains("Quit the workbench?") {
+        tmux.keys(&["y"]);
+    }
+    tmux.wait("the prompt after quitting", 15, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert_eq!(tmux.format("#{alternate_on}"), "0");
+
+    let sessions = ws.join(".endure/sessions");
+    let id = std::fs::read_dir(&sessions).unwrap().next().unwrap().unwrap().file_name();
+    let log = std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap();
+    for kind in ["memory_proposed", "correction_delivered", "candidate_picked", "judge_verdict", "rollover", "rolled_back"] {
+        assert!(log.contains(&format!("\"type\":\"{kind}\"")), "no {kind} in the log");
+    }
+    assert!(!log.contains("has no answer"), "the script never ran out");
 }

@@ -23,7 +23,8 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
     assert!(fixed.contains("if not ws:\n        return 0.0"), "{fixed}");
 
     let events = logged_events(&log);
-    // The first test run fails, the last one passes, with counts recorded in the events.
+    // The first test run fails, the later ones pass, with counts recorded in the events (the
+    // two checks on the sample essay in between are no test runs).
     let counts: Vec<_> = events
         .iter()
         .filter_map(|e| match &e.kind {
@@ -31,22 +32,26 @@ async fn demo_session_fixes_the_project_and_replay_rebuilds_its_state() {
             _ => None,
         })
         .collect();
-    assert_eq!(counts.len(), 2);
+    assert_eq!(counts.len(), 6);
     if python_available() {
         let first = counts[0].expect("counts of the failing run");
-        let last = counts[1].expect("counts of the passing run");
-        assert_eq!((first.passed, first.failed), (4, 2));
-        assert_eq!((last.passed, last.failed), (6, 0));
+        let fixed = counts[1].expect("counts of the passing run");
+        let docstrings = counts[4].expect("counts of the run after the docstrings");
+        assert_eq!((docstrings.passed, docstrings.failed), (10, 0));
+        let last = counts[5].expect("counts of the run with the verifier's test");
+        assert_eq!((first.passed, first.failed), (8, 2));
+        assert_eq!((fixed.passed, fixed.failed), (10, 0));
+        assert_eq!((last.passed, last.failed), (11, 0));
     }
     assert_eq!(
         events.iter().filter(|e| matches!(e.kind, EventKind::FileChanged { .. })).count(),
-        2,
-        "two edits of stats.py and nothing else (bytecode is ignored)"
+        6,
+        "two fixes and two docstrings in stats.py, the README, one test added, and nothing else (bytecode is ignored)"
     );
 
     let replayed = SessionState::from_events(&events);
     assert_eq!(replayed, *result.state, "replaying the log must rebuild the runtime's state exactly");
-    assert_eq!(replayed.tasks.len(), 3);
+    assert_eq!(replayed.tasks.len(), 5);
     assert!(replayed.outcome.is_some());
 }
 

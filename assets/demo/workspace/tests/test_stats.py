@@ -1,6 +1,6 @@
 import unittest
 
-from textstats import mean_word_length, median_word_length, word_count, words
+from textstats import longest_words, mean_word_length, median_word_length, sentence_count, word_count, words
 
 
 class WordsTest(unittest.TestCase):
@@ -9,6 +9,20 @@ class WordsTest(unittest.TestCase):
 
     def test_word_count(self):
         self.assertEqual(word_count("one two  three"), 3)
+
+    def test_digits_and_hyphens_separate_words(self):
+        self.assertEqual(words("well-known 42nd street"), ["well", "known", "nd", "street"])
+
+
+class SentenceTest(unittest.TestCase):
+    def test_sentence_count(self):
+        self.assertEqual(sentence_count("One. Two!  Three? Four"), 4)
+
+    def test_trailing_punctuation_is_not_a_sentence(self):
+        self.assertEqual(sentence_count("Wait... what?!"), 2)
+
+    def test_longest_words(self):
+        self.assertEqual(longest_words("a bb ccc bb dddd", 3), ["dddd", "ccc", "bb"])
 
 
 class LengthTest(unittest.TestCase):

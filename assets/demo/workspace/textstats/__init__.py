@@ -1,5 +1,5 @@
 """Word statistics for plain text."""
 
-from .stats import mean_word_length, median_word_length, word_count, words
+from .stats import longest_words, mean_word_length, median_word_length, sentence_count, word_count, words
 
-__all__ = ["mean_word_length", "median_word_length", "word_count", "words"]
+__all__ = ["longest_words", "mean_word_length", "median_word_length", "sentence_count", "word_count", "words"]
