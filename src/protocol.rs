@@ -1013,6 +1013,24 @@ pub enum EventKind {
     CorrectionWithdrawn {
         id: u64,
     },
+    /// This session is a fork (`endure fork`) of session `parent` from its checkpoint `at`:
+    /// its workspace, a git worktree on `branch`, was restored to the checkpoint's `snapshot`,
+    /// and the conversation continues from `window`, rebuilt from the parent's log as it was at
+    /// the checkpoint. Recorded once, right after the session starts.
+    Forked {
+        parent: String,
+        at: String,
+        /// The parent's workspace, where its log is.
+        parent_workspace: String,
+        snapshot: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+        window_tokens: u64,
+        window: Vec<Message>,
+        tasks: Vec<Task>,
+        restored: u32,
+        removed: u32,
+    },
 }
 
 /// Tokens and cost of one subagent or of a whole workflow run.
@@ -1134,6 +1152,7 @@ impl EventKind {
             EventKind::CommandReceived { .. } => "command_received",
             EventKind::MemoryResolved { .. } => "memory_resolved",
             EventKind::CorrectionWithdrawn { .. } => "correction_withdrawn",
+            EventKind::Forked { .. } => "forked",
         }
     }
 }

@@ -306,7 +306,11 @@ impl Run {
                 if let Ok(id) = cycles.snapshot(&self.rec, "session start")? {
                     self.rec.emit(EventKind::WorkspaceSnapshot { id, label: "session start".into() })?;
                 }
-                self.maintain_memory().await?;
+                match self.cfg.fork.take() {
+                    Some(fork) => self.rec.emit(fork.event())?,
+                    // A fork's memory upkeep is its parent workspace's.
+                    None => self.maintain_memory().await?,
+                }
                 if self.cfg.max_mode.candidates.is_some() {
                     self.rec.emit(EventKind::MaxModeChanged {
                         candidates: self.cfg.max_mode.candidates,

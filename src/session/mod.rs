@@ -5,6 +5,7 @@ pub mod list;
 pub mod lock;
 pub mod log;
 pub mod state;
+pub mod attempts;
 pub mod timeline;
 
 pub use list::{SessionSummary, find_session, list_sessions, log_path, sessions_dir};

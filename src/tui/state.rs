@@ -644,6 +644,15 @@ impl WorkbenchState {
                     },
                 )
             }
+            EventKind::Forked { parent, at, restored, removed, .. } => self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: format!(
+                        "forked from session {parent} at checkpoint {at}: the worktree was restored to its snapshot ({restored} files written, {removed} removed) and the conversation continues from the checkpoint's rebuilt window"
+                    ),
+                },
+            ),
             EventKind::SessionResumed { interrupted_calls, .. } => {
                 // A review that was waiting when the process stopped is asked again, anew.
                 self.rebuild = None;

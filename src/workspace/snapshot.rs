@@ -286,6 +286,18 @@ impl Snapshots {
         Ok(RestoreReport { restored: count(to_write.len()), removed: count(to_remove.len()), before })
     }
 
+    /// Copies every snapshot of `other` (another workspace's shadow repository) into this one,
+    /// under `refs/endure/imported`, so that [`Snapshots::restore`] can restore any of them
+    /// here: how a fork's worktree gets its parent's checkpoint. Only objects are added; this
+    /// repository's own chain is unchanged.
+    pub fn import_from(&self, other: &Snapshots) -> Result<(), SnapshotError> {
+        let refspec = format!("+{SNAPSHOT_REF}:refs/endure/imported");
+        self.recovering(|| {
+            self.git(&[os("fetch"), os("--quiet"), os("--no-tags"), os("--no-write-fetch-head"), other.git_dir.as_os_str(), os(&refspec)], None)
+                .map(|_| ())
+        })
+    }
+
     /// The paths of the files in snapshot `id` (with `/` separators, sorted as git sorts).
     pub fn files(&self, id: &str) -> Result<Vec<String>, SnapshotError> {
         let commit = self.resolve(id)?;
