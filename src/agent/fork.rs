@@ -19,7 +19,7 @@ use crate::workflow::worktree::{git, worktree_list_lock};
 use crate::workspace::snapshot::{SnapshotError, Snapshots};
 
 /// What the fork's `forked` event records; the runtime emits it right after `session_started`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ForkStart {
     pub parent: String,
     pub at: String,
@@ -63,7 +63,7 @@ pub enum ForkError {
 }
 
 /// A fork whose worktree is ready: run it with `AgentConfig { workspace, session_id, fork, .. }`.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Fork {
     pub session_id: String,
     /// The worktree, the fork's workspace.
@@ -76,6 +76,30 @@ pub struct Fork {
 /// Where a fork's worktree goes unless `--into` says otherwise.
 pub fn default_dir(workspace: &Path, session_id: &str) -> PathBuf {
     workspace.join(".endure").join("worktrees").join(session_id)
+}
+
+/// Where `fork --detach` leaves the prepared fork for its background process, which takes it.
+const HANDOFF: &str = ".endure/fork.json";
+
+impl Fork {
+    /// Leaves the fork in its worktree for the background process of `--detach`.
+    pub fn hand_off(&self) -> Result<(), ForkError> {
+        let path = self.workspace.join(HANDOFF);
+        let text = serde_json::to_vec(self).map_err(|e| ForkError::Worktree(format!("{}: {e}", path.display())))?;
+        crate::memory::atomic::write_atomic(&path, &text).map_err(|e| ForkError::Worktree(format!("{}: {e}", path.display())))
+    }
+
+    /// The fork a `--detach` starter prepared in `dir`, for session `session_id`; taken once.
+    pub fn take(dir: &Path, session_id: &str) -> Result<Fork, ForkError> {
+        let path = dir.join(HANDOFF);
+        let text = std::fs::read(&path).map_err(|e| ForkError::Invalid(format!("no prepared fork at {}: {e}", path.display())))?;
+        let fork: Fork = serde_json::from_slice(&text).map_err(|e| ForkError::Invalid(format!("{}: {e}", path.display())))?;
+        if fork.session_id != session_id {
+            return Err(ForkError::Invalid(format!("{} prepares session {}, not {session_id}", path.display(), fork.session_id)));
+        }
+        let _ = std::fs::remove_file(&path);
+        Ok(fork)
+    }
 }
 
 fn os(s: &str) -> &OsStr {

@@ -338,7 +338,13 @@ impl Snapshots {
 
     /// Brings the shadow index to the current state of the workspace.
     fn stage_workspace(&self) -> Result<(), SnapshotError> {
-        let add = [os("add"), os("-A"), os("--"), os(EXCLUDE_ENDURE)];
+        // A `.gitignore` that ignores `.endure/` (the usual case) leaves it out already, and
+        // then the exclude pathspec makes `git add` exit 1 ("paths are ignored") after adding
+        // everything else, so it is given only when needed.
+        let ignored = self.git(&[os("check-ignore"), os("-q"), os("--"), os(".endure")], None).is_ok();
+        let exclude: &[&str] = if ignored { &[] } else { &[EXCLUDE_ENDURE] };
+        let mut add = vec![os("add"), os("-A"), os("--")];
+        add.extend(exclude.iter().map(|e| os(e)));
         if let Err(first) = self.git(&add, None) {
             // A nested repository without a commit checked out makes `git add -A` fail as a
             // whole; leave such repositories out and try once more. Any other failure stands.
@@ -347,8 +353,10 @@ impl Snapshots {
                 return Err(first);
             }
             let mut pathspecs = Vec::new();
-            pathspecs.extend_from_slice(EXCLUDE_ENDURE.as_bytes());
-            pathspecs.push(0);
+            for e in exclude {
+                pathspecs.extend_from_slice(e.as_bytes());
+                pathspecs.push(0);
+            }
             for dir in nested {
                 pathspecs.extend_from_slice(b":(exclude,top,literal)");
                 pathspecs.extend_from_slice(&dir);
