@@ -4,9 +4,10 @@
 //! checkpoint. Built from event logs alone, so `endure tree` and the workbench's Attempts
 //! panel show the same tree.
 //!
-//! Summaries: a root's or a fork's is its whole session (every step and cost, its last test
-//! counts, its outcome); a rollback's is the abandoned branch's; a candidate not taken ran no
-//! step, and its cost is its own answer's.
+//! Summaries: a root's or a fork's is its whole session (every step and cost, its outcome)
+//! with the last test counts of the line it is on (not of a branch it abandoned); a
+//! rollback's is the abandoned branch's; a candidate not taken ran no step, and its cost is
+//! its own answer's.
 
 use std::collections::BTreeMap;
 
@@ -158,14 +159,68 @@ fn build_at(
         }
     }
     children.sort_by_key(|(seq, _)| *seq);
+    let mut whole = summary(events, |_| true, outcome);
+    // The tests of the line the session is on, not of a branch it abandoned since.
+    let line = summary(events, |s| !in_abandoned(s), String::new());
+    (whole.tests_passed, whole.tests_failed) = (line.tests_passed, line.tests_failed);
     AttemptNode {
         id: id.to_string(),
         kind,
         at,
         children: children.into_iter().map(|(_, n)| n).collect(),
-        summary: summary(events, |_| true, outcome),
+        summary: whole,
         detail: Detail { session: id.to_string(), checkpoint, files: file_changes(events, |s| !in_abandoned(s)), candidate: None },
     }
+}
+
+/// `e` as the tree needs it, or None when the tree never reads it: what a live view keeps of
+/// the event stream (tool output and rebuilt windows are dropped; test counts stay).
+pub fn keep(e: &Event) -> Option<Event> {
+    let kind = match &e.kind {
+        EventKind::ToolResult { step, call_id, name, ok, feedback, .. } if feedback.tests.is_some() => EventKind::ToolResult {
+            step: *step,
+            call_id: call_id.clone(),
+            name: name.clone(),
+            ok: *ok,
+            exit_code: None,
+            duration_ms: 0,
+            output: String::new(),
+            feedback: crate::protocol::Feedback { tests: feedback.tests, ..Default::default() },
+        },
+        EventKind::RolledBack { to, snapshot, cycle, restored, removed, .. } => EventKind::RolledBack {
+            to: to.clone(),
+            snapshot: snapshot.clone(),
+            cycle: *cycle,
+            window_tokens: 0,
+            window: Vec::new(),
+            tasks: Vec::new(),
+            restored: *restored,
+            removed: *removed,
+            origins: Vec::new(),
+        },
+        EventKind::Forked { parent, at, parent_workspace, snapshot, branch, restored, removed, .. } => EventKind::Forked {
+            parent: parent.clone(),
+            at: at.clone(),
+            parent_workspace: parent_workspace.clone(),
+            snapshot: snapshot.clone(),
+            branch: branch.clone(),
+            window_tokens: 0,
+            window: Vec::new(),
+            tasks: Vec::new(),
+            restored: *restored,
+            removed: *removed,
+        },
+        EventKind::StepStarted { .. }
+        | EventKind::Usage { .. }
+        | EventKind::FileChanged { .. }
+        | EventKind::CheckpointSaved { .. }
+        | EventKind::CandidateProposed { .. }
+        | EventKind::CandidatePicked { .. }
+        | EventKind::SessionFinished { .. }
+        | EventKind::SessionResumed { .. } => e.kind.clone(),
+        _ => return None,
+    };
+    Some(Event { seq: e.seq, ts: e.ts, command_id: None, kind })
 }
 
 /// The parent session and checkpoint of a forked session's log.
@@ -320,7 +375,8 @@ impl AttemptNode {
             _ => "no tests".into(),
         };
         let at = self.at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default();
-        format!("{} {}{at} — {} steps, ${:.4}, {tests}, {}", self.kind.as_str(), self.id, s.steps, s.cost, s.outcome)
+        let plural = if s.steps == 1 { "" } else { "s" };
+        format!("{} {}{at} — {} step{plural}, ${:.4}, {tests}, {}", self.kind.as_str(), self.id, s.steps, s.cost, s.outcome)
     }
 }
 

@@ -342,6 +342,8 @@ pub struct WorkbenchState {
     pub sandbox: super::sandbox::SandboxState,
     /// A rebuilt window waiting for the supervisor's review.
     pub rebuild: Option<RebuildProposal>,
+    /// The events the attempt tree is built from, slimmed (`session::attempts::keep`).
+    pub attempt_log: Vec<Event>,
     /// Event seq → the cell that shows the message it added.
     seq_cells: HashMap<u64, usize>,
     /// An answer with tool calls only, waiting for its first call's cell.
@@ -373,6 +375,9 @@ impl WorkbenchState {
 
     pub fn apply(&mut self, ev: &Event) {
         self.core.apply(ev);
+        if let Some(kept) = crate::session::attempts::keep(ev) {
+            self.attempt_log.push(kept);
+        }
         if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
             self.pause_pending = false;
         }
