@@ -1031,6 +1031,19 @@ pub enum EventKind {
         restored: u32,
         removed: u32,
     },
+    /// Live only: the forks of this session (and theirs), each with the events of its log the
+    /// attempt tree reads (`session::attempts::keep`). Sent at the session's start and on
+    /// `ListForks`.
+    ForksFound {
+        forks: Vec<ForkLog>,
+    },
+}
+
+/// A forked session's log, as the attempt tree needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkLog {
+    pub id: String,
+    pub events: Vec<Event>,
 }
 
 /// Tokens and cost of one subagent or of a whole workflow run.
@@ -1075,6 +1088,7 @@ impl EventKind {
                 | EventKind::ModelRequest { .. }
                 | EventKind::CandidateDelta { .. }
                 | EventKind::SubagentEvent { .. }
+                | EventKind::ForksFound { .. }
         )
     }
 
@@ -1153,6 +1167,7 @@ impl EventKind {
             EventKind::MemoryResolved { .. } => "memory_resolved",
             EventKind::CorrectionWithdrawn { .. } => "correction_withdrawn",
             EventKind::Forked { .. } => "forked",
+            EventKind::ForksFound { .. } => "forks_found",
         }
     }
 }
@@ -1223,6 +1238,9 @@ pub enum Command {
     WithdrawCorrection {
         id: u64,
     },
+    /// Read the logs of this session's forks (`endure fork`, and theirs) and answer with
+    /// `forks_found`, for the Attempts panel (which reads no file itself).
+    ListForks,
 }
 
 /// A command with the id its events echo in `Event::command_id`. Ids are unique across

@@ -510,6 +510,30 @@ fn attempts_events() -> Vec<Event> {
         s.push(EventKind::CandidateProposed { step: 5, index, text: text.into(), tool_calls: vec![call] });
     }
     s.push(EventKind::CandidatePicked { step: 5, pick: 1, by: PickedBy::Judge });
+    // What the runtime answers `ListForks` with: a fork from 1.1 that ran out of budget.
+    let mut fork = EventSeq::new();
+    fork.push(EventKind::Forked {
+        parent: "demo-1".into(),
+        at: "1.1".into(),
+        parent_workspace: "/nonexistent/endure-demo-ws".into(),
+        snapshot: "snap-1".into(),
+        branch: Some("endure/fork/fork-2".into()),
+        window_tokens: 0,
+        window: Vec::new(),
+        tasks: Vec::new(),
+        restored: 1,
+        removed: 0,
+    });
+    fork.push(EventKind::StepStarted { step: 1 });
+    fork.push(EventKind::FileChanged {
+        step: 1,
+        path: "src/lib.rs".into(),
+        before: Some("h-good".into()),
+        after: Some("h-wrapping".into()),
+        diff: "@@ -1,3 +1,3 @@\n pub fn add(a: i32, b: i32) -> i32 {\n-    a + b\n+    a.wrapping_add(b)\n }\n".into(),
+    });
+    fork.push(EventKind::SessionFinished { outcome: endure::protocol::Outcome::Budget, reason: "max steps".into() });
+    s.push(EventKind::ForksFound { forks: vec![endure::protocol::ForkLog { id: "fork-2".into(), events: fork.events }] });
     s.events
 }
 
@@ -521,13 +545,15 @@ fn attempts_panel_shows_the_tree_a_node_and_a_comparison() {
     let t = draw(&mut a, 100, 30);
     let text = t.backend().to_string();
     assert!(text.contains("9 Attempts [max]"), "{text}");
-    assert!(text.contains("3 branches not taken"), "{text}");
+    assert!(text.contains("4 other attempts"), "{text}");
+    assert!(text.contains("⑂ fork fork-2 at 1.1 — 1 step, $0.0000, no tests, budget"), "{text}");
     assert!(text.contains("↶ rollback demo-1:rollback-1 at 1.1 — 1 step"), "{text}");
     assert!(text.contains("tests 1 passed, 3 failed, rolled back"), "{text}");
     assert!(text.contains("◇ pick demo-1:step-5:candidate-2 at step 5"), "{text}");
     insta::assert_snapshot!("attempts_tree_100x30", t.backend());
 
     // The abandoned branch: the checkpoint it started from and, with `c`, its diff.
+    a.handle_key(key('j'));
     a.handle_key(key('j'));
     a.handle_key(key('c'));
     let t = draw(&mut a, 100, 30);
@@ -536,13 +562,15 @@ fn attempts_panel_shows_the_tree_a_node_and_a_comparison() {
     assert!(text.contains("+    a * b"), "{text}");
     insta::assert_snapshot!("attempts_node_100x30", t.backend());
 
-    // Marked, then compared with the session's own line.
+    // Two leaves: the abandoned branch, marked, compared with the fork.
     a.handle_key(key('v'));
     a.handle_key(key('k'));
-    let t = draw(&mut a, 100, 30);
+    let t = draw(&mut a, 100, 40);
     let text = t.backend().to_string();
     assert!(text.contains("comparing with demo-1:rollback-1"), "{text}");
     assert!(text.contains("src/lib.rs: differs"), "{text}");
-    assert!(text.contains("1 passed, 3 failed") && text.contains("4 passed, 0 failed"), "{text}");
-    insta::assert_snapshot!("attempts_compare_100x30", t.backend());
+    assert!(text.contains("+    a * b") && text.contains("+    a.wrapping_add(b)"), "{text}");
+    let outcome = text.lines().find(|l| l.contains("outcome")).unwrap_or_default();
+    assert!(outcome.contains("rolled back") && outcome.contains("budget"), "side by side: {text}");
+    insta::assert_snapshot!("attempts_compare_100x40", t.backend());
 }

@@ -179,8 +179,9 @@ pub fn prepare(workspace: &Path, parent: &str, at: &str, into: Option<&Path>, se
 /// `git worktree add -b BRANCH DIR HEAD`: the files are replaced by the snapshot's next, but a
 /// worktree needs a commit to start from.
 fn add_worktree(workspace: &Path, dir: &Path, branch: &str) -> Result<(), ForkError> {
-    let top = git(workspace, &[os("rev-parse"), os("--show-toplevel")], None)
-        .map_err(|_| ForkError::Worktree("a fork runs in a git worktree: the workspace must be a git repository (run `git init` and commit)".into()))?;
+    let top = git(workspace, &[os("rev-parse"), os("--show-toplevel")], None).map_err(|_| {
+        ForkError::Worktree("a fork runs in a git worktree: the workspace must be a git repository (run `git init` and commit)".into())
+    })?;
     let top = String::from_utf8_lossy(&top).trim().to_string();
     if std::fs::canonicalize(&top).ok() != std::fs::canonicalize(workspace).ok() {
         return Err(ForkError::Worktree(format!("a fork's worktree is of the whole repository: run it from the repository's top ({top})")));
@@ -243,4 +244,31 @@ pub fn fork_logs(workspace: &Path) -> (Vec<SessionLog>, Vec<String>) {
         }
     }
     (logs, warnings)
+}
+
+/// The forks of session `session` (of `workspace`) and theirs, each with the events of its log
+/// the attempt tree reads.
+pub fn forks_of(workspace: &Path, session: &str) -> Vec<crate::protocol::ForkLog> {
+    let (logs, _) = fork_logs(workspace);
+    let mut family = std::collections::BTreeSet::from([session.to_string()]);
+    let mut found = Vec::new();
+    // Parents come before their forks in no particular order: grow the family until it stops.
+    loop {
+        let before = found.len();
+        for log in &logs {
+            if family.contains(&log.id) {
+                continue;
+            }
+            if crate::session::attempts::fork_origin(&log.events).is_some_and(|(parent, _)| family.contains(&parent)) {
+                family.insert(log.id.clone());
+                found.push(crate::protocol::ForkLog {
+                    id: log.id.clone(),
+                    events: log.events.iter().filter_map(crate::session::attempts::keep).collect(),
+                });
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
+    }
 }

@@ -46,13 +46,7 @@ impl Log {
             priced: true,
             overhead: false,
         });
-        self.push(EventKind::FileChanged {
-            step,
-            path: path.into(),
-            before: None,
-            after: Some(hash.into()),
-            diff: format!("+{hash}\n"),
-        });
+        self.push(EventKind::FileChanged { step, path: path.into(), before: None, after: Some(hash.into()), diff: format!("+{hash}\n") });
         self.push(EventKind::ToolResult {
             step,
             call_id: format!("c{step}"),
@@ -219,11 +213,7 @@ fn forks_hang_under_their_parent_with_their_own_outcome_and_forks() {
     let mut f2 = forked("f2", "f1", "1.1");
     f2.step(1, "c.py", "c", 0.0, (0, 0));
     let unrelated = forked("u", "someone-else", "1.1");
-    let others = [
-        OtherLog { id: "f1", events: &f1.0 },
-        OtherLog { id: "f2", events: &f2.0 },
-        OtherLog { id: "u", events: &unrelated.0 },
-    ];
+    let others = [OtherLog { id: "f1", events: &f1.0 }, OtherLog { id: "f2", events: &f2.0 }, OtherLog { id: "u", events: &unrelated.0 }];
     let tree = build("p", &parent.0, &others);
     assert_eq!(tree.children.len(), 1);
     let fork = &tree.children[0];

@@ -612,6 +612,7 @@ impl SessionState {
             | EventKind::AgentPaused { .. }
             | EventKind::AgentResumed { .. }
             | EventKind::SubagentEvent { .. }
+            | EventKind::ForksFound { .. }
             | EventKind::CommandReceived { .. } => {}
         }
     }

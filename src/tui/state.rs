@@ -344,6 +344,8 @@ pub struct WorkbenchState {
     pub rebuild: Option<RebuildProposal>,
     /// The events the attempt tree is built from, slimmed (`session::attempts::keep`).
     pub attempt_log: Vec<Event>,
+    /// This session's forks, as the runtime last listed them (`forks_found`).
+    pub fork_logs: Vec<crate::protocol::ForkLog>,
     /// Event seq → the cell that shows the message it added.
     seq_cells: HashMap<u64, usize>,
     /// An answer with tool calls only, waiting for its first call's cell.
@@ -807,6 +809,7 @@ impl WorkbenchState {
                     self.push(id, CellKind::Notice { level, text });
                 }
             }
+            EventKind::ForksFound { forks } => self.fork_logs = forks.clone(),
             EventKind::CommandReceived { source, command } => {
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("command {} from {source}", command.name()) });
             }

@@ -293,8 +293,11 @@ impl Snapshots {
     pub fn import_from(&self, other: &Snapshots) -> Result<(), SnapshotError> {
         let refspec = format!("+{SNAPSHOT_REF}:refs/endure/imported");
         self.recovering(|| {
-            self.git(&[os("fetch"), os("--quiet"), os("--no-tags"), os("--no-write-fetch-head"), other.git_dir.as_os_str(), os(&refspec)], None)
-                .map(|_| ())
+            self.git(
+                &[os("fetch"), os("--quiet"), os("--no-tags"), os("--no-write-fetch-head"), other.git_dir.as_os_str(), os(&refspec)],
+                None,
+            )
+            .map(|_| ())
         })
     }
 

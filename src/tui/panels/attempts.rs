@@ -4,8 +4,9 @@
 //! from, what it proposed and the files it changed (with their diffs on demand); a marked node
 //! is compared with the selected one: tests and cost side by side, and the files.
 //!
-//! Forks are other sessions: the panel says which session this one was forked from, and
-//! `endure tree` (which reads the forks' logs) shows the forks of this one.
+//! Forks are other sessions, whose logs the panel never reads: the runtime lists them
+//! (`forks_found`) when the session resumes and when the panel asks (`ListForks`, on Expand).
+//! In a replay there is no runtime to ask, so a replay shows no forks; `endure tree` does.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,19 +18,19 @@ use super::checkpoints::field_text;
 use super::{RenderCtx, empty_state};
 use crate::config::keymap::{Action, KeyContext};
 use crate::config::theme::Theme;
-use crate::session::attempts::{self, AttemptNode, NodeKind};
+use crate::session::attempts::{self, AttemptNode, NodeKind, OtherLog};
 use crate::tui::panel::{Effects, Offer, Panel, PanelId, Placement, scroll_offers};
 use crate::tui::text::{truncate, wrap};
 
-pub const EMPTY: &str = "The attempt tree appears here: each rollback with the branch it abandoned (steps, cost, last test counts) \
-     and each Max Mode step's candidates not taken. Forks of this session are listed by `endure tree`.";
+pub const EMPTY: &str = "The attempt tree appears here: each rollback with the branch it abandoned (steps, cost, last test counts), \
+     each Max Mode step's candidates not taken, and the forks of this session (endure fork) with their outcome.";
 
 #[derive(Debug, Default)]
 pub struct AttemptsPanel {
     tree: Option<AttemptNode>,
-    /// How many kept events the tree was built from: rebuilt when more arrived (or fewer, when a
-    /// replay moved back).
-    built_from: usize,
+    /// The kept events and forks the tree was built from (counts): rebuilt when more arrived,
+    /// or fewer, when a replay moved back.
+    built_from: (usize, usize, usize),
     selected: usize,
     /// The node compared with the selected one.
     marked: Option<String>,
@@ -42,12 +43,15 @@ pub struct AttemptsPanel {
 impl AttemptsPanel {
     fn refresh(&mut self, cx: &RenderCtx) {
         let log = &cx.state.attempt_log;
-        if self.tree.is_some() && self.built_from == log.len() {
+        let forks = &cx.state.fork_logs;
+        let key = (log.len(), forks.len(), forks.iter().map(|f| f.events.len()).sum::<usize>());
+        if self.tree.is_some() && self.built_from == key {
             return;
         }
         let id = cx.state.session().map(|i| i.session_id.clone()).unwrap_or_else(|| "this session".into());
-        self.tree = Some(attempts::build(&id, log, &[]));
-        self.built_from = log.len();
+        let others: Vec<OtherLog> = forks.iter().map(|f| OtherLog { id: &f.id, events: &f.events }).collect();
+        self.tree = Some(attempts::build(&id, log, &others));
+        self.built_from = key;
     }
 
     fn nodes(&self) -> Vec<(usize, &AttemptNode)> {
@@ -152,10 +156,15 @@ impl Panel for AttemptsPanel {
         // Last in the last column, so that adding it renumbers no other panel.
         Placement::Prose
     }
-    fn offers(&self, _cx: &RenderCtx) -> Vec<Offer> {
+    fn offers(&self, cx: &RenderCtx) -> Vec<Offer> {
         let any = self.has_branches();
         const NONE: &str = "no rollback or Max Mode pick yet";
-        let mut v = vec![Offer::when(Action::MarkCheckpoint, any, NONE), Offer::when(Action::ToggleCheckpointDiff, any, NONE)];
+        let mut v = vec![
+            Offer::when(Action::MarkCheckpoint, any, NONE),
+            Offer::when(Action::ToggleCheckpointDiff, any, NONE),
+            // Forks appear while the session is open; the runtime reads their logs again.
+            Offer::live(Action::Expand, cx),
+        ];
         v.extend(scroll_offers());
         v
     }
@@ -176,6 +185,10 @@ impl Panel for AttemptsPanel {
             Action::ToggleCheckpointDiff => {
                 self.diffs = !self.diffs;
                 self.scroll = 0;
+            }
+            Action::Expand => {
+                fx.send(crate::protocol::Command::ListForks);
+                fx.notice("reading the forks of this session again");
             }
             Action::PageUp | Action::PageDown => {
                 let page = self.detail_height.saturating_sub(1).max(1) as isize;
@@ -218,7 +231,7 @@ impl AttemptsPanel {
         let list_h = (nodes.len().min(usize::from(u16::MAX)) as u16).min(area.height / 2).max(1.min(area.height));
         let [header, list, detail] = Layout::vertical([Constraint::Length(1), Constraint::Length(list_h), Constraint::Min(0)]).areas(area);
         let branches = nodes.len().saturating_sub(1);
-        let mut head = format!("{branches} branch{} not taken", if branches == 1 { "" } else { "es" });
+        let mut head = format!("{branches} other attempt{}", if branches == 1 { "" } else { "s" });
         if let Some(fk) = &forked {
             head = format!("{fk} · {head}");
         }
