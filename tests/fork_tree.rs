@@ -18,8 +18,19 @@ fn git(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// The binary, with its config and state (the registry of running sessions) beside `ws`.
 fn endure(args: &[&str], ws: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_endure")).args(args).arg("-C").arg(ws).output().unwrap()
+    let home = ws.parent().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_endure"))
+        .args(args)
+        .arg("-C")
+        .arg(ws)
+        .env("ENDURE_CONFIG_DIR", home.join("config"))
+        .env("ENDURE_STATE_DIR", home.join("state"))
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
@@ -155,4 +166,38 @@ fn a_fork_runs_in_a_worktree_from_a_checkpoint_and_the_tree_shows_both_outcomes(
     let out = endure(&["tree", &fork_id], wt);
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("root {fork_id} — 2 steps")), "{}", text(&out));
+
+    // A second fork, in the background and into a directory of our choosing, runs to `done`.
+    let into = dir.path().join("elsewhere");
+    let out = endure(
+        &["fork", &parent, "--at", "1.1", "--detach", "--into", into.to_str().unwrap(), "--script", fork_path.to_str().unwrap()],
+        &ws,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let second = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let log = into.join(".endure/sessions").join(&second).join("events.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("\"type\":\"session_finished\"")) {
+        assert!(std::time::Instant::now() < deadline, "the detached fork did not finish: {:?}", std::fs::read_to_string(&log));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!into.join(".endure/fork.json").exists(), "the background process took the prepared fork");
+    let out = endure(&["tree", &parent, "--json"], &ws);
+    let tree: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    let outcomes: std::collections::BTreeMap<String, String> = tree["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap().to_string(), c["summary"]["outcome"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(outcomes, [(fork_id.clone(), "budget".to_string()), (second.clone(), "done".to_string())].into_iter().collect());
+
+    // What the runtime answers the Attempts panel's `ListForks` with.
+    let forks = endure::agent::fork::forks_of(&ws, &parent);
+    let mut ids: Vec<&str> = forks.iter().map(|f| f.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut want = [fork_id.as_str(), second.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want);
+    assert!(forks.iter().all(|f| f.events.iter().any(|e| matches!(e.kind, endure::protocol::EventKind::Forked { .. }))));
 }
