@@ -55,7 +55,7 @@ fn detach(fork: Fork, out: &Out) -> Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the endure binary to run in the background")?;
     let dir = endure::agent::session_dir(&fork.workspace, &fork.session_id);
     let args = background_args(std::env::args_os().skip(1), &fork);
-    let pid = endure::control::detach::start(&exe, args, &dir)?;
+    let pid = endure::control::detach::start(&exe, args, &dir).inspect_err(|_| fork.discard())?;
     let id = &fork.session_id;
     out.print(id);
     out.say(&format!(
@@ -88,14 +88,26 @@ fn background_args(args: impl Iterator<Item = OsString>, fork: &Fork) -> Vec<OsS
 
 pub fn tree(args: TreeArgs, out: &Out) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
-    let id = endure::session::find_session(&workspace, args.session.as_deref()).map_err(anyhow::Error::msg)?;
-    let read = endure::session::read_log(&endure::session::log_path(&workspace, &id))?;
     let (forks, warnings) = fork::fork_logs(&workspace);
-    for w in read.warnings.iter().chain(&warnings) {
+    for w in &warnings {
         out.say(&format!("endure: {w}"));
     }
+    let found = endure::session::find_session(&workspace, args.session.as_deref());
+    // A fork's log is in its worktree; from the parent's workspace it is found among the forks.
+    let fork_hit = |wanted: &str| forks.iter().find(|l| l.id == wanted).or_else(|| forks.iter().find(|l| l.id.starts_with(wanted)));
+    let (id, events) = match (found, args.session.as_deref().and_then(fork_hit)) {
+        (Ok(id), _) => {
+            let read = endure::session::read_log(&endure::session::log_path(&workspace, &id))?;
+            for w in &read.warnings {
+                out.say(&format!("endure: {w}"));
+            }
+            (id, read.events)
+        }
+        (Err(_), Some(log)) => (log.id.clone(), log.events.clone()),
+        (Err(e), None) => return Err(anyhow::Error::msg(e)),
+    };
     let others: Vec<OtherLog> = forks.iter().map(|l| OtherLog { id: &l.id, events: &l.events }).collect();
-    let root = attempts::build(&id, &read.events, &others);
+    let root = attempts::build(&id, &events, &others);
     if args.json {
         // Logs written since redaction existed hold no key; older ones might.
         let mut v = serde_json::to_value(&root)?;

@@ -162,10 +162,12 @@ fn a_fork_runs_in_a_worktree_from_a_checkpoint_and_the_tree_shows_both_outcomes(
     assert_eq!(fork["summary"]["steps"], 2);
     assert_eq!(fork["children"], serde_json::json!([]));
 
-    // The same tree from inside the fork's worktree, rooted at the fork.
-    let out = endure(&["tree", &fork_id], wt);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("root {fork_id} — 2 steps")), "{}", text(&out));
+    // The fork's own tree, from inside its worktree and from the parent's workspace.
+    for dir in [wt.as_path(), ws.as_path()] {
+        let out = endure(&["tree", &fork_id], dir);
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("root {fork_id} — 2 steps")), "{}", text(&out));
+    }
 
     // A second fork, in the background and into a directory of our choosing, runs to `done`.
     let into = dir.path().join("elsewhere");

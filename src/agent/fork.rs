@@ -89,6 +89,12 @@ impl Fork {
         crate::memory::atomic::write_atomic(&path, &text).map_err(|e| ForkError::Worktree(format!("{}: {e}", path.display())))
     }
 
+    /// Removes the worktree and its branch: a fork that will not run (its background process
+    /// could not start) leaves nothing behind.
+    pub fn discard(&self) {
+        remove_worktree(&self.start.parent_workspace, &self.workspace, &self.start.branch);
+    }
+
     /// The fork a `--detach` starter prepared in `dir`, for session `session_id`; taken once.
     pub fn take(dir: &Path, session_id: &str) -> Result<Fork, ForkError> {
         let path = dir.join(HANDOFF);
