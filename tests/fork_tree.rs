@@ -202,4 +202,35 @@ fn a_fork_runs_in_a_worktree_from_a_checkpoint_and_the_tree_shows_both_outcomes(
     want.sort_unstable();
     assert_eq!(ids, want);
     assert!(forks.iter().all(|f| f.events.iter().any(|e| matches!(e.kind, endure::protocol::EventKind::Forked { .. }))));
+
+    // The runtime tells a resumed parent's frontends about its forks, and answers `ListForks`.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let seen = rt.block_on(async {
+        let opts = endure::config::settings::RunOptions {
+            provider: Some("scripted".into()),
+            script: Some(parent_path.clone()),
+            speed: Some(0.0),
+            ..Default::default()
+        };
+        let mut cfg = endure::launch::agent_config(&ws, &opts, None, endure::agent::Supervision::Headless, 0.0).unwrap();
+        cfg.session_id = Some(parent.clone());
+        cfg.resume = Some(endure::agent::ResumeFrom { at: None });
+        let mut handle = endure::agent::spawn(cfg).unwrap();
+        let mut rx = handle.take_events();
+        let asked = handle.commands.send(endure::protocol::Command::ListForks).unwrap();
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while let Ok(Ok(e)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            if let endure::protocol::EventKind::ForksFound { forks } = &e.kind {
+                seen.push((e.command_id.clone() == Some(asked.clone()), forks.len()));
+                if seen.len() == 2 {
+                    let _ = handle.commands.send(endure::protocol::Command::Stop);
+                    break;
+                }
+            }
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), handle.join).await;
+        seen
+    });
+    assert_eq!(seen, [(false, 2), (true, 2)], "once on resume, once answering the command");
 }
