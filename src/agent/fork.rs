@@ -239,17 +239,35 @@ pub fn fork_logs(workspace: &Path) -> (Vec<SessionLog>, Vec<String>) {
     let mut warnings = Vec::new();
     for ws in fork_workspaces(workspace) {
         for id in crate::session::list::session_ids(&ws) {
-            match crate::session::read_log(&crate::session::log_path(&ws, &id)) {
-                Ok(read) => {
-                    if read.events.iter().any(|e| matches!(e.kind, EventKind::Forked { .. })) {
-                        logs.push(SessionLog { id, workspace: ws.clone(), events: read.events });
-                    }
-                }
-                Err(e) => warnings.push(format!("{}: {e}", ws.display())),
+            let path = crate::session::log_path(&ws, &id);
+            if !starts_as_fork(&path) {
+                continue;
+            }
+            match crate::session::read_log(&path) {
+                Ok(read) => logs.push(SessionLog { id, workspace: ws.clone(), events: read.events }),
+                Err(e) => warnings.push(format!("{}: {e}", path.display())),
             }
         }
     }
     (logs, warnings)
+}
+
+/// Whether a log records `forked`, which comes before its first step: only the beginning of
+/// each log is read, so listing forks costs little however long the sessions ran. A string
+/// value cannot hold `"type":"forked"` unescaped, so the text test is exact.
+fn starts_as_fork(path: &Path) -> bool {
+    use std::io::BufRead;
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    for line in std::io::BufReader::new(file).lines() {
+        let Ok(line) = line else { return false };
+        if line.contains("\"type\":\"forked\"") {
+            return true;
+        }
+        if line.contains("\"type\":\"step_started\"") {
+            return false;
+        }
+    }
+    false
 }
 
 /// The forks of session `session` (of `workspace`) and theirs, each with the events of its log
