@@ -66,6 +66,49 @@ pub enum Command {
     Stop(StopArgs),
     /// Print a session's progress lines, as `exec` does; with -f, follow it until it ends.
     Logs(LogsArgs),
+    /// Start a new session from a checkpoint of another, headless, in a git worktree of its own
+    /// restored to the checkpoint's snapshot; the original may keep running.
+    Fork(Box<ForkArgs>),
+    /// A session's attempt tree: rollbacks with their abandoned branches, Max Mode candidates
+    /// not taken, and forks, each with steps, cost, last test counts and outcome.
+    Tree(TreeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// The session to fork (an id or a unique prefix).
+    pub session: String,
+    /// The checkpoint to start from, `<cycle>.<n>`.
+    #[arg(long, value_name = "ID")]
+    pub at: String,
+    /// The new worktree (default: .endure/worktrees/<new session id>).
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// Print every event as a JSON line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Run in the background once the worktree is ready: print the new session id and return.
+    #[arg(long)]
+    pub detach: bool,
+    /// The background process of `--detach`: the fork's session id, its worktree already made.
+    #[arg(long, hide = true, value_name = "SESSION", conflicts_with = "detach", requires = "into")]
+    pub detached_session: Option<String>,
+    /// Flags as for `exec`; without them the fork runs with the options its parent recorded.
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Session id or a unique prefix (default: the most recent).
+    pub session: Option<String>,
+    /// Print the tree as JSON: {id, kind, at, children, summary}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -168,6 +168,9 @@ impl Headless {
             }
             EventKind::CorrectionQueued { text, .. } => Some(format!("           correction queued: {}", truncate(text, 120))),
             EventKind::CorrectionWithdrawn { id } => Some(format!("           correction {id} withdrawn before delivery")),
+            EventKind::Forked { parent, at, restored, removed, .. } => {
+                Some(format!("           forked from session {parent} at checkpoint {at} ({restored} files restored, {removed} removed)"))
+            }
             EventKind::MemoryResolved { id, accept } => {
                 Some(format!("           MEMORY.md proposal {id} {}", if *accept { "accepted" } else { "rejected: the file is unchanged" }))
             }

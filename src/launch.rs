@@ -158,6 +158,7 @@ pub fn agent_config(
         mcp,
         child: None,
         workflow: Default::default(),
+        fork: None,
     })
 }
 

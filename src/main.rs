@@ -76,6 +76,8 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Checkpoints(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Mcp(McpCommand::List(a))) => (a.workspace.dir(), a.run.clone()),
         Some(Command::Logs(a)) => (a.workspace.dir(), RunOptions::default()),
+        Some(Command::Fork(a)) => (a.workspace.dir(), a.run.clone()),
+        Some(Command::Tree(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Demo(_) | Command::Doctor(_) | Command::Ps(_) | Command::Stop(_)) => (cli.workspace.dir(), RunOptions::default()),
         Some(Command::Workflow(a)) => match &a.command {
             Some(WorkflowCommand::Run(r)) => (r.opts.workspace.dir(), r.opts.run.clone()),
@@ -113,6 +115,8 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Ps(args)) => fleet_cmd::ps(args, out).await,
         Some(Command::Stop(args)) => fleet_cmd::stop(args, out).await,
         Some(Command::Logs(args)) => fleet_cmd::logs(args, out).await,
+        Some(Command::Fork(args)) => tree_cmd::fork(*args, out).await,
+        Some(Command::Tree(args)) => tree_cmd::tree(args, out),
     }
 }
 
@@ -646,6 +650,8 @@ fn sessions(args: SessionsArgs, out: &Out) -> Result<ExitCode> {
 
 /// `endure workflow …`, and `endure exec --resume` of a workflow session.
 mod fleet_cmd;
+/// `endure fork` and `endure tree`.
+mod tree_cmd;
 
 mod workflow_cmd {
     use std::path::{Path, PathBuf};

@@ -1013,6 +1013,37 @@ pub enum EventKind {
     CorrectionWithdrawn {
         id: u64,
     },
+    /// This session is a fork (`endure fork`) of session `parent` from its checkpoint `at`:
+    /// its workspace, a git worktree on `branch`, was restored to the checkpoint's `snapshot`,
+    /// and the conversation continues from `window`, rebuilt from the parent's log as it was at
+    /// the checkpoint. Recorded once, right after the session starts.
+    Forked {
+        parent: String,
+        at: String,
+        /// The parent's workspace, where its log is.
+        parent_workspace: String,
+        snapshot: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        branch: Option<String>,
+        window_tokens: u64,
+        window: Vec<Message>,
+        tasks: Vec<Task>,
+        restored: u32,
+        removed: u32,
+    },
+    /// Live only: the forks of this session (and theirs), each with the events of its log the
+    /// attempt tree reads (`session::attempts::keep`). Sent at the session's start and on
+    /// `ListForks`.
+    ForksFound {
+        forks: Vec<ForkLog>,
+    },
+}
+
+/// A forked session's log, as the attempt tree needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForkLog {
+    pub id: String,
+    pub events: Vec<Event>,
 }
 
 /// Tokens and cost of one subagent or of a whole workflow run.
@@ -1057,6 +1088,7 @@ impl EventKind {
                 | EventKind::ModelRequest { .. }
                 | EventKind::CandidateDelta { .. }
                 | EventKind::SubagentEvent { .. }
+                | EventKind::ForksFound { .. }
         )
     }
 
@@ -1134,6 +1166,8 @@ impl EventKind {
             EventKind::CommandReceived { .. } => "command_received",
             EventKind::MemoryResolved { .. } => "memory_resolved",
             EventKind::CorrectionWithdrawn { .. } => "correction_withdrawn",
+            EventKind::Forked { .. } => "forked",
+            EventKind::ForksFound { .. } => "forks_found",
         }
     }
 }
@@ -1204,6 +1238,9 @@ pub enum Command {
     WithdrawCorrection {
         id: u64,
     },
+    /// Read the logs of this session's forks (`endure fork`, and theirs) and answer with
+    /// `forks_found`, for the Attempts panel (which reads no file itself).
+    ListForks,
 }
 
 /// A command with the id its events echo in `Event::command_id`. Ids are unique across

@@ -448,3 +448,129 @@ fn processes_panel_lists_the_running_background_processes() {
     assert!(!text.contains("http.server"), "an exited process is gone: {text}");
     insta::assert_snapshot!("processes_80x12", t.backend());
 }
+
+/// The demo session, then a checkpoint, a branch with a bad edit and failing tests that a
+/// rollback abandons, and a Max Mode step whose judge passed over two candidates.
+fn attempts_events() -> Vec<Event> {
+    use endure::protocol::{Feedback, PickedBy, TestCounts, ToolCallRequest};
+    let mut s = EventSeq::new();
+    for e in demo_session() {
+        s.push(e.kind);
+    }
+    let upto = s.events.len() as u64 - 1;
+    s.push(EventKind::CheckpointSaved {
+        id: "1.1".into(),
+        cycle: 1,
+        n: 1,
+        threshold_pct: 20,
+        window_tokens: 25_000,
+        upto_seq: upto,
+        snapshot: Some("snap-1".into()),
+        snapshot_error: None,
+        path: ".endure/checkpoints/1.1.json".into(),
+        checkpoint: Box::new(Checkpoint {
+            active_intent: text("Fix the add function in src/lib.rs"),
+            next_action: text("Run the whole test suite"),
+            ..Checkpoint::default()
+        }),
+    });
+    s.push(EventKind::StepStarted { step: 4 });
+    s.push(EventKind::FileChanged {
+        step: 4,
+        path: "src/lib.rs".into(),
+        before: Some("h-good".into()),
+        after: Some("h-bad".into()),
+        diff: "@@ -1,3 +1,3 @@\n pub fn add(a: i32, b: i32) -> i32 {\n-    a + b\n+    a * b\n }\n".into(),
+    });
+    s.push(EventKind::ToolResult {
+        step: 4,
+        call_id: "c4".into(),
+        name: "run".into(),
+        ok: false,
+        exit_code: Some(101),
+        duration_ms: 900,
+        output: "test result: FAILED. 1 passed; 3 failed".into(),
+        feedback: Feedback { tests: Some(TestCounts { passed: 1, failed: 3, skipped: 0 }), ..Default::default() },
+    });
+    s.push(EventKind::StepFinished { step: 4 });
+    s.push(EventKind::RolledBack {
+        to: "1.1".into(),
+        snapshot: Some("snap-1".into()),
+        cycle: 2,
+        window_tokens: 9_000,
+        window: Vec::new(),
+        tasks: Vec::new(),
+        restored: 1,
+        removed: 0,
+        origins: Vec::new(),
+    });
+    s.push(EventKind::StepStarted { step: 5 });
+    for (index, text) in [(1, "Run the tests again."), (2, "Rewrite add with wrapping_add."), (3, "Add a doc comment first.")] {
+        let call = ToolCallRequest { id: format!("k{index}"), name: "run".into(), arguments: r#"{"command":"cargo test"}"#.into() };
+        s.push(EventKind::CandidateProposed { step: 5, index, text: text.into(), tool_calls: vec![call] });
+    }
+    s.push(EventKind::CandidatePicked { step: 5, pick: 1, by: PickedBy::Judge });
+    // What the runtime answers `ListForks` with: a fork from 1.1 that ran out of budget.
+    let mut fork = EventSeq::new();
+    fork.push(EventKind::Forked {
+        parent: "demo-1".into(),
+        at: "1.1".into(),
+        parent_workspace: "/nonexistent/endure-demo-ws".into(),
+        snapshot: "snap-1".into(),
+        branch: Some("endure/fork/fork-2".into()),
+        window_tokens: 0,
+        window: Vec::new(),
+        tasks: Vec::new(),
+        restored: 1,
+        removed: 0,
+    });
+    fork.push(EventKind::StepStarted { step: 1 });
+    fork.push(EventKind::FileChanged {
+        step: 1,
+        path: "src/lib.rs".into(),
+        before: Some("h-good".into()),
+        after: Some("h-wrapping".into()),
+        diff: "@@ -1,3 +1,3 @@\n pub fn add(a: i32, b: i32) -> i32 {\n-    a + b\n+    a.wrapping_add(b)\n }\n".into(),
+    });
+    fork.push(EventKind::SessionFinished { outcome: endure::protocol::Outcome::Budget, reason: "max steps".into() });
+    s.push(EventKind::ForksFound { forks: vec![endure::protocol::ForkLog { id: "fork-2".into(), events: fork.events }] });
+    s.events
+}
+
+#[test]
+fn attempts_panel_shows_the_tree_a_node_and_a_comparison() {
+    let mut a = app_with(&attempts_events());
+    a.handle_key(key('9'));
+    a.handle_key(key('z'));
+    let t = draw(&mut a, 100, 30);
+    let text = t.backend().to_string();
+    assert!(text.contains("9 Attempts [max]"), "{text}");
+    assert!(text.contains("4 other attempts"), "{text}");
+    assert!(text.contains("⑂ fork fork-2 at 1.1 — 1 step, $0.0000, no tests, budget"), "{text}");
+    assert!(text.contains("↶ rollback demo-1:rollback-1 at 1.1 — 1 step"), "{text}");
+    assert!(text.contains("tests 1 passed, 3 failed, rolled back"), "{text}");
+    assert!(text.contains("◇ pick demo-1:step-5:candidate-2 at step 5"), "{text}");
+    insta::assert_snapshot!("attempts_tree_100x30", t.backend());
+
+    // The abandoned branch: the checkpoint it started from and, with `c`, its diff.
+    a.handle_key(key('j'));
+    a.handle_key(key('j'));
+    a.handle_key(key('c'));
+    let t = draw(&mut a, 100, 30);
+    let text = t.backend().to_string();
+    assert!(text.contains("from checkpoint 1.1") && text.contains("Run the whole test suite"), "{text}");
+    assert!(text.contains("+    a * b"), "{text}");
+    insta::assert_snapshot!("attempts_node_100x30", t.backend());
+
+    // Two leaves: the abandoned branch, marked, compared with the fork.
+    a.handle_key(key('v'));
+    a.handle_key(key('k'));
+    let t = draw(&mut a, 100, 40);
+    let text = t.backend().to_string();
+    assert!(text.contains("comparing with demo-1:rollback-1"), "{text}");
+    assert!(text.contains("src/lib.rs: differs"), "{text}");
+    assert!(text.contains("+    a * b") && text.contains("+    a.wrapping_add(b)"), "{text}");
+    let outcome = text.lines().find(|l| l.contains("outcome")).unwrap_or_default();
+    assert!(outcome.contains("rolled back") && outcome.contains("budget"), "side by side: {text}");
+    insta::assert_snapshot!("attempts_compare_100x40", t.backend());
+}

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod commands;
 mod cycles;
 mod escalation;
+pub mod fork;
 mod maxmode;
 mod prompt;
 mod rebuild;
@@ -82,6 +83,9 @@ pub struct AgentConfig {
     pub child: Option<ChildSettings>,
     /// Limits of the scripts the `workflow` tool runs.
     pub workflow: crate::workflow::WorkflowSettings,
+    /// A new session forked from another's checkpoint (`endure fork`): its workspace is
+    /// already restored, and this is recorded as `forked` right after it starts.
+    pub fork: Option<Box<fork::ForkStart>>,
 }
 
 /// What makes a session a workflow subagent.

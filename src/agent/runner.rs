@@ -144,6 +144,10 @@ impl Control {
             }
             // A review that is no longer waiting (approved, vetoed) ignores late edits.
             Command::ReviewRebuild { .. } => {}
+            Command::ListForks => {
+                let me = rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone())).unwrap_or_default();
+                rec.emit_for(Some(&cmd), EventKind::ForksFound { forks: super::fork::forks_of(&self.workspace, &me) })?;
+            }
         }
         Ok(())
     }
@@ -306,7 +310,11 @@ impl Run {
                 if let Ok(id) = cycles.snapshot(&self.rec, "session start")? {
                     self.rec.emit(EventKind::WorkspaceSnapshot { id, label: "session start".into() })?;
                 }
-                self.maintain_memory().await?;
+                match self.cfg.fork.take() {
+                    Some(fork) => self.rec.emit(fork.event())?,
+                    // A fork's memory upkeep is its parent workspace's.
+                    None => self.maintain_memory().await?,
+                }
                 if self.cfg.max_mode.candidates.is_some() {
                     self.rec.emit(EventKind::MaxModeChanged {
                         candidates: self.cfg.max_mode.candidates,
@@ -319,6 +327,14 @@ impl Run {
                 if let Some(at) = from.at {
                     self.ctl.rollback = Some(at);
                 }
+            }
+        }
+        // The Attempts panel shows forks the runtime reads for it; a new session has none.
+        if self.cfg.resume.is_some() && self.cfg.child.is_none() {
+            let me = self.rec.with_state(|s| s.info.as_ref().map(|i| i.session_id.clone())).unwrap_or_default();
+            let forks = super::fork::forks_of(&self.cfg.workspace, &me);
+            if !forks.is_empty() {
+                self.rec.emit(EventKind::ForksFound { forks })?;
             }
         }
         for w in sandbox_warnings {

@@ -1,5 +1,6 @@
 //! Sessions: the append-only event log, the state it folds into, and finding past sessions.
 
+pub mod attempts;
 pub mod id;
 pub mod list;
 pub mod lock;

@@ -205,6 +205,9 @@ pub struct SessionState {
     /// Rollbacks done so far.
     #[serde(default)]
     pub rollbacks: u32,
+    /// The session this one was forked from, and the checkpoint (`endure fork`).
+    #[serde(default)]
+    pub forked_from: Option<(String, String)>,
 }
 
 /// A workflow run of the session, as `workflow_started` and `workflow_finished` tell it.
@@ -499,6 +502,14 @@ impl SessionState {
                 self.intervened();
             }
             EventKind::MemoryUpdated { .. } => {}
+            EventKind::Forked { parent, at, window_tokens, window, tasks, .. } => {
+                self.forked_from = Some((parent.clone(), at.clone()));
+                // The window's messages come from the parent's log: their origin here is this event.
+                self.replace_window(window, &[], event.seq);
+                self.window_tokens = *window_tokens;
+                self.window_covers = window.len();
+                self.tasks = tasks.clone();
+            }
             EventKind::CorrectionWithdrawn { id } => {
                 if let Some(pos) = self.pending_corrections.iter().position(|(i, _)| i == id) {
                     self.pending_corrections.remove(pos);
@@ -601,6 +612,7 @@ impl SessionState {
             | EventKind::AgentPaused { .. }
             | EventKind::AgentResumed { .. }
             | EventKind::SubagentEvent { .. }
+            | EventKind::ForksFound { .. }
             | EventKind::CommandReceived { .. } => {}
         }
     }

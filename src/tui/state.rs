@@ -347,6 +347,10 @@ pub struct WorkbenchState {
     pub sandbox: super::sandbox::SandboxState,
     /// A rebuilt window waiting for the supervisor's review.
     pub rebuild: Option<RebuildProposal>,
+    /// The events the attempt tree is built from, slimmed (`session::attempts::keep`).
+    pub attempt_log: Vec<Event>,
+    /// This session's forks, as the runtime last listed them (`forks_found`).
+    pub fork_logs: Vec<crate::protocol::ForkLog>,
     /// Event seq → the cell that shows the message it added.
     seq_cells: HashMap<u64, usize>,
     /// An answer with tool calls only, waiting for its first call's cell.
@@ -378,6 +382,9 @@ impl WorkbenchState {
 
     pub fn apply(&mut self, ev: &Event) {
         self.core.apply(ev);
+        if let Some(kept) = crate::session::attempts::keep(ev) {
+            self.attempt_log.push(kept);
+        }
         if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
             self.pause_pending = false;
         }
@@ -649,6 +656,15 @@ impl WorkbenchState {
                     },
                 )
             }
+            EventKind::Forked { parent, at, restored, removed, .. } => self.push(
+                id,
+                CellKind::Notice {
+                    level: NoticeLevel::Info,
+                    text: format!(
+                        "forked from session {parent} at checkpoint {at}: the worktree was restored to its snapshot ({restored} files written, {removed} removed) and the conversation continues from the checkpoint's rebuilt window"
+                    ),
+                },
+            ),
             EventKind::SessionResumed { interrupted_calls, .. } => {
                 // A review that was waiting when the process stopped is asked again, anew.
                 self.rebuild = None;
@@ -798,6 +814,7 @@ impl WorkbenchState {
                     self.push(id, CellKind::Notice { level, text });
                 }
             }
+            EventKind::ForksFound { forks } => self.fork_logs = forks.clone(),
             EventKind::CommandReceived { source, command } => {
                 self.push(id, CellKind::Notice { level: NoticeLevel::Info, text: format!("command {} from {source}", command.name()) });
             }

@@ -214,6 +214,8 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
     cfg.verifier.enabled = opts.verify;
     cfg.budgets = Budgets { max_steps: opts.max_steps, ..Default::default() };
     cfg.max_mode.candidates = None;
+    // A fork's subagents are not forks themselves.
+    cfg.fork = None;
     cfg.child = Some(ChildSettings {
         dir: dir.clone(),
         tools: opts.tools.clone(),

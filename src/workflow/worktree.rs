@@ -24,7 +24,7 @@ pub fn plan(session: &str, agent: u64) -> WorktreeInfo {
     }
 }
 
-fn git(dir: &Path, args: &[&OsStr], index: Option<&Path>) -> Result<Vec<u8>, String> {
+pub(crate) fn git(dir: &Path, args: &[&OsStr], index: Option<&Path>) -> Result<Vec<u8>, String> {
     let mut cmd = Command::new("git");
     cmd.current_dir(dir);
     // Inherited GIT_* variables would point git at another repository or index.
@@ -80,7 +80,7 @@ fn commit_state(dir: &Path, message: &str) -> Result<String, String> {
 /// .git/worktrees/…/commondir") when two subagents start or finish at once.
 static WORKTREE_LIST: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn worktree_list_lock() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn worktree_list_lock() -> std::sync::MutexGuard<'static, ()> {
     // The lock guards no data: a panic while holding it leaves nothing inconsistent.
     WORKTREE_LIST.lock().unwrap_or_else(|p| p.into_inner())
 }

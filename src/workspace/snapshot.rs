@@ -286,6 +286,21 @@ impl Snapshots {
         Ok(RestoreReport { restored: count(to_write.len()), removed: count(to_remove.len()), before })
     }
 
+    /// Copies every snapshot of `other` (another workspace's shadow repository) into this one,
+    /// under `refs/endure/imported`, so that [`Snapshots::restore`] can restore any of them
+    /// here: how a fork's worktree gets its parent's checkpoint. Only objects are added; this
+    /// repository's own chain is unchanged.
+    pub fn import_from(&self, other: &Snapshots) -> Result<(), SnapshotError> {
+        let refspec = format!("+{SNAPSHOT_REF}:refs/endure/imported");
+        self.recovering(|| {
+            self.git(
+                &[os("fetch"), os("--quiet"), os("--no-tags"), os("--no-write-fetch-head"), other.git_dir.as_os_str(), os(&refspec)],
+                None,
+            )
+            .map(|_| ())
+        })
+    }
+
     /// The paths of the files in snapshot `id` (with `/` separators, sorted as git sorts).
     pub fn files(&self, id: &str) -> Result<Vec<String>, SnapshotError> {
         let commit = self.resolve(id)?;
@@ -326,7 +341,13 @@ impl Snapshots {
 
     /// Brings the shadow index to the current state of the workspace.
     fn stage_workspace(&self) -> Result<(), SnapshotError> {
-        let add = [os("add"), os("-A"), os("--"), os(EXCLUDE_ENDURE)];
+        // A `.gitignore` that ignores `.endure/` (the usual case) leaves it out already, and
+        // then the exclude pathspec makes `git add` exit 1 ("paths are ignored") after adding
+        // everything else, so it is given only when needed.
+        let ignored = self.git(&[os("check-ignore"), os("-q"), os("--"), os(".endure")], None).is_ok();
+        let exclude: &[&str] = if ignored { &[] } else { &[EXCLUDE_ENDURE] };
+        let mut add = vec![os("add"), os("-A"), os("--")];
+        add.extend(exclude.iter().map(|e| os(e)));
         if let Err(first) = self.git(&add, None) {
             // A nested repository without a commit checked out makes `git add -A` fail as a
             // whole; leave such repositories out and try once more. Any other failure stands.
@@ -335,8 +356,10 @@ impl Snapshots {
                 return Err(first);
             }
             let mut pathspecs = Vec::new();
-            pathspecs.extend_from_slice(EXCLUDE_ENDURE.as_bytes());
-            pathspecs.push(0);
+            for e in exclude {
+                pathspecs.extend_from_slice(e.as_bytes());
+                pathspecs.push(0);
+            }
             for dir in nested {
                 pathspecs.extend_from_slice(b":(exclude,top,literal)");
                 pathspecs.extend_from_slice(&dir);

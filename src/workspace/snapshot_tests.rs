@@ -260,6 +260,21 @@ fn endure_dir_is_never_recorded_even_when_a_gitignore_unignores_it() {
 }
 
 #[test]
+fn a_gitignore_that_ignores_endure_dir_does_not_fail_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, ".gitignore", ".endure/\n");
+    write(root, "a.txt", "a");
+    write(root, ".endure/session.json", "{}");
+    let s = Snapshots::open(root).unwrap();
+    let id = s.snapshot("start").unwrap();
+    assert_eq!(s.files(&id).unwrap(), [".gitignore", "a.txt"]);
+    write(root, "b.txt", "b");
+    assert_eq!(s.restore(&id).unwrap().removed, 1);
+    assert!(!root.join("b.txt").exists() && root.join(".endure/session.json").is_file());
+}
+
+#[test]
 fn gitattributes_cannot_change_the_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -27,6 +27,7 @@ panels![
     checkpoints::CheckpointsView,
     memory::MemoryView,
     processes::ProcessesPanel,
+    attempts::AttemptsPanel,
 ];
 
 use chrono::{DateTime, Utc};
