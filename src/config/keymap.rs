@@ -55,10 +55,12 @@ pub enum KeyContext {
     Conflict,
     /// The inline correction input at the bottom.
     Composer,
+    /// The Workflow panel: a run's phases and agents, and its script.
+    Workflow,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 14] = [
+    pub const ALL: [KeyContext; 15] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,
@@ -73,6 +75,7 @@ impl KeyContext {
         KeyContext::Confirm,
         KeyContext::Help,
         KeyContext::Conflict,
+        KeyContext::Workflow,
     ];
 
     /// Layers where typed keys are text, so global bindings do not apply.
@@ -97,6 +100,7 @@ impl KeyContext {
             KeyContext::Help => "help",
             KeyContext::Conflict => "conflict",
             KeyContext::Composer => "composer",
+            KeyContext::Workflow => "workflow",
         }
     }
 }
@@ -205,6 +209,8 @@ pub enum Action {
     HistoryNext,
     /// Transcript: take back the selected correction before it is delivered.
     Withdraw,
+    /// Workflow: show the run's script (each pending `await` marked) or its tree again.
+    ToggleScript,
 }
 
 impl Action {
@@ -271,6 +277,7 @@ impl Action {
         ("history_prev", Action::HistoryPrev),
         ("history_next", Action::HistoryNext),
         ("withdraw", Action::Withdraw),
+        ("toggle_script", Action::ToggleScript),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

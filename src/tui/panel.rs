@@ -102,6 +102,8 @@ pub enum Effect {
     Reveal(u64),
     /// Put this text on the clipboard.
     Copy(String),
+    /// Scope the usual panels to workflow subagent `n`, or back to the session (None).
+    Scope(Option<u64>),
 }
 
 #[derive(Debug, Default)]

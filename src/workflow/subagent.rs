@@ -148,11 +148,12 @@ pub(super) struct Call<'a> {
     pub n: u64,
     pub prompt: &'a str,
     pub opts: &'a AgentOpts,
+    pub line: Option<u32>,
 }
 
 /// Runs (or resumes) subagent `n` to its end.
 pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<WorktreeInfo>, resume: bool) -> ChildEnd {
-    let Call { key, n, prompt, opts } = call;
+    let Call { key, n, prompt, opts, line } = call;
     let failed = |error: String| ChildEnd::Failed { error, steps: 0, usage: AgentUsage::default(), by_run: false };
     let parent = &o.parent;
     let dir = parent.session_dir.join("agents").join(n.to_string());
@@ -244,6 +245,7 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
             log,
             isolation: worktree.as_ref().map(|_| "worktree".to_string()),
             resumed: resume,
+            line,
         })
         .ok();
     let mut events = handle.take_events();
@@ -334,9 +336,11 @@ impl Follow {
             _ => None,
         };
         let rec = &self.o.parent.rec;
+        // A pause the supervisor asked for echoes the command's id in the run's log too.
+        let cause = ev.command_id.clone();
         let _ = rec.emit(EventKind::SubagentEvent { run, agent: n, event: Box::new(ev) });
         if let Some(kind) = summary {
-            let _ = rec.emit(kind);
+            let _ = rec.emit_for(cause.as_deref(), kind);
         }
     }
 }
