@@ -32,9 +32,6 @@ use crate::tools::process::Processes;
 #[derive(Default)]
 struct Control {
     pause_requested: bool,
-    /// The ids of the supervisor's latest pause and resume, echoed by `paused` and `resumed`.
-    pause_id: Option<String>,
-    resume_id: Option<String>,
     stop: bool,
     /// Budgets the supervisor chose to run past by resuming after a budget pause.
     waived: Vec<BudgetKind>,
@@ -70,14 +67,12 @@ impl Control {
             // pauses at the boundary after the workflow call.
             Command::Pause => {
                 self.pause_requested = true;
-                self.pause_id = Some(cmd.clone());
                 if let Some(w) = &self.workflow {
                     w.forward(Command::Pause, Some(&cmd));
                 }
             }
             Command::Resume => {
                 self.pause_requested = false;
-                self.resume_id = Some(cmd.clone());
                 if let Some(w) = &self.workflow {
                     w.forward(Command::Resume, Some(&cmd));
                 }
@@ -713,10 +708,8 @@ impl Run {
         steps: &mut StepRunner,
         budget: u64,
     ) -> Result<bool, LogError> {
-        let cause = if reason == PauseReason::Supervisor { self.ctl.pause_id.take() } else { None };
-        self.rec.emit_for(cause.as_deref(), EventKind::Paused { reason })?;
+        self.rec.emit(EventKind::Paused { reason })?;
         self.ctl.pause_requested = true;
-        self.ctl.resume_id = None;
         while self.ctl.pause_requested && !self.ctl.stop {
             // While a writer runs, look up now and then so its checkpoint shows up during the
             // pause; otherwise just wait for the supervisor.
@@ -754,8 +747,7 @@ impl Run {
         if self.ctl.stop {
             return Ok(false);
         }
-        let cause = self.ctl.resume_id.take();
-        self.rec.emit_for(cause.as_deref(), EventKind::Resumed)?;
+        self.rec.emit(EventKind::Resumed)?;
         Ok(true)
     }
 

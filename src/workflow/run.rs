@@ -44,6 +44,10 @@ pub(super) struct RunState {
     pub(super) live: HashMap<u64, AgentUsage>,
     /// The command channel of each running agent.
     pub(super) children: HashMap<u64, crate::agent::CommandSender>,
+    /// The id of the supervisor's latest pause or resume of each agent, echoed by the
+    /// `agent_paused` or `agent_resumed` it leads to (the agent's own `paused` lands at a
+    /// boundary and carries none).
+    pub(super) causes: HashMap<(u64, bool), String>,
     pub(super) paused: bool,
     /// The pause was for a cap; resuming waives the caps.
     cap_pause: bool,
@@ -154,6 +158,7 @@ impl Orchestrator {
                 agents: 0,
                 live: HashMap::new(),
                 children: HashMap::new(),
+                causes: HashMap::new(),
                 paused: false,
                 cap_pause: false,
                 waived: false,
@@ -229,10 +234,11 @@ impl Orchestrator {
                     if std::mem::take(&mut s.cap_pause) {
                         s.waived = true;
                     }
-                    s.children.values().cloned().collect::<Vec<_>>()
+                    s.children.iter().map(|(n, c)| (*n, c.clone())).collect::<Vec<_>>()
                 };
                 self.emit_for(id, EventKind::WorkflowResumed { run: self.run });
-                for c in children {
+                for (n, c) in children {
+                    self.note_cause(n, false, id);
                     let _ = send_child(&c, Command::Resume, id);
                 }
                 self.changed.notify_waiters();
@@ -262,8 +268,14 @@ impl Orchestrator {
                     (true, None) => {
                         self.emit_for(id, EventKind::Warning { message: format!("agent {target} is not running; the command was dropped") })
                     }
-                    // The subagent's events (its pause, its queued correction) echo the id.
+                    // The subagent's events (its queued correction) echo the id, and so do
+                    // the run's `agent_paused` and `agent_resumed`.
                     (true, Some(c)) => {
+                        match *command {
+                            Command::Pause => self.note_cause(target, true, id),
+                            Command::Resume => self.note_cause(target, false, id),
+                            _ => {}
+                        }
                         if send_child(&c, *command, id).is_err() {
                             self.emit_for(
                                 id,
@@ -293,12 +305,24 @@ impl Orchestrator {
                 return;
             }
             s.paused = true;
-            s.children.values().cloned().collect::<Vec<_>>()
+            s.children.iter().map(|(n, c)| (*n, c.clone())).collect::<Vec<_>>()
         };
         self.emit_for(id, EventKind::WorkflowPaused { run: self.run, reason });
-        for c in children {
+        for (n, c) in children {
+            self.note_cause(n, true, id);
             let _ = send_child(&c, Command::Pause, id);
         }
+    }
+
+    fn note_cause(&self, agent: u64, pause: bool, id: Option<&str>) {
+        if let Some(id) = id {
+            self.lock().causes.insert((agent, pause), id.to_string());
+        }
+    }
+
+    /// The id of the command that led to agent `agent`'s pause (or resume), once.
+    pub(super) fn take_cause(&self, agent: u64, pause: bool) -> Option<String> {
+        self.lock().causes.remove(&(agent, pause))
     }
 
     /// Stops the run: the script, then every agent, waiting up to `timeout` for them to end.

@@ -336,8 +336,12 @@ impl Follow {
             _ => None,
         };
         let rec = &self.o.parent.rec;
-        // A pause the supervisor asked for echoes the command's id in the run's log too.
-        let cause = ev.command_id.clone();
+        // A pause or resume the supervisor asked for echoes the command's id.
+        let cause = match &summary {
+            Some(EventKind::AgentPaused { reason: crate::protocol::PauseReason::Supervisor, .. }) => self.o.take_cause(n, true),
+            Some(EventKind::AgentResumed { .. }) => self.o.take_cause(n, false),
+            _ => ev.command_id.clone(),
+        };
         let _ = rec.emit(EventKind::SubagentEvent { run, agent: n, event: Box::new(ev) });
         if let Some(kind) = summary {
             let _ = rec.emit_for(cause.as_deref(), kind);
