@@ -329,3 +329,44 @@ fn max_steps_and_max_time_cap_a_workflow_session() {
     assert_eq!(stop, Some(("time", 2.0)));
     assert_eq!(w.outcome(&id), Some(Outcome::Budget));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_agent_replays_its_earlier_events_to_the_frontends() {
+    let w = Ws::new(&scenario(&[("alpha", 40)]), "return await agent('Read the notes', { label: 'alpha' });");
+    let (flow, answers) = (w.flow(), w.scenario());
+    let mut child = w.cmd(&["workflow", "run", &flow, "--provider", "scripted", "--script", &answers, "--speed", "0.2"]).spawn().unwrap();
+    let steps = |w: &Ws| {
+        let Ok(entries) = std::fs::read_dir(w.ws.join(".endure/sessions")) else { return 0 };
+        let Some(dir) = entries.flatten().next() else { return 0 };
+        let log = endure::session::read_log(&dir.path().join("agents/1/events.jsonl")).map(|r| r.events).unwrap_or_default();
+        log.iter().filter(|e| matches!(e.kind, EventKind::StepFinished { .. })).count()
+    };
+    wait_for("two steps of alpha", || steps(&w) >= 2);
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+
+    let id = w.only_session();
+    let opts = endure::config::settings::RunOptions {
+        provider: Some("scripted".into()),
+        script: Some(PathBuf::from(&answers)),
+        speed: Some(0.0),
+        ..Default::default()
+    };
+    let mut cfg = endure::launch::agent_config(&w.ws, &opts, None, endure::agent::Supervision::Headless, 0.0).unwrap();
+    cfg.session_id = Some(id.clone());
+    let mut handle = endure::workflow::session::start(cfg, endure::workflow::session::Start::Resume).unwrap();
+    let mut seen = Vec::new();
+    let inner = |e: &Event| match &e.kind {
+        EventKind::SubagentEvent { event, .. } => Some(event.kind.clone()),
+        _ => None,
+    };
+    let first = wait_event(&mut handle.events, &mut seen, "alpha's events", |e| inner(e).is_some()).await;
+    assert!(matches!(inner(&first), Some(EventKind::SessionStarted { .. })), "its history comes first, from the top: {first:?}");
+    wait_event(&mut handle.events, &mut seen, "its first step, from the killed process", |e| {
+        matches!(inner(e), Some(EventKind::StepFinished { step: 1 }))
+    })
+    .await;
+    let end = tokio::time::timeout(DEADLINE, handle.join).await.unwrap().unwrap();
+    assert_eq!(end.result, Some(json!("alpha done")), "{}", end.reason);
+}

@@ -160,11 +160,8 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
     let log_file = dir.join("events.jsonl");
     // What an earlier process's run of this agent recorded: a finished one is not run again,
     // and an unfinished one continues with its usage so far.
-    let earlier = if resume && log_file.is_file() {
-        crate::session::read_log(&log_file).ok().map(|r| crate::session::SessionState::from_events(&r.events))
-    } else {
-        None
-    };
+    let history = if resume && log_file.is_file() { crate::session::read_log(&log_file).ok().map(|r| r.events) } else { None };
+    let earlier = history.as_ref().map(|events| crate::session::SessionState::from_events(events));
     if let Some(state) = &earlier
         && let Some((Outcome::Done, summary)) = &state.outcome
     {
@@ -250,6 +247,10 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
         .ok();
     let mut events = handle.take_events();
     let mut join = handle.join;
+    // A frontend following the agent live sees what its earlier process did too.
+    for ev in history.into_iter().flatten() {
+        let _ = o.parent.rec.emit(EventKind::SubagentEvent { run: o.run, agent: n, event: Box::new(ev) });
+    }
     let mut follow = Follow { o: o.clone(), n, action: String::new(), usage: prior };
     let result = loop {
         tokio::select! {
