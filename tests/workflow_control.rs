@@ -135,13 +135,6 @@ async fn wait_event(rx: &mut broadcast::Receiver<Event>, seen: &mut Vec<Event>, 
     }
 }
 
-fn agent_of(events: &[Event], want: &str) -> Option<u64> {
-    events.iter().find_map(|e| match &e.kind {
-        EventKind::AgentStarted { agent, label, .. } if label == want => Some(*agent),
-        _ => None,
-    })
-}
-
 const TWO_AGENTS: &str = r#"
 phase("review");
 const r = await parallel([

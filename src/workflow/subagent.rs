@@ -161,7 +161,7 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
     // What an earlier process's run of this agent recorded: a finished one is not run again,
     // and an unfinished one continues with its usage so far.
     let history = if resume && log_file.is_file() { crate::session::read_log(&log_file).ok().map(|r| r.events) } else { None };
-    let earlier = history.as_ref().map(|events| crate::session::SessionState::from_events(events));
+    let earlier = history.as_ref().map(crate::session::SessionState::from_events);
     if let Some(state) = &earlier
         && let Some((Outcome::Done, summary)) = &state.outcome
     {

@@ -132,7 +132,8 @@ fn the_fold_builds_phases_agents_and_totals() {
     let w = &state.workflow;
     let r = w.run(1).unwrap();
     assert_eq!(r.phases, ["prep", "review"]);
-    let tree: Vec<(Option<&str>, Vec<(u64, AgentStatus)>)> =
+    type Tree<'a> = Vec<(Option<&'a str>, Vec<(u64, AgentStatus)>)>;
+    let tree: Tree =
         w.tree(r).into_iter().map(|(p, a)| (p, a.iter().map(|a| (a.n, a.status)).collect())).collect();
     assert_eq!(
         tree,
