@@ -353,13 +353,15 @@ fn header<'a>(w: &WorkflowView, r: &RunView, cx: &RenderCtx, width: usize) -> Ve
     let [queued, running, paused, done, failed] = w.counts(r);
     let state = run_state(r);
     let total = r.agents.len();
+    let all = if width < 64 {
+        String::new()
+    } else {
+        format!("· {total} agents: {running} running, {paused} paused, {queued} queued, {done} done, {failed} failed")
+    };
     let first = Line::from(vec![
         Span::styled(truncate(&format!("run {} {} ", r.run, r.name), width / 2), th.style("ui.title")),
         Span::styled(format!("{} ", state.0), th.style(state.1)),
-        Span::styled(
-            format!("· {total} agents: {running} running, {paused} paused, {queued} queued, {done} done, {failed} failed"),
-            th.style("ui.dim"),
-        ),
+        Span::styled(all, th.style("ui.dim")),
     ]);
     let u = w.spent(r);
     let mut caps = Vec::new();
@@ -373,8 +375,21 @@ fn header<'a>(w: &WorkflowView, r: &RunView, cx: &RenderCtx, width: usize) -> Ve
         caps.push(format!("agents {total}/{a}"));
     }
     let budget = if caps.is_empty() { "no caps".to_string() } else { caps.join(" · ") };
-    let second = Line::styled(truncate(&format!("spent {} · budget: {budget}", spent(&u)), width), th.style("ui.dim"));
-    let mut out = vec![truncate_line(first, width), second];
+    let both = format!("spent {} · budget: {budget}", spent(&u));
+    let mut out = vec![truncate_line(first, width)];
+    // A narrow column gets the counts, the spending and the budget on lines of their own.
+    if width < 64 {
+        let counts: Vec<String> = [(running, "running"), (paused, "paused"), (queued, "queued"), (done, "done"), (failed, "failed")]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        for text in [format!("{total} agents: {}", counts.join(", ")), format!("spent {}", spent(&u)), format!("budget: {budget}")] {
+            out.push(Line::styled(truncate(&text, width), th.style("ui.dim")));
+        }
+    } else {
+        out.push(Line::styled(truncate(&both, width), th.style("ui.dim")));
+    }
     if let Some(reason) = &r.paused {
         out.push(Line::styled(truncate(&format!("paused: {reason}"), width), th.style("status.paused")));
     }
@@ -416,8 +431,18 @@ fn agent_line<'a>(a: &AgentView, scoped: bool, cx: &RenderCtx, width: usize) -> 
         (AgentStatus::Done, _) if a.journaled => "from the journal".to_string(),
         _ => a.action.clone(),
     };
-    let head = format!("   {mark} #{:<3} {:<14} ", a.n, truncate(&a.label, 14));
-    let figures = format!(" step {:>3} {:>9} tok ${:.4}  ", a.step, thousands(a.usage.tokens()), a.usage.cost_usd);
+    // A narrow column (the wide layout's prose column) keeps the state and the step in view.
+    let (head, figures) = if width < 64 {
+        (
+            format!("  {mark}#{} {:<10} ", a.n, truncate(&a.label, 10)),
+            format!(" s{} {}t ${:.3} ", a.step, thousands(a.usage.tokens()), a.usage.cost_usd),
+        )
+    } else {
+        (
+            format!("   {mark} #{:<3} {:<14} ", a.n, truncate(&a.label, 14)),
+            format!(" step {:>3} {:>9} tok ${:.4}  ", a.step, thousands(a.usage.tokens()), a.usage.cost_usd),
+        )
+    };
     truncate_line(
         Line::from(vec![
             Span::styled(head, th.style(if scoped { "ui.title.focused" } else { "ui.title" })),

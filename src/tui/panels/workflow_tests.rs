@@ -280,3 +280,14 @@ fn replay_offers_no_commands() {
     assert_eq!(app.error.as_deref(), Some(crate::tui::panel::READ_ONLY));
     let _ = Role::Agent;
 }
+
+#[test]
+fn the_panel_in_the_wide_layout_snapshot() {
+    // The prose column is narrow: each agent keeps its state and step in view.
+    let (mut app, _rx) = live_app(&workflow_session());
+    let screen = draw(&mut app, 200, 50);
+    insta::assert_snapshot!("workflow_wide_layout", screen);
+    for (label, state) in [("planner", "done"), ("reviewer-a", "running"), ("reviewer-b", "paused")] {
+        assert!(screen.lines().any(|l| l.contains(label) && l.contains(state)), "{label} {state}\n{screen}");
+    }
+}
