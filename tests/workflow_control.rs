@@ -363,3 +363,30 @@ async fn a_resumed_agent_replays_its_earlier_events_to_the_frontends() {
     let end = tokio::time::timeout(DEADLINE, handle.join).await.unwrap().unwrap();
     assert_eq!(end.result, Some(json!("alpha done")), "{}", end.reason);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervised_workflow_session_pauses_at_max_steps_and_resuming_runs_past_it() {
+    // At 0.2 s or more a step, the pause lands long before the agent's last step.
+    let w = Ws::new(&scenario(&[("alpha", 12)]), "return await agent('Read the notes', { label: 'alpha' });");
+    let opts = endure::config::settings::RunOptions {
+        provider: Some("scripted".into()),
+        script: Some(PathBuf::from(w.scenario())),
+        speed: Some(0.2),
+        max_steps: Some(3),
+        ..Default::default()
+    };
+    let cfg = endure::launch::agent_config(&w.ws, &opts, None, endure::agent::Supervision::Supervised, 0.2).unwrap();
+    let script = "return await agent('Read the notes', { label: 'alpha' });";
+    let start = endure::workflow::session::Start::New { name: "flow.js".into(), script: script.into(), args: Value::Null };
+    let mut handle = endure::workflow::session::start(cfg, start).unwrap();
+    let mut seen = Vec::new();
+    let stop = wait_event(&mut handle.events, &mut seen, "the steps cap", |e| matches!(e.kind, EventKind::BudgetStop { .. })).await;
+    assert!(matches!(stop.kind, EventKind::BudgetStop { budget: endure::protocol::BudgetKind::Steps, limit, .. } if limit == 3.0));
+    let paused = wait_event(&mut handle.events, &mut seen, "the run paused", |e| matches!(e.kind, EventKind::WorkflowPaused { .. })).await;
+    let EventKind::WorkflowPaused { reason, .. } = &paused.kind else { unreachable!() };
+    assert!(reason.starts_with("budget: steps"), "{reason}");
+    wait_event(&mut handle.events, &mut seen, "the agent paused", |e| matches!(e.kind, EventKind::AgentPaused { .. })).await;
+    handle.commands.send(Command::Resume).unwrap();
+    let end = tokio::time::timeout(DEADLINE, handle.join).await.unwrap().unwrap();
+    assert_eq!((end.outcome, end.result), (Outcome::Done, Some(json!("alpha done"))), "{}", end.reason);
+}
