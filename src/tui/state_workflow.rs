@@ -56,6 +56,26 @@ pub struct AgentView {
     pub view: Box<WorkbenchState>,
 }
 
+impl AgentView {
+    fn empty(run: u32, n: u64) -> AgentView {
+        AgentView {
+            n,
+            run,
+            label: String::new(),
+            phase: None,
+            prompt: String::new(),
+            status: AgentStatus::Queued,
+            step: 0,
+            usage: AgentUsage::default(),
+            action: String::new(),
+            line: None,
+            journaled: false,
+            error: None,
+            view: Box::default(),
+        }
+    }
+}
+
 /// One workflow run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunView {
@@ -111,21 +131,7 @@ impl WorkflowView {
         if !r.agents.contains(&n) {
             r.agents.push(n);
         }
-        self.agents.entry(n).or_insert_with(|| AgentView {
-            n,
-            run,
-            label: String::new(),
-            phase: None,
-            prompt: String::new(),
-            status: AgentStatus::Queued,
-            step: 0,
-            usage: AgentUsage::default(),
-            action: String::new(),
-            line: None,
-            journaled: false,
-            error: None,
-            view: Box::default(),
-        })
+        self.agents.entry(n).or_insert_with(|| AgentView::empty(run, n))
     }
 
     /// What run `run` has spent so far: its agents' usage as last reported.
@@ -252,13 +258,9 @@ impl WorkbenchState {
     }
 
     pub fn scoped_mut(&mut self) -> &mut WorkbenchState {
-        match self.scope {
-            Some(n) if self.workflow.agents.contains_key(&n) => match self.workflow.agents.get_mut(&n) {
-                Some(a) => &mut a.view,
-                None => unreachable!("checked just above"),
-            },
-            _ => self,
-        }
+        let scope = self.scope.filter(|n| self.workflow.agents.contains_key(n));
+        let Some(n) = scope else { return self };
+        self.workflow.agents.entry(n).or_insert_with(|| AgentView::empty(0, n)).view.as_mut()
     }
 
     /// The pause and resume of a run started by `endure workflow run` are the session's own.

@@ -152,16 +152,15 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
         if let Some(c) = caps {
             c.abort();
         }
-        let end = match result {
-            _ if budget_end.get().is_some() => {
-                let reason: &String = budget_end.get().unwrap_or_else(|| unreachable!("checked just above"));
-                WorkflowEnd { outcome: Outcome::Budget, reason: reason.clone(), result: None }
-            }
-            Ok(value) => {
+        let end = match (budget_end.get(), result) {
+            (Some(reason), _) => WorkflowEnd { outcome: Outcome::Budget, reason: reason.clone(), result: None },
+            (None, Ok(value)) => {
                 WorkflowEnd { outcome: Outcome::Done, reason: format!("the workflow returned {}", short_json(&value)), result: Some(value) }
             }
-            Err(e) if e == super::ScriptError::Stopped.to_string() => WorkflowEnd { outcome: Outcome::Stopped, reason: e, result: None },
-            Err(e) => WorkflowEnd { outcome: Outcome::Failed, reason: e, result: None },
+            (None, Err(e)) if e == super::ScriptError::Stopped.to_string() => {
+                WorkflowEnd { outcome: Outcome::Stopped, reason: e, result: None }
+            }
+            (None, Err(e)) => WorkflowEnd { outcome: Outcome::Failed, reason: e, result: None },
         };
         let _ = rec.emit(EventKind::SessionFinished { outcome: end.outcome, reason: end.reason.clone() });
         end
