@@ -291,3 +291,41 @@ fn the_panel_in_the_wide_layout_snapshot() {
         assert!(screen.lines().any(|l| l.contains(label) && l.contains(state)), "{label} {state}\n{screen}");
     }
 }
+
+#[test]
+fn an_agents_workflow_call_shows_the_panel_without_taking_the_focus() {
+    let mut events = crate::tui::testkit::demo_session();
+    let n = events.len() as u64;
+    events.push(Event {
+        seq: n,
+        ts: t0(),
+        command_id: None,
+        kind: EventKind::WorkflowStarted {
+            run: 1,
+            name: "review".into(),
+            script: "workflows/1/script.js".into(),
+            args: Value::Null,
+            call_id: Some("c9".into()),
+            resumed: false,
+            source: SCRIPT.into(),
+        },
+    });
+    let (mut app, mut rx) = live_app(&events);
+    assert!(!app.hidden.contains(&ID));
+    assert_eq!(app.focus, crate::tui::panel::PanelId::Transcript, "the agent's transcript keeps the focus");
+    // The run's own pause is not the session's: the session reads as the agent's state.
+    let mut paused = events.clone();
+    paused.push(Event {
+        seq: n + 1,
+        ts: t0(),
+        command_id: None,
+        kind: EventKind::WorkflowPaused { run: 1, reason: "the supervisor paused the run".into() },
+    });
+    let state = crate::tui::state::WorkbenchState::from_events(&paused);
+    assert!(!matches!(state.run, crate::tui::state::RunState::Paused(_)));
+    // From the run's row, p pauses the whole run (through the session, which forwards it).
+    app.set_focus(ID);
+    app.handle_key(key('g'));
+    app.handle_key(key('p'));
+    assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
+}
