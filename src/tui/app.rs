@@ -689,6 +689,26 @@ impl App {
             (Some(target), c @ (Command::Pause | Command::Resume | Command::Stop | Command::Inject(_))) => {
                 Command::ToAgent { target, command: Box::new(c) }
             }
+            // These act on one agent's run, and would reach the session's instead of the agent
+            // on screen (a withdrawal would take back the session's correction with the same
+            // number). MEMORY.md and the session's own questions stay the session's.
+            (
+                Some(target),
+                Command::WithdrawCorrection { .. }
+                | Command::Rollback(_)
+                | Command::Rollover
+                | Command::SetMaxMode(_)
+                | Command::SetReviewPicks(_)
+                | Command::SetReviewRebuilds(_)
+                | Command::ReviewRebuild { .. }
+                | Command::PickCandidate(_)
+                | Command::OverrideVerdict { .. },
+            ) => {
+                self.error = Some(format!(
+                    "agent {target} takes pause, resume, stop and corrections only; Esc in the Workflow panel shows the session again"
+                ));
+                return None;
+            }
             (_, c) => c,
         };
         self.send_as_is(cmd)

@@ -234,6 +234,10 @@ fn drilling_in_scopes_the_panels_and_the_commands_to_that_agent() {
         Some(Command::ToAgent { target: 2, command: Box::new(Command::Inject("check the tests".into())) })
     );
     app.handle_key(code(KeyCode::Esc));
+    // Other commands would reach the session, not the agent on screen: refused with the reason.
+    app.handle_key(key('M'));
+    assert!(rx.try_recv().is_err());
+    assert!(app.error.as_deref().is_some_and(|e| e.starts_with("agent 2 takes pause, resume, stop and corrections only")), "{:?}", app.error);
     // The subagent's own acknowledgement clears the pending correction.
     let id = rx.ids.last().cloned().unwrap();
     assert_eq!(app.pending.len(), 1);
