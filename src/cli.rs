@@ -169,6 +169,13 @@ pub struct WorkflowRunOpts {
     /// The script's `args`, as JSON.
     #[arg(long = "args", value_name = "JSON")]
     pub script_args: Option<String>,
+    /// Run in the background: print the session id and return once the run holds its
+    /// session and serves its control socket (`endure logs -f`, `endure stop`).
+    #[arg(long, conflicts_with_all = ["tui", "json"])]
+    pub detach: bool,
+    /// The background process of `--detach`: the session id it must use.
+    #[arg(long, hide = true, value_name = "SESSION", conflicts_with = "detach")]
+    pub detached_session: Option<String>,
     #[command(flatten)]
     pub common: WorkflowCommonOpts,
     #[command(flatten)]

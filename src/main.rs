@@ -679,6 +679,11 @@ mod workflow_cmd {
             None => match args.file {
                 Some(file) => {
                     let mut opts = args.opts;
+                    if opts.detach {
+                        bail!(
+                            "`endure workflow FILE.js` opens the workbench; run it in the background with `endure workflow run FILE.js --detach`"
+                        );
+                    }
                     opts.common.tui = !opts.common.json;
                     run(&file, opts, out).await
                 }
@@ -717,6 +722,13 @@ mod workflow_cmd {
     async fn run(file: &Path, opts: WorkflowRunOpts, out: &Out) -> Result<ExitCode> {
         let workspace = workspace_dir(&opts.workspace.dir())?;
         let script = std::fs::read_to_string(file).with_context(|| format!("reading the workflow script {}", file.display()))?;
+        if opts.detach {
+            // Checked here, so a bad flag fails in the foreground rather than in detached.log.
+            if let Some(text) = opts.script_args.as_deref() {
+                serde_json::from_str::<serde_json::Value>(text).with_context(|| format!("--args is not valid JSON: {text}"))?;
+            }
+            return super::detach(&workspace, None, out);
+        }
         let args = match opts.script_args.as_deref() {
             None => serde_json::Value::Null,
             Some(text) => serde_json::from_str(text).with_context(|| format!("--args is not valid JSON: {text}"))?,
@@ -725,9 +737,11 @@ mod workflow_cmd {
         let (supervision, speed) = supervision(&opts.common);
         let mut cfg = launch::agent_config(&workspace, &run_opts, None, supervision, speed)?;
         cfg.workflow = settings(&opts.common)?;
+        cfg.session_id = opts.detached_session.clone();
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "workflow.js".into());
+        let task = format!("workflow {name}");
         let handle = session::start(cfg.clone(), Start::New { name, script, args })?;
-        drive(handle, &opts.common, &run_opts, &cfg, out).await
+        drive(handle, &task, &opts.common, &run_opts, &cfg, out).await
     }
 
     /// The session id when `session` (an id, a prefix, or empty for the most recent) is a
@@ -770,18 +784,26 @@ mod workflow_cmd {
         cfg.workflow = settings(&common)?;
         cfg.session_id = Some(id);
         let handle = session::start(cfg.clone(), Start::Resume)?;
-        drive(handle, &common, &opts, &cfg, out).await
+        drive(handle, &info.task, &common, &opts, &cfg, out).await
     }
 
     /// Follows a workflow session to its end, headless or in the workbench.
     async fn drive(
         handle: WorkflowHandle,
+        task: &str,
         common: &WorkflowCommonOpts,
         opts: &RunOptions,
         cfg: &endure::agent::AgentConfig,
         out: &Out,
     ) -> Result<ExitCode> {
-        let WorkflowHandle { session_id, log_path, history, events, commands, join } = handle;
+        let WorkflowHandle { session_id, log_path, history, events, commands, join, control } = handle;
+        let control = match endure::control::ControlServer::for_link(control, &session_id, &log_path, task) {
+            Ok(server) => Some(server),
+            Err(e) => {
+                out.say(&format!("endure: warning: {e}; the session runs without one"));
+                None
+            }
+        };
         if common.tui {
             let ui = ui_options(
                 opts.theme.as_deref(),
@@ -792,6 +814,9 @@ mod workflow_cmd {
             let exit = endure::tui::run_live(ui, history, events, commands.clone(), false).await;
             let _ = commands.send(endure::protocol::Command::Stop);
             let end = tokio::time::timeout(std::time::Duration::from_secs(30), join).await;
+            if let Some(control) = control {
+                control.finish().await;
+            }
             exit.context("the workbench failed")?;
             return match end {
                 Ok(Ok(end)) => {
@@ -815,6 +840,9 @@ mod workflow_cmd {
         let mut headless = endure::headless::Headless::new(common.json);
         let consumer = headless.consume(events, &log_path);
         let (end, ()) = tokio::join!(join, consumer);
+        if let Some(control) = control {
+            control.finish().await;
+        }
         let end = end.context("the workflow task failed")?;
         if !common.json
             && let Some(result) = &end.result

@@ -877,6 +877,9 @@ pub enum EventKind {
         call_id: Option<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         resumed: bool,
+        /// The script's text, so that a frontend can show it without reading files.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
     },
     /// `phase(name)`: what follows belongs to this phase.
     WorkflowPhase {
@@ -935,6 +938,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         phase: Option<String>,
         prompt: String,
+        /// The script line the `agent()` call was made from (1-based), where its `await` waits.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
     },
     /// The subagent's session started (or was resumed from its log: `resumed`).
     AgentStarted {
@@ -947,6 +953,9 @@ pub enum EventKind {
         isolation: Option<String>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         resumed: bool,
+        /// The script line the `agent()` call was made from (1-based).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
     },
     /// The subagent finished a step: its latest action and its usage so far.
     AgentStep {

@@ -467,4 +467,97 @@ async fn the_full_demo_with_a_correction_and_a_rollback_after_the_run() {
         assert!(log.contains(&format!("\"type\":\"{kind}\"")), "no {kind} in the log");
     }
     assert!(!log.contains("has no answer"), "the script never ran out");
+/// Each label reads notes.txt `steps` times, saying who reads, then answers.
+fn workflow_scenario(agents: &[(&str, usize)]) -> String {
+    let mut s = String::new();
+    for (label, steps) in agents {
+        for i in 0..*steps {
+            s.push_str(&format!(
+                "[[subagents.{label}.agent]]\ntext = \"{label} is reading the notes, pass {i}.\"\n[[subagents.{label}.agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"notes.txt\" }}\n"
+            ));
+        }
+        s.push_str(&format!(
+            "[[subagents.{label}.agent]]\ntext = \"Done.\"\n[[subagents.{label}.agent.tool_calls]]\nname = \"done\"\narguments = {{ summary = \"{label} done\" }}\n"
+        ));
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_workflow_panel_shows_the_tree_drills_into_an_agent_and_pauses_it() {
+    let (dir, ws, cfg) = setup();
+    std::fs::write(ws.join("notes.txt"), "hello\n").unwrap();
+    let scenario = dir.path().join("s.toml");
+    std::fs::write(&scenario, workflow_scenario(&[("alpha", 24), ("beta", 400)])).unwrap();
+    let flow = dir.path().join("flow.js");
+    std::fs::write(
+        &flow,
+        "phase(\"review\");\nconst r = await parallel([\n  () => agent(\"Read the notes\", { label: \"alpha\" }),\n  () => agent(\"Read them too\", { label: \"beta\" }),\n]);\nreturn r;\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start("workflow", &ws);
+    tmux.wait_text("E2E-PROMPT$", 10).await;
+    let command = format!(
+        "ENDURE_CONFIG_DIR={} {} workflow {} --provider scripted --script {} --speed 0.5",
+        cfg.display(),
+        binary(),
+        flow.display(),
+        scenario.display()
+    );
+    tmux.literal(&command);
+    tmux.keys(&["Enter"]);
+
+    // 1. The tree: the run, its phase, both agents running (the panel has the focus).
+    tmux.wait_text("phase review", 30).await;
+    tmux.keys(&["z"]);
+    tmux.wait("the Workflow panel maximized", 10, |s| s.contains("Workflow [max]")).await;
+    let row = |s: &str, label: &str, state: &str| s.lines().any(|l| l.contains(&format!(" {label} ")) && l.contains(state));
+    tmux.wait("both agents running, beta past its first step", 30, |s| {
+        row(s, "alpha", "running") && s.lines().any(|l| l.contains(" beta ") && l.contains("running") && l.contains("read_file"))
+    })
+    .await;
+    let s = tmux.screen();
+    assert!(s.contains("run 1 flow.js") && s.contains("phase review") && s.contains("budget:"), "{s}");
+
+    // 2. Drill into beta: the workbench is scoped to it. The agents are numbered in the order
+    // their calls reached the runtime, so beta is the last row or the one before it.
+    let line_of = |s: &str, label: &str| s.lines().position(|l| l.contains(&format!(" {label} ")));
+    let beta_last = line_of(&s, "beta") > line_of(&s, "alpha");
+    tmux.keys(&["G"]);
+    if !beta_last {
+        tmux.wait("the last row selected", 10, |s| s.lines().any(|l| l.contains("›") && l.contains(" alpha "))).await;
+        tmux.keys(&["k"]);
+    }
+    tmux.wait("beta selected", 10, |s| s.lines().any(|l| l.contains("›") && l.contains(" beta "))).await;
+    tmux.keys(&["Enter"]);
+    tmux.wait("the scope badge", 10, |s| s.contains("▸ agent") && s.contains("[beta]")).await;
+
+    // 3. Pause it: beta alone pauses; alpha goes on to the end.
+    tmux.keys(&["p"]);
+    tmux.wait("beta paused", 30, |s| row(s, "beta", "paused")).await;
+    tmux.wait("alpha done while beta waits", 60, |s| row(s, "alpha", "done") && row(s, "beta", "paused")).await;
+
+    // 4. The usual panels show beta's own session: its transcript, not alpha's.
+    tmux.keys(&["z"]);
+    let s = tmux.wait_text("beta is reading the notes", 20).await;
+    assert!(!s.contains("alpha is reading the notes"), "{s}");
+
+    // 5. Quit (the run is stopped), and the log tells what happened.
+    tmux.keys(&["q"]);
+    tmux.wait("the quit question", 10, |s| s.to_lowercase().contains("quit")).await;
+    tmux.keys(&["y"]);
+    tmux.wait("the prompt after quitting", 30, |s| s.matches("E2E-PROMPT$").count() >= 2).await;
+    assert_eq!(tmux.format("#{alternate_on}"), "0", "left the alternate screen");
+    let sessions = ws.join(".endure/sessions");
+    let id = std::fs::read_dir(&sessions).unwrap().next().unwrap().unwrap().file_name();
+    let events = endure::session::read_log(&sessions.join(id).join("events.jsonl")).unwrap().events;
+    let beta = events.iter().find_map(|e| match &e.kind {
+        endure::protocol::EventKind::AgentStarted { agent, label, .. } if label == "beta" => Some(*agent),
+        _ => None,
+    });
+    let paused = events
+        .iter()
+        .find(|e| matches!(&e.kind, endure::protocol::EventKind::AgentPaused { agent, .. } if Some(*agent) == beta))
+        .expect("beta's pause is in the log");
+    assert!(paused.command_id.is_some(), "the pause echoes the workbench's command id");
 }

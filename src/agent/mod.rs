@@ -228,6 +228,16 @@ pub struct ControlLink {
 }
 
 impl ControlLink {
+    /// The link of a session run by something other than [`spawn`] (a workflow session).
+    pub fn new(events: &broadcast::Sender<Event>, commands: &CommandSender, recorder: &SharedRecorder) -> ControlLink {
+        ControlLink {
+            events: events.downgrade(),
+            commands: commands.downgrade(),
+            recorder: recorder.downgrade(),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+
     /// A receiver of every event from now on; None once the runtime has finished.
     pub fn subscribe(&self) -> Option<broadcast::Receiver<Event>> {
         self.events.upgrade().map(|tx| tx.subscribe())

@@ -68,17 +68,17 @@ impl Control {
             Command::Pause => {
                 self.pause_requested = true;
                 if let Some(w) = &self.workflow {
-                    w.forward(Command::Pause);
+                    w.forward(Command::Pause, Some(&cmd));
                 }
             }
             Command::Resume => {
                 self.pause_requested = false;
                 if let Some(w) = &self.workflow {
-                    w.forward(Command::Resume);
+                    w.forward(Command::Resume, Some(&cmd));
                 }
             }
             Command::ToAgent { target, command } => {
-                let sent = self.workflow.as_ref().is_some_and(|w| w.forward(Command::ToAgent { target, command }));
+                let sent = self.workflow.as_ref().is_some_and(|w| w.forward(Command::ToAgent { target, command }, Some(&cmd)));
                 if !sent {
                     rec.emit_for(
                         Some(&cmd),

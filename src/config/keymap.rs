@@ -57,6 +57,8 @@ pub enum KeyContext {
     Composer,
     /// The list of what a rollover dropped.
     Dropped,
+    /// The Workflow panel: a run's phases and agents, and its script.
+    Workflow,
 }
 
 impl KeyContext {
@@ -76,6 +78,7 @@ impl KeyContext {
         KeyContext::Help,
         KeyContext::Conflict,
         KeyContext::Dropped,
+        KeyContext::Workflow,
     ];
 
     /// Layers where typed keys are text, so global bindings do not apply.
@@ -101,6 +104,7 @@ impl KeyContext {
             KeyContext::Conflict => "conflict",
             KeyContext::Composer => "composer",
             KeyContext::Dropped => "dropped",
+            KeyContext::Workflow => "workflow",
         }
     }
 }
@@ -209,6 +213,8 @@ pub enum Action {
     HistoryNext,
     /// Transcript: take back the selected correction before it is delivered.
     Withdraw,
+    /// Workflow: show the run's script (each pending `await` marked) or its tree again.
+    ToggleScript,
 }
 
 impl Action {
@@ -275,6 +281,7 @@ impl Action {
         ("history_prev", Action::HistoryPrev),
         ("history_next", Action::HistoryNext),
         ("withdraw", Action::Withdraw),
+        ("toggle_script", Action::ToggleScript),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

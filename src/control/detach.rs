@@ -32,7 +32,7 @@ fn tail(log: &str) -> String {
 }
 
 /// The arguments of the background process: this process's, without `--detach`, with the
-/// session id it must use.
+/// session id it must use (after `exec`, or after `workflow run`).
 pub fn background_args(args: &[OsString], session_id: &str) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len() + 2);
     let mut removed = false;
@@ -45,8 +45,9 @@ pub fn background_args(args: &[OsString], session_id: &str) -> Vec<OsString> {
             removed = true;
             continue;
         }
+        let subcommand = a == "exec" || (a == "run" && out.last().is_some_and(|p: &OsString| p == "workflow"));
         out.push(a.clone());
-        if a == "exec" && !out.iter().any(|x| x == "--detached-session") {
+        if subcommand && !literal && !out.iter().any(|x| x == "--detached-session") {
             out.push("--detached-session".into());
             out.push(session_id.into());
         }
@@ -104,5 +105,14 @@ mod tests {
         let out = background_args(&args, "s1");
         let out: Vec<&str> = out.iter().filter_map(|a| a.to_str()).collect();
         assert_eq!(out, ["endure", "exec", "--detached-session", "s1", "--speed", "1", "--", "--detach"]);
+    }
+
+    #[test]
+    fn a_detached_workflow_run_names_its_session_after_workflow_run() {
+        let args: Vec<OsString> =
+            ["endure", "workflow", "run", "--detach", "w.js", "--max-steps", "3"].iter().map(OsString::from).collect();
+        let out = background_args(&args, "s2");
+        let out: Vec<&str> = out.iter().filter_map(|a| a.to_str()).collect();
+        assert_eq!(out, ["endure", "workflow", "run", "--detached-session", "s2", "w.js", "--max-steps", "3"]);
     }
 }

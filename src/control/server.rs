@@ -85,19 +85,25 @@ impl ControlServer {
     /// Serves the session `handle` runs, registered in the user's registry (when there is
     /// one) with `task`.
     pub fn for_session(handle: &crate::agent::AgentHandle, task: &str) -> Result<ControlServer, ControlError> {
-        let session_dir = handle.log_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        ControlServer::for_link(handle.control_link(), &handle.session_id, &handle.log_path, task)
+    }
+
+    /// Serves session `session_id` (whose log is `log_path`) through `link`, registered like
+    /// [`ControlServer::for_session`]; a workflow session is served this way.
+    pub fn for_link(link: ControlLink, session_id: &str, log_path: &Path, task: &str) -> Result<ControlServer, ControlError> {
+        let session_dir = log_path.parent().map(Path::to_path_buf).unwrap_or_default();
         // <workspace>/.endure/sessions/<id>/events.jsonl
         let workspace = session_dir.ancestors().nth(3).map(Path::to_path_buf).unwrap_or_default();
         let registry = Registry::user();
         let entry = Entry {
-            id: handle.session_id.clone(),
+            id: session_id.to_string(),
             workspace: workspace.display().to_string(),
             pid: std::process::id(),
             socket: String::new(),
             task: task.to_string(),
             started_at: chrono::Utc::now(),
         };
-        ControlServer::start(handle.control_link(), &session_dir, &handle.log_path, registry.as_ref().map(|r| (r, entry)))
+        ControlServer::start(link, &session_dir, log_path, registry.as_ref().map(|r| (r, entry)))
     }
 
     pub fn socket(&self) -> &Path {

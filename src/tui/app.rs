@@ -29,6 +29,8 @@ use crate::protocol::{Command, Event, EventKind};
 mod cycles;
 #[path = "app_overlays.rs"]
 mod overlays;
+#[path = "app_workflow.rs"]
+mod workflow;
 
 /// Where "now" comes from: the wall clock, or a fixed instant so tests are deterministic.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +102,8 @@ pub struct App {
     pub clipboard: Option<String>,
     /// The keys of a sequence typed so far (`g` of `g g`), while they are a prefix.
     pub pending_keys: Vec<KeyEvent>,
+    /// The Workflow panel was shown (by a workflow starting, or by the user).
+    workflow_shown: bool,
 }
 
 impl App {
@@ -128,9 +132,16 @@ impl App {
             lagged: 0,
             pending_keys: Vec::new(),
             clipboard: None,
+            workflow_shown: false,
         };
+        // The Workflow panel waits, hidden, until a workflow starts.
+        app.hidden.insert(super::panels::workflow::ID);
         if let Mode::Replay(tl) = &mut app.mode {
             tl.seek(tl.steps(), &mut app.state);
+        }
+        if let Some(r) = app.state.workflow.runs.first() {
+            let own = !r.by_tool;
+            app.workflow_started(own);
         }
         app.session_known();
         if matches!(app.mode, Mode::Live { task_pending: true }) {
@@ -176,7 +187,8 @@ impl App {
     /// True while something on screen moves by itself, which is the only time the loop
     /// schedules frames without an input.
     pub fn is_animating(&self) -> bool {
-        !self.is_replay() && self.state.run.is_active() && (self.state.run == RunState::WaitingForModel || self.state.running_tools() > 0)
+        let s = self.state.scoped();
+        !self.is_replay() && s.run.is_active() && (s.run == RunState::WaitingForModel || s.running_tools() > 0)
     }
 
     /// The session's own budget is what its checkpoints were measured against.
@@ -189,7 +201,8 @@ impl App {
         RenderCtx {
             theme: &self.opts.theme,
             hl: &self.hl,
-            state: &self.state,
+            state: self.state.scoped(),
+            root: &self.state,
             now: self.now(),
             spinner,
             live: !self.is_replay(),
@@ -234,6 +247,15 @@ impl App {
     pub fn apply_event(&mut self, e: &Event) {
         if let (EventKind::CorrectionQueued { .. }, Some(cause)) = (&e.kind, &e.command_id) {
             self.pending.retain(|p| p.command_id != *cause);
+        }
+        // A correction sent to a subagent is acknowledged in its own session.
+        if let EventKind::SubagentEvent { event, .. } = &e.kind
+            && let (EventKind::CorrectionQueued { .. }, Some(cause)) = (&event.kind, &event.command_id)
+        {
+            self.pending.retain(|p| p.command_id != *cause);
+        }
+        if let EventKind::WorkflowStarted { call_id, .. } = &e.kind {
+            self.workflow_started(call_id.is_none());
         }
         if let (EventKind::SessionStarted { .. }, Mode::Live { task_pending }) = (&e.kind, &mut self.mode) {
             *task_pending = false;
@@ -502,7 +524,8 @@ impl App {
     /// The app's own actions and whether they do something now.
     pub fn global_offers(&self) -> Vec<Offer> {
         let live = !self.is_replay();
-        let run = &self.state.run;
+        // Scoped to a subagent, the run controls are that subagent's.
+        let run = &self.state.scoped().run;
         let active = run.is_active();
         let ended = matches!(run, RunState::Finished { .. });
         let finished = format!("the session is {}", run.label());
@@ -544,20 +567,20 @@ impl App {
                 }
             }
             Action::Cancel => self.maximized = false,
-            Action::PauseResume => match self.state.run {
+            Action::PauseResume => match self.state.scoped().run {
                 RunState::Paused(_) => {
                     self.send(Command::Resume);
                 }
                 // Pressed again before the pause landed: take it back.
-                _ if self.state.pause_pending => {
+                _ if self.state.scoped().pause_pending => {
                     if self.send(Command::Resume).is_some() {
-                        self.state.pause_pending = false;
+                        self.state.scoped_mut().pause_pending = false;
                         self.notice = Some("pause cancelled".into());
                     }
                 }
                 _ => {
                     if self.send(Command::Pause).is_some() {
-                        self.state.pause_pending = true;
+                        self.state.scoped_mut().pause_pending = true;
                         self.notice = Some("pausing… (at once while the model answers; after the running tools otherwise)".into());
                     }
                 }
@@ -610,9 +633,11 @@ impl App {
     fn apply_effects(&mut self, fx: Effects) {
         for e in fx.0 {
             match e {
+                // A panel addresses its commands itself (the Workflow panel to one agent).
                 Effect::Send(c) => {
-                    self.send(c);
+                    self.send_as_is(c);
                 }
+                Effect::Scope(n) => self.set_scope(n),
                 Effect::Notice(s) => {
                     self.notice.get_or_insert(s);
                 }
@@ -655,7 +680,39 @@ impl App {
         }
     }
 
+    /// Sends `cmd` to the runtime, or, while the panels are scoped to a workflow subagent,
+    /// the pause, resume, stop or correction to that subagent only.
     fn send(&mut self, cmd: Command) -> Option<String> {
+        let cmd = match (self.state.scope, cmd) {
+            (Some(target), c @ (Command::Pause | Command::Resume | Command::Stop | Command::Inject(_))) => {
+                Command::ToAgent { target, command: Box::new(c) }
+            }
+            // These act on one agent's run, and would reach the session's instead of the agent
+            // on screen (a withdrawal would take back the session's correction with the same
+            // number). MEMORY.md and the session's own questions stay the session's.
+            (
+                Some(target),
+                Command::WithdrawCorrection { .. }
+                | Command::Rollback(_)
+                | Command::Rollover
+                | Command::SetMaxMode(_)
+                | Command::SetReviewPicks(_)
+                | Command::SetReviewRebuilds(_)
+                | Command::ReviewRebuild { .. }
+                | Command::PickCandidate(_)
+                | Command::OverrideVerdict { .. },
+            ) => {
+                self.error = Some(format!(
+                    "agent {target} takes pause, resume, stop and corrections only; Esc in the Workflow panel shows the session again"
+                ));
+                return None;
+            }
+            (_, c) => c,
+        };
+        self.send_as_is(cmd)
+    }
+
+    fn send_as_is(&mut self, cmd: Command) -> Option<String> {
         if self.is_replay() {
             self.error = Some(READ_ONLY.into());
             return None;
@@ -684,6 +741,7 @@ impl App {
             return;
         }
         self.hidden.remove(&p);
+        self.workflow_shown |= p == super::panels::workflow::ID;
         self.focus = p;
         if p != PanelId::Transcript {
             self.last_side = p;

@@ -125,6 +125,8 @@ pub enum Effect {
     },
     /// Files shown by panels may have changed: read them again.
     ReloadFiles,
+    /// Scope the usual panels to workflow subagent `n`, or back to the session (None).
+    Scope(Option<u64>),
 }
 
 #[derive(Debug, Default)]

@@ -39,7 +39,7 @@ fn sources() -> Vec<(String, String)> {
 
 /// File names (`"app_tests.rs"`, `"events.jsonl"`) look like dotted scopes; these endings mark
 /// them, and no scope ends in one.
-const FILE_EXTENSIONS: &[&str] = &["rs", "toml", "json", "jsonl", "md", "txt", "diff", "patch"];
+const FILE_EXTENSIONS: &[&str] = &["rs", "toml", "json", "jsonl", "md", "txt", "diff", "patch", "js"];
 
 /// The string literals in Rust source, each with the text just before its opening quote.
 /// Enough of a lexer for this purpose: it skips comments, char literals (`'"'`) and raw

@@ -15,11 +15,14 @@ use crate::session::SessionState;
 
 #[path = "state_cycles.rs"]
 mod cycles;
+#[path = "state_workflow.rs"]
+mod workflow;
 use crate::protocol::{
     BudgetKind, Checkpoint, CheckpointFlag, Event, EventKind, Outcome, PauseReason, PickedBy, Role, SessionInfo, Task, TaskStatus,
     TestCounts, ToolCallRequest, opaque_block_summary,
 };
 pub use cycles::{RebuildProposal, RebuiltCell, thousands};
+pub use workflow::{AgentStatus, AgentView, RunView, WorkflowView};
 
 /// What the runtime is doing, as far as the events tell.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -351,6 +354,10 @@ pub struct WorkbenchState {
     pub attempt_log: Vec<Event>,
     /// This session's forks, as the runtime last listed them (`forks_found`).
     pub fork_logs: Vec<crate::protocol::ForkLog>,
+    /// Workflow runs, their phases and agents, and each agent's own projection.
+    pub workflow: WorkflowView,
+    /// The subagent the usual panels are scoped to (drilled into from the Workflow panel).
+    pub scope: Option<u64>,
     /// Event seq → the cell that shows the message it added.
     seq_cells: HashMap<u64, usize>,
     /// An answer with tool calls only, waiting for its first call's cell.
@@ -809,6 +816,8 @@ impl WorkbenchState {
             | EventKind::AgentFinished { .. }
             | EventKind::AgentFailed { .. }
             | EventKind::SubagentEvent { .. } => {
+                self.workflow.apply(ev);
+                self.apply_workflow_run_state(&ev.kind);
                 if let Some((failed, text)) = crate::workflow::describe::milestone(&ev.kind) {
                     let level = if failed { NoticeLevel::Warning } else { NoticeLevel::Info };
                     self.push(id, CellKind::Notice { level, text });

@@ -73,7 +73,8 @@ pub fn render(app: &mut App, f: &mut Frame) {
     let ctx = RenderCtx {
         theme: th,
         hl: &app.hl,
-        state: &app.state,
+        state: app.state.scoped(),
+        root: &app.state,
         now,
         spinner,
         live: !app.is_replay(),
@@ -193,6 +194,10 @@ fn render_title(f: &mut Frame, area: Rect, app: &App, ctx: &RenderCtx) {
     let title = format!(" {} ", app.opts.title);
     let room = usize::from(left_area.width).saturating_sub(super::text::str_width(&title) + 3);
     let mut spans = vec![Span::styled(title, th.style("ui.title"))];
+    if let Some(a) = ctx.root.scope.and_then(|n| ctx.root.workflow.agents.get(&n)) {
+        spans.push(Span::styled(format!(" ▸ agent {} [{}] ", a.n, a.label), th.style("ui.replay")));
+        spans.push(Span::raw(" "));
+    }
     if let Some(info) = ctx.state.session() {
         spans.push(Span::styled(format!("· {} ", truncate(&info.task.replace('\n', " "), room)), th.style("ui.dim")));
     }

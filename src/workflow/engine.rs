@@ -40,7 +40,8 @@ pub type HostFuture = Pin<Box<dyn Future<Output = Result<Value, String>> + Send 
 /// What the primitives ask of endure. Called on the engine thread; futures are polled there, so
 /// real work belongs on another runtime.
 pub trait Host: Send + Sync + 'static {
-    fn agent(&self, prompt: String, opts: Value) -> HostFuture;
+    /// `line`: the script line the call was made from, when the stack tells.
+    fn agent(&self, prompt: String, opts: Value, line: Option<u32>) -> HostFuture;
     fn merge(&self, result: Value) -> HostFuture;
     fn phase(&self, name: String);
     fn log(&self, message: String);
@@ -135,7 +136,12 @@ async fn evaluate(
     let outcome = context
         .async_with(async |ctx| -> Result<Value, ScriptError> {
             install_host(&ctx, host, args_json).map_err(|e| caught(&ctx, e))?;
-            ctx.eval::<(), _>(PRELUDE).catch(&ctx).map_err(|e| ScriptError::Engine(format!("prelude: {}", describe(e))))?;
+            let mut prelude = rquickjs::context::EvalOptions::default();
+            // The name the prelude's call-site lookup skips.
+            prelude.filename = Some("endure-prelude.js".into());
+            ctx.eval_with_options::<(), _>(PRELUDE, prelude)
+                .catch(&ctx)
+                .map_err(|e| ScriptError::Engine(format!("prelude: {}", describe(e))))?;
             let mut options = rquickjs::context::EvalOptions::default();
             options.global = true;
             options.strict = false;
@@ -192,9 +198,10 @@ fn install_host<'js>(ctx: &Ctx<'js>, host: Arc<dyn Host>, args_json: String) -> 
         "agent",
         Function::new(
             ctx.clone(),
-            Async(move |prompt: String, opts: String| {
+            Async(move |prompt: String, opts: String, line: Option<f64>| {
+                let line = line.filter(|l| l.is_finite() && *l >= 1.0 && *l <= f64::from(u32::MAX)).map(|l| l as u32);
                 let fut = match parse_json(&opts, "agent options") {
-                    Ok(opts) => h.agent(prompt, opts),
+                    Ok(opts) => h.agent(prompt, opts, line),
                     Err(e) => Box::pin(async move { Err(e) }),
                 };
                 async move { Ok::<String, rquickjs::Error>(envelope(fut.await)) }

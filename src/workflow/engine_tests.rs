@@ -8,12 +8,16 @@ use super::*;
 #[derive(Default)]
 struct EchoHost {
     calls: Mutex<Vec<String>>,
+    lines: Mutex<Vec<(String, Option<u32>)>>,
 }
 
 impl Host for EchoHost {
-    fn agent(&self, prompt: String, _opts: Value) -> HostFuture {
+    fn agent(&self, prompt: String, _opts: Value, line: Option<u32>) -> HostFuture {
         if let Ok(mut c) = self.calls.lock() {
             c.push(prompt.clone());
+        }
+        if let Ok(mut l) = self.lines.lock() {
+            l.push((prompt.clone(), line));
         }
         Box::pin(async move {
             tokio::task::yield_now().await;
@@ -122,4 +126,14 @@ fn errors_carry_the_line() {
     let e = run("const x = 1;\nthrow new Error('boom');").unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("Error: boom") && msg.contains("test.js:2"), "{msg}");
+}
+
+#[test]
+fn each_agent_call_reports_the_script_line_it_was_made_from() {
+    let host = Arc::new(EchoHost::default());
+    let script = "phase('one');\nconst a = await agent('first');\nconst r = await parallel([\n  () => agent('second'),\n  () => agent('third'),\n]);\nconst p = await pipeline(['x'], (v) => agent('stage ' + v));\nreturn [a, r, p];";
+    run_blocking(script, "lines.js", &json!({}), Limits::default(), host.clone(), Arc::new(Meter::default())).unwrap();
+    let mut lines = host.lines.lock().unwrap().clone();
+    lines.sort();
+    assert_eq!(lines, vec![("first".into(), Some(2)), ("second".into(), Some(4)), ("stage x".into(), Some(7)), ("third".into(), Some(5))]);
 }

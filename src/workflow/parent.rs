@@ -69,11 +69,12 @@ impl Parent {
         self.running.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Hands a command to the running workflow; false when none runs.
-    pub fn forward(&self, cmd: Command) -> bool {
+    /// Hands a command to the running workflow; false when none runs. The events it causes
+    /// (in the run's log and in a subagent's) carry `id`.
+    pub fn forward(&self, cmd: Command, id: Option<&str>) -> bool {
         match self.current() {
             Some(o) => {
-                o.command(cmd);
+                o.command(cmd, id);
                 true
             }
             None => false,
@@ -85,6 +86,17 @@ impl Parent {
     pub async fn stop_and_wait(&self, timeout: Duration) {
         if let Some(o) = self.current() {
             o.stop(timeout).await;
+        }
+    }
+
+    /// Pauses the running workflow for a budget (supervised runs): resuming it waives the caps.
+    pub fn pause_for_budget(&self, reason: String) -> bool {
+        match self.current() {
+            Some(o) => {
+                o.pause(reason, true, None);
+                true
+            }
+            None => false,
         }
     }
 

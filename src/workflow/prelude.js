@@ -42,6 +42,20 @@
     };
   };
 
+  // The script line an agent() call was made from: the first stack frame outside this file
+  // (a thunk of parallel() or a stage of pipeline() is in the script too). Frames read
+  // `at name (file:line:column)`; native ones have no line.
+  const PRELUDE_FILE = "endure-prelude.js";
+  const callSite = () => {
+    const stack = String(new Error().stack || "");
+    for (const frame of stack.split("\n")) {
+      if (frame.includes(PRELUDE_FILE)) continue;
+      const m = /:(\d+)(?::\d+)?\)?\s*$/.exec(frame);
+      if (m) return Number(m[1]);
+    }
+    return undefined;
+  };
+
   // Agents started and not yet settled, for barrier().
   const pending = new Set();
 
@@ -58,7 +72,7 @@
     } catch (e) {
       return Promise.reject(new TypeError(`agent(prompt, opts): opts cannot be written as JSON: ${errorOf(e).message}`));
     }
-    const p = host.agent(prompt, json).then(settle);
+    const p = host.agent(prompt, json, callSite()).then(settle);
     pending.add(p);
     const done = () => pending.delete(p);
     p.then(done, done);

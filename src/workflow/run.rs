@@ -44,6 +44,10 @@ pub(super) struct RunState {
     pub(super) live: HashMap<u64, AgentUsage>,
     /// The command channel of each running agent.
     pub(super) children: HashMap<u64, crate::agent::CommandSender>,
+    /// The id of the supervisor's latest pause or resume of each agent, echoed by the
+    /// `agent_paused` or `agent_resumed` it leads to (the agent's own `paused` lands at a
+    /// boundary and carries none).
+    pub(super) causes: HashMap<(u64, bool), String>,
     pub(super) paused: bool,
     /// The pause was for a cap; resuming waives the caps.
     cap_pause: bool,
@@ -154,6 +158,7 @@ impl Orchestrator {
                 agents: 0,
                 live: HashMap::new(),
                 children: HashMap::new(),
+                causes: HashMap::new(),
                 paused: false,
                 cap_pause: false,
                 waived: false,
@@ -172,6 +177,7 @@ impl Orchestrator {
                 args,
                 call_id: spec.call_id.clone(),
                 resumed: spec.resume.is_some(),
+                source: script.clone(),
             },
         );
         if session_caps != WorkflowCaps::default() {
@@ -187,6 +193,10 @@ impl Orchestrator {
 
     fn emit(&self, kind: EventKind) {
         emit(&self.parent.rec, kind);
+    }
+
+    fn emit_for(&self, id: Option<&str>, kind: EventKind) {
+        let _ = self.parent.rec.emit_for(id, kind);
     }
 
     /// Runs the script to its end, then ends the agents it left running.
@@ -208,23 +218,10 @@ impl Orchestrator {
         result.map_err(|e| e.to_string())
     }
 
-    /// A command from the supervisor for this run.
-    pub(super) fn command(&self, cmd: Command) {
+    /// A command from the supervisor for this run; the events it causes carry `id`.
+    pub(super) fn command(&self, cmd: Command, id: Option<&str>) {
         match cmd {
-            Command::Pause => {
-                let children = {
-                    let mut s = self.lock();
-                    if s.paused {
-                        return;
-                    }
-                    s.paused = true;
-                    s.children.values().cloned().collect::<Vec<_>>()
-                };
-                self.emit(EventKind::WorkflowPaused { run: self.run, reason: "the supervisor paused the run".into() });
-                for c in children {
-                    let _ = c.send(Command::Pause);
-                }
-            }
+            Command::Pause => self.pause("the supervisor paused the run".into(), false, id),
             Command::Resume => {
                 let children = {
                     let mut s = self.lock();
@@ -237,11 +234,12 @@ impl Orchestrator {
                     if std::mem::take(&mut s.cap_pause) {
                         s.waived = true;
                     }
-                    s.children.values().cloned().collect::<Vec<_>>()
+                    s.children.iter().map(|(n, c)| (*n, c.clone())).collect::<Vec<_>>()
                 };
-                self.emit(EventKind::WorkflowResumed { run: self.run });
-                for c in children {
-                    let _ = c.send(Command::Resume);
+                self.emit_for(id, EventKind::WorkflowResumed { run: self.run });
+                for (n, c) in children {
+                    self.note_cause(n, false, id);
+                    let _ = send_child(&c, Command::Resume, id);
                 }
                 self.changed.notify_waiters();
             }
@@ -253,7 +251,7 @@ impl Orchestrator {
                     s.children.values().cloned().collect()
                 };
                 for c in children {
-                    let _ = c.send(Command::Stop);
+                    let _ = send_child(&c, Command::Stop, id);
                 }
                 self.changed.notify_waiters();
             }
@@ -261,27 +259,75 @@ impl Orchestrator {
                 let allowed = matches!(*command, Command::Pause | Command::Resume | Command::Stop | Command::Inject(_));
                 let child = self.lock().children.get(&target).cloned();
                 match (allowed, child) {
-                    (false, _) => self.emit(EventKind::Warning {
-                        message: format!("agent {target} takes pause, resume, stop or a correction, not {:?}", command),
-                    }),
+                    (false, _) => self.emit_for(
+                        id,
+                        EventKind::Warning {
+                            message: format!("agent {target} takes pause, resume, stop or a correction, not {:?}", command),
+                        },
+                    ),
                     (true, None) => {
-                        self.emit(EventKind::Warning { message: format!("agent {target} is not running; the command was dropped") })
+                        self.emit_for(id, EventKind::Warning { message: format!("agent {target} is not running; the command was dropped") })
                     }
+                    // The subagent's events (its queued correction) echo the id, and so do
+                    // the run's `agent_paused` and `agent_resumed`.
                     (true, Some(c)) => {
-                        let _ = c.send(*command);
+                        match *command {
+                            Command::Pause => self.note_cause(target, true, id),
+                            Command::Resume => self.note_cause(target, false, id),
+                            _ => {}
+                        }
+                        if send_child(&c, *command, id).is_err() {
+                            self.emit_for(
+                                id,
+                                EventKind::Warning { message: format!("agent {target} has just ended; the command was dropped") },
+                            );
+                        }
                     }
                 }
             }
-            Command::Inject(_) => self.emit(EventKind::Warning {
-                message: "a correction during a workflow goes to one agent: address it to that agent (to_agent)".into(),
-            }),
-            other => self.emit(EventKind::Warning { message: format!("a workflow run does not take {other:?}") }),
+            Command::Inject(_) => self.emit_for(
+                id,
+                EventKind::Warning {
+                    message: "a correction during a workflow goes to one agent: address it to that agent (to_agent)".into(),
+                },
+            ),
+            other => self.emit_for(id, EventKind::Warning { message: format!("a workflow run does not take {other:?}") }),
         }
+    }
+
+    /// Pauses the whole run: queued agents wait, running ones pause at their next boundary.
+    /// `cap`: the pause is for a budget, so resuming waives the caps.
+    pub(super) fn pause(&self, reason: String, cap: bool, id: Option<&str>) {
+        let children = {
+            let mut s = self.lock();
+            s.cap_pause |= cap;
+            if s.paused {
+                return;
+            }
+            s.paused = true;
+            s.children.iter().map(|(n, c)| (*n, c.clone())).collect::<Vec<_>>()
+        };
+        self.emit_for(id, EventKind::WorkflowPaused { run: self.run, reason });
+        for (n, c) in children {
+            self.note_cause(n, true, id);
+            let _ = send_child(&c, Command::Pause, id);
+        }
+    }
+
+    fn note_cause(&self, agent: u64, pause: bool, id: Option<&str>) {
+        if let Some(id) = id {
+            self.lock().causes.insert((agent, pause), id.to_string());
+        }
+    }
+
+    /// The id of the command that led to agent `agent`'s pause (or resume), once.
+    pub(super) fn take_cause(&self, agent: u64, pause: bool) -> Option<String> {
+        self.lock().causes.remove(&(agent, pause))
     }
 
     /// Stops the run: the script, then every agent, waiting up to `timeout` for them to end.
     pub(super) async fn stop(&self, timeout: Duration) {
-        self.command(Command::Stop);
+        self.command(Command::Stop, None);
         self.wait_for_children(timeout).await;
     }
 
@@ -358,7 +404,7 @@ impl Orchestrator {
     }
 
     /// `agent(prompt, opts)`.
-    async fn agent(self: Arc<Self>, prompt: String, opts: Value) -> Result<Value, String> {
+    async fn agent(self: Arc<Self>, prompt: String, opts: Value, line: Option<u32>) -> Result<Value, String> {
         let parsed = AgentOpts::parse(&opts)?;
         let hash = super::journal::call_hash(&prompt, &opts);
         let (key, known, phase) = {
@@ -373,7 +419,7 @@ impl Orchestrator {
             (key, known, s.phase.clone())
         };
         if let Some(entry) = known.settled {
-            return self.replay(entry, &parsed.label, &prompt, phase);
+            return self.replay(entry, &parsed.label, &prompt, phase, line);
         }
         self.admit().await?;
         let (agent, worktree) = match &known.started {
@@ -384,7 +430,7 @@ impl Orchestrator {
             }
         };
         self.lock().agents += 1;
-        self.emit(EventKind::AgentQueued { run: self.run, agent, label: parsed.label.clone(), phase, prompt: prompt.clone() });
+        self.emit(EventKind::AgentQueued { run: self.run, agent, label: parsed.label.clone(), phase, prompt: prompt.clone(), line });
         if known.started.is_none() {
             let entry = Entry::Started { key: key.clone(), agent, label: parsed.label.clone(), worktree: worktree.clone() };
             self.lock().journal.append(entry).map_err(|e| e.to_string())?;
@@ -392,7 +438,7 @@ impl Orchestrator {
         let _slot = self.slots.clone().acquire_owned().await.map_err(|_| "the workflow ended".to_string())?;
         self.wait_unpaused().await?;
         let resume = known.started.is_some();
-        let call = super::subagent::Call { key: &key, n: agent, prompt: &prompt, opts: &parsed };
+        let call = super::subagent::Call { key: &key, n: agent, prompt: &prompt, opts: &parsed, line };
         let end = super::subagent::run(&self, call, worktree, resume).await;
         let label = parsed.label;
         match end {
@@ -427,7 +473,7 @@ impl Orchestrator {
     }
 
     /// A call the journal says settled in an earlier process: its answer at once.
-    fn replay(&self, entry: Entry, label: &str, prompt: &str, phase: Option<String>) -> Result<Value, String> {
+    fn replay(&self, entry: Entry, label: &str, prompt: &str, phase: Option<String>, line: Option<u32>) -> Result<Value, String> {
         let (agent, usage, steps) = match &entry {
             Entry::Finished { agent, usage, steps, .. } | Entry::Failed { agent, usage, steps, .. } => (*agent, *usage, *steps),
             Entry::Started { agent, .. } => (*agent, AgentUsage::default(), 0),
@@ -437,7 +483,7 @@ impl Orchestrator {
             s.agents += 1;
             s.settled.add(usage);
         }
-        self.emit(EventKind::AgentQueued { run: self.run, agent, label: label.to_string(), phase, prompt: prompt.to_string() });
+        self.emit(EventKind::AgentQueued { run: self.run, agent, label: label.to_string(), phase, prompt: prompt.to_string(), line });
         match entry {
             Entry::Finished { result, .. } => {
                 self.emit(EventKind::AgentFinished {
@@ -521,6 +567,15 @@ impl Orchestrator {
     }
 }
 
+/// Sends a command to a subagent under the supervisor's id when there is one, so the events
+/// it causes in the subagent's session echo that id.
+fn send_child(c: &crate::agent::CommandSender, command: Command, id: Option<&str>) -> Result<(), crate::agent::RuntimeGone> {
+    match id {
+        Some(id) => c.send_envelope(crate::protocol::CommandEnvelope { id: id.to_string(), command }),
+        None => c.send(command).map(|_| ()),
+    }
+}
+
 struct RunBudget {
     run: Weak<Orchestrator>,
     agent: u64,
@@ -562,9 +617,9 @@ impl SharedBudget for RunBudget {
 struct HostRef(Arc<Orchestrator>);
 
 impl Host for HostRef {
-    fn agent(&self, prompt: String, opts: Value) -> HostFuture {
+    fn agent(&self, prompt: String, opts: Value, line: Option<u32>) -> HostFuture {
         let o = self.0.clone();
-        let task = o.parent.runtime.spawn(o.clone().agent(prompt, opts));
+        let task = o.parent.runtime.spawn(o.clone().agent(prompt, opts, line));
         Box::pin(async move { task.await.unwrap_or_else(|e| Err(format!("the agent's task failed: {e}"))) })
     }
 

@@ -2,15 +2,17 @@
 //! steps. Its log holds the run's events; its subagents live in its directory like those of
 //! an agent's `workflow` call; `endure workflow resume` and `endure exec --resume` continue it.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::parent::{Parent, RunSpec};
-use crate::agent::{AgentConfig, AgentError, SharedRecorder};
-use crate::protocol::{Command, Event, EventKind, Outcome, SessionInfo};
+use crate::agent::{AgentConfig, AgentError, Budgets, SharedRecorder};
+use crate::protocol::{BudgetKind, Command, Event, EventKind, Outcome, SessionInfo};
 use crate::session::{EventLog, SessionLock, SessionState};
 
 /// How a workflow session ended.
@@ -31,6 +33,8 @@ pub struct WorkflowHandle {
     pub events: broadcast::Receiver<Event>,
     pub commands: crate::agent::CommandSender,
     pub join: JoinHandle<WorkflowEnd>,
+    /// For the session's control socket.
+    pub control: crate::agent::ControlLink,
 }
 
 /// What a workflow session runs: a new script, or the unfinished run of an existing session.
@@ -85,8 +89,13 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
     let resuming = spec.resume.is_some();
     let log = EventLog::open(&log_path)?;
     let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
+    let caps_rx = tx.subscribe();
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<crate::protocol::CommandEnvelope>();
-    let rec = SharedRecorder::new(log, tx, state, cfg.redactor.clone());
+    let commands = crate::agent::CommandSender::new(cmd_tx, "local");
+    let rec = SharedRecorder::new(log, tx.clone(), state, cfg.redactor.clone());
+    let control = crate::agent::ControlLink::new(&tx, &commands, &rec);
+    // Only the recorder keeps the channel open, so it closes when the run's task ends.
+    drop(tx);
     let cfg = AgentConfig { workspace: workspace.clone(), session_id: Some(session_id.clone()), ..cfg };
     let id = session_id.clone();
     let join = tokio::spawn(async move {
@@ -123,7 +132,7 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
                     Command::Stop => p.stop_and_wait(std::time::Duration::from_secs(20)).await,
                     Command::Start(_) => {}
                     other => {
-                        if !p.forward(other.clone()) {
+                        if !p.forward(other.clone(), Some(&id)) {
                             let _ = r.emit_for(
                                 Some(&id),
                                 EventKind::Warning { message: format!("no workflow is running; {other:?} was dropped") },
@@ -133,19 +142,99 @@ pub fn start(cfg: AgentConfig, what: Start) -> Result<WorkflowHandle, AgentError
                 }
             }
         });
+        let budget_end = Arc::new(std::sync::OnceLock::new());
+        let caps = (cfg.budgets.max_steps.is_some() || cfg.budgets.max_time.is_some()).then(|| {
+            let headless = cfg.supervision == crate::agent::Supervision::Headless;
+            tokio::spawn(watch_caps(parent.clone(), rec.clone(), caps_rx, cfg.budgets, headless, budget_end.clone()))
+        });
         let result = parent.run(spec).await;
         commands.abort();
-        let end = match result {
-            Ok(value) => {
+        if let Some(c) = caps {
+            c.abort();
+        }
+        let end = match (budget_end.get(), result) {
+            (Some(reason), _) => WorkflowEnd { outcome: Outcome::Budget, reason: reason.clone(), result: None },
+            (None, Ok(value)) => {
                 WorkflowEnd { outcome: Outcome::Done, reason: format!("the workflow returned {}", short_json(&value)), result: Some(value) }
             }
-            Err(e) if e == super::ScriptError::Stopped.to_string() => WorkflowEnd { outcome: Outcome::Stopped, reason: e, result: None },
-            Err(e) => WorkflowEnd { outcome: Outcome::Failed, reason: e, result: None },
+            (None, Err(e)) if e == super::ScriptError::Stopped.to_string() => {
+                WorkflowEnd { outcome: Outcome::Stopped, reason: e, result: None }
+            }
+            (None, Err(e)) => WorkflowEnd { outcome: Outcome::Failed, reason: e, result: None },
         };
         let _ = rec.emit(EventKind::SessionFinished { outcome: end.outcome, reason: end.reason.clone() });
         end
     });
-    Ok(WorkflowHandle { session_id, log_path, history, events: rx, commands: crate::agent::CommandSender::new(cmd_tx, "local"), join })
+    Ok(WorkflowHandle { session_id, log_path, history, events: rx, commands, join, control })
+}
+
+/// `--max-steps` and `--max-time` of a workflow session: the steps its subagents took in all
+/// (journaled ones included) and the time since this process started the run. Headless, a cap
+/// reached stops the run (outcome `budget`); supervised, it pauses the run, and resuming
+/// waives that cap.
+async fn watch_caps(
+    parent: Arc<Parent>,
+    rec: SharedRecorder,
+    mut events: broadcast::Receiver<Event>,
+    budgets: Budgets,
+    headless: bool,
+    ended: Arc<std::sync::OnceLock<String>>,
+) {
+    let started = tokio::time::Instant::now();
+    let mut deadline = budgets.max_time.map(|t| started + t);
+    let mut max_steps = budgets.max_steps;
+    let mut steps: HashMap<u64, u64> = HashMap::new();
+    loop {
+        let timer = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let hit = tokio::select! {
+            _ = timer => {
+                deadline = None;
+                let limit = budgets.max_time.map(|t| t.as_secs_f64()).unwrap_or_default();
+                Some((BudgetKind::Time, started.elapsed().as_secs_f64(), limit))
+            }
+            ev = events.recv() => match ev {
+                Ok(ev) => match ev.kind {
+                    EventKind::AgentStep { agent, step, .. } => {
+                        steps.insert(agent, step);
+                        let total: u64 = steps.values().sum();
+                        max_steps.filter(|m| total >= *m).map(|m| {
+                            max_steps = None;
+                            (BudgetKind::Steps, total as f64, m as f64)
+                        })
+                    }
+                    EventKind::AgentFinished { agent, steps: n, .. } | EventKind::AgentFailed { agent, steps: n, .. } => {
+                        steps.insert(agent, n);
+                        None
+                    }
+                    _ => None,
+                },
+                // The next step event carries the agent's count again.
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        };
+        let Some((kind, used, limit)) = hit else { continue };
+        let _ = rec.emit(EventKind::BudgetStop { budget: kind, used, limit });
+        let reason = format!("budget: {} {} of {}", kind.as_str(), fmt_amount(kind, used), fmt_amount(kind, limit));
+        if headless {
+            let _ = ended.set(reason);
+            parent.stop_and_wait(std::time::Duration::from_secs(20)).await;
+            return;
+        }
+        parent.pause_for_budget(reason);
+    }
+}
+
+fn fmt_amount(kind: BudgetKind, v: f64) -> String {
+    match kind {
+        BudgetKind::Time => format!("{v:.0}s"),
+        _ => format!("{v:.0}"),
+    }
 }
 
 fn short_json(v: &Value) -> String {

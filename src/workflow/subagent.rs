@@ -148,22 +148,20 @@ pub(super) struct Call<'a> {
     pub n: u64,
     pub prompt: &'a str,
     pub opts: &'a AgentOpts,
+    pub line: Option<u32>,
 }
 
 /// Runs (or resumes) subagent `n` to its end.
 pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<WorktreeInfo>, resume: bool) -> ChildEnd {
-    let Call { key, n, prompt, opts } = call;
+    let Call { key, n, prompt, opts, line } = call;
     let failed = |error: String| ChildEnd::Failed { error, steps: 0, usage: AgentUsage::default(), by_run: false };
     let parent = &o.parent;
     let dir = parent.session_dir.join("agents").join(n.to_string());
     let log_file = dir.join("events.jsonl");
     // What an earlier process's run of this agent recorded: a finished one is not run again,
     // and an unfinished one continues with its usage so far.
-    let earlier = if resume && log_file.is_file() {
-        crate::session::read_log(&log_file).ok().map(|r| crate::session::SessionState::from_events(&r.events))
-    } else {
-        None
-    };
+    let history = if resume && log_file.is_file() { crate::session::read_log(&log_file).ok().map(|r| r.events) } else { None };
+    let earlier = history.as_ref().map(crate::session::SessionState::from_events);
     if let Some(state) = &earlier
         && let Some((Outcome::Done, summary)) = &state.outcome
     {
@@ -246,10 +244,15 @@ pub(super) async fn run(o: &Arc<Orchestrator>, call: Call<'_>, worktree: Option<
             log,
             isolation: worktree.as_ref().map(|_| "worktree".to_string()),
             resumed: resume,
+            line,
         })
         .ok();
     let mut events = handle.take_events();
     let mut join = handle.join;
+    // A frontend following the agent live sees what its earlier process did too.
+    for ev in history.into_iter().flatten() {
+        let _ = o.parent.rec.emit(EventKind::SubagentEvent { run: o.run, agent: n, event: Box::new(ev) });
+    }
     let mut follow = Follow { o: o.clone(), n, action: String::new(), usage: prior };
     let result = loop {
         tokio::select! {
@@ -336,9 +339,15 @@ impl Follow {
             _ => None,
         };
         let rec = &self.o.parent.rec;
+        // A pause or resume the supervisor asked for echoes the command's id.
+        let cause = match &summary {
+            Some(EventKind::AgentPaused { reason: crate::protocol::PauseReason::Supervisor, .. }) => self.o.take_cause(n, true),
+            Some(EventKind::AgentResumed { .. }) => self.o.take_cause(n, false),
+            _ => ev.command_id.clone(),
+        };
         let _ = rec.emit(EventKind::SubagentEvent { run, agent: n, event: Box::new(ev) });
         if let Some(kind) = summary {
-            let _ = rec.emit(kind);
+            let _ = rec.emit_for(cause.as_deref(), kind);
         }
     }
 }

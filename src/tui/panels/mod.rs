@@ -28,6 +28,7 @@ panels![
     memory::MemoryView,
     processes::ProcessesPanel,
     attempts::AttemptsPanel,
+    workflow::WorkflowPanel,
 ];
 
 use chrono::{DateTime, Utc};
@@ -47,7 +48,10 @@ use crate::config::theme::Theme;
 pub struct RenderCtx<'a> {
     pub theme: &'a Theme,
     pub hl: &'a Highlighter,
+    /// What the usual panels show: the session, or the subagent it is scoped to.
     pub state: &'a WorkbenchState,
+    /// The session's own state, whatever the scope (the Workflow panel's tree).
+    pub root: &'a WorkbenchState,
     pub now: DateTime<Utc>,
     /// Spinner frame; only advances while something animates.
     pub spinner: usize,

@@ -31,6 +31,7 @@ fn status_row(state: &WorkbenchState) -> String {
         theme: &theme,
         hl: &hl,
         state,
+        root: state,
         now: t0(),
         spinner: 0,
         live: true,
