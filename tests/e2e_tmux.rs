@@ -467,6 +467,8 @@ async fn the_full_demo_with_a_correction_and_a_rollback_after_the_run() {
         assert!(log.contains(&format!("\"type\":\"{kind}\"")), "no {kind} in the log");
     }
     assert!(!log.contains("has no answer"), "the script never ran out");
+}
+
 /// Each label reads notes.txt `steps` times, saying who reads, then answers.
 fn workflow_scenario(agents: &[(&str, usize)]) -> String {
     let mut s = String::new();

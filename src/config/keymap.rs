@@ -62,7 +62,7 @@ pub enum KeyContext {
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 15] = [
+    pub const ALL: [KeyContext; 16] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,

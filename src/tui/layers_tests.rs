@@ -33,6 +33,7 @@ fn with_cx<R>(f: impl FnOnce(&crate::tui::panels::RenderCtx) -> R) -> R {
         theme: &theme,
         hl: &hl,
         state: &state,
+        root: &state,
         now: crate::tui::testkit::t0(),
         spinner: 0,
         live: true,

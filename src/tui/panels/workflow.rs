@@ -202,7 +202,7 @@ impl WorkflowPanel {
         for (i, text) in source.iter().enumerate().skip(top).take(room) {
             let n = i + 1;
             let waiting: Vec<&&AgentView> = pending.iter().filter(|(l, _)| *l as usize == n).map(|(_, a)| a).collect();
-            let text = crate::tui::widgets::text::expand_tabs(text, &mut 0);
+            let text = crate::tui::text::expand_tabs(text, &mut 0);
             let mut spans = if waiting.is_empty() {
                 vec![Span::styled(format!("  {n:>digits$} │ "), th.style("ui.dim")), Span::raw(text)]
             } else {

@@ -205,7 +205,7 @@ fn pause_resume_and_stop_act_on_the_selected_agent_or_the_run() {
     app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
     app.handle_key(key('s'));
-    assert!(matches!(app.overlay, crate::tui::app::Overlay::Confirm(ConfirmKind::Stop)), "stopping the run asks first");
+    assert!(matches!(app.layers.top(), crate::tui::app::Overlay::Confirm(ConfirmKind::Stop)), "stopping the run asks first");
     app.handle_key(key('y'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Stop));
 }
@@ -251,9 +251,9 @@ fn drilling_in_scopes_the_panels_and_the_commands_to_that_agent() {
     assert!(app.pending.is_empty());
     // Back to the whole session: commands are the session's again.
     app.handle_key(key(char::from(b'0' + app.number(ID) as u8)));
-    assert_eq!(app.focus, ID, "{:?} {:?}", app.overlay, app.error);
+    assert_eq!(app.focus, ID, "{:?} {:?}", app.layers.top(), app.error);
     app.handle_key(code(KeyCode::Esc));
-    assert_eq!(app.state.scope, None, "{:?} {:?}", app.overlay, app.error);
+    assert_eq!(app.state.scope, None, "{:?} {:?}", app.layers.top(), app.error);
     app.handle_key(key('1'));
     app.handle_key(key('p'));
     assert_eq!(rx.try_recv().ok(), Some(Command::Pause));
