@@ -231,3 +231,23 @@ async fn the_workbench_relay_rolls_back_mid_run_through_the_runtime_and_after_th
     let events = logged_events(&log);
     assert_eq!(events.iter().filter(|e| matches!(e.kind, EventKind::RolledBack { .. })).count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reject_or_an_accept_from_the_supervisor_at_any_step_never_breaks_the_demo() {
+    for (accept, at) in [(false, 3), (false, 12), (true, 4)] {
+        let demo = Demo::new();
+        let mut handle = demo.spawn();
+        let log = handle.log_path.clone();
+        let mut rx = handle.take_events();
+        wait_for(&mut rx, "the step", |k| matches!(k, EventKind::StepStarted { step } if *step == at)).await;
+        handle.commands.send(Command::OverrideVerdict { accept, note: Some("Not yet: check the README too.".into()) }).unwrap();
+        let result = finish(handle).await;
+        assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
+        let events = logged_events(&log);
+        no_missing_answers(&events);
+        assert!(events.iter().any(|e| matches!(&e.kind, EventKind::VerdictOverridden { accept: a, .. } if *a == accept)));
+        if accept {
+            assert_eq!(result.reason, "the supervisor accepted the work as done");
+        }
+    }
+}
