@@ -1,7 +1,7 @@
 //! The bundled demo: a small Python project with two failing tests, and the scripted session
 //! that fixes it. Embedded so that `endure demo` works from an installed binary.
 //!
-//! The session is meant to show every feature in about 90 seconds at speed 1: a MEMORY.md
+//! The session is meant to show every feature in about 80 seconds at speed 1: a MEMORY.md
 //! dream proposed at the start, checkpoints at 20/45/70% of a small context budget and one
 //! rollover, a Max Mode step, a verifier that rejects once, and a branch for a supervisor
 //! correction. The scenario does what a model would; [`direct`] does the one thing a

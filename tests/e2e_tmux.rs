@@ -423,8 +423,9 @@ async fn the_full_demo_with_a_correction_and_a_rollback_after_the_run() {
     tmux.wait_text("Following your correction", 60).await;
 
     // Checkpoints at 20 and 45% of the demo's budget, then the Max Mode step and its pick.
-    tmux.wait("checkpoint 1.1 at 20%", 60, |s| s.contains("1.1") && s.contains("20%")).await;
-    tmux.wait("checkpoint 1.2 at 45%", 60, |s| s.contains("1.2") && s.contains("45%")).await;
+    let row = |s: &str, id: &str, pct: &str| s.lines().any(|l| l.contains(id) && l.contains(pct));
+    tmux.wait("checkpoint 1.1 at 20%", 60, |s| row(s, "1.1", "20%")).await;
+    tmux.wait("checkpoint 1.2 at 45%", 60, |s| row(s, "1.2", "45%")).await;
     tmux.wait_text("3 candidates", 90).await;
     tmux.wait_text("judge picked candidate", 60).await;
     // The rollover (the status bar counts it), then the end; the workbench stays open.
@@ -465,6 +466,9 @@ async fn the_full_demo_with_a_correction_and_a_rollback_after_the_run() {
     let log = std::fs::read_to_string(sessions.join(id).join("events.jsonl")).unwrap();
     for kind in ["memory_proposed", "correction_delivered", "candidate_picked", "judge_verdict", "rollover", "rolled_back"] {
         assert!(log.contains(&format!("\"type\":\"{kind}\"")), "no {kind} in the log");
+    }
+    for pct in [20, 45, 70] {
+        assert!(log.contains(&format!("\"threshold_pct\":{pct},")), "no checkpoint at {pct}%");
     }
     assert!(!log.contains("has no answer"), "the script never ran out");
 }
