@@ -1,8 +1,9 @@
-//! Input to actions, actions to commands and view changes. `App` routes: keys go to the layer
-//! on top (an overlay, the Rebuild view, or the focused panel, whose `offers` say what it does
-//! now), then to the app's own global actions; panels ask for commands, overlays and messages
-//! through `Effects`. No terminal in here: tests drive `handle_key`/`handle_event` and draw
-//! with `render` on a `TestBackend`.
+//! Input to actions, actions to commands and view changes. `App` routes: keys go to the top of
+//! the layer stack (`tui::layers`: a modal layer answers them itself, the Rebuild view takes its
+//! own), else to the focused panel (whose `offers` say what it does now), then to the app's own
+//! global actions; layers and panels ask for commands, other layers and messages through
+//! `Effects`, which the app carries out. No terminal in here: tests drive
+//! `handle_key`/`handle_event` and draw with `render` on a `TestBackend`.
 
 use std::collections::HashSet;
 

@@ -96,6 +96,7 @@ pub enum Effect {
     Confirm(ConfirmKind),
     /// Open an editor with this text.
     Edit(EditorKind, String),
+    /// Open a layer over the panels (pushed on the stack).
     Overlay(Overlay),
     Focus(PanelId),
     /// Show the message event `seq` added, wherever a panel can (the transcript).

@@ -8,11 +8,12 @@ use ratatui::widgets::Paragraph;
 use super::{RenderCtx, empty_state};
 use crate::config::keymap::{Action, KeyContext};
 use crate::protocol::TaskStatus;
+use crate::tui::pager::Pager;
 use crate::tui::panel::{Effects, Offer, Panel, PanelId, Placement, scroll_delta, scroll_offers};
 
 #[derive(Debug, Default)]
 pub struct TasksView {
-    pub scroll: usize,
+    pub pager: Pager,
 }
 
 impl TasksView {
@@ -23,13 +24,8 @@ impl TasksView {
             empty_state(f, area, ctx, "The agent's task list appears here once it writes one.");
             return;
         }
-        let h = usize::from(area.height);
-        self.scroll = self.scroll.min(tasks.len().saturating_sub(h));
-        // Keep the task in progress on screen unless the user scrolled on purpose.
-        let lines: Vec<Line> = tasks
+        let lines: Vec<Line> = tasks[self.pager.window(tasks.len(), area.height)]
             .iter()
-            .skip(self.scroll)
-            .take(h)
             .map(|t| {
                 let (icon, scope) = match t.status {
                     TaskStatus::Done => ("✓", "tasks.done"),
@@ -42,10 +38,6 @@ impl TasksView {
             })
             .collect();
         f.render_widget(Paragraph::new(lines), area);
-    }
-
-    pub fn scroll_by(&mut self, delta: isize, len: usize) {
-        self.scroll = self.scroll.saturating_add_signed(delta).min(len.saturating_sub(1));
     }
 }
 
@@ -69,12 +61,12 @@ impl Panel for TasksView {
         scroll_offers().to_vec()
     }
     fn act(&mut self, a: Action, cx: &RenderCtx, _fx: &mut Effects) {
-        if let Some(d) = scroll_delta(a, 10) {
+        if let Some(d) = scroll_delta(a, self.pager.page()) {
             self.scroll(d, cx);
         }
     }
-    fn scroll(&mut self, delta: isize, cx: &RenderCtx) {
-        self.scroll_by(delta, cx.state.tasks().len());
+    fn scroll(&mut self, delta: isize, _cx: &RenderCtx) {
+        self.pager.by(delta);
     }
     fn render(&mut self, f: &mut Frame, area: Rect, cx: &RenderCtx) {
         TasksView::render(self, f, area, cx)
