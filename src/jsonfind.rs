@@ -118,3 +118,20 @@ fn balanced_end(bytes: &[u8], open: usize) -> Option<usize> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wanted_object_wins_over_an_example_and_failures_say_what_came_closest() {
+        let text = "For example {\"a\": 1}. My answer:\n```json\n{\"met\": true}\n```";
+        let wanted = |m: &Map<String, Value>| m.contains_key("met");
+        assert!(matches!(find_object(text, wanted), Found::Wanted(m) if m["met"] == Value::Bool(true)));
+        assert!(matches!(find_object("see {\"a\": 1}", wanted), Found::Other(m) if m.contains_key("a")));
+        assert!(matches!(find_object("{not json}", wanted), Found::Unparsable(_)));
+        assert_eq!(find_object("no braces", wanted), Found::Nothing);
+        // A wrapper's inner object is still a candidate.
+        assert!(matches!(find_object("{\"outer\": {\"met\": false}}", wanted), Found::Wanted(m) if m["met"] == Value::Bool(false)));
+    }
+}
