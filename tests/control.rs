@@ -99,6 +99,13 @@ impl Fleet {
     fn wait_gone(&self, id: &str) {
         wait_for("the background run to exit", || endure::session::lock::SessionLock::holder(&self.session_dir(id)).is_none());
     }
+
+    /// Waits until a run that ended by itself has also removed its registry entry, which the
+    /// process does on its way out, after it let go of the lock.
+    fn wait_cleaned_up(&self, id: &str) {
+        self.wait_gone(id);
+        wait_for("the registry entry to be removed", || self.entry(id).is_none());
+    }
 }
 
 impl Drop for Fleet {
@@ -259,7 +266,7 @@ fn the_lock_refuses_a_second_resume_of_a_detached_run_and_stop_ends_it() {
     assert_eq!(stop.status.code(), Some(0), "{}", String::from_utf8_lossy(&stop.stderr));
     assert!(stdout.contains("stopped"), "{stdout}");
     assert_eq!(f.finished(&id).as_deref(), Some("stopped"));
-    f.wait_gone(&id);
+    f.wait_cleaned_up(&id);
     // The run cleaned up after itself.
     assert!(!f.socket(&id).exists());
     assert!(f.entry(&id).is_none());
@@ -295,7 +302,7 @@ fn detach_then_logs_follow_to_the_end() {
     assert!(stdout.contains("finished: done"), "{stdout}");
     // Every step is there once.
     assert_eq!(stdout.matches("echo 3 >> trace.txt").count(), 1, "{stdout}");
-    f.wait_gone(&id);
+    f.wait_cleaned_up(&id);
     assert!(f.entry(&id).is_none());
     // Afterwards, the same lines from the log.
     let again = f.run(&["logs", &id]);
