@@ -55,10 +55,12 @@ pub enum KeyContext {
     Conflict,
     /// The inline correction input at the bottom.
     Composer,
+    /// The Fleet panel (and `endure fleet`): every running session.
+    Fleet,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 14] = [
+    pub const ALL: [KeyContext; 15] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,
@@ -73,6 +75,7 @@ impl KeyContext {
         KeyContext::Confirm,
         KeyContext::Help,
         KeyContext::Conflict,
+        KeyContext::Fleet,
     ];
 
     /// Layers where typed keys are text, so global bindings do not apply.
@@ -97,6 +100,7 @@ impl KeyContext {
             KeyContext::Help => "help",
             KeyContext::Conflict => "conflict",
             KeyContext::Composer => "composer",
+            KeyContext::Fleet => "fleet",
         }
     }
 }
@@ -205,6 +209,10 @@ pub enum Action {
     HistoryNext,
     /// Transcript: take back the selected correction before it is delivered.
     Withdraw,
+    /// Fleet: approve what the selected session waits for (an escalation, a pick, a budget).
+    Approve,
+    /// Fleet: deny the selected session's escalation.
+    Deny,
 }
 
 impl Action {
@@ -271,6 +279,8 @@ impl Action {
         ("history_prev", Action::HistoryPrev),
         ("history_next", Action::HistoryNext),
         ("withdraw", Action::Withdraw),
+        ("approve", Action::Approve),
+        ("deny", Action::Deny),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

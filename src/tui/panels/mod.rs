@@ -27,6 +27,7 @@ panels![
     checkpoints::CheckpointsView,
     memory::MemoryView,
     processes::ProcessesPanel,
+    fleet::FleetPanel,
 ];
 
 use chrono::{DateTime, Utc};
