@@ -74,22 +74,26 @@ mod tests {
 
     #[test]
     fn the_bell_rings_once_when_the_run_starts_waiting_and_the_title_says_why() {
-        let app = App::replay(super::super::WorkbenchOptions { title: "endure — t".into(), ..Default::default() }, Vec::new());
+        let opts = |bell, title_updates| super::super::WorkbenchOptions { title: "endure — t".into(), bell, title_updates, ..Default::default() };
+        let (bell_only, title_only) = (App::replay(opts(true, false), Vec::new()), App::replay(opts(false, true), Vec::new()));
         let mut a = Alerts::default();
         let mut out = Vec::new();
-        a.flush(&app, &mut out).unwrap();
-        assert!(!out.contains(&7u8));
+        a.flush(&bell_only, &mut out).unwrap();
+        assert!(out.is_empty(), "no bell before any wait: {out:?}");
         a.on_event(&ev(EventKind::Paused { reason: PauseReason::Budget { budget: BudgetKind::Steps } }));
-        out.clear();
-        a.flush(&app, &mut out).unwrap();
-        let text = String::from_utf8_lossy(&out).into_owned();
-        assert!(text.contains('\x07'), "{text:?}");
-        assert!(text.contains("waiting: steps budget reached — endure — t"), "{text:?}");
+        a.flush(&bell_only, &mut out).unwrap();
+        assert_eq!(out, b"\x07");
         out.clear();
         a.on_event(&ev(EventKind::Warning { message: "w".into() }));
-        a.flush(&app, &mut out).unwrap();
-        assert!(out.is_empty(), "nothing changed, nothing written: {out:?}");
-        let quiet = App::replay(super::super::WorkbenchOptions { bell: false, title_updates: false, ..Default::default() }, Vec::new());
+        a.flush(&bell_only, &mut out).unwrap();
+        assert!(out.is_empty(), "still the same wait: no second bell: {out:?}");
+        a.flush(&title_only, &mut out).unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        assert!(text.contains("waiting: steps budget reached — endure — t"), "{text:?}");
+        out.clear();
+        a.flush(&title_only, &mut out).unwrap();
+        assert!(out.is_empty(), "an unchanged title is not written again: {out:?}");
+        let quiet = App::replay(opts(false, false), Vec::new());
         a.on_event(&ev(EventKind::Resumed));
         a.on_event(&ev(EventKind::Paused { reason: PauseReason::Stall }));
         a.flush(&quiet, &mut out).unwrap();

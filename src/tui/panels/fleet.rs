@@ -97,8 +97,10 @@ impl Panel for FleetPanel {
     fn layer(&self) -> KeyContext {
         KeyContext::Fleet
     }
+    // Last, in the prose column: the panels numbered 1 to 9 keep their numbers (Tab and a
+    // click reach it).
     fn placement(&self) -> Placement {
-        Placement::Side
+        Placement::Prose
     }
     fn offers(&self, _cx: &RenderCtx) -> Vec<Offer> {
         let st = self.with_selected(row_state);
