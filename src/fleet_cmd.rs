@@ -183,7 +183,13 @@ fn ui_for(workspace: &Path, theme: Option<&str>, keymap: Option<&str>, title: St
 }
 
 /// Attaches to `entry` until the user detaches; the Fleet panel's Enter moves on to another.
-pub(crate) async fn attach_to(mut entry: Entry, workspace: &Path, theme: Option<&str>, keymap: Option<&str>, out: &Out) -> Result<ExitCode> {
+pub(crate) async fn attach_to(
+    mut entry: Entry,
+    workspace: &Path,
+    theme: Option<&str>,
+    keymap: Option<&str>,
+    out: &Out,
+) -> Result<ExitCode> {
     loop {
         let client = endure::control::attach::client_name("attach");
         let remote = endure::control::attach::connect(Path::new(&entry.socket), &client, 0).await?;

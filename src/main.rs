@@ -467,7 +467,13 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         (_, resume) => resume,
     };
     let cfg = match resume {
-        Some(session) => match resume_config(&workspace, Some(&session), args.at, args.run, if args.supervised { Supervision::Supervised } else { Supervision::Headless })? {
+        Some(session) => match resume_config(
+            &workspace,
+            Some(&session),
+            args.at,
+            args.run,
+            if args.supervised { Supervision::Supervised } else { Supervision::Headless },
+        )? {
             Some((cfg, _)) => cfg,
             None => {
                 // Nothing asked for was done: a script must not take this for success.

@@ -44,7 +44,12 @@ impl NotifyHook {
             Ok(Ok(out)) => {
                 let err = String::from_utf8_lossy(&out.stderr);
                 let first = err.lines().next().unwrap_or("").chars().take(200).collect::<String>();
-                Err(format!("the notify command `{}` failed ({}){}", self.argv[0], out.status, if first.is_empty() { String::new() } else { format!(": {first}") }))
+                Err(format!(
+                    "the notify command `{}` failed ({}){}",
+                    self.argv[0],
+                    out.status,
+                    if first.is_empty() { String::new() } else { format!(": {first}") }
+                ))
             }
             Ok(Err(e)) => Err(format!("the notify command `{}`: {e}", self.argv[0])),
             Err(_) => Err(format!("the notify command `{}` still runs after {} s", self.argv[0], HOOK_LIMIT.as_secs())),

@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn the_bell_rings_once_when_the_run_starts_waiting_and_the_title_says_why() {
-        let opts = |bell, title_updates| super::super::WorkbenchOptions { title: "endure — t".into(), bell, title_updates, ..Default::default() };
+        let opts =
+            |bell, title_updates| super::super::WorkbenchOptions {
+                title: "endure — t".into(), bell, title_updates, ..Default::default()
+            };
         let (bell_only, title_only) = (App::replay(opts(true, false), Vec::new()), App::replay(opts(false, true), Vec::new()));
         let mut a = Alerts::default();
         let mut out = Vec::new();

@@ -254,7 +254,7 @@ enum Live {
 
 /// One item from the live source: an event, or a line the socket could not give as one.
 enum LiveItem {
-    Event(Event),
+    Event(Box<Event>),
     Lagged(u64),
     Problem(String),
     Closed,
@@ -264,7 +264,7 @@ impl Live {
     async fn recv(&mut self) -> LiveItem {
         match self {
             Live::Broadcast(r) => match r.recv().await {
-                Ok(ev) => LiveItem::Event(ev),
+                Ok(ev) => LiveItem::Event(Box::new(ev)),
                 Err(broadcast::error::RecvError::Lagged(k)) => LiveItem::Lagged(k),
                 Err(broadcast::error::RecvError::Closed) => LiveItem::Closed,
             },
@@ -276,7 +276,7 @@ impl Live {
     fn try_recv(&mut self) -> Option<LiveItem> {
         match self {
             Live::Broadcast(r) => match r.try_recv() {
-                Ok(ev) => Some(LiveItem::Event(ev)),
+                Ok(ev) => Some(LiveItem::Event(Box::new(ev))),
                 Err(broadcast::error::TryRecvError::Lagged(k)) => Some(LiveItem::Lagged(k)),
                 Err(broadcast::error::TryRecvError::Closed) => Some(LiveItem::Closed),
                 Err(broadcast::error::TryRecvError::Empty) => None,
@@ -291,7 +291,7 @@ impl Live {
 
     fn from_socket(item: Option<crate::control::attach::Incoming>) -> LiveItem {
         match item {
-            Some(crate::control::attach::Incoming::Event(ev)) => LiveItem::Event(*ev),
+            Some(crate::control::attach::Incoming::Event(ev)) => LiveItem::Event(ev),
             Some(crate::control::attach::Incoming::Error(m)) => LiveItem::Problem(m),
             None => LiveItem::Closed,
         }
