@@ -167,12 +167,15 @@ async fn scan_loop(registry: Registry, shared: Shared, changed: watch::Sender<u6
 /// Follows one session until its connection closes.
 async fn follow(entry: Entry, shared: Shared, changed: watch::Sender<u64>) {
     let id = entry.id.clone();
-    let with = |f: &mut dyn FnMut(&mut SessionView)| {
+    let with_wake = |wake: bool, f: &mut dyn FnMut(&mut SessionView)| {
         if let Some(s) = shared.lock().sessions.iter_mut().find(|s| s.entry.id == id) {
             f(s);
         }
-        changed.send_modify(|n| *n += 1);
+        if wake {
+            changed.send_modify(|n| *n += 1);
+        }
     };
+    let with = |f: &mut dyn FnMut(&mut SessionView)| with_wake(true, f);
     let client = crate::control::attach::client_name("fleet");
     let mut remote = match crate::control::attach::connect(std::path::Path::new(&entry.socket), &client, 0).await {
         Ok(r) => r,
@@ -195,7 +198,9 @@ async fn follow(entry: Entry, shared: Shared, changed: watch::Sender<u64>) {
         {
             batch.push(more);
         }
-        with(&mut |s| {
+        // Streamed text changes no row: only persisted events (and problems) redraw the view.
+        let wake = batch.iter().any(|i| !matches!(i, Incoming::Event(ev) if ev.kind.is_live_only()));
+        with_wake(wake, &mut |s| {
             for item in &batch {
                 match item {
                     Incoming::Event(ev) => s.apply(ev),
@@ -256,4 +261,70 @@ pub fn take_attach(app: &mut App) -> Option<String> {
         return None;
     }
     Some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::keymap::Action;
+    use crate::protocol::{BudgetKind, PauseReason};
+    use crate::tui::panels::fleet::FLEET;
+    use crate::tui::{WorkbenchOptions, panel::PanelId};
+    use ratatui::{Terminal, backend::TestBackend};
+
+    fn entry(id: &str, secs: i64) -> Entry {
+        Entry {
+            id: id.into(),
+            workspace: format!("/w/{id}"),
+            pid: 1,
+            socket: String::new(),
+            task: format!("task of {id}"),
+            started_at: chrono::DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap(),
+        }
+    }
+
+    fn ev(kind: EventKind) -> Event {
+        Event { seq: 0, ts: chrono::Utc::now(), command_id: None, kind }
+    }
+
+    #[test]
+    fn waiting_sessions_come_first_with_why_and_a_row_without_a_connection_says_so() {
+        let shared = Shared::default();
+        {
+            let mut m = shared.lock();
+            m.scanned = true;
+            m.sessions.push(SessionView::new(entry("older-busy", 0)));
+            let mut waiting = SessionView::new(entry("newer-waiting", 10));
+            waiting.apply(&ev(EventKind::ToolCall {
+                step: 1,
+                call_id: "c".into(),
+                name: "run".into(),
+                args: serde_json::json!({"command": "cargo test"}),
+            }));
+            waiting.apply(&ev(EventKind::Paused { reason: PauseReason::Budget { budget: BudgetKind::Cost } }));
+            m.sessions.push(waiting);
+        }
+        let ids: Vec<String> = shared.lock().ordered().iter().map(|s| s.entry.id.clone()).collect();
+        assert_eq!(ids, ["newer-waiting", "older-busy"]);
+
+        let opts = WorkbenchOptions { keymap: crate::tui::testkit::default_keymap(), ..WorkbenchOptions::default() };
+        let mut app = App::new(opts, crate::tui::app::Mode::Live { task_pending: false }, None);
+        let id = PanelId(FLEET);
+        app.set_focus(id);
+        app.maximized = true;
+        let panel = app.panels.iter_mut().find_map(|p| p.as_any_mut().downcast_mut::<FleetPanel>()).unwrap();
+        panel.connect(shared);
+        let mut t = Terminal::new(TestBackend::new(120, 20)).unwrap();
+        t.draw(|f| app.render(f)).unwrap();
+        let screen = t.backend().to_string();
+        assert!(screen.contains("2 running · 1 waiting for you"), "{screen}");
+        assert!(screen.contains("WAITING: cost budget reached  newer-waiting"), "{screen}");
+        assert!(screen.contains("newer-waiting: task of newer-waiting · run cargo test"), "{screen}");
+        // `y` approves the selected (waiting) row: with no connection, it says why not.
+        app.act(Action::Approve);
+        assert!(app.error.as_deref().is_some_and(|e| e.contains("newer-waiting cannot take commands")), "{:?}", app.error);
+        // Enter asks to attach; an app running no session of its own may leave for it.
+        app.act(Action::Expand);
+        assert_eq!(take_attach(&mut app).as_deref(), Some("newer-waiting"));
+    }
 }
