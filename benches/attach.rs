@@ -37,6 +37,8 @@ fn scenario(dir: &Path, name: &str, steps: usize, words: usize) -> PathBuf {
             "[[agent]]\ntext = \"{text}\"\n[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"a.txt\" }}\n"
         ));
     }
+    s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
+    s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"ok\"]}'\n");
     let path = dir.join(name);
     std::fs::write(&path, s).unwrap();
     path
@@ -57,6 +59,8 @@ fn options(script: PathBuf, speed: f64, max_steps: Option<u64>) -> RunOptions {
         max_steps,
         // Far from any checkpoint or rollover threshold: the scripted writer has no answers.
         context_budget: Some(50_000_000),
+        // The same read again and again is what the stall detector catches.
+        stall_after: Some(1_000_000),
         sandbox: Some(endure::sandbox::SandboxMode::Off),
         ..Default::default()
     }
@@ -87,7 +91,7 @@ fn cpu_secs() -> f64 {
 
 async fn latency(root: &Path) {
     let ws = workspace(root, "latency");
-    let script = scenario(root, "latency.toml", 400, 30);
+    let script = scenario(root, "latency.toml", 200, 30);
     // Supervised without a task: it waits for `Start`, so both subscribers see every event live.
     let cfg = endure::launch::agent_config(&ws, &options(script, 0.02, None), None, Supervision::Supervised, 0.0).unwrap();
     let mut handle = endure::agent::spawn(cfg).unwrap();
