@@ -105,7 +105,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Exec(args)) => exec(args, out).await,
         Some(Command::Sessions(args)) => sessions(args, out),
         Some(Command::Demo(args)) => demo(args, out).await,
-        Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Replay(args)) => replay(args, out).await,
         Some(Command::Config(ConfigCommand::Check(ws))) => config_check(&ws.dir(), out),
         Some(Command::Resume(args)) => resume(args, out).await,
         Some(Command::Rollback(args)) => rollback(args, out),
@@ -369,6 +369,11 @@ pub(crate) async fn workbench(
         control.finish().await;
     }
     let exit = exit.context("the workbench failed")?;
+    // The Fleet panel's Enter on another session before this run started (it has none).
+    if let WorkbenchExit::Attach(id) = exit {
+        let entry = fleet_cmd::running(&id)?;
+        return fleet_cmd::attach_to(entry, &workspace, opts.theme.as_deref(), opts.keymap.as_deref(), out).await;
+    }
     let log = handle.log_path;
     match result {
         Ok(Ok(r)) if log.exists() => {
@@ -376,11 +381,6 @@ pub(crate) async fn workbench(
             out.say(&format!("endure: log {}", log.display()));
             if let WorkbenchExit::Signal(sig) = exit {
                 out.say(&format!("endure: left on {sig}"));
-            }
-            // The Fleet panel's Enter on another session, once this one had ended.
-            if let WorkbenchExit::Attach(id) = exit {
-                let entry = fleet_cmd::running(&id)?;
-                return fleet_cmd::attach_to(entry, &workspace, opts.theme.as_deref(), opts.keymap.as_deref(), out).await;
             }
             Ok(exit_code(r.outcome))
         }
@@ -394,7 +394,7 @@ pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-async fn replay(args: ReplayArgs) -> Result<ExitCode> {
+async fn replay(args: ReplayArgs, out: &Out) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
     let id = endure::session::find_session(&workspace, args.session.as_deref()).map_err(anyhow::Error::msg)?;
     let log = endure::session::log_path(&workspace, &id);
@@ -405,7 +405,12 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode> {
         opts.context_budget.unwrap_or(endure::config::prices::DEFAULT_CONTEXT),
         format!("endure replay — {id}"),
     );
-    endure::tui::run_replay(ui, log, !args.no_follow).await.context("the workbench failed")?;
+    let exit = endure::tui::run_replay(ui, log, !args.no_follow).await.context("the workbench failed")?;
+    // The Fleet panel's Enter.
+    if let WorkbenchExit::Attach(id) = exit {
+        let entry = fleet_cmd::running(&id)?;
+        return fleet_cmd::attach_to(entry, &workspace, args.theme.as_deref(), args.keymap.as_deref(), out).await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -246,15 +246,15 @@ impl Connection {
 }
 
 /// The session the Fleet panel asked to attach to, if the app can leave for it: an attached
-/// workbench (detaching leaves its run going) or one whose run is not active. A workbench
-/// running its own session stays, since leaving would stop that run.
+/// workbench (detaching leaves its run going), a replay, `endure fleet`, or a workbench whose
+/// run has not started. A workbench running its own session stays: leaving would end it.
 pub fn take_attach(app: &mut App) -> Option<String> {
     let id = app.panels.iter_mut().find_map(|p| p.as_any_mut().downcast_mut::<FleetPanel>()).and_then(FleetPanel::take_attach)?;
     if app.state.session().is_some_and(|s| s.session_id == id) {
         app.notice = Some(format!("this workbench shows session {id} already"));
         return None;
     }
-    if app.opts.attached.is_none() && app.state.run.is_active() {
+    if app.opts.attached.is_none() && !app.is_replay() && app.state.session().is_some() {
         app.error = Some(format!(
             "this workbench runs its own session, which ends when it closes: attach to {id} from another terminal (`endure attach {id}`)"
         ));
