@@ -255,7 +255,10 @@ async fn the_fleet_view_approves_a_budget_wait_without_attaching() {
     assert!(first < second, "the waiting session is listed first:\n{screen}");
     assert!(screen.contains("WAITING: steps budget reached"), "{screen}");
 
-    // y approves what the selected row waits for: a resume past the budget.
+    // The selection follows its session as rows reorder: go to the top row, the waiting one;
+    // y approves what it waits for: a resume past the budget.
+    tmux.keys("f", &["g"]);
+    tmux.wait("f", "the waiting row selected", 10, |s| s.contains(&format!("▸ WAITING: steps budget reached  {waiting}"))).await;
     tmux.keys("f", &["y"]);
     tmux.wait("f", "the wait approved", 20, |s| s.contains("0 waiting for you")).await;
     wait_steps(&budget_ws, 3).await;
@@ -271,6 +274,16 @@ async fn the_fleet_view_approves_a_budget_wait_without_attaching() {
         moved.captures(s).and_then(|c| c[1].parse::<usize>().ok()).is_some_and(|k| k > before)
     })
     .await;
+    // Enter attaches to the selected row (still the session just approved); detaching comes
+    // back to the fleet.
+    tmux.keys("f", &["Enter"]);
+    tmux.wait("f", "the attached workbench", 20, |s| s.contains(&format!("{waiting} (attached)"))).await;
+    tmux.keys("f", &["q"]);
+    tmux.wait("f", "the detach question", 10, |s| s.contains("Detach from session") || s.contains("running ·")).await;
+    if tmux.screen("f").contains("Detach from session") {
+        tmux.keys("f", &["y"]);
+    }
+    tmux.wait("f", "the fleet again", 20, |s| s.contains("running ·") && !s.contains("(attached)")).await;
     tmux.keys("f", &["q"]);
     let stop = world.endure(&busy_ws, &["stop", &busy]);
     assert_eq!(stop.status.code(), Some(0), "{}", String::from_utf8_lossy(&stop.stderr));

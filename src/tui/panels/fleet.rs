@@ -206,6 +206,8 @@ impl Panel for FleetPanel {
             return;
         }
         self.selected = self.index(&rows);
+        // The selection stays on this session when the rows reorder.
+        self.selected_id = rows.get(self.selected).map(|s| s.entry.id.clone());
         let th = cx.theme;
         let w = usize::from(area.width);
         let waiting = rows.iter().filter(|s| s.waiting.wait().is_some()).count();
