@@ -72,6 +72,12 @@ pub enum Command {
     /// A session's attempt tree: rollbacks with their abandoned branches, Max Mode candidates
     /// not taken, and forks, each with steps, cost, last test counts and outcome.
     Tree(TreeArgs),
+    /// Open the workbench on a running session (detached, or run by another workbench), over
+    /// its control socket. `q` detaches and leaves the agent running; `s` stops it.
+    Attach(AttachArgs),
+    /// Every running session, live, the ones waiting for you first. Enter attaches; pause,
+    /// resume, stop, approve or deny, accept or reject act on a row without attaching.
+    Fleet(FleetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +115,33 @@ pub struct TreeArgs {
     /// Print the tree as JSON: {id, kind, at, children, summary}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// The running session (an id, or the start of one). Without it: the one running in the
+    /// workspace, or a choice when there are several.
+    pub session: Option<String>,
+    /// UI theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim or emacs.
+    #[arg(long)]
+    pub keymap: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// UI theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Keymap: default, vim or emacs.
+    #[arg(long)]
+    pub keymap: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -360,6 +393,10 @@ pub struct ExecArgs {
     /// `endure stop`.
     #[arg(long)]
     pub detach: bool,
+    /// Wait for a supervisor (`endure attach`, `endure fleet`) where a headless run would
+    /// stop: a budget, a stall, a verifier hand-over, an escalation, a pick to review.
+    #[arg(long)]
+    pub supervised: bool,
     /// The background process of `--detach`: the session id it must use.
     #[arg(long, hide = true, value_name = "SESSION", conflicts_with = "detach")]
     pub detached_session: Option<String>,

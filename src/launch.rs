@@ -122,6 +122,7 @@ pub fn agent_config(
         budgets: Budgets { max_steps: opts.max_steps, max_tokens: opts.max_tokens, max_cost: opts.max_cost, max_time },
         stall_after: opts.stall_after.unwrap_or(DEFAULT_STALL_AFTER),
         supervision,
+        notify: opts.notify_command().map(str::to_string),
         retry,
         tool_limits,
         temperature: opts.temperature,

@@ -78,6 +78,8 @@ fn stderr_redactor(cli: &Cli) -> Redactor {
         Some(Command::Logs(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Fork(a)) => (a.workspace.dir(), a.run.clone()),
         Some(Command::Tree(a)) => (a.workspace.dir(), RunOptions::default()),
+        Some(Command::Attach(a)) => (a.workspace.dir(), RunOptions::default()),
+        Some(Command::Fleet(a)) => (a.workspace.dir(), RunOptions::default()),
         Some(Command::Demo(_) | Command::Doctor(_) | Command::Ps(_) | Command::Stop(_)) => (cli.workspace.dir(), RunOptions::default()),
         Some(Command::Workflow(a)) => match &a.command {
             Some(WorkflowCommand::Run(r)) => (r.opts.workspace.dir(), r.opts.run.clone()),
@@ -94,6 +96,9 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
     match cli.command {
         None => {
             let workspace = workspace_dir(&cli.workspace.dir())?;
+            if let Some(entry) = fleet_cmd::offer_attach(&workspace, out)? {
+                return fleet_cmd::attach_to(entry, &workspace, None, None, out).await;
+            }
             let opts = load_layered(&workspace, cli.run)?;
             let pending = cli.task.is_none();
             let cfg = launch::agent_config(&workspace, &opts, cli.task, Supervision::Supervised, 1.0)?;
@@ -102,7 +107,7 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Exec(args)) => exec(args, out).await,
         Some(Command::Sessions(args)) => sessions(args, out),
         Some(Command::Demo(args)) => demo(args, out).await,
-        Some(Command::Replay(args)) => replay(args).await,
+        Some(Command::Replay(args)) => replay(args, out).await,
         Some(Command::Config(ConfigCommand::Check(ws))) => config_check(&ws.dir(), out),
         Some(Command::Resume(args)) => resume(args, out).await,
         Some(Command::Rollback(args)) => rollback(args, out),
@@ -117,6 +122,8 @@ async fn dispatch(cli: Cli, out: &Out) -> Result<ExitCode> {
         Some(Command::Logs(args)) => fleet_cmd::logs(args, out).await,
         Some(Command::Fork(args)) => tree_cmd::fork(*args, out).await,
         Some(Command::Tree(args)) => tree_cmd::tree(args, out),
+        Some(Command::Attach(args)) => fleet_cmd::attach(args, out).await,
+        Some(Command::Fleet(args)) => fleet_cmd::fleet(args, out).await,
     }
 }
 
@@ -349,7 +356,13 @@ pub(crate) fn ui_options(theme: Option<&str>, keymap: Option<&str>, context_budg
         .chain(&keymap_problems)
         .map(|p| format!("config: {p} — using defaults (see `endure config check`)"))
         .collect();
-    WorkbenchOptions { theme, keymap, banner, context_budget, title }
+    WorkbenchOptions { theme, keymap, banner, context_budget, title, ..WorkbenchOptions::default() }
+}
+
+/// The bell and title settings of `[notify]`.
+pub(crate) fn alert_options(ui: &mut WorkbenchOptions, opts: &RunOptions) {
+    ui.bell = opts.notify_section.bell.unwrap_or(true);
+    ui.title_updates = opts.notify_section.title.unwrap_or(true);
 }
 
 pub(crate) async fn workbench(
@@ -372,15 +385,18 @@ async fn workbench_with(
     out: &Out,
     wire: impl FnOnce(&mut agent::AgentHandle) -> (tokio::sync::broadcast::Receiver<endure::protocol::Event>, agent::CommandSender),
 ) -> Result<ExitCode> {
-    let ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
+    let mut ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
+    alert_options(&mut ui, opts);
     // A resumed session's history is in its log; the workbench shows it before new events.
     let history = match &cfg.session_id {
         Some(id) if cfg.resume.is_some() => endure::session::read_log(&endure::session::log_path(&cfg.workspace, id))?.events,
         _ => Vec::new(),
     };
     let task = cfg.task.clone().unwrap_or_default();
+    let notify = cfg.notify.clone();
+    let workspace = cfg.workspace.clone();
     let mut handle = agent::spawn(cfg)?;
-    let control = serve_control(&handle, &task, out);
+    let control = serve_control(&handle, &task, notify.as_deref(), out);
     let (events, commands) = wire(&mut handle);
     let exit = endure::tui::run_live(ui, history, events, commands, task_pending).await;
     // Leaving the workbench ends the session: stop a run still going so its log says so, but
@@ -391,6 +407,11 @@ async fn workbench_with(
         control.finish().await;
     }
     let exit = exit.context("the workbench failed")?;
+    // The Fleet panel's Enter on another session before this run started (it has none).
+    if let WorkbenchExit::Attach(id) = exit {
+        let entry = fleet_cmd::running(&id)?;
+        return fleet_cmd::attach_to(entry, &workspace, opts.theme.as_deref(), opts.keymap.as_deref(), out).await;
+    }
     let log = handle.log_path;
     match result {
         Ok(Ok(r)) if log.exists() => {
@@ -411,7 +432,7 @@ pub(crate) fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
 
-async fn replay(args: ReplayArgs) -> Result<ExitCode> {
+async fn replay(args: ReplayArgs, out: &Out) -> Result<ExitCode> {
     let workspace = workspace_dir(&args.workspace.dir())?;
     let id = endure::session::find_session(&workspace, args.session.as_deref()).map_err(anyhow::Error::msg)?;
     let log = endure::session::log_path(&workspace, &id);
@@ -422,7 +443,12 @@ async fn replay(args: ReplayArgs) -> Result<ExitCode> {
         opts.context_budget.unwrap_or(endure::config::prices::DEFAULT_CONTEXT),
         format!("endure replay — {id}"),
     );
-    endure::tui::run_replay(ui, log, !args.no_follow).await.context("the workbench failed")?;
+    let exit = endure::tui::run_replay(ui, log, !args.no_follow).await.context("the workbench failed")?;
+    // The Fleet panel's Enter.
+    if let WorkbenchExit::Attach(id) = exit {
+        let entry = fleet_cmd::running(&id)?;
+        return fleet_cmd::attach_to(entry, &workspace, args.theme.as_deref(), args.keymap.as_deref(), out).await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -484,7 +510,13 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         (_, resume) => resume,
     };
     let cfg = match resume {
-        Some(session) => match resume_config(&workspace, Some(&session), args.at, args.run, Supervision::Headless)? {
+        Some(session) => match resume_config(
+            &workspace,
+            Some(&session),
+            args.at,
+            args.run,
+            if args.supervised { Supervision::Supervised } else { Supervision::Headless },
+        )? {
             Some((cfg, _)) => cfg,
             None => {
                 // Nothing asked for was done: a script must not take this for success.
@@ -495,7 +527,8 @@ async fn exec(args: ExecArgs, out: &Out) -> Result<ExitCode> {
         None => {
             let opts = load_layered(&workspace, args.run)?;
             let task = args.task.context("a TASK is needed (or --resume)")?;
-            let mut cfg = launch::agent_config(&workspace, &opts, Some(task), Supervision::Headless, 0.0)?;
+            let supervision = if args.supervised { Supervision::Supervised } else { Supervision::Headless };
+            let mut cfg = launch::agent_config(&workspace, &opts, Some(task), supervision, 0.0)?;
             cfg.session_id = args.detached_session;
             cfg
         }
@@ -565,8 +598,9 @@ async fn run_headless_with(cfg: agent::AgentConfig, json: bool, out: &Out, start
     // would end the process without `session_finished` and orphan a running command).
     let mut signals = Signals::install().context("cannot handle signals")?;
     let task = cfg.task.clone().unwrap_or_default();
+    let notify = cfg.notify.clone();
     let mut handle = agent::spawn(cfg)?;
-    let control = serve_control(&handle, &task, out);
+    let control = serve_control(&handle, &task, notify.as_deref(), out);
     started(&handle);
     let events = handle.take_events();
     let (commands, join, log_path) = handle.into_parts();
@@ -593,7 +627,16 @@ async fn run_headless_with(cfg: agent::AgentConfig, json: bool, out: &Out, start
 }
 
 /// The session's control socket; a session that cannot serve one still runs, with a warning.
-pub(crate) fn serve_control(handle: &agent::AgentHandle, task: &str, out: &Out) -> Option<endure::control::ControlServer> {
+pub(crate) fn serve_control(
+    handle: &agent::AgentHandle,
+    task: &str,
+    notify: Option<&str>,
+    out: &Out,
+) -> Option<endure::control::ControlServer> {
+    // The hook follows the session's events itself and ends with them.
+    if let Some(hook) = notify.and_then(endure::control::notify::NotifyHook::parse) {
+        let _ = endure::control::notify::spawn(&handle.control_link(), handle.session_id.clone(), hook);
+    }
     match endure::control::ControlServer::for_session(handle, task) {
         Ok(server) => Some(server),
         Err(e) => {

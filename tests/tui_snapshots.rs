@@ -45,6 +45,7 @@ fn app(theme_name: &str) -> App {
         banner: vec![r#"config: ~/.config/endure/themes/x.toml:3:7: unknown colour "blu" — using defaults"#.into()],
         context_budget: 128_000,
         title: "endure — demo".into(),
+        ..WorkbenchOptions::default()
     };
     let mut app = App::live(opts, &events(), tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
@@ -270,6 +271,7 @@ fn checkpoint_app() -> App {
         banner: vec![],
         context_budget: 128_000,
         title: "endure — demo".into(),
+        ..WorkbenchOptions::default()
     };
     let mut app = App::live(opts, &s.events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
@@ -315,6 +317,7 @@ fn memory_app(ws: &std::path::Path, proposal: bool) -> App {
         banner: vec![],
         context_budget: 128_000,
         title: "endure — demo".into(),
+        ..WorkbenchOptions::default()
     };
     let mut app = App::live(opts, &s.events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(95));
@@ -361,6 +364,7 @@ fn app_with(events: &[Event]) -> App {
         banner: vec![],
         context_budget: 128_000,
         title: "endure — max mode".into(),
+        ..WorkbenchOptions::default()
     };
     let mut app = App::live(opts, events, tx, false);
     app.clock = Clock::Fixed(t0() + chrono::Duration::seconds(120));

@@ -57,6 +57,9 @@ pub struct AgentConfig {
     pub budgets: Budgets,
     pub stall_after: u32,
     pub supervision: Supervision,
+    /// `--notify`: the frontend running the session runs it whenever the run starts waiting
+    /// for the supervisor (`control::notify`); the runtime itself never reads it.
+    pub notify: Option<String>,
     pub retry: RetryPolicy,
     pub tool_limits: ToolLimits,
     pub temperature: Option<f32>,
@@ -246,15 +249,30 @@ impl ControlLink {
     /// Records `command_received {source, command}` under the command's id, then forwards the
     /// command in its envelope as the workbench would, so the events it causes echo the same
     /// id. False when the runtime has finished.
-    pub fn send(&self, source: &str, command: crate::protocol::Command) -> bool {
+    /// `id` is the client's own id for the command (kept, so the client can match the events
+    /// it causes), or None to number it here.
+    pub fn send(&self, source: &str, command: crate::protocol::Command, id: Option<String>) -> bool {
         let (Some(commands), Some(recorder)) = (self.commands.upgrade(), self.recorder.upgrade()) else { return false };
         if commands.is_closed() {
             return false;
         }
-        let id = format!("{source}:{}", self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+        let id = match id.map(|i| crate::printable::visible(i.trim()).chars().take(80).collect::<String>()).filter(|i| !i.is_empty()) {
+            Some(id) => id,
+            None => format!("{source}:{}", self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1),
+        };
         let received = crate::protocol::EventKind::CommandReceived { source: source.to_string(), command: command.clone() };
         let _ = recorder.emit_for(Some(&id), received);
         commands.send(crate::protocol::CommandEnvelope { id, command }).is_ok()
+    }
+}
+
+impl ControlLink {
+    /// Records a `warning` in the session (a hook or a client's trouble that the run should
+    /// show but not stop for).
+    pub fn warn(&self, message: String) {
+        if let Some(recorder) = self.recorder.upgrade() {
+            let _ = recorder.emit(crate::protocol::EventKind::Warning { message });
+        }
     }
 }
 

@@ -59,10 +59,12 @@ pub enum KeyContext {
     Dropped,
     /// The Workflow panel: a run's phases and agents, and its script.
     Workflow,
+    /// The Fleet panel (and `endure fleet`): every running session.
+    Fleet,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 16] = [
+    pub const ALL: [KeyContext; 17] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,
@@ -79,6 +81,7 @@ impl KeyContext {
         KeyContext::Conflict,
         KeyContext::Dropped,
         KeyContext::Workflow,
+        KeyContext::Fleet,
     ];
 
     /// Layers where typed keys are text, so global bindings do not apply.
@@ -105,6 +108,7 @@ impl KeyContext {
             KeyContext::Composer => "composer",
             KeyContext::Dropped => "dropped",
             KeyContext::Workflow => "workflow",
+            KeyContext::Fleet => "fleet",
         }
     }
 }
@@ -215,6 +219,10 @@ pub enum Action {
     Withdraw,
     /// Workflow: show the run's script (each pending `await` marked) or its tree again.
     ToggleScript,
+    /// Fleet: approve what the selected session waits for (an escalation, a pick, a budget).
+    Approve,
+    /// Fleet: deny the selected session's escalation.
+    Deny,
 }
 
 impl Action {
@@ -282,6 +290,8 @@ impl Action {
         ("history_next", Action::HistoryNext),
         ("withdraw", Action::Withdraw),
         ("toggle_script", Action::ToggleScript),
+        ("approve", Action::Approve),
+        ("deny", Action::Deny),
     ];
 
     /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.

@@ -139,6 +139,17 @@ pub struct RunOptions {
     /// Environment variables removed from commands' environment as well.
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub env_remove: Option<Vec<String>>,
+    /// Run CMD whenever the session starts waiting for the supervisor: no shell, CMD split at
+    /// whitespace, the session id and the reason appended (config: `[notify] command`).
+    #[arg(long, value_name = "CMD")]
+    #[serde(skip)]
+    pub notify: Option<String>,
+    /// `[notify]`: `command` (as --notify), `bell` and `title` (the workbench rings the
+    /// terminal bell when the run starts waiting, and keeps the terminal's title on the
+    /// session's state; both on unless set to false). Config files only.
+    #[arg(skip)]
+    #[serde(default, rename = "notify", skip_serializing_if = "NotifySection::is_empty")]
+    pub notify_section: NotifySection,
     /// Extra or overriding model prices and context sizes (config files only).
     #[arg(skip)]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -151,6 +162,25 @@ pub struct RunOptions {
     pub mcp: crate::mcp::McpSection,
 }
 
+/// The `[notify]` section of a config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct NotifySection {
+    pub command: Option<String>,
+    pub bell: Option<bool>,
+    pub title: Option<bool>,
+}
+
+impl NotifySection {
+    pub fn is_empty(&self) -> bool {
+        self == &NotifySection::default()
+    }
+
+    fn overlay(self, over: NotifySection) -> NotifySection {
+        NotifySection { command: over.command.or(self.command), bell: over.bell.or(self.bell), title: over.title.or(self.title) }
+    }
+}
+
 macro_rules! overlay {
     ($base:ident, $over:ident; $($f:ident),*) => {
         $( if $over.$f.is_some() { $base.$f = $over.$f; } )*
@@ -158,6 +188,11 @@ macro_rules! overlay {
 }
 
 impl RunOptions {
+    /// The notification hook's command: the flag, else `[notify] command`.
+    pub fn notify_command(&self) -> Option<&str> {
+        self.notify.as_deref().or(self.notify_section.command.as_deref()).filter(|c| !c.trim().is_empty())
+    }
+
     /// Fields set in `over` replace those in `self`.
     pub fn overlay(mut self, over: RunOptions) -> RunOptions {
         overlay!(self, over; provider, base_url, model, writer_model, verifier_model, judge_model,
@@ -165,7 +200,8 @@ impl RunOptions {
             context_budget, temperature, max_output_tokens, reasoning_effort, thinking, max_attempts, retry_base_ms,
             stream_idle_timeout, run_timeout, checkpoints, rollover, dream_every, distill_every, goal, max_rejections, max_mode,
             candidate_temperature, review_picks, review_rebuilds, theme, keymap, sandbox, network, approve_escalations,
-            env_keep, env_remove);
+            env_keep, env_remove, notify);
+        self.notify_section = self.notify_section.overlay(over.notify_section);
         self.models.extend(over.models);
         self.mcp = self.mcp.overlay(over.mcp);
         self
@@ -300,6 +336,15 @@ mod tests {
         let merged = RunOptions::default().overlay(user).overlay(project).overlay(flags);
         assert_eq!(merged.model.as_deref(), Some("b"));
         assert_eq!(merged.max_steps, Some(3));
+    }
+
+    #[test]
+    fn the_notify_section_parses_and_the_flag_wins() {
+        let o = parse_config("[notify]\ncommand = \"notify-send endure\"\nbell = false\n", Path::new("c.toml")).unwrap();
+        assert_eq!((o.notify_command(), o.notify_section.bell, o.notify_section.title), (Some("notify-send endure"), Some(false), None));
+        let flagged = o.overlay(RunOptions { notify: Some("my-hook".into()), ..RunOptions::default() });
+        assert_eq!(flagged.notify_command(), Some("my-hook"));
+        assert!(parse_config("[notify]\nbel = false\n", Path::new("c.toml")).is_err());
     }
 
     #[test]

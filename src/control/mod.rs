@@ -11,11 +11,14 @@
 //! reading lags and catches up from the log, and a client that dies only ends its own task,
 //! so no client can slow or stop the run.
 
+pub mod attach;
 pub mod client;
 pub mod detach;
+pub mod notify;
 pub mod registry;
 mod server;
 pub mod status;
+pub mod waiting;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +40,14 @@ pub enum ClientLine {
         #[serde(default)]
         from: u64,
     },
-    /// A command for the runtime, as the workbench sends it.
-    Command { command: Command },
+    /// A command for the runtime, as the workbench sends it. `id` is the command's id from
+    /// the client's own `CommandSender` (`<client>:<n>`), which the events it causes echo;
+    /// without one the server numbers it under the client's name.
+    Command {
+        command: Command,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
 }
 
 /// What the server sends for a line it cannot take.

@@ -194,12 +194,12 @@ async fn serve_client(stream: UnixStream, link: ControlLink, log_path: PathBuf, 
                                 break;
                             }
                         },
-                        Ok(ClientLine::Command { command }) => {
+                        Ok(ClientLine::Command { command, id }) => {
                             let source = match pid {
                                 Some(pid) => format!("{name} (pid {pid})"),
                                 None => name.clone(),
                             };
-                            if link.send(&source, command) { Ok(()) } else { Err("the session has finished".to_string()) }
+                            if link.send(&source, command, id) { Ok(()) } else { Err("the session has finished".to_string()) }
                         }
                         Err(e) => Err(format!("unreadable line: {e}")),
                     };

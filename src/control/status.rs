@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::registry::Entry;
-use crate::protocol::{EventKind, PauseReason};
 use crate::session::SessionState;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -28,29 +27,16 @@ pub struct Row {
 pub fn row(entry: &Entry, now: DateTime<Utc>) -> Row {
     let read = crate::session::read_log(&entry.log_path()).unwrap_or_default();
     let s = SessionState::from_events(&read.events);
-    let mut last_pause = None;
-    let mut open_escalations = std::collections::BTreeSet::new();
+    let mut waiting = super::waiting::Waiting::default();
     for ev in &read.events {
-        match &ev.kind {
-            EventKind::Paused { reason } => last_pause = Some(reason.clone()),
-            EventKind::EscalationRequested { id, .. } => {
-                open_escalations.insert(*id);
-            }
-            EventKind::EscalationResolved { id, .. } => {
-                open_escalations.remove(id);
-            }
-            _ => {}
-        }
+        waiting.apply(ev);
     }
     let (state, why) = if s.outcome.is_some() {
         ("finishing", None)
-    } else if let Some(id) = open_escalations.iter().next() {
-        ("waiting", Some(format!("escalation {id} to approve")))
+    } else if let Some(w) = waiting.wait() {
+        ("waiting", Some(w.why()))
     } else if s.paused {
-        match last_pause {
-            Some(PauseReason::Supervisor) | None => ("paused", None),
-            Some(reason) => ("waiting", Some(pause_why(&reason))),
-        }
+        ("paused", None)
     } else {
         ("running", None)
     };
@@ -67,18 +53,6 @@ pub fn row(entry: &Entry, now: DateTime<Utc>) -> Row {
         context_fill: budget.map(|b| s.window_tokens as f64 / b as f64),
         last_event_age_secs: s.last_event_at.map(|t| (now - t).num_seconds().max(0)),
         started_at: entry.started_at,
-    }
-}
-
-fn pause_why(reason: &PauseReason) -> String {
-    match reason {
-        PauseReason::Supervisor => "paused by the supervisor".into(),
-        PauseReason::Budget { budget } => format!("{} budget reached", budget.as_str()),
-        PauseReason::Stall => "stall".into(),
-        PauseReason::Verifier { reason } => format!("verifier hand-over: {reason}"),
-        PauseReason::Refusal => "the model refused".into(),
-        PauseReason::Truncation { max_tokens } => format!("answers cut at {max_tokens} tokens"),
-        PauseReason::Rebuild { reason } => format!("rebuild: {reason}"),
     }
 }
 

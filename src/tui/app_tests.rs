@@ -172,6 +172,7 @@ fn focus_cycles_maximizes_and_hides() {
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
     assert_eq!(app.focus, PanelId("attempts"), "the Attempts panel is the last one");
+    assert_eq!(app.focus, PanelId("fleet"), "the Fleet panel is the last one");
     app.handle_key(key('2'));
     assert_eq!(app.focus, PanelId::Diff);
     app.handle_key(key('z'));

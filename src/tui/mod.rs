@@ -46,6 +46,7 @@
 //! `candidate.{judge,picked,failed,waiting}`, `verdict.{met,unmet,override}`,
 //! `endurance.{figure,context,checkpoint,rollover,intervention,tests,quality,stall}`.
 
+pub mod alerts;
 pub mod app;
 pub mod clipboard;
 pub mod composer;
@@ -53,6 +54,7 @@ pub mod dropped;
 pub mod escalation;
 mod layer_keys;
 pub mod layers;
+pub mod fleet;
 pub mod layout;
 pub mod pager;
 pub mod panel;
@@ -98,6 +100,13 @@ pub struct WorkbenchOptions {
     /// Tokens of context the gauge counts as full.
     pub context_budget: u64,
     pub title: String,
+    /// Attached to session `id` over its control socket: quitting detaches and leaves the
+    /// run going.
+    pub attached: Option<String>,
+    /// Ring the terminal bell when the run starts waiting for the supervisor.
+    pub bell: bool,
+    /// Keep the terminal's title on the session's state.
+    pub title_updates: bool,
 }
 
 impl Default for WorkbenchOptions {
@@ -108,6 +117,9 @@ impl Default for WorkbenchOptions {
             banner: Vec::new(),
             context_budget: 128_000,
             title: "endure".into(),
+            attached: None,
+            bell: true,
+            title_updates: true,
         }
     }
 }
@@ -118,6 +130,8 @@ pub enum WorkbenchExit {
     Quit,
     /// SIGTERM, SIGHUP or SIGINT; the terminal was restored first.
     Signal(&'static str),
+    /// The Fleet panel asked to attach to this session instead.
+    Attach(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +154,28 @@ pub async fn run_live(
     task_pending: bool,
 ) -> Result<WorkbenchExit, TuiError> {
     let app = App::live(opts, &history, commands, task_pending);
-    run_loop(app, Some(events), None).await
+    run_loop(app, Some(Live::Broadcast(events)), None).await
+}
+
+/// Supervises a session another process runs, over its control socket: the events come from
+/// `remote` (backlog, then live) and commands go back over it. Quitting detaches.
+pub async fn run_attached(opts: WorkbenchOptions, mut remote: crate::control::attach::Remote) -> Result<WorkbenchExit, TuiError> {
+    let events = std::mem::replace(&mut remote.events, mpsc::unbounded_channel().1);
+    let app = App::live(opts, &[], remote.commands.clone(), false);
+    let exit = run_loop(app, Some(Live::Socket(events)), None).await;
+    // Closes the connection: the run goes on.
+    drop(remote);
+    exit
+}
+
+/// `endure fleet`: the Fleet panel on its own, full screen.
+pub async fn run_fleet(opts: WorkbenchOptions) -> Result<WorkbenchExit, TuiError> {
+    let mut app = App::new(opts, app::Mode::Live { task_pending: false }, None);
+    let fleet = panel::PanelId(panels::fleet::FLEET);
+    app.hidden = app.panels.iter().map(|p| p.id()).filter(|id| *id != fleet).collect();
+    app.set_focus(fleet);
+    app.maximized = true;
+    run_loop(app, None, None).await
 }
 
 /// Opens a session log read-only. With `follow`, events appended later are shown as they
@@ -213,7 +248,60 @@ fn follow_log(mut tail: replay::LogTail) -> Result<(mpsc::UnboundedReceiver<Batc
     Ok((rx, watcher))
 }
 
-async fn recv_live(rx: &mut Option<broadcast::Receiver<Event>>) -> Result<Event, broadcast::error::RecvError> {
+/// Where a live workbench's events come from: the runtime in this process, or a session's
+/// control socket.
+enum Live {
+    Broadcast(broadcast::Receiver<Event>),
+    Socket(mpsc::UnboundedReceiver<crate::control::attach::Incoming>),
+}
+
+/// One item from the live source: an event, or a line the socket could not give as one.
+enum LiveItem {
+    Event(Box<Event>),
+    Lagged(u64),
+    Problem(String),
+    Closed,
+}
+
+impl Live {
+    async fn recv(&mut self) -> LiveItem {
+        match self {
+            Live::Broadcast(r) => match r.recv().await {
+                Ok(ev) => LiveItem::Event(Box::new(ev)),
+                Err(broadcast::error::RecvError::Lagged(k)) => LiveItem::Lagged(k),
+                Err(broadcast::error::RecvError::Closed) => LiveItem::Closed,
+            },
+            Live::Socket(r) => Live::from_socket(r.recv().await),
+        }
+    }
+
+    /// What is already queued, without waiting.
+    fn try_recv(&mut self) -> Option<LiveItem> {
+        match self {
+            Live::Broadcast(r) => match r.try_recv() {
+                Ok(ev) => Some(LiveItem::Event(Box::new(ev))),
+                Err(broadcast::error::TryRecvError::Lagged(k)) => Some(LiveItem::Lagged(k)),
+                Err(broadcast::error::TryRecvError::Closed) => Some(LiveItem::Closed),
+                Err(broadcast::error::TryRecvError::Empty) => None,
+            },
+            Live::Socket(r) => match r.try_recv() {
+                Ok(item) => Some(Live::from_socket(Some(item))),
+                Err(mpsc::error::TryRecvError::Disconnected) => Some(LiveItem::Closed),
+                Err(mpsc::error::TryRecvError::Empty) => None,
+            },
+        }
+    }
+
+    fn from_socket(item: Option<crate::control::attach::Incoming>) -> LiveItem {
+        match item {
+            Some(crate::control::attach::Incoming::Event(ev)) => LiveItem::Event(ev),
+            Some(crate::control::attach::Incoming::Error(m)) => LiveItem::Problem(m),
+            None => LiveItem::Closed,
+        }
+    }
+}
+
+async fn recv_live(rx: &mut Option<Live>) -> LiveItem {
     match rx {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
@@ -285,6 +373,13 @@ async fn recv_unit(rx: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
     }
 }
 
+async fn recv_changed(rx: &mut Option<tokio::sync::watch::Receiver<u64>>) -> Option<()> {
+    match rx {
+        Some(r) => r.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
 async fn recv_batch(rx: &mut Option<mpsc::UnboundedReceiver<Batch>>) -> Option<Batch> {
     match rx {
         Some(r) => r.recv().await,
@@ -297,7 +392,7 @@ const MAX_DRAIN: usize = 4096;
 
 async fn run_loop(
     mut app: App,
-    mut live: Option<broadcast::Receiver<Event>>,
+    mut live: Option<Live>,
     mut follow: Option<mpsc::UnboundedReceiver<Batch>>,
 ) -> Result<WorkbenchExit, TuiError> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -310,9 +405,14 @@ async fn run_loop(
     let (frames, mut draws) = scheduler::spawn();
     let mut input = crossterm::event::EventStream::new();
     let mut memory = MemoryWatch::default();
+    let mut alerts = alerts::Alerts::default();
+    let mut fleet = fleet::Connection::none();
     frames.schedule();
     loop {
         memory.sync(&mut app);
+        fleet.sync(&mut app);
+        // A terminal that takes neither escape ignores it; nothing to do about a failed write.
+        let _ = alerts.flush(&app, guard.terminal.backend_mut());
         tokio::select! {
             Some(()) = draws.recv() => {
                 guard.terminal.draw(|f| app.render(f))?;
@@ -338,22 +438,26 @@ async fn run_loop(
                 // Fold everything already queued, then draw once.
                 while let Some(r) = next.take() {
                     match r {
-                        Ok(ev) => app.apply_event(&ev),
-                        Err(broadcast::error::RecvError::Lagged(k)) => app.note_lagged(k),
-                        Err(broadcast::error::RecvError::Closed) => {
+                        LiveItem::Event(ev) => {
+                            alerts.on_event(&ev);
+                            app.apply_event(&ev);
+                        }
+                        LiveItem::Lagged(k) => app.note_lagged(k),
+                        LiveItem::Problem(m) => app.note(state::NoticeLevel::Warning, format!("control socket: {m}")),
+                        LiveItem::Closed => {
                             live = None;
-                            app.note(state::NoticeLevel::Info, "the runtime has exited; the workbench stays open until you quit".into());
+                            let gone = if app.opts.attached.is_some() {
+                                "the session has ended (its connection closed); the workbench stays open until you quit"
+                            } else {
+                                "the runtime has exited; the workbench stays open until you quit"
+                            };
+                            app.note(state::NoticeLevel::Info, gone.into());
                             break;
                         }
                     }
                     n += 1;
                     if n < MAX_DRAIN {
-                        next = live.as_mut().and_then(|rx| match rx.try_recv() {
-                            Ok(ev) => Some(Ok(ev)),
-                            Err(broadcast::error::TryRecvError::Lagged(k)) => Some(Err(broadcast::error::RecvError::Lagged(k))),
-                            Err(broadcast::error::TryRecvError::Closed) => Some(Err(broadcast::error::RecvError::Closed)),
-                            Err(broadcast::error::TryRecvError::Empty) => None,
-                        });
+                        next = live.as_mut().and_then(Live::try_recv);
                     }
                 }
                 frames.schedule();
@@ -375,9 +479,16 @@ async fn run_loop(
                 }
                 None => memory.rx = None,
             },
+            c = recv_changed(&mut fleet.changed) => match c {
+                Some(()) => frames.schedule(),
+                None => fleet.changed = None,
+            },
             _ = sigterm.recv() => return Ok(WorkbenchExit::Signal("SIGTERM")),
             _ = sighup.recv() => return Ok(WorkbenchExit::Signal("SIGHUP")),
             _ = sigint.recv() => return Ok(WorkbenchExit::Signal("SIGINT")),
+        }
+        if let Some(id) = fleet::take_attach(&mut app) {
+            return Ok(WorkbenchExit::Attach(id));
         }
         if app.should_quit {
             return Ok(WorkbenchExit::Quit);

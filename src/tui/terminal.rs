@@ -8,7 +8,7 @@ use std::sync::Once;
 use crossterm::cursor::Show;
 use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture};
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -45,9 +45,12 @@ impl TerminalGuard {
         let setup = || -> std::io::Result<Terminal<CrosstermBackend<Stdout>>> {
             enable_raw_mode()?;
             execute!(stdout(), EnterAlternateScreen, EnableMouseCapture, EnableBracketedPaste)?;
-            let mut t = Terminal::new(CrosstermBackend::new(stdout()))?;
-            t.clear()?;
-            Ok(t)
+            // Cleared with the escape rather than `Terminal::clear`, which asks the terminal for
+            // the cursor's position: when a workbench follows another in the same process
+            // (the fleet's Enter, a detach back to the fleet), the first one's input reader
+            // may still be waiting on stdin and take the answer, failing the second start.
+            execute!(stdout(), Clear(ClearType::All))?;
+            Terminal::new(CrosstermBackend::new(stdout()))
         };
         match setup() {
             Ok(terminal) => Ok(TerminalGuard { terminal }),

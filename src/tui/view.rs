@@ -312,7 +312,13 @@ fn render_confirm(f: &mut Frame, area: Rect, app: &App, kind: &ConfirmKind) {
     let th = &app.opts.theme;
     let yes = binding_notation(app, KeyContext::Confirm, Action::Confirm);
     let q = match kind {
-        ConfirmKind::Quit => "The agent is still running. Quit the workbench?".to_string(),
+        ConfirmKind::Quit => match &app.opts.attached {
+            Some(id) => format!(
+                "Detach from session {id}? The agent keeps running: `endure attach {id}` comes back. ({} stops the agent instead.)",
+                binding_notation(app, KeyContext::Global, Action::Stop)
+            ),
+            None => "The agent is still running. Quit the workbench?".to_string(),
+        },
         ConfirmKind::Stop => "Stop the agent and finish the session?".to_string(),
         ConfirmKind::Rollback(id) => {
             format!("Roll back the workspace and conversation to checkpoint {id}? Files created since are deleted.")

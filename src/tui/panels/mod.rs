@@ -29,6 +29,7 @@ panels![
     processes::ProcessesPanel,
     attempts::AttemptsPanel,
     workflow::WorkflowPanel,
+    fleet::FleetPanel,
 ];
 
 use chrono::{DateTime, Utc};

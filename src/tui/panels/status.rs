@@ -30,7 +30,7 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
-fn clock(d: chrono::Duration) -> String {
+pub fn clock(d: chrono::Duration) -> String {
     let s = d.num_seconds().max(0);
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
