@@ -91,6 +91,7 @@ fn default_keymap_contract_keys() {
     for n in 1..=9u8 {
         assert_eq!(g(ch((b'0' + n) as char)), Some(Action::Focus(n)));
     }
+    assert_eq!(g(ch('0')), Some(Action::Focus(10)));
     assert_eq!(g(ch('z')), Some(Action::Maximize));
     assert_eq!(g(ch('?')), Some(Action::Help));
     assert_eq!(g(key(KeyCode::Char('?'), KeyModifiers::SHIFT)), Some(Action::Help));

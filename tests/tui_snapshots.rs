@@ -544,11 +544,11 @@ fn attempts_events() -> Vec<Event> {
 #[test]
 fn attempts_panel_shows_the_tree_a_node_and_a_comparison() {
     let mut a = app_with(&attempts_events());
-    a.handle_key(key('9'));
+    a.handle_key(key('0'));
     a.handle_key(key('z'));
     let t = draw(&mut a, 100, 30);
     let text = t.backend().to_string();
-    assert!(text.contains("9 Attempts [max]"), "{text}");
+    assert!(text.contains("10 Attempts [max]"), "{text}");
     assert!(text.contains("4 other attempts"), "{text}");
     assert!(text.contains("⑂ fork fork-2 at 1.1 — 1 step, $0.0000, no tests, budget"), "{text}");
     assert!(text.contains("↶ rollback demo-1:rollback-1 at 1.1 — 1 step"), "{text}");

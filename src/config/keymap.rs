@@ -294,13 +294,13 @@ impl Action {
         ("deny", Action::Deny),
     ];
 
-    /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=9.
+    /// Parses a `run` value: a name from [`Action::NAMED`], or `focus N` with N in 1..=20.
     pub fn parse(s: &str) -> Result<Action, String> {
         let s = s.trim();
         if let Some(n) = s.strip_prefix("focus ") {
             return match n.trim().parse::<u8>() {
-                Ok(n @ 1..=9) => Ok(Action::Focus(n)),
-                _ => Err(format!("`focus` takes a panel number from 1 to 9, not `{n}`")),
+                Ok(n @ 1..=20) => Ok(Action::Focus(n)),
+                _ => Err(format!("`focus` takes a panel number from 1 to 20, not `{n}`")),
             };
         }
         Action::NAMED.iter().find(|(name, _)| *name == s).map(|(_, a)| *a).ok_or_else(|| {

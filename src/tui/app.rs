@@ -550,7 +550,7 @@ impl App {
             Offer::on(Action::Cancel),
             Offer::on(Action::Quit),
         ];
-        for n in 1..=9u8 {
+        for n in 1..=10u8 {
             v.push(Offer::when(Action::Focus(n), usize::from(n) <= self.panels.len(), "no panel with that number"));
         }
         let replay = |a| Offer::when(a, !live, "the timeline is for replays (endure replay SESSION)");

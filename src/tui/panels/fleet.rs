@@ -97,8 +97,7 @@ impl Panel for FleetPanel {
     fn layer(&self) -> KeyContext {
         KeyContext::Fleet
     }
-    // Last, in the prose column: the panels numbered 1 to 9 keep their numbers (Tab and a
-    // click reach it).
+    // In the prose column after the older panels, which keep their numbers: it is 9.
     fn placement(&self) -> Placement {
         Placement::Prose
     }

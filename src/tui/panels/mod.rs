@@ -27,9 +27,10 @@ panels![
     checkpoints::CheckpointsView,
     memory::MemoryView,
     processes::ProcessesPanel,
-    attempts::AttemptsPanel,
-    workflow::WorkflowPanel,
     fleet::FleetPanel,
+    attempts::AttemptsPanel,
+    // Last: it stays hidden until a workflow starts, and then takes the focus itself.
+    workflow::WorkflowPanel,
 ];
 
 use chrono::{DateTime, Utc};

@@ -250,7 +250,13 @@ fn drilling_in_scopes_the_panels_and_the_commands_to_that_agent() {
     });
     assert!(app.pending.is_empty());
     // Back to the whole session: commands are the session's again.
-    app.handle_key(key(char::from(b'0' + app.number(ID) as u8)));
+    // The Workflow panel is the last one: past the number keys, Tab reaches it.
+    for _ in 0..app.visible_panels().len() {
+        if app.focus == ID {
+            break;
+        }
+        app.handle_key(code(KeyCode::Tab));
+    }
     assert_eq!(app.focus, ID, "{:?} {:?}", app.layers.top(), app.error);
     app.handle_key(code(KeyCode::Esc));
     assert_eq!(app.state.scope, None, "{:?} {:?}", app.layers.top(), app.error);
