@@ -372,11 +372,11 @@ pub(crate) async fn workbench(
     task_pending: bool,
     out: &Out,
 ) -> Result<ExitCode> {
-    workbench_with(cfg, opts, title, task_pending, out, |h| (h.take_events(), h.commands.clone())).await
+    workbench_with(cfg, opts, title, task_pending, out, agent::after_run::relay).await
 }
 
 /// [`workbench`], with `wire` giving the workbench its events and command sender from the
-/// spawned session (the demo puts its own relay between them).
+/// spawned session (the demo also starts its director there).
 async fn workbench_with(
     cfg: agent::AgentConfig,
     opts: &RunOptions,
@@ -581,7 +581,7 @@ async fn demo(args: DemoArgs, out: &Out) -> Result<ExitCode> {
     let cfg = launch::agent_config(&workspace, &opts, Some(endure::demo::task()), Supervision::Supervised, 1.0)?;
     let code = workbench_with(cfg, &opts, "endure — demo".into(), false, out, |h| {
         endure::demo::direct(h);
-        endure::demo::after_run(h)
+        agent::after_run::relay(h)
     })
     .await?;
     out.say(&format!("endure demo: the workspace is kept at {}", workspace.display()));

@@ -209,7 +209,7 @@ async fn the_workbench_relay_rolls_back_mid_run_through_the_runtime_and_after_th
     let original = demo.read("textstats/stats.py");
     let mut handle = demo.spawn();
     let log = handle.log_path.clone();
-    let (mut ui, commands) = endure::demo::after_run(&mut handle);
+    let (mut ui, commands) = endure::agent::after_run::relay(&mut handle);
 
     // While the run goes, a rollback is the runtime's: it rolls back and pauses, and the
     // script carries on after the resume.

@@ -3,6 +3,7 @@
 //! It knows nothing of any frontend. [`spawn`] returns an [`AgentHandle`] with a receiver that
 //! was subscribed before the task started, so the first consumer misses nothing.
 
+pub mod after_run;
 pub mod budget;
 pub mod commands;
 mod cycles;

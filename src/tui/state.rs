@@ -648,17 +648,23 @@ impl WorkbenchState {
                     }
                 }
                 self.intervened();
-                // The runtime stays paused after a rollback (a `Paused` follows); showing it
-                // paused at once also covers a rollback after the session had finished.
-                self.run = RunState::Paused(PauseReason::Supervisor);
-                self.finished_at = None;
+                // A live runtime stays paused after a rollback (a `Paused` follows). After the
+                // session has ended there is no runtime left to resume, so the run stays
+                // finished and the notice says how to go on from the checkpoint.
+                let then = if matches!(self.run, RunState::Finished { .. }) {
+                    let id = self.core.info.as_ref().map_or("SESSION", |i| i.session_id.as_str());
+                    format!("The session has ended: `endure resume {id}` continues from this checkpoint.")
+                } else {
+                    self.run = RunState::Paused(PauseReason::Supervisor);
+                    self.finished_at = None;
+                    "The agent is paused: correct it if needed, then resume.".to_string()
+                };
                 self.push(
                     id,
                     CellKind::Notice {
                         level: NoticeLevel::Warning,
                         text: format!(
-                            "rolled back to checkpoint {to}: {restored} files restored, {removed} removed; cycle {cycle} continues from it. \
-                             The agent is paused: correct it if needed, then resume."
+                            "rolled back to checkpoint {to}: {restored} files restored, {removed} removed; cycle {cycle} continues from it. {then}"
                         ),
                     },
                 )

@@ -201,6 +201,27 @@ fn checkpoints_fill_the_cycle_and_a_rollover_starts_the_next() {
 }
 
 #[test]
+fn a_rollback_after_the_session_ended_leaves_it_finished_and_says_how_to_go_on() {
+    let mut s = state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }, cp(1, 1, 20, 1)]);
+    s.apply(&ev(EventKind::SessionFinished { outcome: Outcome::Done, reason: "done".into() }));
+    s.apply(&ev(EventKind::RolledBack {
+        to: "1.1".into(),
+        snapshot: None,
+        cycle: 2,
+        window_tokens: 8_000,
+        window: vec![],
+        tasks: vec![],
+        restored: 1,
+        removed: 0,
+        origins: vec![],
+    }));
+    assert!(matches!(s.run, RunState::Finished { .. }), "no runtime is left to resume: {:?}", s.run);
+    assert!(!s.run.is_active());
+    let last = s.cells.last().map(Cell::search_text).unwrap_or_default();
+    assert!(last.contains("rolled back to checkpoint 1.1") && last.contains("endure resume"), "{last}");
+}
+
+#[test]
 fn a_rollback_abandons_later_checkpoints_and_pauses() {
     let mut s =
         state_of(vec![EventKind::SessionStarted { info: Box::new(session_info("t")) }, cp(1, 1, 20, 1), cp(1, 2, 45, 2), cp(1, 3, 70, 3)]);
