@@ -186,7 +186,7 @@ pub(crate) async fn ask_writer<T>(
             role: Role::Writer,
             model: model.to_string(),
             system: system.to_string(),
-            messages: messages.clone(),
+            messages: messages.clone().into(),
             tools: Vec::new(),
             temperature: Some(0.0),
             max_tokens,

@@ -6,6 +6,7 @@
 //! [`complete`], so the scripted provider exercises exactly the same path as a real one.
 
 pub mod anthropic;
+pub mod conversation;
 pub mod openai;
 pub mod options;
 pub mod responses;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::protocol::Message;
+pub use conversation::Conversation;
 use crate::protocol::{Role, ToolCallRequest};
 
 pub use options::{ReasoningEffort, RequestOptions};
@@ -40,7 +42,7 @@ pub struct ModelRequest {
     pub role: Role,
     pub model: String,
     pub system: String,
-    pub messages: Vec<Message>,
+    pub messages: Conversation,
     pub tools: Vec<ToolSpec>,
     pub temperature: Option<f32>,
     pub max_tokens: u32,

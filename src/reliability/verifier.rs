@@ -136,7 +136,7 @@ pub fn verifier_request(input: &VerifierInput) -> ModelRequest {
         role: Role::Verifier,
         model: input.model.to_string(),
         system,
-        messages,
+        messages: messages.into(),
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: input.max_tokens,

@@ -372,6 +372,8 @@ impl WorkbenchState {
     }
 
     pub fn apply(&mut self, ev: &Event) {
+        // The workbench draws the events; the conversation the runtime holds is not kept twice.
+        self.core.counters_only = true;
         self.core.apply(ev);
         if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
             self.pause_pending = false;
