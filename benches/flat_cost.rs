@@ -145,6 +145,8 @@ fn wait_with_usage(pid: i32, mut tick: impl FnMut()) -> (i32, Cost) {
     }
 }
 
+// The child is reaped by `wait4` in `wait_with_usage`, which is what gives its rusage.
+#[allow(clippy::zombie_processes)]
 fn headless(steps: usize) -> Cost {
     let s = setup(steps);
     let child = command(&s, true).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
@@ -171,6 +173,8 @@ fn assert_finished(ws: &Path, steps: usize) {
     assert!(started > steps, "the {steps}-step session ran {started} steps");
 }
 
+// Reaped by `wait4`, as in `headless`.
+#[allow(clippy::zombie_processes)]
 fn workbench(steps: usize) -> Cost {
     let s = setup(steps);
     let (mut master, slave) = pty(48, 160);
@@ -188,19 +192,31 @@ fn workbench(steps: usize) -> Cost {
         });
     }
     let child = cmd.spawn().expect("spawn");
+    // The command keeps its copies of the slave open: without closing them the screen reader
+    // never sees the end of the output.
+    drop(cmd);
     drop(slave);
     // A terminal reads everything the program draws; a full pty buffer would block it.
     let mut reader = master.try_clone().expect("dup");
+    let mut answer = master.try_clone().expect("dup");
     let drain = std::thread::spawn(move || {
         let mut buf = vec![0u8; 1 << 16];
-        let mut total = 0usize;
+        let mut tail: Vec<u8> = Vec::new();
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            total += n;
+            // The workbench asks where the cursor is (as crossterm does on start) and waits for
+            // the answer a terminal gives.
+            for _ in buf[..n].windows(4).filter(|w| *w == b"\x1b[6n") {
+                let _ = answer.write_all(b"\x1b[1;1R");
+            }
+            tail.extend_from_slice(&buf[..n]);
+            // Only the end is kept, for the failure message.
+            let excess = tail.len().saturating_sub(8192);
+            tail.drain(..excess);
         }
-        total
+        tail
     });
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut quit_sent = false;
@@ -212,9 +228,10 @@ fn workbench(steps: usize) -> Cost {
         }
     });
     drop(master);
-    let drawn = drain.join().unwrap_or(0);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "the {steps}-step workbench failed: {status}");
-    assert!(drawn > 0, "the workbench drew nothing");
+    let tail = drain.join().unwrap_or_default();
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    assert!(ok, "the {steps}-step workbench failed ({status}); the end of its output:\n{}", String::from_utf8_lossy(&tail));
+    assert!(!tail.is_empty(), "the workbench drew nothing");
     assert_finished(&s.ws, steps);
     cost
 }

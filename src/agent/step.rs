@@ -170,9 +170,8 @@ impl StepRunner {
 
     /// The agent's request, and the estimate of its prompt.
     fn request(&mut self) -> (ModelRequest, u64) {
-        let (system, messages, cycle) = self.rec.with_state(|s| {
-            (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone(), s.cycle)
-        });
+        let (system, messages, cycle) =
+            self.rec.with_state(|s| (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone(), s.cycle));
         let req = ModelRequest {
             role: Role::Agent,
             model: self.models.agent.clone(),
@@ -628,7 +627,13 @@ fn record_usage(
 }
 
 /// Records the agent's own answer's usage, with its prompt already estimated.
-fn record_agent_usage(rec: &SharedRecorder, prices: &ModelTable, req: &ModelRequest, prompt: u64, c: &model::Completion) -> Result<(), LogError> {
+fn record_agent_usage(
+    rec: &SharedRecorder,
+    prices: &ModelTable,
+    req: &ModelRequest,
+    prompt: u64,
+    c: &model::Completion,
+) -> Result<(), LogError> {
     record_usage_with(rec, prices, Role::Agent, &req.model, c, false, || prompt)
 }
 

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::protocol::Message;
-pub use conversation::Conversation;
 use crate::protocol::{Role, ToolCallRequest};
+pub use conversation::Conversation;
 
 pub use options::{ReasoningEffort, RequestOptions};
 pub use retry::{Progress, RetryPolicy, complete};

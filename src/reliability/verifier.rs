@@ -201,7 +201,7 @@ fn user_cost(text: &str) -> u64 {
 fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     let units = units(input.window);
     let total: usize = units.iter().map(Vec::len).sum();
-    let unit_costs: Vec<u64> = units.iter().map(|u| tokens::estimate_messages(u)).collect();
+    let unit_costs: Vec<u64> = units.iter().map(tokens::estimate_messages).collect();
 
     let mut last = closing(input.goal, input.summary);
     let base = user_cost(&opening(input.users_words, Some(""), total, total)) + 1;

@@ -143,7 +143,10 @@ fn mcp_servers_are_folded_with_their_state() {
     app.apply_event(&ev(1, up(false)));
     app.apply_event(&ev(2, EventKind::McpServerFailed { name: "web".into(), reason: "connection refused".into() }));
     let mcp = &app.state.sandbox.mcp;
-    assert_eq!((mcp["fs"].status, mcp["fs"].transport.as_str(), mcp["fs"].tools, mcp["fs"].restarted), (McpStatus::Running, "stdio", 2, false));
+    assert_eq!(
+        (mcp["fs"].status, mcp["fs"].transport.as_str(), mcp["fs"].tools, mcp["fs"].restarted),
+        (McpStatus::Running, "stdio", 2, false)
+    );
     assert_eq!((mcp["web"].status, mcp["web"].reason.as_deref()), (McpStatus::Failed, Some("connection refused")));
     assert_eq!(mcp["web"].transport, "", "a server that never started has no transport");
 
