@@ -24,7 +24,13 @@ pub struct Headless {
 
 impl Headless {
     pub fn new(json: bool) -> Self {
-        Headless { json, state: Default::default(), last_seq: None, calls: HashMap::new(), progress_on_stdout: false }
+        Headless {
+            json,
+            state: crate::session::SessionState::counters_only(),
+            last_seq: None,
+            calls: HashMap::new(),
+            progress_on_stdout: false,
+        }
     }
 
     /// Progress lines on stdout: for `endure logs`, whose output is the lines themselves.

@@ -51,7 +51,7 @@ fn request(messages: Vec<Message>) -> ModelRequest {
         role: Role::Agent,
         model: "test-model".into(),
         system: "You are a careful engineer.".into(),
-        messages,
+        messages: messages.into(),
         tools: vec![ToolSpec {
             name: "read_file".into(),
             description: "Reads a file".into(),

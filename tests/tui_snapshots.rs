@@ -578,3 +578,28 @@ fn attempts_panel_shows_the_tree_a_node_and_a_comparison() {
     assert!(outcome.contains("rolled back") && outcome.contains("budget"), "side by side: {text}");
     insta::assert_snapshot!("attempts_compare_100x40", t.backend());
 }
+
+#[test]
+fn processes_panel_shows_the_mcp_servers_and_their_state() {
+    let mut s = EventSeq::new();
+    for e in demo_session() {
+        s.push(e.kind);
+    }
+    let tools = |n: usize| (0..n).map(|i| format!("mcp__x__t{i}")).collect::<Vec<_>>();
+    s.push(EventKind::McpServerStarted { name: "everything".into(), transport: "stdio".into(), tools: tools(11), restarted: false });
+    s.push(EventKind::McpServerStarted { name: "docs".into(), transport: "http".into(), tools: tools(1), restarted: false });
+    s.push(EventKind::McpServerFailed { name: "broken".into(), reason: "it exited with code 127 before answering".into() });
+    s.push(EventKind::McpServerExited { name: "docs".into(), reason: "the connection closed".into() });
+    s.push(EventKind::ProcessStarted { id: 1, command: "cargo watch -x test".into() });
+    let mut a = app_with(&s.events);
+    a.handle_key(key('6'));
+    a.handle_key(key('z'));
+    let t = draw(&mut a, 80, 12);
+    let text = t.backend().to_string();
+    assert!(text.contains("MCP servers · 1 of 3 running"), "{text}");
+    assert!(text.contains("everything running · stdio · 11 tools"), "{text}");
+    assert!(text.contains("docs exited · http · 1 tool: the connection closed"), "{text}");
+    assert!(text.contains("broken failed: it exited with code 127"), "{text}");
+    assert!(text.contains("1 running · 1 started") && text.contains("#1 cargo watch -x test"), "{text}");
+    insta::assert_snapshot!("processes_mcp_80x12", t.backend());
+}

@@ -83,7 +83,7 @@ pub(super) struct Cycles {
 /// since (tool results, corrections). Deciding on the last request alone lets one large tool
 /// result push a request past the budget before any rollover.
 pub(super) fn next_request_tokens(s: &SessionState) -> u64 {
-    s.window_tokens + tokens::estimate_messages(s.messages.get(s.window_covers..).unwrap_or(&[]))
+    s.window_tokens + tokens::estimate_messages(s.messages.since(s.window_covers))
 }
 
 /// Fill of the window in whole percent of the budget.
@@ -328,7 +328,7 @@ impl Cycles {
                 checkpoint: prepared.checkpoint.as_ref().map(|(id, _)| id.clone()),
                 window_tokens: built.tokens,
                 origins: rebuild::origins(&built, &s.message_origins),
-                dropped: rebuild::dropped(&s.messages, &s.message_origins, &built.kept),
+                dropped: rebuild::dropped(&s.messages.to_vec(), &s.message_origins, &built.kept),
                 window: built.messages,
                 review,
             },
@@ -396,7 +396,7 @@ fn writer_input(rec: &SharedRecorder, workspace: &Path, want_memory: bool, budge
     rec.with_state(|s| OwnedWriterInput {
         task: s.task().to_string(),
         previous: s.latest_checkpoint.clone(),
-        conversation: s.messages.clone(),
+        conversation: s.messages.to_vec(),
         corrections: s.corrections.clone(),
         memory_md: memory,
         want_memory_updates: want_memory,
@@ -446,7 +446,7 @@ async fn run_writer(setup: WriterSetup, input: OwnedWriterInput) -> WriterRun {
         role: Role::Writer,
         model: setup.model.clone(),
         system,
-        messages: vec![Message::User { text: user }],
+        messages: vec![Message::User { text: user }].into(),
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: setup.max_output_tokens,
@@ -523,7 +523,7 @@ pub(crate) fn rollback_to(
         &spec,
         &state,
         checkpoint.as_deref().map(|c| (id, c)),
-        &then.messages,
+        &then.messages.to_vec(),
         &then.tasks,
         &Adjustments::default(),
     ) {

@@ -156,7 +156,7 @@ pub fn prepare(workspace: &Path, parent: &str, at: &str, into: Option<&Path>, se
             &spec,
             &then,
             checkpoint.as_deref().map(|c| (at, c)),
-            &then.messages,
+            &then.messages.to_vec(),
             &then.tasks,
             &Adjustments::default(),
         )

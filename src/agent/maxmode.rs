@@ -123,7 +123,7 @@ async fn judge(m: &MaxModeStep<'_>, step: u64, req: &ModelRequest, ok: &[(u32, C
         ok.iter().map(|(index, c)| Candidate { index: *index, text: &c.text, tool_calls: &c.tool_calls }).collect();
     let jreq = judge_request(&JudgeInput {
         task: m.task,
-        window: &req.messages,
+        window: &req.messages.to_vec(),
         candidates: &candidates,
         model: m.judge_model,
         max_tokens: 1024,

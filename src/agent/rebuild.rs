@@ -165,7 +165,7 @@ pub(crate) struct Prepared {
 impl Prepared {
     pub(crate) fn build(&self, spec: &WindowSpec, adj: &Adjustments) -> Result<RebuiltWindow, RebuildError> {
         let s = &self.state;
-        build_window(spec, s, self.checkpoint.as_ref().map(|(id, cp)| (id.as_str(), cp)), &s.messages, &s.tasks, adj)
+        build_window(spec, s, self.checkpoint.as_ref().map(|(id, cp)| (id.as_str(), cp)), &s.messages.to_vec(), &s.tasks, adj)
     }
 }
 
@@ -210,7 +210,7 @@ impl Review {
                 limit_tokens: window_limit(spec.budget, spec.cap),
                 total_tokens: self.built.tokens,
                 sections: self.built.sections.clone(),
-                old_window: old_units(&self.built, &s.messages, &s.message_origins),
+                old_window: old_units(&self.built, &s.messages.to_vec(), &s.message_origins),
                 edits: self.edits.clone(),
             },
         )

@@ -71,6 +71,43 @@ pub(super) struct StepRunner {
     invalid_results: u32,
     /// Set when the answer failed its schema twice: the run ends with this reason.
     result_failure: Option<String>,
+    /// The agent's prompt estimate, kept up to date message by message.
+    prompt_tokens: PromptTokens,
+}
+
+/// The token estimate of the agent's prompt, counted incrementally. Within a cycle the
+/// conversation only grows at its end (a rollover or rollback replaces it and starts a new
+/// cycle), so each step estimates only the messages added since the last one; estimating the
+/// whole conversation every step would make a step's cost grow with the session.
+#[derive(Debug, Default)]
+struct PromptTokens {
+    /// The system prompt and tool schemas, estimated once per tool list.
+    fixed: Option<(usize, u64)>,
+    cycle: u32,
+    /// How many messages `messages` covers.
+    counted: usize,
+    messages: u64,
+}
+
+impl PromptTokens {
+    /// The estimate of `req`'s prompt, whose messages are the state's in `cycle`.
+    fn update(&mut self, req: &ModelRequest, cycle: u32) -> u64 {
+        use crate::memory::tokens::{estimate, estimate_messages};
+        let fixed = match self.fixed {
+            Some((tools, n)) if tools == req.tools.len() => n,
+            _ => {
+                let n = estimate(&req.system) + crate::model::ask::tools_estimate(&req.tools);
+                self.fixed = Some((req.tools.len(), n));
+                n
+            }
+        };
+        if cycle != self.cycle || req.messages.len() < self.counted {
+            *self = PromptTokens { fixed: self.fixed, cycle, counted: 0, messages: 0 };
+        }
+        self.messages += estimate_messages(req.messages.since(self.counted));
+        self.counted = req.messages.len();
+        fixed + self.messages
+    }
 }
 
 /// What the session shares with every step's tools: they live as long as the session.
@@ -128,13 +165,15 @@ impl StepRunner {
             result_schema,
             invalid_results: 0,
             result_failure: None,
+            prompt_tokens: PromptTokens::default(),
         })
     }
 
-    fn request(&self) -> ModelRequest {
-        let (system, messages) =
-            self.rec.with_state(|s| (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone()));
-        ModelRequest {
+    /// The agent's request, and the estimate of its prompt.
+    fn request(&mut self) -> (ModelRequest, u64) {
+        let (system, messages, cycle) =
+            self.rec.with_state(|s| (s.info.as_ref().map(|i| i.system_prompt.clone()).unwrap_or_default(), s.messages.clone(), s.cycle));
+        let req = ModelRequest {
             role: Role::Agent,
             model: self.models.agent.clone(),
             system,
@@ -142,7 +181,9 @@ impl StepRunner {
             tools: self.specs.clone(),
             temperature: self.temperature,
             max_tokens: self.max_output_tokens,
-        }
+        };
+        let prompt = self.prompt_tokens.update(&req, cycle);
+        (req, prompt)
     }
 
     pub(super) async fn step(&mut self, step: u64) -> Result<StepEnd, LogError> {
@@ -153,7 +194,7 @@ impl StepRunner {
             self.specs.extend(mcp);
             self.mcp_started = true;
         }
-        let req = self.request();
+        let (req, prompt) = self.request();
         let rec = self.rec.clone();
         let mut log_err: Option<LogError> = None;
         let mut on_progress = |p: Progress<'_>| {
@@ -206,11 +247,11 @@ impl StepRunner {
             // Recorded as what it is and never retried: asking again would only repeat it.
             self.cut_answers = 0;
             self.rec.emit(EventKind::Refusal { step, text: text.clone() })?;
-            record_usage(&self.rec, &self.prices, Role::Agent, &req.model, &req, &completion, false)?;
+            record_agent_usage(&self.rec, &self.prices, &req, prompt, &completion)?;
             return Ok(StepEnd::Refused(refusal_reason(&text, completion.stop_reason.as_deref())));
         }
         if completion.truncated() {
-            return self.cut_answer(step, &req, &completion);
+            return self.cut_answer(step, &req, prompt, &completion);
         }
         self.cut_answers = 0;
 
@@ -220,7 +261,7 @@ impl StepRunner {
             tool_calls: completion.tool_calls.clone(),
             blocks: completion.blocks.clone(),
         })?;
-        record_usage(&self.rec, &self.prices, Role::Agent, &req.model, &req, &completion, false)?;
+        record_agent_usage(&self.rec, &self.prices, &req, prompt, &completion)?;
 
         if completion.tool_calls.is_empty() && completion.stop_reason.as_deref() == Some("pause_turn") {
             // A server tool paused a long turn: the provider continues it when it gets the
@@ -283,14 +324,14 @@ impl StepRunner {
     /// sees where it stopped, its tool calls are not run, and the model is told so. The
     /// second cut in a row raises the limit once per session; past that the supervisor
     /// decides.
-    fn cut_answer(&mut self, step: u64, req: &ModelRequest, c: &model::Completion) -> Result<StepEnd, LogError> {
+    fn cut_answer(&mut self, step: u64, req: &ModelRequest, prompt: u64, c: &model::Completion) -> Result<StepEnd, LogError> {
         self.cut_answers += 1;
         let in_a_row = self.cut_answers;
         let limit = req.max_tokens;
         if !c.text.is_empty() || !c.blocks.is_empty() {
             self.rec.emit(EventKind::AssistantMessage { step, text: c.text.clone(), tool_calls: Vec::new(), blocks: c.blocks.clone() })?;
         }
-        record_usage(&self.rec, &self.prices, Role::Agent, &req.model, req, c, false)?;
+        record_agent_usage(&self.rec, &self.prices, req, prompt, c)?;
         let raise_to = if in_a_row >= RAISE_AFTER_CUTS { self.raised_limit(limit) } else { None };
         let give_up = in_a_row >= GIVE_UP_AFTER_CUTS || (in_a_row >= RAISE_AFTER_CUTS && raise_to.is_none());
         let dropped_calls: Vec<String> = c.tool_calls.iter().map(|t| t.name.clone()).collect();
@@ -547,8 +588,9 @@ pub(crate) fn open_calls(s: &crate::session::SessionState) -> Vec<ToolCallReques
     let Message::Assistant { tool_calls, .. } = &s.messages[pos] else {
         return Vec::new();
     };
-    let answered: Vec<&str> = s.messages[pos + 1..]
-        .iter()
+    let answered: Vec<&str> = s
+        .messages
+        .since(pos + 1)
         .filter_map(|m| match m {
             Message::Tool { call_id, .. } => Some(call_id.as_str()),
             _ => None,
@@ -566,15 +608,14 @@ fn record_reasoning(rec: &SharedRecorder, step: u64, c: &model::Completion) -> R
     rec.emit(EventKind::Reasoning { step, text: c.reasoning.clone(), redacted: u32::try_from(redacted).unwrap_or(u32::MAX) })
 }
 
-/// Records one answer's usage: as reported, or estimated; priced from the model table.
-fn record_usage(
+/// Records the agent's own answer's usage, with its prompt already estimated (incrementally:
+/// estimating the whole conversation again would make every step cost more than the last).
+fn record_agent_usage(
     rec: &SharedRecorder,
     prices: &ModelTable,
-    role: Role,
-    model: &str,
     req: &ModelRequest,
+    prompt: u64,
     c: &model::Completion,
-    overhead: bool,
 ) -> Result<(), LogError> {
-    rec.emit_spent(prices, &Spent::of(role, model, req, c), overhead)
+    rec.emit_spent(prices, &Spent::with_prompt(Role::Agent, &req.model, || prompt, c), false)
 }

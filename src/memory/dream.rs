@@ -187,7 +187,7 @@ pub(crate) async fn ask_writer<T>(
         role: Role::Writer,
         model: model.to_string(),
         system: system.to_string(),
-        messages: vec![Message::User { text: user }],
+        messages: vec![Message::User { text: user }].into(),
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens,

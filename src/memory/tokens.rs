@@ -136,8 +136,8 @@ pub fn estimate(text: &str) -> u64 {
 
 /// Estimated tokens of a conversation as sent to a model: content, tool-call names, ids and
 /// arguments, and a fixed overhead per message and per call.
-pub fn estimate_messages(msgs: &[Message]) -> u64 {
-    msgs.iter().map(estimate_message).sum()
+pub fn estimate_messages<'a>(msgs: impl IntoIterator<Item = &'a Message>) -> u64 {
+    msgs.into_iter().map(estimate_message).sum()
 }
 
 /// Estimated tokens of one message; [`estimate_messages`] is the sum of these, so budgets can

@@ -132,7 +132,7 @@ fn blocks(m: &Message) -> (&'static str, Vec<Value>) {
 
 /// The API requires user and assistant turns to alternate, so consecutive messages of one role
 /// (tool results followed by a supervisor's note) become one message.
-pub fn encode_messages(messages: &[Message]) -> Vec<Value> {
+pub fn encode_messages<'a>(messages: impl IntoIterator<Item = &'a Message>) -> Vec<Value> {
     let mut turns: Vec<(&'static str, Vec<Value>)> = Vec::new();
     for m in messages {
         let (role, b) = blocks(m);

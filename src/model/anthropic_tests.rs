@@ -30,7 +30,8 @@ fn body_has_blocks_and_merges_roles() {
             Message::Tool { call_id: "t2".into(), name: "run".into(), content: "error: bad arguments".into(), is_error: true },
             Message::User { text: "hurry up".into() },
             Message::Assistant { text: String::new(), tool_calls: vec![call("t3", "{}")], blocks: vec![] },
-        ],
+        ]
+        .into(),
         tools: vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }],
         temperature: Some(0.5),
         max_tokens: 2048,
@@ -234,7 +235,7 @@ fn req_with(messages: Vec<Message>, role: Role) -> ModelRequest {
         role,
         model: "claude-sonnet-4-5".into(),
         system: "sys".into(),
-        messages,
+        messages: messages.into(),
         tools: vec![
             ToolSpec { name: "read_file".into(), description: "reads".into(), parameters: json!({"type":"object"}) },
             ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) },

@@ -22,20 +22,34 @@ impl Spent {
     /// What answering `req` with `c` cost; estimated from the text when the provider reported
     /// nothing.
     pub fn of(role: Role, model: &str, req: &ModelRequest, c: &Completion) -> Spent {
+        Spent::with_prompt(role, model, || prompt_estimate(req), c)
+    }
+
+    /// [`Spent::of`] with the prompt's estimate supplied (asked for only when the provider
+    /// reported no usage), for a caller that keeps it up to date incrementally.
+    pub fn with_prompt(role: Role, model: &str, prompt: impl FnOnce() -> u64, c: &Completion) -> Spent {
+        use crate::memory::tokens::estimate;
         let (usage, estimated) = match c.usage {
             Some(u) => (u, false),
-            None => (estimate(req, c), true),
+            None => {
+                let completion = estimate(&c.text) + c.tool_calls.iter().map(|t| estimate(&t.name) + estimate(&t.arguments)).sum::<u64>();
+                (TokenUsage::new(prompt(), completion), true)
+            }
         };
         Spent { role, model: model.to_string(), usage, estimated }
     }
 }
 
-fn estimate(req: &ModelRequest, c: &Completion) -> TokenUsage {
+/// The estimate of a whole request's prompt: system, tool schemas and messages.
+pub fn prompt_estimate(req: &ModelRequest) -> u64 {
     use crate::memory::tokens::{estimate, estimate_messages};
-    let tools: u64 = req.tools.iter().map(|t| estimate(&t.name) + estimate(&t.description) + estimate(&t.parameters.to_string())).sum();
-    let prompt = estimate(&req.system) + tools + estimate_messages(&req.messages);
-    let completion = estimate(&c.text) + c.tool_calls.iter().map(|t| estimate(&t.name) + estimate(&t.arguments)).sum::<u64>();
-    TokenUsage::new(prompt, completion)
+    estimate(&req.system) + tools_estimate(&req.tools) + estimate_messages(&req.messages)
+}
+
+/// The estimate of the tool schemas offered with a request.
+pub fn tools_estimate(tools: &[super::ToolSpec]) -> u64 {
+    use crate::memory::tokens::estimate;
+    tools.iter().map(|t| estimate(&t.name) + estimate(&t.description) + estimate(&t.parameters.to_string())).sum()
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ fn request() -> ModelRequest {
         role: Role::Writer,
         model: "w".into(),
         system: "answer a number".into(),
-        messages: vec![Message::User { text: "a number please".into() }],
+        messages: vec![Message::User { text: "a number please".into() }].into(),
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: 100,

@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod ask;
+pub mod conversation;
 pub mod openai;
 pub mod options;
 pub mod responses;
@@ -24,6 +25,7 @@ use serde_json::Value;
 
 pub use crate::protocol::Message;
 use crate::protocol::{Role, ToolCallRequest};
+pub use conversation::Conversation;
 
 pub use options::{ReasoningEffort, RequestOptions};
 pub use retry::{Progress, RetryPolicy, complete};
@@ -41,7 +43,7 @@ pub struct ModelRequest {
     pub role: Role,
     pub model: String,
     pub system: String,
-    pub messages: Vec<Message>,
+    pub messages: Conversation,
     pub tools: Vec<ToolSpec>,
     pub temperature: Option<f32>,
     pub max_tokens: u32,

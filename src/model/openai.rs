@@ -246,7 +246,7 @@ mod tests {
             role: Role::Agent,
             model: "gpt-test".into(),
             system: "be brief".into(),
-            messages,
+            messages: messages.into(),
             tools: vec![],
             temperature: None,
             max_tokens: 1000,

@@ -11,7 +11,7 @@ fn req(model: &str, messages: Vec<Message>) -> ModelRequest {
         role: Role::Agent,
         model: model.into(),
         system: "be brief".into(),
-        messages,
+        messages: messages.into(),
         tools: vec![ToolSpec { name: "run".into(), description: "runs".into(), parameters: json!({"type":"object"}) }],
         temperature: Some(0.2),
         max_tokens: 4096,

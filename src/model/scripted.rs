@@ -234,9 +234,13 @@ pub const CORRECTION_PLACEHOLDER: &str = "{correction}";
 
 /// The text of the newest supervisor correction delivered since the agent's last answer, as
 /// the request carries it.
-pub fn delivered_correction(messages: &[crate::model::Message]) -> Option<String> {
+pub fn delivered_correction<'a, I>(messages: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a crate::model::Message>,
+    I::IntoIter: DoubleEndedIterator,
+{
     let marker = crate::session::state::correction_message("");
-    messages.iter().rev().take_while(|m| !matches!(m, crate::model::Message::Assistant { .. })).find_map(|m| match m {
+    messages.into_iter().rev().take_while(|m| !matches!(m, crate::model::Message::Assistant { .. })).find_map(|m| match m {
         crate::model::Message::User { text } => text.strip_prefix(marker.as_str()).map(|t| t.trim().to_string()),
         _ => None,
     })
@@ -404,7 +408,7 @@ impl ScriptedProvider {
         let before = c.line.clone();
         let number = c.base + c.history.len();
         if !self.scenario.when_correction.is_empty()
-            && let Some(text) = delivered_correction(&req.messages)
+            && let Some(text) = delivered_correction(req.messages.iter())
         {
             c.line.branch = Some((0, text));
         }

@@ -34,7 +34,15 @@ fn unknown_keys_are_errors() {
 }
 
 fn request(role: Role, system: &str, messages: Vec<Message>) -> ModelRequest {
-    ModelRequest { role, model: "m".into(), system: system.into(), messages, tools: vec![], temperature: None, max_tokens: 100 }
+    ModelRequest {
+        role,
+        model: "m".into(),
+        system: system.into(),
+        messages: messages.into(),
+        tools: vec![],
+        temperature: None,
+        max_tokens: 100,
+    }
 }
 
 fn user(text: &str) -> Message {

@@ -105,7 +105,7 @@ pub fn judge_request(input: &JudgeInput) -> ModelRequest {
         role: Role::Judge,
         model: input.model.to_string(),
         system,
-        messages: vec![Message::User { text: user }],
+        messages: vec![Message::User { text: user }].into(),
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: input.max_tokens,

@@ -122,7 +122,7 @@ pub fn verifier_request(input: &VerifierInput) -> ModelRequest {
         role: Role::Verifier,
         model: input.model.to_string(),
         system,
-        messages,
+        messages: messages.into(),
         tools: Vec::new(),
         temperature: Some(0.0),
         max_tokens: input.max_tokens,
@@ -187,7 +187,7 @@ fn user_cost(text: &str) -> u64 {
 fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     let units = units(input.window);
     let total: usize = units.iter().map(Vec::len).sum();
-    let unit_costs: Vec<u64> = units.iter().map(|u| tokens::estimate_messages(u)).collect();
+    let unit_costs: Vec<u64> = units.iter().map(tokens::estimate_messages).collect();
 
     let mut last = closing(input.goal, input.summary);
     let base = user_cost(&opening(input.users_words, Some(""), total, total)) + 1;

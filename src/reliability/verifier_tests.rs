@@ -157,7 +157,7 @@ fn request_shape_and_native_messages() {
 
     // Opening user message, the window verbatim, the closing question.
     assert!(matches!(&req.messages[0], Message::User { .. }));
-    assert_eq!(&req.messages[1..req.messages.len() - 1], window.as_slice());
+    assert_eq!(&req.messages.to_vec()[1..req.messages.len() - 1], window.as_slice());
     let last = text_of(req.messages.last().unwrap());
     assert!(matches!(req.messages.last(), Some(Message::User { .. })));
     assert!(last.contains("median() returns the mean of the two middle values"), "{last}");
@@ -179,7 +179,7 @@ fn checkpoints_come_first_oldest_first() {
     let b = text.find("# Checkpoint 2.1").expect("second checkpoint");
     assert!(a < b);
     assert!(text.contains("- median used integer division"));
-    assert_eq!(&req.messages[1..req.messages.len() - 1], window.as_slice());
+    assert_eq!(&req.messages.to_vec()[1..req.messages.len() - 1], window.as_slice());
 }
 
 #[test]
@@ -187,7 +187,7 @@ fn a_window_starting_with_an_assistant_message_still_opens_with_a_user_message()
     let window = small_window()[1..].to_vec();
     let req = verifier_request(&input(&window, &[], 100_000));
     assert!(matches!(&req.messages[0], Message::User { .. }));
-    assert_eq!(&req.messages[1..req.messages.len() - 1], window.as_slice());
+    assert_eq!(&req.messages.to_vec()[1..req.messages.len() - 1], window.as_slice());
 }
 
 #[test]
@@ -195,7 +195,8 @@ fn unanswered_calls_and_orphan_results_are_made_sendable() {
     let window =
         vec![tool("c0", "run", "orphan output: 3 passed"), assistant("All done.", vec![call("c9", "done", r#"{"summary":"ok"}"#)])];
     let req = verifier_request(&input(&window, &[], 100_000));
-    let body = &req.messages[1..req.messages.len() - 1];
+    let all = req.messages.to_vec();
+    let body = &all[1..all.len() - 1];
     let Message::User { text } = &body[0] else { panic!("orphan result becomes a user message: {body:?}") };
     assert!(text.contains("orphan output: 3 passed") && text.contains("`run`"));
     let Message::Assistant { text, tool_calls, .. } = &body[1] else { panic!("{body:?}") };
@@ -262,7 +263,8 @@ fn a_huge_window_fits_the_limit_without_splitting_calls_from_results() {
     assert!(matches!(&req.messages[0], Message::User { .. }));
     assert!(text_of(&req.messages[0]).contains("# Checkpoint 3.2"));
     assert!(text_of(&req.messages[0]).contains("were left out"));
-    let body = &req.messages[1..req.messages.len() - 1];
+    let all = req.messages.to_vec();
+    let body = &all[1..all.len() - 1];
     assert!(body.len() < window.len() && !body.is_empty());
     assert_calls_paired(body);
     // The newest messages are the ones kept, verbatim.
@@ -281,7 +283,7 @@ fn many_big_checkpoints_leave_room_for_the_window() {
     let total = tokens::estimate(&req.system) + tokens::estimate_messages(&req.messages);
     assert!(total <= limit, "{total} > {limit}");
     // The small window is kept whole; the newest checkpoint is there, the oldest is not.
-    assert_eq!(&req.messages[1..req.messages.len() - 1], window.as_slice());
+    assert_eq!(&req.messages.to_vec()[1..req.messages.len() - 1], window.as_slice());
     let first = text_of(&req.messages[0]);
     assert!(first.contains("# Checkpoint 6.1") && !first.contains("# Checkpoint 1.1"), "{}", &first[..200]);
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::model::Message;
+use crate::model::{Conversation, Message};
 use crate::protocol::{Checkpoint, Event, EventKind, Outcome, Role, SessionInfo, Task, TestCounts};
 
 /// The text the model sees for a supervisor correction.
@@ -104,7 +104,8 @@ pub struct SessionState {
     pub last_event_at: Option<DateTime<Utc>>,
     /// Sequence number the next persisted event gets.
     pub next_seq: u64,
-    pub messages: Vec<Message>,
+    /// The conversation of the current window (empty when `counters_only`).
+    pub messages: Conversation,
     /// Where each of `messages` came from, aligned with it.
     pub message_origins: Vec<MessageOrigin>,
     /// `(seq, step)` of every `step_started`, so the step of any event is known.
@@ -208,6 +209,11 @@ pub struct SessionState {
     /// The session this one was forked from, and the checkpoint (`endure fork`).
     #[serde(default)]
     pub forked_from: Option<(String, String)>,
+    /// A frontend's fold that keeps no conversation (`messages`, `message_origins`): it shows
+    /// the events themselves and needs only the counters, so the session's messages are not
+    /// held once more for it.
+    #[serde(skip)]
+    pub counters_only: bool,
 }
 
 /// A workflow run of the session, as `workflow_started` and `workflow_finished` tell it.
@@ -239,6 +245,11 @@ impl SessionState {
 }
 
 impl SessionState {
+    /// A fold for a frontend: every counter, no conversation (see `counters_only`).
+    pub fn counters_only() -> SessionState {
+        SessionState { counters_only: true, ..SessionState::default() }
+    }
+
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> SessionState {
         let mut s = SessionState::default();
         for e in events {
@@ -295,6 +306,9 @@ impl SessionState {
     }
 
     fn push_message(&mut self, m: Message, seq: u64) {
+        if self.counters_only {
+            return;
+        }
         self.messages.push(m);
         self.message_origins.push(MessageOrigin { seq, step: self.step });
     }
@@ -308,7 +322,10 @@ impl SessionState {
     /// A rebuilt window replaces the conversation; `origins` says where each message came
     /// from (`None`, or an old log without them: the rebuilding event itself).
     fn replace_window(&mut self, window: &[Message], origins: &[Option<u64>], seq: u64) {
-        self.messages = window.to_vec();
+        if self.counters_only {
+            return;
+        }
+        self.messages = window.into();
         self.message_origins = (0..window.len())
             .map(|i| match origins.get(i).copied().flatten() {
                 Some(s) => MessageOrigin { seq: s, step: self.step_at(s) },
@@ -567,9 +584,15 @@ impl SessionState {
             // The refusal is the model's answer; later requests show it as such.
             EventKind::Refusal { text, .. } => {
                 self.messages_answered += 1;
-                self.messages.push(Message::Assistant { text: text.clone(), tool_calls: Vec::new(), blocks: Vec::new() });
+                if !self.counters_only {
+                    self.messages.push(Message::Assistant { text: text.clone(), tool_calls: Vec::new(), blocks: Vec::new() });
+                }
             }
-            EventKind::AnswerTruncated { notice, .. } => self.messages.push(Message::User { text: notice.clone() }),
+            EventKind::AnswerTruncated { notice, .. } => {
+                if !self.counters_only {
+                    self.messages.push(Message::User { text: notice.clone() });
+                }
+            }
             EventKind::MaxTokensRaised { to, .. } => self.max_tokens_raised = Some(*to),
             // Display only: the conversation keeps the signed blocks of the answer itself.
             EventKind::Reasoning { .. } => {}

@@ -133,3 +133,32 @@ fn mcp_servers_show_in_the_status_bar_and_the_transcript() {
     app.apply_event(&ev(3, EventKind::McpServerExited { name: "everything".into(), reason: "session ended".into() }));
     assert!(draw(&mut app).contains("mcp 0/2"));
 }
+
+#[test]
+fn mcp_servers_are_folded_with_their_state() {
+    use super::sandbox::McpStatus;
+    let (mut app, _rx) = live(&[started(true)]);
+    let tools = vec!["mcp__fs__read".to_string(), "mcp__fs__write".to_string()];
+    let up = |restarted| EventKind::McpServerStarted { name: "fs".into(), transport: "stdio".into(), tools: tools.clone(), restarted };
+    app.apply_event(&ev(1, up(false)));
+    app.apply_event(&ev(2, EventKind::McpServerFailed { name: "web".into(), reason: "connection refused".into() }));
+    let mcp = &app.state.sandbox.mcp;
+    assert_eq!(
+        (mcp["fs"].status, mcp["fs"].transport.as_str(), mcp["fs"].tools, mcp["fs"].restarted),
+        (McpStatus::Running, "stdio", 2, false)
+    );
+    assert_eq!((mcp["web"].status, mcp["web"].reason.as_deref()), (McpStatus::Failed, Some("connection refused")));
+    assert_eq!(mcp["web"].transport, "", "a server that never started has no transport");
+
+    // A crash waits for its one restart; the restart is shown as such.
+    app.apply_event(&ev(3, EventKind::McpServerExited { name: "fs".into(), reason: "exited with code 1".into() }));
+    let fs = &app.state.sandbox.mcp["fs"];
+    assert_eq!((fs.status, fs.reason.as_deref(), fs.tools), (McpStatus::Exited, Some("exited with code 1"), 2));
+    app.apply_event(&ev(4, up(true)));
+    let fs = &app.state.sandbox.mcp["fs"];
+    assert_eq!((fs.status, fs.restarted, fs.reason.as_deref()), (McpStatus::Running, true, None));
+
+    // endure ending it is not a crash.
+    app.apply_event(&ev(5, EventKind::McpServerExited { name: "fs".into(), reason: "session ended".into() }));
+    assert_eq!(app.state.sandbox.mcp["fs"].status, McpStatus::Stopped);
+}

@@ -388,6 +388,8 @@ impl WorkbenchState {
     }
 
     pub fn apply(&mut self, ev: &Event) {
+        // The workbench draws the events; the conversation the runtime holds is not kept twice.
+        self.core.counters_only = true;
         self.core.apply(ev);
         if let Some(kept) = crate::session::attempts::keep(ev) {
             self.attempt_log.push(kept);
