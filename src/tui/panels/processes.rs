@@ -49,12 +49,7 @@ impl Panel for ProcessesPanel {
         let started = cx.state.core.last_process_id;
         let mcp = &cx.state.sandbox.mcp;
         if started == 0 && mcp.is_empty() {
-            empty_state(
-                f,
-                area,
-                cx,
-                "MCP servers the session uses, and background processes the agent starts (run with background: true) while they run, are listed here.",
-            );
+            empty_state(f, area, cx, "Background processes the agent starts (run with background: true) are listed here while they run.");
             return;
         }
         let w = usize::from(area.width);
