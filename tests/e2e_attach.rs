@@ -242,7 +242,9 @@ async fn attach_watch_detach_reattach_and_stop_a_detached_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fleet_view_approves_a_budget_wait_without_attaching() {
-    let mut world = World::new(60, 0.3);
+    // Long enough (about two minutes) that both sessions still run when the test comes back to
+    // the fleet, however slow the machine; the test stops them at the end.
+    let mut world = World::new(400, 0.3);
     let (busy_ws, budget_ws) = (world.ws("busy"), world.ws("budget"));
     let busy = world.detach(&busy_ws, &[]);
     let waiting = world.detach(&budget_ws, &["--supervised", "--max-steps", "2"]);
