@@ -280,12 +280,12 @@ async fn the_fleet_view_approves_a_budget_wait_without_attaching() {
     // back to the fleet.
     tmux.keys("f", &["Enter"]);
     tmux.wait("f", "the attached workbench", 20, |s| s.contains(&format!("{waiting} (attached)"))).await;
+    // The session still runs, so q asks (the attached workbench's own Fleet panel also says
+    // "running ·", so only the question tells that q landed).
     tmux.keys("f", &["q"]);
-    tmux.wait("f", "the detach question", 10, |s| s.contains("Detach from session") || s.contains("running ·")).await;
-    if tmux.screen("f").contains("Detach from session") {
-        tmux.keys("f", &["y"]);
-    }
-    tmux.wait("f", "the fleet again", 20, |s| s.contains("running ·") && !s.contains("(attached)")).await;
+    tmux.wait("f", "the detach question", 10, |s| s.contains("Detach from session")).await;
+    tmux.keys("f", &["y"]);
+    tmux.wait("f", "the fleet again", 20, |s| s.contains("endure fleet") && s.contains("running ·") && !s.contains("(attached)")).await;
     tmux.keys("f", &["q"]);
     let stop = world.endure(&busy_ws, &["stop", &busy]);
     assert_eq!(stop.status.code(), Some(0), "{}", String::from_utf8_lossy(&stop.stderr));
