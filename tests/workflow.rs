@@ -637,7 +637,14 @@ async fn a_correction_reaches_only_its_subagent_and_one_agent_pauses_alone() {
     let p_log = w.session_dir().join(format!("agents/{p}/events.jsonl"));
     let paused_log = endure::session::read_log(&p_log).unwrap().events;
     assert!(matches!(paused_log.last().map(|e| &e.kind), Some(EventKind::Paused { .. })), "paused at a boundary");
-    assert_eq!(asked(&server), at_pause, "a paused agent asks nothing");
+    // A request the pause cancelled may reach the server's record only after the pause (the
+    // client let go of it mid-flight); anything beyond those is an agent asking while paused.
+    let cancelled_by_now = paused_log
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Warning { message } if message.contains("the request was cancelled and is asked again")))
+        .count();
+    let while_paused = asked(&server) - at_pause;
+    assert!(while_paused <= cancelled_by_now, "a paused agent asks nothing: {while_paused} request(s) after the pause");
     handle.commands.send(Command::ToAgent { target: p, command: Box::new(Command::Resume) }).unwrap();
     wait_event(rx, "p resumed", |k| matches!(k, EventKind::AgentResumed { agent, .. } if *agent == p)).await;
     let end = tokio::time::timeout(Duration::from_secs(60), handle.join).await.unwrap().unwrap();

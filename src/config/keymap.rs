@@ -61,10 +61,12 @@ pub enum KeyContext {
     Workflow,
     /// The Fleet panel (and `endure fleet`): every running session.
     Fleet,
+    /// The transcript's search line, while it is being typed.
+    Search,
 }
 
 impl KeyContext {
-    pub const ALL: [KeyContext; 17] = [
+    pub const ALL: [KeyContext; 18] = [
         KeyContext::Global,
         KeyContext::Transcript,
         KeyContext::Candidates,
@@ -82,11 +84,12 @@ impl KeyContext {
         KeyContext::Dropped,
         KeyContext::Workflow,
         KeyContext::Fleet,
+        KeyContext::Search,
     ];
 
     /// Layers where typed keys are text, so global bindings do not apply.
     pub fn takes_text(self) -> bool {
-        matches!(self, KeyContext::Editor | KeyContext::Composer)
+        matches!(self, KeyContext::Editor | KeyContext::Composer | KeyContext::Search)
     }
 
     /// The section name in keymap files.
@@ -109,6 +112,7 @@ impl KeyContext {
             KeyContext::Dropped => "dropped",
             KeyContext::Workflow => "workflow",
             KeyContext::Fleet => "fleet",
+            KeyContext::Search => "search",
         }
     }
 }

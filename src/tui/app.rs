@@ -210,6 +210,7 @@ impl App {
             keymap: &self.opts.keymap,
             pending: &self.pending,
             context_budget: self.context_budget(),
+            search_input: self.layers.search_typing(),
         }
     }
 
@@ -425,6 +426,7 @@ impl App {
             Some(Overlay::Composer(c)) => {
                 c.editor.insert_str(text);
             }
+            Some(Overlay::Search(q)) => q.push_str(&text.replace(['\n', '\r'], " ")),
             _ => {
                 let focus = self.focus;
                 self.with_panel(focus, |p, _, _| p.paste(text));
@@ -646,6 +648,13 @@ impl App {
                 Effect::Confirm(k) => self.layers.push(Overlay::Confirm(k)),
                 Effect::Edit(kind, text) => self.open_editor(kind, &text),
                 Effect::Overlay(o) => self.layers.push(o),
+                Effect::SearchFor(query) => {
+                    self.with_panel(PanelId::Transcript, |p, cx, fx| {
+                        if let Some(t) = p.as_any_mut().downcast_mut::<super::panels::transcript_panel::TranscriptPanel>() {
+                            t.search_for(query, cx, fx);
+                        }
+                    });
+                }
                 Effect::Focus(p) => self.set_focus(p),
                 Effect::Copy(text) => {
                     self.notice = Some(format!("copied {} characters to the clipboard", text.chars().count()));

@@ -247,10 +247,13 @@ fn search_finds_hits_and_n_moves_between_them() {
     let (mut app, _rx) = live_app(&demo_session());
     draw(&mut app, 100, 30);
     app.handle_key(key('/'));
+    assert!(matches!(app.layers.top(), Overlay::Search(_)), "the search line is a layer on top");
     for c in "cargo test".chars() {
         app.handle_key(key(c));
     }
+    assert!(draw(&mut app, 100, 30).contains("/cargo test"), "the line shows what is typed");
     app.handle_key(code(KeyCode::Enter));
+    assert!(matches!(app.layers.top(), Overlay::None), "Enter closes it");
     assert_eq!(app.panel::<TranscriptPanel>().search.hits.len(), 2);
     assert_eq!(app.panel::<TranscriptPanel>().search.current, Some(0));
     let first = app.panel::<TranscriptPanel>().search.hits[0];
@@ -1102,7 +1105,11 @@ fn search_scrolls_to_the_current_match_and_draws_it_apart_from_the_others() {
     app.handle_key(key('n'));
     let second = draw_buf(&mut app);
     assert_eq!(marked(&second), 1);
-    assert!(app.panel::<TranscriptPanel>().search.status().contains("match 2/"), "{}", app.panel::<TranscriptPanel>().search.status());
+    assert!(
+        app.panel::<TranscriptPanel>().search.status(None).contains("match 2/"),
+        "{}",
+        app.panel::<TranscriptPanel>().search.status(None)
+    );
     // The view moved to the next match: the screen changed and the current match is on it.
     assert_ne!(first, second);
     assert!(row_of(&second).is_some() && (row_of(&second) != at || first != second));

@@ -91,6 +91,22 @@ impl Overlay {
                     Some(Overlay::MemoryConflict { edit, theirs, scroll })
                 }
             },
+            Overlay::Search(mut q) => match (action, key.code) {
+                (Some(Action::EditorSend), _) => {
+                    fx.push(Effect::SearchFor(q));
+                    None
+                }
+                (Some(Action::EditorCancel), _) => None,
+                (_, KeyCode::Backspace) => {
+                    q.pop();
+                    Some(Overlay::Search(q))
+                }
+                (_, KeyCode::Char(c)) if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
+                    q.push(c);
+                    Some(Overlay::Search(q))
+                }
+                _ => Some(Overlay::Search(q)),
+            },
             Overlay::Composer(mut c) => {
                 match action {
                     Some(Action::EditorSend) => {

@@ -41,6 +41,9 @@ pub enum Overlay {
     Escalation(u64),
     /// What a rollover dropped, to open each original message.
     Dropped(DroppedList),
+    /// The transcript's search line: the text typed so far. The transcript panel draws it
+    /// (in its last row) and keeps the query searched and its hits.
+    Search(String),
     /// The Rebuild view: a rebuilt window under review, over the panels (its state is the
     /// app's `RebuildView`, kept while the view is hidden).
     Rebuild,
@@ -52,6 +55,7 @@ impl Overlay {
         match self {
             Overlay::Editor(..) | Overlay::MemoryEditor(_) => KeyContext::Editor,
             Overlay::Composer(_) => KeyContext::Composer,
+            Overlay::Search(_) => KeyContext::Search,
             Overlay::MemoryConflict { .. } => KeyContext::Conflict,
             Overlay::Confirm(_) | Overlay::Escalation(_) => KeyContext::Confirm,
             Overlay::Help { .. } => KeyContext::Help,
@@ -100,6 +104,7 @@ impl Overlay {
                 LayerHints { actions: &[Action::Help, Action::ScrollDown, Action::ScrollUp], descs: &[], extra: &[("type", "to filter")] }
             }
             Overlay::Dropped(_) => h(&[Action::Expand, Action::ScrollDown, Action::ScrollUp, Action::Cancel], &[]),
+            Overlay::Search(_) => h(&[Action::EditorSend, Action::EditorCancel], &[]),
             Overlay::Rebuild => h(
                 &[
                     Action::RebuildApprove,
@@ -163,6 +168,14 @@ impl Layers {
     }
 
     /// Bottom to top: the order to draw them in.
+    /// The transcript search being typed, while the search layer is open.
+    pub fn search_typing(&self) -> Option<&str> {
+        self.0.iter().find_map(|l| match l {
+            Overlay::Search(q) => Some(q.as_str()),
+            _ => None,
+        })
+    }
+
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Overlay> {
         self.0.iter()
     }

@@ -40,6 +40,7 @@ fn with_cx<R>(f: impl FnOnce(&crate::tui::panels::RenderCtx) -> R) -> R {
         keymap: &keymap,
         pending: &[],
         context_budget: 128_000,
+        search_input: None,
     };
     f(&cx)
 }
@@ -75,4 +76,21 @@ fn a_layer_answers_its_keys_with_effects_and_never_sends_itself() {
     let (kept, fx) = press(Overlay::Composer(Composer::default()), Some(Action::EditorSend));
     assert!(matches!(kept, Some(Overlay::Composer(_))));
     assert!(matches!(&fx[..], [Effect::Error(e)] if e == "nothing to send"), "{fx:?}");
+}
+
+#[test]
+fn the_search_line_is_a_layer_that_takes_text_and_hands_its_query_to_the_transcript() {
+    use crate::config::keymap::Action;
+    use crate::tui::panel::Effect;
+    let search = Overlay::Search("cargo".into());
+    assert!(search.is_modal() && search.takes_text());
+    assert_eq!(search.context(), KeyContext::Search);
+    let mut l = Layers::default();
+    l.push(Overlay::Search("car".into()));
+    assert_eq!(l.search_typing(), Some("car"), "the transcript highlights what is being typed");
+    let (kept, fx) = press(search, Some(Action::EditorSend));
+    assert!(kept.is_none(), "Enter closes the line");
+    assert!(matches!(&fx[..], [Effect::SearchFor(q)] if q == "cargo"), "{fx:?}");
+    let (kept, fx) = press(Overlay::Search("x".into()), Some(Action::EditorCancel));
+    assert!(kept.is_none() && fx.is_empty(), "Esc closes it without searching");
 }

@@ -98,6 +98,8 @@ pub enum Effect {
     Edit(EditorKind, String),
     /// Open a layer over the panels (pushed on the stack).
     Overlay(Overlay),
+    /// Search the transcript for this text (the search layer's Enter).
+    SearchFor(String),
     Focus(PanelId),
     /// Show the message event `seq` added, wherever a panel can (the transcript).
     Reveal(u64),

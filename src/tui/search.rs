@@ -1,4 +1,5 @@
-//! Transcript search: an input line, then hits that `n`/`N` walk through.
+//! Transcript search: the query (typed in the search layer, `layers::Overlay::Search`), then
+//! hits that `n`/`N` walk through.
 
 use super::state::WorkbenchState;
 use super::text::find_all;
@@ -12,8 +13,6 @@ pub struct Hit {
 
 #[derive(Debug, Default)]
 pub struct Search {
-    /// `Some` while the input line is open.
-    pub input: Option<String>,
     pub query: String,
     pub hits: Vec<Hit>,
     pub current: Option<usize>,
@@ -22,23 +21,19 @@ pub struct Search {
 }
 
 impl Search {
-    pub fn needle(&self) -> Option<String> {
-        let q = self.input.as_deref().unwrap_or(&self.query);
+    /// What to highlight: the query being typed (`typing`, while the search layer is open),
+    /// else the last one searched.
+    pub fn needle(&self, typing: Option<&str>) -> Option<String> {
+        let q = typing.unwrap_or(&self.query);
         (!q.is_empty()).then(|| q.to_ascii_lowercase())
     }
 
-    pub fn open(&mut self) {
-        self.input = Some(String::new());
-    }
-
-    /// Makes the typed query current and finds its hits.
-    pub fn commit(&mut self, state: &WorkbenchState) {
-        if let Some(q) = self.input.take() {
-            self.query = q;
-            self.computed_for = None;
-            self.refresh(state);
-            self.current = None;
-        }
+    /// Makes `query` current and finds its hits.
+    pub fn commit(&mut self, query: String, state: &WorkbenchState) {
+        self.query = query;
+        self.computed_for = None;
+        self.refresh(state);
+        self.current = None;
     }
 
     pub fn clear(&mut self) {
@@ -89,8 +84,10 @@ impl Search {
         self.hits.get(self.current?).copied()
     }
 
-    pub fn status(&self) -> String {
-        if let Some(i) = &self.input {
+    /// The search line: what is being typed (`typing`), else the last query and where `n`
+    /// stands among its hits.
+    pub fn status(&self, typing: Option<&str>) -> String {
+        if let Some(i) = typing {
             return format!("/{i}");
         }
         if self.query.is_empty() {

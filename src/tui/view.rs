@@ -81,6 +81,7 @@ pub fn render(app: &mut App, f: &mut Frame) {
         keymap: &app.opts.keymap,
         pending: &app.pending,
         context_budget,
+        search_input: app.layers.search_typing(),
     };
     // The Rebuild view is a layer over the panels while a rebuilt window waits for review.
     if app.rebuild_shown() && screen.body.height > 2 {
@@ -113,6 +114,8 @@ fn render_layer(f: &mut Frame, area: Rect, screen: &Screen, app: &App, ctx: &Ren
     match layer {
         // Drawn with the panels, under the status bar.
         Overlay::None | Overlay::Rebuild => {}
+        // The transcript panel draws the line being typed in its last row, with its hits.
+        Overlay::Search(_) => {}
         Overlay::Help { scroll, filter } => render_help(f, area, app, *scroll, filter),
         Overlay::Confirm(kind) => render_confirm(f, area, app, kind),
         Overlay::Escalation(id) => super::escalation::render(f, area, app, *id),

@@ -64,6 +64,8 @@ pub struct RenderCtx<'a> {
     pub pending: &'a [transcript::Sent],
     /// The context budget the session's figures are measured against.
     pub context_budget: u64,
+    /// The transcript search being typed, while the search layer is open.
+    pub search_input: Option<&'a str>,
 }
 
 impl RenderCtx<'_> {

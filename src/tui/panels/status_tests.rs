@@ -38,6 +38,7 @@ fn status_row(state: &WorkbenchState) -> String {
         keymap: &keymap,
         pending: &[],
         context_budget: 200_000,
+        search_input: None,
     };
     let mut term = Terminal::new(TestBackend::new(160, 2)).unwrap();
     term.draw(|f| render(f, f.area(), &ctx, &StatusInfo { context_budget: 200_000, hints: &[], notice: None, error: None })).unwrap();

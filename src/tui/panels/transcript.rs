@@ -344,7 +344,7 @@ impl TranscriptView {
         let sel_style = ctx.theme.style("ui.selection");
         let match_style = ctx.theme.style("ui.search.match");
         let current_style = ctx.theme.style("ui.search.current");
-        let needle = search.needle();
+        let needle = search.needle(ctx.search_input);
         let current = search.current_hit();
         let mut marked = false;
         // Matches of the first entry above the screen count toward its occurrence numbers.

@@ -1,7 +1,6 @@
 //! The transcript panel: the conversation (with its search), or the Max Mode candidates in
 //! its place while a Max Mode step is in flight or the supervisor opened them.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
@@ -90,6 +89,16 @@ impl TranscriptPanel {
         self.candidates.open(at, false);
         if cx.state.max_steps.is_empty() {
             fx.notice("no Max Mode step yet");
+        }
+    }
+
+    /// Searches for `query` (what the search layer sent) and goes to its first hit.
+    pub fn search_for(&mut self, query: String, cx: &RenderCtx, fx: &mut Effects) {
+        self.search.commit(query, cx.state);
+        if self.search.hits.is_empty() {
+            fx.error(format!("no matches for {:?}", self.search.query));
+        } else {
+            self.search_step(true, cx, fx);
         }
     }
 
@@ -250,7 +259,7 @@ impl crate::tui::panel::Panel for TranscriptPanel {
                     fx.push(Effect::Copy(c.search_text()));
                 }
             }
-            Action::Search => self.search.open(),
+            Action::Search => fx.push(Effect::Overlay(crate::tui::layers::Overlay::Search(String::new()))),
             Action::SearchNext | Action::SearchPrev => self.search_step(a == Action::SearchNext, cx, fx),
             Action::ToggleCandidates => self.toggle_candidates(cx, fx),
             Action::Cancel => self.search.clear(),
@@ -292,7 +301,7 @@ impl crate::tui::panel::Panel for TranscriptPanel {
             self.candidates.render(f, area, cx, &keys);
             return;
         }
-        let search_line = self.search.status();
+        let search_line = self.search.status(cx.search_input);
         let (body, line) = if search_line.is_empty() || area.height < 2 {
             (area, None)
         } else {
@@ -302,7 +311,7 @@ impl crate::tui::panel::Panel for TranscriptPanel {
         self.view.render(f, body, cx, cx.pending, &self.search);
         if let Some(l) = line {
             f.render_widget(Paragraph::new(Line::styled(search_line.clone(), cx.theme.style("ui.search.input"))), l);
-            if self.search.input.is_some() {
+            if cx.search_input.is_some() {
                 let x = l.x.saturating_add(crate::tui::text::str_width(&search_line) as u16).min(l.right().saturating_sub(1));
                 f.set_cursor_position((x, l.y));
             }
@@ -347,35 +356,6 @@ impl crate::tui::panel::Panel for TranscriptPanel {
         if let Some(c) = self.view.row_owners.get(usize::from(row)).and_then(|i| cx.state.cells.get(*i)) {
             self.view.cursor = Some(c.id);
             self.view.selected = self.view.cursor;
-        }
-    }
-    fn takes_text(&self) -> bool {
-        self.search.input.is_some()
-    }
-    /// The search line is a modal text input, so its keys are fixed: typing, backspace,
-    /// enter to search, esc to cancel.
-    fn input(&mut self, key: KeyEvent, cx: &RenderCtx, fx: &mut Effects) {
-        let Some(input) = &mut self.search.input else { return };
-        match key.code {
-            KeyCode::Enter => {
-                self.search.commit(cx.state);
-                if self.search.hits.is_empty() {
-                    fx.error(format!("no matches for {:?}", self.search.query));
-                } else {
-                    self.search_step(true, cx, fx);
-                }
-            }
-            KeyCode::Esc => self.search.input = None,
-            KeyCode::Backspace => {
-                input.pop();
-            }
-            KeyCode::Char(c) if !key.modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => input.push(c),
-            _ => {}
-        }
-    }
-    fn paste(&mut self, text: &str) {
-        if let Some(input) = &mut self.search.input {
-            input.push_str(&text.replace(['\n', '\r'], " "));
         }
     }
     fn reveal(&mut self, seq: u64, cx: &RenderCtx) -> bool {

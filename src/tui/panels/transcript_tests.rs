@@ -23,7 +23,19 @@ fn setup() -> (Theme, Highlighter) {
 
 fn ctx<'a>(t: &'a Theme, hl: &'a Highlighter, state: &'a WorkbenchState) -> RenderCtx<'a> {
     let keymap: &'static crate::config::keymap::Keymap = Box::leak(Box::new(crate::tui::testkit::default_keymap()));
-    RenderCtx { theme: t, hl, state, root: state, now: t0(), spinner: 0, live: true, keymap, pending: &[], context_budget: 128_000 }
+    RenderCtx {
+        theme: t,
+        hl,
+        state,
+        root: state,
+        now: t0(),
+        spinner: 0,
+        live: true,
+        keymap,
+        pending: &[],
+        context_budget: 128_000,
+        search_input: None,
+    }
 }
 
 fn lines(rows: &Rows) -> Vec<Line<'static>> {
