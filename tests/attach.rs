@@ -3,18 +3,15 @@
 //! once whose commands keep their own ids and record their sources, supervised detached runs
 //! that wait for a supervisor, and the notification hook.
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
 
-const DEADLINE: Duration = Duration::from_secs(60);
+use common::socket::RawClient;
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -77,7 +74,9 @@ impl Setup {
     }
 
     fn wait_gone(&self, id: &str) {
-        wait_for("the background run to exit", || endure::session::lock::SessionLock::holder(&self.session_dir(id)).is_none());
+        common::wait_until("the background run to exit", 60, || {
+            endure::session::lock::SessionLock::holder(&self.session_dir(id)).is_none()
+        });
     }
 }
 
@@ -90,54 +89,13 @@ impl Drop for Setup {
     }
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Raw {
-    stream: UnixStream,
-    lines: BufReader<UnixStream>,
-}
-
-impl Raw {
-    fn connect(socket: &Path, name: &str) -> Raw {
-        let stream = UnixStream::connect(socket).expect("connect");
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let lines = BufReader::new(stream.try_clone().unwrap());
-        let mut raw = Raw { stream, lines };
-        raw.send(&serde_json::json!({"type": "hello", "client": name}));
-        raw.send(&serde_json::json!({"type": "subscribe", "from": 0}));
-        raw
-    }
-
-    fn send(&mut self, v: &Value) {
-        writeln!(self.stream, "{v}").unwrap();
-    }
-
-    fn wait_event(&mut self, kind: &str) -> Value {
-        loop {
-            let mut line = String::new();
-            let n = self.lines.read_line(&mut line).expect("reading the socket");
-            assert!(n > 0, "the connection closed before a {kind} event");
-            let v: Value = serde_json::from_str(&line).unwrap();
-            if v["type"] == kind {
-                return v;
-            }
-        }
-    }
-}
-
 #[test]
 fn two_clients_see_every_event_and_each_command_keeps_its_id_and_source() {
     let mut s = Setup::new(60, 0.1);
     let id = s.detach(&[]);
     let socket = s.session_dir(&id).join("control.sock");
-    let mut alice = Raw::connect(&socket, "alice");
-    let mut bob = Raw::connect(&socket, "bob");
+    let mut alice = RawClient::subscribed(&socket, "alice");
+    let mut bob = RawClient::subscribed(&socket, "bob");
     alice.wait_event("step_started");
     alice.send(&serde_json::json!({"type": "command", "id": "alice:1", "command": {"type": "inject", "value": "check the edge cases"}}));
     // Both see the correction queued, and know whose command it answers.
@@ -178,7 +136,7 @@ fn a_supervised_detached_run_waits_on_its_budget_notifies_and_a_socket_command_l
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let notify = format!("{} first-arg", hook.display());
     let id = s.detach(&["--supervised", "--max-steps", "2", "--notify", &notify]);
-    wait_for("the hook to run", || std::fs::read_to_string(&calls).is_ok_and(|t| t.ends_with('\n')));
+    common::wait_until("the hook to run", 60, || std::fs::read_to_string(&calls).is_ok_and(|t| t.ends_with('\n')));
     assert_eq!(std::fs::read_to_string(&calls).unwrap(), format!("first-arg|{id}|budget: steps budget reached|\n"));
     // `ps` says why it waits.
     let ps = s.run(&["ps", "--json"]);
@@ -186,7 +144,7 @@ fn a_supervised_detached_run_waits_on_its_budget_notifies_and_a_socket_command_l
     let row = rows.as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).expect("ps lists the session").clone();
     assert_eq!((row["state"].as_str(), row["why"].as_str()), (Some("waiting"), Some("steps budget reached")), "{row}");
     // A resume over the socket waives the budget: the run goes on to the end.
-    let mut c = Raw::connect(&s.session_dir(&id).join("control.sock"), "approver");
+    let mut c = RawClient::subscribed(&s.session_dir(&id).join("control.sock"), "approver");
     c.send(&serde_json::json!({"type": "command", "command": {"type": "resume"}}));
     assert_eq!(c.wait_event("session_finished")["outcome"], "done");
     s.wait_gone(&id);
@@ -197,7 +155,7 @@ fn a_supervised_detached_run_waits_on_its_budget_notifies_and_a_socket_command_l
 fn a_notify_hook_that_cannot_run_is_a_warning_and_the_run_is_not_disturbed() {
     let mut s = Setup::new(3, 0.0);
     let id = s.detach(&["--supervised", "--max-steps", "1", "--notify", "/nonexistent/endure-hook"]);
-    let mut c = Raw::connect(&s.session_dir(&id).join("control.sock"), "watcher");
+    let mut c = RawClient::subscribed(&s.session_dir(&id).join("control.sock"), "watcher");
     c.wait_event("paused");
     let warning = c.wait_event("warning");
     assert!(warning["message"].as_str().unwrap().contains("could not start"), "{warning}");

@@ -1,18 +1,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and benches fail loudly on purpose
 //! The control socket, detached runs, and `ps`, `stop`, `logs`, through the real binary.
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
 
-const DEADLINE: Duration = Duration::from_secs(60);
+use common::socket::RawClient;
 
 /// A workspace, a config dir, a registry dir, and a scenario of `steps` commands of `secs` each.
 struct Fleet {
@@ -97,14 +94,16 @@ impl Fleet {
 
     /// Waits until the background process has let go of the session.
     fn wait_gone(&self, id: &str) {
-        wait_for("the background run to exit", || endure::session::lock::SessionLock::holder(&self.session_dir(id)).is_none());
+        common::wait_until("the background run to exit", 60, || {
+            endure::session::lock::SessionLock::holder(&self.session_dir(id)).is_none()
+        });
     }
 
     /// Waits until a run that ended by itself has also removed its registry entry, which the
     /// process does on its way out, after it let go of the lock.
     fn wait_cleaned_up(&self, id: &str) {
         self.wait_gone(id);
-        wait_for("the registry entry to be removed", || self.entry(id).is_none());
+        common::wait_until("the registry entry to be removed", 60, || self.entry(id).is_none());
     }
 }
 
@@ -117,67 +116,6 @@ impl Drop for Fleet {
     }
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A raw socket client.
-struct Raw {
-    stream: UnixStream,
-    lines: BufReader<UnixStream>,
-}
-
-impl Raw {
-    fn connect(socket: &Path, name: &str) -> Raw {
-        let stream = UnixStream::connect(socket).expect("connect");
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let lines = BufReader::new(stream.try_clone().unwrap());
-        let mut raw = Raw { stream, lines };
-        raw.send(&serde_json::json!({"type": "hello", "client": name}));
-        raw
-    }
-
-    fn send(&mut self, v: &Value) {
-        writeln!(self.stream, "{v}").unwrap();
-    }
-
-    /// The next line, None at the end of the connection.
-    fn next(&mut self) -> Option<Value> {
-        let mut line = String::new();
-        match self.lines.read_line(&mut line) {
-            Ok(0) => None,
-            Ok(_) => Some(serde_json::from_str(&line).expect("a JSON line")),
-            Err(e) => panic!("reading the socket: {e}"),
-        }
-    }
-
-    /// Persisted events' seqs until the connection closes.
-    fn seqs_to_end(&mut self) -> Vec<u64> {
-        let mut seqs = Vec::new();
-        while let Some(v) = self.next() {
-            if let Ok(ev) = serde_json::from_value::<endure::protocol::Event>(v.clone())
-                && !ev.kind.is_live_only()
-            {
-                seqs.push(ev.seq);
-            }
-        }
-        seqs
-    }
-
-    fn wait_event(&mut self, kind: &str) -> Value {
-        loop {
-            let v = self.next().unwrap_or_else(|| panic!("the connection closed before a {kind} event"));
-            if v["type"] == kind {
-                return v;
-            }
-        }
-    }
-}
-
 #[test]
 fn backlog_then_live_has_no_gap_and_no_duplicate_for_two_clients() {
     let mut f = Fleet::new(12, 0.15);
@@ -186,11 +124,13 @@ fn backlog_then_live_has_no_gap_and_no_duplicate_for_two_clients() {
     // Permission bits: the socket is the user's only, in a directory only the user enters.
     assert_eq!(std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(f.session_dir(&id)).unwrap().permissions().mode() & 0o777, 0o700);
-    let mut a = Raw::connect(&socket, "a");
+    let mut a = RawClient::connect(&socket, "a");
     a.send(&serde_json::json!({"type": "subscribe", "from": 0}));
     // The second client joins mid-run, from seq 3: part backlog, part live.
-    wait_for("a few steps", || std::fs::read_to_string(f.ws.join("trace.txt")).map(|t| t.lines().count() >= 3).unwrap_or(false));
-    let mut b = Raw::connect(&socket, "b");
+    common::wait_until("a few steps", 60, || {
+        std::fs::read_to_string(f.ws.join("trace.txt")).map(|t| t.lines().count() >= 3).unwrap_or(false)
+    });
+    let mut b = RawClient::connect(&socket, "b");
     b.send(&serde_json::json!({"type": "subscribe", "from": 3}));
     let seqs_a = a.seqs_to_end();
     let seqs_b = b.seqs_to_end();
@@ -205,7 +145,7 @@ fn backlog_then_live_has_no_gap_and_no_duplicate_for_two_clients() {
 fn a_command_over_the_socket_takes_effect_and_its_source_is_recorded() {
     let mut f = Fleet::new(40, 0.1);
     let id = f.detach();
-    let mut c = Raw::connect(&f.socket(&id), "tester");
+    let mut c = RawClient::connect(&f.socket(&id), "tester");
     c.send(&serde_json::json!({"type": "subscribe", "from": 0}));
     c.wait_event("step_started");
     c.send(&serde_json::json!({"type": "command", "command": {"type": "pause"}}));
@@ -237,13 +177,13 @@ fn a_client_killed_with_kill_9_does_not_disturb_the_run() {
     let id = f.detach();
     // `logs -f` is a client: it is killed mid-run, and a raw subscriber hangs up without a word.
     let mut stuck = f.cmd(&["logs", "-f", &id]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut raw = Raw::connect(&f.socket(&id), "dies");
+    let mut raw = RawClient::connect(&f.socket(&id), "dies");
     raw.send(&serde_json::json!({"type": "subscribe", "from": 0}));
     raw.wait_event("step_started");
     stuck.kill().unwrap(); // SIGKILL
     stuck.wait().unwrap();
     drop(raw);
-    let mut watcher = Raw::connect(&f.socket(&id), "watcher");
+    let mut watcher = RawClient::connect(&f.socket(&id), "watcher");
     watcher.send(&serde_json::json!({"type": "subscribe", "from": 0}));
     let seqs = watcher.seqs_to_end();
     f.wait_gone(&id);
@@ -255,7 +195,9 @@ fn a_client_killed_with_kill_9_does_not_disturb_the_run() {
 fn the_lock_refuses_a_second_resume_of_a_detached_run_and_stop_ends_it() {
     let mut f = Fleet::new(200, 0.1);
     let id = f.detach();
-    wait_for("a few steps", || std::fs::read_to_string(f.ws.join("trace.txt")).map(|t| t.lines().count() >= 2).unwrap_or(false));
+    common::wait_until("a few steps", 60, || {
+        std::fs::read_to_string(f.ws.join("trace.txt")).map(|t| t.lines().count() >= 2).unwrap_or(false)
+    });
     let script = f.dir.path().join("s.toml");
     let out = f.run(&["exec", "--provider", "scripted", "--script", script.to_str().unwrap(), "--resume", &id]);
     assert_ne!(out.status.code(), Some(0));

@@ -5,15 +5,17 @@
 //! The scripted provider answers each subagent by its label; `--speed` keeps agents running
 //! long enough to be commanded. Every wait polls with a deadline.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command as Process, Output};
 use std::time::{Duration, Instant};
 
 use endure::protocol::{Command, Event, EventKind, Outcome};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
+
+mod common;
+
+use common::socket::RawClient;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
@@ -106,14 +108,6 @@ impl Drop for Ws {
             // SAFETY: a signal to a process this test started; harmless if it already ended.
             unsafe { libc::kill(*pid, libc::SIGKILL) };
         }
-    }
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -218,39 +212,6 @@ async fn pause_resume_and_stop_per_subagent_and_for_the_run_echo_their_command_i
     assert!(steps < 200, "{steps}");
 }
 
-/// A raw control-socket client.
-struct Raw {
-    stream: UnixStream,
-    lines: BufReader<UnixStream>,
-}
-
-impl Raw {
-    fn connect(socket: &Path) -> Raw {
-        let stream = UnixStream::connect(socket).expect("connect");
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let lines = BufReader::new(stream.try_clone().unwrap());
-        let mut raw = Raw { stream, lines };
-        raw.send(&json!({"type": "hello", "client": "wf-test"}));
-        raw
-    }
-
-    fn send(&mut self, v: &Value) {
-        writeln!(self.stream, "{v}").unwrap();
-    }
-
-    fn wait_event(&mut self, kind: &str) -> Value {
-        loop {
-            let mut line = String::new();
-            let n = self.lines.read_line(&mut line).expect("reading the socket");
-            assert!(n > 0, "the connection closed before a {kind} event");
-            let v: Value = serde_json::from_str(&line).expect("a JSON line");
-            if v["type"] == kind {
-                return v;
-            }
-        }
-    }
-}
-
 #[test]
 fn a_detached_workflow_serves_its_control_socket_and_stops_on_request() {
     let mut w = Ws::new(&scenario(&[("alpha", 300)]), "return await agent('Read the notes', { label: 'alpha' });");
@@ -268,7 +229,7 @@ fn a_detached_workflow_serves_its_control_socket_and_stops_on_request() {
 
     // The socket is served from the start: its backlog, then live events, and commands.
     let socket = w.session_dir(&id).join("control.sock");
-    let mut client = Raw::connect(&socket);
+    let mut client = RawClient::connect(&socket, "wf-test");
     client.send(&json!({"type": "subscribe", "from": 0}));
     client.wait_event("workflow_started");
     client.wait_event("agent_step");
@@ -280,11 +241,11 @@ fn a_detached_workflow_serves_its_control_socket_and_stops_on_request() {
 
     let stop = w.run(&["stop", &id]);
     assert_eq!(stop.status.code(), Some(0), "{}", String::from_utf8_lossy(&stop.stderr));
-    wait_for("the detached run to end", || w.outcome(&id).is_some());
+    common::wait_until("the detached run to end", 60, || w.outcome(&id).is_some());
     assert_eq!(w.outcome(&id), Some(Outcome::Stopped));
-    wait_for("the background run to exit", || endure::session::lock::SessionLock::holder(&w.session_dir(&id)).is_none());
+    common::wait_until("the background run to exit", 60, || endure::session::lock::SessionLock::holder(&w.session_dir(&id)).is_none());
     // The socket is removed right after the run lets go of its lock.
-    wait_for("the socket to be removed", || !socket.exists());
+    common::wait_until("the socket to be removed", 60, || !socket.exists());
     let steps = w.log(&id).iter().filter(|e| matches!(e.kind, EventKind::AgentStep { .. })).count();
     assert!(steps < 300, "stopped early: {steps}");
 }
@@ -335,7 +296,7 @@ async fn a_resumed_agent_replays_its_earlier_events_to_the_frontends() {
         let log = endure::session::read_log(&dir.path().join("agents/1/events.jsonl")).map(|r| r.events).unwrap_or_default();
         log.iter().filter(|e| matches!(e.kind, EventKind::StepFinished { .. })).count()
     };
-    wait_for("two steps of alpha", || steps(&w) >= 2);
+    common::wait_until("two steps of alpha", 60, || steps(&w) >= 2);
     // SAFETY: a signal to the child this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = child.wait();

@@ -1,6 +1,8 @@
 //! Helpers for runtime tests: scripted sessions in temporary workspaces.
 #![allow(dead_code)]
 
+pub mod socket;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
