@@ -24,6 +24,8 @@
 //! configuration runs `RUNS` times (default 3, `FLAT_COST_RUNS` to change) and the median is
 //! used, since the machine is shared.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -34,33 +36,6 @@ use std::time::{Duration, Instant};
 
 const SHORT: usize = 50;
 const LONG: usize = 1000;
-
-/// A long session: mostly reads, a task-list update every 10 steps and an edit every 25, the
-/// mix of a real refactor's tool calls (as `benches/harness.rs`).
-fn scenario(steps: usize) -> String {
-    let mut s = String::new();
-    for i in 0..steps {
-        let _ = write!(s, "[[agent]]\ntext = \"Step {i}: checking the next function before changing it.\"\n");
-        if i % 25 == 24 {
-            let _ = write!(
-                s,
-                "[[agent.tool_calls]]\nname = \"edit_file\"\narguments = {{ path = \"src/lib.rs\", old = \"// marker {}\", new = \"// marker {}\" }}\n",
-                i / 25,
-                i / 25 + 1
-            );
-        } else if i % 10 == 9 {
-            let _ = write!(
-                s,
-                "[[agent.tool_calls]]\nname = \"todo\"\narguments = {{ tasks = [{{ title = \"refactor part {i}\", status = \"in_progress\" }}] }}\n"
-            );
-        } else {
-            let _ = write!(s, "[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"src/lib.rs\", limit = 40 }}\n");
-        }
-    }
-    s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
-    s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"refactored\"]}'\n");
-    s
-}
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -79,7 +54,7 @@ fn setup(steps: usize) -> Setup {
     }
     std::fs::write(ws.join("src/lib.rs"), lib).expect("write");
     let script = dir.path().join("scenario.toml");
-    std::fs::write(&script, scenario(steps)).expect("write");
+    std::fs::write(&script, common::refactor_session(steps)).expect("write");
     let home = dir.path().join("home");
     std::fs::create_dir_all(home.join("config")).expect("mkdir");
     Setup { _dir: dir, ws, script, home }

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -24,30 +25,9 @@ use endure::session::{SessionState, read_log};
 
 const STEPS: usize = 1000;
 
-/// A long session: mostly reads, a task-list update every 10 steps and an edit every 25, the
-/// mix of a real refactor's tool calls.
+/// [`common::refactor_session`], with the background writer's answers.
 fn scenario(steps: usize) -> String {
-    let mut s = String::new();
-    for i in 0..steps {
-        let _ = write!(s, "[[agent]]\ntext = \"Step {i}: checking the next function before changing it.\"\n");
-        if i % 25 == 24 {
-            let _ = write!(
-                s,
-                "[[agent.tool_calls]]\nname = \"edit_file\"\narguments = {{ path = \"src/lib.rs\", old = \"// marker {}\", new = \"// marker {}\" }}\n",
-                i / 25,
-                i / 25 + 1
-            );
-        } else if i % 10 == 9 {
-            let _ = write!(
-                s,
-                "[[agent.tool_calls]]\nname = \"todo\"\narguments = {{ tasks = [{{ title = \"refactor part {i}\", status = \"in_progress\" }}] }}\n"
-            );
-        } else {
-            let _ = write!(s, "[[agent.tool_calls]]\nname = \"read_file\"\narguments = {{ path = \"src/lib.rs\", limit = 40 }}\n");
-        }
-    }
-    s.push_str("[[agent]]\ntext = \"Done.\"\n[[agent.tool_calls]]\nname = \"done\"\narguments = { summary = \"ok\" }\n");
-    s.push_str("[[verifier]]\ntext = '{\"met\": true, \"missing\": [], \"evidence\": [\"refactored\"]}'\n");
+    let mut s = common::refactor_session(steps);
     // The background writer's answers: a checkpoint at each threshold and rollover.
     for k in 0..steps / 10 {
         let _ = write!(
