@@ -283,7 +283,6 @@ impl AgentHandle {
         self.sender.subscribe()
     }
 
-    /// Takes the receiver that has seen every event (leaving a fresh one in its place).
     /// The parts a frontend that no longer needs new receivers keeps: dropping the rest lets
     /// the event channel close when the runtime finishes.
     pub fn into_parts(self) -> (CommandSender, JoinHandle<RunResult>, PathBuf) {
@@ -300,9 +299,12 @@ impl AgentHandle {
         }
     }
 
+    /// Takes the receiver that has seen every event; `subscribe` gives others.
     pub fn take_events(&mut self) -> broadcast::Receiver<Event> {
-        let fresh = self.sender.subscribe();
-        std::mem::replace(&mut self.events, fresh)
+        // What is left in its place is closed, never subscribed: a receiver nobody reads would
+        // keep every event in the ring (tool outputs included) until it wraps, so a long
+        // session's memory would grow with it.
+        std::mem::replace(&mut self.events, broadcast::channel(1).1)
     }
 }
 
