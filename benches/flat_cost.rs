@@ -194,12 +194,23 @@ fn workbench(steps: usize) -> Cost {
         tail
     });
     let deadline = Instant::now() + Duration::from_secs(600);
-    let mut quit_sent = false;
+    // The log can say the session finished before the workbench has folded that far; a `q`
+    // then asks whether to stop the run, so the answer follows a moment later if it is still
+    // open (a `y` with no question open only copies a cell).
+    let mut quit_sent: Option<Instant> = None;
+    let mut confirmed = false;
     let (status, cost) = wait_with_usage(child.id() as i32, || {
         assert!(Instant::now() < deadline, "the {steps}-step workbench session did not end in time");
-        if !quit_sent && finished(&s.ws) {
-            let _ = master.write_all(b"q");
-            quit_sent = true;
+        match quit_sent {
+            None if finished(&s.ws) => {
+                let _ = master.write_all(b"q");
+                quit_sent = Some(Instant::now());
+            }
+            Some(at) if !confirmed && at.elapsed() > Duration::from_secs(2) => {
+                let _ = master.write_all(b"y");
+                confirmed = true;
+            }
+            _ => {}
         }
     });
     drop(master);
