@@ -383,7 +383,7 @@ async fn workbench_with(
     title: String,
     task_pending: bool,
     out: &Out,
-    wire: impl FnOnce(&mut agent::AgentHandle) -> (tokio::sync::broadcast::Receiver<endure::protocol::Event>, agent::CommandSender),
+    wire: impl FnOnce(&mut agent::AgentHandle) -> (tokio::sync::mpsc::UnboundedReceiver<endure::protocol::Event>, agent::CommandSender),
 ) -> Result<ExitCode> {
     let mut ui = ui_options(opts.theme.as_deref(), opts.keymap.as_deref(), cfg.context_budget, title);
     alert_options(&mut ui, opts);
@@ -398,7 +398,7 @@ async fn workbench_with(
     let mut handle = agent::spawn(cfg)?;
     let control = serve_control(&handle, &task, notify.as_deref(), out);
     let (events, commands) = wire(&mut handle);
-    let exit = endure::tui::run_live(ui, history, events, commands, task_pending).await;
+    let exit = endure::tui::run_live_relayed(ui, history, events, commands, task_pending).await;
     // Leaving the workbench ends the session: stop a run still going so its log says so, but
     // never hang on the way out.
     let _ = handle.commands.send(endure::protocol::Command::Stop);

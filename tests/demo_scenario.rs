@@ -210,15 +210,27 @@ async fn the_workbench_relay_rolls_back_mid_run_through_the_runtime_and_after_th
     let mut handle = demo.spawn();
     let log = handle.log_path.clone();
     let (mut ui, commands) = endure::agent::after_run::relay(&mut handle);
+    async fn wait_ui(ui: &mut tokio::sync::mpsc::UnboundedReceiver<Event>, what: &str, pred: impl Fn(&EventKind) -> bool) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let ev = tokio::time::timeout_at(deadline, ui.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+                .unwrap_or_else(|| panic!("the relay closed waiting for {what}"));
+            if pred(&ev.kind) {
+                return;
+            }
+        }
+    }
 
     // While the run goes, a rollback is the runtime's: it rolls back and pauses, and the
     // script carries on after the resume.
-    wait_for(&mut ui, "checkpoint 1.2", |k| matches!(k, EventKind::CheckpointSaved { threshold_pct: 45, .. })).await;
+    wait_ui(&mut ui, "checkpoint 1.2", |k| matches!(k, EventKind::CheckpointSaved { threshold_pct: 45, .. })).await;
     commands.send(Command::Rollback("1.1".into())).unwrap();
-    wait_for(&mut ui, "the rollback", |k| matches!(k, EventKind::RolledBack { to, .. } if to == "1.1")).await;
-    wait_for(&mut ui, "the pause after it", |k| matches!(k, EventKind::Paused { .. })).await;
+    wait_ui(&mut ui, "the rollback", |k| matches!(k, EventKind::RolledBack { to, .. } if to == "1.1")).await;
+    wait_ui(&mut ui, "the pause after it", |k| matches!(k, EventKind::Paused { .. })).await;
     commands.send(Command::Resume).unwrap();
-    wait_for(&mut ui, "the end", |k| matches!(k, EventKind::SessionFinished { .. })).await;
+    wait_ui(&mut ui, "the end", |k| matches!(k, EventKind::SessionFinished { .. })).await;
     let result = finish(handle).await;
     assert_eq!(result.outcome, Outcome::Done, "{}", result.reason);
     no_missing_answers(&logged_events(&log));
@@ -226,7 +238,7 @@ async fn the_workbench_relay_rolls_back_mid_run_through_the_runtime_and_after_th
 
     // After the run, the relay does the rollback itself and passes on what it logged.
     commands.send(Command::Rollback("1.1".into())).unwrap();
-    wait_for(&mut ui, "the rollback after the run", |k| matches!(k, EventKind::RolledBack { to, .. } if to == "1.1")).await;
+    wait_ui(&mut ui, "the rollback after the run", |k| matches!(k, EventKind::RolledBack { to, .. } if to == "1.1")).await;
     assert_eq!(demo.read("textstats/stats.py"), original);
     let events = logged_events(&log);
     assert_eq!(events.iter().filter(|e| matches!(e.kind, EventKind::RolledBack { .. })).count(), 2);

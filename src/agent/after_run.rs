@@ -14,10 +14,14 @@ use crate::protocol::{Command, CommandEnvelope, Event, EventKind};
 /// `endure rollback` does it (the runtime is gone), and the events it logged are passed on, so
 /// that a finished session can be rolled back to a checkpoint from the workbench. Other
 /// commands after the end are dropped: there is nothing left to do them.
-pub fn relay(handle: &mut AgentHandle) -> (broadcast::Receiver<Event>, CommandSender) {
+///
+/// The workbench's end is an unbounded channel, not a second ring: the workbench reads as fast
+/// as events come, and a ring of its own would hold a second copy of the session's recent
+/// events in memory for nothing.
+pub fn relay(handle: &mut AgentHandle) -> (mpsc::UnboundedReceiver<Event>, CommandSender) {
     let mut upstream = handle.take_events();
     let runtime = handle.commands.clone();
-    let (ui_tx, ui_rx) = broadcast::channel(8_192);
+    let (ui_tx, ui_rx) = mpsc::unbounded_channel();
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<CommandEnvelope>();
     let workspace = workspace_of(&handle.log_path);
     let session = handle.session_id.clone();
@@ -77,7 +81,7 @@ fn workspace_of(log: &Path) -> Option<PathBuf> {
 
 /// Sends the logged events after `after` to the workbench; returns the last seq sent and
 /// whether the session's end was among them.
-fn forward_logged(log: &Path, after: Option<u64>, ui: &broadcast::Sender<Event>) -> (Option<u64>, bool) {
+fn forward_logged(log: &Path, after: Option<u64>, ui: &mpsc::UnboundedSender<Event>) -> (Option<u64>, bool) {
     let (mut last, mut ended) = (after, false);
     if let Ok(read) = crate::session::read_log(log) {
         for ev in read.events.into_iter().filter(|e| after.is_none_or(|a| e.seq > a)) {

@@ -157,6 +157,18 @@ pub async fn run_live(
     run_loop(app, Some(Live::Broadcast(events)), None).await
 }
 
+/// [`run_live`], with the events handed on through a channel (`agent::after_run::relay`).
+pub async fn run_live_relayed(
+    opts: WorkbenchOptions,
+    history: Vec<Event>,
+    events: mpsc::UnboundedReceiver<Event>,
+    commands: CommandSender,
+    task_pending: bool,
+) -> Result<WorkbenchExit, TuiError> {
+    let app = App::live(opts, &history, commands, task_pending);
+    run_loop(app, Some(Live::Channel(events)), None).await
+}
+
 /// Supervises a session another process runs, over its control socket: the events come from
 /// `remote` (backlog, then live) and commands go back over it. Quitting detaches.
 pub async fn run_attached(opts: WorkbenchOptions, mut remote: crate::control::attach::Remote) -> Result<WorkbenchExit, TuiError> {
@@ -252,6 +264,8 @@ fn follow_log(mut tail: replay::LogTail) -> Result<(mpsc::UnboundedReceiver<Batc
 /// control socket.
 enum Live {
     Broadcast(broadcast::Receiver<Event>),
+    /// Events handed on one by one (`agent::after_run::relay`).
+    Channel(mpsc::UnboundedReceiver<Event>),
     Socket(mpsc::UnboundedReceiver<crate::control::attach::Incoming>),
 }
 
@@ -271,6 +285,7 @@ impl Live {
                 Err(broadcast::error::RecvError::Lagged(k)) => LiveItem::Lagged(k),
                 Err(broadcast::error::RecvError::Closed) => LiveItem::Closed,
             },
+            Live::Channel(r) => r.recv().await.map_or(LiveItem::Closed, |ev| LiveItem::Event(Box::new(ev))),
             Live::Socket(r) => Live::from_socket(r.recv().await),
         }
     }
@@ -283,6 +298,11 @@ impl Live {
                 Err(broadcast::error::TryRecvError::Lagged(k)) => Some(LiveItem::Lagged(k)),
                 Err(broadcast::error::TryRecvError::Closed) => Some(LiveItem::Closed),
                 Err(broadcast::error::TryRecvError::Empty) => None,
+            },
+            Live::Channel(r) => match r.try_recv() {
+                Ok(ev) => Some(LiveItem::Event(Box::new(ev))),
+                Err(mpsc::error::TryRecvError::Disconnected) => Some(LiveItem::Closed),
+                Err(mpsc::error::TryRecvError::Empty) => None,
             },
             Live::Socket(r) => match r.try_recv() {
                 Ok(item) => Some(Live::from_socket(Some(item))),
