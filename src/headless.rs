@@ -280,20 +280,7 @@ impl Headless {
             EventKind::AgentStep { agent, step, action, .. } => {
                 Some(format!("           agent {agent} step {step:>3}  {}", truncate(action, 120)))
             }
-            kind @ (EventKind::WorkflowStarted { .. }
-            | EventKind::WorkflowPhase { .. }
-            | EventKind::WorkflowLog { .. }
-            | EventKind::WorkflowBudget { .. }
-            | EventKind::WorkflowPaused { .. }
-            | EventKind::WorkflowResumed { .. }
-            | EventKind::WorkflowMerged { .. }
-            | EventKind::WorkflowFinished { .. }
-            | EventKind::AgentQueued { .. }
-            | EventKind::AgentStarted { .. }
-            | EventKind::AgentPaused { .. }
-            | EventKind::AgentResumed { .. }
-            | EventKind::AgentFinished { .. }
-            | EventKind::AgentFailed { .. }) => crate::workflow::describe::milestone(kind)
+            kind if kind.is_workflow() => crate::workflow::describe::milestone(kind)
                 .map(|(failed, line)| if failed { format!("workflow: {line}") } else { format!("           {line}") }),
             _ => None,
         }

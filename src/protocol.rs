@@ -1087,6 +1087,30 @@ pub struct WorkflowCaps {
 }
 
 impl EventKind {
+    /// A workflow's own event (a run, a phase, an agent, a subagent's relayed event): the
+    /// headless progress lines and the workbench's notices are the same milestones.
+    pub fn is_workflow(&self) -> bool {
+        matches!(
+            self,
+            EventKind::WorkflowStarted { .. }
+                | EventKind::WorkflowPhase { .. }
+                | EventKind::WorkflowLog { .. }
+                | EventKind::WorkflowBudget { .. }
+                | EventKind::WorkflowPaused { .. }
+                | EventKind::WorkflowResumed { .. }
+                | EventKind::WorkflowMerged { .. }
+                | EventKind::WorkflowFinished { .. }
+                | EventKind::AgentQueued { .. }
+                | EventKind::AgentStarted { .. }
+                | EventKind::AgentStep { .. }
+                | EventKind::AgentPaused { .. }
+                | EventKind::AgentResumed { .. }
+                | EventKind::AgentFinished { .. }
+                | EventKind::AgentFailed { .. }
+                | EventKind::SubagentEvent { .. }
+        )
+    }
+
     /// Live-only events are broadcast to frontends but never written to the log, because
     /// they are either reconstructible (deltas are folded into the assistant message) or
     /// only meaningful while the process runs.

@@ -807,7 +807,9 @@ impl WorkbenchState {
             | EventKind::McpServerStarted { .. }
             | EventKind::McpServerFailed { .. }
             | EventKind::McpServerExited { .. } => {}
-            // Until the Workflow panel lands, a workflow shows as one line per milestone.
+            // The Workflow panel folds the run; the transcript also notes each milestone, as
+            // headless prints it. Listed (not `EventKind::is_workflow`) so that a new event
+            // kind must be placed here by the compiler's exhaustiveness check.
             EventKind::WorkflowStarted { .. }
             | EventKind::WorkflowPhase { .. }
             | EventKind::WorkflowLog { .. }
