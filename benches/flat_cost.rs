@@ -5,11 +5,11 @@
 //! (`CARGO_BIN_EXE_endure`, built in release by `cargo bench`) twice: headless (`endure exec`)
 //! and in the workbench (`endure TASK` on a pseudo-terminal of 160x48, the bench draining the
 //! screen output as a terminal would and pressing `q` once the log says the session finished).
-//! The model is the in-process scripted provider at speed 0, so no model server's cost is in
-//! the figures. For each run the bench reports the process's CPU time (user + system, from
-//! `wait4`, so it includes the `git` processes of the start snapshot) and peak RSS (`ru_maxrss`
-//! from the same call: the largest of endure and its descendants), plus endure's own
-//! high-water mark (`VmHWM`, sampled) for reference.
+//! The model is the in-process scripted provider at speed 0, its script given as JSON (see
+//! `setup`), so no model server's cost is in the figures. For each run the bench reports the
+//! process's CPU time (user + system, from `wait4`, so it includes the `git` processes of the
+//! start snapshot) and peak RSS (`ru_maxrss` from the same call: the largest of endure and its
+//! descendants), plus endure's own high-water mark (`VmHWM`, sampled) for reference.
 //!
 //! The session has no rollover: the context budget is 1,000,000,000 tokens, so the whole
 //! conversation (about 3,000 messages at 1,000 steps) stays in the window and every step's
@@ -53,8 +53,12 @@ fn setup(steps: usize) -> Setup {
         let _ = writeln!(lib, "pub fn f{i}(x: u64) -> u64 {{ x + {i} }}");
     }
     std::fs::write(ws.join("src/lib.rs"), lib).expect("write");
-    let script = dir.path().join("scenario.toml");
-    std::fs::write(&script, common::refactor_session(steps)).expect("write");
+    // The script goes to endure as JSON: a TOML parser builds a whole document first, and for
+    // 1,000 steps that takes several MB while the scenario loads. That is the model's cost,
+    // which the figures leave out; JSON is read straight into the scenario.
+    let scenario: toml::Value = toml::from_str(&common::refactor_session(steps)).expect("the scenario is TOML");
+    let script = dir.path().join("scenario.json");
+    std::fs::write(&script, serde_json::to_string(&scenario).expect("JSON")).expect("write");
     let home = dir.path().join("home");
     std::fs::create_dir_all(home.join("config")).expect("mkdir");
     Setup { _dir: dir, ws, script, home }

@@ -4,6 +4,8 @@
 //! workbench are all projections of the same event stream, so everything a frontend needs to
 //! show must be in an event, and everything a supervisor can do must be a command.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -132,7 +134,9 @@ pub enum Message {
     Tool {
         call_id: String,
         name: String,
-        content: String,
+        /// Shared with the `tool_result` event it came from and every fold that shows it: a
+        /// long session's outputs are held once, however many views hold them.
+        content: Arc<str>,
         /// The tool failed (Anthropic's `is_error`). Absent from older logs.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         is_error: bool,
@@ -514,8 +518,9 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
         duration_ms: u64,
-        /// Exactly what the model was given as the result (already capped).
-        output: String,
+        /// Exactly what the model was given as the result (already capped). Shared, not
+        /// copied, by the conversation and the views that fold it.
+        output: Arc<str>,
         #[serde(default, skip_serializing_if = "Feedback::is_empty")]
         feedback: Feedback,
     },

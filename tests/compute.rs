@@ -15,7 +15,7 @@ use serde_json::json;
 use support::{Recorded, TestServer, TestServerBuilder};
 
 fn call(name: &str, args: serde_json::Value) -> ScriptedCall {
-    ScriptedCall { name: name.into(), arguments: Some(args), ..Default::default() }
+    ScriptedCall { name: name.into(), arguments: Some(args.to_string()), ..Default::default() }
 }
 
 fn answer(text: &str, calls: Vec<ScriptedCall>) -> Answer {

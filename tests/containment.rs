@@ -100,7 +100,7 @@ fn args(v: &[String]) -> Vec<&str> {
 }
 
 fn call(name: &str, arguments: Value) -> ScriptedCall {
-    ScriptedCall { name: name.into(), arguments: Some(arguments), ..Default::default() }
+    ScriptedCall { name: name.into(), arguments: Some(arguments.to_string()), ..Default::default() }
 }
 
 fn answer(text: &str, calls: Vec<ScriptedCall>) -> Answer {

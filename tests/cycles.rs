@@ -15,7 +15,11 @@ use serde_json::json;
 fn read_big(i: usize) -> Answer {
     Answer {
         text: format!("Step {i}: reading the module again to check the next function."),
-        tool_calls: vec![ScriptedCall { name: "read_file".into(), arguments: Some(json!({"path": "big.txt"})), ..Default::default() }],
+        tool_calls: vec![ScriptedCall {
+            name: "read_file".into(),
+            arguments: Some(json!({"path": "big.txt"}).to_string()),
+            ..Default::default()
+        }],
         usage: None,
     }
 }
@@ -23,7 +27,11 @@ fn read_big(i: usize) -> Answer {
 fn done() -> Answer {
     Answer {
         text: "Finished.".into(),
-        tool_calls: vec![ScriptedCall { name: "done".into(), arguments: Some(json!({"summary": "all steps done"})), ..Default::default() }],
+        tool_calls: vec![ScriptedCall {
+            name: "done".into(),
+            arguments: Some(json!({"summary": "all steps done"}).to_string()),
+            ..Default::default()
+        }],
         usage: None,
     }
 }
@@ -216,7 +224,7 @@ async fn rollback_restores_the_workspace_byte_for_byte_and_the_conversation() {
     let initial: Vec<(&str, &str)> = vec![("big.txt", &big), ("keep.txt", "keep\n"), ("gone.txt", "deleted later\n"), ("mod.txt", "v1\n")];
     let step = |text: &str, name: &str, args: serde_json::Value| Answer {
         text: text.into(),
-        tool_calls: vec![ScriptedCall { name: name.into(), arguments: Some(args), ..Default::default() }],
+        tool_calls: vec![ScriptedCall { name: name.into(), arguments: Some(args.to_string()), ..Default::default() }],
         usage: None,
     };
     let mut agent = vec![read_big(0), read_big(1)];
@@ -293,7 +301,7 @@ async fn skills_are_listed_in_the_prompt_and_loaded_on_demand() {
                     text: "Loading the skill.".into(),
                     tool_calls: vec![ScriptedCall {
                         name: "skill".into(),
-                        arguments: Some(json!({"name": "run-tests"})),
+                        arguments: Some(json!({"name": "run-tests"}).to_string()),
                         ..Default::default()
                     }],
                     usage: None,
@@ -333,7 +341,7 @@ async fn memory_md_opens_every_session_and_the_agent_cannot_write_it() {
                     text: "Trying to write memory.".into(),
                     tool_calls: vec![ScriptedCall {
                         name: "write_file".into(),
-                        arguments: Some(json!({"path": "MEMORY.md", "content": "x"})),
+                        arguments: Some(json!({"path": "MEMORY.md", "content": "x"}).to_string()),
                         ..Default::default()
                     }],
                     usage: None,
@@ -355,7 +363,11 @@ async fn memory_md_opens_every_session_and_the_agent_cannot_write_it() {
 fn run_step(text: &str, command: &str) -> Answer {
     Answer {
         text: text.into(),
-        tool_calls: vec![ScriptedCall { name: "run".into(), arguments: Some(json!({"command": command})), ..Default::default() }],
+        tool_calls: vec![ScriptedCall {
+            name: "run".into(),
+            arguments: Some(json!({"command": command}).to_string()),
+            ..Default::default()
+        }],
         usage: None,
     }
 }

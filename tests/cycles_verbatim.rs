@@ -35,7 +35,7 @@ fn agent(counter: Arc<AtomicUsize>) -> impl Fn(&Recorded) -> Answer + Send + Syn
             if i < STEPS { ("read_file", json!({"path": "big.txt"})) } else { ("done", json!({"summary": "counter at 60"})) };
         Answer {
             text: format!("Step {i}: one more step."),
-            tool_calls: vec![ScriptedCall { name: name.into(), arguments: Some(args), ..Default::default() }],
+            tool_calls: vec![ScriptedCall { name: name.into(), arguments: Some(args.to_string()), ..Default::default() }],
             usage: None,
         }
     }

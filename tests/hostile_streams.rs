@@ -103,7 +103,12 @@ fn workspace() -> (tempfile::TempDir, std::path::PathBuf) {
 async fn server(replies: Vec<Reply>) -> TestServer {
     let done = Answer {
         text: "Done.".into(),
-        tool_calls: vec![ScriptedCall { id: None, name: "done".into(), arguments: Some(json!({"summary": "ok"})), raw_arguments: None }],
+        tool_calls: vec![ScriptedCall {
+            id: None,
+            name: "done".into(),
+            arguments: Some(json!({"summary": "ok"}).to_string()),
+            raw_arguments: None,
+        }],
         usage: None,
     };
     let scenario = Scenario { agent: vec![done], verifier: vec![common::accepting_verdict(); 4], ..Default::default() };

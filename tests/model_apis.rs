@@ -25,7 +25,8 @@ use support::{Recorded, Reply, TestServer, Wire};
 /// claims done; the earlier ones are never served. The verifier accepts.
 fn done_at(at: usize) -> Scenario {
     let mut agent: Vec<Answer> = (0..at).map(|i| Answer { text: format!("unused {i}"), ..Default::default() }).collect();
-    let done = ScriptedCall { id: None, name: "done".into(), arguments: Some(json!({"summary": "finished"})), raw_arguments: None };
+    let done =
+        ScriptedCall { id: None, name: "done".into(), arguments: Some(json!({"summary": "finished"}).to_string()), raw_arguments: None };
     agent.push(Answer { text: "Done.".into(), tool_calls: vec![done], usage: None });
     Scenario { agent, verifier: vec![common::accepting_verdict(); 4], ..Default::default() }
 }

@@ -86,7 +86,7 @@ async fn run(p: &dyn Provider, req: &ModelRequest, policy: &RetryPolicy) -> (Res
 }
 
 fn call(name: &str, args: serde_json::Value) -> ScriptedCall {
-    ScriptedCall { id: None, name: name.into(), arguments: Some(args), raw_arguments: None }
+    ScriptedCall { id: None, name: name.into(), arguments: Some(args.to_string()), raw_arguments: None }
 }
 
 fn tool_answer() -> Answer {

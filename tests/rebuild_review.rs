@@ -17,7 +17,11 @@ const TASK: &str = "Advance the counter to 60, one step at a time";
 fn read(i: usize) -> Answer {
     Answer {
         text: format!("Step {i}: reading the next part."),
-        tool_calls: vec![ScriptedCall { name: "read_file".into(), arguments: Some(json!({"path": "part.txt"})), ..Default::default() }],
+        tool_calls: vec![ScriptedCall {
+            name: "read_file".into(),
+            arguments: Some(json!({"path": "part.txt"}).to_string()),
+            ..Default::default()
+        }],
         usage: None,
     }
 }
@@ -25,7 +29,11 @@ fn read(i: usize) -> Answer {
 fn done() -> Answer {
     Answer {
         text: "Finished.".into(),
-        tool_calls: vec![ScriptedCall { name: "done".into(), arguments: Some(json!({"summary": "counted"})), ..Default::default() }],
+        tool_calls: vec![ScriptedCall {
+            name: "done".into(),
+            arguments: Some(json!({"summary": "counted"}).to_string()),
+            ..Default::default()
+        }],
         usage: None,
     }
 }

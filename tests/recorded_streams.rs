@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use support::{Recorded, Reply, TestServer, Wire};
 
 fn done_call() -> ScriptedCall {
-    ScriptedCall { id: None, name: "done".into(), arguments: Some(json!({"summary": "finished"})), raw_arguments: None }
+    ScriptedCall { id: None, name: "done".into(), arguments: Some(json!({"summary": "finished"}).to_string()), raw_arguments: None }
 }
 
 /// A scenario whose agent answer number `at` (counted in assistant turns of the request)

@@ -204,7 +204,7 @@ arguments = { summary = "read it" }
     );
     let result = finish(s.spawn("read a.txt", Supervision::Headless)).await;
     assert_eq!(result.outcome, Outcome::Done);
-    let tools: Vec<&String> = result
+    let tools: Vec<&std::sync::Arc<str>> = result
         .state
         .messages
         .iter()

@@ -574,7 +574,7 @@ async fn a_supervised_escalation_waits_for_the_supervisor_and_takes_the_note_to_
     let outputs: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::ToolResult { output, .. } => Some(output.clone()),
+            EventKind::ToolResult { output, .. } => Some(output.to_string()),
             _ => None,
         })
         .collect();

@@ -19,7 +19,7 @@ use support::{Recorded, TestServer};
 const KEY_ENV: &str = "ENDURE_WORKFLOW_TEST_KEY";
 
 fn call(name: &str, args: Value) -> ScriptedCall {
-    ScriptedCall { id: None, name: name.into(), arguments: Some(args), raw_arguments: None }
+    ScriptedCall { id: None, name: name.into(), arguments: Some(args.to_string()), raw_arguments: None }
 }
 
 fn say(text: &str, calls: Vec<ScriptedCall>) -> Answer {

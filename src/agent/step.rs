@@ -399,7 +399,8 @@ impl StepRunner {
                         "error: the arguments of this `{}` call are not valid JSON ({e}); nothing was run. \
                          Call the tool again with a JSON object as arguments.",
                         call.name
-                    ),
+                    )
+                    .into(),
                     feedback: Default::default(),
                 })?;
                 return Ok(None);
@@ -423,7 +424,7 @@ impl StepRunner {
                     ok: false,
                     exit_code: None,
                     duration_ms: started.elapsed().as_millis() as u64,
-                    output: denied,
+                    output: denied.into(),
                     feedback: Default::default(),
                 })?;
                 return Ok(None);
@@ -453,7 +454,7 @@ impl StepRunner {
             ok: outcome.ok,
             exit_code: outcome.exit_code,
             duration_ms,
-            output: outcome.output,
+            output: outcome.output.into(),
             feedback: outcome.feedback,
         })?;
         Ok(outcome.done)
@@ -504,7 +505,7 @@ impl StepRunner {
                 ok: outcome.ok,
                 exit_code: outcome.exit_code,
                 duration_ms: started.elapsed().as_millis() as u64,
-                output: outcome.output,
+                output: outcome.output.into(),
                 feedback: outcome.feedback,
             })?;
         }
@@ -543,7 +544,7 @@ impl StepRunner {
                 ok: false,
                 exit_code: None,
                 duration_ms: 0,
-                output: format!("interrupted: {why}"),
+                output: format!("interrupted: {why}").into(),
                 feedback: Default::default(),
             })?;
         }

@@ -68,7 +68,7 @@ impl Verifier<'_> {
             summary,
             checkpoints: &checkpoints,
             users_words: users_words.as_deref(),
-            window: &window.to_vec(),
+            window: &window,
             model: self.model,
             max_tokens: 2048,
             limit_tokens: 100_000,

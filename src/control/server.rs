@@ -276,10 +276,9 @@ async fn forward(write: &mut tokio::net::unix::OwnedWriteHalf, s: &mut Subscript
 }
 
 async fn send_from_log(write: &mut tokio::net::unix::OwnedWriteHalf, log_path: &Path, s: &mut Subscription) -> std::io::Result<()> {
-    let Ok(read) = crate::session::read_log(log_path) else { return Ok(()) };
-    let from = s.next;
-    for ev in read.events.iter().filter(|e| e.seq >= from) {
-        forward(write, s, ev).await?;
+    let Ok(events) = crate::session::log::events_from(log_path, s.next) else { return Ok(()) };
+    for ev in events {
+        forward(write, s, &ev).await?;
     }
     Ok(())
 }

@@ -265,7 +265,7 @@ fn writer_user_message_renders_the_conversation_compactly() {
 fn writer_prompt_trims_huge_tool_results_to_head_and_tail() {
     let mut conv = conversation();
     let huge = format!("HEAD-LINE\n{}TAIL-LINE 3 failed", "x = 1 + 2 # filler line\n".repeat(5_000));
-    conv[2] = Message::Tool { call_id: "c1".into(), name: "run".into(), content: huge, is_error: false };
+    conv[2] = Message::Tool { call_id: "c1".into(), name: "run".into(), content: huge.into(), is_error: false };
     let (_, user) = writer_prompt(&input(&conv, &[], 1_000_000));
     assert!(user.contains("HEAD-LINE") && user.contains("TAIL-LINE 3 failed") && user.contains(tokens::TRIM_MARKER));
     assert!(tokens::estimate(&user) < 3_000, "{}", tokens::estimate(&user));

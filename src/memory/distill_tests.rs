@@ -31,7 +31,7 @@ impl Log {
             ok,
             exit_code: Some(if ok { 0 } else { 1 }),
             duration_ms: 10,
-            output: String::new(),
+            output: "".into(),
             feedback,
         })
     }

@@ -87,7 +87,7 @@ fn history(rng: &mut Rng) -> Vec<Message> {
                 for c in calls {
                     // Now and then a huge output, like a full test log.
                     let content = if rng.below(6) == 0 { words(rng, 1_000, 6_000) } else { words(rng, 0, 300) };
-                    h.push(Message::Tool { call_id: c.id, name: c.name, content, is_error: false });
+                    h.push(Message::Tool { call_id: c.id, name: c.name, content: content.into(), is_error: false });
                 }
             }
         }
@@ -194,7 +194,7 @@ fn huge_history_gives_a_much_smaller_window_with_the_newest_messages() {
         h.push(Message::Tool {
             call_id: format!("c{i}"),
             name: "run".into(),
-            content: format!("run {i}\n{}", "test ok\n".repeat(200)),
+            content: format!("run {i}\n{}", "test ok\n".repeat(200)).into(),
             is_error: false,
         });
     }
@@ -384,7 +384,7 @@ fn calls(n: usize, size: usize) -> Vec<Message> {
         h.push(Message::Tool {
             call_id: format!("c{i}"),
             name: "read_file".into(),
-            content: format!("file {i}\n{}", "line of code\n".repeat(size)),
+            content: format!("file {i}\n{}", "line of code\n".repeat(size)).into(),
             is_error: false,
         });
     }

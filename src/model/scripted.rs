@@ -143,12 +143,31 @@ pub struct ScriptedCall {
     #[serde(default)]
     pub id: Option<String>,
     pub name: String,
-    /// The arguments as a structured value.
-    #[serde(default)]
-    pub arguments: Option<Value>,
+    /// The arguments, written as a structured value and kept as compact JSON text: a parsed
+    /// value per call would make a long scenario (the model of the flat-cost bench) cost
+    /// memory out of proportion to it.
+    #[serde(default, with = "json_text")]
+    pub arguments: Option<String>,
     /// The arguments as raw text, to script malformed JSON.
     #[serde(default)]
     pub raw_arguments: Option<String>,
+}
+
+/// A structured value in the scenario, compact JSON text in memory.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _, ser::Error as _};
+    use serde_json::Value;
+
+    pub fn serialize<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(text) => serde_json::from_str::<Value>(text).map_err(S::Error::custom)?.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Option::<Value>::deserialize(d)?.map(|v| serde_json::to_string(&v).map_err(D::Error::custom)).transpose()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,10 +218,7 @@ impl Answer {
             .map(|(i, c)| ToolCallRequest {
                 id: c.id.clone().unwrap_or_else(|| format!("call_{answer}_{i}")),
                 name: c.name.clone(),
-                arguments: c
-                    .raw_arguments
-                    .clone()
-                    .unwrap_or_else(|| c.arguments.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "{}".to_string())),
+                arguments: c.raw_arguments.clone().unwrap_or_else(|| c.arguments.clone().unwrap_or_else(|| "{}".to_string())),
             })
             .collect()
     }
@@ -221,8 +237,11 @@ impl Answer {
         let mut a = self.clone();
         a.text = a.text.replace(CORRECTION_PLACEHOLDER, correction);
         for call in &mut a.tool_calls {
-            if let Some(args) = call.arguments.as_mut() {
-                fill(args, correction);
+            if let Some(args) = call.arguments.as_mut()
+                && let Ok(mut v) = serde_json::from_str::<Value>(args)
+            {
+                fill(&mut v, correction);
+                *args = v.to_string();
             }
         }
         a

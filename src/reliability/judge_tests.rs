@@ -81,7 +81,7 @@ fn context_is_trimmed_to_fit_keeping_the_newest() {
         window.push(Message::Tool {
             call_id: format!("c{i}"),
             name: "run".into(),
-            content: format!("output {i}\n").repeat(200),
+            content: format!("output {i}\n").repeat(200).into(),
             is_error: false,
         });
     }

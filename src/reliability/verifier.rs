@@ -12,7 +12,10 @@ use serde_json::{Map, Value};
 use crate::jsonfind::Found;
 use crate::memory::checkpoint::render_markdown;
 use crate::memory::tokens;
-use crate::model::ModelRequest;
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::model::{Conversation, ModelRequest};
 use crate::protocol::{Checkpoint, Message, Role, ToolCallRequest};
 
 const VERIFIER_PROMPT: &str = include_str!("../../assets/prompts/verifier.md");
@@ -101,8 +104,9 @@ pub struct VerifierInput<'a> {
     /// After a rollover: the user's own words (task, goal, corrections), verbatim, which the
     /// request always carries whatever else has to be left out.
     pub users_words: Option<&'a str>,
-    /// The agent's current context window.
-    pub window: &'a [Message],
+    /// The agent's current context window, shared with the session's state: the request takes
+    /// copies only of the messages it keeps.
+    pub window: &'a Conversation,
     pub model: &'a str,
     pub max_tokens: u32,
     /// Tokens the whole prompt (system and messages) may take.
@@ -184,10 +188,15 @@ fn user_cost(text: &str) -> u64 {
 }
 
 /// The whole message list for `room` tokens.
+///
+/// A long session's window is far larger than the verifier's room, and copying all of it to
+/// keep the newest part would make the check at `done` cost memory in proportion to the
+/// session: units are located by index, costed newest first only until the room is spent,
+/// and only the kept ones are copied into the request.
 fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
-    let units = units(input.window);
-    let total: usize = units.iter().map(Vec::len).sum();
-    let unit_costs: Vec<u64> = units.iter().map(tokens::estimate_messages).collect();
+    let window = input.window;
+    let bounds = unit_bounds(window);
+    let total = window.len();
 
     let mut last = closing(input.goal, input.summary);
     let base = user_cost(&opening(input.users_words, Some(""), total, total)) + 1;
@@ -197,9 +206,21 @@ fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     }
     let avail = room.saturating_sub(user_cost(&last) + base);
 
+    // Costs of the newest units, newest first, until they pass `avail`: no older unit could
+    // be kept, and the share below only needs to know the window passes half of `avail`.
+    let mut costs_newest_first: Vec<u64> = Vec::new();
+    let mut window_full: u64 = 0;
+    for r in bounds.iter().rev() {
+        if window_full > avail {
+            break;
+        }
+        let cost = tokens::estimate_messages(&unit(window, r.clone()));
+        window_full += cost;
+        costs_newest_first.push(cost);
+    }
+
     // The window is the primary evidence and the checkpoints summarise what it no longer
     // shows, so each is guaranteed half of the room and either may use what the other leaves.
-    let window_full: u64 = unit_costs.iter().sum();
     let cp_budget = avail - window_full.min(avail / 2);
     let n = input.checkpoints.len();
     let mut cp_text: Option<String> = None;
@@ -222,7 +243,7 @@ fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     let window_budget = avail.saturating_sub(cp_cost);
     let mut kept = 0;
     let mut used = 0;
-    for cost in unit_costs.iter().rev() {
+    for cost in &costs_newest_first {
         if used + cost > window_budget {
             break;
         }
@@ -231,10 +252,12 @@ fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
     }
 
     let assemble = |kept: usize| -> Vec<Message> {
-        let first_kept = units.len() - kept;
-        let dropped: usize = units[..first_kept].iter().map(Vec::len).sum();
+        let first_kept = bounds.len() - kept;
+        let dropped = bounds.get(first_kept).map_or(total, |r| r.start);
         let mut messages = vec![Message::User { text: opening(input.users_words, cp_text.as_deref(), dropped, total) }];
-        messages.extend(units[first_kept..].iter().flatten().cloned());
+        for r in &bounds[first_kept..] {
+            messages.extend(unit(window, r.clone()));
+        }
         messages.push(Message::User { text: last.clone() });
         messages
     };
@@ -248,58 +271,69 @@ fn fit(input: &VerifierInput, room: u64) -> Vec<Message> {
 }
 
 /// The window cut into units that must stay together (a user message; an answer; an answer
-/// with tool calls and all their results), each already made valid to send: tool results are
-/// cut to [`TOOL_RESULT_TOKENS`], a call without a recorded result becomes a note in its
-/// answer's text (providers reject an unanswered call), and a result without its call becomes
-/// a user message (providers reject that too, and its content is still evidence).
-fn units(window: &[Message]) -> Vec<Vec<Message>> {
-    let trimmed = |content: &str| tokens::trim_middle(content, TOOL_RESULT_TOKENS).into_owned();
+/// with tool calls and all their results), as index ranges in order.
+fn unit_bounds(window: &Conversation) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < window.len() {
-        match &window[i] {
-            Message::Assistant { text, tool_calls, .. } if !tool_calls.is_empty() => {
-                let mut results = Vec::new();
-                let mut j = i + 1;
-                while let Some(Message::Tool { call_id, name, content, is_error }) = window.get(j) {
-                    if !tool_calls.iter().any(|c| &c.id == call_id) {
-                        break;
-                    }
-                    results.push(Message::Tool {
-                        call_id: call_id.clone(),
-                        name: name.clone(),
-                        content: trimmed(content),
-                        is_error: *is_error,
-                    });
-                    j += 1;
+        let mut j = i + 1;
+        if let Some(Message::Assistant { tool_calls, .. }) = window.get(i) {
+            while let Some(Message::Tool { call_id, .. }) = window.get(j) {
+                if !tool_calls.iter().any(|c| &c.id == call_id) {
+                    break;
                 }
-                let answered = |c: &ToolCallRequest| results.iter().any(|r| matches!(r, Message::Tool { call_id, .. } if *call_id == c.id));
-                let (kept, unanswered): (Vec<ToolCallRequest>, Vec<ToolCallRequest>) =
-                    tool_calls.iter().cloned().map(trim_call).partition(|c| answered(c));
-                let mut text = text.clone();
-                for c in &unanswered {
-                    if !text.is_empty() {
-                        text.push('\n');
-                    }
-                    text.push_str(&format!("[tool call `{}` {} — no result recorded]", c.name, c.arguments));
-                }
-                let mut unit = vec![Message::Assistant { text, tool_calls: kept, blocks: Vec::new() }];
-                unit.extend(results);
-                out.push(unit);
-                i = j;
-            }
-            Message::Tool { name, content, .. } => {
-                let text = format!("[result of a `{name}` call made before this transcript]\n{}", trimmed(content));
-                out.push(vec![Message::User { text }]);
-                i += 1;
-            }
-            other => {
-                out.push(vec![other.clone()]);
-                i += 1;
+                j += 1;
             }
         }
+        out.push(i..j);
+        i = j;
     }
     out
+}
+
+/// One unit of the window made valid to send: tool results are cut to
+/// [`TOOL_RESULT_TOKENS`], a call without a recorded result becomes a note in its answer's
+/// text (providers reject an unanswered call), and a result without its call becomes a user
+/// message (providers reject that too, and its content is still evidence).
+fn unit(window: &Conversation, r: Range<usize>) -> Vec<Message> {
+    // A result short enough to go whole is shared with the window, not copied.
+    let trimmed = |content: &Arc<str>| -> Arc<str> {
+        match tokens::trim_middle(content, TOOL_RESULT_TOKENS) {
+            std::borrow::Cow::Borrowed(_) => content.clone(),
+            std::borrow::Cow::Owned(cut) => cut.into(),
+        }
+    };
+    let mut messages = r.filter_map(|i| window.get(i));
+    let Some(first) = messages.next() else { return Vec::new() };
+    match first {
+        Message::Assistant { text, tool_calls, .. } if !tool_calls.is_empty() => {
+            let results: Vec<Message> = messages
+                .filter_map(|m| match m {
+                    Message::Tool { call_id, name, content, is_error } => {
+                        Some(Message::Tool { call_id: call_id.clone(), name: name.clone(), content: trimmed(content), is_error: *is_error })
+                    }
+                    _ => None,
+                })
+                .collect();
+            let answered = |c: &ToolCallRequest| results.iter().any(|r| matches!(r, Message::Tool { call_id, .. } if *call_id == c.id));
+            let (kept, unanswered): (Vec<ToolCallRequest>, Vec<ToolCallRequest>) =
+                tool_calls.iter().cloned().map(trim_call).partition(|c| answered(c));
+            let mut text = text.clone();
+            for c in &unanswered {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&format!("[tool call `{}` {} — no result recorded]", c.name, c.arguments));
+            }
+            let mut unit = vec![Message::Assistant { text, tool_calls: kept, blocks: Vec::new() }];
+            unit.extend(results);
+            unit
+        }
+        Message::Tool { name, content, .. } => {
+            vec![Message::User { text: format!("[result of a `{name}` call made before this transcript]\n{}", trimmed(content)) }]
+        }
+        other => vec![other.clone()],
+    }
 }
 
 /// The call with its long argument strings cut in the middle. The arguments stay valid JSON

@@ -130,7 +130,7 @@ fn small_window() -> Vec<Message> {
     ]
 }
 
-fn input<'a>(window: &'a [Message], cps: &'a [(String, Checkpoint)], limit: u64) -> VerifierInput<'a> {
+fn input<'a>(window: &'a Conversation, cps: &'a [(String, Checkpoint)], limit: u64) -> VerifierInput<'a> {
     VerifierInput {
         goal: "median() returns the mean of the two middle values for even-length lists; all tests pass",
         summary: "Fixed median; pytest passes.",
@@ -146,7 +146,7 @@ fn input<'a>(window: &'a [Message], cps: &'a [(String, Checkpoint)], limit: u64)
 #[test]
 fn request_shape_and_native_messages() {
     let window = small_window();
-    let req = verifier_request(&input(&window, &[], 100_000));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &[], 100_000));
     assert_eq!(req.role, Role::Verifier);
     assert_eq!(req.temperature, Some(0.0));
     assert_eq!(req.model, "verifier-model");
@@ -172,7 +172,7 @@ fn checkpoints_come_first_oldest_first() {
         ("1.1".to_string(), checkpoint("Fix median", &["tests live in tests/test_stats.py"])),
         ("2.1".to_string(), checkpoint("Fix median", &["median used integer division"])),
     ];
-    let req = verifier_request(&input(&window, &cps, 100_000));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &cps, 100_000));
     let Message::User { text } = &req.messages[0] else { panic!("first message must be a user message") };
     assert!(text.contains("before the current window"), "{text}");
     let a = text.find("# Checkpoint 1.1").expect("first checkpoint");
@@ -185,7 +185,7 @@ fn checkpoints_come_first_oldest_first() {
 #[test]
 fn a_window_starting_with_an_assistant_message_still_opens_with_a_user_message() {
     let window = small_window()[1..].to_vec();
-    let req = verifier_request(&input(&window, &[], 100_000));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &[], 100_000));
     assert!(matches!(&req.messages[0], Message::User { .. }));
     assert_eq!(&req.messages.to_vec()[1..req.messages.len() - 1], window.as_slice());
 }
@@ -194,7 +194,7 @@ fn a_window_starting_with_an_assistant_message_still_opens_with_a_user_message()
 fn unanswered_calls_and_orphan_results_are_made_sendable() {
     let window =
         vec![tool("c0", "run", "orphan output: 3 passed"), assistant("All done.", vec![call("c9", "done", r#"{"summary":"ok"}"#)])];
-    let req = verifier_request(&input(&window, &[], 100_000));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &[], 100_000));
     let all = req.messages.to_vec();
     let body = &all[1..all.len() - 1];
     let Message::User { text } = &body[0] else { panic!("orphan result becomes a user message: {body:?}") };
@@ -212,7 +212,7 @@ fn long_tool_results_are_trimmed_in_the_middle() {
         assistant("", vec![call("c1", "run", r#"{"cmd":"make"}"#)]),
         tool("c1", "run", &format!("BUILD START\n{big}RESULT: 12 passed")),
     ];
-    let req = verifier_request(&input(&window, &[], 1_000_000));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &[], 1_000_000));
     let Message::Tool { content, .. } = &req.messages[3] else { panic!("{:?}", req.messages[3]) };
     assert!(tokens::estimate(content) <= TOOL_RESULT_TOKENS);
     assert!(content.starts_with("BUILD START") && content.ends_with("RESULT: 12 passed"));
@@ -255,7 +255,7 @@ fn a_huge_window_fits_the_limit_without_splitting_calls_from_results() {
     window.push(tool("z", "run", "120 passed"));
     let cps = vec![("3.2".to_string(), checkpoint("Implement the parser.", &["parser handles nested lists"]))];
     let limit = 20_000;
-    let req = verifier_request(&input(&window, &cps, limit));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &cps, limit));
 
     let total = tokens::estimate(&req.system) + tokens::estimate_messages(&req.messages);
     assert!(total <= limit, "{total} > {limit}");
@@ -279,7 +279,7 @@ fn many_big_checkpoints_leave_room_for_the_window() {
     let cps: Vec<(String, Checkpoint)> = (1..=6).map(|i| (format!("{i}.1"), checkpoint("Implement", &refs))).collect();
     let window = small_window();
     let limit = 12_000;
-    let req = verifier_request(&input(&window, &cps, limit));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &cps, limit));
     let total = tokens::estimate(&req.system) + tokens::estimate_messages(&req.messages);
     assert!(total <= limit, "{total} > {limit}");
     // The small window is kept whole; the newest checkpoint is there, the oldest is not.
@@ -291,7 +291,7 @@ fn many_big_checkpoints_leave_room_for_the_window() {
 #[test]
 fn a_tiny_limit_still_asks_the_question() {
     let window = small_window();
-    let req = verifier_request(&input(&window, &[], tokens::estimate(VERIFIER_PROMPT) + 200));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &[], tokens::estimate(VERIFIER_PROMPT) + 200));
     assert!(matches!(&req.messages[0], Message::User { .. }));
     assert!(matches!(req.messages.last(), Some(Message::User { .. })));
     assert!(req.messages.len() == 2, "no room for the window: {:?}", req.messages);
@@ -309,7 +309,7 @@ fn a_big_write_keeps_valid_json_arguments_and_does_not_hide_older_evidence() {
         assistant("", vec![call("w", "write_file", &args)]),
         tool("w", "write_file", "wrote big.py"),
     ];
-    let req = verifier_request(&input(&window, &[], 8_000));
+    let req = verifier_request(&input(&Conversation::from(window.clone()), &[], 8_000));
     assert!(req.messages.iter().any(|m| text_of(m).contains("EARLY EVIDENCE")), "older evidence kept");
     let Some(Message::Assistant { tool_calls, .. }) =
         req.messages.iter().find(|m| matches!(m, Message::Assistant { tool_calls, .. } if tool_calls.iter().any(|c| c.id == "w")))
@@ -330,7 +330,7 @@ fn after_a_rollover_the_users_words_are_kept_whatever_else_is_cut() {
         &["Never skip a number".to_string()],
     );
     // A window far over the limit: most of it is left out, the user's words are not.
-    let big: Vec<Message> = (0..200)
+    let big: Conversation = (0..200)
         .flat_map(|i| {
             vec![
                 assistant("", vec![call(&format!("c{i}"), "run", r#"{"cmd":"./step.sh"}"#)]),

@@ -184,7 +184,7 @@ pub fn keep(e: &Event) -> Option<Event> {
             ok: *ok,
             exit_code: None,
             duration_ms: 0,
-            output: String::new(),
+            output: "".into(),
             feedback: crate::protocol::Feedback { tests: feedback.tests, ..Default::default() },
         },
         EventKind::RolledBack { to, snapshot, cycle, restored, removed, .. } => EventKind::RolledBack {

@@ -54,7 +54,7 @@ impl Log {
             ok: tests.1 == 0,
             exit_code: Some(0),
             duration_ms: 1,
-            output: String::new(),
+            output: "".into(),
             feedback: Feedback { tests: Some(TestCounts { passed: tests.0, failed: tests.1, skipped: 0 }), ..Default::default() },
         });
         self.push(EventKind::StepFinished { step })

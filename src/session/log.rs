@@ -5,7 +5,7 @@
 //! torn or unparsable line is skipped with a warning.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use crate::protocol::Event;
@@ -44,6 +44,41 @@ pub fn parse_log(bytes: &[u8], name: &str) -> LogRead {
         }
     }
     out
+}
+
+/// The events of a log from sequence number `from` on, read a line at a time. A client that
+/// catches up on the tail of a long session (the control socket at the end of a run, or
+/// after it lagged) neither holds nor parses the whole log for it; lines before `from` are
+/// skipped by their leading `seq`. Torn or unparsable lines are skipped, as `parse_log` does.
+pub fn events_from(path: &Path, from: u64) -> Result<impl Iterator<Item = Event> + Send + use<>, LogError> {
+    let file = File::open(path).map_err(|source| LogError::Io { path: path.display().to_string(), source })?;
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    Ok(std::iter::from_fn(move || {
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+            if leading_seq(&line).is_some_and(|seq| seq < from) {
+                continue;
+            }
+            if let Ok(ev) = serde_json::from_slice::<Event>(&line)
+                && ev.seq >= from
+            {
+                return Some(ev);
+            }
+        }
+    }))
+}
+
+/// The `seq` a log line starts with (every line `EventLog` writes does), without parsing the
+/// rest of it.
+fn leading_seq(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"seq\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(rest.get(..digits)?).ok()?.parse().ok()
 }
 
 /// The writer side of a session's log.
@@ -128,5 +163,29 @@ mod tests {
         let read = read_log(&path).unwrap();
         assert_eq!(read.events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
         assert_eq!(read.warnings.len(), 1);
+    }
+
+    #[test]
+    fn events_from_reads_the_tail_past_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s/events.jsonl");
+        let mut log = EventLog::open(&path).unwrap();
+        for seq in 0..40 {
+            log.append(&ev(seq)).unwrap();
+        }
+        drop(log);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":40,\"ts\":\"2026-01-01T00:00:00Z\",\"type\":\"warn\n\n").unwrap();
+        drop(f);
+        let mut log = EventLog::open(&path).unwrap();
+        log.append(&ev(41)).unwrap();
+        drop(log);
+        let seqs = |from| events_from(&path, from).unwrap().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(37), vec![37, 38, 39, 41]);
+        assert_eq!(seqs(0).len(), 41);
+        assert_eq!(seqs(42), Vec::<u64>::new());
+        assert_eq!(leading_seq(b"{\"seq\":12345,\"ts\":1}"), Some(12345));
+        assert_eq!(leading_seq(b"{\"ts\":1,\"seq\":3}"), None, "no fast path: the line is parsed");
+        assert!(events_from(&dir.path().join("missing.jsonl"), 0).is_err());
     }
 }

@@ -43,7 +43,7 @@ impl SessionView {
     pub fn new(entry: Entry) -> SessionView {
         SessionView {
             entry,
-            state: WorkbenchState::default(),
+            state: WorkbenchState::rows_only(),
             waiting: Waiting::default(),
             latest: None,
             closed: false,

@@ -74,19 +74,27 @@ pub struct ToolCell {
     pub call_id: String,
     pub name: String,
     pub step: u64,
-    pub args: Value,
+    /// The arguments as compact JSON, parsed when shown (`args_value`): a parsed value costs
+    /// hundreds of bytes, and a cell is kept for every call of the session.
+    pub args: String,
     pub started: DateTime<Utc>,
     pub status: ToolStatus,
     pub duration_ms: Option<u64>,
     pub exit_code: Option<i32>,
-    pub output: String,
+    /// Shared with the event and the runtime's conversation (see `Message::Tool`).
+    pub output: std::sync::Arc<str>,
     pub tests: Option<TestCounts>,
 }
 
 impl ToolCell {
     /// The one thing the call is about, so a collapsed line says what was touched.
     pub fn target(&self) -> String {
-        call_target(&self.name, &self.args)
+        call_target(&self.name, &self.args_value())
+    }
+
+    /// The arguments, parsed (null when they are not JSON, which a cell never holds).
+    pub fn args_value(&self) -> Value {
+        serde_json::from_str(&self.args).unwrap_or(Value::Null)
     }
 }
 
@@ -365,6 +373,11 @@ pub struct WorkbenchState {
     last_quality: Option<f64>,
     tool_cells: HashMap<String, usize>,
     correction_cells: HashMap<u64, usize>,
+    /// A fleet row's fold (`rows_only`): the run state, the counters and the per-step samples,
+    /// but no transcript, file changes, attempt log or subagent projections. A fleet follows
+    /// every running session at once, and holding each one's transcript would make it cost
+    /// memory in proportion to every session's length.
+    rows_only: bool,
 }
 
 impl WorkbenchState {
@@ -374,6 +387,11 @@ impl WorkbenchState {
             s.apply(e);
         }
         s
+    }
+
+    /// The fold a fleet row needs: see `rows_only`.
+    pub fn rows_only() -> WorkbenchState {
+        WorkbenchState { rows_only: true, ..WorkbenchState::default() }
     }
 
     pub fn in_progress_task(&self) -> Option<usize> {
@@ -391,7 +409,7 @@ impl WorkbenchState {
         // The workbench draws the events; the conversation the runtime holds is not kept twice.
         self.core.counters_only = true;
         self.core.apply(ev);
-        if let Some(kept) = crate::session::attempts::keep(ev) {
+        if let Some(kept) = crate::session::attempts::keep(ev).filter(|_| !self.rows_only) {
             self.attempt_log.push(kept);
         }
         if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
@@ -484,13 +502,13 @@ impl WorkbenchState {
                 },
             ),
             EventKind::ToolCall { step, call_id, name, args } => {
-                self.open_tool_cell(id, call_id, name, *step, args.clone(), ev.ts);
+                self.open_tool_cell(id, call_id, name, *step, args, ev.ts);
             }
             EventKind::ToolResult { step, call_id, name, ok, exit_code, duration_ms, output, feedback } => {
                 let idx = match self.tool_cells.get(call_id) {
                     Some(i) => *i,
                     // A result without its call (a log cut mid-step): still show it.
-                    None => self.open_tool_cell(id, call_id, name, *step, Value::Null, ev.ts),
+                    None => self.open_tool_cell(id, call_id, name, *step, &Value::Null, ev.ts),
                 };
                 if let Some(cell) = self.cells.get_mut(idx) {
                     if let CellKind::Tool(t) = &mut cell.kind {
@@ -511,6 +529,7 @@ impl WorkbenchState {
                     s.tool_results += 1;
                 }
             }
+            EventKind::FileChanged { .. } if self.rows_only => {}
             EventKind::FileChanged { step, path, before, after, diff } => {
                 let (plus, minus) = count_diff(diff);
                 self.session_diff.apply(path, before.as_deref(), after.as_deref(), diff);
@@ -826,7 +845,9 @@ impl WorkbenchState {
             | EventKind::AgentFinished { .. }
             | EventKind::AgentFailed { .. }
             | EventKind::SubagentEvent { .. } => {
-                self.workflow.apply(ev);
+                if !self.rows_only {
+                    self.workflow.apply(ev);
+                }
                 self.apply_workflow_run_state(&ev.kind);
                 if let Some((failed, text)) = crate::workflow::describe::milestone(&ev.kind) {
                     let level = if failed { NoticeLevel::Warning } else { NoticeLevel::Info };
@@ -975,20 +996,23 @@ impl WorkbenchState {
     }
 
     /// Adds a running tool call's cell and returns its index.
-    fn open_tool_cell(&mut self, id: u64, call_id: &str, name: &str, step: u64, args: Value, started: DateTime<Utc>) -> usize {
+    fn open_tool_cell(&mut self, id: u64, call_id: &str, name: &str, step: u64, args: &Value, started: DateTime<Utc>) -> usize {
         let idx = self.cells.len();
+        if self.rows_only {
+            return idx;
+        }
         self.push(
             id,
             CellKind::Tool(Box::new(ToolCell {
                 call_id: call_id.to_string(),
                 name: name.to_string(),
                 step,
-                args,
+                args: args.to_string(),
                 started,
                 status: ToolStatus::Running,
                 duration_ms: None,
                 exit_code: None,
-                output: String::new(),
+                output: "".into(),
                 tests: None,
             })),
         );
@@ -1007,6 +1031,9 @@ impl WorkbenchState {
     }
 
     fn push(&mut self, id: u64, kind: CellKind) {
+        if self.rows_only {
+            return;
+        }
         self.cells.push(Cell { id, revision: 0, kind });
     }
 

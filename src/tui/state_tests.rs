@@ -457,19 +457,39 @@ fn a_tool_call_reads_the_same_in_the_transcript_and_everywhere_else() {
         call_id: "c".into(),
         name: "search".into(),
         step: 1,
-        args: args.clone(),
+        args: args.to_string(),
         started: t0(),
         status: ToolStatus::Ok,
         duration_ms: None,
         exit_code: None,
-        output: String::new(),
+        output: "".into(),
         tests: None,
     };
     assert_eq!(cell.target(), "/fn add/ in src");
     assert_eq!(cell.target(), call_target("search", &args));
     // A long, multi-line command: one line, whole (each view cuts it to its own room only).
     let command = format!("cat <<'EOF' > notes.txt\n{}\nEOF", "x".repeat(120));
-    let run = ToolCell { name: "run".into(), args: serde_json::json!({ "command": command }), ..cell };
+    let run = ToolCell { name: "run".into(), args: serde_json::json!({ "command": command }).to_string(), ..cell };
     assert_eq!(run.target(), command.replace('\n', " "));
-    assert_eq!(run.target(), call_target("run", &run.args));
+    assert_eq!(run.target(), call_target("run", &run.args_value()));
+}
+
+#[test]
+fn a_fleet_rows_fold_has_every_figure_of_the_full_fold_and_no_transcript() {
+    for events in [demo_session(), finished_session()] {
+        let full = WorkbenchState::from_events(&events);
+        let mut rows = WorkbenchState::rows_only();
+        for e in &events {
+            rows.apply(e);
+        }
+        assert!(!full.cells.is_empty() && !full.changes.is_empty() && !full.attempt_log.is_empty());
+        assert!(rows.cells.is_empty() && rows.changes.is_empty() && rows.attempt_log.is_empty() && rows.tool_cells.is_empty());
+        assert_eq!(rows.run, full.run);
+        assert_eq!(rows.run_label(), full.run_label());
+        assert_eq!(rows.step(), full.step());
+        assert_eq!(rows.samples, full.samples);
+        assert_eq!(rows.core.usage, full.core.usage);
+        assert_eq!(rows.finished_at, full.finished_at);
+        assert_eq!(rows.running_tools(), full.running_tools());
+    }
 }

@@ -229,7 +229,7 @@ pub fn long_session_with(n: usize, lines: usize) -> Vec<Event> {
             ok: true,
             exit_code: Some(0),
             duration_ms: 900,
-            output: (0..10).map(|i| format!("test t{i} ... ok")).collect::<Vec<_>>().join("\n"),
+            output: (0..10).map(|i| format!("test t{i} ... ok")).collect::<Vec<_>>().join("\n").into(),
             feedback: Feedback { tests: Some(TestCounts { passed: 10, failed: 0, skipped: 0 }), ..Feedback::default() },
         });
         s.push(EventKind::StepFinished { step });

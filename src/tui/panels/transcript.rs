@@ -429,11 +429,11 @@ fn layout_entry(ctx: &RenderCtx, e: &Entry, width: usize, expanded: bool) -> Vec
                 if expanded {
                     let dim = th.style("ui.dim");
                     out.push(Line::styled("  arguments:", dim));
-                    let args = serde_json::to_string_pretty(&t.args).unwrap_or_else(|_| t.args.to_string());
+                    let args = serde_json::to_string_pretty(&t.args_value()).unwrap_or_else(|_| t.args.clone());
                     out.extend(styled_wrap(&args, width, "    ", th.style("transcript.tool.args")));
                     let exit = t.exit_code.map(|c| format!(" (exit {c})")).unwrap_or_default();
                     out.push(Line::styled(format!("  output{exit}:"), dim));
-                    let output = if t.output.is_empty() { "(none yet)" } else { t.output.as_str() };
+                    let output = if t.output.is_empty() { "(none yet)" } else { &t.output };
                     out.extend(styled_wrap(output, width, "    ", th.style("transcript.tool.output")));
                 }
             }
