@@ -187,11 +187,25 @@ impl Scenario {
     }
 
     pub fn parse(text: &str, json: bool) -> Result<Scenario, String> {
-        if json {
-            serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))
+        let mut scenario: Scenario = if json {
+            serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?
         } else {
-            toml::from_str(text).map_err(|e| crate::config::describe_toml_error(text, &e))
+            toml::from_str(text).map_err(|e| crate::config::describe_toml_error(text, &e))?
+        };
+        scenario.compact();
+        Ok(scenario)
+    }
+
+    /// Gives back the room a parsed list reserves past its items: an answer's one tool call
+    /// would otherwise hold room for four, for every step of a long script.
+    fn compact(&mut self) {
+        for answers in [&mut self.agent, &mut self.writer, &mut self.verifier, &mut self.judge, &mut self.when_correction] {
+            answers.shrink_to_fit();
+            for a in answers.iter_mut() {
+                a.tool_calls.shrink_to_fit();
+            }
         }
+        self.subagents.values_mut().for_each(Scenario::compact);
     }
 
     pub fn answers(&self, role: Role) -> &[Answer] {

@@ -351,3 +351,19 @@ fn after_a_rollover_the_users_words_are_kept_whatever_else_is_cut() {
     assert!(first.contains("were left out"), "the window was cut: {first}");
     assert!(crate::memory::tokens::estimate_messages(&req.messages) + crate::memory::tokens::estimate(&req.system) <= 6_000);
 }
+
+#[test]
+fn the_request_shares_the_results_it_keeps_whole_and_copies_none_it_leaves_out() {
+    let window: Conversation = small_window().into();
+    let req = verifier_request(&input(&window, &[], 100_000));
+    let shared = req
+        .messages
+        .iter()
+        .filter_map(|m| match m {
+            Message::Tool { content, .. } => Some(content),
+            _ => None,
+        })
+        .filter(|c| window.iter().any(|w| matches!(w, Message::Tool { content, .. } if Arc::ptr_eq(content, c))))
+        .count();
+    assert_eq!(shared, 3, "every short result is the window's own, not a copy");
+}

@@ -1,6 +1,6 @@
 use super::*;
 use crate::tui::panels::{memory::MemoryView, transcript_panel::TranscriptPanel};
-use crate::tui::testkit::{default_keymap, demo_session, finished_session, long_session, t0};
+use crate::tui::testkit::{default_keymap, demo_session, finished_session, long_session, long_session_with, t0};
 use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -281,6 +281,28 @@ fn expand_shows_arguments_and_output() {
     assert!(expanded.contains("4 passed; 0 failed"));
     app.handle_key(code(KeyCode::Enter));
     assert!(!draw(&mut app, 100, 40).contains("arguments:"));
+}
+
+#[test]
+fn the_wrap_cache_keeps_what_is_near_the_screen_not_the_whole_session() {
+    let (mut app, _rx) = live_app(&long_session_with(6000, 1));
+    let top = {
+        app.handle_key(code(KeyCode::Home));
+        draw(&mut app, 120, 40)
+    };
+    // Every entry of the session passes over the screen once.
+    let mut pages = 0;
+    while !app.panel::<TranscriptPanel>().view.following() && pages < 10_000 {
+        app.handle_key(code(KeyCode::PageDown));
+        draw(&mut app, 120, 40);
+        pages += 1;
+    }
+    let cells = app.state.cells.len();
+    let kept = app.panel::<TranscriptPanel>().view.cache.len();
+    assert!(cells > 2 * 512 && kept <= 512, "{kept} of {cells} entries kept laid out");
+    // What was evicted is laid out again, the same, when scrolled back to.
+    app.handle_key(code(KeyCode::Home));
+    assert_eq!(draw(&mut app, 120, 40), top);
 }
 
 #[test]

@@ -231,7 +231,9 @@ impl WorkbenchState {
                 }
                 None
             }
-            EventKind::ToolResult { call_id, .. } => self.tool_cells.get(call_id).copied(),
+            // A call has one result: its entry is done with, and would otherwise be kept for
+            // every call of the session.
+            EventKind::ToolResult { call_id, .. } => self.tool_cells.remove(call_id),
             EventKind::CorrectionDelivered { id, .. } => self.correction_cells.get(id).copied(),
             _ => None,
         };

@@ -493,3 +493,28 @@ fn a_fleet_rows_fold_has_every_figure_of_the_full_fold_and_no_transcript() {
         assert_eq!(rows.running_tools(), full.running_tools());
     }
 }
+
+#[test]
+fn a_tool_output_is_held_once_by_the_event_the_conversation_and_the_transcript() {
+    let output: std::sync::Arc<str> = "x".repeat(4096).into();
+    let events = [
+        ev(EventKind::ToolCall { step: 1, call_id: "a".into(), name: "run".into(), args: json!({"command": "make"}) }),
+        ev(EventKind::ToolResult {
+            step: 1,
+            call_id: "a".into(),
+            name: "run".into(),
+            ok: true,
+            exit_code: Some(0),
+            duration_ms: 5,
+            output: output.clone(),
+            feedback: Feedback::default(),
+        }),
+    ];
+    let core = crate::session::SessionState::from_events(&events);
+    let view = WorkbenchState::from_events(&events);
+    let Some(crate::protocol::Message::Tool { content, .. }) = core.messages.last() else { panic!("{:?}", core.messages) };
+    assert!(std::sync::Arc::ptr_eq(content, &output), "the conversation shares the event's output");
+    let Some(CellKind::Tool(t)) = view.cells.last().map(|c| &c.kind) else { panic!("{:?}", view.cells) };
+    assert!(std::sync::Arc::ptr_eq(&t.output, &output), "the transcript shares it too");
+    assert!(view.tool_cells.is_empty(), "a finished call's lookup entry is not kept");
+}

@@ -78,6 +78,8 @@ struct Cached {
     width: u16,
     revision: u64,
     lines: Rows,
+    /// When it was last asked for (`WrapCache::tick`), for eviction.
+    used: u64,
 }
 
 /// The streaming answer's layout between frames. The text only grows within an attempt, so
@@ -130,11 +132,51 @@ impl StreamLayout {
     }
 }
 
+/// Entries kept laid out at most. A frame shows at most a screenful of entries and a scroll
+/// walks a screenful more, so this is several screens' worth; the rest of a long session is
+/// laid out again when scrolled to, rather than kept for its whole length.
+const CACHE_ENTRIES: usize = 512;
+
 #[derive(Default)]
 pub struct WrapCache {
     map: HashMap<u64, Cached>,
+    tick: u64,
     pub hits: u64,
     pub misses: u64,
+}
+
+impl WrapCache {
+    fn get(&mut self, id: u64, width: u16, revision: u64) -> Option<Rows> {
+        self.tick += 1;
+        let c = self.map.get_mut(&id).filter(|c| c.width == width && c.revision == revision)?;
+        c.used = self.tick;
+        Some(c.lines.clone())
+    }
+
+    fn insert(&mut self, id: u64, width: u16, revision: u64, lines: Rows) {
+        if self.map.len() >= CACHE_ENTRIES && !self.map.contains_key(&id) {
+            self.evict_older_half();
+        }
+        self.map.insert(id, Cached { width, revision, lines, used: self.tick });
+    }
+
+    /// Drops the least recently used half: one pass per `CACHE_ENTRIES / 2` insertions.
+    fn evict_older_half(&mut self) {
+        let mut used: Vec<u64> = self.map.values().map(|c| c.used).collect();
+        let mid = used.len() / 2;
+        let (_, median, _) = used.select_nth_unstable(mid);
+        let median = *median;
+        self.map.retain(|_, c| c.used >= median);
+    }
+
+    /// Entries laid out and kept.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
 }
 
 #[derive(Default)]
@@ -205,13 +247,9 @@ impl TranscriptView {
         let width = self.width;
         // Tool lines show a live duration while running, so they are not cached then.
         let live = matches!(&e, Entry::Cell(Cell { kind: CellKind::Tool(t), .. }) if t.status == ToolStatus::Running);
-        if !live
-            && let Some(c) = self.cache.map.get(&id)
-            && c.width == width
-            && c.revision == revision
-        {
+        if !live && let Some(lines) = self.cache.get(id, width, revision) {
             self.cache.hits += 1;
-            return c.lines.clone();
+            return lines;
         }
         self.cache.misses += 1;
         let expanded = matches!(&e, Entry::Cell(c) if self.expanded.contains(&c.id));
@@ -227,7 +265,7 @@ impl TranscriptView {
             _ => Rows::one(layout_entry(ctx, &e, usize::from(width), expanded)),
         };
         if !live {
-            self.cache.map.insert(id, Cached { width, revision, lines: lines.clone() });
+            self.cache.insert(id, width, revision, lines.clone());
         }
         lines
     }
