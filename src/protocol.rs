@@ -109,6 +109,33 @@ impl RoleModels {
     }
 }
 
+/// Reads an `Arc<str>` with one copy: serde's own impl goes through a `String` and a
+/// `Box<str>` first, which costs a replay of a long log an extra copy of every tool output.
+mod shared_text {
+    use std::sync::Arc;
+
+    use serde::Deserializer;
+    use serde::de::{Error, Visitor};
+
+    struct Text;
+
+    impl Visitor<'_> for Text {
+        type Value = Arc<str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(v))
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(Text)
+    }
+}
+
 /// One message of the conversation as the runtime keeps it. Providers translate it to their
 /// own wire shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +163,7 @@ pub enum Message {
         name: String,
         /// Shared with the `tool_result` event it came from and every fold that shows it: a
         /// long session's outputs are held once, however many views hold them.
+        #[serde(deserialize_with = "shared_text::deserialize")]
         content: Arc<str>,
         /// The tool failed (Anthropic's `is_error`). Absent from older logs.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -520,6 +548,7 @@ pub enum EventKind {
         duration_ms: u64,
         /// Exactly what the model was given as the result (already capped). Shared, not
         /// copied, by the conversation and the views that fold it.
+        #[serde(deserialize_with = "shared_text::deserialize")]
         output: Arc<str>,
         #[serde(default, skip_serializing_if = "Feedback::is_empty")]
         feedback: Feedback,
