@@ -223,6 +223,91 @@ pub fn keep(e: &Event) -> Option<Event> {
     Some(Event { seq: e.seq, ts: e.ts, command_id: None, kind })
 }
 
+/// What a live view keeps of the event stream for the tree (`keep`), held compactly. Every
+/// step adds a `step_started` and a `usage`, and an `Event` is as large as its largest kind
+/// (288 bytes), so a long session's kept events would cost the view that much twice per step.
+/// Those two kinds are held as the fields the tree reads (the step; the role, cost and
+/// whether it was overhead) and made into events again only when the tree is built.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptLog {
+    events: Vec<Event>,
+    per_step: Vec<PerStep>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PerStep {
+    seq: u64,
+    ts: chrono::DateTime<chrono::Utc>,
+    what: PerStepKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PerStepKind {
+    Step(u64),
+    Usage { role: crate::protocol::Role, cost_usd: f64, overhead: bool },
+}
+
+impl KeptLog {
+    /// Keeps what the tree needs of `e`, if anything.
+    pub fn push(&mut self, e: &Event) {
+        let what = match &e.kind {
+            EventKind::StepStarted { step } => PerStepKind::Step(*step),
+            EventKind::Usage { role, cost_usd, overhead, .. } => {
+                PerStepKind::Usage { role: *role, cost_usd: *cost_usd, overhead: *overhead }
+            }
+            _ => {
+                self.events.extend(keep(e));
+                return;
+            }
+        };
+        self.per_step.push(PerStep { seq: e.seq, ts: e.ts, what });
+    }
+
+    /// Events kept so far.
+    pub fn len(&self) -> usize {
+        self.events.len() + self.per_step.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The kept events in log order, as `keep` gives them (a `usage` carries only what the
+    /// tree reads: its role, cost and overhead flag).
+    pub fn events(&self) -> Vec<Event> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut per_step = self.per_step.iter().peekable();
+        for e in &self.events {
+            while let Some(p) = per_step.next_if(|p| p.seq < e.seq) {
+                out.push(p.event());
+            }
+            out.push(e.clone());
+        }
+        out.extend(per_step.map(PerStep::event));
+        out
+    }
+}
+
+impl PerStep {
+    fn event(&self) -> Event {
+        let kind = match self.what {
+            PerStepKind::Step(step) => EventKind::StepStarted { step },
+            PerStepKind::Usage { role, cost_usd, overhead } => EventKind::Usage {
+                role,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cache_read_tokens: 0,
+                cache_write_tokens: 0,
+                cost_usd,
+                estimated: false,
+                priced: true,
+                overhead,
+            },
+        };
+        Event { seq: self.seq, ts: self.ts, command_id: None, kind }
+    }
+}
+
 /// The parent session and checkpoint of a forked session's log.
 pub fn fork_origin(events: &[Event]) -> Option<(String, String)> {
     events.iter().find_map(|e| match &e.kind {

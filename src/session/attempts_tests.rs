@@ -243,3 +243,24 @@ fn a_log_that_names_itself_as_its_parent_does_not_recurse() {
     let tree = build("x", &me.0, &[OtherLog { id: "x", events: &me.0 }]);
     assert!(tree.children.is_empty());
 }
+
+#[test]
+fn a_live_views_compact_kept_log_builds_the_same_tree_as_the_whole_log() {
+    let mut log = Log::new("s");
+    log.step(1, "a.py", "h1", 0.01, (1, 2)).checkpoint("1.1", "make the tests pass");
+    log.step(2, "b.py", "bad", 0.02, (0, 3)).step(3, "b.py", "worse", 0.03, (0, 4));
+    log.rollback("1.1");
+    max_mode_step(&mut log, 4, 2);
+    log.step(5, "b.py", "good", 0.05, (3, 0)).finish(Outcome::Done);
+    let mut kept = KeptLog::default();
+    for e in &log.0 {
+        kept.push(e);
+    }
+    let whole = build("s", &log.0, &[]);
+    assert!(!whole.children.is_empty() && whole.summary.cost > 0.1, "a tree with branches and costs: {whole:?}");
+    assert_eq!(build("s", &kept.events(), &[]), whole);
+    let seqs: Vec<u64> = kept.events().iter().map(|e| e.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in log order: {seqs:?}");
+    assert_eq!(kept.len(), seqs.len());
+    assert!(seqs.len() < log.0.len(), "only what the tree reads is kept");
+}

@@ -358,8 +358,8 @@ pub struct WorkbenchState {
     pub sandbox: super::sandbox::SandboxState,
     /// A rebuilt window waiting for the supervisor's review.
     pub rebuild: Option<RebuildProposal>,
-    /// The events the attempt tree is built from, slimmed (`session::attempts::keep`).
-    pub attempt_log: Vec<Event>,
+    /// The events the attempt tree is built from, slimmed (`session::attempts::KeptLog`).
+    pub attempt_log: crate::session::attempts::KeptLog,
     /// This session's forks, as the runtime last listed them (`forks_found`).
     pub fork_logs: Vec<crate::protocol::ForkLog>,
     /// Workflow runs, their phases and agents, and each agent's own projection.
@@ -409,8 +409,8 @@ impl WorkbenchState {
         // The workbench draws the events; the conversation the runtime holds is not kept twice.
         self.core.counters_only = true;
         self.core.apply(ev);
-        if let Some(kept) = crate::session::attempts::keep(ev).filter(|_| !self.rows_only) {
-            self.attempt_log.push(kept);
+        if !self.rows_only {
+            self.attempt_log.push(ev);
         }
         if matches!(ev.kind, EventKind::Paused { .. } | EventKind::Resumed | EventKind::SessionFinished { .. }) {
             self.pause_pending = false;

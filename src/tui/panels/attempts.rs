@@ -50,7 +50,7 @@ impl AttemptsPanel {
         }
         let id = cx.state.session().map(|i| i.session_id.clone()).unwrap_or_else(|| "this session".into());
         let others: Vec<OtherLog> = forks.iter().map(|f| OtherLog { id: &f.id, events: &f.events }).collect();
-        self.tree = Some(attempts::build(&id, log, &others));
+        self.tree = Some(attempts::build(&id, &log.events(), &others));
         self.built_from = key;
     }
 
