@@ -7,14 +7,14 @@
 //! labelled a claim. Its answer is untrusted model output: parsing finds the JSON object
 //! wherever it is and accepts the loose shapes models commonly produce.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use crate::jsonfind::Found;
 use crate::memory::checkpoint::render_markdown;
 use crate::memory::tokens;
-use std::ops::Range;
-use std::sync::Arc;
-
 use crate::model::{Conversation, ModelRequest};
 use crate::protocol::{Checkpoint, Message, Role, ToolCallRequest};
 
